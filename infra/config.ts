@@ -1,0 +1,49 @@
+// Every setting the service reads, in one typed place. Defaults give the
+// embedded mode: PGlite under DATA_DIR and a Temporal dev server we start.
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+export const ConfigSchema = z.object({
+  /** Real PostgreSQL. Unset: embedded PGlite served on PGLITE_PORT from DATA_DIR/pglite. */
+  DATABASE_URL: z.string().url().optional(),
+  /** Where embedded data lives (PGlite files, the Temporal SQLite file). */
+  DATA_DIR: z.string().default(path.resolve(__dirname, '..', '.data')),
+  /** Port the embedded PGlite is served on (PostgreSQL wire protocol, loopback only). */
+  PGLITE_PORT: port.default(54329),
+  /** An existing Temporal frontend (host:port). Unset: a dev server is started on TEMPORAL_PORT. */
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('crm-offboarding'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('offboarding'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  /** Path of a `temporal` CLI binary to use instead of searching PATH or building one. */
+  TEMPORAL_CLI: z.string().optional(),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port.default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Leads handed over per transaction in a bulk move. */
+  LEAD_MOVE_BATCH_SIZE: z.coerce.number().int().min(100).max(50_000).default(5_000),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')),
+  );
+  if (!parsed.success) {
+    const what = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`Invalid configuration (${what}). Fix these environment variables and start again.`);
+  }
+  return parsed.data;
+}
+
+export function temporalAddress(config: Config): string {
+  return config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
+}
