@@ -1,0 +1,37 @@
+// Named refusals, each mapped once to an HTTP status by the API
+// (api/problems.ts) and to an ApplicationFailure type by the workflow.
+// Messages are written for the admin who reads them.
+
+/** A field or body the client sent is malformed (HTTP 400). */
+export class BadInput extends Error {
+  override name = 'BadInput' as const;
+  constructor(
+    message: string,
+    readonly errors: { path: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** An id in the path or query string does not exist in this workspace (HTTP 404). */
+export class NotFound extends Error {
+  override name = 'NotFound' as const;
+}
+
+/** The request does not fit the current state, e.g. a step posted at another step (HTTP 409). */
+export class StepConflict extends Error {
+  override name = 'StepConflict' as const;
+}
+
+/** A business rule says no (HTTP 422). */
+export class RuleViolation extends Error {
+  override name = 'RuleViolation' as const;
+}
+
+export type Refusal = BadInput | NotFound | StepConflict | RuleViolation;
+
+/** ApplicationFailure `type`s the workflow uses for refused updates. */
+export const FAILURE_TYPES = {
+  StepConflict: 'StepConflict',
+  RuleViolation: 'RuleViolation',
+} as const;

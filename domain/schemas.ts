@@ -1,0 +1,225 @@
+// One zod schema per shape of api.md, reused by the HTTP layer (validation and
+// the OpenAPI document), the workflow (update arguments) and the tests.
+// Pure: no I/O, safe inside the Temporal workflow sandbox.
+import { z } from 'zod';
+
+export const Id = z.string().min(1).max(200);
+
+export const ROLES = ['OWNER', 'ADMIN', 'MEMBER'] as const;
+export const USER_STATUSES = ['ACTIVE', 'SUSPENDED', 'PENDING_DELETION'] as const;
+export const VISIBILITIES = ['PRIVATE', 'SHARED', 'PUBLIC'] as const;
+export const DELETION_STATUSES = ['IN_PROGRESS', 'COMPLETED', 'CANCELLED', 'FAILED'] as const;
+export const STEPS = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'] as const;
+export const ACTOR_TYPES = ['USER', 'HR', 'SYSTEM'] as const;
+
+export const Role = z.enum(ROLES);
+export const UserStatus = z.enum(USER_STATUSES);
+export const Visibility = z.enum(VISIBILITIES);
+export const DeletionStatus = z.enum(DELETION_STATUSES);
+export const Step = z.enum(STEPS);
+export const ActorType = z.enum(ACTOR_TYPES);
+export type Role = z.infer<typeof Role>;
+export type UserStatus = z.infer<typeof UserStatus>;
+export type Visibility = z.infer<typeof Visibility>;
+export type DeletionStatus = z.infer<typeof DeletionStatus>;
+export type Step = z.infer<typeof Step>;
+export type ActorType = z.infer<typeof ActorType>;
+
+/** At most this many members in one distribution. */
+export const MAX_DISTRIBUTION_MEMBERS = 100;
+
+export const DistributionMember = z.strictObject({
+  userId: Id,
+  weight: z.number().int().positive().max(100),
+});
+/**
+ * Shape only: the sum-to-100 and no-duplicates rules are business rules
+ * (422), checked by `distributionProblem` in rules.ts, not here (400).
+ */
+export const Distribution = z.array(DistributionMember).min(1).max(MAX_DISTRIBUTION_MEMBERS);
+export type DistributionMember = z.infer<typeof DistributionMember>;
+export type Distribution = z.infer<typeof Distribution>;
+
+export const Email = z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(320));
+const Name = z.string().trim().min(1).max(200);
+
+// ---- Directory ----------------------------------------------------------
+
+export const User = z.object({
+  id: Id,
+  name: z.string(),
+  email: z.string(),
+  role: Role,
+  status: UserStatus,
+});
+export type User = z.infer<typeof User>;
+export const CreateUserBody = z.strictObject({ name: Name, email: Email, role: Role });
+
+export const LeadInput = z.strictObject({
+  name: Name,
+  email: z.string().trim().max(320).optional(),
+  phone: z.string().trim().max(64).optional(),
+});
+export const MAX_LEADS_PER_REQUEST = 10_000;
+export const BulkLeadsBody = z.strictObject({
+  leads: z.array(LeadInput.extend({ ownerId: Id })).min(1).max(MAX_LEADS_PER_REQUEST),
+});
+export const SourceLeadsBody = z.strictObject({
+  leads: z.array(LeadInput).min(1).max(MAX_LEADS_PER_REQUEST),
+});
+export const Lead = z.object({
+  id: Id,
+  name: z.string(),
+  email: z.string().nullable(),
+  phone: z.string().nullable(),
+  ownerId: Id,
+});
+export type Lead = z.infer<typeof Lead>;
+
+export const Automation = z.object({ id: Id, name: z.string(), distribution: Distribution });
+export type Automation = z.infer<typeof Automation>;
+export const CreateAutomationBody = z.strictObject({ name: Name, distribution: Distribution });
+
+export const Integration = z.object({
+  id: Id,
+  name: z.string(),
+  source: z.string(),
+  distribution: Distribution,
+});
+export type Integration = z.infer<typeof Integration>;
+export const CreateIntegrationBody = z.strictObject({
+  name: Name,
+  source: z.string().trim().min(1).max(200),
+  distribution: Distribution,
+});
+
+export const MAX_LABEL_MEMBERS = 1_000;
+export const Label = z.object({
+  id: Id,
+  name: z.string(),
+  visibility: Visibility,
+  ownerId: Id,
+  memberIds: z.array(Id),
+});
+export type Label = z.infer<typeof Label>;
+export const CreateLabelBody = z.strictObject({
+  name: Name,
+  visibility: Visibility,
+  ownerId: Id,
+  memberIds: z.array(Id).max(MAX_LABEL_MEMBERS),
+});
+
+// ---- The deletion wizard --------------------------------------------------
+
+export const Actor = z.object({ type: ActorType, id: z.string() });
+export type Actor = z.infer<typeof Actor>;
+
+export const StartDeletionBody = z.strictObject({ reason: z.string().max(2_000).optional() });
+
+/** Step 1: one target user, or a distribution over several. */
+export const LeadsStepBody = z.union([
+  z.strictObject({ targetUserId: Id }),
+  z.strictObject({ distribution: Distribution }),
+]);
+export type LeadsStepBody = z.infer<typeof LeadsStepBody>;
+
+export const MAX_STEP_ITEMS = 10_000;
+export const AutomationsStepBody = z.strictObject({
+  overrides: z.array(z.strictObject({ automationId: Id, distribution: Distribution })).max(MAX_STEP_ITEMS),
+});
+export type AutomationsStepBody = z.infer<typeof AutomationsStepBody>;
+export const IntegrationsStepBody = z.strictObject({
+  overrides: z.array(z.strictObject({ integrationId: Id, distribution: Distribution })).max(MAX_STEP_ITEMS),
+});
+export type IntegrationsStepBody = z.infer<typeof IntegrationsStepBody>;
+export const LabelsStepBody = z.strictObject({
+  replacements: z
+    .array(z.strictObject({ labelId: Id, replacementUserId: Id.nullable() }))
+    .max(MAX_STEP_ITEMS),
+});
+export type LabelsStepBody = z.infer<typeof LabelsStepBody>;
+export const ConfirmBody = z.strictObject({ confirmation: z.string().max(1_000) });
+export type ConfirmBody = z.infer<typeof ConfirmBody>;
+export const CancelBody = z.strictObject({ reason: z.string().max(2_000).optional() });
+export type CancelBody = z.infer<typeof CancelBody>;
+
+export const LeadsState = z.object({
+  total: z.number().int(),
+  moved: z.number().int(),
+  swept: z.number().int(),
+  state: z.enum(['PENDING', 'MOVING', 'DONE']),
+  distribution: Distribution.nullable(),
+});
+export type LeadsState = z.infer<typeof LeadsState>;
+
+/** An automation or integration as the wizard shows it. */
+export const RoutingItem = z.object({
+  id: Id,
+  name: z.string(),
+  current: Distribution,
+  suggested: Distribution.nullable(),
+  requiresReplacement: z.boolean(),
+  applied: Distribution.nullable(),
+});
+export type RoutingItem = z.infer<typeof RoutingItem>;
+
+export const LabelItem = z.object({
+  id: Id,
+  name: z.string(),
+  visibility: Visibility,
+  replacementUserId: Id.nullable(),
+  applied: z.boolean(),
+});
+export type LabelItem = z.infer<typeof LabelItem>;
+
+export const Deletion = z.object({
+  id: Id,
+  workflowId: z.string(),
+  status: DeletionStatus,
+  step: Step,
+  user: z.object({ id: Id, name: z.string(), email: z.string() }),
+  source: z.enum(['ADMIN', 'HR']),
+  reason: z.string().nullable(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  leads: LeadsState,
+  automations: z.array(RoutingItem),
+  integrations: z.array(RoutingItem),
+  labels: z.array(LabelItem),
+});
+export type Deletion = z.infer<typeof Deletion>;
+
+export const AuditEvent = z.object({
+  id: Id,
+  at: z.string(),
+  actor: Actor,
+  action: z.string(),
+  detail: z.record(z.string(), z.unknown()),
+});
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+export const HookBody = z.strictObject({
+  email: Email,
+  employeeId: z.string().trim().min(1).max(200).optional(),
+  effectiveAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type HookBody = z.infer<typeof HookBody>;
+
+// ---- Lists ----------------------------------------------------------------
+
+export const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(500).optional(),
+});
+export function listOf<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+export const Problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type Problem = z.infer<typeof Problem>;
