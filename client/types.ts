@@ -1,0 +1,46 @@
+// The wizard as the API (and scripts, and tests) see it: every operation of
+// api.md's "deletion wizard" table. Implemented by client/wizard-client.ts over
+// the Temporal client and the database mirror. Refusals are thrown as the
+// named errors of domain/errors.ts (NotFound, StepConflict, RuleViolation).
+import type {
+  Actor,
+  AuditEvent,
+  AutomationsStepBody,
+  CancelBody,
+  ConfirmBody,
+  Deletion,
+  DeletionStatus,
+  IntegrationsStepBody,
+  LabelsStepBody,
+  LeadsStepBody,
+} from '../domain/schemas';
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface StartDeletionArgs {
+  workspaceId: string;
+  userId: string;
+  /** Who starts it: an admin (USER) or the HR hook (HR, id = employeeId or "hr-hook"). */
+  actor: Actor;
+  source: 'ADMIN' | 'HR';
+  reason?: string;
+  /** HR only: the user stays SUSPENDED until then, PENDING_DELETION after. */
+  effectiveAt?: Date;
+}
+
+export interface WizardApi {
+  /** Idempotent: the open wizard of that user if there is one (`created: false`). */
+  start(args: StartDeletionArgs): Promise<{ deletion: Deletion; created: boolean }>;
+  get(workspaceId: string, deletionId: string): Promise<Deletion>;
+  list(workspaceId: string, q: { status?: DeletionStatus; limit: number; cursor?: string }): Promise<Page<Deletion>>;
+  submitLeads(workspaceId: string, deletionId: string, actor: Actor, body: LeadsStepBody): Promise<Deletion>;
+  submitAutomations(workspaceId: string, deletionId: string, actor: Actor, body: AutomationsStepBody): Promise<Deletion>;
+  submitIntegrations(workspaceId: string, deletionId: string, actor: Actor, body: IntegrationsStepBody): Promise<Deletion>;
+  submitLabels(workspaceId: string, deletionId: string, actor: Actor, body: LabelsStepBody): Promise<Deletion>;
+  confirm(workspaceId: string, deletionId: string, actor: Actor, body: ConfirmBody): Promise<Deletion>;
+  cancel(workspaceId: string, deletionId: string, actor: Actor, body: CancelBody): Promise<Deletion>;
+  audit(workspaceId: string, deletionId: string, q: { limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
+}
