@@ -1,0 +1,210 @@
+// Runs `temporal server start-dev` as a child process: a real Temporal server
+// (SQLite-backed when given a file, in memory otherwise) for `npm start` and
+// the tests. The launcher registers our search attributes, waits until the
+// namespace answers, and makes sure the server never outlives us.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { ConfigError } from './config';
+import type { Log } from './temporal-cli';
+
+export interface TemporalDevServerOptions {
+  cliPath: string;
+  /** Frontend gRPC port; 0 picks a free one. */
+  port: number;
+  /** Web UI port (0 picks a free one); null runs headless. */
+  uiPort: number | null;
+  /** SQLite file that keeps workflows across restarts; null keeps them in memory only. */
+  dbFile: string | null;
+  namespace: string;
+  log: Log;
+  /** How long to wait for the namespace to answer. Default 90 s. */
+  readyTimeoutMs?: number;
+  /** Grace period between SIGTERM and SIGKILL on stop. Default 10 s. */
+  stopTimeoutMs?: number;
+  /** More `server start-dev` flags, e.g. ['--dynamic-config-value', 'k=v']. */
+  extraArgs?: string[];
+}
+
+export interface TemporalDevServer {
+  /** host:port of the frontend, for Connection/NativeConnection. */
+  address: string;
+  uiUrl: string | null;
+  /** Process id of the launcher that owns the server (for diagnostics). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The server runs under a tiny Node launcher whose stdin is a pipe from us.
+ * When this process dies, even by SIGKILL, the pipe closes and the launcher
+ * stops the server: no orphaned servers holding ports or the SQLite file.
+ * The launcher is its own process group, so a terminal's Ctrl-C reaches only
+ * us and we stop things in order.
+ */
+const LAUNCHER = `
+const { spawn } = require('node:child_process');
+const [command, graceMs, ...args] = JSON.parse(process.argv[1]);
+const server = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+let killTimer = null;
+const stop = () => {
+  if (killTimer) return;
+  server.kill('SIGTERM');
+  killTimer = setTimeout(() => server.kill('SIGKILL'), graceMs);
+};
+process.stdin.on('end', stop);
+process.stdin.on('error', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGHUP', stop);
+server.on('error', (err) => { console.error(String(err)); process.exit(127); });
+server.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGTERM' ? 0 : 1)));
+`;
+
+export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  const { cliPath, namespace, log } = opts;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  const port = opts.port === 0 ? await freePort() : opts.port;
+  const uiPort = opts.uiPort === null ? null : opts.uiPort === 0 ? await freePort() : opts.uiPort;
+  const address = `127.0.0.1:${port}`;
+  const uiUrl = uiPort === null ? null : `http://127.0.0.1:${uiPort}`;
+
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
+  args.push(...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]));
+  if (opts.dbFile) {
+    fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
+    args.push('--db-filename', path.resolve(opts.dbFile));
+  }
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  args.push('--color', 'never', ...(opts.extraArgs ?? []));
+
+  await assertPortFree(port, `Temporal port ${port}`);
+  if (uiPort !== null) await assertPortFree(uiPort, `Temporal UI port ${uiPort}`);
+
+  log(`Starting Temporal dev server on ${address}${opts.dbFile ? ` (data: ${path.resolve(opts.dbFile)})` : ' (in memory)'}…`);
+  const child = spawn(process.execPath, ['-e', LAUNCHER, JSON.stringify([cliPath, stopTimeoutMs, ...args])], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`Could not start ${cliPath}`);
+
+  // Keep the last lines of output so a failure can say why.
+  const tail: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+    }
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  // Our end of the pipe must not keep the event loop alive on its own.
+  child.stdin.on('error', () => undefined);
+  unrefChild(child);
+
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  let stopping = false;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      if (!stopping) log(`Temporal dev server exited unexpectedly (code ${code ?? signal}): ${tail.slice(-10).join('\n')}`);
+      resolve();
+    });
+  });
+
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    stopping = true;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    const killer = setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL'); // the launcher's whole group, server included
+      } catch {
+        // already gone
+      }
+    }, stopTimeoutMs + 2_000);
+    await exitPromise;
+    clearTimeout(killer);
+  };
+
+  try {
+    await waitUntilReady(address, namespace, readyTimeoutMs, () => exited !== null);
+  } catch (err) {
+    await stop();
+    const why = exited ? `it exited (code ${(exited as { code: number | null }).code})` : (err as Error).message;
+    throw new Error(`Temporal dev server did not become ready on ${address}: ${why}.\n${tail.join('\n')}`);
+  }
+  log(`Temporal dev server ready on ${address}${uiUrl ? `, UI at ${uiUrl}` : ''}.`);
+  return { address, uiUrl, pid, stop };
+}
+
+/** Polls until the namespace exists and our search attributes are registered on it. */
+async function waitUntilReady(address: string, namespace: string, timeoutMs: number, died: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    if (died()) throw new Error('the server process exited');
+    let connection: Connection | null = null;
+    try {
+      connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      await connection.workflowService.describeNamespace({ namespace });
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+      const missing = Object.keys(SEARCH_ATTRIBUTES).filter((name) => !(name in (customAttributes ?? {})));
+      if (missing.length === 0) return;
+      lastError = new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+    } catch (err) {
+      lastError = err;
+    } finally {
+      await connection?.close().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s (${(lastError as Error | null)?.message ?? 'no answer'})`);
+}
+
+function unrefChild(child: ReturnType<typeof spawn>): void {
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) {
+    (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function assertPortFree(port: number, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new ConfigError(
+              `${what} is already in use: stop whatever listens there, choose another port, or set TEMPORAL_ADDRESS to use a running server.`,
+            )
+          : new Error(`${what}: ${err.message}`),
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
