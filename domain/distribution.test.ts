@@ -1,0 +1,406 @@
+import fc from 'fast-check';
+import {
+  apportion,
+  distributionFromTarget,
+  distributionProblem,
+  eligibleDistribution,
+  splitCounts,
+  suggestWithout,
+} from './distribution';
+import type { Distribution } from './schemas';
+
+// ---- Generators ----------------------------------------------------------------
+
+/** A valid distribution: 1..100 distinct users, positive whole weights adding up to 100. */
+const validDistribution: fc.Arbitrary<Distribution> = fc
+  .uniqueArray(fc.integer({ min: 1, max: 99 }), { maxLength: 99 })
+  .chain((cuts) => {
+    const points = [0, ...[...cuts].sort((a, b) => a - b), 100];
+    const weights = points.slice(1).map((p, i) => p - points[i]!);
+    return fc.nat().map((seed) => weights.map((weight, i) => ({ userId: `u${(seed + i * 7) % 1000}`, weight })));
+  });
+
+/** Distinct users with arbitrary positive weights (as stored data might be, not necessarily adding up to 100). */
+const looseDistribution: fc.Arbitrary<Distribution> = fc
+  .tuple(fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 100 }), fc.nat())
+  .map(([weights, seed]) => weights.map((weight, i) => ({ userId: `u${(seed + i * 7) % 1000}`, weight })));
+
+const weightsWithAPositive = fc
+  .array(fc.integer({ min: 0, max: 100 }), { minLength: 1, maxLength: 100 })
+  .filter((ws) => ws.some((w) => w > 0));
+
+const total = fc.oneof(fc.integer({ min: 0, max: 1_000 }), fc.integer({ min: 0, max: 1_000_000_000 }));
+
+/** Largest remainder computed independently, in BigInt. */
+function referenceApportion(t: number, weights: number[]): number[] {
+  const sum = BigInt(weights.reduce((a, b) => a + b, 0));
+  const rows = weights.map((w, i) => {
+    const product = BigInt(t) * BigInt(w);
+    return { i, w, floor: product / sum, remainder: product % sum };
+  });
+  let left = BigInt(t) - rows.reduce((a, r) => a + r.floor, 0n);
+  const byPriority = [...rows].sort((a, b) =>
+    a.remainder !== b.remainder ? (a.remainder > b.remainder ? -1 : 1) : b.w - a.w || a.i - b.i,
+  );
+  const extra = new Set<number>();
+  for (const r of byPriority) {
+    if (left === 0n) break;
+    extra.add(r.i);
+    left -= 1n;
+  }
+  return rows.map((r) => Number(r.floor) + (extra.has(r.i) ? 1 : 0));
+}
+
+// ---- apportion -------------------------------------------------------------------
+
+describe('apportion', () => {
+  it('shares out exactly the total', () => {
+    fc.assert(
+      fc.property(total, weightsWithAPositive, (t, ws) => {
+        expect(apportion(t, ws).reduce((a, b) => a + b, 0)).toBe(t);
+      }),
+    );
+  });
+
+  it('gives each weight the floor or the ceiling of its exact share', () => {
+    fc.assert(
+      fc.property(total, weightsWithAPositive, (t, ws) => {
+        const sum = BigInt(ws.reduce((a, b) => a + b, 0));
+        apportion(t, ws).forEach((share, i) => {
+          const product = BigInt(t) * BigInt(ws[i]!);
+          const floor = product / sum;
+          const ceil = product % sum === 0n ? floor : floor + 1n;
+          expect([floor, ceil]).toContainEqual(BigInt(share));
+        });
+      }),
+    );
+  });
+
+  it('never gives a larger weight a smaller share', () => {
+    fc.assert(
+      fc.property(total, weightsWithAPositive, (t, ws) => {
+        const shares = apportion(t, ws);
+        ws.forEach((wi, i) =>
+          ws.forEach((wj, j) => {
+            if (wi > wj) expect(shares[i]!).toBeGreaterThanOrEqual(shares[j]!);
+          }),
+        );
+      }),
+    );
+  });
+
+  it('matches an independent largest-remainder computation, tie rules included', () => {
+    fc.assert(
+      fc.property(total, weightsWithAPositive, (t, ws) => {
+        expect(apportion(t, ws)).toEqual(referenceApportion(t, ws));
+      }),
+    );
+  });
+
+  it('gives 15,000 each for 30,000 at 50/50', () => {
+    expect(apportion(30_000, [50, 50])).toEqual([15_000, 15_000]);
+  });
+
+  it('breaks equal remainders for the larger weight, then the earlier index', () => {
+    // 2 over [1, 3]: exact 0.5 and 1.5, equal remainders; the larger weight wins.
+    expect(apportion(2, [1, 3])).toEqual([0, 2]);
+    expect(apportion(2, [3, 1])).toEqual([2, 0]);
+    // Equal weights: the earlier index wins.
+    expect(apportion(1, [50, 50])).toEqual([1, 0]);
+    expect(apportion(2, [1, 1, 1])).toEqual([1, 1, 0]);
+  });
+
+  it('is exact for a billion leads', () => {
+    expect(apportion(1_000_000_000, [33, 33, 34])).toEqual([330_000_000, 330_000_000, 340_000_000]);
+    expect(apportion(999_999_999, [1, 99])).toEqual([10_000_000, 989_999_999]);
+  });
+
+  it('gives a zero weight nothing and zero to everyone when there is nothing to share', () => {
+    expect(apportion(10, [0, 1])).toEqual([0, 10]);
+    expect(apportion(0, [])).toEqual([]);
+    expect(apportion(0, [0, 0])).toEqual([0, 0]);
+  });
+
+  it('refuses inputs it cannot share exactly', () => {
+    expect(() => apportion(-1, [1])).toThrow(RangeError);
+    expect(() => apportion(1.5, [1])).toThrow(RangeError);
+    expect(() => apportion(1, [-1, 2])).toThrow(RangeError);
+    expect(() => apportion(1, [0.5])).toThrow(RangeError);
+    expect(() => apportion(1, [])).toThrow(RangeError);
+    expect(() => apportion(1, [0, 0])).toThrow(RangeError);
+    expect(() => apportion(Number.MAX_SAFE_INTEGER, [3, 4])).toThrow(RangeError);
+  });
+});
+
+// ---- suggestWithout -------------------------------------------------------------------
+
+/** A distribution and one of its members (or a user outside it). */
+const withMember = (d: fc.Arbitrary<Distribution>) =>
+  d.chain((dist) => fc.nat({ max: dist.length - 1 }).map((i) => ({ dist, userId: dist[i]!.userId })));
+
+describe('suggestWithout', () => {
+  const cases = fc.oneof(withMember(validDistribution), withMember(looseDistribution));
+
+  it('returns null exactly when the user was the only member', () => {
+    fc.assert(
+      fc.property(cases, ({ dist, userId }) => {
+        expect(suggestWithout(dist, userId) === null).toBe(dist.length === 1);
+      }),
+    );
+  });
+
+  it('adds up to exactly 100, without the user, the others in order, every weight positive', () => {
+    fc.assert(
+      fc.property(cases, ({ dist, userId }) => {
+        const suggested = suggestWithout(dist, userId);
+        fc.pre(suggested !== null);
+        expect(suggested!.reduce((a, m) => a + m.weight, 0)).toBe(100);
+        expect(suggested!.map((m) => m.userId)).toEqual(dist.filter((m) => m.userId !== userId).map((m) => m.userId));
+        for (const m of suggested!) {
+          expect(Number.isInteger(m.weight)).toBe(true);
+          expect(m.weight).toBeGreaterThan(0);
+        }
+        expect(distributionProblem(suggested!)).toBeNull();
+      }),
+    );
+  });
+
+  it('keeps the order of size: a larger weight before never gets a smaller one after', () => {
+    fc.assert(
+      fc.property(cases, ({ dist, userId }) => {
+        const suggested = suggestWithout(dist, userId);
+        fc.pre(suggested !== null);
+        const before = new Map(dist.map((m) => [m.userId, m.weight]));
+        for (const a of suggested!) {
+          for (const b of suggested!) {
+            if (before.get(a.userId)! > before.get(b.userId)!) expect(a.weight).toBeGreaterThanOrEqual(b.weight);
+          }
+        }
+      }),
+    );
+  });
+
+  it('keeps the relative shares of a valid distribution (largest remainder over what remains)', () => {
+    fc.assert(
+      fc.property(withMember(validDistribution), ({ dist, userId }) => {
+        const suggested = suggestWithout(dist, userId);
+        fc.pre(suggested !== null);
+        const others = dist.filter((m) => m.userId !== userId);
+        expect(suggested!.map((m) => m.weight)).toEqual(referenceApportion(100, others.map((m) => m.weight)));
+      }),
+    );
+  });
+
+  it('returns the same members and weights when the user is not in it', () => {
+    fc.assert(
+      fc.property(fc.oneof(validDistribution, looseDistribution), (dist) => {
+        const outsider = 'not-a-member-' + dist.map((m) => m.userId).join('');
+        const suggested = suggestWithout(dist, outsider);
+        expect(suggested).toEqual(dist);
+        expect(suggested).not.toBe(dist);
+      }),
+    );
+  });
+
+  it('rescales the others', () => {
+    expect(suggestWithout([{ userId: 'a', weight: 100 }], 'a')).toBeNull();
+    expect(
+      suggestWithout(
+        [
+          { userId: 'a', weight: 50 },
+          { userId: 'b', weight: 25 },
+          { userId: 'c', weight: 25 },
+        ],
+        'a',
+      ),
+    ).toEqual([
+      { userId: 'b', weight: 50 },
+      { userId: 'c', weight: 50 },
+    ]);
+    // 1/3 each: the remainder point goes to the earlier member.
+    expect(
+      suggestWithout(
+        [
+          { userId: 'x', weight: 1 },
+          { userId: 'a', weight: 33 },
+          { userId: 'b', weight: 33 },
+          { userId: 'c', weight: 33 },
+        ],
+        'x',
+      ),
+    ).toEqual([
+      { userId: 'a', weight: 34 },
+      { userId: 'b', weight: 33 },
+      { userId: 'c', weight: 33 },
+    ]);
+  });
+
+  it('lifts members rounded down to 0 to 1, taking from the largest share', () => {
+    // Stored weights that do not add up to 100: 1/200 of 100 rounds to 0.
+    const dist = [
+      { userId: 'gone', weight: 1 },
+      { userId: 'big', weight: 100 },
+      { userId: 'mid', weight: 99 },
+      { userId: 'tiny', weight: 1 },
+    ];
+    // apportion(100, [100, 99, 1]) = [50, 50, 0]: 'tiny' takes a point from the
+    // largest share with the smaller weight ('mid'), so 'big' keeps ≥ 'mid'.
+    expect(apportion(100, [100, 99, 1])).toEqual([50, 50, 0]);
+    expect(suggestWithout(dist, 'gone')).toEqual([
+      { userId: 'big', weight: 50 },
+      { userId: 'mid', weight: 49 },
+      { userId: 'tiny', weight: 1 },
+    ]);
+  });
+
+  it('refuses when more than 100 members would remain', () => {
+    const dist = Array.from({ length: 102 }, (_, i) => ({ userId: `u${i}`, weight: 1 }));
+    expect(() => suggestWithout(dist, 'u0')).toThrow(RangeError);
+  });
+});
+
+// ---- distributionProblem -------------------------------------------------------------
+
+/** Independent statement of validity. */
+function isValid(dist: Distribution): boolean {
+  const ids = dist.map((m) => m.userId);
+  return (
+    dist.length > 0 &&
+    ids.every((id) => id.length > 0) &&
+    new Set(ids).size === ids.length &&
+    dist.every((m) => Number.isInteger(m.weight) && m.weight > 0) &&
+    dist.reduce((a, m) => a + m.weight, 0) === 100
+  );
+}
+
+describe('distributionProblem', () => {
+  it('accepts every valid distribution', () => {
+    fc.assert(
+      fc.property(validDistribution, (dist) => {
+        expect(distributionProblem(dist)).toBeNull();
+      }),
+    );
+  });
+
+  it('accepts exactly the valid ones', () => {
+    const anyMember = fc.record({
+      userId: fc.constantFrom('', 'a', 'b', 'c', 'd', 'e'),
+      weight: fc.oneof(
+        fc.integer({ min: -5, max: 110 }),
+        fc.constantFrom(0.5, 33.3, Number.NaN, 25, 50, 100),
+      ),
+    });
+    const nearlyValid = validDistribution.chain((dist) =>
+      fc.tuple(fc.nat({ max: dist.length - 1 }), fc.integer({ min: -3, max: 3 }), fc.boolean()).map(([i, delta, dup]) => {
+        const copy = dist.map((m) => ({ ...m }));
+        copy[i]!.weight += delta;
+        if (dup && copy.length > 1) copy[copy.length - 1]!.userId = copy[0]!.userId;
+        return copy;
+      }),
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.array(anyMember, { maxLength: 6 }), nearlyValid), (dist) => {
+        const problem = distributionProblem(dist);
+        expect(problem === null).toBe(isValid(dist));
+        if (problem !== null) expect(problem.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+
+  it('says why, for each refusal', () => {
+    expect(distributionProblem([])).toBe('A distribution needs at least one member.');
+    expect(
+      distributionProblem([
+        { userId: 'a', weight: 60 },
+        { userId: 'b', weight: 30 },
+      ]),
+    ).toBe('Weights add up to 90; they must add up to exactly 100.');
+    expect(distributionProblem([{ userId: 'a', weight: 101 }])).toBe(
+      'Weights add up to 101; they must add up to exactly 100.',
+    );
+    expect(
+      distributionProblem([
+        { userId: 'a', weight: 50 },
+        { userId: 'a', weight: 50 },
+      ]),
+    ).toBe('User a appears more than once in the distribution; name each user once.');
+    expect(
+      distributionProblem([
+        { userId: 'a', weight: 100 },
+        { userId: 'b', weight: 0 },
+      ]),
+    ).toBe('User b has weight 0; each weight must be a positive whole number.');
+    expect(
+      distributionProblem([
+        { userId: 'a', weight: 49.5 },
+        { userId: 'b', weight: 50.5 },
+      ]),
+    ).toBe('User a has weight 49.5; each weight must be a positive whole number.');
+    expect(distributionProblem([{ userId: '', weight: 100 }])).toBe('Every member of a distribution needs a user id.');
+  });
+});
+
+// ---- the rest --------------------------------------------------------------------------
+
+describe('distributionFromTarget', () => {
+  it('gives everything to one user', () => {
+    expect(distributionFromTarget('u1')).toEqual([{ userId: 'u1', weight: 100 }]);
+    expect(distributionProblem(distributionFromTarget('u1'))).toBeNull();
+  });
+});
+
+describe('eligibleDistribution', () => {
+  const withUnavailable = fc
+    .oneof(validDistribution, looseDistribution)
+    .chain((dist) =>
+      fc
+        .subarray(dist.map((m) => m.userId))
+        .map((unavailable) => ({ dist, unavailable: new Set(unavailable) })),
+    );
+
+  it('skips unavailable members while another remains, else keeps the original', () => {
+    fc.assert(
+      fc.property(withUnavailable, ({ dist, unavailable }) => {
+        const eligible = eligibleDistribution(dist, (id) => unavailable.has(id));
+        const available = dist.filter((m) => !unavailable.has(m.userId));
+        expect(eligible).toEqual(available.length > 0 ? available : dist);
+        expect(eligible.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+
+  it('routes to the listed member when nobody else remains', () => {
+    const dist = [
+      { userId: 'a', weight: 70 },
+      { userId: 'b', weight: 30 },
+    ];
+    expect(eligibleDistribution(dist, (id) => id === 'a')).toEqual([{ userId: 'b', weight: 30 }]);
+    expect(eligibleDistribution(dist, () => true)).toEqual(dist);
+    expect(splitCounts(7, eligibleDistribution(dist, (id) => id === 'a'))).toEqual([{ userId: 'b', count: 7 }]);
+  });
+});
+
+describe('splitCounts', () => {
+  it('shares a total over the members in order, adding up to the total', () => {
+    fc.assert(
+      fc.property(total, fc.oneof(validDistribution, looseDistribution), (t, dist) => {
+        const counts = splitCounts(t, dist);
+        expect(counts.map((c) => c.userId)).toEqual(dist.map((m) => m.userId));
+        expect(counts.reduce((a, c) => a + c.count, 0)).toBe(t);
+        expect(counts.map((c) => c.count)).toEqual(referenceApportion(t, dist.map((m) => m.weight)));
+      }),
+    );
+  });
+
+  it('gives 15,000 each for 30,000 leads at 50/50', () => {
+    expect(
+      splitCounts(30_000, [
+        { userId: 'a', weight: 50 },
+        { userId: 'b', weight: 50 },
+      ]),
+    ).toEqual([
+      { userId: 'a', count: 15_000 },
+      { userId: 'b', count: 15_000 },
+    ]);
+  });
+});

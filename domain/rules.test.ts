@@ -1,0 +1,392 @@
+import fc from 'fast-check';
+import { RuleViolation, StepConflict } from './errors';
+import {
+  cancelProblem,
+  collectUserIds,
+  confirmationProblem,
+  labelsStepProblem,
+  leadsChoice,
+  leadsStepProblem,
+  problemError,
+  resolveRouting,
+  routingStepProblem,
+  startDeletionProblem,
+  stepProblem,
+  targetProblem,
+} from './rules';
+import { DELETION_STATUSES, STEPS, type Distribution } from './schemas';
+
+const rule = (message: string) => ({ kind: 'RuleViolation', message });
+const conflict = (message: string) => ({ kind: 'StepConflict', message });
+const to = (userId: string): Distribution => [{ userId, weight: 100 }];
+const half = (a: string, b: string): Distribution => [
+  { userId: a, weight: 50 },
+  { userId: b, weight: 50 },
+];
+
+describe('startDeletionProblem', () => {
+  const member = { id: 'u2', role: 'MEMBER', status: 'ACTIVE' } as const;
+
+  it('allows an admin or HR to delete another user', () => {
+    expect(startDeletionProblem({ actorUserId: 'u1', target: member, activeOwnerCount: 1 })).toBeNull();
+    expect(startDeletionProblem({ actorUserId: null, target: member, activeOwnerCount: 1 })).toBeNull();
+  });
+
+  it('refuses deleting yourself', () => {
+    expect(startDeletionProblem({ actorUserId: 'u2', target: member, activeOwnerCount: 3 })).toEqual(
+      rule('You cannot delete yourself; ask another admin to do it.'),
+    );
+  });
+
+  it('refuses deleting the last owner, counting the target unless already being deleted', () => {
+    const owner = { id: 'o1', role: 'OWNER', status: 'ACTIVE' } as const;
+    const last = rule('User o1 is the last owner of this workspace; make another user an owner before deleting them.');
+    expect(startDeletionProblem({ actorUserId: 'u1', target: owner, activeOwnerCount: 1 })).toEqual(last);
+    expect(startDeletionProblem({ actorUserId: null, target: owner, activeOwnerCount: 1 })).toEqual(last);
+    expect(startDeletionProblem({ actorUserId: 'u1', target: owner, activeOwnerCount: 2 })).toBeNull();
+    const suspended = { ...owner, status: 'SUSPENDED' } as const;
+    expect(startDeletionProblem({ actorUserId: null, target: suspended, activeOwnerCount: 1 })).toEqual(last);
+    // Already PENDING_DELETION: not in the count, so one other owner is enough.
+    const pending = { ...owner, status: 'PENDING_DELETION' } as const;
+    expect(startDeletionProblem({ actorUserId: null, target: pending, activeOwnerCount: 1 })).toBeNull();
+    expect(startDeletionProblem({ actorUserId: null, target: pending, activeOwnerCount: 0 })).toEqual(last);
+  });
+});
+
+describe('targetProblem', () => {
+  it('allows an active user other than the deleted one', () => {
+    expect(targetProblem('gone', { id: 'u1', status: 'ACTIVE' })).toBeNull();
+  });
+
+  it('says why a target is refused', () => {
+    expect(targetProblem('gone', undefined, 'ghost')).toEqual(rule('User ghost is not in this workspace.'));
+    expect(targetProblem('gone', undefined)).toEqual(rule('The chosen user is not in this workspace.'));
+    expect(targetProblem('gone', { id: 'gone', status: 'PENDING_DELETION' })).toEqual(
+      rule('User gone is the user being deleted; choose someone else.'),
+    );
+    expect(targetProblem('gone', { id: 'u1', status: 'PENDING_DELETION' })).toEqual(
+      rule('User u1 is being deleted; choose an active user.'),
+    );
+    expect(targetProblem('gone', { id: 'u1', status: 'SUSPENDED' })).toEqual(
+      rule('User u1 is suspended; choose an active user.'),
+    );
+  });
+});
+
+describe('leads step', () => {
+  it('normalises a target to a one-member distribution', () => {
+    expect(leadsChoice({ targetUserId: 'u1' })).toEqual([{ userId: 'u1', weight: 100 }]);
+    expect(leadsChoice({ distribution: half('a', 'b') })).toEqual(half('a', 'b'));
+  });
+
+  it('allows a target or a valid distribution without the deleted user', () => {
+    expect(leadsStepProblem('gone', { targetUserId: 'u1' })).toBeNull();
+    expect(leadsStepProblem('gone', { distribution: half('a', 'b') })).toBeNull();
+  });
+
+  it('refuses the deleted user and invalid distributions', () => {
+    expect(leadsStepProblem('gone', { targetUserId: 'gone' })).toEqual(
+      rule('User gone is the user being deleted; their leads must go to someone else.'),
+    );
+    expect(leadsStepProblem('gone', { distribution: half('a', 'gone') })).toEqual(
+      rule('User gone is the user being deleted; they cannot be in the distribution.'),
+    );
+    expect(
+      leadsStepProblem('gone', {
+        distribution: [
+          { userId: 'a', weight: 50 },
+          { userId: 'b', weight: 40 },
+        ],
+      }),
+    ).toEqual(rule('Weights add up to 90; they must add up to exactly 100.'));
+    expect(leadsStepProblem('gone', { distribution: half('a', 'a') })).toEqual(
+      rule('User a appears more than once in the distribution; name each user once.'),
+    );
+  });
+});
+
+describe('routingStepProblem', () => {
+  const items = [
+    { id: 'a1', requiresReplacement: false },
+    { id: 'a2', requiresReplacement: true },
+    { id: 'a3', requiresReplacement: true },
+  ];
+  const base = { deletedUserId: 'gone', items, what: 'automation' as const };
+
+  it('allows overriding every item that requires a replacement, and any other', () => {
+    expect(
+      routingStepProblem({
+        ...base,
+        overrides: [
+          { id: 'a3', distribution: to('u1') },
+          { id: 'a2', distribution: half('u1', 'u2') },
+        ],
+      }),
+    ).toBeNull();
+    expect(
+      routingStepProblem({
+        ...base,
+        overrides: [
+          { id: 'a1', distribution: to('u3') },
+          { id: 'a2', distribution: to('u1') },
+          { id: 'a3', distribution: to('u1') },
+        ],
+      }),
+    ).toBeNull();
+    expect(
+      routingStepProblem({ deletedUserId: 'gone', items: [], overrides: [], what: 'integration' }),
+    ).toBeNull();
+  });
+
+  it('refuses an id that is not in the step', () => {
+    expect(
+      routingStepProblem({ ...base, overrides: [{ id: 'zz', distribution: to('u1') }] }),
+    ).toEqual(rule('Automation zz is not in this step; only the automations listed can be overridden.'));
+    expect(
+      routingStepProblem({
+        deletedUserId: 'gone',
+        items: [],
+        overrides: [{ id: 'i9', distribution: to('u1') }],
+        what: 'integration',
+      }),
+    ).toEqual(rule('Integration i9 is not in this step; only the integrations listed can be overridden.'));
+  });
+
+  it('refuses an id named twice', () => {
+    expect(
+      routingStepProblem({
+        ...base,
+        overrides: [
+          { id: 'a2', distribution: to('u1') },
+          { id: 'a2', distribution: to('u2') },
+          { id: 'a3', distribution: to('u1') },
+        ],
+      }),
+    ).toEqual(rule('Automation a2 is named more than once; name each automation once.'));
+  });
+
+  it('refuses an invalid distribution or one with the deleted user', () => {
+    expect(
+      routingStepProblem({
+        ...base,
+        overrides: [
+          { id: 'a2', distribution: [{ userId: 'u1', weight: 90 }] },
+          { id: 'a3', distribution: to('u1') },
+        ],
+      }),
+    ).toEqual(rule('Automation a2: Weights add up to 90; they must add up to exactly 100.'));
+    expect(
+      routingStepProblem({
+        ...base,
+        overrides: [
+          { id: 'a2', distribution: to('u1') },
+          { id: 'a3', distribution: half('u1', 'gone') },
+        ],
+      }),
+    ).toEqual(rule('Automation a3: user gone is the user being deleted; they cannot be in the distribution.'));
+  });
+
+  it('refuses leaving out an item that requires a replacement, naming them', () => {
+    expect(routingStepProblem({ ...base, overrides: [] })).toEqual(
+      rule('Automations a2, a3 route only to the user being deleted; name a distribution for each.'),
+    );
+    expect(routingStepProblem({ ...base, overrides: [{ id: 'a2', distribution: to('u1') }] })).toEqual(
+      rule('Automation a3 routes only to the user being deleted; name a distribution for it.'),
+    );
+    expect(
+      routingStepProblem({
+        deletedUserId: 'gone',
+        items: [{ id: 'i1', requiresReplacement: true }],
+        overrides: [],
+        what: 'integration',
+      }),
+    ).toEqual(rule('Integration i1 routes only to the user being deleted; name a distribution for it.'));
+  });
+
+  it('accepts exactly the override sets that name known ids once, validly, covering every required item', () => {
+    const ids = ['a', 'b', 'c', 'd'];
+    const distributions = [to('u1'), half('u1', 'u2'), to('gone'), [{ userId: 'u1', weight: 10 }]];
+    const arb = fc.record({
+      required: fc.subarray(ids),
+      inStep: fc.subarray(ids, { minLength: 0 }),
+      overrides: fc.array(
+        fc.record({ id: fc.constantFrom(...ids, 'zz'), distribution: fc.constantFrom(...distributions) }),
+        { maxLength: 5 },
+      ),
+    });
+    fc.assert(
+      fc.property(arb, ({ required, inStep, overrides }) => {
+        const stepItems = inStep.map((id) => ({ id, requiresReplacement: required.includes(id) }));
+        const named = overrides.map((o) => o.id);
+        const ok =
+          named.every((id) => inStep.includes(id)) &&
+          new Set(named).size === named.length &&
+          overrides.every((o) => o.distribution === distributions[0] || o.distribution === distributions[1]) &&
+          stepItems.every((item) => !item.requiresReplacement || named.includes(item.id));
+        const problem = routingStepProblem({ deletedUserId: 'gone', items: stepItems, overrides, what: 'automation' });
+        expect(problem === null).toBe(ok);
+        if (problem !== null) expect(problem.kind).toBe('RuleViolation');
+      }),
+    );
+  });
+});
+
+describe('resolveRouting', () => {
+  it('applies the override, else the suggestion, in the items order', () => {
+    expect(
+      resolveRouting(
+        [
+          { id: 'a1', suggested: to('u1') },
+          { id: 'a2', suggested: null },
+          { id: 'a3', suggested: half('u1', 'u2') },
+        ],
+        [
+          { id: 'a2', distribution: to('u3') },
+          { id: 'a3', distribution: to('u4') },
+        ],
+      ),
+    ).toEqual([
+      { id: 'a1', distribution: to('u1') },
+      { id: 'a2', distribution: to('u3') },
+      { id: 'a3', distribution: to('u4') },
+    ]);
+  });
+
+  it('throws when an item has neither (the step was not checked)', () => {
+    expect(() => resolveRouting([{ id: 'a2', suggested: null }], [])).toThrow(/a2/);
+  });
+});
+
+describe('labelsStepProblem', () => {
+  const items = [{ id: 'l1' }, { id: 'l2' }];
+
+  it('allows replacements, none, or removal without a replacement', () => {
+    expect(labelsStepProblem({ deletedUserId: 'gone', items, replacements: [] })).toBeNull();
+    expect(
+      labelsStepProblem({
+        deletedUserId: 'gone',
+        items,
+        replacements: [
+          { labelId: 'l1', replacementUserId: 'u1' },
+          { labelId: 'l2', replacementUserId: null },
+        ],
+      }),
+    ).toBeNull();
+  });
+
+  it('says why a replacement list is refused', () => {
+    expect(
+      labelsStepProblem({ deletedUserId: 'gone', items, replacements: [{ labelId: 'l9', replacementUserId: 'u1' }] }),
+    ).toEqual(rule('Label l9 is not in this step; only the labels listed can be given a replacement.'));
+    expect(
+      labelsStepProblem({
+        deletedUserId: 'gone',
+        items,
+        replacements: [
+          { labelId: 'l1', replacementUserId: 'u1' },
+          { labelId: 'l1', replacementUserId: null },
+        ],
+      }),
+    ).toEqual(rule('Label l1 is named more than once; name each label once.'));
+    expect(
+      labelsStepProblem({ deletedUserId: 'gone', items, replacements: [{ labelId: 'l2', replacementUserId: 'gone' }] }),
+    ).toEqual(rule('Label l2: user gone is the user being deleted; choose someone else.'));
+  });
+});
+
+describe('confirmationProblem', () => {
+  const refusal = rule('Type CONFIRM exactly (capital letters) to delete the user.');
+
+  it('accepts exactly CONFIRM', () => {
+    expect(confirmationProblem('CONFIRM')).toBeNull();
+    for (const text of ['confirm', 'Confirm', ' CONFIRM', 'CONFIRM ', 'CONFIRM\n', '', 'CONFIRMED', 'CONF IRM']) {
+      expect(confirmationProblem(text)).toEqual(refusal);
+    }
+  });
+
+  it('refuses every other string', () => {
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        expect(confirmationProblem(text) === null).toBe(text === 'CONFIRM');
+      }),
+    );
+  });
+});
+
+describe('stepProblem', () => {
+  const open = { status: 'IN_PROGRESS', step: 'AUTOMATIONS', leadsMoving: false } as const;
+
+  it('allows the step the wizard is at', () => {
+    expect(stepProblem(open, 'AUTOMATIONS')).toBeNull();
+    expect(stepProblem({ ...open, step: 'CONFIRM' }, 'CONFIRM')).toBeNull();
+  });
+
+  it('refuses a closed wizard, a running move, or another step', () => {
+    expect(stepProblem({ ...open, status: 'COMPLETED' }, 'AUTOMATIONS')).toEqual(
+      conflict('This deletion is already COMPLETED.'),
+    );
+    expect(stepProblem({ ...open, status: 'CANCELLED' }, 'AUTOMATIONS')).toEqual(
+      conflict('This deletion is already CANCELLED.'),
+    );
+    expect(stepProblem({ ...open, status: 'FAILED' }, 'AUTOMATIONS')).toEqual(
+      conflict('This deletion has FAILED; start a new one.'),
+    );
+    expect(stepProblem({ status: 'IN_PROGRESS', step: 'LEADS', leadsMoving: true }, 'AUTOMATIONS')).toEqual(
+      conflict('Leads are still moving; wait until the move is done before the next step.'),
+    );
+    expect(stepProblem({ status: 'IN_PROGRESS', step: 'LEADS', leadsMoving: true }, 'LEADS')).toEqual(
+      conflict('Leads are still moving; wait until the move is done before the next step.'),
+    );
+    expect(stepProblem({ ...open, step: 'AUTOMATIONS' }, 'LEADS')).toEqual(
+      conflict('This wizard is at step AUTOMATIONS, not LEADS.'),
+    );
+  });
+
+  it('allows exactly an open, idle wizard at the wanted step', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...DELETION_STATUSES),
+        fc.constantFrom(...STEPS),
+        fc.boolean(),
+        fc.constantFrom(...STEPS),
+        (status, step, leadsMoving, wanted) => {
+          const problem = stepProblem({ status, step, leadsMoving }, wanted);
+          expect(problem === null).toBe(status === 'IN_PROGRESS' && !leadsMoving && step === wanted);
+          if (problem !== null) expect(problem.kind).toBe('StepConflict');
+        },
+      ),
+    );
+  });
+});
+
+describe('cancelProblem', () => {
+  it('allows cancelling until confirm', () => {
+    expect(cancelProblem({ status: 'IN_PROGRESS', step: 'LEADS' })).toBeNull();
+    expect(cancelProblem({ status: 'IN_PROGRESS', step: 'CONFIRM' })).toBeNull();
+  });
+
+  it('refuses once confirmed or closed', () => {
+    expect(cancelProblem({ status: 'IN_PROGRESS', step: 'DONE' })).toEqual(
+      conflict('This deletion was confirmed; it can no longer be cancelled.'),
+    );
+    expect(cancelProblem({ status: 'CANCELLED', step: 'LABELS' })).toEqual(
+      conflict('This deletion is already CANCELLED.'),
+    );
+  });
+});
+
+describe('problemError', () => {
+  it('maps each kind to its named error', () => {
+    const c = problemError(conflict('x') as { kind: 'StepConflict'; message: string });
+    expect(c).toBeInstanceOf(StepConflict);
+    expect(c.message).toBe('x');
+    expect(problemError(rule('y') as { kind: 'RuleViolation'; message: string })).toBeInstanceOf(RuleViolation);
+  });
+});
+
+describe('collectUserIds', () => {
+  it('lists each user once, in first-seen order', () => {
+    expect(collectUserIds([half('b', 'a'), to('a'), half('c', 'b')])).toEqual(['b', 'a', 'c']);
+    expect(collectUserIds([])).toEqual([]);
+  });
+});

@@ -1,0 +1,271 @@
+// The wizard's business rules as plain functions over plain data, used by the
+// workflow's update validators and by the API alike. Each answers null when the
+// input is allowed, or the refusal with a message written for the admin.
+// Data look-ups (does this user exist, is it active) happen in the caller,
+// which passes what it found.
+// Pure: no I/O, no clock, no randomness; safe inside the Temporal workflow sandbox.
+import { distributionFromTarget, distributionProblem } from './distribution';
+import { RuleViolation, StepConflict } from './errors';
+import type { DeletionStatus, Distribution, LeadsStepBody, Role, Step, UserStatus } from './schemas';
+
+/** Why an input is refused: the kind picks the HTTP status (409 / 422). */
+export type RuleProblem = { kind: 'StepConflict' | 'RuleViolation'; message: string };
+
+const violation = (message: string): RuleProblem => ({ kind: 'RuleViolation', message });
+const conflict = (message: string): RuleProblem => ({ kind: 'StepConflict', message });
+
+/** The named error for a refusal, for callers that throw. */
+export function problemError(problem: RuleProblem): StepConflict | RuleViolation {
+  return problem.kind === 'StepConflict' ? new StepConflict(problem.message) : new RuleViolation(problem.message);
+}
+
+// ---- Start -----------------------------------------------------------------
+
+/**
+ * May this deletion start? Nobody deletes themself, and a workspace keeps at
+ * least one OWNER who is not being deleted.
+ *
+ * `activeOwnerCount` counts the workspace's OWNERs excluding users being
+ * deleted: it includes the target unless the target is already
+ * PENDING_DELETION, and this rule accounts for both.
+ * `actorUserId` is null when HR starts it.
+ */
+export function startDeletionProblem(args: {
+  actorUserId: string | null;
+  target: { id: string; role: Role; status: UserStatus };
+  activeOwnerCount: number;
+}): RuleProblem | null {
+  const { actorUserId, target, activeOwnerCount } = args;
+  if (actorUserId !== null && actorUserId === target.id) {
+    return violation('You cannot delete yourself; ask another admin to do it.');
+  }
+  if (target.role === 'OWNER') {
+    const otherOwners = target.status === 'PENDING_DELETION' ? activeOwnerCount : activeOwnerCount - 1;
+    if (otherOwners < 1) {
+      return violation(
+        `User ${target.id} is the last owner of this workspace; make another user an owner before deleting them.`,
+      );
+    }
+  }
+  return null;
+}
+
+// ---- Targets ---------------------------------------------------------------
+
+/**
+ * May `candidate` receive what the deleted user held (leads, a place in a
+ * distribution, a label)? It must exist in the workspace, not be the user being
+ * deleted, and be ACTIVE. `candidateId` names the missing user in the message
+ * when `candidate` is undefined.
+ */
+export function targetProblem(
+  deletedUserId: string,
+  candidate: { id: string; status: UserStatus } | undefined,
+  candidateId?: string,
+): RuleProblem | null {
+  if (candidate === undefined) {
+    return violation(
+      candidateId === undefined
+        ? 'The chosen user is not in this workspace.'
+        : `User ${candidateId} is not in this workspace.`,
+    );
+  }
+  if (candidate.id === deletedUserId) {
+    return violation(`User ${candidate.id} is the user being deleted; choose someone else.`);
+  }
+  if (candidate.status === 'PENDING_DELETION') {
+    return violation(`User ${candidate.id} is being deleted; choose an active user.`);
+  }
+  if (candidate.status === 'SUSPENDED') {
+    return violation(`User ${candidate.id} is suspended; choose an active user.`);
+  }
+  return null;
+}
+
+// ---- Step 1: leads ---------------------------------------------------------
+
+/** The lead step's choice as a distribution (`{targetUserId}` → one member at 100). */
+export function leadsChoice(body: LeadsStepBody): Distribution {
+  return 'targetUserId' in body ? distributionFromTarget(body.targetUserId) : body.distribution;
+}
+
+/**
+ * The lead step's rules that need no data: a valid distribution that does not
+ * include the user being deleted. Whether each named user exists and is active
+ * is checked by the caller with `targetProblem`.
+ */
+export function leadsStepProblem(deletedUserId: string, body: LeadsStepBody): RuleProblem | null {
+  if ('targetUserId' in body) {
+    if (body.targetUserId === deletedUserId) {
+      return violation(`User ${deletedUserId} is the user being deleted; their leads must go to someone else.`);
+    }
+    return null;
+  }
+  const problem = distributionProblem(body.distribution);
+  if (problem !== null) return violation(problem);
+  if (body.distribution.some((m) => m.userId === deletedUserId)) {
+    return violation(`User ${deletedUserId} is the user being deleted; they cannot be in the distribution.`);
+  }
+  return null;
+}
+
+// ---- Steps 2 and 3: automations and integrations ----------------------------
+
+const NOUNS = {
+  automation: { one: 'Automation', many: 'Automations' },
+  integration: { one: 'Integration', many: 'Integrations' },
+} as const;
+
+/**
+ * The automations or integrations step: each override names an item of the
+ * step, once, with a valid distribution without the user being deleted; every
+ * item that `requiresReplacement` (the user was its only member) is named.
+ * Whether the users in the overrides exist and are active is checked by the
+ * caller with `targetProblem`.
+ */
+export function routingStepProblem(args: {
+  deletedUserId: string;
+  items: { id: string; requiresReplacement: boolean }[];
+  overrides: { id: string; distribution: Distribution }[];
+  what: 'automation' | 'integration';
+}): RuleProblem | null {
+  const { deletedUserId, items, overrides, what } = args;
+  const noun = NOUNS[what];
+  const inStep = new Set(items.map((item) => item.id));
+  const named = new Set<string>();
+  for (const { id, distribution } of overrides) {
+    if (!inStep.has(id)) {
+      return violation(`${noun.one} ${id} is not in this step; only the ${what}s listed can be overridden.`);
+    }
+    if (named.has(id)) {
+      return violation(`${noun.one} ${id} is named more than once; name each ${what} once.`);
+    }
+    named.add(id);
+    const problem = distributionProblem(distribution);
+    if (problem !== null) return violation(`${noun.one} ${id}: ${problem}`);
+    if (distribution.some((m) => m.userId === deletedUserId)) {
+      return violation(
+        `${noun.one} ${id}: user ${deletedUserId} is the user being deleted; they cannot be in the distribution.`,
+      );
+    }
+  }
+  const missing = items.filter((item) => item.requiresReplacement && !named.has(item.id)).map((item) => item.id);
+  if (missing.length === 1) {
+    return violation(
+      `${noun.one} ${missing[0]} routes only to the user being deleted; name a distribution for it.`,
+    );
+  }
+  if (missing.length > 1) {
+    return violation(
+      `${noun.many} ${missing.join(', ')} route only to the user being deleted; name a distribution for each.`,
+    );
+  }
+  return null;
+}
+
+/**
+ * The distribution to apply to each item, in the items' order: its override,
+ * else its suggestion. Assumes `routingStepProblem` passed; throws when an item
+ * has neither.
+ */
+export function resolveRouting(
+  items: { id: string; suggested: Distribution | null }[],
+  overrides: { id: string; distribution: Distribution }[],
+): { id: string; distribution: Distribution }[] {
+  const byId = new Map(overrides.map((o) => [o.id, o.distribution]));
+  return items.map(({ id, suggested }) => {
+    const distribution = byId.get(id) ?? suggested;
+    if (distribution === null) {
+      throw new Error(`resolveRouting: item ${id} has no suggestion and no override (routingStepProblem not checked?)`);
+    }
+    return { id, distribution };
+  });
+}
+
+// ---- Step 4: labels ----------------------------------------------------------
+
+/**
+ * The labels step: each replacement names a label of the step, once, and a
+ * replacement who is not the user being deleted. Whether the replacement
+ * exists and is active is checked by the caller with `targetProblem`.
+ */
+export function labelsStepProblem(args: {
+  deletedUserId: string;
+  items: { id: string }[];
+  replacements: { labelId: string; replacementUserId: string | null }[];
+}): RuleProblem | null {
+  const { deletedUserId, items, replacements } = args;
+  const inStep = new Set(items.map((item) => item.id));
+  const named = new Set<string>();
+  for (const { labelId, replacementUserId } of replacements) {
+    if (!inStep.has(labelId)) {
+      return violation(`Label ${labelId} is not in this step; only the labels listed can be given a replacement.`);
+    }
+    if (named.has(labelId)) {
+      return violation(`Label ${labelId} is named more than once; name each label once.`);
+    }
+    named.add(labelId);
+    if (replacementUserId === deletedUserId) {
+      return violation(`Label ${labelId}: user ${deletedUserId} is the user being deleted; choose someone else.`);
+    }
+  }
+  return null;
+}
+
+// ---- Confirm -------------------------------------------------------------------
+
+export const CONFIRMATION_TEXT = 'CONFIRM';
+
+/** Exactly `CONFIRM`: case-sensitive, no trimming. */
+export function confirmationProblem(text: string): RuleProblem | null {
+  return text === CONFIRMATION_TEXT
+    ? null
+    : violation('Type CONFIRM exactly (capital letters) to delete the user.');
+}
+
+// ---- Where the wizard is -------------------------------------------------------
+
+/**
+ * May the step `wanted` be posted now? Only while the wizard is IN_PROGRESS,
+ * not while the lead move runs, and only at the step it is at.
+ */
+export function stepProblem(
+  current: { status: DeletionStatus; step: Step; leadsMoving: boolean },
+  wanted: Step,
+): RuleProblem | null {
+  if (current.status !== 'IN_PROGRESS') return conflict(notOpenMessage(current.status));
+  if (current.leadsMoving) {
+    return conflict('Leads are still moving; wait until the move is done before the next step.');
+  }
+  if (wanted !== current.step) {
+    return conflict(`This wizard is at step ${current.step}, not ${wanted}.`);
+  }
+  return null;
+}
+
+/**
+ * May the wizard be cancelled now? Until confirm: while IN_PROGRESS and before
+ * the user's removal began (step DONE).
+ */
+export function cancelProblem(current: { status: DeletionStatus; step: Step }): RuleProblem | null {
+  if (current.status !== 'IN_PROGRESS') return conflict(notOpenMessage(current.status));
+  if (current.step === 'DONE') {
+    return conflict('This deletion was confirmed; it can no longer be cancelled.');
+  }
+  return null;
+}
+
+function notOpenMessage(status: DeletionStatus): string {
+  return status === 'FAILED' ? 'This deletion has FAILED; start a new one.' : `This deletion is already ${status}.`;
+}
+
+// ---- Helpers -------------------------------------------------------------------
+
+/** Every user id named in the distributions, once each, in first-seen order (for data look-ups). */
+export function collectUserIds(distributions: readonly Distribution[]): string[] {
+  const ids = new Set<string>();
+  for (const distribution of distributions) {
+    for (const { userId } of distribution) ids.add(userId);
+  }
+  return [...ids];
+}
