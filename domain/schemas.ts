@@ -30,11 +30,14 @@ export const MAX_DISTRIBUTION_MEMBERS = 100;
 
 export const DistributionMember = z.strictObject({
   userId: Id,
-  weight: z.number().int().positive().max(100),
+  // Any JSON number here: "a positive whole number" is, like the sum to 100,
+  // a business rule (422) checked by `distributionProblem`, not a shape (400).
+  weight: z.number().describe('A positive whole number; the weights of a distribution add up to 100.'),
 });
 /**
- * Shape only: the sum-to-100 and no-duplicates rules are business rules
- * (422), checked by `distributionProblem` in rules.ts, not here (400).
+ * Shape only: positive whole weights, the sum-to-100 and no-duplicates rules
+ * are business rules (422), checked by `distributionProblem` in
+ * distribution.ts, not here (400).
  */
 export const Distribution = z.array(DistributionMember).min(1).max(MAX_DISTRIBUTION_MEMBERS);
 export type DistributionMember = z.infer<typeof DistributionMember>;
@@ -223,3 +226,28 @@ export const Problem = z.object({
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 export type Problem = z.infer<typeof Problem>;
+
+// ---- HTTP envelopes (api/): path, query and small answer shapes -------------
+
+/** Path ids: any string; one that does not exist in the workspace is 404, not 400. */
+export const IdParams = z.object({ id: z.string() });
+export const UserIdParams = z.object({ userId: z.string() });
+export const HookParams = z.object({ workspaceSlug: z.string() });
+export const UsersQuery = ListQuery.extend({ status: UserStatus.optional() });
+export const LeadsQuery = ListQuery.extend({ ownerId: z.string().max(500).optional() });
+export const LeadCountQuery = z.strictObject({ ownerId: z.string().max(500).optional() });
+export const DeletionsQuery = ListQuery.extend({ status: DeletionStatus.optional() });
+export const CreatedCount = z.object({ created: z.number().int() });
+export const LeadCount = z.object({ count: z.number().int() });
+export const DeliveredLeads = z.object({
+  created: z.number().int(),
+  /** userId → number of the new leads that user received. */
+  owners: z.record(z.string(), z.number().int()),
+});
+export const HookAccepted = z.object({ deletionId: Id });
+export const Health = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  database: z.enum(['ok', 'down']),
+  temporal: z.enum(['ok', 'down']),
+});
+export type Health = z.infer<typeof Health>;
