@@ -1,0 +1,85 @@
+// Turning the server's problem+json (and network trouble) into words, placed
+// next to the control that caused it. The slot is a live region, so screen
+// readers hear the message as soon as it appears.
+import { ApiError } from './api';
+import { h, replace } from './dom';
+
+const LEADS: Record<number, string> = {
+  0: 'No connection',
+  400: 'That request was not accepted',
+  401: 'Not signed in',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'Not possible at this step',
+  413: 'Too much data',
+  422: 'Refused',
+};
+
+export function isAbort(err: unknown): boolean {
+  return err instanceof DOMException && err.name === 'AbortError';
+}
+
+export interface Described {
+  heading: string;
+  detail: string;
+  fields: string[];
+  status: number;
+}
+
+export function describe(err: unknown): Described {
+  if (err instanceof ApiError) {
+    const p = err.problem;
+    const heading = LEADS[p.status] ?? (p.status >= 500 ? 'The server had a problem' : p.title || 'Error');
+    const detail = p.status === 403 && !p.detail ? 'Only workspace owners and admins can delete users.' : p.detail;
+    return {
+      heading,
+      detail: detail || p.title,
+      fields: (p.errors ?? []).map((e) => (e.path ? `${humanPath(e.path)}: ${e.message}` : e.message)),
+      status: p.status,
+    };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { heading: 'Something went wrong', detail: message, fields: [], status: -1 };
+}
+
+/** `overrides.0.distribution.1.weight` → `overrides › 1 › distribution › 2 › weight` (rows counted from 1). */
+function humanPath(path: string): string {
+  return path
+    .replace(/^\//, '')
+    .split(/[./]/)
+    .filter(Boolean)
+    .map((part) => (/^\d+$/.test(part) ? String(Number(part) + 1) : part))
+    .join(' › ');
+}
+
+export interface ErrorSlot {
+  element: HTMLElement;
+  show(err: unknown, extra?: HTMLElement): void;
+  clear(): void;
+}
+
+/** A place for one error message; empty (and silent) until `show`. */
+export function errorSlot(testid = 'error'): ErrorSlot {
+  const element = h('div', { class: 'error-slot', 'aria-live': 'assertive', 'aria-atomic': 'true' });
+  return {
+    element,
+    show(err, extra) {
+      if (isAbort(err)) return;
+      const d = describe(err);
+      replace(
+        element,
+        h(
+          'div',
+          { class: 'problem', role: 'alert', 'data-testid': testid, 'data-status': d.status },
+          h('p', { class: 'problem-heading' }, d.heading),
+          h('p', { class: 'problem-detail' }, d.detail),
+          d.fields.length ? h('ul', { class: 'problem-fields' }, d.fields.map((f) => h('li', null, f))) : null,
+          extra ?? null,
+        ),
+      );
+    },
+    clear() {
+      element.replaceChildren();
+    },
+  };
+}

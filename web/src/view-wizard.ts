@@ -1,0 +1,337 @@
+// The deletion wizard: a stepper (Leads, Automations, Integrations, Labels,
+// Confirm) driven by the Deletion the server answers. The server decides the
+// step; the page shows it, posts the admin's choices, and polls while work
+// runs in the background (the lead move, the final removal). Reopening the
+// page at any time picks the wizard up where it is.
+import { api, ApiError } from './api';
+import { focusHeading, formatTime, h, loading, replace } from './dom';
+import { errorSlot, type ErrorSlot } from './problem';
+import { link, type RouteContext } from './router';
+import type { Deletion, Step, User } from './types';
+import { deletionStatusBadge, sourceBadge } from './view-deletions';
+import {
+  confirmPanel,
+  endPanel,
+  labelsPanel,
+  leadsPanel,
+  progressPanel,
+  routingPanel,
+  type Panel,
+  type StepContext,
+} from './wizard-steps';
+
+const STEPS: { step: Step; label: string }[] = [
+  { step: 'LEADS', label: 'Leads' },
+  { step: 'AUTOMATIONS', label: 'Automations' },
+  { step: 'INTEGRATIONS', label: 'Integrations' },
+  { step: 'LABELS', label: 'Labels' },
+  { step: 'CONFIRM', label: 'Confirm' },
+];
+const STEP_INDEX: Record<Step, number> = { LEADS: 0, AUTOMATIONS: 1, INTEGRATIONS: 2, LABELS: 3, CONFIRM: 4, DONE: 5 };
+
+const POLL_MS = 500;
+const POLL_RETRY_MS = 2_000;
+
+type Screen = 'leads' | 'moving' | 'automations' | 'integrations' | 'labels' | 'confirm' | 'finishing' | 'end';
+
+function screenOf(d: Deletion, confirmed: boolean): Screen {
+  if (d.status !== 'IN_PROGRESS') return 'end';
+  if (d.step === 'DONE') return 'finishing';
+  switch (d.step) {
+    case 'LEADS':
+      return d.leads.state === 'PENDING' ? 'leads' : 'moving';
+    case 'AUTOMATIONS':
+      return 'automations';
+    case 'INTEGRATIONS':
+      return 'integrations';
+    case 'LABELS':
+      return 'labels';
+    case 'CONFIRM':
+      return confirmed ? 'finishing' : 'confirm';
+  }
+}
+
+function titleOf(screen: Screen, d: Deletion): string {
+  switch (screen) {
+    case 'leads':
+    case 'moving':
+      return 'Step 1 of 4 · Reassign leads';
+    case 'automations':
+      return 'Step 2 of 4 · Workflow automations';
+    case 'integrations':
+      return 'Step 3 of 4 · Integrations';
+    case 'labels':
+      return 'Step 4 of 4 · Labels';
+    case 'confirm':
+    case 'finishing':
+      return 'Confirm deletion';
+    case 'end':
+      return d.status === 'COMPLETED' ? `${d.user.name} was deleted` : d.status === 'CANCELLED' ? 'Wizard cancelled' : 'Wizard failed';
+  }
+}
+
+/** Work is running on the server and the page should keep looking. */
+function needsPolling(d: Deletion, confirmed: boolean): boolean {
+  if (d.leads.state === 'MOVING') return true;
+  if (d.status !== 'IN_PROGRESS') return false;
+  return (d.step === 'LEADS' && d.leads.state === 'DONE') || d.step === 'DONE' || (d.step === 'CONFIRM' && confirmed);
+}
+
+export function wizardView(ctx: RouteContext): HTMLElement {
+  const id = ctx.params.id ?? '';
+  const loadErrors = errorSlot();
+  const title = h('h1', { 'data-testid': 'page-title', tabindex: -1 }, 'Delete user');
+  const meta = h('div', { class: 'head-meta' });
+  const actions = h('div', { class: 'head-actions' });
+  const cancelArea = h('div');
+  const stepper = h('ol', { class: 'stepper', 'data-testid': 'stepper', 'aria-label': 'Wizard steps' });
+  const stepTitle = h('h2', { class: 'step-title', 'data-testid': 'step-title', tabindex: -1 });
+  const pollErrors = errorSlot('poll-error');
+  const panelHost = h('div', { class: 'step-body', 'aria-busy': 'true' }, loading('Loading the wizard…'));
+  const auditLink = h('a', { href: link(`/deletions/${encodeURIComponent(id)}/audit`), 'data-testid': 'audit-link' }, 'View the audit trail');
+
+  const page = h(
+    'section',
+    { class: 'page wizard', 'data-testid': 'wizard' },
+    h(
+      'header',
+      { class: 'page-head' },
+      h('div', null, h('p', { class: 'crumbs' }, h('a', { href: link('/deletions') }, 'Deletion wizards'), ' › '), title, meta),
+      actions,
+    ),
+    loadErrors.element,
+    cancelArea,
+    h('nav', { 'aria-label': 'Progress through the wizard' }, stepper),
+    h('div', { class: 'card step-card' }, h('div', { class: 'step-head' }, stepTitle), pollErrors.element, panelHost),
+    h('p', { class: 'page-foot' }, auditLink),
+  );
+
+  let deletion: Deletion | null = null;
+  let names = new Map<string, string>();
+  let candidates: User[] = [];
+  let screen: Screen | null = null;
+  let panel: Panel | null = null;
+  let confirmed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  ctx.signal.addEventListener('abort', () => clearTimeout(timer));
+
+  const stepContext = (d: Deletion): StepContext => ({
+    deletion: d,
+    names,
+    candidates,
+    signal: ctx.signal,
+    submit: (action, button, slot) => submit(action, button, slot),
+  });
+
+  async function submit(action: () => Promise<Deletion>, button: HTMLButtonElement, slot: ErrorSlot): Promise<void> {
+    slot.clear();
+    const label = [...button.childNodes];
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    button.textContent = 'Saving…';
+    const isConfirm = button.dataset.testid === 'confirm-delete';
+    try {
+      const next = await action();
+      if (isConfirm) confirmed = true;
+      show(next);
+    } catch (err) {
+      button.replaceChildren(...label);
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      // 409: someone (another tab, a script, HR) moved the wizard on; offer to catch up.
+      const stale = err instanceof ApiError && err.status === 409;
+      slot.show(
+        err,
+        stale ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'reload', onclick: () => void reload() }, 'Show the current step') : undefined,
+      );
+    }
+  }
+
+  async function reload(): Promise<void> {
+    try {
+      show(await api.getDeletion(id, ctx.signal));
+    } catch (err) {
+      pollErrors.show(err);
+    }
+  }
+
+  function renderHead(d: Deletion): void {
+    title.textContent = `Delete ${d.user.name}`;
+    document.title = `Delete ${d.user.name} · CRM Admin`;
+    replace(
+      meta,
+      h('span', { class: 'muted', 'data-testid': 'wizard-user-email' }, d.user.email),
+      h('span', { class: 'meta-sep', 'aria-hidden': 'true' }, '·'),
+      h('span', { class: 'muted' }, 'Started by '),
+      sourceBadge(d.source),
+      h('span', { class: 'muted' }, ` on ${formatTime(d.startedAt)}`),
+      deletionStatusBadge(d.status),
+      d.reason ? h('span', { class: 'muted reason', 'data-testid': 'wizard-reason' }, `Reason: ${d.reason}`) : null,
+    );
+    const canCancel = d.status === 'IN_PROGRESS' && d.step !== 'DONE' && !confirmed;
+    replace(
+      actions,
+      canCancel
+        ? h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'cancel-wizard', onclick: () => openCancel(d) }, 'Cancel wizard')
+        : null,
+    );
+    if (!canCancel) cancelArea.replaceChildren();
+  }
+
+  function renderStepper(d: Deletion): void {
+    const current = d.status === 'COMPLETED' ? STEPS.length : STEP_INDEX[d.step];
+    const stopped = d.status === 'CANCELLED' || d.status === 'FAILED';
+    stepper.classList.toggle('is-stopped', stopped);
+    replace(
+      stepper,
+      STEPS.map((s, i) => {
+        const state = i < current ? 'done' : i === current ? 'current' : 'todo';
+        return h(
+          'li',
+          {
+            class: `stepper-item is-${state}`,
+            'data-testid': `stepper-${s.step}`,
+            'data-state': state,
+            'aria-current': state === 'current' && !stopped ? 'step' : null,
+          },
+          h('span', { class: 'stepper-dot', 'aria-hidden': 'true' }, state === 'done' ? '✓' : String(i + 1)),
+          h('span', { class: 'stepper-label' }, s.label),
+          h('span', { class: 'sr-only' }, state === 'done' ? ' (done)' : state === 'current' ? (stopped ? ' (stopped here)' : ' (current step)') : ''),
+        );
+      }),
+    );
+  }
+
+  function show(d: Deletion): void {
+    deletion = d;
+    names.set(d.user.id, d.user.name);
+    renderHead(d);
+    renderStepper(d);
+    const next = screenOf(d, confirmed);
+    if (next !== screen || !panel) {
+      const first = screen === null;
+      screen = next;
+      stepTitle.textContent = titleOf(next, d);
+      panel = buildPanel(next, d);
+      panelHost.removeAttribute('aria-busy');
+      replace(panelHost, panel.element);
+      if (!first) focusHeading(stepTitle);
+    } else {
+      panel.update?.(d);
+    }
+    schedulePoll();
+  }
+
+  function buildPanel(s: Screen, d: Deletion): Panel {
+    const c = stepContext(d);
+    switch (s) {
+      case 'leads':
+        return leadsPanel(c);
+      case 'moving':
+        return progressPanel(c);
+      case 'automations':
+        return routingPanel(c, 'automations');
+      case 'integrations':
+        return routingPanel(c, 'integrations');
+      case 'labels':
+        return labelsPanel(c);
+      case 'confirm':
+        return confirmPanel(c, false);
+      case 'finishing':
+        return confirmPanel(c, true);
+      case 'end':
+        return endPanel(c);
+    }
+  }
+
+  function schedulePoll(delay = POLL_MS): void {
+    if (timer !== undefined || ctx.signal.aborted || !deletion || !needsPolling(deletion, confirmed)) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void (async () => {
+        try {
+          const d = await api.getDeletion(id, ctx.signal);
+          pollErrors.clear();
+          show(d);
+        } catch (err) {
+          if (ctx.signal.aborted) return;
+          pollErrors.show(err);
+          if (err instanceof ApiError && (err.status === 404 || err.status === 401 || err.status === 403)) return;
+          schedulePoll(POLL_RETRY_MS);
+        }
+      })();
+    }, delay);
+  }
+
+  function openCancel(d: Deletion): void {
+    const slot = errorSlot();
+    const reason = h('input', { id: 'cancel-reason', type: 'text', 'data-testid': 'cancel-reason', maxlength: 2000, autocomplete: 'off' });
+    const yes = h('button', { type: 'submit', class: 'btn btn-danger', 'data-testid': 'cancel-confirm' }, 'Cancel wizard');
+    const heading = h('h2', { id: 'cancel-title', tabindex: -1 }, `Cancel the wizard for ${d.user.name}?`);
+    const close = () => {
+      cancelArea.replaceChildren();
+      actions.querySelector<HTMLButtonElement>('[data-testid="cancel-wizard"]')?.focus();
+    };
+    const form = h(
+      'form',
+      {
+        class: 'callout callout-warn cancel-panel',
+        'data-testid': 'cancel-panel',
+        role: 'region',
+        'aria-labelledby': 'cancel-title',
+        novalidate: true,
+        onkeydown: (e: Event) => {
+          if ((e as KeyboardEvent).key === 'Escape') close();
+        },
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          void (async () => {
+            slot.clear();
+            yes.disabled = true;
+            try {
+              const next = await api.cancel(d.id, reason.value.trim() || undefined);
+              cancelArea.replaceChildren();
+              show(next);
+            } catch (err) {
+              yes.disabled = false;
+              slot.show(err);
+            }
+          })();
+        },
+      },
+      heading,
+      h(
+        'p',
+        null,
+        `${d.user.name} becomes active again. Anything already reassigned stays reassigned${d.leads.state === 'MOVING' ? '; the lead move stops after its current batch' : ''}.`,
+      ),
+      h('div', { class: 'field' }, h('label', { for: 'cancel-reason' }, 'Reason (optional)'), reason),
+      slot.element,
+      h(
+        'div',
+        { class: 'button-row' },
+        h('button', { type: 'button', class: 'btn btn-ghost', 'data-testid': 'cancel-keep', onclick: close }, 'Keep the wizard open'),
+        yes,
+      ),
+    );
+    replace(cancelArea, form);
+    focusHeading(heading);
+  }
+
+  void (async () => {
+    try {
+      const [d, users] = await Promise.all([api.getDeletion(id, ctx.signal), api.listUsers(undefined, ctx.signal)]);
+      names = new Map(users.map((u) => [u.id, u.name]));
+      candidates = users.filter((u) => u.status === 'ACTIVE' && u.id !== d.user.id);
+      show(d);
+    } catch (err) {
+      panelHost.removeAttribute('aria-busy');
+      replace(panelHost);
+      stepTitle.textContent = 'Could not open this wizard';
+      loadErrors.show(err);
+    }
+  })();
+
+  return page;
+}
