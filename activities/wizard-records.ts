@@ -1,0 +1,188 @@
+// Opening, mirroring, cancelling and the effective-date switch of a wizard.
+import type { Prisma } from '../generated/prisma/client';
+import { startDeletionProblem } from '../domain/rules';
+import type { Actor, Deletion } from '../domain/schemas';
+import { openedView, type WizardInput } from '../domain/wizard-state';
+import { alreadyDone, recordAudit, routingWithUser, ruleViolation, TX_OPTIONS, type Db } from './shared';
+
+export function wizardRecordActivities(db: Db) {
+  return {
+    /**
+     * Marks the user (PENDING_DELETION, or SUSPENDED until an HR `effectiveAt`),
+     * reads what the wizard will show, and writes the Deletion row and
+     * DELETION_STARTED, all in one transaction. Run twice, it returns the row.
+     */
+    async openDeletion(input: WizardInput): Promise<Deletion> {
+      return db.$transaction(async (tx) => {
+        const existing = await tx.deletion.findUnique({ where: { id: input.deletionId } });
+        if (existing) return existing.state as unknown as Deletion;
+
+        const [user] = await tx.$queryRaw<
+          { id: string; name: string; email: string; role: 'OWNER' | 'ADMIN' | 'MEMBER'; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]
+        >`SELECT id, name, email, role, status FROM users
+          WHERE workspace_id = ${input.workspaceId} AND id = ${input.userId} FOR UPDATE`;
+        if (!user) throw ruleViolation(`User ${input.userId} is not in this workspace.`);
+        if (user.status === 'PENDING_DELETION') throw ruleViolation(`User ${user.id} is already being deleted.`);
+        const activeOwnerCount = await tx.user.count({
+          where: { workspaceId: input.workspaceId, role: 'OWNER', status: 'ACTIVE' },
+        });
+        const problem = startDeletionProblem({
+          actorUserId: input.actor.type === 'USER' ? input.actor.id : null,
+          target: user,
+          activeOwnerCount,
+        });
+        if (problem) throw ruleViolation(problem.message);
+
+        const now = new Date();
+        const later = input.effectiveAt !== null && Date.parse(input.effectiveAt) > now.getTime();
+        await tx.user.update({ where: { id: user.id }, data: { status: later ? 'SUSPENDED' : 'PENDING_DELETION' } });
+
+        const leadsTotal = await tx.lead.count({ where: { workspaceId: input.workspaceId, ownerId: user.id } });
+        const automations = await routingWithUser(tx, 'automations', input.workspaceId, user.id);
+        const integrations = await routingWithUser(tx, 'integrations', input.workspaceId, user.id);
+        const labels = await tx.label.findMany({
+          where: {
+            workspaceId: input.workspaceId,
+            visibility: { in: ['SHARED', 'PUBLIC'] },
+            OR: [{ ownerId: user.id }, { members: { some: { userId: user.id } } }],
+          },
+          select: { id: true, name: true, visibility: true },
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        });
+        const view = openedView(
+          input,
+          {
+            user: { id: user.id, name: user.name, email: user.email },
+            leadsTotal,
+            automations,
+            integrations,
+            labels,
+            startedAt: now.toISOString(),
+          },
+          now.toISOString(),
+        );
+        await tx.deletion.create({
+          data: {
+            id: input.deletionId,
+            workspaceId: input.workspaceId,
+            workflowId: view.workflowId,
+            userId: user.id,
+            userName: user.name,
+            userEmail: user.email,
+            source: input.source,
+            actorType: input.actor.type,
+            actorId: input.actor.id,
+            reason: input.reason,
+            status: view.status,
+            step: view.step,
+            effectiveAt: input.effectiveAt ? new Date(input.effectiveAt) : null,
+            state: view as unknown as Prisma.InputJsonValue,
+            startedAt: now,
+            updatedAt: now,
+          },
+        });
+        await recordAudit(tx, {
+          workspaceId: input.workspaceId,
+          deletionId: input.deletionId,
+          actor: input.actor,
+          action: 'DELETION_STARTED',
+          detail: {
+            userId: user.id,
+            name: user.name,
+            email: user.email,
+            source: input.source,
+            reason: input.reason,
+            effectiveAt: input.effectiveAt,
+            userStatus: later ? 'SUSPENDED' : 'PENDING_DELETION',
+            leads: leadsTotal,
+            automationIds: automations.map((a) => a.id),
+            integrationIds: integrations.map((i) => i.id),
+            labelIds: labels.map((l) => l.id),
+          },
+        });
+        return view;
+      }, TX_OPTIONS);
+    },
+
+    /** Mirrors the workflow's state into the Deletion row (listing, reads while the worker is away). */
+    async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion }): Promise<void> {
+      const { view } = args;
+      await db.deletion.updateMany({
+        where: { id: args.deletionId, workspaceId: args.workspaceId },
+        data: {
+          status: view.status,
+          step: view.step,
+          state: view as unknown as Prisma.InputJsonValue,
+          updatedAt: new Date(view.updatedAt),
+          completedAt: view.status === 'IN_PROGRESS' ? null : new Date(view.updatedAt),
+        },
+      });
+    },
+
+    /** The HR `effectiveAt` has come: the suspended user is now being deleted. */
+    async markPendingDeletion(args: { workspaceId: string; deletionId: string; userId: string }): Promise<void> {
+      await db.$transaction(async (tx) => {
+        if (await alreadyDone(tx, args.deletionId, 'USER_PENDING_DELETION')) return;
+        await tx.user.updateMany({
+          where: { id: args.userId, workspaceId: args.workspaceId, status: 'SUSPENDED' },
+          data: { status: 'PENDING_DELETION' },
+        });
+        await recordAudit(tx, {
+          workspaceId: args.workspaceId,
+          deletionId: args.deletionId,
+          actor: { type: 'SYSTEM', id: 'effective-date' },
+          action: 'USER_PENDING_DELETION',
+          detail: { userId: args.userId },
+        });
+      }, TX_OPTIONS);
+    },
+
+    /**
+     * Cancel: the user is ACTIVE again; what was reassigned stays reassigned.
+     * A move still running was stopped after its batch by the workflow; its
+     * count so far is recorded (LEADS_MOVED) and returned.
+     */
+    async cancelDeletion(args: {
+      workspaceId: string;
+      deletionId: string;
+      userId: string;
+      actor: Actor;
+      reason: string | null;
+    }): Promise<{ moved: number | null }> {
+      return db.$transaction(async (tx) => {
+        const done = await alreadyDone(tx, args.deletionId, 'DELETION_CANCELLED');
+        if (done) return { moved: ((done.detail as { leadsMoved?: number | null }).leadsMoved ?? null) };
+        await tx.user.updateMany({
+          where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
+          data: { status: 'ACTIVE' },
+        });
+        const move = await tx.leadMove.findUnique({
+          where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
+        });
+        let moved: number | null = null;
+        if (move && !move.done) {
+          moved = move.moved;
+          await tx.leadMove.update({
+            where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
+            data: { done: true },
+          });
+          await recordAudit(tx, {
+            workspaceId: args.workspaceId,
+            deletionId: args.deletionId,
+            actor: args.actor,
+            action: 'LEADS_MOVED',
+            detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: true },
+          });
+        }
+        await recordAudit(tx, {
+          workspaceId: args.workspaceId,
+          deletionId: args.deletionId,
+          actor: args.actor,
+          action: 'DELETION_CANCELLED',
+          detail: { userId: args.userId, reason: args.reason, leadsMoved: moved, userStatus: 'ACTIVE' },
+        });
+        return { moved };
+      }, TX_OPTIONS);
+    },
+  };
+}

@@ -1,0 +1,216 @@
+// The wizard seen from outside the workflow: start it (idempotently), send
+// step inputs as Workflow Updates, and read it back. Reads come from the
+// Deletion row the workflow mirrors (plus live move progress), so listing and
+// reading work even while no worker runs. Refusals become the named errors of
+// domain/errors.ts, which the API maps to 404/409/422.
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type { PrismaClient } from '../generated/prisma/client';
+import { BadInput, FAILURE_TYPES, NotFound, RuleViolation, StepConflict } from '../domain/errors';
+import { startDeletionProblem } from '../domain/rules';
+import type { AuditEvent, Deletion } from '../domain/schemas';
+import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
+import { deletionWorkflowId, type WizardInput } from '../domain/wizard-state';
+import type { Config } from '../infra/config';
+import * as defs from '../workflows/definitions';
+import type { deletionWizard } from '../workflows/deletion-wizard';
+import type { Page, StartDeletionArgs, WizardApi } from './types';
+
+export interface WizardClientDeps {
+  temporal: Client;
+  prisma: PrismaClient;
+  config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
+}
+
+/** Turns a refused update into the named error the API maps; anything else is rethrown. */
+export function refusalFrom(err: unknown): Error {
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    if (cause.type === FAILURE_TYPES.StepConflict) return new StepConflict(cause.message);
+    if (cause.type === FAILURE_TYPES.RuleViolation) return new RuleViolation(cause.message);
+  }
+  if (err instanceof WorkflowNotFoundError) return new StepConflict('This wizard is no longer running.');
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function encodeCursor(parts: [string, string]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+function decodeCursor(cursor: string | undefined): [Date, string] | null {
+  if (cursor === undefined) return null;
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parts) && parts.length === 2 && typeof parts[0] === 'string' && typeof parts[1] === 'string') {
+      const at = new Date(parts[0]);
+      if (!Number.isNaN(at.getTime())) return [at, parts[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new BadInput('The cursor is not one this server gave out.', [{ path: 'cursor', message: 'invalid cursor' }]);
+}
+
+export function createWizardClient(deps: WizardClientDeps): WizardApi {
+  const { temporal, prisma, config } = deps;
+
+  async function row(workspaceId: string, deletionId: string) {
+    const found = await prisma.deletion.findFirst({ where: { id: deletionId, workspaceId } });
+    if (!found) throw new NotFound(`Deletion ${deletionId} not found.`);
+    return found;
+  }
+
+  /** The mirrored state, with what changes between workflow transitions read live. */
+  async function live(r: { id: string; workspaceId: string; userId: string; state: unknown }): Promise<Deletion> {
+    const view = structuredClone(r.state as Deletion);
+    if (view.status !== 'IN_PROGRESS') return view;
+    if (view.leads.state === 'PENDING') {
+      view.leads.total = await prisma.lead.count({ where: { workspaceId: r.workspaceId, ownerId: r.userId } });
+    }
+    const moves = await prisma.leadMove.findMany({ where: { deletionId: r.id }, select: { kind: true, moved: true } });
+    for (const m of moves) {
+      if (m.kind === 'MOVE' && view.leads.state === 'MOVING') view.leads.moved = Math.max(view.leads.moved, m.moved);
+      if (m.kind === 'SWEEP') view.leads.swept = Math.max(view.leads.swept, m.moved);
+    }
+    return view;
+  }
+
+  async function sendStep<A>(
+    workspaceId: string,
+    deletionId: string,
+    update: (h: WorkflowHandle) => Promise<Deletion>,
+  ): Promise<Deletion> {
+    const r = await row(workspaceId, deletionId);
+    if (r.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${r.status}.`);
+    try {
+      await update(temporal.workflow.getHandle(r.workflowId));
+    } catch (err) {
+      throw refusalFrom(err);
+    }
+    return live(await row(workspaceId, deletionId));
+  }
+
+  return {
+    async start(args: StartDeletionArgs) {
+      const user = await prisma.user.findFirst({ where: { id: args.userId, workspaceId: args.workspaceId } });
+      if (!user) throw new NotFound(`User ${args.userId} not found.`);
+      const open = await prisma.deletion.findFirst({
+        where: { workspaceId: args.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
+        orderBy: { startedAt: 'desc' },
+      });
+      if (open) return { deletion: await live(open), created: false };
+
+      if (user.status !== 'PENDING_DELETION') {
+        const activeOwnerCount = await prisma.user.count({
+          where: { workspaceId: args.workspaceId, role: 'OWNER', status: 'ACTIVE' },
+        });
+        const problem = startDeletionProblem({
+          actorUserId: args.actor.type === 'USER' ? args.actor.id : null,
+          target: user,
+          activeOwnerCount,
+        });
+        if (problem) throw new RuleViolation(problem.message);
+      }
+
+      const input: WizardInput = {
+        deletionId: `del_${randomUUID().replaceAll('-', '')}`,
+        workspaceId: args.workspaceId,
+        userId: user.id,
+        source: args.source,
+        actor: args.actor,
+        reason: args.reason ?? null,
+        effectiveAt: args.effectiveAt ? args.effectiveAt.toISOString() : null,
+      };
+      const workflowId = deletionWorkflowId(args.workspaceId, user.id);
+      let opened: Deletion;
+      try {
+        opened = await temporal.workflow.executeUpdateWithStart(defs.waitOpened, {
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof deletionWizard>(defs.WORKFLOW_TYPE, {
+            workflowId,
+            taskQueue: config.TEMPORAL_TASK_QUEUE,
+            args: [input],
+            // Starting twice gives the same wizard; after one ends, a new one may start.
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            typedSearchAttributes: [
+              { key: DeletionWorkspaceId, value: args.workspaceId },
+              { key: DeletionUserId, value: user.id },
+              { key: DeletionStep, value: 'LEADS' },
+              { key: DeletionStatus, value: 'IN_PROGRESS' },
+            ],
+          }),
+        });
+      } catch (err) {
+        throw refusalFrom(err);
+      }
+      return { deletion: await live(await row(args.workspaceId, opened.id)), created: opened.id === input.deletionId };
+    },
+
+    async get(workspaceId, deletionId) {
+      return live(await row(workspaceId, deletionId));
+    },
+
+    async list(workspaceId, q): Promise<Page<Deletion>> {
+      const after = decodeCursor(q.cursor);
+      const rows = await prisma.deletion.findMany({
+        where: {
+          workspaceId,
+          ...(q.status ? { status: q.status } : {}),
+          ...(after
+            ? { OR: [{ startedAt: { lt: after[0] } }, { startedAt: after[0], id: { lt: after[1] } }] }
+            : {}),
+        },
+        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+        take: q.limit + 1,
+      });
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return {
+        items: await Promise.all(page.map(live)),
+        nextCursor: rows.length > q.limit && last ? encodeCursor([last.startedAt.toISOString(), last.id]) : null,
+      };
+    },
+
+    submitLeads: (ws, id, actor, body) =>
+      sendStep(ws, id, (h) => h.executeUpdate(defs.submitLeads, { args: [{ actor, body }] })),
+    submitAutomations: (ws, id, actor, body) =>
+      sendStep(ws, id, (h) => h.executeUpdate(defs.submitAutomations, { args: [{ actor, body }] })),
+    submitIntegrations: (ws, id, actor, body) =>
+      sendStep(ws, id, (h) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body }] })),
+    submitLabels: (ws, id, actor, body) =>
+      sendStep(ws, id, (h) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }] })),
+    confirm: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body }] })),
+    cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
+
+    async audit(workspaceId, deletionId, q): Promise<Page<AuditEvent>> {
+      await row(workspaceId, deletionId);
+      const after = decodeCursor(q.cursor);
+      const rows = await prisma.auditEvent.findMany({
+        where: {
+          workspaceId,
+          deletionId,
+          ...(after ? { OR: [{ at: { gt: after[0] } }, { at: after[0], id: { gt: after[1] } }] } : {}),
+        },
+        orderBy: [{ at: 'asc' }, { id: 'asc' }],
+        take: q.limit + 1,
+      });
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map((e) => ({
+          id: e.id,
+          at: e.at.toISOString(),
+          actor: { type: e.actorType, id: e.actorId },
+          action: e.action,
+          detail: e.detail as Record<string, unknown>,
+        })),
+        nextCursor: rows.length > q.limit && last ? encodeCursor([last.at.toISOString(), last.id]) : null,
+      };
+    },
+  };
+}

@@ -1,0 +1,210 @@
+// The wizard's state and its transitions, as plain data and pure functions.
+// The workflow holds one `WizardSnapshot` and replaces it through these
+// functions; activities use `openedView` to write the first mirror row. No
+// Temporal here, so every transition is unit-testable on its own.
+import { suggestWithout } from './distribution';
+import type {
+  Actor,
+  Deletion,
+  Distribution,
+  LabelItem,
+  RoutingItem,
+  Step,
+  Visibility,
+} from './schemas';
+
+/** What a wizard is started with. Dates are ISO strings (payload-safe). */
+export interface WizardInput {
+  deletionId: string;
+  workspaceId: string;
+  userId: string;
+  source: 'ADMIN' | 'HR';
+  actor: Actor;
+  reason: string | null;
+  /** HR: when the user actually leaves; until then SUSPENDED, then PENDING_DELETION. */
+  effectiveAt: string | null;
+}
+
+/** What the database says when the wizard opens (see activities `openDeletion`). */
+export interface OpenedContext {
+  user: { id: string; name: string; email: string };
+  leadsTotal: number;
+  automations: { id: string; name: string; current: Distribution }[];
+  integrations: { id: string; name: string; current: Distribution }[];
+  labels: { id: string; name: string; visibility: Visibility }[];
+  startedAt: string;
+}
+
+export type Phase =
+  /** The opening activity has not finished. */
+  | 'OPENING'
+  /** Waiting for the admin at `view.step`. */
+  | 'WAITING'
+  /** Step 1's bulk move is running. */
+  | 'MOVING'
+  /** CONFIRM accepted: final sweep and removal running. */
+  | 'CONFIRMING'
+  /** Cancel accepted: stopping the move, restoring the user. */
+  | 'CANCELLING'
+  /** COMPLETED, CANCELLED or FAILED. */
+  | 'FINISHED';
+
+export interface WizardSnapshot {
+  input: WizardInput;
+  view: Deletion;
+  phase: Phase;
+  /** False until `effectiveAt` has passed (always true without one). */
+  effective: boolean;
+}
+
+export const STEP_ORDER: readonly Step[] = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];
+
+export function nextStep(step: Step): Step {
+  const i = STEP_ORDER.indexOf(step);
+  return STEP_ORDER[Math.min(i + 1, STEP_ORDER.length - 1)]!;
+}
+
+export function deletionWorkflowId(workspaceId: string, userId: string): string {
+  return `deletion-${workspaceId}-${userId}`;
+}
+
+function routingItem(entry: { id: string; name: string; current: Distribution }, userId: string): RoutingItem {
+  const suggested = suggestWithout(entry.current, userId);
+  return {
+    id: entry.id,
+    name: entry.name,
+    current: entry.current,
+    suggested,
+    requiresReplacement: suggested === null,
+    applied: null,
+  };
+}
+
+/** The first full view, once the opening activity has read the database. */
+export function openedView(input: WizardInput, ctx: OpenedContext, now: string): Deletion {
+  return {
+    id: input.deletionId,
+    workflowId: deletionWorkflowId(input.workspaceId, input.userId),
+    status: 'IN_PROGRESS',
+    step: 'LEADS',
+    user: ctx.user,
+    source: input.source,
+    reason: input.reason,
+    startedAt: ctx.startedAt,
+    updatedAt: now,
+    leads: { total: ctx.leadsTotal, moved: 0, swept: 0, state: 'PENDING', distribution: null },
+    automations: ctx.automations.map((a) => routingItem(a, input.userId)),
+    integrations: ctx.integrations.map((i) => routingItem(i, input.userId)),
+    labels: ctx.labels.map(
+      (l): LabelItem => ({ id: l.id, name: l.name, visibility: l.visibility, replacementUserId: null, applied: false }),
+    ),
+  };
+}
+
+/** Before the database has been read: enough for a query to answer. */
+export function initialSnapshot(input: WizardInput, now: string): WizardSnapshot {
+  return {
+    input,
+    phase: 'OPENING',
+    effective: !input.effectiveAt || Date.parse(input.effectiveAt) <= Date.parse(now),
+    view: {
+      id: input.deletionId,
+      workflowId: deletionWorkflowId(input.workspaceId, input.userId),
+      status: 'IN_PROGRESS',
+      step: 'LEADS',
+      user: { id: input.userId, name: '', email: '' },
+      source: input.source,
+      reason: input.reason,
+      startedAt: now,
+      updatedAt: now,
+      leads: { total: 0, moved: 0, swept: 0, state: 'PENDING', distribution: null },
+      automations: [],
+      integrations: [],
+      labels: [],
+    },
+  };
+}
+
+function touch(s: WizardSnapshot, view: Partial<Deletion>, now: string, phase: Phase = s.phase): WizardSnapshot {
+  return { ...s, phase, view: { ...s.view, ...view, updatedAt: now } };
+}
+
+export function opened(s: WizardSnapshot, view: Deletion): WizardSnapshot {
+  return { ...s, phase: 'WAITING', view };
+}
+
+export function becameEffective(s: WizardSnapshot): WizardSnapshot {
+  return { ...s, effective: true };
+}
+
+export function moveStarted(s: WizardSnapshot, distribution: Distribution, total: number, now: string): WizardSnapshot {
+  return touch(s, { leads: { ...s.view.leads, total, moved: 0, state: 'MOVING', distribution } }, now, 'MOVING');
+}
+
+export function moveProgressed(s: WizardSnapshot, moved: number, now: string): WizardSnapshot {
+  return touch(s, { leads: { ...s.view.leads, moved } }, now);
+}
+
+/** The move finished (or stopped for a cancel): the wizard goes on to AUTOMATIONS unless cancelling. */
+export function moveFinished(s: WizardSnapshot, moved: number, now: string): WizardSnapshot {
+  const leads = { ...s.view.leads, moved, state: 'DONE' as const };
+  if (s.phase === 'CANCELLING') return touch(s, { leads }, now);
+  return touch(s, { leads, step: 'AUTOMATIONS' }, now, 'WAITING');
+}
+
+export function routingApplied(
+  s: WizardSnapshot,
+  kind: 'automations' | 'integrations',
+  applied: { id: string; distribution: Distribution }[],
+  now: string,
+): WizardSnapshot {
+  const byId = new Map(applied.map((a) => [a.id, a.distribution]));
+  const items = s.view[kind].map((item) => ({ ...item, applied: byId.get(item.id) ?? null }));
+  return touch(s, { [kind]: items, step: nextStep(s.view.step) }, now, 'WAITING');
+}
+
+export function labelsApplied(
+  s: WizardSnapshot,
+  replacements: { labelId: string; replacementUserId: string | null }[],
+  appliedIds: readonly string[],
+  now: string,
+): WizardSnapshot {
+  const replacement = new Map(replacements.map((r) => [r.labelId, r.replacementUserId]));
+  const applied = new Set(appliedIds);
+  const labels = s.view.labels.map((l) => ({
+    ...l,
+    replacementUserId: replacement.get(l.id) ?? null,
+    applied: applied.has(l.id),
+  }));
+  return touch(s, { labels, step: 'CONFIRM' }, now, 'WAITING');
+}
+
+export function confirmAccepted(s: WizardSnapshot, now: string): WizardSnapshot {
+  return touch(s, {}, now, 'CONFIRMING');
+}
+
+export function sweepProgressed(s: WizardSnapshot, swept: number, now: string): WizardSnapshot {
+  return touch(s, { leads: { ...s.view.leads, swept } }, now);
+}
+
+export function completed(s: WizardSnapshot, swept: number, now: string): WizardSnapshot {
+  return touch(s, { status: 'COMPLETED', step: 'DONE', leads: { ...s.view.leads, swept } }, now, 'FINISHED');
+}
+
+export function cancelRequested(s: WizardSnapshot, now: string): WizardSnapshot {
+  return touch(s, {}, now, 'CANCELLING');
+}
+
+export function cancelled(s: WizardSnapshot, now: string): WizardSnapshot {
+  const leads = s.view.leads.state === 'MOVING' ? { ...s.view.leads, state: 'DONE' as const } : s.view.leads;
+  return touch(s, { status: 'CANCELLED', leads }, now, 'FINISHED');
+}
+
+export function failed(s: WizardSnapshot, now: string): WizardSnapshot {
+  return touch(s, { status: 'FAILED' }, now, 'FINISHED');
+}
+
+/** The step-1 choice, for the final sweep at confirm. */
+export function leadChoice(s: WizardSnapshot): Distribution | null {
+  return s.view.leads.distribution;
+}

@@ -1,0 +1,58 @@
+// Worker wiring: the bundled deletion workflow and its activities on one task
+// queue, with a Prisma client of its own. Shutdown is graceful: running
+// activities get `shutdownGraceTime` to finish their batch and heartbeat,
+// then are cancelled and retried elsewhere from their committed cursor.
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { temporalAddress, type Config } from '../infra/config';
+import { createPrisma } from '../infra/database';
+
+export interface WorkerDeps {
+  config: Config;
+  databaseUrl: string;
+  /** A pre-built workflow bundle (tests build one per run); default: bundle `workflows/` now. */
+  workflowBundlePath?: string;
+  /** Overrides for tests (task queue, concurrency). */
+  options?: Partial<WorkerOptions>;
+}
+
+export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const { config } = deps;
+  const prisma = createPrisma(deps.databaseUrl, { max: 4 });
+  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const workflows = deps.workflowBundlePath
+    ? { workflowBundle: { codePath: deps.workflowBundlePath } }
+    : { workflowsPath: require.resolve('../workflows') };
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    ...workflows,
+    activities: createActivities(prisma, { batchSize: config.LEAD_MOVE_BATCH_SIZE }),
+    // Heartbeats (move progress, cancellation) reach the server within a second.
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+    shutdownGraceTime: '15 seconds',
+    ...deps.options,
+  });
+  return {
+    worker,
+    async close() {
+      await connection.close();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+/** Runs a worker until `shutdownSignal` aborts (or the process gets SIGINT/SIGTERM). */
+export async function runWorker(deps: WorkerDeps & { shutdownSignal?: AbortSignal }): Promise<void> {
+  const { worker, close } = await createWorker(deps);
+  const stop = () => worker.getState() === 'RUNNING' && worker.shutdown();
+  deps.shutdownSignal?.addEventListener('abort', stop, { once: true });
+  try {
+    await worker.run();
+  } finally {
+    deps.shutdownSignal?.removeEventListener('abort', stop);
+    await close();
+  }
+}

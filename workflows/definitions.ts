@@ -1,0 +1,34 @@
+// Messages of the deletion wizard, defined once and imported by the workflow
+// and by its callers (client/wizard-client.ts, tests): no name typed twice.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type {
+  Actor,
+  AutomationsStepBody,
+  CancelBody,
+  ConfirmBody,
+  Deletion,
+  IntegrationsStepBody,
+  LabelsStepBody,
+  LeadsStepBody,
+} from '../domain/schemas';
+
+export const WORKFLOW_TYPE = 'deletionWizard';
+
+/** Every step input carries who sends it, for the audit trail. */
+export interface StepInput<B> {
+  actor: Actor;
+  body: B;
+}
+
+/** The whole wizard in api.md's `Deletion` shape. */
+export const getDeletion = defineQuery<Deletion>('getDeletion');
+
+/** Waits until the wizard has opened (user marked, lists read) and returns it. */
+export const waitOpened = defineUpdate<Deletion>('waitOpened');
+
+export const submitLeads = defineUpdate<Deletion, [StepInput<LeadsStepBody>]>('submitLeads');
+export const submitAutomations = defineUpdate<Deletion, [StepInput<AutomationsStepBody>]>('submitAutomations');
+export const submitIntegrations = defineUpdate<Deletion, [StepInput<IntegrationsStepBody>]>('submitIntegrations');
+export const submitLabels = defineUpdate<Deletion, [StepInput<LabelsStepBody>]>('submitLabels');
+export const confirm = defineUpdate<Deletion, [StepInput<ConfirmBody>]>('confirm');
+export const cancel = defineUpdate<Deletion, [StepInput<CancelBody>]>('cancel');
