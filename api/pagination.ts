@@ -1,0 +1,81 @@
+// Keyset pagination: the cursor is the position of the last item handed out,
+// opaque to clients (base64url JSON). A cursor that does not decode is the
+// client's mistake (400), never a 500.
+import { BadInput } from '../domain/errors';
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Position in creation order: (createdAt, id). */
+export interface CreatedKey {
+  createdAt: Date;
+  id: string;
+}
+
+function encode(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+function decode(cursor: string): unknown {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw badCursor();
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badCursor();
+  }
+}
+
+function badCursor(): BadInput {
+  return new BadInput('The cursor is not one this server handed out; start again without it.', [
+    { path: 'query.cursor', message: 'is not a valid cursor' },
+  ]);
+}
+
+export function encodeCreatedCursor(key: CreatedKey): string {
+  return encode({ c: key.createdAt.toISOString(), i: key.id });
+}
+
+export function decodeCreatedCursor(cursor: string | undefined): CreatedKey | undefined {
+  if (cursor === undefined) return undefined;
+  const v = decode(cursor) as { c?: unknown; i?: unknown } | null;
+  if (!v || typeof v !== 'object' || typeof v.c !== 'string' || typeof v.i !== 'string' || v.i.length === 0) {
+    throw badCursor();
+  }
+  const createdAt = new Date(v.c);
+  if (Number.isNaN(createdAt.getTime())) throw badCursor();
+  return { createdAt, id: v.i };
+}
+
+export function encodeBigIdCursor(id: bigint): string {
+  return encode({ n: id.toString() });
+}
+
+export function decodeBigIdCursor(cursor: string | undefined): bigint | undefined {
+  if (cursor === undefined) return undefined;
+  const v = decode(cursor) as { n?: unknown } | null;
+  if (!v || typeof v !== 'object' || typeof v.n !== 'string' || !/^\d{1,19}$/.test(v.n)) throw badCursor();
+  const n = BigInt(v.n);
+  if (n > 9223372036854775807n) throw badCursor();
+  return n;
+}
+
+/** Prisma `where` for "after this (createdAt, id)" in ascending order. */
+export function afterCreated(key: CreatedKey | undefined) {
+  if (!key) return {};
+  return {
+    OR: [{ createdAt: { gt: key.createdAt } }, { createdAt: key.createdAt, id: { gt: key.id } }],
+  };
+}
+
+/**
+ * Turns `limit + 1` fetched rows into a page: the extra row only says that
+ * there is more.
+ */
+export function pageOf<R, T>(rows: R[], limit: number, toItem: (r: R) => T, cursorOf: (r: R) => string): Page<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  const last = kept[kept.length - 1];
+  return { items: kept.map(toItem), nextCursor: more && last !== undefined ? cursorOf(last) : null };
+}

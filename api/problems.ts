@@ -1,0 +1,157 @@
+// Every refusal leaves the server as application/problem+json (RFC 9457).
+// The named errors of domain/errors.ts are mapped to statuses here, once;
+// anything unexpected becomes a 500 with a generic detail (and is logged).
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { BadInput, NotFound, RuleViolation, StepConflict } from '../domain/errors';
+import type { Problem } from '../domain/schemas';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** A stable `type` URI per status: clients switch on `status`, humans read `title`. */
+function typeFor(status: number): string {
+  return `https://httpstatuses.io/${status}`;
+}
+
+export function problem(status: number, detail: string, errors?: Problem['errors']): Problem {
+  const p: Problem = { type: typeFor(status), title: TITLES[status] ?? 'Error', status, detail };
+  if (errors && errors.length > 0) p.errors = errors;
+  return p;
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
+}
+
+/** A refusal thrown by a hook or handler that already knows its status (401, 403, 405, ...). */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpProblem';
+  }
+}
+
+type Issue = { path: string; message: string };
+
+/** Dotted path of a validation issue: `leads.3.name` in the body, `query.limit`, `params.id`. */
+function issuePath(context: string | undefined, instancePath: string): string {
+  const inner = instancePath.split('/').filter((s) => s.length > 0).join('.');
+  const prefix = context === 'querystring' ? 'query' : context === 'params' ? 'params' : context === 'headers' ? 'headers' : '';
+  return [prefix, inner].filter((s) => s.length > 0).join('.') || (prefix || '(body)');
+}
+
+function validationIssues(err: FastifyError & { validationContext?: string }): Issue[] {
+  if (!hasZodFastifySchemaValidationErrors(err)) {
+    return (err.validation ?? []).map((v) => ({
+      path: issuePath(err.validationContext, v.instancePath ?? ''),
+      message: v.message ?? 'is invalid',
+    }));
+  }
+  const issues: Issue[] = [];
+  for (const v of err.validation) {
+    const params = v.params as { keys?: unknown };
+    if (v.keyword === 'unrecognized_keys' && Array.isArray(params.keys)) {
+      for (const key of params.keys) {
+        issues.push({
+          path: issuePath(err.validationContext, `${v.instancePath}/${String(key)}`),
+          message: 'is not a known field',
+        });
+      }
+      continue;
+    }
+    issues.push({ path: issuePath(err.validationContext, v.instancePath), message: v.message ?? 'is invalid' });
+  }
+  return issues;
+}
+
+function describeIssues(issues: Issue[]): string {
+  const shown = issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`);
+  const more = issues.length > 5 ? ` (and ${issues.length - 5} more)` : '';
+  return `The request is malformed: ${shown.join('; ')}${more}.`;
+}
+
+/**
+ * Maps anything thrown during a request to a problem. Recognises the named
+ * errors by class and by `name` (an error that crossed a module or process
+ * boundary keeps its name but not its class).
+ */
+export function toProblem(err: unknown): { problem: Problem; headers: Record<string, string>; unexpected: boolean } {
+  const e = err as (FastifyError & { validationContext?: string }) | undefined;
+  const name = typeof e?.name === 'string' ? e.name : '';
+  const message = typeof e?.message === 'string' && e.message.length > 0 ? e.message : '';
+
+  if (err instanceof HttpProblem) {
+    return { problem: problem(err.status, err.message), headers: err.headers, unexpected: false };
+  }
+  if (e && Array.isArray(e.validation)) {
+    const issues = validationIssues(e);
+    return { problem: problem(400, describeIssues(issues), issues), headers: {}, unexpected: false };
+  }
+  if (err instanceof BadInput || name === 'BadInput') {
+    const errors = (err as BadInput).errors ?? [];
+    return { problem: problem(400, message || 'The request is malformed.', errors), headers: {}, unexpected: false };
+  }
+  if (err instanceof NotFound || name === 'NotFound') {
+    return { problem: problem(404, message || 'Not found.'), headers: {}, unexpected: false };
+  }
+  if (err instanceof StepConflict || name === 'StepConflict') {
+    return { problem: problem(409, message || 'The request does not fit the current state.'), headers: {}, unexpected: false };
+  }
+  if (err instanceof RuleViolation || name === 'RuleViolation') {
+    return { problem: problem(422, message || 'A business rule refuses this request.'), headers: {}, unexpected: false };
+  }
+  // Fastify's own client errors (bad JSON, body too large, wrong media type, ...).
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : 0;
+  if (status >= 400 && status < 500) {
+    return { problem: problem(status, clientErrorDetail(e!, status)), headers: {}, unexpected: false };
+  }
+  return {
+    problem: problem(500, 'Something went wrong on our side. The request id in the logs identifies it.'),
+    headers: {},
+    unexpected: true,
+  };
+}
+
+function clientErrorDetail(e: FastifyError, status: number): string {
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'The body is not valid JSON.';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'The body is larger than the 10 MB limit.';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Send the body as application/json.';
+    default:
+      if (status === 400 && /proto/i.test(e.message)) return 'The body is not acceptable JSON.';
+      return e.message || TITLES[status] || 'The request was refused.';
+  }
+}
+
+export function errorHandler(this: unknown, err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { problem: p, headers, unexpected } = toProblem(err);
+  if (unexpected) request.log.error({ err }, 'unexpected error');
+  else if (p.status >= 500) request.log.warn({ err }, 'refused');
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  return sendProblem(reply, p);
+}

@@ -1,0 +1,45 @@
+// Small pieces every route file uses.
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Problem } from '../../domain/schemas';
+import type { AuthContext } from '../auth';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
+
+export type Api = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed input: bad JSON, a missing, mistyped or unknown field, a list outside its size limits.',
+  401: 'No token, or a token that is not valid (its user may be suspended or being deleted).',
+  403: 'Your role may not do this.',
+  404: 'An id in the path or the query string does not exist in this workspace.',
+  405: 'The path exists, the method does not.',
+  409: 'The request does not fit the current state.',
+  413: 'The body is larger than 10 MB.',
+  415: 'The body is not JSON.',
+  422: 'A business rule refuses the request.',
+};
+
+/** OpenAPI entries for the problems a route can answer. */
+export function problems(...codes: number[]) {
+  const out: Record<number, { description: string; content: Record<string, { schema: typeof Problem }> }> = {};
+  for (const code of codes) {
+    out[code] = { description: DESCRIPTIONS[code] ?? 'Refused.', content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } } };
+  }
+  return out;
+}
+
+/** Problems every token route can answer. */
+export const TOKEN_PROBLEMS = [400, 401, 403, 413, 415] as const;
+
+export function authOf(request: FastifyRequest): AuthContext {
+  if (!request.auth) throw new HttpProblem(401, 'Send a token as "Authorization: Bearer <token>".');
+  return request.auth;
+}
+
+export const bearer = [{ bearerAuth: [] as string[] }];

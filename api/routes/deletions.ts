@@ -1,0 +1,202 @@
+// api.md "The deletion wizard": thin HTTP over the WizardApi (client/types.ts).
+// Every route needs role OWNER or ADMIN; a MEMBER gets 403.
+import { NotFound } from '../../domain/errors';
+import {
+  AuditEvent,
+  AutomationsStepBody,
+  CancelBody,
+  ConfirmBody,
+  Deletion,
+  DeletionsQuery,
+  IdParams,
+  IntegrationsStepBody,
+  LabelsStepBody,
+  LeadsStepBody,
+  ListQuery,
+  listOf,
+  StartDeletionBody,
+  UserIdParams,
+  type Actor,
+} from '../../domain/schemas';
+import { plausibleId } from '../directory/common';
+import type { ApiDeps } from '../server';
+import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+import type { FastifyRequest } from 'fastify';
+
+const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
+
+function actorOf(req: FastifyRequest): Actor {
+  return { type: 'USER', id: authOf(req).userId };
+}
+
+/** A path id that cannot exist never reaches the wizard. */
+function deletionId(id: string): string {
+  if (!plausibleId(id)) throw new NotFound(`Deletion ${id} does not exist in this workspace.`);
+  return id;
+}
+
+export function deletionRoutes(app: Api, deps: ApiDeps): void {
+  const { wizard } = deps;
+
+  app.post('/v1/users/:userId/deletion', {
+    config: { ...admins, optionalBody: true },
+    schema: {
+      tags: ['deletions'],
+      summary: 'Start deleting a user (opens the wizard)',
+      description: '201 with a new wizard; 200 with the open one if the user already has one, whatever the (valid) body.',
+      security: bearer,
+      params: UserIdParams,
+      body: StartDeletionBody.optional(),
+      response: { 200: Deletion, 201: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 422) },
+    },
+    handler: async (req, reply) => {
+      const auth = authOf(req);
+      const userId = req.params.userId;
+      if (!plausibleId(userId)) throw new NotFound(`User ${userId} does not exist in this workspace.`);
+      const { deletion, created } = await wizard.start({
+        workspaceId: auth.workspaceId,
+        userId,
+        actor: actorOf(req),
+        source: 'ADMIN',
+        ...(req.body?.reason !== undefined ? { reason: req.body.reason } : {}),
+      });
+      return reply.code(created ? 201 : 200).send(deletion);
+    },
+  });
+
+  app.get('/v1/deletions', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'List deletions, newest first',
+      security: bearer,
+      querystring: DeletionsQuery,
+      response: { 200: listOf(Deletion), ...problems(...TOKEN_PROBLEMS) },
+    },
+    handler: async (req) => {
+      const { status, limit, cursor } = req.query;
+      return wizard.list(authOf(req).workspaceId, {
+        limit,
+        ...(status !== undefined ? { status } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+    },
+  });
+
+  app.get('/v1/deletions/:id', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'Read a deletion wizard',
+      security: bearer,
+      params: IdParams,
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404) },
+    },
+    handler: async (req) => wizard.get(authOf(req).workspaceId, deletionId(req.params.id)),
+  });
+
+  app.post('/v1/deletions/:id/leads', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'Step 1: move the user’s leads to one user or a distribution (the move starts)',
+      security: bearer,
+      params: IdParams,
+      body: LeadsStepBody,
+      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+    },
+    handler: async (req, reply) =>
+      reply
+        .code(202)
+        .send(await wizard.submitLeads(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body)),
+  });
+
+  app.post('/v1/deletions/:id/automations', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'Step 2: workflow automations (unnamed ones keep their suggestion)',
+      security: bearer,
+      params: IdParams,
+      body: AutomationsStepBody,
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+    },
+    handler: async (req) =>
+      wizard.submitAutomations(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
+  });
+
+  app.post('/v1/deletions/:id/integrations', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'Step 3: integrations (unnamed ones keep their suggestion)',
+      security: bearer,
+      params: IdParams,
+      body: IntegrationsStepBody,
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+    },
+    handler: async (req) =>
+      wizard.submitIntegrations(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
+  });
+
+  app.post('/v1/deletions/:id/labels', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'Step 4: labels (unnamed ones lose the user with no replacement)',
+      security: bearer,
+      params: IdParams,
+      body: LabelsStepBody,
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+    },
+    handler: async (req) =>
+      wizard.submitLabels(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
+  });
+
+  app.post('/v1/deletions/:id/confirm', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'Confirm with exactly "CONFIRM": final sweep, then the user is removed',
+      security: bearer,
+      params: IdParams,
+      body: ConfirmBody,
+      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+    },
+    handler: async (req, reply) =>
+      reply.code(202).send(await wizard.confirm(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body)),
+  });
+
+  app.post('/v1/deletions/:id/cancel', {
+    config: { ...admins, optionalBody: true },
+    schema: {
+      tags: ['deletions'],
+      summary: 'Cancel the wizard (what moved stays moved; the user is ACTIVE again)',
+      security: bearer,
+      params: IdParams,
+      body: CancelBody.optional(),
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409) },
+    },
+    handler: async (req) =>
+      wizard.cancel(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body ?? {}),
+  });
+
+  app.get('/v1/deletions/:id/audit', {
+    config: admins,
+    schema: {
+      tags: ['deletions'],
+      summary: 'The audit trail of a deletion',
+      security: bearer,
+      params: IdParams,
+      querystring: ListQuery,
+      response: { 200: listOf(AuditEvent), ...problems(...TOKEN_PROBLEMS, 404) },
+    },
+    handler: async (req) => {
+      const { limit, cursor } = req.query;
+      return wizard.audit(authOf(req).workspaceId, deletionId(req.params.id), {
+        limit,
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+    },
+  });
+}

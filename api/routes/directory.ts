@@ -1,0 +1,197 @@
+// api.md "Directory": users, leads, automations, integrations, labels.
+// Any role of the workspace may use these (api.md restricts only the deletion routes).
+import {
+  Automation,
+  BulkLeadsBody,
+  CreateAutomationBody,
+  CreatedCount,
+  CreateIntegrationBody,
+  CreateLabelBody,
+  CreateUserBody,
+  DeliveredLeads,
+  IdParams,
+  Integration,
+  Label,
+  Lead,
+  LeadCount,
+  LeadCountQuery,
+  LeadsQuery,
+  ListQuery,
+  listOf,
+  SourceLeadsBody,
+  User,
+  UsersQuery,
+} from '../../domain/schemas';
+import type { ApiDeps } from '../server';
+import { createUser, getUser, listUsers } from '../directory/users';
+import { countLeads, createLeads, deliverLeads, listLeads } from '../directory/leads';
+import { createAutomation, createIntegration, listAutomations, listIntegrations } from '../directory/routing';
+import { createLabel, listLabels } from '../directory/labels';
+import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+
+const config = { auth: 'token' as const };
+
+export function directoryRoutes(app: Api, deps: ApiDeps): void {
+  const db = deps.prisma;
+
+  app.get('/v1/users', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'List users in creation order',
+      security: bearer,
+      querystring: UsersQuery,
+      response: { 200: listOf(User), ...problems(...TOKEN_PROBLEMS) },
+    },
+    handler: async (req) => listUsers(db, authOf(req).workspaceId, req.query),
+  });
+
+  app.post('/v1/users', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Create a user',
+      security: bearer,
+      body: CreateUserBody,
+      response: { 201: User, ...problems(...TOKEN_PROBLEMS, 409) },
+    },
+    handler: async (req, reply) => reply.code(201).send(await createUser(db, authOf(req).workspaceId, req.body)),
+  });
+
+  app.get('/v1/users/:id', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Read a user',
+      security: bearer,
+      params: IdParams,
+      response: { 200: User, ...problems(...TOKEN_PROBLEMS, 404) },
+    },
+    handler: async (req) => getUser(db, authOf(req).workspaceId, req.params.id),
+  });
+
+  app.post('/v1/leads/bulk', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Create up to 10,000 leads with their owners, all or nothing',
+      security: bearer,
+      body: BulkLeadsBody,
+      response: { 201: CreatedCount, ...problems(...TOKEN_PROBLEMS, 422) },
+    },
+    handler: async (req, reply) => reply.code(201).send(await createLeads(db, authOf(req).workspaceId, req.body.leads)),
+  });
+
+  app.get('/v1/leads', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'List leads in creation order, optionally of one owner',
+      security: bearer,
+      querystring: LeadsQuery,
+      response: { 200: listOf(Lead), ...problems(...TOKEN_PROBLEMS, 404) },
+    },
+    handler: async (req) => listLeads(db, authOf(req).workspaceId, req.query),
+  });
+
+  app.get('/v1/leads/count', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Count leads, optionally of one owner',
+      security: bearer,
+      querystring: LeadCountQuery,
+      response: { 200: LeadCount, ...problems(...TOKEN_PROBLEMS, 404) },
+    },
+    handler: async (req) => countLeads(db, authOf(req).workspaceId, req.query),
+  });
+
+  app.post('/v1/automations', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Create a workflow automation with its distribution',
+      security: bearer,
+      body: CreateAutomationBody,
+      response: { 201: Automation, ...problems(...TOKEN_PROBLEMS, 422) },
+    },
+    handler: async (req, reply) => reply.code(201).send(await createAutomation(db, authOf(req).workspaceId, req.body)),
+  });
+
+  app.get('/v1/automations', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'List automations in creation order',
+      security: bearer,
+      querystring: ListQuery,
+      response: { 200: listOf(Automation), ...problems(...TOKEN_PROBLEMS) },
+    },
+    handler: async (req) => listAutomations(db, authOf(req).workspaceId, req.query),
+  });
+
+  app.post('/v1/integrations', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Create an integration (a lead source) with its distribution',
+      security: bearer,
+      body: CreateIntegrationBody,
+      response: { 201: Integration, ...problems(...TOKEN_PROBLEMS, 422) },
+    },
+    handler: async (req, reply) => reply.code(201).send(await createIntegration(db, authOf(req).workspaceId, req.body)),
+  });
+
+  app.get('/v1/integrations', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'List integrations in creation order',
+      security: bearer,
+      querystring: ListQuery,
+      response: { 200: listOf(Integration), ...problems(...TOKEN_PROBLEMS) },
+    },
+    handler: async (req) => listIntegrations(db, authOf(req).workspaceId, req.query),
+  });
+
+  app.post('/v1/integrations/:id/leads', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Deliver new leads through an integration',
+      description:
+        "Each lead gets an owner from the integration's distribution, shared out by weight per request (largest " +
+        'remainder). Members who are PENDING_DELETION or SUSPENDED are skipped while any other member remains.',
+      security: bearer,
+      params: IdParams,
+      body: SourceLeadsBody,
+      response: { 201: DeliveredLeads, ...problems(...TOKEN_PROBLEMS, 404, 422) },
+    },
+    handler: async (req, reply) =>
+      reply.code(201).send(await deliverLeads(db, authOf(req).workspaceId, req.params.id, req.body.leads)),
+  });
+
+  app.post('/v1/labels', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'Create a label',
+      security: bearer,
+      body: CreateLabelBody,
+      response: { 201: Label, ...problems(...TOKEN_PROBLEMS, 422) },
+    },
+    handler: async (req, reply) => reply.code(201).send(await createLabel(db, authOf(req).workspaceId, req.body)),
+  });
+
+  app.get('/v1/labels', {
+    config,
+    schema: {
+      tags: ['directory'],
+      summary: 'List labels in creation order',
+      security: bearer,
+      querystring: ListQuery,
+      response: { 200: listOf(Label), ...problems(...TOKEN_PROBLEMS) },
+    },
+    handler: async (req) => listLabels(db, authOf(req).workspaceId, req.query),
+  });
+}

@@ -1,0 +1,204 @@
+// The HTTP server of api.md: Fastify with zod schemas as the single source of
+// validation, types and the OpenAPI document.
+//
+// Order of refusals (api.md): 401, 403, 400, 404, 409, 422. Authentication
+// and roles run in `onRequest`, before the body is read, so a caller who may
+// not use a route learns nothing about its body; then the schemas (400);
+// then the handlers, whose named errors map to 404/409/422 (problems.ts).
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyStatic from '@fastify/static';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { PrismaClient } from '../generated/prisma/client';
+import type { WizardApi } from '../client/types';
+import type { Config } from '../infra/config';
+import type { Role } from '../domain/schemas';
+import { authenticate, requireRole, type AuthContext } from './auth';
+import { refuseNul } from './body';
+import { errorHandler, problem, sendProblem } from './problems';
+import { directoryRoutes } from './routes/directory';
+import { deletionRoutes } from './routes/deletions';
+import { hookRoutes } from './routes/hook';
+import { systemRoutes } from './routes/system';
+
+/** Bodies over this answer 413 (api.md). */
+export const BODY_LIMIT = 10 * 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'token': Bearer token required (then `roles`, if set). 'hook': the HR hook's signature. */
+    auth?: 'token' | 'hook';
+    roles?: readonly Role[];
+    /** The body may be left out entirely; it then reads as `{}`. */
+    optionalBody?: boolean;
+  }
+  interface FastifyRequest {
+    auth?: AuthContext;
+    /** The body exactly as received (the HR hook signs these bytes). */
+    rawBody?: Buffer;
+    /** A body problem held back until the signature is checked (HR hook: 401 before 400). */
+    deferredBodyError?: Error;
+  }
+}
+
+export interface ApiDeps {
+  prisma: PrismaClient;
+  wizard: WizardApi;
+  health: () => Promise<{ database: boolean; temporal: boolean }>;
+  config: Config;
+  /** Fastify logger options; `false` for silence. Default: JSON lines at config.LOG_LEVEL. */
+  logger?: FastifyServerOptions['logger'];
+  /** A pino-compatible logger instance to use instead (wins over `logger`). */
+  loggerInstance?: FastifyBaseLogger;
+  /** The built admin page; served at `/` when the folder exists. Default: web/dist. */
+  webDir?: string;
+}
+
+/** Never logged: credentials and signatures. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-signature"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-signature"]',
+  '*.token',
+  '*.tokenHash',
+  '*.hookSecret',
+  '*.secret',
+];
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+export function buildServer(deps: ApiDeps): FastifyInstance {
+  const loggerOptions =
+    deps.logger === false
+      ? false
+      : {
+          level: deps.config.LOG_LEVEL,
+          ...(typeof deps.logger === 'object' && deps.logger !== null ? deps.logger : {}),
+          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+        };
+  const app = Fastify({
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: loggerOptions }),
+    bodyLimit: BODY_LIMIT,
+    // A caller's own request id is kept (for correlating logs); otherwise one is made.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Framework-level refusals (a URL that does not decode, ...) are problems too.
+    frameworkErrors: (err, _req, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      void sendProblem(reply, problem(status, 'The request URL or headers are malformed.'));
+    },
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+
+  // Every route as registered, to tell 405 (path known, method not) from 404.
+  const known: { method: string; pattern: RegExp }[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) known.push({ method: String(method).toUpperCase(), pattern: routePattern(route.url) });
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const config = request.routeOptions.config;
+    if (config?.auth !== 'token') return;
+    const auth = await authenticate(deps.prisma, request.headers.authorization);
+    requireRole(auth, config.roles);
+    request.auth = auth;
+  });
+
+  // JSON bodies: an empty body reads as "no body" (optional bodies), and
+  // strings with NUL are refused here (PostgreSQL cannot store them).
+  // text/plain is not an API body type: 415, not a string that fails the schema.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    const text = body as string;
+    if (text.length === 0 || /^\s*$/.test(text)) return done(null, undefined);
+    parseJson(req, text, done);
+  });
+
+  app.addHook('preValidation', async (request) => {
+    const config = request.routeOptions.config;
+    if (config?.auth === 'hook') return; // checked after its signature (hook.ts)
+    if (request.body === undefined && config?.optionalBody) request.body = {};
+    if (request.body !== undefined) refuseNul(request.body);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const urlPath = request.url.split('?')[0] ?? '';
+    const allowed = [...new Set(known.filter((r) => r.pattern.test(urlPath)).map((r) => r.method))];
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.sort().join(', '));
+      return sendProblem(reply, problem(405, `${request.method} is not allowed here; use ${allowed.join(' or ')}.`));
+    }
+    return sendProblem(reply, problem(404, `No route ${request.method} ${urlPath}.`));
+  });
+
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'CRM offboarding API',
+        version: '1.0.0',
+        description:
+          'Delete a user and reassign their work (leads, automations, integrations, labels) through a durable wizard. ' +
+          'Errors are application/problem+json. Precedence when several apply: 401, 403, 400, 404, 409, 422.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token of one user of one workspace.' },
+          hookSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-Signature',
+            description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the workspace hook secret>',
+          },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  void app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  void app.register(async (scope) => {
+    const api = scope.withTypeProvider<ZodTypeProvider>();
+    systemRoutes(api, deps);
+    directoryRoutes(api, deps);
+    deletionRoutes(api, deps);
+  });
+  // Its own scope: the hook reads raw bytes with its own body parser.
+  void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
+
+  const webDir = deps.webDir ?? path.resolve(__dirname, '..', 'web', 'dist');
+  if (fs.existsSync(path.join(webDir, 'index.html'))) {
+    void app.register(fastifyStatic, { root: webDir, wildcard: false, index: ['index.html'] });
+  }
+  return app;
+}
+
+/** `/v1/users/:id` → a regex over concrete paths. */
+function routePattern(url: string): RegExp {
+  const escaped = url
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${escaped}/?$`);
+}
+
