@@ -1,0 +1,175 @@
+// `npm start`: the whole service in one process, on one machine, with no
+// setup: the database (embedded PGlite under DATA_DIR unless DATABASE_URL is
+// set), migrations, demo data, a Temporal dev server persisted to
+// DATA_DIR/temporal.sqlite (unless TEMPORAL_ADDRESS is set), the worker and
+// the API. Ctrl-C stops everything it started, in reverse order; the next
+// start finds all data where it was.
+import path from 'node:path';
+import { startApi } from '../api/server';
+import { type Config, ConfigError, loadConfig } from '../infra/config';
+import { createPrisma, ensureDatabase } from '../infra/database';
+import { migrate } from '../infra/migrate';
+import { findTemporalCli } from '../infra/temporal-cli';
+import { startTemporalDevServer } from '../infra/temporal-server';
+import { createApiToken } from '../infra/tokens';
+import { runWorker } from '../worker/index';
+import { seedDemo } from './seed';
+
+const DEMO_ADMIN_EMAIL = 'admin@demo.test';
+
+function log(message: string): void {
+  console.log(`[start] ${message}`);
+}
+
+type Stop = { name: string; stop: () => Promise<void> };
+
+async function main(): Promise<void> {
+  const stops: Stop[] = [];
+  let stopping: Promise<void> | null = null;
+  let firstSignalAt = 0;
+
+  /** Stops what has started, newest first; false when something failed to stop. */
+  const stopAll = (reason: string): Promise<boolean> => {
+    const run = (async () => {
+      log(`${reason}: stopping…`);
+      let clean = true;
+      for (const { name, stop } of stops.splice(0).reverse()) {
+        try {
+          await stop();
+          log(`  ${name} stopped`);
+        } catch (err) {
+          console.error(`[start]   stopping ${name} failed: ${(err as Error).message}`);
+          clean = false;
+        }
+      }
+      return clean;
+    })();
+    stopping = run.then(() => undefined);
+    return run;
+  };
+
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      const now = Date.now();
+      if (!stopping) {
+        firstSignalAt = now;
+        void stopAll(signal).then((clean) => process.exit(clean ? 0 : 1));
+      } else if (now - firstSignalAt > 2_000) {
+        // The same Ctrl-C can arrive twice (from the terminal and from
+        // bootstrap.mjs); only a later one means "stop waiting".
+        console.error(`[start] ${signal} again: exiting without waiting for a clean stop.`);
+        process.exit(130);
+      }
+    });
+  }
+
+  try {
+    await startEverything(loadConfig(), stops, (reason) => {
+      if (!stopping) void stopAll(reason).then(() => process.exit(1));
+    });
+  } catch (err) {
+    if (stops.length && !stopping) await stopAll('Start failed');
+    throw err;
+  }
+}
+
+async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason: string) => void): Promise<void> {
+  // Find (or build) the CLI first: a missing one is a one-line refusal before
+  // anything else has started.
+  const cliPath = baseConfig.TEMPORAL_ADDRESS ? null : await findTemporalCli(baseConfig, log);
+
+  const db = await ensureDatabase(baseConfig, log);
+  stops.push({ name: db.embedded ? 'embedded PostgreSQL (PGlite)' : 'database connection', stop: () => db.stop() });
+  const { applied } = await migrate(db.url, log);
+  if (applied.length) log(`Applied ${applied.length} migration(s).`);
+
+  const prisma = createPrisma(db.url);
+  stops.push({ name: 'Prisma client', stop: () => prisma.$disconnect() });
+  await seedDemo(prisma, log);
+
+  let config = baseConfig;
+  let uiUrl: string | null = null;
+  if (cliPath) {
+    const temporal = await startTemporalDevServer({
+      cliPath,
+      port: baseConfig.TEMPORAL_PORT,
+      uiPort: baseConfig.TEMPORAL_UI_PORT,
+      dbFile: path.join(baseConfig.DATA_DIR, 'temporal.sqlite'),
+      namespace: baseConfig.TEMPORAL_NAMESPACE,
+      log,
+    });
+    stops.push({ name: 'Temporal dev server', stop: temporal.stop });
+    config = { ...baseConfig, TEMPORAL_ADDRESS: temporal.address };
+    uiUrl = temporal.uiUrl;
+  } else {
+    log(`Using the Temporal server at ${baseConfig.TEMPORAL_ADDRESS} (namespace ${baseConfig.TEMPORAL_NAMESPACE}).`);
+  }
+
+  const workerStop = new AbortController();
+  const workerDone = runWorker({ config, databaseUrl: db.url, shutdownSignal: workerStop.signal });
+  let workerFinished = false;
+  stops.push({
+    name: 'worker',
+    stop: async () => {
+      workerStop.abort();
+      await workerDone;
+    },
+  });
+  workerDone.then(
+    () => {
+      workerFinished = true;
+    },
+    (err: unknown) => {
+      workerFinished = true;
+      console.error(`[start] The worker stopped: ${(err as Error).message}`);
+      fatal('The worker failed');
+    },
+  );
+
+  const api = await startApi({ config, databaseUrl: db.url });
+  stops.push({ name: 'API', stop: () => api.close() });
+  if (workerFinished) throw new Error('The worker stopped while the API was starting.');
+
+  const token = await adminToken(prisma);
+  console.log(
+    [
+      '',
+      'CRM offboarding is running.',
+      `  API            ${api.url}`,
+      `  API docs       ${api.url}/docs`,
+      `  Temporal UI    ${uiUrl ?? '(the server at TEMPORAL_ADDRESS has its own)'}`,
+      `  Temporal       ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`,
+      `  Data           ${db.embedded ? config.DATA_DIR : 'DATABASE_URL'}`,
+      '',
+      token
+        ? `  Admin token for ${DEMO_ADMIN_EMAIL} (shown once):\n    ${token}\n  e.g. curl -H 'Authorization: Bearer ${token}' ${api.url}/v1/users`
+        : `  (no ${DEMO_ADMIN_EMAIL} user in this database, so no token was made)`,
+      '',
+      'Ctrl-C stops everything; the next start keeps all data.',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** A fresh API token for the demo admin, so a first run can be tried with curl at once. */
+async function adminToken(prisma: ReturnType<typeof createPrisma>): Promise<string | null> {
+  const admin = await prisma.user.findFirst({
+    where: { email: DEMO_ADMIN_EMAIL, status: 'ACTIVE' },
+    orderBy: { createdAt: 'asc' },
+  });
+  if (!admin) return null;
+  return createApiToken(prisma, {
+    workspaceId: admin.workspaceId,
+    userId: admin.id,
+    label: `npm start ${new Date().toISOString()}`,
+  });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+});

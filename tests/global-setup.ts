@@ -1,0 +1,137 @@
+// Starts the real parts every test talks to, once per jest run:
+// - a database of this run's own: a fresh `crm_test_<pid>` on DATABASE_URL's
+//   server when DATABASE_URL is set (CI's PostgreSQL), else an in-memory
+//   PGlite served on a free port; migrated either way;
+// - a headless, in-memory Temporal dev server on a free port;
+// - workflows/index.ts bundled once (when it exists), written to a file.
+// Tests read all of it with testEnv() (tests/support/env.ts).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
+import { loadConfig } from '../infra/config';
+import { startEmbeddedPostgres } from '../infra/database';
+import { migrate } from '../infra/migrate';
+import { findTemporalCli } from '../infra/temporal-cli';
+import { freePort, startTemporalDevServer } from '../infra/temporal-server';
+import { TEST_ENV_VARS } from './support/env';
+
+export interface GlobalTestState {
+  stops: { name: string; stop: () => Promise<void> }[];
+}
+
+const TEST_NAMESPACE = 'crm-offboarding-test';
+
+function log(message: string): void {
+  process.stderr.write(`[test setup] ${message}\n`);
+}
+
+export default async function globalSetup(): Promise<void> {
+  const state: GlobalTestState = { stops: [] };
+  (globalThis as { __CRM_TEST__?: GlobalTestState }).__CRM_TEST__ = state;
+  const started = Date.now();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-test-'));
+  state.stops.push({ name: 'scratch folder', stop: async () => fs.rmSync(scratch, { recursive: true, force: true }) });
+
+  try {
+    const databaseUrl = await startDatabase(state);
+    await migrate(databaseUrl, (m: string) => log(m));
+
+    const cliPath = await findTemporalCli({ TEMPORAL_CLI: process.env.TEMPORAL_CLI || undefined }, log);
+    const temporal = await startTemporalDevServer({
+      cliPath,
+      port: 0,
+      uiPort: null,
+      dbFile: null,
+      namespace: TEST_NAMESPACE,
+      log: () => undefined,
+    });
+    state.stops.push({ name: 'Temporal dev server', stop: temporal.stop });
+
+    const bundlePath = await bundleWorkflows(scratch);
+
+    process.env[TEST_ENV_VARS.databaseUrl] = databaseUrl;
+    process.env[TEST_ENV_VARS.temporalAddress] = temporal.address;
+    process.env[TEST_ENV_VARS.namespace] = TEST_NAMESPACE;
+    process.env[TEST_ENV_VARS.workflowBundlePath] = bundlePath ?? '';
+    process.env[TEST_ENV_VARS.cliPath] = cliPath;
+    // So that code calling loadConfig() inside a test lands on this run's parts too.
+    process.env.DATABASE_URL = databaseUrl;
+    process.env.TEMPORAL_ADDRESS = temporal.address;
+    process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
+
+    log(
+      `database ${redact(databaseUrl)}, Temporal ${temporal.address} (${TEST_NAMESPACE})` +
+        `${bundlePath ? ', workflows bundled' : ''}; ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+  } catch (err) {
+    await stopAll(state);
+    throw err;
+  }
+}
+
+async function startDatabase(state: GlobalTestState): Promise<string> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    const pglite = await startEmbeddedPostgres({ port: await freePort(), log: () => undefined });
+    state.stops.push({ name: 'embedded PGlite', stop: pglite.stop });
+    return pglite.url;
+  }
+  loadConfig(); // a malformed DATABASE_URL fails here with the config's own message
+  const name = `crm_test_${process.pid}`;
+  const admin = new PgClient({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  state.stops.push({
+    name: `database ${name}`,
+    stop: async () => {
+      const client = new PgClient({ connectionString: serverUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  });
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function bundleWorkflows(scratch: string): Promise<string | null> {
+  const workflowsPath = path.resolve(__dirname, '..', 'workflows', 'index.ts');
+  if (!fs.existsSync(workflowsPath)) return null;
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const file = path.join(scratch, 'workflow-bundle.js');
+  fs.writeFileSync(file, code);
+  return file;
+}
+
+export async function stopAll(state: GlobalTestState): Promise<void> {
+  for (const { name, stop } of state.stops.reverse()) {
+    try {
+      await stop();
+    } catch (err) {
+      log(`stopping ${name} failed: ${(err as Error).message}`);
+    }
+  }
+  state.stops = [];
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,148 @@
+// The dev-server launcher: a SQLite file keeps workflows across a restart
+// (and memory does not), a busy port is a one-sentence refusal, and a server
+// never outlives the process that started it.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { ConfigError } from '../../infra/config';
+import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
+import { type TemporalDevServer, startTemporalDevServer } from '../../infra/temporal-server';
+import { testEnv } from '../support/env';
+
+const { cliPath } = testEnv();
+const quiet = () => undefined;
+let scratch: string;
+const running: TemporalDevServer[] = [];
+
+beforeEach(() => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-temporal-'));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((server) => server.stop()));
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+async function start(dbFile: string | null, namespace = 'persist-test'): Promise<TemporalDevServer> {
+  const server = await startTemporalDevServer({ cliPath, port: 0, uiPort: null, dbFile, namespace, log: quiet });
+  running.push(server);
+  return server;
+}
+
+async function withClient<T>(server: TemporalDevServer, namespace: string, use: (client: Client) => Promise<T>): Promise<T> {
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    return await use(new Client({ connection, namespace }));
+  } finally {
+    await connection.close();
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopAndForget(server: TemporalDevServer): Promise<void> {
+  await server.stop();
+  running.splice(running.indexOf(server), 1);
+}
+
+async function startOpenWorkflow(server: TemporalDevServer, workflowId: string): Promise<void> {
+  await withClient(server, 'persist-test', (client) =>
+    client.workflow.start('neverPolled', { taskQueue: 'nobody-polls-this', workflowId }),
+  );
+}
+
+async function statusAfterRestart(dbFile: string | null, workflowId: string): Promise<string> {
+  const server = await start(dbFile);
+  return withClient(server, 'persist-test', async (client) => {
+    try {
+      return (await client.workflow.getHandle(workflowId).describe()).status.name;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+      throw err;
+    }
+  });
+}
+
+test('a SQLite file keeps an open workflow and the namespace across a restart', async () => {
+  const dbFile = path.join(scratch, 'nested', 'temporal.sqlite');
+  const first = await start(dbFile);
+  await startOpenWorkflow(first, 'kept-across-restart');
+  await stopAndForget(first);
+  expect(alive(first.pid)).toBe(false);
+  expect(fs.existsSync(dbFile)).toBe(true);
+
+  expect(await statusAfterRestart(dbFile, 'kept-across-restart')).toBe('RUNNING');
+  const server = running[0]!;
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'persist-test' });
+    expect(Object.keys(customAttributes ?? {})).toEqual(expect.arrayContaining(Object.keys(SEARCH_ATTRIBUTES)));
+  } finally {
+    await connection.close();
+  }
+});
+
+test('without a file, a restart starts empty', async () => {
+  const first = await start(null);
+  await startOpenWorkflow(first, 'lost-on-restart');
+  await stopAndForget(first);
+  expect(await statusAfterRestart(null, 'lost-on-restart')).toBe('NOT_FOUND');
+});
+
+test('a busy port is refused in one sentence', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const { port } = blocker.address() as net.AddressInfo;
+  try {
+    const attempt = startTemporalDevServer({ cliPath, port, uiPort: null, dbFile: null, namespace: 'x', log: quiet });
+    await expect(attempt).rejects.toThrow(ConfigError);
+    await expect(attempt).rejects.toThrow(`Temporal port ${port} is already in use`);
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
+});
+
+test('the server dies with the process that started it, even by SIGKILL', async () => {
+  const fixture = path.join(__dirname, 'fixtures', 'server-then-wait.ts');
+  const parent = spawn(process.execPath, ['--import', 'tsx', fixture, cliPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    parent.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    parent.on('exit', (code) => reject(new Error(`fixture exited early (${code})`)));
+  });
+  const { address, pid } = JSON.parse(line) as { address: string; pid: number };
+  const [host, port] = address.split(':');
+  expect(await accepts(host!, Number(port))).toBe(true);
+
+  parent.kill('SIGKILL');
+  // Give the launcher up to 30 s to notice and take the server down.
+  let closed = false;
+  for (let attempt = 0; attempt < 150 && !closed; attempt++) {
+    closed = !alive(pid) && !(await accepts(host!, Number(port)));
+    if (!closed) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(closed).toBe(true);
+});
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
