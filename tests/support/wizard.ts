@@ -1,0 +1,187 @@
+// A real worker and a real Temporal client for wizard tests, plus small
+// builders of CRM data. Each test file gets its own task queue and its own
+// workspace(s), so files run in parallel without seeing each other.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { createWizardClient } from '../../client/wizard-client';
+import type { WizardApi } from '../../client/types';
+import type { Distribution, Role } from '../../domain/schemas';
+import type { PrismaClient } from '../../generated/prisma/client';
+import type { Config } from '../../infra/config';
+import { createPrisma } from '../../infra/database';
+import { createWorker } from '../../worker';
+import { testConfig, testEnv } from './env';
+
+export interface WizardHarness {
+  config: Config;
+  prisma: PrismaClient;
+  temporal: Client;
+  wizard: WizardApi;
+  /** Stops the in-process worker (when there is one) and closes connections. */
+  close(): Promise<void>;
+}
+
+/** Worker logs at WARN in tests (once per jest worker process; the runtime is a singleton). */
+function quietRuntime() {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed by an earlier test file in this process
+  }
+}
+
+export async function wizardHarness(opts: { worker?: boolean; batchSize?: number } = {}): Promise<WizardHarness> {
+  quietRuntime();
+  const config = testConfig({
+    TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    LEAD_MOVE_BATCH_SIZE: String(opts.batchSize ?? 5_000),
+  });
+  const env = testEnv();
+  const prisma = createPrisma(env.databaseUrl, { max: 4 });
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  const temporal = new Client({ connection, namespace: env.namespace });
+  let worker: { worker: Worker; close(): Promise<void> } | undefined;
+  let running: Promise<void> | undefined;
+  if (opts.worker !== false) {
+    worker = await createWorker({
+      config,
+      databaseUrl: env.databaseUrl,
+      workflowBundlePath: env.workflowBundlePath ?? undefined,
+    });
+    running = worker.worker.run();
+  }
+  return {
+    config,
+    prisma,
+    temporal,
+    wizard: createWizardClient({ temporal, prisma, config }),
+    async close() {
+      if (worker) {
+        worker.worker.shutdown();
+        await running;
+        await worker.close();
+      }
+      await connection.close();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+export interface TestWorkspace {
+  id: string;
+  slug: string;
+  /** Users by handle (`owner`, `admin`, `leaver`, …). */
+  users: Record<string, { id: string; email: string; role: Role }>;
+}
+
+/** A workspace with the named users (ACTIVE), each with `leads[handle]` leads. */
+export async function makeWorkspace(
+  prisma: PrismaClient,
+  users: Record<string, Role>,
+  leads: Record<string, number> = {},
+): Promise<TestWorkspace> {
+  const slug = `t-${randomUUID().slice(0, 12)}`;
+  const ws = await prisma.workspace.create({ data: { slug, name: slug, hookSecret: randomUUID() } });
+  const out: TestWorkspace = { id: ws.id, slug, users: {} };
+  for (const [handle, role] of Object.entries(users)) {
+    const email = `${handle}@${slug}.test`;
+    const u = await prisma.user.create({ data: { workspaceId: ws.id, name: handle, email, role } });
+    out.users[handle] = { id: u.id, email, role };
+  }
+  for (const [handle, count] of Object.entries(leads)) await addLeads(prisma, ws.id, out.users[handle]!.id, count);
+  return out;
+}
+
+/** Inserts `count` leads for one owner in one statement. */
+export async function addLeads(prisma: PrismaClient, workspaceId: string, ownerId: string, count: number) {
+  await prisma.$executeRaw`
+    INSERT INTO leads (workspace_id, owner_id, name, email)
+    SELECT ${workspaceId}, ${ownerId}, 'Lead ' || g, 'lead' || g || '@example.test'
+    FROM generate_series(1, ${count}::int) AS g`;
+}
+
+export async function makeAutomation(prisma: PrismaClient, workspaceId: string, name: string, distribution: Distribution) {
+  const a = await prisma.automation.create({
+    data: {
+      workspaceId,
+      name,
+      members: { create: distribution.map((m, position) => ({ userId: m.userId, weight: m.weight, position })) },
+    },
+  });
+  return a.id;
+}
+
+export async function makeIntegration(prisma: PrismaClient, workspaceId: string, name: string, distribution: Distribution) {
+  const i = await prisma.integration.create({
+    data: {
+      workspaceId,
+      name,
+      source: 'web-form',
+      members: { create: distribution.map((m, position) => ({ userId: m.userId, weight: m.weight, position })) },
+    },
+  });
+  return i.id;
+}
+
+export async function makeLabel(
+  prisma: PrismaClient,
+  workspaceId: string,
+  name: string,
+  visibility: 'PRIVATE' | 'SHARED' | 'PUBLIC',
+  ownerId: string,
+  memberIds: string[],
+) {
+  const l = await prisma.label.create({
+    data: {
+      workspaceId,
+      name,
+      visibility,
+      ownerId,
+      members: { create: memberIds.map((userId, position) => ({ userId, position })) },
+    },
+  });
+  return l.id;
+}
+
+/** Lead counts per owner in a workspace. */
+export async function leadsByOwner(prisma: PrismaClient, workspaceId: string): Promise<Record<string, number>> {
+  const rows = await prisma.lead.groupBy({ by: ['ownerId'], where: { workspaceId }, _count: { _all: true } });
+  return Object.fromEntries(rows.map((r) => [r.ownerId, r._count._all]));
+}
+
+/** Polls `check` until it returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the wizard leaves the lead move (state DONE). */
+export function moveDone(wizard: WizardApi, workspaceId: string, deletionId: string, timeoutMs = 120_000) {
+  return eventually(
+    async () => {
+      const d = await wizard.get(workspaceId, deletionId);
+      return d.leads.state === 'DONE' && d.step !== 'LEADS' ? d : d.status !== 'IN_PROGRESS' ? d : undefined;
+    },
+    timeoutMs,
+    'the lead move to finish',
+  );
+}
+
+export function finished(wizard: WizardApi, workspaceId: string, deletionId: string, timeoutMs = 120_000) {
+  return eventually(
+    async () => {
+      const d = await wizard.get(workspaceId, deletionId);
+      return d.status === 'IN_PROGRESS' ? undefined : d;
+    },
+    timeoutMs,
+    'the wizard to finish',
+  );
+}
+
+export const asAdmin = (ws: TestWorkspace, handle = 'admin') => ({ type: 'USER' as const, id: ws.users[handle]!.id });
