@@ -1,0 +1,32 @@
+// The API as a process of its own (the worker runs elsewhere):
+//   DATABASE_URL=postgresql://… TEMPORAL_ADDRESS=host:7233 npx tsx api/main.ts
+import { ConfigError, loadConfig } from '../infra/config';
+import { startApi } from './index';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.DATABASE_URL) {
+    throw new ConfigError('DATABASE_URL is not set: the standalone API needs a database (npm start runs the embedded one).');
+  }
+  const api = await startApi({ config, databaseUrl: config.DATABASE_URL });
+  console.log(JSON.stringify({ level: 30, time: Date.now(), msg: `API listening on ${api.url} (docs at ${api.url}/docs)` }));
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      api.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});
