@@ -124,7 +124,7 @@ function deletionsTable(items: Deletion[]): HTMLElement {
             h('th', { scope: 'row' }, h('span', { class: 'cell-strong' }, d.user.name), h('span', { class: 'cell-sub' }, d.user.email)),
             h('td', null, sourceBadge(d.source)),
             h('td', null, d.status === 'IN_PROGRESS' ? STEP_TEXT[d.step] : '—'),
-            h('td', { class: 'num' }, progressText(d)),
+            h('td', { class: 'num nowrap' }, progressText(d)),
             h('td', null, deletionStatusBadge(d.status)),
             h('td', { class: 'muted nowrap' }, formatTime(d.startedAt)),
             h('td', { class: 'muted nowrap' }, formatTime(d.updatedAt)),

@@ -173,7 +173,12 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     replace(
       actions,
       canCancel
-        ? h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'cancel-wizard', onclick: () => openCancel(d) }, 'Cancel wizard')
+        ? h(
+            'button',
+            // Hidden while its own confirmation panel is open, so there is one "Cancel wizard" at a time.
+            { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'cancel-wizard', hidden: cancelArea.childElementCount > 0, onclick: () => openCancel(d) },
+            'Cancel wizard',
+          )
         : null,
     );
     if (!canCancel) cancelArea.replaceChildren();
@@ -269,9 +274,14 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     const reason = h('input', { id: 'cancel-reason', type: 'text', 'data-testid': 'cancel-reason', maxlength: 2000, autocomplete: 'off' });
     const yes = h('button', { type: 'submit', class: 'btn btn-danger', 'data-testid': 'cancel-confirm' }, 'Cancel wizard');
     const heading = h('h2', { id: 'cancel-title', tabindex: -1 }, `Cancel the wizard for ${d.user.name}?`);
+    const opener = () => actions.querySelector<HTMLButtonElement>('[data-testid="cancel-wizard"]');
     const close = () => {
       cancelArea.replaceChildren();
-      actions.querySelector<HTMLButtonElement>('[data-testid="cancel-wizard"]')?.focus();
+      const button = opener();
+      if (button) {
+        button.hidden = false;
+        button.focus();
+      }
     };
     const form = h(
       'form',
@@ -316,6 +326,8 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       ),
     );
     replace(cancelArea, form);
+    const button = opener();
+    if (button) button.hidden = true;
     focusHeading(heading);
   }
 

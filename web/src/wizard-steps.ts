@@ -98,7 +98,8 @@ export function leadsPanel(ctx: StepContext): Panel {
   function validate(): void {
     const p = problem();
     next.disabled = p !== null;
-    hint.textContent = p ?? '';
+    // The editor already says what is wrong next to the row; here only point to it.
+    hint.textContent = p === null ? '' : mode === 'split' ? 'Complete the split above to continue.' : p;
   }
 
   const form = h(
@@ -446,7 +447,7 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
 }
 
 /** What the wizard did (or will do), step by step. */
-export function review(d: Deletion, names: Map<string, string>, testid: string): HTMLElement {
+export function review(d: Deletion, names: Map<string, string>, testid: string, containerTestid = testid): HTMLElement {
   const routing = (items: RoutingItem[], noun: string) =>
     items.length
       ? h(
@@ -466,7 +467,7 @@ export function review(d: Deletion, names: Map<string, string>, testid: string):
   const leads = d.leads;
   return h(
     'div',
-    { class: 'review', 'data-testid': testid },
+    { class: 'review', 'data-testid': containerTestid },
     h(
       'section',
       { class: 'review-block' },
@@ -560,7 +561,7 @@ export function endPanel(ctx: StepContext): Panel {
       'div',
       { class: 'end-panel', 'data-testid': 'summary', 'data-status': d.status },
       message,
-      review(d, ctx.names, 'summary'),
+      review(d, ctx.names, 'summary', 'summary-review'),
       h('section', { class: 'review-block' }, h('h3', null, 'Audit trail', srOnly(` of the wizard for ${d.user.name}`)), auditSlot.element, auditBody),
     ),
   };
