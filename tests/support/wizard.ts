@@ -22,10 +22,10 @@ export interface WizardHarness {
   close(): Promise<void>;
 }
 
-/** Worker logs at WARN in tests (once per jest worker process; the runtime is a singleton). */
+/** Worker logs at ERROR (refused inputs are logged as failed activities at WARN) in tests (once per jest worker process; the runtime is a singleton). */
 function quietRuntime() {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
   } catch {
     // already installed by an earlier test file in this process
   }

@@ -1,0 +1,118 @@
+// Cancel, HR's effective date, and finding wizards from Temporal itself.
+import {
+  asAdmin,
+  eventually,
+  finished,
+  leadsByOwner,
+  makeWorkspace,
+  moveDone,
+  wizardHarness,
+  type WizardHarness,
+} from '../support/wizard';
+import { StepConflict } from '../../domain/errors';
+
+let h: WizardHarness;
+beforeAll(async () => {
+  // Small batches so that a cancel lands in the middle of a move.
+  h = await wizardHarness({ batchSize: 500 });
+});
+afterAll(() => h?.close());
+
+test('cancel after step 1 keeps what moved and gives the user back ACTIVE', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 120 });
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  await moveDone(wizard, ws.id, deletion.id);
+  const cancelled = await wizard.cancel(ws.id, deletion.id, asAdmin(ws), { reason: 'changed our mind' });
+  expect(cancelled).toMatchObject({ status: 'CANCELLED', step: 'AUTOMATIONS' });
+  expect(await prisma.user.findUnique({ where: { id: ws.users.leaver!.id } })).toMatchObject({ status: 'ACTIVE' });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ws.users.ann!.id]: 120 });
+  const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
+  expect(audit.items.at(-1)).toMatchObject({ action: 'DELETION_CANCELLED', detail: { reason: 'changed our mind' } });
+  // A cancelled wizard is over; a new one can start for the same user.
+  await expect(wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] })).rejects.toBeInstanceOf(StepConflict);
+  const again = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  expect(again.created).toBe(true);
+  expect(again.deletion.id).not.toBe(deletion.id);
+});
+
+test('cancel during the move stops it after the current batch; moved leads stay moved', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 60_000 });
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  // Wait until some batches have committed.
+  await eventually(async () => ((await wizard.get(ws.id, deletion.id)).leads.moved >= 1_000 ? true : undefined));
+  const cancelled = await wizard.cancel(ws.id, deletion.id, asAdmin(ws), {});
+  expect(cancelled.status).toBe('CANCELLED');
+  expect(cancelled.leads.state).toBe('DONE');
+  const owners = await leadsByOwner(prisma, ws.id);
+  const moved = owners[ws.users.ann!.id] ?? 0;
+  expect(moved).toBe(cancelled.leads.moved);
+  expect(moved).toBeGreaterThanOrEqual(1_000);
+  expect(moved).toBeLessThan(60_000);
+  expect(moved % 500).toBe(0); // whole batches only
+  expect(owners[ws.users.leaver!.id]).toBe(60_000 - moved);
+  expect(await prisma.user.findUnique({ where: { id: ws.users.leaver!.id } })).toMatchObject({ status: 'ACTIVE' });
+  // Nothing moves after the cancel.
+  await new Promise((r) => setTimeout(r, 1_500));
+  expect((await leadsByOwner(prisma, ws.id))[ws.users.ann!.id]).toBe(moved);
+  const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
+  expect(audit.items.map((e) => e.action)).toEqual(['DELETION_STARTED', 'LEADS_MOVED', 'DELETION_CANCELLED']);
+  expect(audit.items[1]!.detail).toMatchObject({ moved, stoppedByCancel: true });
+});
+
+test('HR effectiveAt in the future: SUSPENDED at once, PENDING_DELETION when the durable timer fires', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' });
+  const effectiveAt = new Date(Date.now() + 4_000);
+  const { deletion } = await wizard.start({
+    workspaceId: ws.id,
+    userId: ws.users.leaver!.id,
+    actor: { type: 'HR', id: 'E-42' },
+    source: 'HR',
+    effectiveAt,
+  });
+  expect(deletion.source).toBe('HR');
+  expect(await prisma.user.findUnique({ where: { id: ws.users.leaver!.id } })).toMatchObject({ status: 'SUSPENDED' });
+  // The steps can be prepared meanwhile, but the user cannot be deleted before leaving.
+  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.owner!.id });
+  await moveDone(wizard, ws.id, deletion.id);
+  await wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  await wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  await wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
+  if (Date.now() < effectiveAt.getTime() - 500) {
+    await expect(wizard.confirm(ws.id, deletion.id, asAdmin(ws), { confirmation: 'CONFIRM' })).rejects.toThrow(/leaves on/);
+  }
+  await eventually(async () => {
+    const u = await prisma.user.findUnique({ where: { id: ws.users.leaver!.id } });
+    return u?.status === 'PENDING_DELETION' ? u : undefined;
+  }, 30_000, 'the effective date');
+  await wizard.confirm(ws.id, deletion.id, asAdmin(ws), { confirmation: 'CONFIRM' });
+  expect((await finished(wizard, ws.id, deletion.id)).status).toBe('COMPLETED');
+  const actions = (await wizard.audit(ws.id, deletion.id, { limit: 50 })).items.map((e) => [e.action, e.actor.type]);
+  expect(actions[0]).toEqual(['DELETION_STARTED', 'HR']);
+  expect(actions).toContainEqual(['USER_PENDING_DELETION', 'SYSTEM']);
+});
+
+test('wizards in progress can be listed from Temporal by search attributes', async () => {
+  const { prisma, wizard, temporal } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER' });
+  const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.a!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  const b = await wizard.start({ workspaceId: ws.id, userId: ws.users.b!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  await wizard.cancel(ws.id, b.deletion.id, asAdmin(ws), {});
+  const query = `DeletionWorkspaceId = "${ws.id}" AND DeletionStatus = "IN_PROGRESS" AND DeletionStep = "LEADS"`;
+  const ids = await eventually(async () => {
+    const found: string[] = [];
+    for await (const w of temporal.workflow.list({ query })) found.push(w.workflowId);
+    return found.length === 1 ? found : undefined;
+  }, 30_000, 'visibility to catch up');
+  expect(ids).toEqual([a.deletion.workflowId]);
+  // And from the database mirror, newest first.
+  const listed = await wizard.list(ws.id, { limit: 50 });
+  expect(listed.items.map((d) => [d.id, d.status])).toEqual([
+    [b.deletion.id, 'CANCELLED'],
+    [a.deletion.id, 'IN_PROGRESS'],
+  ]);
+});
