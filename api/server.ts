@@ -11,7 +11,6 @@ import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import fastifyStatic from '@fastify/static';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -188,7 +187,12 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   const webDir = deps.webDir ?? path.resolve(__dirname, '..', 'web', 'dist');
   if (fs.existsSync(path.join(webDir, 'index.html'))) {
-    void app.register(fastifyStatic, { root: webDir, wildcard: false, index: ['index.html'] });
+    // Loaded only when there is a page to serve: @fastify/static pulls in an
+    // ES module (content-disposition) that jest's CommonJS runtime cannot require.
+    void app.register(async (scope) => {
+      const { default: fastifyStatic } = await import('@fastify/static');
+      await scope.register(fastifyStatic, { root: webDir, wildcard: false, index: ['index.html'] });
+    });
   }
   return app;
 }
