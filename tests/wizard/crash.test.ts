@@ -1,0 +1,89 @@
+// The worker process is killed (SIGKILL) in the middle of moving 200,000
+// leads, then started again: the move completes, every lead has exactly one
+// owner throughout, and the retry resumes from the cursor committed with the
+// last batch instead of starting over.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { testEnv } from '../support/env';
+import { asAdmin, eventually, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
+
+const BOOK = 200_000;
+const BATCH = 2_000;
+
+let h: WizardHarness;
+let worker: ChildProcess | undefined;
+beforeAll(async () => {
+  h = await wizardHarness({ worker: false, batchSize: BATCH });
+});
+afterAll(async () => {
+  worker?.kill('SIGKILL');
+  await h?.close();
+});
+
+function startWorkerProcess(): ChildProcess {
+  const env = testEnv();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: path.resolve(__dirname, '../..'),
+    env: {
+      ...process.env,
+      DATABASE_URL: env.databaseUrl,
+      TEMPORAL_ADDRESS: env.temporalAddress,
+      TEMPORAL_NAMESPACE: env.namespace,
+      TEMPORAL_TASK_QUEUE: h.config.TEMPORAL_TASK_QUEUE,
+      LEAD_MOVE_BATCH_SIZE: String(BATCH),
+      WORKFLOW_BUNDLE_PATH: env.workflowBundlePath ?? '',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.signalCode ?? child.exitCode);
+    else child.once('exit', (code, signal) => resolve(signal ?? code));
+  });
+}
+
+test('a worker killed mid-move is replaced and the move completes where it stopped', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: BOOK });
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+
+  worker = startWorkerProcess();
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: asAdmin(ws), source: 'ADMIN' });
+  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ann });
+
+  // Kill it once a fifth of the book has moved.
+  await eventually(async () => {
+    const m = await prisma.leadMove.findUnique({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
+    return m && m.moved >= BOOK / 5 ? m : undefined;
+  }, 240_000, 'the move to get going');
+  worker.kill('SIGKILL');
+  expect(await exited(worker)).toBe('SIGKILL');
+
+  // Right after the crash: exactly what the committed batches say, and not one lead lost.
+  const atKill = await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
+  expect(atKill.done).toBe(false);
+  expect(atKill.moved).toBeLessThan(BOOK);
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: atKill.moved, [leaver]: BOOK - atKill.moved });
+
+  worker = startWorkerProcess();
+  const done = await moveDone(wizard, ws.id, deletion.id, 600_000);
+  expect(done.leads).toMatchObject({ total: BOOK, moved: BOOK, state: 'DONE' });
+  expect(done.step).toBe('AUTOMATIONS');
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: BOOK });
+
+  // Resumed, not restarted: every batch ran exactly once across both workers.
+  const after = await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
+  expect(after.batches).toBe(BOOK / BATCH);
+  // The slice that was running at the kill was retried (attempt 2+) by the new worker.
+  const history = await h.temporal.workflow.getHandle(deletion.workflowId).fetchHistory();
+  const starts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
+  expect(Math.max(...starts)).toBeGreaterThanOrEqual(2);
+  const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
+  expect(audit.items.find((e) => e.action === 'LEADS_MOVED')!.detail).toMatchObject({
+    moved: BOOK,
+    targets: [{ userId: ann, count: BOOK }],
+  });
+}, 900_000);
