@@ -26,19 +26,52 @@ function keyText(key: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-function valueText(value: unknown, names: Map<string, string>): string {
+function isMembers(value: unknown[]): value is { userId: string; weight: number }[] {
+  return value.every((v) => v !== null && typeof v === 'object' && 'userId' in v && 'weight' in v);
+}
+function isCounts(value: unknown[]): value is { userId: string; count: number }[] {
+  return value.every((v) => v !== null && typeof v === 'object' && 'userId' in v && 'count' in v);
+}
+
+/** A detail value in words: ids become names where known, lists and records read as text, not JSON. */
+function valueText(value: unknown, names: Map<string, string>, top = true): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'number') return formatCount(value);
-  if (typeof value === 'string') return names.has(value) ? `${names.get(value)} (${value})` : value;
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
-    return value.length ? value.map((v) => valueText(v, names)).join(', ') : 'none';
+  if (typeof value === 'string') {
+    const name = names.get(value);
+    return name === undefined ? value : top ? `${name} (${value})` : name;
   }
-  if (Array.isArray(value) && value.every((v) => v && typeof v === 'object' && 'userId' in v && 'weight' in v)) {
-    return (value as { userId: string; weight: number }[]).map((m) => `${names.get(m.userId) ?? m.userId} ${m.weight}%`).join(' · ');
+  if (Array.isArray(value)) {
+    if (value.length === 0) return 'none';
+    if (isMembers(value)) return value.map((m) => `${names.get(m.userId) ?? m.userId} ${m.weight}%`).join(' · ');
+    if (isCounts(value)) return value.map((m) => `${names.get(m.userId) ?? m.userId}: ${formatCount(m.count)}`).join(' · ');
+    return value.map((v) => valueText(v, names, false)).join(typeof value[0] === 'object' ? '; ' : ', ');
   }
-  const text = JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' && names.has(v) ? names.get(v) : v));
-  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
+  if (typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const ownId = [record.id, record.labelId, record.automationId, record.integrationId].find((v) => typeof v === 'string');
+    const rest = Object.entries(record).filter(([k]) => !['id', 'labelId', 'automationId', 'integrationId'].includes(k));
+    const body =
+      rest.length === 1 && rest[0]?.[0] === 'distribution'
+        ? valueText(rest[0][1], names, false)
+        : rest.map(([k, v]) => `${keyText(k).toLowerCase()} ${valueText(v, names, false)}`).join(', ');
+    return ownId ? `${names.get(ownId) ?? ownId} → ${body}` : body;
+  }
+  return String(value);
+}
+
+/** Names for every id a wizard's audit may mention: users, and the wizard's automations, integrations, labels. */
+export function auditNames(
+  users: { id: string; name: string }[],
+  deletion?: { user: { id: string; name: string }; automations: { id: string; name: string }[]; integrations: { id: string; name: string }[]; labels: { id: string; name: string }[] },
+): Map<string, string> {
+  const names = new Map(users.map((u) => [u.id, u.name]));
+  if (deletion) {
+    names.set(deletion.user.id, deletion.user.name);
+    for (const item of [...deletion.automations, ...deletion.integrations, ...deletion.labels]) names.set(item.id, item.name);
+  }
+  return names;
 }
 
 export function actorText(actor: AuditEvent['actor'], names: Map<string, string>): string {

@@ -26,15 +26,25 @@ export interface Described {
   status: number;
 }
 
-export function describe(err: unknown): Described {
+/** Known ids in a server message, said by name: "User ann (cmx…) is suspended". */
+function withNames(text: string, names?: Map<string, string>): string {
+  if (!names || !text) return text;
+  let out = text;
+  for (const [id, name] of names) {
+    if (id.length >= 6 && out.includes(id)) out = out.split(id).join(`${name} (${id})`);
+  }
+  return out;
+}
+
+export function describe(err: unknown, names?: Map<string, string>): Described {
   if (err instanceof ApiError) {
     const p = err.problem;
     const heading = LEADS[p.status] ?? (p.status >= 500 ? 'The server had a problem' : p.title || 'Error');
     const detail = p.status === 403 && !p.detail ? 'Only workspace owners and admins can delete users.' : p.detail;
     return {
       heading,
-      detail: detail || p.title,
-      fields: (p.errors ?? []).map((e) => (e.path ? `${humanPath(e.path)}: ${e.message}` : e.message)),
+      detail: withNames(detail || p.title, names),
+      fields: (p.errors ?? []).map((e) => withNames(e.path ? `${humanPath(e.path)}: ${e.message}` : e.message, names)),
       status: p.status,
     };
   }
@@ -54,7 +64,8 @@ function humanPath(path: string): string {
 
 export interface ErrorSlot {
   element: HTMLElement;
-  show(err: unknown, extra?: HTMLElement): void;
+  /** `names` (id → name) lets the message name the users and items it mentions. */
+  show(err: unknown, extra?: HTMLElement, names?: Map<string, string>): void;
   clear(): void;
 }
 
@@ -63,9 +74,9 @@ export function errorSlot(testid = 'error'): ErrorSlot {
   const element = h('div', { class: 'error-slot', 'aria-live': 'assertive', 'aria-atomic': 'true' });
   return {
     element,
-    show(err, extra) {
+    show(err, extra, names) {
       if (isAbort(err)) return;
-      const d = describe(err);
+      const d = describe(err, names);
       replace(
         element,
         h(

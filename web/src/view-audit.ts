@@ -1,6 +1,6 @@
 // A wizard's audit trail on its own page.
 import { api } from './api';
-import { auditList } from './audit';
+import { auditList, auditNames } from './audit';
 import { emptyState, h, loading, replace } from './dom';
 import { errorSlot } from './problem';
 import { link, type RouteContext } from './router';
@@ -37,8 +37,7 @@ export function auditView(ctx: RouteContext): HTMLElement {
         api.audit(id, ctx.signal),
         api.listUsers(undefined, ctx.signal).catch(() => []),
       ]);
-      const names = new Map(users.map((u) => [u.id, u.name]));
-      names.set(deletion.user.id, deletion.user.name);
+      const names = auditNames(users, deletion);
       title.textContent = `Audit trail · ${deletion.user.name}`;
       replace(meta, sourceBadge(deletion.source), deletionStatusBadge(deletion.status), h('span', { class: 'muted' }, deletion.user.email));
       body.removeAttribute('aria-busy');

@@ -144,8 +144,16 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       slot.show(
         err,
         stale ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'reload', onclick: () => void reload() }, 'Show the current step') : undefined,
+        itemNames(),
       );
     }
+  }
+
+  /** Users plus this wizard's automations, integrations and labels, for messages that name ids. */
+  function itemNames(): Map<string, string> {
+    const all = new Map(names);
+    if (deletion) for (const item of [...deletion.automations, ...deletion.integrations, ...deletion.labels]) all.set(item.id, item.name);
+    return all;
   }
 
   async function reload(): Promise<void> {

@@ -2,7 +2,7 @@
 // stays disabled until the input is acceptable), then posts exactly the body
 // api.md describes; refusals from the server are shown right above Next.
 import { api } from './api';
-import { auditList } from './audit';
+import { auditList, auditNames } from './audit';
 import { describeDistribution, distributionEditor, sameDistribution, userLabel, type DistributionEditor } from './distribution';
 import { badge, emptyState, formatCount, formatTime, h, loading, replace, srOnly, uid } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
@@ -63,7 +63,12 @@ export function leadsPanel(ctx: StepContext): Panel {
     onChange: () => validate(),
   });
   const onePane = h('div', { class: 'field', 'data-pane': 'one' }, h('label', { for: 'lead-target' }, 'New owner of all leads'), target);
-  const splitPane = h('div', { 'data-pane': 'split', hidden: true }, editor.element);
+  const splitPane = h(
+    'div',
+    { 'data-pane': 'split', hidden: true, class: 'pane' },
+    editor.element,
+    h('p', { class: 'help' }, 'Leads are shared out exactly in these proportions: each user gets their share, rounded to whole leads.'),
+  );
   const hint = h('p', { class: 'hint', 'aria-live': 'polite', 'data-testid': 'next-hint' });
 
   function radio(value: 'one' | 'split', text: string, help: string): HTMLElement {
@@ -132,7 +137,11 @@ export function leadsPanel(ctx: StepContext): Panel {
     ),
     onePane,
     splitPane,
-    h('p', { class: 'help' }, 'Leads are shared out exactly by these percentages. The move runs on the server in batches; you can close this page and come back.'),
+    h(
+      'p',
+      { class: 'help' },
+      `The move runs on the server in batches; you can close this page and come back. Any lead that reaches ${d.user.name} before you confirm goes the same way.`,
+    ),
     footer(slot, hint, next),
   );
   validate();
@@ -548,7 +557,8 @@ export function endPanel(ctx: StepContext): Panel {
     try {
       const events = await api.audit(d.id, ctx.signal);
       auditBody.removeAttribute('aria-busy');
-      replace(auditBody, events.length ? auditList(events, ctx.names) : emptyState('No events recorded'));
+      const names = auditNames([...ctx.names].map(([id, name]) => ({ id, name })), d);
+      replace(auditBody, events.length ? auditList(events, names) : emptyState('No events recorded'));
     } catch (err) {
       auditBody.removeAttribute('aria-busy');
       replace(auditBody);
