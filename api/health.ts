@@ -1,45 +1,70 @@
 // Can the service work right now? The database answers `select 1`, and the
 // Temporal frontend describes our namespace, each within a short deadline.
-import type { Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-function within<T>(ms: number, work: Promise<T>): Promise<T> {
+/**
+ * True when `check` settles well within `ms`. The signal is aborted when time
+ * is up, so that nothing keeps retrying in the background (gRPC calls retry
+ * UNAVAILABLE on their own until cancelled).
+ */
+async function answers(check: (signal: AbortSignal) => Promise<unknown>, ms: number): Promise<boolean> {
+  const ctrl = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      ctrl.abort();
+      reject(new Error(`no answer within ${ms} ms`));
+    }, ms);
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function answers(check: () => Promise<unknown>, ms: number): Promise<boolean> {
+  const work = check(ctrl.signal);
+  work.catch(() => {}); // its rejection after an abort is expected
   try {
-    await within(ms, check());
+    await Promise.race([work, timeout]);
     return true;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
+    ctrl.abort();
   }
 }
 
+export interface HealthCheck {
+  (): Promise<{ database: boolean; temporal: boolean }>;
+  /** Closes the check's own Temporal connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * The check keeps a Temporal connection of its own, without the SDK's retry
+ * interceptor: that one keeps retrying an unreachable server on timers that
+ * an abort does not stop, while a health check wants one quick answer.
+ */
 export function makeHealthCheck(deps: {
   prisma: PrismaClient;
-  connection: Connection;
+  temporalAddress: string;
   namespace: string;
   timeoutMs?: number;
-}): () => Promise<{ database: boolean; temporal: boolean }> {
+}): HealthCheck {
   const ms = deps.timeoutMs ?? CHECK_TIMEOUT_MS;
-  return async () => {
+  const connection = Connection.lazy({ address: deps.temporalAddress, interceptors: [], connectTimeout: ms });
+  const check = async () => {
     const [database, temporal] = await Promise.all([
       answers(() => deps.prisma.$queryRaw`SELECT 1`, ms),
       answers(
-        () =>
-          deps.connection.withDeadline(Date.now() + ms, () =>
-            deps.connection.workflowService.describeNamespace({ namespace: deps.namespace }),
+        (signal) =>
+          connection.withAbortSignal(signal, () =>
+            connection.withDeadline(Date.now() + ms, () =>
+              connection.workflowService.describeNamespace({ namespace: deps.namespace }),
+            ),
           ),
         ms,
       ),
     ]);
     return { database, temporal };
   };
+  return Object.assign(check, { close: () => connection.close().catch(() => {}) });
 }

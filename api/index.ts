@@ -29,12 +29,17 @@ export async function startApi(opts: {
   const connection = Connection.lazy({ address: temporalAddress(config) });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const wizard = createWizardClient({ temporal, prisma, config });
-  const health = makeHealthCheck({ prisma, connection, namespace: config.TEMPORAL_NAMESPACE });
+  const health = makeHealthCheck({
+    prisma,
+    temporalAddress: temporalAddress(config),
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
   const app = buildServer({ prisma, wizard, health, config, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (err) {
     await app.close().catch(() => {});
+    await health.close();
     await connection.close().catch(() => {});
     await prisma.$disconnect().catch(() => {});
     throw err;
@@ -49,6 +54,7 @@ export async function startApi(opts: {
     close: () =>
       (closing ??= (async () => {
         await app.close();
+        await health.close();
         await connection.close().catch(() => {});
         await prisma.$disconnect();
       })()),

@@ -1,0 +1,218 @@
+// Cross-cutting HTTP behaviour: problem+json for every refusal, request ids,
+// log redaction, the OpenAPI document and /docs, health.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { makeHealthCheck } from '../../api/health';
+import { signHookBody } from '../../api/hook-signature';
+import { createPrisma } from '../../infra/database';
+import { freePort } from '../../infra/temporal-server';
+import { testEnv } from '../support/env';
+import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+/** Every route of api.md, as the OpenAPI document must list it. */
+export const CONTRACT_ROUTES: [string, string][] = [
+  ['get', '/v1/health'],
+  ['get', '/v1/users'],
+  ['post', '/v1/users'],
+  ['get', '/v1/users/{id}'],
+  ['post', '/v1/leads/bulk'],
+  ['get', '/v1/leads'],
+  ['get', '/v1/leads/count'],
+  ['post', '/v1/automations'],
+  ['get', '/v1/automations'],
+  ['post', '/v1/integrations'],
+  ['get', '/v1/integrations'],
+  ['post', '/v1/integrations/{id}/leads'],
+  ['post', '/v1/labels'],
+  ['get', '/v1/labels'],
+  ['post', '/v1/users/{userId}/deletion'],
+  ['get', '/v1/deletions'],
+  ['get', '/v1/deletions/{id}'],
+  ['post', '/v1/deletions/{id}/leads'],
+  ['post', '/v1/deletions/{id}/automations'],
+  ['post', '/v1/deletions/{id}/integrations'],
+  ['post', '/v1/deletions/{id}/labels'],
+  ['post', '/v1/deletions/{id}/confirm'],
+  ['post', '/v1/deletions/{id}/cancel'],
+  ['get', '/v1/deletions/{id}/audit'],
+  ['post', '/v1/hooks/{workspaceSlug}/offboarding'],
+];
+
+const logLines: string[] = [];
+const logStream = new Writable({
+  write(chunk, _enc, done) {
+    logLines.push(...String(chunk).split('\n').filter((l) => l.length > 0));
+    done();
+  },
+});
+
+let api: TestApi;
+let ws: TestWorkspace;
+let token: string;
+let call: Call;
+
+beforeAll(async () => {
+  api = await startTestApi({ logStream });
+  ws = await makeWorkspace(api.prisma, { admin: 'ADMIN' });
+  token = await tokenOf(api.prisma, ws, 'admin');
+  call = client(api.url, token);
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+describe('problems', () => {
+  test('an unknown route is 404 problem+json, with or without a token', async () => {
+    expectProblem(await call('GET', '/v1/nothing-here'), 404);
+    expectProblem(await client(api.url)('POST', '/nope', { a: 1 }), 404);
+  });
+
+  test('a known path with the wrong method is 405 with Allow', async () => {
+    const r = await call('DELETE', '/v1/users');
+    expectProblem(r, 405);
+    expect(r.headers.get('allow')).toContain('POST');
+    expectProblem(await call('PUT', '/v1/deletions/abc/confirm', { confirmation: 'CONFIRM' }), 405);
+    expectProblem(await call('PATCH', '/v1/users/xyz', {}), 405);
+  });
+
+  test('malformed JSON is 400; an empty JSON body where one is required is 400', async () => {
+    expectProblem(await call('POST', '/v1/users', '{"name": '), 400);
+    expectProblem(await call('POST', '/v1/users', ''), 400);
+    expectProblem(await call('POST', '/v1/users', '{"__proto__": {"x": 1}, "name": "a"}'), 400);
+  });
+
+  test('a body that is not JSON is 415', async () => {
+    expectProblem(await call('POST', '/v1/users', 'name=a', { 'content-type': 'text/plain' }), 415);
+    expectProblem(await call('POST', '/v1/users', 'name=a', { 'content-type': 'application/x-www-form-urlencoded' }), 415);
+  });
+
+  test('a body over 10 MB is 413', async () => {
+    const big = JSON.stringify({ leads: [{ name: 'x'.repeat(11 * 1024 * 1024), ownerId: 'a' }] });
+    expectProblem(await call('POST', '/v1/leads/bulk', big), 413);
+  });
+
+  test('a URL that does not decode is 400', async () => {
+    expectProblem(await call('GET', '/v1/users/%E0%A4%A'), 400);
+  });
+});
+
+describe('request ids and logs', () => {
+  test('every answer carries a request id; a sane given one is kept', async () => {
+    const r = await call('GET', '/v1/users');
+    expect(r.headers.get('x-request-id')).toMatch(/.+/);
+    const mine = await call('GET', '/v1/users', undefined, { 'x-request-id': 'trace-abc-123' });
+    expect(mine.headers.get('x-request-id')).toBe('trace-abc-123');
+    const evil = await call('GET', '/v1/users', undefined, { 'x-request-id': 'a b\tc' });
+    expect(evil.headers.get('x-request-id')).not.toBe('a b\tc');
+  });
+
+  test('log lines are JSON with a request id, and never hold tokens, signatures or secrets', async () => {
+    await call('GET', '/v1/users', undefined, { 'x-request-id': 'redaction-check' });
+    await client(api.url, 'crm_not-a-real-token-xyz')('GET', '/v1/users');
+    const body = JSON.stringify({ email: 'nobody@x.test' });
+    const signature = signHookBody('the-secret-of-nobody', body);
+    await client(api.url)('POST', `/v1/hooks/${ws.slug}/offboarding`, body, { 'x-signature': signature });
+    await call('GET', '/v1/does-not-exist');
+
+    const requestLines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => 'req' in l || 'res' in l);
+    expect(requestLines.length).toBeGreaterThan(4);
+    for (const line of requestLines) expect(line.reqId).toEqual(expect.any(String));
+    expect(requestLines.some((l) => l.reqId === 'redaction-check')).toBe(true);
+    const all = logLines.join('\n');
+    expect(all).not.toContain(token);
+    expect(all).not.toContain('crm_not-a-real-token-xyz');
+    expect(all).not.toContain(signature.split('v1=')[1]!);
+    expect(all).not.toContain('the-secret-of-nobody');
+    expect(all).not.toMatch(/authorization/i);
+  });
+});
+
+describe('OpenAPI', () => {
+  test('/openapi.json is a valid OpenAPI 3 document listing every route of api.md', async () => {
+    const r = await client(api.url)('GET', '/openapi.json');
+    expect(r.status).toBe(200);
+    const doc = r.body;
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const [method, route] of CONTRACT_ROUTES) {
+      expect({ route, method, listed: Boolean(doc.paths?.[route]?.[method]) }).toEqual({ route, method, listed: true });
+    }
+    // The validator is an ES module: run it in node itself.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'openapi-')), 'doc.json');
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const script = `
+      import { Validator } from '@seriousme/openapi-schema-validator';
+      import fs from 'node:fs';
+      const v = new Validator();
+      const res = await v.validate(JSON.parse(fs.readFileSync(process.argv[1], 'utf8')));
+      process.stdout.write(JSON.stringify({ valid: res.valid, errors: res.errors ?? null }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, file], {
+      cwd: path.resolve(__dirname, '..', '..'),
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual({ valid: true, errors: null });
+  });
+
+  test('documents problems, security and the 10,000-lead limit', async () => {
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    const bulk = doc.paths['/v1/leads/bulk'].post;
+    expect(bulk.security).toEqual([{ bearerAuth: [] }]);
+    expect(Object.keys(bulk.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '422']));
+    expect(bulk.responses['422'].content['application/problem+json']).toBeDefined();
+    expect(JSON.stringify(bulk.requestBody)).toContain('"maxItems":10000');
+    expect(doc.paths['/v1/health'].get.security).toBeUndefined();
+  });
+
+  test('/docs serves the browsable page', async () => {
+    const r = await fetch(`${api.url}/docs`, { redirect: 'follow' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await r.text()).toMatch(/swagger/i);
+  });
+});
+
+describe('health', () => {
+  test('ok when the database and Temporal answer', async () => {
+    const env = testEnv();
+    const prisma = createPrisma(env.databaseUrl, { max: 1 });
+    const health = makeHealthCheck({ prisma, temporalAddress: env.temporalAddress, namespace: env.namespace });
+    const up = await startTestApi({ health });
+    try {
+      const r = await client(up.url)('GET', '/v1/health');
+      expect({ status: r.status, body: r.body }).toEqual({
+        status: 200,
+        body: { status: 'ok', database: 'ok', temporal: 'ok' },
+      });
+    } finally {
+      await up.close();
+      await health.close();
+      await prisma.$disconnect();
+    }
+  });
+
+  test('503 when Temporal is down (nothing listens at its address)', async () => {
+    const env = testEnv();
+    const prisma = createPrisma(env.databaseUrl, { max: 1 });
+    const health = makeHealthCheck({
+      prisma,
+      temporalAddress: `127.0.0.1:${await freePort()}`,
+      namespace: env.namespace,
+      timeoutMs: 1_500,
+    });
+    const down = await startTestApi({ health });
+    try {
+      const r = await client(down.url)('GET', '/v1/health');
+      expect({ status: r.status, body: r.body }).toEqual({
+        status: 503,
+        body: { status: 'unavailable', database: 'ok', temporal: 'down' },
+      });
+    } finally {
+      await down.close();
+      await health.close();
+      await prisma.$disconnect();
+    }
+  });
+});
