@@ -5,11 +5,13 @@
 // the API. Ctrl-C stops everything it started, in reverse order; the next
 // start finds all data where it was.
 import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startApi } from '../api/server';
 import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
+import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
 import { runWorker } from '../worker/index';
@@ -103,8 +105,15 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
     uiUrl = temporal.uiUrl;
   } else {
     log(`Using the Temporal server at ${baseConfig.TEMPORAL_ADDRESS} (namespace ${baseConfig.TEMPORAL_NAMESPACE}).`);
+    await ensureNamespace({ address: baseConfig.TEMPORAL_ADDRESS!, namespace: baseConfig.TEMPORAL_NAMESPACE, log });
   }
 
+  // We stop the worker ourselves, after the API (the runtime would otherwise
+  // start shutting it down on the same Ctrl-C, while requests still arrive).
+  Runtime.install({
+    shutdownSignals: [],
+    logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN'),
+  });
   const workerStop = new AbortController();
   const workerDone = runWorker({ config, databaseUrl: db.url, shutdownSignal: workerStop.signal });
   let workerFinished = false;

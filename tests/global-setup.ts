@@ -23,33 +23,46 @@ export interface GlobalTestState {
 
 const TEST_NAMESPACE = 'crm-offboarding-test';
 
+const setupStarted = Date.now();
 function log(message: string): void {
-  process.stderr.write(`[test setup] ${message}\n`);
+  process.stderr.write(`[test setup ${((Date.now() - setupStarted) / 1000).toFixed(1)} s] ${message}\n`);
 }
 
 export default async function globalSetup(): Promise<void> {
+  log("setup starts");
   const state: GlobalTestState = { stops: [] };
   (globalThis as { __CRM_TEST__?: GlobalTestState }).__CRM_TEST__ = state;
-  const started = Date.now();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-test-'));
   state.stops.push({ name: 'scratch folder', stop: async () => fs.rmSync(scratch, { recursive: true, force: true }) });
 
   try {
-    const databaseUrl = await startDatabase(state);
-    await migrate(databaseUrl, (m: string) => log(m));
-
-    const cliPath = await findTemporalCli({ TEMPORAL_CLI: process.env.TEMPORAL_CLI || undefined }, log);
-    const temporal = await startTemporalDevServer({
-      cliPath,
-      port: 0,
-      uiPort: null,
-      dbFile: null,
-      namespace: TEST_NAMESPACE,
-      log: () => undefined,
-    });
-    state.stops.push({ name: 'Temporal dev server', stop: temporal.stop });
-
-    const bundlePath = await bundleWorkflows(scratch);
+    // The three are independent: start them side by side. Each registers its
+    // own stop as soon as it is up, so a failure in one still cleans up all.
+    const [database, temporal, bundlePath] = await allOrNothing([
+      (async () => {
+        const url = await startDatabase(state);
+        log(`database ${redact(url)} up`);
+        await migrate(url, (m: string) => log(m));
+        return url;
+      })(),
+      (async () => {
+        const cliPath = await findTemporalCli({ TEMPORAL_CLI: process.env.TEMPORAL_CLI || undefined }, log);
+        const server = await startTemporalDevServer({
+          cliPath,
+          port: 0,
+          uiPort: null,
+          dbFile: null,
+          namespace: TEST_NAMESPACE,
+          log: () => undefined,
+        });
+        state.stops.push({ name: 'Temporal dev server', stop: server.stop });
+        log(`Temporal dev server on ${server.address}`);
+        return { ...server, cliPath };
+      })(),
+      bundleWorkflows(scratch),
+    ] as const);
+    const databaseUrl = database;
+    const cliPath = temporal.cliPath;
 
     process.env[TEST_ENV_VARS.databaseUrl] = databaseUrl;
     process.env[TEST_ENV_VARS.temporalAddress] = temporal.address;
@@ -61,14 +74,19 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEMPORAL_ADDRESS = temporal.address;
     process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
 
-    log(
-      `database ${redact(databaseUrl)}, Temporal ${temporal.address} (${TEST_NAMESPACE})` +
-        `${bundlePath ? ', workflows bundled' : ''}; ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-    );
+    log(`ready${bundlePath ? ' (workflows/index.ts bundled)' : ''}`);
   } catch (err) {
     await stopAll(state);
     throw err;
   }
+}
+
+/** Like Promise.all, but waits for every promise to settle before rejecting. */
+async function allOrNothing<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 async function startDatabase(state: GlobalTestState): Promise<string> {
