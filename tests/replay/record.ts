@@ -1,0 +1,74 @@
+// Records histories of wizards paused at each step (and mid-move) as JSON
+// fixtures for tests/replay/replay.test.ts. Run `npm run record:histories`
+// after a deliberate, patched change to the workflow; commit the new files
+// beside the old ones (old histories must keep replaying).
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
+
+const OUT = path.resolve(__dirname, '../fixtures/histories');
+const stamp = new Date().toISOString().slice(0, 10);
+
+let h: WizardHarness;
+beforeAll(async () => {
+  h = await wizardHarness({ batchSize: 100 });
+});
+afterAll(() => h?.close());
+
+async function save(name: string, workflowId: string) {
+  const history = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, `${stamp}-${name}.json`), historyToJSON(history) + '\n');
+}
+
+test('record wizard histories at every pause point', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 20_000 });
+  const [leaver, ann, owner] = [ws.users.leaver!.id, ws.users.ann!.id, ws.users.owner!.id];
+  const sole = await makeAutomation(prisma, ws.id, 'Sole', [{ userId: leaver, weight: 100 }]);
+  await makeLabel(prisma, ws.id, 'Team', 'SHARED', leaver, [leaver, ann]);
+  const admin = asAdmin(ws);
+
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: admin, source: 'ADMIN' });
+  const id = deletion.id;
+  await save('at-leads', deletion.workflowId);
+  await wizard.submitLeads(ws.id, id, admin, {
+    distribution: [
+      { userId: ann, weight: 70 },
+      { userId: owner, weight: 30 },
+    ],
+  });
+  // Mid-move: at least two slices reported, not yet done.
+  await eventually(async () => {
+    const hist = await h.temporal.workflow.getHandle(deletion.workflowId).fetchHistory();
+    const completed = (hist.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
+    return completed >= 4 ? true : undefined;
+  });
+  await save('mid-move', deletion.workflowId);
+  await moveDone(wizard, ws.id, id, 600_000);
+  await save('at-automations', deletion.workflowId);
+  await wizard.submitAutomations(ws.id, id, admin, { overrides: [{ automationId: sole, distribution: [{ userId: ann, weight: 100 }] }] });
+  await save('at-integrations', deletion.workflowId);
+  await wizard.submitIntegrations(ws.id, id, admin, { overrides: [] });
+  await save('at-labels', deletion.workflowId);
+  await wizard.submitLabels(ws.id, id, admin, { replacements: [] });
+  await save('at-confirm', deletion.workflowId);
+  await wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' });
+  await finished(wizard, ws.id, id);
+  await save('completed', deletion.workflowId);
+
+  // A cancelled one, and an HR one waiting for its effective date.
+  const other = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER' });
+  const c = await wizard.start({ workspaceId: other.id, userId: other.users.a!.id, actor: asAdmin(other), source: 'ADMIN' });
+  await wizard.cancel(other.id, c.deletion.id, asAdmin(other), { reason: 'recording' });
+  await save('cancelled', c.deletion.workflowId);
+  const hr = await wizard.start({
+    workspaceId: other.id,
+    userId: other.users.b!.id,
+    actor: { type: 'HR', id: 'E-1' },
+    source: 'HR',
+    effectiveAt: new Date(Date.now() + 30 * 86_400_000),
+  });
+  await save('hr-waiting-for-effective-date', hr.deletion.workflowId);
+}, 900_000);

@@ -1,0 +1,33 @@
+// Wizards live for weeks across deploys: every recorded history (paused at
+// each step, mid-move, finished) must replay on today's workflow code without
+// a determinism error. A change that breaks one needs `patched()`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { testEnv } from '../support/env';
+
+const DIR = path.resolve(__dirname, '../fixtures/histories');
+const fixtures = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort() : [];
+
+beforeAll(() => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // installed already in this jest worker
+  }
+});
+
+test('there are fixtures for every pause point', () => {
+  const kinds = new Set(fixtures.map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, '').replace(/\.json$/, '')));
+  for (const k of ['at-leads', 'mid-move', 'at-automations', 'at-integrations', 'at-labels', 'at-confirm', 'completed', 'cancelled']) {
+    expect(kinds).toContain(k);
+  }
+});
+
+test.each(fixtures)('%s replays on the current workflow code', async (file) => {
+  const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
+  const bundle = testEnv().workflowBundlePath;
+  expect(bundle).not.toBeNull();
+  await Worker.runReplayHistory({ workflowBundle: { codePath: bundle! } }, history, file);
+});
