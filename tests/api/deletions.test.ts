@@ -1,0 +1,183 @@
+// The deletion wizard over HTTP, with a real worker: idempotent start, step
+// answers (202 / 200), refusals in contract order, listing newest first.
+import { makeWorkspace, makeAutomation, makeLabel, eventually, type TestWorkspace } from '../support/wizard';
+import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let api: TestApi;
+let ws: TestWorkspace;
+let admin: Call;
+let member: Call;
+
+beforeAll(async () => {
+  api = await startTestApi({ worker: true });
+  ws = await makeWorkspace(
+    api.prisma,
+    { owner: 'OWNER', admin: 'ADMIN', heir: 'MEMBER', other: 'MEMBER', leaver: 'MEMBER', x: 'MEMBER', y: 'MEMBER', z: 'MEMBER' },
+    { leaver: 120 },
+  );
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
+  member = client(api.url, await tokenOf(api.prisma, ws, 'heir'));
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const id = (h: string) => ws.users[h]!.id;
+
+async function waitFor(deletionId: string, ok: (d: any) => boolean, what: string) {
+  return eventually(
+    async () => {
+      const r = await admin('GET', `/v1/deletions/${deletionId}`);
+      return r.status === 200 && ok(r.body) ? r.body : undefined;
+    },
+    120_000,
+    what,
+  );
+}
+
+test('a whole deletion: start 201 then 200, lead step 202, steps 200, confirm 202, audit', async () => {
+  await makeAutomation(api.prisma, ws.id, 'Auto', [
+    { userId: id('leaver'), weight: 50 },
+    { userId: id('other'), weight: 50 },
+  ]);
+  await makeLabel(api.prisma, ws.id, 'Shared', 'SHARED', id('other'), [id('leaver')]);
+  const leaverToken = await tokenOf(api.prisma, ws, 'leaver');
+  expect((await client(api.url, leaverToken)('GET', '/v1/users')).status).toBe(200);
+
+  const first = await admin('POST', `/v1/users/${id('leaver')}/deletion`, { reason: 'left the company' });
+  expect(first.status).toBe(201);
+  const d = first.body;
+  expect(d).toEqual(
+    expect.objectContaining({
+      id: expect.any(String),
+      status: 'IN_PROGRESS',
+      step: 'LEADS',
+      source: 'ADMIN',
+      user: { id: id('leaver'), name: 'leaver', email: ws.users.leaver!.email },
+      leads: expect.objectContaining({ total: 120, moved: 0, swept: 0, state: 'PENDING' }),
+    }),
+  );
+  const again = await admin('POST', `/v1/users/${id('leaver')}/deletion`, {});
+  expect(again.status).toBe(200);
+  expect(again.body.id).toBe(d.id);
+  const noBody = await admin('POST', `/v1/users/${id('leaver')}/deletion`);
+  expect(noBody.status).toBe(200);
+  expect(noBody.body.id).toBe(d.id);
+
+  // The user being deleted can no longer use a token.
+  expectProblem(await client(api.url, leaverToken)('GET', '/v1/users'), 401);
+
+  // Before the move is done, later steps and confirm are 409.
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/automations`, { overrides: [] }), 409);
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' }), 409);
+
+  // Lead step: refusals, then 202.
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('heir'), distribution: [] }), 400);
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, {}), 400);
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('leaver') }), 422);
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: 'nobody' }), 422);
+  expectProblem(
+    await admin('POST', `/v1/deletions/${d.id}/leads`, {
+      distribution: [
+        { userId: id('heir'), weight: 50 },
+        { userId: id('other'), weight: 40 },
+      ],
+    }),
+    422,
+  );
+  const moving = await admin('POST', `/v1/deletions/${d.id}/leads`, {
+    distribution: [
+      { userId: id('heir'), weight: 50 },
+      { userId: id('other'), weight: 50 },
+    ],
+  });
+  expect(moving.status).toBe(202);
+  expect(moving.body.id).toBe(d.id);
+  expect(moving.body.step).toBe('LEADS');
+
+  const moved = await waitFor(d.id, (x) => x.step === 'AUTOMATIONS', 'the lead move');
+  expect(moved.leads).toEqual(expect.objectContaining({ total: 120, moved: 120, state: 'DONE' }));
+  expect((await admin('GET', `/v1/leads/count?ownerId=${id('heir')}`)).body).toEqual({ count: 60 });
+  expect((await admin('GET', `/v1/leads/count?ownerId=${id('other')}`)).body).toEqual({ count: 60 });
+
+  // A step posted at another step is 409; an id not in the step is 422.
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/labels`, { replacements: [] }), 409);
+  expectProblem(
+    await admin('POST', `/v1/deletions/${d.id}/automations`, {
+      overrides: [{ automationId: 'not-in-step', distribution: [{ userId: id('heir'), weight: 100 }] }],
+    }),
+    422,
+  );
+  const autos = await admin('POST', `/v1/deletions/${d.id}/automations`, { overrides: [] });
+  expect(autos.status).toBe(200);
+  expect(autos.body.step).toBe('INTEGRATIONS');
+  const integ = await admin('POST', `/v1/deletions/${d.id}/integrations`, { overrides: [] });
+  expect(integ.status).toBe(200);
+  const labels = await admin('POST', `/v1/deletions/${d.id}/labels`, {
+    replacements: [{ labelId: labels0(autos.body), replacementUserId: id('heir') }],
+  });
+  expect(labels.status).toBe(200);
+  expect(labels.body.step).toBe('CONFIRM');
+
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 42 }), 400);
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'confirm' }), 422);
+  const confirmed = await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' });
+  expect(confirmed.status).toBe(202);
+  expect(confirmed.body.id).toBe(d.id);
+
+  const done = await waitFor(d.id, (x) => x.status === 'COMPLETED', 'the deletion to complete');
+  expect(done.step).toBe('DONE');
+  expectProblem(await admin('GET', `/v1/users/${id('leaver')}`), 404);
+  expectProblem(await admin('POST', `/v1/deletions/${d.id}/cancel`, {}), 409);
+
+  const completed = await admin('GET', '/v1/deletions?status=COMPLETED');
+  expect(completed.body.items.map((x: { id: string }) => x.id)).toContain(d.id);
+
+  const audit = await admin('GET', `/v1/deletions/${d.id}/audit?limit=500`);
+  expect(audit.status).toBe(200);
+  const actions = audit.body.items.map((e: { action: string }) => e.action);
+  expect(actions).toEqual(
+    expect.arrayContaining(['DELETION_STARTED', 'LEADS_MOVED', 'AUTOMATIONS_APPLIED', 'LABELS_APPLIED', 'USER_DELETED']),
+  );
+  expect(audit.body.items[0]).toEqual({
+    id: expect.any(String),
+    at: expect.any(String),
+    actor: { type: 'USER', id: id('admin') },
+    action: 'DELETION_STARTED',
+    detail: expect.any(Object),
+  });
+});
+
+function labels0(d: { labels: { id: string }[] }): string {
+  return d.labels[0]!.id;
+}
+
+test('deletions are listed newest first, filtered by status; cancel answers 200', async () => {
+  const a = await admin('POST', `/v1/users/${id('x')}/deletion`, {});
+  const b = await admin('POST', `/v1/users/${id('y')}/deletion`, {});
+  expect([a.status, b.status]).toEqual([201, 201]);
+  const open = await admin('GET', '/v1/deletions?status=IN_PROGRESS');
+  const order = open.body.items.map((x: { id: string }) => x.id);
+  expect(order.indexOf(b.body.id)).toBeGreaterThanOrEqual(0);
+  expect(order.indexOf(b.body.id)).toBeLessThan(order.indexOf(a.body.id));
+
+  const cancelled = await admin('POST', `/v1/deletions/${a.body.id}/cancel`, { reason: 'changed my mind' });
+  expect(cancelled.status).toBe(200);
+  expect(cancelled.body.status).toBe('CANCELLED');
+  expect((await admin('GET', `/v1/users/${id('x')}`)).body.status).toBe('ACTIVE');
+  const noBody = await admin('POST', `/v1/deletions/${b.body.id}/cancel`);
+  expect(noBody.status).toBe(200);
+  expect((await admin('GET', '/v1/deletions?status=CANCELLED')).body.items.map((x: { id: string }) => x.id)).toEqual(
+    expect.arrayContaining([a.body.id, b.body.id]),
+  );
+  expectProblem(await admin('GET', '/v1/deletions?status=DONE'), 400);
+});
+
+test('start refusals: unknown user 404, yourself 422, unknown field 400, MEMBER 403', async () => {
+  expectProblem(await admin('POST', '/v1/users/nobody/deletion', {}), 404);
+  expectProblem(await admin('POST', `/v1/users/${id('admin')}/deletion`, {}), 422);
+  expectProblem(await admin('POST', `/v1/users/${id('z')}/deletion`, { reason: 'r', force: true }), 400);
+  expectProblem(await member('POST', `/v1/users/${id('z')}/deletion`, {}), 403);
+  expectProblem(await member('GET', '/v1/deletions'), 403);
+  expect((await admin('GET', `/v1/users/${id('z')}`)).body.status).toBe('ACTIVE');
+});
