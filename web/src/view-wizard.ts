@@ -110,6 +110,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   let names = new Map<string, string>();
   let candidates: User[] = [];
   let screen: Screen | null = null;
+  let screenKey = '';
   let panel: Panel | null = null;
   let confirmed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -222,14 +223,18 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     renderHead(d);
     renderStepper(d);
     const next = screenOf(d, confirmed);
-    if (next !== screen || !panel) {
+    // The end screen is drawn again once a move stopped by a cancel has settled.
+    const key = next === 'end' ? `end:${d.leads.state}` : next;
+    if (key !== screenKey || !panel) {
       const first = screen === null;
+      const moved = next !== screen;
       screen = next;
+      screenKey = key;
       stepTitle.textContent = titleOf(next, d);
       panel = buildPanel(next, d);
       panelHost.removeAttribute('aria-busy');
       replace(panelHost, panel.element);
-      if (!first) focusHeading(stepTitle);
+      if (!first && moved) focusHeading(stepTitle);
     } else {
       panel.update?.(d);
     }
