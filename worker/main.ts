@@ -1,11 +1,23 @@
 // The worker as its own process (docker-compose `worker`, tests that kill it).
 // The Temporal runtime shuts the worker down gracefully on SIGINT/SIGTERM.
-import { ConfigError, loadConfig } from '../infra/config';
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { ConfigError, loadConfig, type Config } from '../infra/config';
 import { ensureDatabase } from '../infra/database';
 import { runWorker } from './index';
 
+const SDK_LEVEL: Record<Config['LOG_LEVEL'], LogLevel> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+  fatal: 'ERROR',
+  silent: 'ERROR',
+};
+
 async function main() {
   const config = loadConfig();
+  Runtime.install({ logger: new DefaultLogger(SDK_LEVEL[config.LOG_LEVEL]) });
   const database = await ensureDatabase(config, (msg) => console.log(msg));
   try {
     await runWorker({ config, databaseUrl: database.url, workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined });

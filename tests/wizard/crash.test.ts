@@ -32,6 +32,7 @@ function startWorkerProcess(): ChildProcess {
       TEMPORAL_TASK_QUEUE: h.config.TEMPORAL_TASK_QUEUE,
       LEAD_MOVE_BATCH_SIZE: String(BATCH),
       WORKFLOW_BUNDLE_PATH: env.workflowBundlePath ?? '',
+      LOG_LEVEL: 'error',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
