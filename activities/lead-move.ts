@@ -15,37 +15,14 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Prisma } from '../generated/prisma/client';
 import { eligibleDistribution, splitCounts } from '../domain/distribution';
+import { currentTarget, receivedByTarget, type Quota } from '../domain/lead-plan';
 import type { Actor, Distribution } from '../domain/schemas';
 import { alreadyDone, assertTargets, fallbackOwner, recordAudit, TX_OPTIONS, type Db } from './shared';
 
 export type MoveKind = 'MOVE' | 'SWEEP';
-export interface Quota {
-  userId: string;
-  quota: number;
-}
 
 /** Audit action written when each kind of move ends. */
 const FINISH_ACTION: Record<MoveKind, string> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
-
-/** Which target the lead at position `moved` goes to, and how many more it takes. */
-export function currentTarget(targets: readonly Quota[], moved: number): { userId: string; room: number } | null {
-  let end = 0;
-  for (const t of targets) {
-    end += t.quota;
-    if (moved < end) return { userId: t.userId, room: end - moved };
-  }
-  return null;
-}
-
-/** How many leads each target received once `moved` leads have gone, in plan order. */
-export function receivedByTarget(targets: readonly Quota[], moved: number): { userId: string; count: number }[] {
-  let start = 0;
-  return targets.map((t) => {
-    const count = Math.min(Math.max(moved - start, 0), t.quota);
-    start += t.quota;
-    return { userId: t.userId, count };
-  });
-}
 
 export function leadMoveActivities(db: Db, opts: { batchSize: number }) {
   const key = (deletionId: string, kind: MoveKind) => ({ deletionId_kind: { deletionId, kind } });

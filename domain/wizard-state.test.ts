@@ -1,0 +1,93 @@
+// The wizard's transitions without Temporal: what the admin sees after each.
+import * as W from './wizard-state';
+
+const input: W.WizardInput = {
+  deletionId: 'del_1',
+  workspaceId: 'ws',
+  userId: 'leaver',
+  source: 'ADMIN',
+  actor: { type: 'USER', id: 'admin' },
+  reason: 'left the company',
+  effectiveAt: null,
+};
+const T0 = '2026-11-01T00:00:00.000Z';
+const T1 = '2026-11-02T00:00:00.000Z';
+
+function openedSnapshot(): W.WizardSnapshot {
+  const view = W.openedView(
+    input,
+    {
+      user: { id: 'leaver', name: 'Lee', email: 'lee@x.test' },
+      leadsTotal: 10,
+      automations: [
+        { id: 'a1', name: 'Shared', current: [{ userId: 'leaver', weight: 50 }, { userId: 'ann', weight: 25 }, { userId: 'bob', weight: 25 }] },
+        { id: 'a2', name: 'Sole', current: [{ userId: 'leaver', weight: 100 }] },
+      ],
+      integrations: [],
+      labels: [{ id: 'l1', name: 'Hot', visibility: 'SHARED' }],
+      startedAt: T0,
+    },
+    T0,
+  );
+  return W.opened(W.initialSnapshot(input, T0), view);
+}
+
+test('opening shows suggestions, and sole-member items require a replacement', () => {
+  const s = openedSnapshot();
+  expect(s.phase).toBe('WAITING');
+  expect(s.view).toMatchObject({ status: 'IN_PROGRESS', step: 'LEADS', workflowId: 'deletion-ws-leaver' });
+  expect(s.view.automations[0]).toMatchObject({
+    suggested: [{ userId: 'ann', weight: 50 }, { userId: 'bob', weight: 50 }],
+    requiresReplacement: false,
+    applied: null,
+  });
+  expect(s.view.automations[1]).toMatchObject({ suggested: null, requiresReplacement: true });
+  expect(s.view.labels[0]).toEqual({ id: 'l1', name: 'Hot', visibility: 'SHARED', replacementUserId: null, applied: false });
+});
+
+test('the move keeps the wizard at LEADS until it is done, then goes to AUTOMATIONS', () => {
+  let s = W.moveStarted(openedSnapshot(), [{ userId: 'ann', weight: 100 }], 10, T1);
+  expect(s.phase).toBe('MOVING');
+  expect(s.view.step).toBe('LEADS');
+  expect(s.view.leads).toEqual({ total: 10, moved: 0, swept: 0, state: 'MOVING', distribution: [{ userId: 'ann', weight: 100 }] });
+  s = W.moveProgressed(s, 4, T1);
+  expect(s.view.leads.moved).toBe(4);
+  s = W.moveFinished(s, 10, T1);
+  expect(s).toMatchObject({ phase: 'WAITING', view: { step: 'AUTOMATIONS', leads: { moved: 10, state: 'DONE' } } });
+  expect(s.view.updatedAt).toBe(T1);
+});
+
+test('a cancel during the move keeps it cancelling, then marks the move DONE', () => {
+  let s = W.moveStarted(openedSnapshot(), [{ userId: 'ann', weight: 100 }], 10, T1);
+  s = W.cancelRequested(s, T1);
+  s = W.moveFinished(s, 6, T1);
+  expect(s.phase).toBe('CANCELLING');
+  expect(s.view.step).toBe('LEADS');
+  s = W.cancelled(s, T1);
+  expect(s).toMatchObject({ phase: 'FINISHED', view: { status: 'CANCELLED', leads: { moved: 6, state: 'DONE' } } });
+});
+
+test('steps advance in order and record what was applied', () => {
+  let s = W.moveFinished(W.moveStarted(openedSnapshot(), [{ userId: 'ann', weight: 100 }], 10, T1), 10, T1);
+  s = W.routingApplied(s, 'automations', [{ id: 'a2', distribution: [{ userId: 'bob', weight: 100 }] }], T1);
+  expect(s.view.step).toBe('INTEGRATIONS');
+  expect(s.view.automations.map((a) => a.applied)).toEqual([null, [{ userId: 'bob', weight: 100 }]]);
+  s = W.routingApplied(s, 'integrations', [], T1);
+  expect(s.view.step).toBe('LABELS');
+  s = W.labelsApplied(s, [{ labelId: 'l1', replacementUserId: 'ann' }], ['l1'], T1);
+  expect(s.view.step).toBe('CONFIRM');
+  expect(s.view.labels[0]).toMatchObject({ replacementUserId: 'ann', applied: true });
+  s = W.completed(W.confirmAccepted(s, T1), 3, T1);
+  expect(s).toMatchObject({ phase: 'FINISHED', view: { status: 'COMPLETED', step: 'DONE', leads: { swept: 3 } } });
+});
+
+test('an effectiveAt in the future is not effective yet; one in the past is', () => {
+  expect(W.initialSnapshot({ ...input, effectiveAt: '2026-12-01T00:00:00Z' }, T0).effective).toBe(false);
+  expect(W.initialSnapshot({ ...input, effectiveAt: '2026-10-01T00:00:00Z' }, T0).effective).toBe(true);
+  expect(W.initialSnapshot(input, T0).effective).toBe(true);
+});
+
+test('nextStep walks LEADS → … → DONE and stays at DONE', () => {
+  expect(W.STEP_ORDER.slice(0, -1).map(W.nextStep)).toEqual(W.STEP_ORDER.slice(1));
+  expect(W.nextStep('DONE')).toBe('DONE');
+});
