@@ -11,36 +11,9 @@ import { createPrisma } from '../../infra/database';
 import { freePort } from '../../infra/temporal-server';
 import { testEnv } from '../support/env';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { CONTRACT_ROUTES } from './contract';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
-/** Every route of api.md, as the OpenAPI document must list it. */
-export const CONTRACT_ROUTES: [string, string][] = [
-  ['get', '/v1/health'],
-  ['get', '/v1/users'],
-  ['post', '/v1/users'],
-  ['get', '/v1/users/{id}'],
-  ['post', '/v1/leads/bulk'],
-  ['get', '/v1/leads'],
-  ['get', '/v1/leads/count'],
-  ['post', '/v1/automations'],
-  ['get', '/v1/automations'],
-  ['post', '/v1/integrations'],
-  ['get', '/v1/integrations'],
-  ['post', '/v1/integrations/{id}/leads'],
-  ['post', '/v1/labels'],
-  ['get', '/v1/labels'],
-  ['post', '/v1/users/{userId}/deletion'],
-  ['get', '/v1/deletions'],
-  ['get', '/v1/deletions/{id}'],
-  ['post', '/v1/deletions/{id}/leads'],
-  ['post', '/v1/deletions/{id}/automations'],
-  ['post', '/v1/deletions/{id}/integrations'],
-  ['post', '/v1/deletions/{id}/labels'],
-  ['post', '/v1/deletions/{id}/confirm'],
-  ['post', '/v1/deletions/{id}/cancel'],
-  ['get', '/v1/deletions/{id}/audit'],
-  ['post', '/v1/hooks/{workspaceSlug}/offboarding'],
-];
 
 const logLines: string[] = [];
 const logStream = new Writable({
