@@ -35,6 +35,7 @@
 // rolled back, and the backend is released.
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from '@electric-sql/pglite-socket';
@@ -194,6 +195,65 @@ class SessionQueue {
   }
 }
 
+/**
+ * A blank cluster, as PGlite's initdb leaves it, cached as a tarball in the
+ * system temp folder: initdb takes seconds (7 s on a busy 2-core machine),
+ * loading the tarball under one. Every in-memory database (tests) and every
+ * new data directory starts from it. Keyed by the PGlite version.
+ */
+const PGLITE_VERSION: string = (() => {
+  try {
+    // The package does not export ./package.json: find it above its entry point.
+    let dir = path.dirname(require.resolve('@electric-sql/pglite'));
+    while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+    return (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+const templatePath = () => path.join(os.tmpdir(), `crm-offboarding-pglite-${PGLITE_VERSION}-blank.tar.gz`);
+
+async function blankClusterTemplate(log: Log): Promise<Blob | undefined> {
+  const file = templatePath();
+  try {
+    if (fs.existsSync(file)) return new Blob([fs.readFileSync(file)]);
+    const fresh = await PGlite.create();
+    try {
+      const blob = await fresh.dumpDataDir('gzip');
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
+      fs.renameSync(tmp, file);
+      return blob;
+    } finally {
+      await fresh.close();
+    }
+  } catch (err) {
+    log(`embedded database: no blank-cluster template (${(err as Error).message}); running initdb`);
+    return undefined;
+  }
+}
+
+async function openPglite(dataDir: string | undefined, log: Log): Promise<PGlite> {
+  const isNew = !dataDir || !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
+  if (isNew) {
+    const template = await blankClusterTemplate(log);
+    if (template) {
+      try {
+        return await PGlite.create({ ...(dataDir ? { dataDir } : {}), loadDataDir: template });
+      } catch (err) {
+        log(`embedded database: the blank-cluster template did not load (${(err as Error).message}); running initdb`);
+        fs.rmSync(templatePath(), { force: true });
+        if (dataDir) {
+          fs.rmSync(dataDir, { recursive: true, force: true });
+          fs.mkdirSync(dataDir, { recursive: true });
+        }
+      }
+    }
+  }
+  return PGlite.create(dataDir ? { dataDir } : {});
+}
+
 export interface EmbeddedPostgres {
   url: string;
   /** The PGlite instance behind the server (for in-process tools such as the schema engine). */
@@ -214,8 +274,7 @@ export async function startEmbeddedPostgres(opts: {
 }): Promise<EmbeddedPostgres> {
   const log = opts.log ?? noop;
   const maxConnections = opts.maxConnections ?? MAX_EMBEDDED_CONNECTIONS;
-  if (opts.dataDir) fs.mkdirSync(opts.dataDir, { recursive: true });
-  const db = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
+  const db = await openPglite(opts.dataDir, log);
   const queue = new SessionQueue(db, log);
   const handlers = new Set<PGLiteSocketHandler>();
   const sockets = new Set<net.Socket>();
