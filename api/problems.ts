@@ -126,6 +126,14 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   if (status >= 400 && status < 500) {
     return { problem: problem(status, clientErrorDetail(e!, status)), headers: {}, unexpected: false };
   }
+  // Our dependencies being away is not the client's fault either: 503, retry later.
+  if (name === 'ServiceError' || name === 'PrismaClientInitializationError' || name === 'TransportError') {
+    return {
+      problem: problem(503, 'A service this request needs is unavailable right now; try again shortly.'),
+      headers: { 'retry-after': '5' },
+      unexpected: true,
+    };
+  }
   return {
     problem: problem(500, 'Something went wrong on our side. The request id in the logs identifies it.'),
     headers: {},

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { makeHealthCheck } from '../../api/health';
+import { buildServer } from '../../api/server';
 import { signHookBody } from '../../api/hook-signature';
 import { createPrisma } from '../../infra/database';
 import { freePort } from '../../infra/temporal-server';
@@ -186,6 +187,37 @@ describe('health', () => {
       await down.close();
       await health.close();
       await prisma.$disconnect();
+    }
+  });
+});
+
+describe('admin page', () => {
+  test('the built page is served at / next to the API when its folder exists', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-dist-'));
+    fs.mkdirSync(path.join(dir, 'assets'));
+    fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>Offboarding</title>');
+    fs.writeFileSync(path.join(dir, 'assets', 'app.js'), 'console.log(1)');
+    const app = buildServer({
+      prisma: api.prisma,
+      wizard: api.wizard,
+      health: async () => ({ database: true, temporal: true }),
+      config: api.harness.config,
+      logger: false,
+      webDir: dir,
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const address = app.server.address();
+      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const index = await fetch(`${base}/`);
+      expect(index.status).toBe(200);
+      expect(index.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await index.text()).toContain('Offboarding');
+      expect((await fetch(`${base}/assets/app.js`)).status).toBe(200);
+      expectProblem(await client(base)('GET', '/assets/missing.js'), 404);
+      expectProblem(await client(base)('GET', '/v1/users'), 401);
+    } finally {
+      await app.close();
     }
   });
 });
