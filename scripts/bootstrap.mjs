@@ -68,13 +68,32 @@ function ensureDependencies() {
     }
   }
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  runStep(
+  say(
     fs.existsSync(inRoot('node_modules'))
       ? 'package-lock.json changed since the last install: reinstalling dependencies (npm ci)…'
-      : 'Installing dependencies (npm ci, about a minute the first time)…',
-    npm,
-    ['ci', '--no-audit', '--no-fund'],
+      : 'Installing dependencies (npm ci, a minute or two the first time)…',
   );
+  const started = Date.now();
+  const ci = spawnSync(npm, ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (ci.status !== 0) {
+    // Its first lines say why; the rest is npm's usage text.
+    const why = (ci.stderr ?? '').split('\n').filter((line) => line.replace(/^npm error\s*/, '').trim());
+    for (const line of why.slice(0, 3)) console.error(line);
+    // npm ci refuses a lock file that lists an optional dependency the
+    // registry cannot serve (e.g. a Windows-only helper of vite): install the
+    // same locked versions without rewriting package-lock.json instead.
+    runStep(
+      'npm ci refused (see above); installing the locked versions with npm install --no-save instead…',
+      npm,
+      ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error'],
+    );
+  } else {
+    say(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
   fs.writeFileSync(stamp, `${want}\n`);
 }
 
