@@ -171,6 +171,16 @@ test('deletions are listed newest first, filtered by status; cancel answers 200'
     expect.arrayContaining([a.body.id, b.body.id]),
   );
   expectProblem(await admin('GET', '/v1/deletions?status=DONE'), 400);
+  for (const cursor of ['garbage', 'eyJ4IjoxfQ', '%00', 'WyJ4IiwieSJd']) {
+    expectProblem(await admin('GET', `/v1/deletions?cursor=${cursor}`), 400);
+    expectProblem(await admin('GET', `/v1/deletions/${a.body.id}/audit?cursor=${cursor}`), 400);
+  }
+  const paged = await admin('GET', '/v1/deletions?limit=1');
+  expect(paged.body.items).toHaveLength(1);
+  expect(paged.body.nextCursor).toEqual(expect.any(String));
+  const next = await admin('GET', `/v1/deletions?limit=1&cursor=${encodeURIComponent(paged.body.nextCursor)}`);
+  expect(next.status).toBe(200);
+  expect(next.body.items[0].id).not.toBe(paged.body.items[0].id);
 });
 
 test('start refusals: unknown user 404, yourself 422, unknown field 400, MEMBER 403', async () => {
