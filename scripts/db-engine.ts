@@ -43,10 +43,9 @@ export interface SchemaEngine {
 let glue: Promise<any> | null = null;
 
 function engineDir(): string {
-  // Override for a copy of the package outside node_modules.
-  if (process.env.SCHEMA_ENGINE_WASM_DIR) return process.env.SCHEMA_ENGINE_WASM_DIR;
   try {
-    return path.dirname(require.resolve('@prisma/schema-engine-wasm/package.json'));
+    // (./package.json is not among the package's exports; the glue is.)
+    return path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg'));
   } catch {
     throw new Error(
       'The package @prisma/schema-engine-wasm is not installed (see package.json devDependencies); it is needed to write or check migrations, not to apply them.',
