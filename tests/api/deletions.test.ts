@@ -85,6 +85,15 @@ test('a whole deletion: start 201 then 200, lead step 202, steps 200, confirm 20
     }),
     422,
   );
+  expectProblem(
+    await admin('POST', `/v1/deletions/${d.id}/leads`, {
+      distribution: [
+        { userId: id('heir'), weight: 50.5 },
+        { userId: id('other'), weight: 49.5 },
+      ],
+    }),
+    422,
+  );
   const moving = await admin('POST', `/v1/deletions/${d.id}/leads`, {
     distribution: [
       { userId: id('heir'), weight: 50 },
