@@ -30,6 +30,8 @@ import { createLabel, listLabels } from '../directory/labels';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
 const config = { auth: 'token' as const };
+/** Adding people to the workspace (possibly as OWNER) is an admin's act, not a MEMBER's. */
+const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
 
 export function directoryRoutes(app: Api, deps: ApiDeps): void {
   const db = deps.prisma;
@@ -47,10 +49,10 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.post('/v1/users', {
-    config,
+    config: admins,
     schema: {
       tags: ['directory'],
-      summary: 'Create a user',
+      summary: 'Create a user (OWNER or ADMIN)',
       security: bearer,
       body: CreateUserBody,
       response: { 201: User, ...problems(...TOKEN_PROBLEMS, 409) },

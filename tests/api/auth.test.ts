@@ -102,9 +102,13 @@ describe('roles', () => {
     expect((await admin('GET', `/v1/deletions/${ids.deletion}`)).body.status).toBe('IN_PROGRESS');
   });
 
-  test('a MEMBER may use the directory', async () => {
+  test('a MEMBER may read the directory but not add people to the workspace', async () => {
     expect((await member('GET', '/v1/users')).status).toBe(200);
     expect((await member('GET', `/v1/leads/count?ownerId=${uid('heir')}`)).status).toBe(200);
+    const before = await api.prisma.user.count({ where: { workspaceId: ws.id } });
+    expectProblem(await member('POST', '/v1/users', { name: 'Boss', email: 'boss@member.test', role: 'OWNER' }), 403);
+    expectProblem(await member('POST', '/v1/users', '{"broken'), 403);
+    expect(await api.prisma.user.count({ where: { workspaceId: ws.id } })).toBe(before);
   });
 });
 
