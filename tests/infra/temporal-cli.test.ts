@@ -80,6 +80,43 @@ test('no CLI anywhere and no Go: one sentence naming every way out, and nothing 
   expect(fs.existsSync(toolsDir)).toBe(false);
 });
 
+// A stand-in `go` that does what `go install` does: writes the binary into GOBIN.
+function fakeGo(dir: string, script: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'go'), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+}
+
+test('with Go and nothing found, it runs go install for the pinned tag into the machine cache and links it', async () => {
+  const { pathDir, toolsDir, cacheDir } = dirs();
+  fakeGo(
+    pathDir,
+    [
+      'echo "$@" > "$GOBIN/../go-args"',
+      'echo "go: downloading github.com/temporalio/cli v1.5.1" >&2',
+      'printf "#!/bin/sh\\necho built\\n" > "$GOBIN/temporal" && /bin/chmod +x "$GOBIN/temporal"',
+    ].join('\n'),
+  );
+  const lines: string[] = [];
+  const found = await findTemporalCli({}, (line) => lines.push(line), { env: { PATH: pathDir }, toolsDir, cacheDir });
+
+  expect(found).toBe(path.join(toolsDir, 'temporal'));
+  expect(fs.realpathSync(found)).toBe(path.join(fs.realpathSync(cacheDir), 'temporal'));
+  expect(fs.readFileSync(path.join(cacheDir, 'go-args'), 'utf8').trim()).toBe('install github.com/temporalio/cli/cmd/temporal@v1.5.1');
+  expect(lines.join('\n')).toContain('go: downloading github.com/temporalio/cli v1.5.1');
+  // Only the binary is left in the cache: the staging folder is gone.
+  expect(fs.readdirSync(cacheDir).sort()).toEqual(['go-args', 'temporal']);
+});
+
+test('a failed go build is a refusal that quotes the build output and leaves no binary behind', async () => {
+  const { pathDir, toolsDir, cacheDir } = dirs();
+  fakeGo(pathDir, 'echo "go: module lookup disabled by GOPROXY=off" >&2; exit 1');
+  const attempt = findTemporalCli({}, quiet, { env: { PATH: pathDir }, toolsDir, cacheDir });
+  await expect(attempt).rejects.toThrow(ConfigError);
+  await expect(attempt).rejects.toThrow('module lookup disabled by GOPROXY=off');
+  expect(fs.readdirSync(cacheDir)).toEqual([]);
+  expect(fs.existsSync(path.join(toolsDir, 'temporal'))).toBe(false);
+});
+
 test('npm start prints a CLI problem as its one sentence and exits 1, without a stack trace', () => {
   const repo = path.resolve(__dirname, '..', '..');
   const bogus = path.join(scratch, 'no-such-temporal');
