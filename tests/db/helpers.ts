@@ -1,6 +1,7 @@
 // Databases of a test's own: an in-memory embedded PGlite always, and a fresh
 // database on DATABASE_URL's PostgreSQL server when one is configured (CI).
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -14,8 +15,53 @@ export interface FreshDatabase {
   drop(): Promise<void>;
 }
 
-/** The kinds of database available to this run (PostgreSQL only when DATABASE_URL is set). */
-export const DATABASE_KINDS: FreshDatabase['kind'][] = process.env.DATABASE_URL ? ['PGlite', 'PostgreSQL'] : ['PGlite'];
+/** Is a socket listening on this TCP port one of this process's own file descriptors? (Linux) */
+function listenerIsThisProcess(port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!fs.existsSync(table)) continue;
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[1]?.endsWith(`:${hexPort}`) && cols[3] === '0A') inodes.add(cols[9]!);
+    }
+  }
+  if (inodes.size === 0) return false;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      if (m && inodes.has(m[1]!)) return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
+}
+
+/**
+ * Does DATABASE_URL name a real PostgreSQL server? The test setup points
+ * DATABASE_URL at its embedded PGlite when no server was given, and a
+ * "CREATE DATABASE" there is not a fresh database (PGlite has one database).
+ * Asked synchronously (test tables are declared from it); when jest runs in
+ * band, that PGlite is served by this very process and cannot answer a
+ * synchronous probe, but then it is ours, hence not a real server.
+ */
+function realPostgresConfigured(): boolean {
+  const url = process.env.DATABASE_URL;
+  if (!url) return false;
+  const { hostname, port } = new URL(url);
+  if (['127.0.0.1', 'localhost', '::1', '[::1]'].includes(hostname) && listenerIsThisProcess(Number(port || 5432))) return false;
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', "const {Client}=require('pg');const c=new Client({connectionString:process.argv[1]});c.connect().then(()=>c.query('SELECT version() AS v')).then(r=>{console.log(r.rows[0].v);return c.end()}).catch(e=>{console.error(e.message);process.exit(1)})", url],
+    { cwd: ROOT, encoding: 'utf8', timeout: 30_000 },
+  );
+  if (probe.status !== 0) throw new Error(`DATABASE_URL is set but does not answer: ${probe.stderr.trim() || 'no answer in 30 s'}`);
+  return !/PGlite/.test(probe.stdout);
+}
+
+/** The kinds of database this run can test on: PostgreSQL too when DATABASE_URL names a real server. */
+export const DATABASE_KINDS: FreshDatabase['kind'][] = realPostgresConfigured() ? ['PGlite', 'PostgreSQL'] : ['PGlite'];
 
 export async function freshDatabase(kind: FreshDatabase['kind']): Promise<FreshDatabase> {
   if (kind === 'PGlite') {
