@@ -33,6 +33,14 @@
 //     throughput, since only one runs at a time.
 // A client that disconnects while owning the backend has its unfinished work
 // rolled back, and the backend is released.
+//
+// One data directory, one server: the first process of ours to need it
+// (ensureDatabase) opens PGlite and serves it, recording pid+port in
+// DATA_DIR/pglite.lock; later processes (worker, `npm run token`) connect to
+// that server, and lose it when its owner exits. Committed data survived a
+// `kill -9` of the owner (tried); stop() closes PGlite cleanly.
+// PGlite cannot be opened inside jest's module sandbox (it imports modules
+// dynamically): tests run it in jest's globalSetup or in child processes.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
