@@ -126,8 +126,9 @@ function deletionsTable(items: Deletion[]): HTMLElement {
             h('td', null, d.status === 'IN_PROGRESS' ? STEP_TEXT[d.step] : '—'),
             h('td', { class: 'num nowrap' }, progressText(d)),
             h('td', null, deletionStatusBadge(d.status)),
-            h('td', { class: 'muted nowrap' }, formatTime(d.startedAt)),
-            h('td', { class: 'muted nowrap' }, formatTime(d.updatedAt)),
+            // Dates may wrap: kept on one line they pushed Resume out of a 1280-px-wide window.
+            h('td', { class: 'muted' }, formatTime(d.startedAt)),
+            h('td', { class: 'muted' }, formatTime(d.updatedAt)),
             h(
               'td',
               { class: 'row-actions' },
