@@ -7,7 +7,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const address = temporalAddress(config);
   const log = (message: string) => console.log(`[temporal-setup] ${message}`);
-  const result = await ensureNamespace({ address, namespace: config.TEMPORAL_NAMESPACE, log });
+  // A fresh Temporal container first creates its schema: give it minutes.
+  const result = await ensureNamespace({ address, namespace: config.TEMPORAL_NAMESPACE, log, waitForServerMs: 300_000 });
   if (!result.createdNamespace && result.addedAttributes.length === 0) {
     log(`${address} already has namespace ${config.TEMPORAL_NAMESPACE} with every search attribute.`);
   }
