@@ -114,6 +114,39 @@ function ensurePrismaClient() {
   fs.writeFileSync(stamp, `${want}\n`);
 }
 
+/** Hash of everything the admin page is built from: web/ (but its output and caches) and the locked dependencies. */
+function webSourceHash() {
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'dist' && entry.name !== 'node_modules') walk(full);
+      } else if (entry.isFile()) {
+        hash.update(`${path.relative(root, full)}\0`).update(fs.readFileSync(full)).update('\0');
+      }
+    }
+  };
+  walk(inRoot('web'));
+  hash.update(fs.readFileSync(inRoot('package-lock.json')));
+  return hash.digest('hex');
+}
+
+/** `vite build` of the admin page (served by the API at /) when web/dist is missing or was built from other sources. */
+function ensureWebBuild() {
+  const stamp = inRoot('web', 'dist', '.source.sha256');
+  const want = webSourceHash();
+  if (fs.existsSync(inRoot('web', 'dist', 'index.html')) && readStamp(stamp) === want) return;
+  runStep(
+    fs.existsSync(inRoot('web', 'dist', 'index.html'))
+      ? 'Rebuilding the admin page (web/ changed since web/dist was built: vite build)…'
+      : 'Building the admin page (web/ → web/dist, vite build)…',
+    process.execPath,
+    [inRoot('node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'],
+  );
+  fs.writeFileSync(stamp, `${want}\n`);
+}
+
 /** Runs a child in the foreground, passing our signals on, and exits with its code. */
 function runForeground(command, args) {
   const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
@@ -142,6 +175,8 @@ if (major < 20 || (major === 20 && minor < 6)) {
 
 ensureDependencies();
 ensurePrismaClient();
+
+if (command === 'start' || command === 'test') ensureWebBuild();
 
 if (command === 'start') {
   runForeground(process.execPath, ['--import', 'tsx', inRoot('scripts', 'start.ts'), ...rest]);
