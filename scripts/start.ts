@@ -14,7 +14,7 @@ import { findTemporalCli } from '../infra/temporal-cli';
 import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
-import { runWorker } from '../worker/index';
+import { createWorker } from '../worker/index';
 import { seedDemo } from './seed';
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.test';
@@ -114,13 +114,21 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
     shutdownSignals: [],
     logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN'),
   });
-  const workerStop = new AbortController();
-  const workerDone = runWorker({ config, databaseUrl: db.url, shutdownSignal: workerStop.signal });
+  // The worker is created (its workflow bundle built) before we say "running",
+  // and run here rather than through runWorker so that a stop asked for at
+  // any moment after that reaches it.
+  log('Starting the worker (bundling workflows) and the API…');
+  const [created, api] = await Promise.all([
+    createWorker({ config, databaseUrl: db.url }),
+    startApi({ config, databaseUrl: db.url }),
+  ]);
+  const { worker } = created;
   let workerFinished = false;
+  const workerDone = worker.run().finally(() => created.close());
   stops.push({
     name: 'worker',
     stop: async () => {
-      workerStop.abort();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerDone;
     },
   });
@@ -134,10 +142,8 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
       fatal('The worker failed');
     },
   );
-
-  const api = await startApi({ config, databaseUrl: db.url });
   stops.push({ name: 'API', stop: () => api.close() });
-  if (workerFinished) throw new Error('The worker stopped while the API was starting.');
+  if (workerFinished) throw new Error('The worker stopped as it started.');
 
   const token = await adminToken(prisma);
   console.log(
