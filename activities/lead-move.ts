@@ -132,6 +132,12 @@ export function leadMoveActivities(db: Db, opts: { batchSize: number }) {
         const r = await moveBatch(args.workspaceId, args.deletionId, args.kind);
         ctx.heartbeat({ cursor: r.cursor.toString(), moved: r.moved, total: r.total });
         if (r.done || Date.now() - started >= args.budgetMs) {
+          ctx.log.info(r.done ? 'lead move done' : 'lead move progress', {
+            deletionId: args.deletionId,
+            kind: args.kind,
+            moved: r.moved,
+            total: r.total,
+          });
           return { moved: r.moved, total: r.total, done: r.done };
         }
         if (ctx.cancellationSignal.aborted) {
