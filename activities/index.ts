@@ -2,14 +2,15 @@
 // worker registers `createActivities(prisma, …)`; the workflow proxies
 // `ReturnType<typeof createActivities>`, so names are never typed twice.
 import type { PrismaClient } from '../generated/prisma/client';
+import type { BatchSizing } from '../domain/lead-plan';
 import { leadMoveActivities } from './lead-move';
 import { reassignmentActivities } from './reassignment';
 import { wizardRecordActivities } from './wizard-records';
 
-export function createActivities(db: PrismaClient, opts: { batchSize: number }) {
+export function createActivities(db: PrismaClient, sizing: BatchSizing) {
   return {
     ...wizardRecordActivities(db),
-    ...leadMoveActivities(db, opts),
+    ...leadMoveActivities(db, sizing),
     ...reassignmentActivities(db),
   };
 }

@@ -15,7 +15,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Prisma } from '../generated/prisma/client';
 import { eligibleDistribution, splitCounts } from '../domain/distribution';
-import { currentTarget, receivedByTarget, type Quota } from '../domain/lead-plan';
+import { currentTarget, firstBatchSize, nextBatchSize, receivedByTarget, type BatchSizing, type Quota } from '../domain/lead-plan';
 import type { Actor, Distribution } from '../domain/schemas';
 import { alreadyDone, assertTargets, fallbackOwner, recordAudit, TX_OPTIONS, type Db } from './shared';
 
@@ -24,25 +24,30 @@ export type MoveKind = 'MOVE' | 'SWEEP';
 /** Audit action written when each kind of move ends. */
 const FINISH_ACTION: Record<MoveKind, string> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
 
-export function leadMoveActivities(db: Db, opts: { batchSize: number }) {
+export function leadMoveActivities(db: Db, sizing: BatchSizing) {
   const key = (deletionId: string, kind: MoveKind) => ({ deletionId_kind: { deletionId, kind } });
 
-  /** One batch: moves up to `room` leads past the cursor to one target, in one transaction. */
-  async function moveBatch(workspaceId: string, deletionId: string, kind: MoveKind) {
+  /** One batch: moves up to `batchSize` leads past the cursor to one target, in one transaction. */
+  async function moveBatch(workspaceId: string, deletionId: string, kind: MoveKind, batchSize: number) {
     const started = Date.now();
     return db.$transaction(async (tx) => {
+      // Asynchronous commit for this transaction only: a batch no longer waits
+      // for its WAL flush (most of a small batch's cost). Should PostgreSQL
+      // itself crash, the last batches may be lost, but each one whole, with its
+      // cursor: leads keep exactly one owner, the next attempt redoes them, and
+      // the sweep at confirm moves anything a lost final batch left behind.
       const [row] = await tx.$queryRaw<
         { from_user_id: string; targets: Quota[]; cursor: bigint; moved: number; total: number; done: boolean }[]
-      >`SELECT from_user_id, targets, cursor, moved, total, done FROM lead_moves
-        WHERE deletion_id = ${deletionId} AND kind = ${kind} FOR UPDATE`;
+      >`SELECT from_user_id, targets, cursor, moved, total, done, set_config('synchronous_commit', 'off', true)
+        FROM lead_moves WHERE deletion_id = ${deletionId} AND kind = ${kind} FOR UPDATE`;
       if (!row) throw new Error(`No lead move ${kind} for deletion ${deletionId}`);
-      if (row.done) return { moved: row.moved, total: row.total, cursor: row.cursor, done: true };
+      if (row.done) return { moved: row.moved, total: row.total, cursor: row.cursor, done: true, ms: 0 };
       const target = currentTarget(row.targets, row.moved);
       if (!target) {
         await tx.leadMove.update({ where: key(deletionId, kind), data: { done: true } });
-        return { moved: row.moved, total: row.total, cursor: row.cursor, done: true };
+        return { moved: row.moved, total: row.total, cursor: row.cursor, done: true, ms: 0 };
       }
-      const size = Math.min(opts.batchSize, target.room);
+      const size = Math.min(batchSize, target.room);
       // The bound is the size-th lead past the cursor (an index-only walk of
       // `size` entries); the update is then a plain id range of one owner.
       const [moved] = await tx.$queryRaw<{ n: number; hi: bigint | null }[]>`
@@ -69,7 +74,7 @@ export function leadMoveActivities(db: Db, opts: { batchSize: number }) {
         UPDATE lead_moves SET cursor = ${cursor}, moved = ${nowMoved}, batches = batches + 1,
           max_batch_ms = GREATEST(max_batch_ms, ${ms}), done = ${done}, updated_at = now()
         WHERE deletion_id = ${deletionId} AND kind = ${kind}`;
-      return { moved: nowMoved, total: row.total, cursor, done };
+      return { moved: nowMoved, total: row.total, cursor, done, ms };
     }, TX_OPTIONS);
   }
 
@@ -125,20 +130,25 @@ export function leadMoveActivities(db: Db, opts: { batchSize: number }) {
       deletionId: string;
       kind: MoveKind;
       budgetMs: number;
-    }): Promise<{ moved: number; total: number; done: boolean }> {
+      /** The size the previous slice settled on (see `nextBatchSize`). */
+      batchSize?: number;
+    }): Promise<{ moved: number; total: number; done: boolean; batchSize: number }> {
       const ctx = Context.current();
       const started = Date.now();
+      let batchSize = firstBatchSize(sizing, args.batchSize);
       for (;;) {
-        const r = await moveBatch(args.workspaceId, args.deletionId, args.kind);
-        ctx.heartbeat({ cursor: r.cursor.toString(), moved: r.moved, total: r.total });
+        const r = await moveBatch(args.workspaceId, args.deletionId, args.kind, batchSize);
+        batchSize = nextBatchSize(batchSize, r.ms, sizing);
+        ctx.heartbeat({ cursor: r.cursor.toString(), moved: r.moved, total: r.total, batchSize });
         if (r.done || Date.now() - started >= args.budgetMs) {
           ctx.log.info(r.done ? 'lead move done' : 'lead move progress', {
             deletionId: args.deletionId,
             kind: args.kind,
             moved: r.moved,
             total: r.total,
+            batchSize,
           });
-          return { moved: r.moved, total: r.total, done: r.done };
+          return { moved: r.moved, total: r.total, done: r.done, batchSize };
         }
         if (ctx.cancellationSignal.aborted) {
           ctx.log.info('lead move stopped after its batch', { deletionId: args.deletionId, moved: r.moved });

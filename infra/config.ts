@@ -23,8 +23,13 @@ export const ConfigSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Leads handed over per transaction in a bulk move. */
-  LEAD_MOVE_BATCH_SIZE: z.coerce.number().int().min(100).max(50_000).default(5_000),
+  /** Most leads handed over per transaction in a bulk move. */
+  LEAD_MOVE_BATCH_SIZE: z.coerce.number().int().min(100).max(50_000).default(10_000),
+  /**
+   * Batches adapt their size so each holds its row locks about this long
+   * (ms); 0 keeps every batch at LEAD_MOVE_BATCH_SIZE.
+   */
+  LEAD_MOVE_BATCH_TARGET_MS: z.coerce.number().int().min(0).max(10_000).default(50),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

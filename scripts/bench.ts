@@ -89,6 +89,7 @@ async function main() {
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_TASK_QUEUE: taskQueue,
       LEAD_MOVE_BATCH_SIZE: String(batch),
+      LEAD_MOVE_BATCH_TARGET_MS: String(base.LEAD_MOVE_BATCH_TARGET_MS),
       WORKFLOW_BUNDLE_PATH: bundlePath,
       LOG_LEVEL: 'warn',
     },
@@ -150,7 +151,8 @@ async function main() {
       peakWorkerRssMb: Math.round(peakRss),
       idleWorkerRssMb: Math.round(idleRss),
       maxBatchMs: move.maxBatchMs,
-      batchSize: batch,
+      batchSizeMax: batch,
+      batchTargetMs: base.LEAD_MOVE_BATCH_TARGET_MS,
       batches: move.batches,
     };
     log(`done on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);

@@ -28,7 +28,11 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflows,
-    activities: createActivities(prisma, { batchSize: config.LEAD_MOVE_BATCH_SIZE }),
+    activities: createActivities(prisma, {
+      min: 100,
+      max: config.LEAD_MOVE_BATCH_SIZE,
+      targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
+    }),
     // Heartbeats (move progress, cancellation) reach the server within a second.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',

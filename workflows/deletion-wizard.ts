@@ -287,10 +287,12 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
 
   // ---- the long parts -----------------------------------------------------
   async function moveAll(kind: 'MOVE' | 'SWEEP', onProgress: (moved: number) => void): Promise<number> {
+    let batchSize: number | undefined;
     for (;;) {
-      const r = await mover.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS });
+      const r = await mover.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize });
       onProgress(r.moved);
       if (r.done) return r.moved;
+      batchSize = r.batchSize;
     }
   }
 

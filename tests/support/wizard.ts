@@ -35,7 +35,8 @@ export async function wizardHarness(opts: { worker?: boolean; batchSize?: number
   quietRuntime();
   const config = testConfig({
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
-    LEAD_MOVE_BATCH_SIZE: String(opts.batchSize ?? 5_000),
+    // A test that names a batch size gets exactly that size (no adapting), so it can count batches.
+    ...(opts.batchSize ? { LEAD_MOVE_BATCH_SIZE: String(opts.batchSize), LEAD_MOVE_BATCH_TARGET_MS: '0' } : {}),
   });
   const env = testEnv();
   const prisma = createPrisma(env.databaseUrl, { max: 4 });

@@ -31,6 +31,7 @@ function startWorkerProcess(): ChildProcess {
       TEMPORAL_NAMESPACE: env.namespace,
       TEMPORAL_TASK_QUEUE: h.config.TEMPORAL_TASK_QUEUE,
       LEAD_MOVE_BATCH_SIZE: String(BATCH),
+      LEAD_MOVE_BATCH_TARGET_MS: '0',
       WORKFLOW_BUNDLE_PATH: env.workflowBundlePath ?? '',
       LOG_LEVEL: 'error',
     },
