@@ -51,6 +51,11 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
 /** Runs a worker until `shutdownSignal` aborts (or the process gets SIGINT/SIGTERM). */
 export async function runWorker(deps: WorkerDeps & { shutdownSignal?: AbortSignal }): Promise<void> {
   const { worker, close } = await createWorker(deps);
+  if (deps.shutdownSignal?.aborted) {
+    // Asked to stop while the worker was still being created (bundling takes seconds).
+    await close();
+    return;
+  }
   const stop = () => worker.getState() === 'RUNNING' && worker.shutdown();
   deps.shutdownSignal?.addEventListener('abort', stop, { once: true });
   try {
