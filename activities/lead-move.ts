@@ -55,7 +55,8 @@ export function leadMoveActivities(db: Db, sizing: BatchSizing) {
           SELECT COALESCE(
             (SELECT id FROM leads
               WHERE workspace_id = ${workspaceId} AND owner_id = ${row.from_user_id} AND id > ${row.cursor}
-              ORDER BY id OFFSET ${size - 1} LIMIT 1),
+              -- the (workspace_id, owner_id, id) index's own order: never a walk of the whole table by id
+              ORDER BY workspace_id, owner_id, id OFFSET ${size - 1} LIMIT 1),
             9223372036854775807) AS hi
         ), moved AS (
           UPDATE leads SET owner_id = ${target.userId}
