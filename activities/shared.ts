@@ -3,8 +3,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { FAILURE_TYPES } from '../domain/errors';
-import { targetProblem } from '../domain/rules';
-import type { Actor, Distribution } from '../domain/schemas';
+import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
+import type { Actor, Distribution, Role, UserStatus } from '../domain/schemas';
 
 export type Db = PrismaClient;
 export type Tx = Prisma.TransactionClient;
@@ -129,3 +129,18 @@ export async function routingWithUser(tx: Tx | Db, kind: 'automations' | 'integr
 
 /** Serializable transactions fail under contention; the activity retry runs them again. */
 export const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 } as const;
+
+/**
+ * May `actor` start deleting `target`? The rule of domain/rules.ts with the
+ * data it needs (the workspace's active owners). Used by the client's check
+ * before starting and again inside the opening transaction.
+ */
+export async function startProblem(
+  db: Tx | Db,
+  workspaceId: string,
+  target: { id: string; role: Role; status: UserStatus },
+  actor: Actor,
+): Promise<RuleProblem | null> {
+  const activeOwnerCount = await db.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
+  return startDeletionProblem({ actorUserId: actor.type === 'USER' ? actor.id : null, target, activeOwnerCount });
+}

@@ -1,9 +1,8 @@
 // Opening, mirroring, cancelling and the effective-date switch of a wizard.
 import type { Prisma } from '../generated/prisma/client';
-import { startDeletionProblem } from '../domain/rules';
 import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
-import { alreadyDone, recordAudit, routingWithUser, ruleViolation, TX_OPTIONS, type Db } from './shared';
+import { alreadyDone, recordAudit, routingWithUser, ruleViolation, startProblem, TX_OPTIONS, type Db } from './shared';
 
 export function wizardRecordActivities(db: Db) {
   return {
@@ -23,14 +22,7 @@ export function wizardRecordActivities(db: Db) {
           WHERE workspace_id = ${input.workspaceId} AND id = ${input.userId} FOR UPDATE`;
         if (!user) throw ruleViolation(`User ${input.userId} is not in this workspace.`);
         if (user.status === 'PENDING_DELETION') throw ruleViolation(`User ${user.id} is already being deleted.`);
-        const activeOwnerCount = await tx.user.count({
-          where: { workspaceId: input.workspaceId, role: 'OWNER', status: 'ACTIVE' },
-        });
-        const problem = startDeletionProblem({
-          actorUserId: input.actor.type === 'USER' ? input.actor.id : null,
-          target: user,
-          activeOwnerCount,
-        });
+        const problem = await startProblem(tx, input.workspaceId, user, input.actor);
         if (problem) throw ruleViolation(problem.message);
 
         const now = new Date();

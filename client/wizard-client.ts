@@ -13,7 +13,7 @@ import {
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { PrismaClient } from '../generated/prisma/client';
 import { BadInput, FAILURE_TYPES, NotFound, RuleViolation, StepConflict } from '../domain/errors';
-import { startDeletionProblem } from '../domain/rules';
+import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, type WizardInput } from '../domain/wizard-state';
@@ -106,14 +106,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       if (open) return { deletion: await live(open), created: false };
 
       if (user.status !== 'PENDING_DELETION') {
-        const activeOwnerCount = await prisma.user.count({
-          where: { workspaceId: args.workspaceId, role: 'OWNER', status: 'ACTIVE' },
-        });
-        const problem = startDeletionProblem({
-          actorUserId: args.actor.type === 'USER' ? args.actor.id : null,
-          target: user,
-          activeOwnerCount,
-        });
+        const problem = await startProblem(prisma, args.workspaceId, user, args.actor);
         if (problem) throw new RuleViolation(problem.message);
       }
 
