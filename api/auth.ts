@@ -1,9 +1,10 @@
 // Bearer tokens: stored as sha256 hashes, found by hash, compared in constant
 // time. A token acts as one user of one workspace, and only while that user is
 // ACTIVE: a user being deleted (PENDING_DELETION), SUSPENDED or removed is 401.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Role } from '../domain/schemas';
+import { hashToken } from '../infra/tokens';
 import { HttpProblem } from './problems';
 
 export interface AuthContext {
@@ -14,25 +15,6 @@ export interface AuthContext {
 
 /** Longest token we bother hashing; anything longer cannot be ours. */
 const MAX_TOKEN_LENGTH = 512;
-
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
-/**
- * Makes a token for a user and stores only its hash. The plaintext is
- * returned once; nobody can read it back later.
- */
-export async function issueToken(
-  db: PrismaClient,
-  args: { workspaceId: string; userId: string; label?: string },
-): Promise<string> {
-  const token = `crm_${randomBytes(32).toString('base64url')}`;
-  await db.apiToken.create({
-    data: { workspaceId: args.workspaceId, userId: args.userId, tokenHash: hashToken(token), label: args.label ?? null },
-  });
-  return token;
-}
 
 function unauthorized(detail: string): HttpProblem {
   return new HttpProblem(401, detail, { 'www-authenticate': 'Bearer realm="crm-offboarding"' });

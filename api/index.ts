@@ -3,5 +3,5 @@
 // tests need (tokens, hook signatures, health).
 export { buildServer, startApi, BODY_LIMIT, type ApiDeps, type RunningApi } from './server';
 export { makeHealthCheck, type HealthCheck } from './health';
-export { issueToken, hashToken } from './auth';
+export { createApiToken, hashToken } from '../infra/tokens';
 export { signHookBody } from './hook-signature';

@@ -1,6 +1,6 @@
 // Tokens, roles, workspace isolation and the order of refusals
 // (401, 403, 400, 404, 409, 422: the first that applies wins).
-import { issueToken } from '../../api/auth';
+import { createApiToken } from '../../infra/tokens';
 import { makeWorkspace, makeAutomation, makeIntegration, makeLabel, addLeads, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
@@ -55,13 +55,13 @@ describe('401', () => {
     expectProblem(await leaver('GET', '/v1/users'), 401);
 
     const sus = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 's', email: 's@auth.test', role: 'ADMIN' } });
-    const susToken = await issueToken(api.prisma, { workspaceId: ws.id, userId: sus.id });
+    const susToken = await createApiToken(api.prisma, { workspaceId: ws.id, userId: sus.id });
     expect((await client(api.url, susToken)('GET', '/v1/users')).status).toBe(200);
     await api.prisma.user.update({ where: { id: sus.id }, data: { status: 'SUSPENDED' } });
     expectProblem(await client(api.url, susToken)('GET', '/v1/users'), 401);
 
     const gone = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'g', email: 'g@auth.test', role: 'ADMIN' } });
-    const goneToken = await issueToken(api.prisma, { workspaceId: ws.id, userId: gone.id });
+    const goneToken = await createApiToken(api.prisma, { workspaceId: ws.id, userId: gone.id });
     await api.prisma.user.delete({ where: { id: gone.id } });
     expectProblem(await client(api.url, goneToken)('GET', '/v1/users'), 401);
   });

@@ -2,7 +2,7 @@
 // dev server (tests/global-setup.ts), plus a tiny HTTP client.
 import type { Writable } from 'node:stream';
 import { buildServer } from '../../api/server';
-import { issueToken } from '../../api/auth';
+import { createApiToken } from '../../infra/tokens';
 import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../generated/prisma/client';
 import type { WizardApi } from '../../client/types';
@@ -82,7 +82,7 @@ export function client(url: string, token?: string): Call {
 }
 
 export async function tokenOf(prisma: PrismaClient, ws: TestWorkspace, handle: string): Promise<string> {
-  return issueToken(prisma, { workspaceId: ws.id, userId: ws.users[handle]!.id, label: `test ${handle}` });
+  return createApiToken(prisma, { workspaceId: ws.id, userId: ws.users[handle]!.id, label: `test ${handle}` });
 }
 
 /** Asserts an RFC 9457 problem with this status. */

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
-import { issueToken } from '../../api/auth';
+import { createApiToken } from '../../infra/tokens';
 import { signHookBody } from '../../api/hook-signature';
 import { buildServer } from '../../api/server';
 import {
@@ -153,7 +153,7 @@ async function newPage(): Promise<Page> {
 
 /** Signs in through the sign-in screen with a fresh token of `handle`; lands on Users. */
 async function signedIn(ws: TestWorkspace, opts: { handle?: string; shots?: boolean } = {}): Promise<Page> {
-  const token = await issueToken(h.prisma, { workspaceId: ws.id, userId: ws.users[opts.handle ?? 'admin']!.id, label: 'browser test' });
+  const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users[opts.handle ?? 'admin']!.id, label: 'browser test' });
   const page = await newPage();
   await page.goto(`${base}/`);
   await page.getByTestId('token-input').fill(token);

@@ -14,9 +14,7 @@ import {
   wizardHarness,
   type WizardHarness,
 } from '../support/wizard';
-import { createHash } from 'node:crypto';
-
-const hashToken = (t: string) => createHash('sha256').update(t).digest('hex');
+import { hashToken } from '../../infra/tokens';
 
 let h: WizardHarness;
 beforeAll(async () => {
