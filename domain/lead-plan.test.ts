@@ -1,6 +1,16 @@
 import fc from 'fast-check';
 import { splitCounts } from './distribution';
-import { currentTarget, firstBatchSize, nextBatchSize, receivedByTarget, type Quota } from './lead-plan';
+import {
+  currentTarget,
+  firstBatchSize,
+  nextBatchSize,
+  nextStreamBatch,
+  receivedBySpans,
+  receivedByTarget,
+  streamOffsets,
+  type Quota,
+  type StreamSpan,
+} from './lead-plan';
 
 /** Walks a plan the way moveLeadsSlice does: batches of at most `batch`, never past a target's room. */
 function walk(targets: Quota[], total: number, batch: number) {
@@ -57,6 +67,59 @@ test('receivedByTarget at any point adds up to what moved', () => {
       expect(received).toBe(Math.min(moved, sum));
     }),
   );
+});
+
+describe('streams', () => {
+  test('a book is cut into at most `streams` ranges of at least the minimum each', () => {
+    expect(streamOffsets(1_000_000, 2, 10_000)).toEqual([0, 500_000, 1_000_000]);
+    expect(streamOffsets(30_001, 4, 10_000)).toEqual([0, 10_000, 20_000, 30_001]);
+    expect(streamOffsets(19_999, 2, 10_000)).toEqual([0, 19_999]);
+    expect(streamOffsets(0, 2, 10_000)).toEqual([0, 0]);
+    expect(streamOffsets(5, 1, 1)).toEqual([0, 5]);
+  });
+
+  test('streams walked in any batch sizes and any interleaving give every target exactly its quota', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 0, max: 40_000 }),
+        fc.integer({ min: 0, max: 5_000 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 6_000 })), { minLength: 1, maxLength: 20 }),
+        (weights, total, prefixWanted, k, schedule) => {
+          const plan = splitCounts(total, weights.map((w, i) => ({ userId: `u${i}`, weight: w }))).map((c) => ({
+            userId: c.userId,
+            quota: c.count,
+          }));
+          // A move laid out after `prefix` positions had gone in a single stream.
+          const prefix = Math.min(prefixWanted, total);
+          const offsets = streamOffsets(total - prefix, k, 1_000);
+          const spans: StreamSpan[] = offsets.slice(0, -1).map((o, i) => ({ from: prefix + o, to: prefix + offsets[i + 1]!, moved: 0 }));
+          expect(spans.length).toBeLessThanOrEqual(k);
+          const got = new Map<string, number>(receivedByTarget(plan, prefix).map((r) => [r.userId, r.count]));
+          const step = (i: number, size: number) => {
+            const b = nextStreamBatch(plan, spans[i]!, size);
+            if (!b) return false;
+            const before = currentTarget(plan, spans[i]!.from + spans[i]!.moved + b.size - 1);
+            expect(before?.userId).toBe(b.userId); // the whole batch belongs to one target
+            got.set(b.userId, (got.get(b.userId) ?? 0) + b.size);
+            spans[i]!.moved += b.size;
+            return true;
+          };
+          for (const [which, size] of schedule) {
+            step(which % spans.length, size);
+            const partial = receivedBySpans(plan, spans, prefix).reduce((a, r) => a + r.count, 0);
+            expect(partial).toBe(prefix + spans.reduce((a, s) => a + s.moved, 0));
+          }
+          spans.forEach((_, i) => {
+            while (step(i, 1_500));
+          });
+          for (const p of plan) expect(got.get(p.userId) ?? 0).toBe(p.quota);
+          expect(receivedBySpans(plan, spans, prefix).map((r) => r.count)).toEqual(plan.map((p) => p.quota));
+        },
+      ),
+    );
+  });
 });
 
 describe('batch sizing', () => {

@@ -1,7 +1,9 @@
 // The plan of a bulk lead move: the book in id order is cut into consecutive
 // segments, one per target, each as long as that target's quota (largest
-// remainder over the chosen weights). A batch never crosses a segment, so the
-// count moved so far says exactly who received what. Pure.
+// remainder over the chosen weights). The book is also cut into streams,
+// consecutive ranges of positions moved concurrently. A batch never crosses a
+// segment nor the end of its stream, so what each stream has moved says
+// exactly who received what. Pure.
 export interface Quota {
   userId: string;
   quota: number;
@@ -17,14 +19,65 @@ export function currentTarget(targets: readonly Quota[], moved: number): { userI
   return null;
 }
 
-/** How many leads each target received once `moved` leads have gone, in plan order. */
-export function receivedByTarget(targets: readonly Quota[], moved: number): { userId: string; count: number }[] {
+/**
+ * How the positions [moved, total) still to move are cut into at most
+ * `streams` consecutive ranges of at least `minPerStream` positions each (one
+ * range when there are fewer): the offsets from `moved` where each range
+ * starts, then the end. [0, 10] at 1 stream; [0, 5, 10] at 2.
+ */
+export function streamOffsets(remaining: number, streams: number, minPerStream: number): number[] {
+  const k = Math.max(1, Math.min(streams, Math.floor(remaining / Math.max(1, minPerStream))));
+  return Array.from({ length: k + 1 }, (_, i) => Math.floor((remaining * i) / k));
+}
+
+/** A stream's place in the plan: positions [from, to), `moved` of them done. */
+export interface StreamSpan {
+  from: number;
+  to: number;
+  moved: number;
+}
+
+/**
+ * The next batch of a stream: to whom, and how many at most — never past the
+ * stream's end nor past the current target's room. Null when the stream has
+ * nothing left in the plan.
+ */
+export function nextStreamBatch(
+  targets: readonly Quota[],
+  span: StreamSpan,
+  batchSize: number,
+): { userId: string; size: number } | null {
+  const position = span.from + span.moved;
+  if (position >= span.to) return null;
+  const t = currentTarget(targets, position);
+  if (!t) return null;
+  return { userId: t.userId, size: Math.max(1, Math.min(batchSize, t.room, span.to - position)) };
+}
+
+/**
+ * How many leads each target received from streams that each moved the first
+ * `moved` positions of their span, plus `prefix` positions [0, prefix) moved
+ * before any stream (by a single-stream move begun before streams existed).
+ */
+export function receivedBySpans(
+  targets: readonly Quota[],
+  spans: readonly StreamSpan[],
+  prefix = 0,
+): { userId: string; count: number }[] {
+  const segments = [[0, prefix], ...spans.map((s) => [s.from, s.from + s.moved])] as const;
   let start = 0;
   return targets.map((t) => {
-    const count = Math.min(Math.max(moved - start, 0), t.quota);
-    start += t.quota;
+    const end = start + t.quota;
+    let count = 0;
+    for (const [a, b] of segments) count += Math.max(0, Math.min(b, end) - Math.max(a, start));
+    start = end;
     return { userId: t.userId, count };
   });
+}
+
+/** How many leads each target received once the first `moved` positions have gone, in plan order. */
+export function receivedByTarget(targets: readonly Quota[], moved: number): { userId: string; count: number }[] {
+  return receivedBySpans(targets, [], moved);
 }
 
 export interface BatchSizing {
