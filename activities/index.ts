@@ -2,15 +2,14 @@
 // worker registers `createActivities(prisma, …)`; the workflow proxies
 // `ReturnType<typeof createActivities>`, so names are never typed twice.
 import type { PrismaClient } from '../generated/prisma/client';
-import type { BatchSizing } from '../domain/lead-plan';
-import { leadMoveActivities } from './lead-move';
+import { leadMoveActivities, type MoveTuning } from './lead-move';
 import { reassignmentActivities } from './reassignment';
 import { wizardRecordActivities } from './wizard-records';
 
-export function createActivities(db: PrismaClient, sizing: BatchSizing) {
+export function createActivities(db: PrismaClient, tuning: MoveTuning) {
   return {
     ...wizardRecordActivities(db),
-    ...leadMoveActivities(db, sizing),
+    ...leadMoveActivities(db, tuning),
     ...reassignmentActivities(db),
   };
 }

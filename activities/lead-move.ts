@@ -2,82 +2,289 @@
 // of millions:
 // - a plan fixed once (`startLeadMove`): the number to move and each target's
 //   quota by largest remainder, in a `lead_moves` row;
-// - batches in id order, each one short transaction that moves an id range
-//   (`owner_id = user AND id > cursor AND id <= bound`) and advances the
-//   cursor and count in the same commit — so a crash anywhere leaves every
-//   lead with exactly one owner and the cursor exactly where the leads are;
-// - a batch never crosses from one target to the next, so target i receives
-//   exactly the leads at positions [sum(quota<i), sum(quota<=i)) of the book;
-// - `moveLeadsSlice` runs batches for a bounded time, heartbeating the cursor,
-//   and stops after the current batch when cancelled. Any attempt, first or
-//   retried after a crash, resumes from the committed cursor.
+// - the book laid out once into up to `streams` consecutive id ranges
+//   (`lead_move_streams`), moved concurrently so the database can use more
+//   than one core while no two transactions ever want the same rows;
+// - in each stream, batches in id order, each ONE statement (its own
+//   transaction) that moves the next leads past the stream's cursor (read in
+//   the owner index's order) and advances the cursor and the move's count in
+//   the same commit — so a crash anywhere leaves every lead with exactly one owner
+//   and each cursor exactly where its leads are. The statement only acts if
+//   the stream is still where this attempt last saw it, so two attempts of the
+//   activity (a retry beside a zombie) can never move a range twice;
+// - a batch never crosses from one target to the next nor past its stream, so
+//   target i receives exactly the leads at positions [sum(quota<i),
+//   sum(quota<=i)) of the book;
+// - `moveLeadsSlice` runs batches for a bounded time, heartbeating the cursors,
+//   and stops after the current batches when cancelled. Any attempt, first or
+//   retried after a crash, resumes from the committed cursors.
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Prisma } from '../generated/prisma/client';
 import { eligibleDistribution, splitCounts } from '../domain/distribution';
-import { currentTarget, firstBatchSize, nextBatchSize, receivedByTarget, type BatchSizing, type Quota } from '../domain/lead-plan';
+import {
+  firstBatchSize,
+  nextBatchSize,
+  nextStreamBatch,
+  receivedBySpans,
+  streamOffsets,
+  type BatchSizing,
+  type Quota,
+} from '../domain/lead-plan';
 import type { Actor, Distribution } from '../domain/schemas';
 import { alreadyDone, assertTargets, fallbackOwner, recordAudit, TX_OPTIONS, type Db } from './shared';
 
 export type MoveKind = 'MOVE' | 'SWEEP';
 
+/** How bulk moves run: batch sizing, and how many streams a book is cut into. */
+export interface MoveTuning extends BatchSizing {
+  /** Concurrent streams per move (1 = one id-ordered walk). */
+  streams: number;
+}
+
+/** A stream gets at least this many leads; smaller books run in fewer streams. */
+export const MIN_STREAM_LEADS = 10_000;
+
+/** Above any lead id: the upper bound of the last stream. */
+const NO_UPPER = 9223372036854775807n;
+
 /** Audit action written when each kind of move ends. */
 const FINISH_ACTION: Record<MoveKind, string> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
 
-export function leadMoveActivities(db: Db, sizing: BatchSizing) {
-  const key = (deletionId: string, kind: MoveKind) => ({ deletionId_kind: { deletionId, kind } });
+interface Stream {
+  stream: number;
+  fromPosition: number;
+  toPosition: number;
+  cursor: bigint;
+  upperId: bigint | null;
+  moved: number;
+  done: boolean;
+}
 
-  /** One batch: moves up to `batchSize` leads past the cursor to one target, in one transaction. */
-  async function moveBatch(workspaceId: string, deletionId: string, kind: MoveKind, batchSize: number) {
-    const started = Date.now();
+interface Layout {
+  fromUserId: string;
+  targets: Quota[];
+  total: number;
+  streams: Stream[];
+}
+
+const span = (s: Stream) => ({ from: s.fromPosition, to: s.toPosition, moved: s.moved });
+
+const key = (deletionId: string, kind: MoveKind) => ({ deletionId_kind: { deletionId, kind } });
+const streamWhere = (deletionId: string, kind: MoveKind) => ({ where: { deletionId, kind }, orderBy: { stream: 'asc' as const } });
+
+/** What a slice needs from whoever runs it (an activity's context, or a test). */
+export interface SliceIo {
+  heartbeat(details: unknown): void;
+  /** Aborted: stop each stream after its current batch. */
+  signal: AbortSignal;
+  log: { info(message: string, meta?: Record<string, unknown>): void };
+}
+
+export interface SliceArgs {
+  workspaceId: string;
+  deletionId: string;
+  kind: MoveKind;
+  budgetMs: number;
+  /** The size the previous slice settled on (see `nextBatchSize`). */
+  batchSize?: number;
+}
+
+export interface SliceResult {
+  moved: number;
+  total: number;
+  done: boolean;
+  batchSize: number;
+}
+
+/** The streams and batches of a move, free of Temporal: `moveSlice` runs one slice of it. */
+export function leadMoveEngine(db: Db, tuning: MoveTuning) {
+
+  /**
+   * The move's streams, laid out on first use: what is left of the book
+   * (after the move's cursor) is cut by position into consecutive ranges, each
+   * boundary found once through the (workspace, owner, id) index. A move begun
+   * before streams existed continues from its own cursor.
+   */
+  async function layOut(workspaceId: string, deletionId: string, kind: MoveKind): Promise<Layout> {
     return db.$transaction(async (tx) => {
-      // Asynchronous commit for this transaction only: a batch no longer waits
-      // for its WAL flush (most of a small batch's cost). Should PostgreSQL
-      // itself crash, the last batches may be lost, but each one whole, with its
-      // cursor: leads keep exactly one owner, the next attempt redoes them, and
-      // the sweep at confirm moves anything a lost final batch left behind.
-      const [row] = await tx.$queryRaw<
+      const [move] = await tx.$queryRaw<
         { from_user_id: string; targets: Quota[]; cursor: bigint; moved: number; total: number; done: boolean }[]
-      >`SELECT from_user_id, targets, cursor, moved, total, done, set_config('synchronous_commit', 'off', true)
+      >`SELECT from_user_id, targets, cursor, moved, total, done
         FROM lead_moves WHERE deletion_id = ${deletionId} AND kind = ${kind} FOR UPDATE`;
-      if (!row) throw new Error(`No lead move ${kind} for deletion ${deletionId}`);
-      if (row.done) return { moved: row.moved, total: row.total, cursor: row.cursor, done: true, ms: 0 };
-      const target = currentTarget(row.targets, row.moved);
-      if (!target) {
-        await tx.leadMove.update({ where: key(deletionId, kind), data: { done: true } });
-        return { moved: row.moved, total: row.total, cursor: row.cursor, done: true, ms: 0 };
+      if (!move) throw new Error(`No lead move ${kind} for deletion ${deletionId}`);
+      const layout = { fromUserId: move.from_user_id, targets: move.targets, total: move.total };
+      const existing = await tx.leadMoveStream.findMany(streamWhere(deletionId, kind));
+      if (existing.length > 0 || move.done) return { ...layout, streams: existing };
+      const offsets = streamOffsets(move.total - move.moved, tuning.streams, MIN_STREAM_LEADS);
+      const cursors = [move.cursor];
+      for (const offset of offsets.slice(1, -1)) {
+        const [b] = await tx.$queryRaw<{ id: bigint }[]>`
+          SELECT id FROM leads
+          WHERE workspace_id = ${workspaceId} AND owner_id = ${move.from_user_id} AND id > ${move.cursor}
+          ORDER BY workspace_id, owner_id, id OFFSET ${offset - 1} LIMIT 1`;
+        if (!b) break; // fewer leads than planned (some left meanwhile): fewer streams
+        cursors.push(b.id);
       }
-      const size = Math.min(batchSize, target.room);
-      // The bound is the size-th lead past the cursor (an index-only walk of
-      // `size` entries); the update is then a plain id range of one owner.
-      const [moved] = await tx.$queryRaw<{ n: number; hi: bigint | null }[]>`
-        WITH bound AS (
-          SELECT COALESCE(
-            (SELECT id FROM leads
-              WHERE workspace_id = ${workspaceId} AND owner_id = ${row.from_user_id} AND id > ${row.cursor}
-              -- the (workspace_id, owner_id, id) index's own order: never a walk of the whole table by id
-              ORDER BY workspace_id, owner_id, id OFFSET ${size - 1} LIMIT 1),
-            9223372036854775807) AS hi
-        ), moved AS (
-          UPDATE leads SET owner_id = ${target.userId}
-          WHERE workspace_id = ${workspaceId} AND owner_id = ${row.from_user_id}
-            AND id > ${row.cursor} AND id <= (SELECT hi FROM bound)
-          RETURNING id
-        )
-        SELECT count(*)::int AS n, max(id) AS hi FROM moved`;
-      const n = moved?.n ?? 0;
-      const nowMoved = row.moved + n;
-      // Nothing left past the cursor (leads removed meanwhile), or the plan is complete.
-      const done = n === 0 || currentTarget(row.targets, nowMoved) === null;
-      const cursor = moved?.hi ?? row.cursor;
-      const ms = Date.now() - started;
-      await tx.$executeRaw`
-        UPDATE lead_moves SET cursor = ${cursor}, moved = ${nowMoved}, batches = batches + 1,
-          max_batch_ms = GREATEST(max_batch_ms, ${ms}), done = ${done}, updated_at = now()
-        WHERE deletion_id = ${deletionId} AND kind = ${kind}`;
-      return { moved: nowMoved, total: row.total, cursor, done, ms };
+      const streams: Stream[] = cursors.map((cursor, i) => ({
+        stream: i,
+        fromPosition: move.moved + offsets[i]!,
+        toPosition: i === cursors.length - 1 ? move.total : move.moved + offsets[i + 1]!,
+        cursor,
+        upperId: cursors[i + 1] ?? null,
+        moved: 0,
+        done: false,
+      }));
+      await tx.leadMoveStream.createMany({ data: streams.map((s) => ({ deletionId, kind, ...s })) });
+      return { ...layout, streams };
     }, TX_OPTIONS);
   }
+
+  /**
+   * One batch of one stream, as a single statement: locks the stream row if it
+   * is still at `s.cursor`/`s.moved` (else changes nothing: `matched` false),
+   * reads the ids of the next `size` leads past the cursor (an index-only walk
+   * of the user's own leads), moves those leads to `to` (looked up by primary
+   * key), and advances the stream and the move's count.
+   * Asynchronous commit for this transaction only: a batch does not wait for
+   * its WAL flush. Should PostgreSQL itself crash, the last batches may be
+   * lost, but each one whole with its cursor: the next attempt redoes them and
+   * the sweep at confirm moves anything a lost final batch left behind.
+   */
+  async function streamBatch(workspaceId: string, deletionId: string, kind: MoveKind, from: string, s: Stream, to: string, size: number) {
+    const upper = s.upperId ?? NO_UPPER;
+    const [r] = await db.$queryRaw<
+      { matched: boolean; n: number; found: number; hi: bigint | null; updated: number; lock_ms: number }[]
+    >`
+      WITH s AS (
+        SELECT stream, set_config('synchronous_commit', 'off', true) FROM lead_move_streams
+        WHERE deletion_id = ${deletionId} AND kind = ${kind} AND stream = ${s.stream}
+          AND cursor = ${s.cursor} AND moved = ${s.moved} AND NOT done
+        FOR UPDATE
+      ), batch AS (
+        -- The next leads past the cursor (at most size), read in the (workspace_id, owner_id, id)
+        -- index's own order (index-only): never a walk of other owners' leads by id.
+        SELECT array_agg(id) AS ids, max(id) AS last, count(*)::int AS found FROM (
+          SELECT id FROM leads
+          WHERE workspace_id = ${workspaceId} AND owner_id = ${from} AND id > ${s.cursor} AND id <= ${upper}
+          ORDER BY workspace_id, owner_id, id LIMIT ${size}
+        ) next
+      ), moved AS (
+        UPDATE leads SET owner_id = ${to}
+        WHERE workspace_id = ${workspaceId} AND owner_id = ${from}
+          AND id = ANY((SELECT ids FROM batch)::bigint[]) AND EXISTS (SELECT 1 FROM s)
+        RETURNING id
+      ), counted AS (
+        SELECT count(*)::int AS n FROM moved
+      ), advanced AS (
+        UPDATE lead_move_streams st
+        SET cursor = COALESCE(batch.last, st.cursor), moved = st.moved + counted.n,
+            done = batch.found < ${size} OR st.moved + counted.n >= st.to_position
+        FROM batch, counted
+        WHERE st.deletion_id = ${deletionId} AND st.kind = ${kind} AND st.stream = ${s.stream} AND EXISTS (SELECT 1 FROM s)
+        RETURNING 1
+      ), total AS (
+        UPDATE lead_moves m SET moved = m.moved + counted.n, batches = m.batches + 1, updated_at = now()
+        FROM counted
+        WHERE m.deletion_id = ${deletionId} AND m.kind = ${kind} AND EXISTS (SELECT 1 FROM s)
+        RETURNING 1
+      )
+      -- Then how long the statement has run (read after both updates above
+      -- ran): its row locks were all taken within it and are released by the
+      -- commit that follows it at once.
+      SELECT EXISTS (SELECT 1 FROM s) AS matched, counted.n, batch.found, batch.last AS hi,
+        (SELECT count(*) FROM advanced)::int + (SELECT count(*) FROM total)::int AS updated,
+        (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms
+      FROM batch, counted`;
+    if (r!.matched && r!.updated !== 2) throw new Error(`Lead move ${deletionId}/${kind}: batch moved leads without advancing its stream`);
+    return r!;
+  }
+
+  /**
+   * Moves batches for up to `budgetMs` in every stream at once, then reports.
+   * Heartbeats after every batch (cursors and count); an abort stops each
+   * stream after its current batch (`stopped` when that left work undone).
+   */
+  async function moveSlice(args: SliceArgs, io: SliceIo): Promise<SliceResult & { stopped: boolean }> {
+    const { workspaceId, deletionId, kind } = args;
+    const deadline = Date.now() + args.budgetMs;
+    const layout = await layOut(workspaceId, deletionId, kind);
+    const streams = layout.streams;
+    const prefix = streams[0]?.fromPosition ?? 0;
+    const movedNow = () => streams.reduce((sum, s) => sum + s.moved, prefix);
+    const sizes = streams.map(() => firstBatchSize(tuning, args.batchSize));
+    // Longest row-lock hold (server side), and longest round trip as the worker saw it.
+    let longestMs = 0;
+    let longestRoundTripMs = 0;
+
+    const heartbeat = () =>
+      io.heartbeat({
+        moved: movedNow(),
+        total: layout.total,
+        streams: streams.map((s) => ({ stream: s.stream, cursor: s.cursor.toString(), moved: s.moved, done: s.done })),
+      });
+
+    async function run(i: number): Promise<void> {
+      for (;;) {
+        const s = streams[i]!;
+        const next = s.done ? null : nextStreamBatch(layout.targets, span(s), sizes[i]!);
+        if (!next) {
+          s.done = true;
+          return;
+        }
+        const t0 = Date.now();
+        const r = await streamBatch(workspaceId, deletionId, kind, layout.fromUserId, s, next.userId, next.size);
+        longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
+        const ms = Math.ceil(r.lock_ms);
+        if (!r.matched) {
+          // Another attempt moved this stream on, or a cancel closed it: carry on from what is committed.
+          streams[i] = await db.leadMoveStream.findUniqueOrThrow({
+            where: { deletionId_kind_stream: { deletionId, kind, stream: s.stream } },
+          });
+        } else {
+          streams[i] = {
+            ...s,
+            cursor: r.hi ?? s.cursor,
+            moved: s.moved + r.n,
+            done: r.found < next.size || s.moved + r.n >= s.toPosition,
+          };
+          longestMs = Math.max(longestMs, ms);
+          sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
+          heartbeat();
+        }
+        if (Date.now() >= deadline || io.signal.aborted) return;
+      }
+    }
+
+    await Promise.all(streams.map((_, i) => run(i)));
+    const done = streams.every((s) => s.done);
+    const [row] = await db.$queryRaw<{ moved: number }[]>`
+      UPDATE lead_moves SET max_batch_ms = GREATEST(max_batch_ms, ${longestMs}), done = done OR ${done}, updated_at = now()
+      WHERE deletion_id = ${deletionId} AND kind = ${kind}
+      RETURNING moved`;
+    const moved = row!.moved;
+    const batchSize = sizes.length
+      ? Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length)
+      : firstBatchSize(tuning, args.batchSize);
+    const stopped = io.signal.aborted && !done;
+    io.log.info(stopped ? 'lead move stopped after its batches' : done ? 'lead move done' : 'lead move progress', {
+      deletionId,
+      kind,
+      moved,
+      total: layout.total,
+      streams: streams.length,
+      batchSize,
+      longestBatchMs: longestMs,
+      longestRoundTripMs,
+    });
+    return { moved, total: layout.total, done, batchSize, stopped };
+  }
+
+  return { layOut, moveSlice };
+}
+
+export function leadMoveActivities(db: Db, tuning: MoveTuning) {
+  const engine = leadMoveEngine(db, tuning);
 
   return {
     /**
@@ -123,39 +330,19 @@ export function leadMoveActivities(db: Db, sizing: BatchSizing) {
     },
 
     /**
-     * Moves batches for up to `budgetMs`, then reports. Heartbeats after every
-     * batch (cursor and count); a cancel stops it after the current batch.
+     * One slice of a move (see `leadMoveEngine`): batches in every stream for
+     * up to `budgetMs`, heartbeating; a cancel stops it after the current
+     * batches.
      */
-    async moveLeadsSlice(args: {
-      workspaceId: string;
-      deletionId: string;
-      kind: MoveKind;
-      budgetMs: number;
-      /** The size the previous slice settled on (see `nextBatchSize`). */
-      batchSize?: number;
-    }): Promise<{ moved: number; total: number; done: boolean; batchSize: number }> {
+    async moveLeadsSlice(args: SliceArgs): Promise<SliceResult> {
       const ctx = Context.current();
-      const started = Date.now();
-      let batchSize = firstBatchSize(sizing, args.batchSize);
-      for (;;) {
-        const r = await moveBatch(args.workspaceId, args.deletionId, args.kind, batchSize);
-        batchSize = nextBatchSize(batchSize, r.ms, sizing);
-        ctx.heartbeat({ cursor: r.cursor.toString(), moved: r.moved, total: r.total, batchSize });
-        if (r.done || Date.now() - started >= args.budgetMs) {
-          ctx.log.info(r.done ? 'lead move done' : 'lead move progress', {
-            deletionId: args.deletionId,
-            kind: args.kind,
-            moved: r.moved,
-            total: r.total,
-            batchSize,
-          });
-          return { moved: r.moved, total: r.total, done: r.done, batchSize };
-        }
-        if (ctx.cancellationSignal.aborted) {
-          ctx.log.info('lead move stopped after its batch', { deletionId: args.deletionId, moved: r.moved });
-          throw new CancelledFailure('Lead move cancelled after its current batch');
-        }
-      }
+      const { stopped, ...result } = await engine.moveSlice(args, {
+        heartbeat: (d) => ctx.heartbeat(d),
+        signal: ctx.cancellationSignal,
+        log: ctx.log,
+      });
+      if (stopped) throw new CancelledFailure('Lead move cancelled after its current batches');
+      return result;
     },
 
     /** Ends a move: records what moved where (LEADS_MOVED or LEADS_SWEPT, even at 0). */
@@ -169,6 +356,9 @@ export function leadMoveActivities(db: Db, sizing: BatchSizing) {
         const move = await tx.leadMove.findUniqueOrThrow({ where: key(args.deletionId, args.kind) });
         if (await alreadyDone(tx, args.deletionId, FINISH_ACTION[args.kind])) return { moved: move.moved };
         const targets = move.targets as unknown as Quota[];
+        const streams = await tx.leadMoveStream.findMany(streamWhere(args.deletionId, args.kind));
+        // Positions before the first stream were moved before streams were laid out.
+        const prefix = streams[0]?.fromPosition ?? move.moved;
         await tx.leadMove.update({ where: key(args.deletionId, args.kind), data: { done: true } });
         await recordAudit(tx, {
           workspaceId: args.workspaceId,
@@ -180,7 +370,8 @@ export function leadMoveActivities(db: Db, sizing: BatchSizing) {
             total: move.total,
             moved: move.moved,
             batches: move.batches,
-            targets: receivedByTarget(targets, move.moved),
+            targets: receivedBySpans(targets, streams.map(span), prefix),
+            streams: streams.length,
           },
         });
         return { moved: move.moved };

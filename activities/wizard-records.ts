@@ -148,6 +148,10 @@ export function wizardRecordActivities(db: Db) {
           where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
           data: { status: 'ACTIVE' },
         });
+        // Close the move's streams first: this waits for any batch in flight
+        // (it holds its stream's row) and no batch acts on a closed stream, so
+        // the count read next is final.
+        await tx.leadMoveStream.updateMany({ where: { deletionId: args.deletionId, kind: 'MOVE' }, data: { done: true } });
         const move = await tx.leadMove.findUnique({
           where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
         });

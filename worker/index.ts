@@ -18,7 +18,7 @@ export interface WorkerDeps {
 
 export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { config } = deps;
-  const prisma = createPrisma(deps.databaseUrl, { max: 4 });
+  const prisma = createPrisma(deps.databaseUrl, { max: 4 + config.LEAD_MOVE_STREAMS });
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const workflows = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
@@ -32,6 +32,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
       min: 100,
       max: config.LEAD_MOVE_BATCH_SIZE,
       targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
+      streams: config.LEAD_MOVE_STREAMS,
     }),
     // Heartbeats (move progress, cancellation) reach the server within a second.
     maxHeartbeatThrottleInterval: '1 second',

@@ -79,7 +79,7 @@ describe.each(DATABASE_KINDS)('migrate() on a fresh %s database', (kind) => {
       })),
     );
     const tables = new Set((await tablesAndColumns(db.url)).map((c) => c.table_name));
-    for (const t of ['workspaces', 'users', 'api_tokens', 'leads', 'automations', 'automation_members', 'integrations', 'integration_members', 'labels', 'label_members', 'deletions', 'lead_moves', 'audit_events', 'hr_offboardings']) {
+    for (const t of ['workspaces', 'users', 'api_tokens', 'leads', 'automations', 'automation_members', 'integrations', 'integration_members', 'labels', 'label_members', 'deletions', 'lead_moves', 'lead_move_streams', 'audit_events', 'hr_offboardings']) {
       expect(tables).toContain(t);
     }
 

@@ -1,7 +1,7 @@
 // The worker process is killed (SIGKILL) in the middle of moving 200,000
 // leads, then started again: the move completes, every lead has exactly one
 // owner throughout, and the retry resumes from the cursor committed with the
-// last batch instead of starting over.
+// last batch of each of its streams instead of starting over.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { testEnv } from '../support/env';
@@ -86,6 +86,7 @@ test('a worker killed mid-move is replaced and the move completes where it stopp
   const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
   expect(audit.items.find((e) => e.action === 'LEADS_MOVED')!.detail).toMatchObject({
     moved: BOOK,
+    streams: 2,
     targets: [{ userId: ann, count: BOOK }],
   });
 }, 900_000);

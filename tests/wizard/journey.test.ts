@@ -160,6 +160,8 @@ test('a user with leads, automations, an integration and labels is fully reassig
   expect(moved).toMatchObject({
     fromUserId: leaver,
     moved: 30_001,
+    // Moved in two concurrent streams; the second crossed from ann's share to bob's.
+    streams: 2,
     targets: [
       { userId: ann, count: 15_001 },
       { userId: bob, count: 15_000 },

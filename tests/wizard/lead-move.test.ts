@@ -1,0 +1,185 @@
+// The bulk move's streams, driven directly (no workflow) on the real test
+// database: what the wizard relies on when attempts overlap, when a move
+// begun by a single-stream worker is continued, and when leads disappear
+// under a running move.
+import { randomUUID } from 'node:crypto';
+import { leadMoveActivities, leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move';
+import type { PrismaClient } from '../../generated/prisma/client';
+import { createPrisma } from '../../infra/database';
+import { testEnv } from '../support/env';
+import { leadsByOwner, makeWorkspace, type TestWorkspace } from '../support/wizard';
+
+/** Fixed batches of 1,000 in two streams, so batches can be counted. */
+const TUNING: MoveTuning = { min: 100, max: 1_000, targetMs: 0, streams: 2 };
+
+let prisma: PrismaClient;
+beforeAll(() => {
+  prisma = createPrisma(testEnv().databaseUrl, { max: 8 });
+});
+afterAll(async () => {
+  await prisma?.$disconnect();
+});
+
+const io = (signal = new AbortController().signal): SliceIo & { beats: unknown[] } => {
+  const beats: unknown[] = [];
+  return { beats, heartbeat: (d) => beats.push(d), signal, log: { info: () => {} } };
+};
+
+async function deletionFor(ws: TestWorkspace, handle: string) {
+  const u = ws.users[handle]!;
+  const id = randomUUID();
+  await prisma.deletion.create({
+    data: {
+      id,
+      workspaceId: ws.id,
+      workflowId: `test-${id}`,
+      userId: u.id,
+      userName: handle,
+      userEmail: u.email,
+      source: 'ADMIN',
+      actorType: 'USER',
+      actorId: ws.users.admin!.id,
+      status: 'IN_PROGRESS',
+      step: 'LEADS',
+      state: {},
+      startedAt: new Date(),
+      updatedAt: new Date(),
+    },
+  });
+  return id;
+}
+
+/** Who owns each lead of the workspace (the book: no one else had leads), in id order. */
+async function ownersInIdOrder(workspaceId: string) {
+  const rows = await prisma.lead.findMany({ where: { workspaceId }, orderBy: { id: 'asc' }, select: { ownerId: true } });
+  return rows.map((r) => r.ownerId);
+}
+
+async function book(workspaceId: string, ownerId: string) {
+  return (await prisma.lead.findMany({ where: { workspaceId, ownerId }, orderBy: { id: 'asc' }, select: { id: true } })).map((l) => l.id);
+}
+
+test('two attempts running the same move at once move every lead once, in the planned split', async () => {
+  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 40_000 });
+  const [leaver, ann, bob] = ['leaver', 'ann', 'bob'].map((h) => ws.users[h]!.id) as [string, string, string];
+  const ids = await book(ws.id, leaver);
+  const deletionId = await deletionFor(ws, 'leaver');
+  const acts = leadMoveActivities(prisma, TUNING);
+  const actor = { type: 'USER' as const, id: ws.users.admin!.id };
+  await acts.startLeadMove({
+    workspaceId: ws.id,
+    deletionId,
+    userId: leaver,
+    kind: 'MOVE',
+    distribution: [
+      { userId: ann, weight: 70 },
+      { userId: bob, weight: 30 },
+    ],
+    actor,
+  });
+
+  // A retried attempt beside a zombie of the previous one: both drive the same streams.
+  const engine = leadMoveEngine(prisma, TUNING);
+  const args = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, budgetMs: 60_000 };
+  const [a, b] = [io(), io()];
+  const results = await Promise.all([engine.moveSlice(args, a), engine.moveSlice(args, b)]);
+  expect(results.map((r) => r.done)).toEqual([true, true]);
+  expect(a.beats.length + b.beats.length).toBe(40); // one heartbeat per batch that acted
+
+  const move = await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } });
+  // 2 streams of 20,000 in batches of 1,000: 40 batches, none run twice, none skipped.
+  expect(move).toMatchObject({ moved: 40_000, total: 40_000, batches: 40, done: true });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 28_000, [bob]: 12_000 });
+  // Target i got exactly positions [sum(quota<i), sum(quota<=i)) of the book in id order.
+  const owners = await ownersInIdOrder(ws.id);
+  expect(owners.slice(0, 28_000).every((o) => o === ann)).toBe(true);
+  expect(owners.slice(28_000).every((o) => o === bob)).toBe(true);
+
+  const { moved } = await acts.finishLeadMove({ workspaceId: ws.id, deletionId, kind: 'MOVE', actor });
+  expect(moved).toBe(40_000);
+  const audit = await prisma.auditEvent.findFirstOrThrow({ where: { deletionId, action: 'LEADS_MOVED' } });
+  expect(audit.detail).toMatchObject({
+    streams: 2,
+    targets: [
+      { userId: ann, count: 28_000 },
+      { userId: bob, count: 12_000 },
+    ],
+  });
+}, 120_000);
+
+test('a move begun by a single-stream worker continues from its cursor in streams', async () => {
+  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 30_000 });
+  const [leaver, ann, bob] = ['leaver', 'ann', 'bob'].map((h) => ws.users[h]!.id) as [string, string, string];
+  const ids = await book(ws.id, leaver);
+  const deletionId = await deletionFor(ws, 'leaver');
+  const acts = leadMoveActivities(prisma, TUNING);
+  const actor = { type: 'USER' as const, id: ws.users.admin!.id };
+  await acts.startLeadMove({
+    workspaceId: ws.id,
+    deletionId,
+    userId: leaver,
+    kind: 'MOVE',
+    distribution: [
+      { userId: ann, weight: 50 },
+      { userId: bob, weight: 50 },
+    ],
+    actor,
+  });
+  // What an older worker left: the first 7,000 leads moved, its cursor and count committed.
+  await prisma.lead.updateMany({ where: { id: { lte: ids[6_999]! }, ownerId: leaver }, data: { ownerId: ann } });
+  await prisma.leadMove.update({
+    where: { deletionId_kind: { deletionId, kind: 'MOVE' } },
+    data: { cursor: ids[6_999]!, moved: 7_000, batches: 7 },
+  });
+
+  const engine = leadMoveEngine(prisma, TUNING);
+  const r = await engine.moveSlice({ workspaceId: ws.id, deletionId, kind: 'MOVE', budgetMs: 60_000 }, io());
+  expect(r).toMatchObject({ moved: 30_000, total: 30_000, done: true });
+  const streams = await prisma.leadMoveStream.findMany({ where: { deletionId }, orderBy: { stream: 'asc' } });
+  expect(streams.map((s) => [s.fromPosition, s.toPosition, s.moved])).toEqual([
+    [7_000, 18_500, 11_500],
+    [18_500, 30_000, 11_500],
+  ]);
+  const owners = await ownersInIdOrder(ws.id);
+  expect(owners.slice(0, 15_000).every((o) => o === ann)).toBe(true);
+  expect(owners.slice(15_000).every((o) => o === bob)).toBe(true);
+
+  await acts.finishLeadMove({ workspaceId: ws.id, deletionId, kind: 'MOVE', actor });
+  const audit = await prisma.auditEvent.findFirstOrThrow({ where: { deletionId, action: 'LEADS_MOVED' } });
+  expect(audit.detail).toMatchObject({
+    moved: 30_000,
+    targets: [
+      { userId: ann, count: 15_000 },
+      { userId: bob, count: 15_000 },
+    ],
+  });
+}, 120_000);
+
+test('leads that disappear under a running move end it short, with nothing left behind', async () => {
+  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 25_000 });
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const ids = await book(ws.id, leaver);
+  const deletionId = await deletionFor(ws, 'leaver');
+  const acts = leadMoveActivities(prisma, TUNING);
+  await acts.startLeadMove({
+    workspaceId: ws.id,
+    deletionId,
+    userId: leaver,
+    kind: 'MOVE',
+    distribution: [{ userId: ann, weight: 100 }],
+    actor: { type: 'USER', id: ws.users.admin!.id },
+  });
+  const engine = leadMoveEngine(prisma, TUNING);
+  const args = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, budgetMs: 60_000 };
+  // Stop after the first batches, then delete leads from both streams' unmoved ranges.
+  const stop = new AbortController();
+  stop.abort();
+  const first = await engine.moveSlice(args, io(stop.signal));
+  expect(first).toMatchObject({ done: false, stopped: true, moved: 2_000 });
+  const gone = [...ids.slice(5_000, 5_100), ...ids.slice(24_000, 24_050)];
+  await prisma.lead.deleteMany({ where: { id: { in: gone } } });
+
+  const r = await engine.moveSlice(args, io());
+  expect(r).toMatchObject({ done: true, moved: 25_000 - 150, total: 25_000 });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 25_000 - 150 });
+}, 120_000);
