@@ -11,10 +11,7 @@ ENV NODE_ENV=production \
 # Dependencies first, so code changes do not reinstall them. Dev dependencies
 # stay: the Prisma CLI generates the client and Vite builds the admin page.
 COPY package.json package-lock.json ./
-# (npm ci refuses this lock when the registry cannot serve one of vite's
-# Windows-only optional packages; the fallback installs the same locked versions.)
-RUN npm ci --include=dev --no-audit --no-fund \
-    || npm install --include=dev --no-save --no-audit --no-fund
+RUN npm ci --include=dev --no-audit --no-fund
 
 # The Prisma client (wasm generation; the native engine is never needed).
 COPY prisma.config.ts ./

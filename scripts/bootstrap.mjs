@@ -84,8 +84,9 @@ function ensureDependencies() {
     const why = (ci.stderr ?? '').split('\n').filter((line) => line.replace(/^npm error\s*/, '').trim());
     for (const line of why.slice(0, 3)) console.error(line);
     // npm ci refuses a lock file that lists an optional dependency the
-    // registry cannot serve (e.g. a Windows-only helper of vite): install the
-    // same locked versions without rewriting package-lock.json instead.
+    // registry cannot serve (vite 8.4 added a Windows-only one that some
+    // mirrors lack; vite is pinned below it): install the same locked
+    // versions without rewriting package-lock.json instead.
     runStep(
       'npm ci refused (see above); installing the locked versions with npm install --no-save instead…',
       npm,
