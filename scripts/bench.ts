@@ -5,7 +5,8 @@
 //   (b) the wizard's move of another N-lead book, end to end: the lead step sent
 //       as a Workflow Update, batches run by a worker in its own process, until
 //       the wizard reports the move DONE.
-// Both books are seeded by SQL and vacuumed before each measurement. The worker's
+// Both books are seeded by SQL; before each measurement the table is vacuumed
+// and a checkpoint is forced, so neither pays for the other's dirty pages. The worker's
 // RSS is sampled from /proc while it moves. The last stdout line is one JSON object.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -90,6 +91,7 @@ async function main() {
       TEMPORAL_TASK_QUEUE: taskQueue,
       LEAD_MOVE_BATCH_SIZE: String(batch),
       LEAD_MOVE_BATCH_TARGET_MS: String(base.LEAD_MOVE_BATCH_TARGET_MS),
+      LEAD_MOVE_STREAMS: String(base.LEAD_MOVE_STREAMS),
       WORKFLOW_BUNDLE_PATH: bundlePath,
       LOG_LEVEL: 'warn',
     },
@@ -104,7 +106,11 @@ async function main() {
       log(`seeding ${leads.toLocaleString('en-US')} leads for ${from.name}`);
       await seedBook(prisma, { workspaceId: ws.id, ownerId: from.id, count: leads, log });
     }
-    await prisma.$executeRawUnsafe('VACUUM ANALYZE leads');
+    const settle = async () => {
+      await prisma.$executeRawUnsafe('VACUUM ANALYZE leads');
+      await prisma.$executeRawUnsafe('CHECKPOINT').catch((e: Error) => log(`no CHECKPOINT (${e.message}): needs a superuser`));
+    };
+    await settle();
 
     log('(a) one bare UPDATE');
     let t = performance.now();
@@ -112,7 +118,7 @@ async function main() {
       UPDATE leads SET owner_id = ${target.id} WHERE workspace_id = ${ws.id} AND owner_id = ${bareFrom.id}`;
     const bareUpdateMs = Math.round(performance.now() - t);
     if (bare !== leads) throw new Error(`bare UPDATE moved ${bare}, expected ${leads}`);
-    await prisma.$executeRawUnsafe('VACUUM ANALYZE leads');
+    await settle();
 
     log('(b) the wizard: start, then time the lead step until the move is DONE');
     const { deletion } = await wizard.start({
@@ -155,6 +161,7 @@ async function main() {
       maxBatchMs: move.maxBatchMs,
       batchSizeMax: batch,
       batchTargetMs: base.LEAD_MOVE_BATCH_TARGET_MS,
+      streams: base.LEAD_MOVE_STREAMS,
       batches: move.batches,
     };
     log(`done on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
