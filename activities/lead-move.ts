@@ -336,6 +336,18 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
      */
     async moveLeadsSlice(args: SliceArgs): Promise<SliceResult> {
       const ctx = Context.current();
+      if (ctx.info.attempt > 1) {
+        // A retry: the committed cursors are where to go on from; the last heartbeat says how far the
+        // previous attempt got, which they can only trail if PostgreSQL itself lost batches.
+        const last = ctx.info.heartbeatDetails as { moved?: number } | undefined;
+        const committed = await db.leadMove.findUnique({ where: key(args.deletionId, args.kind), select: { moved: true } });
+        const meta = { deletionId: args.deletionId, attempt: ctx.info.attempt, committed: committed?.moved, lastHeartbeat: last?.moved };
+        if (committed && last?.moved !== undefined && committed.moved < last.moved) {
+          ctx.log.warn('lead move resumes behind its last heartbeat: batches lost by the database are redone', meta);
+        } else {
+          ctx.log.info('lead move resumes from its committed cursors', meta);
+        }
+      }
       const { stopped, ...result } = await engine.moveSlice(args, {
         heartbeat: (d) => ctx.heartbeat(d),
         signal: ctx.cancellationSignal,

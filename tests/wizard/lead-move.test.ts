@@ -55,32 +55,28 @@ async function ownersInIdOrder(workspaceId: string) {
   return rows.map((r) => r.ownerId);
 }
 
-async function book(workspaceId: string, ownerId: string) {
-  return (await prisma.lead.findMany({ where: { workspaceId, ownerId }, orderBy: { id: 'asc' }, select: { id: true } })).map((l) => l.id);
-}
-
-test('two attempts running the same move at once move every lead once, in the planned split', async () => {
-  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 40_000 });
+/**
+ * A workspace whose leaver has `leads` leads, a deletion for them, and the
+ * plan of moving the book to ann and bob at the given weights (bob only when
+ * weighted).
+ */
+async function plannedMove(leads: number, weights: { ann: number; bob?: number }) {
+  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: leads });
   const [leaver, ann, bob] = ['leaver', 'ann', 'bob'].map((h) => ws.users[h]!.id) as [string, string, string];
-  const ids = await book(ws.id, leaver);
+  const ids = (await prisma.lead.findMany({ where: { workspaceId: ws.id }, orderBy: { id: 'asc' }, select: { id: true } })).map((l) => l.id);
   const deletionId = await deletionFor(ws, 'leaver');
   const acts = leadMoveActivities(prisma, TUNING);
   const actor = { type: 'USER' as const, id: ws.users.admin!.id };
-  await acts.startLeadMove({
-    workspaceId: ws.id,
-    deletionId,
-    userId: leaver,
-    kind: 'MOVE',
-    distribution: [
-      { userId: ann, weight: 70 },
-      { userId: bob, weight: 30 },
-    ],
-    actor,
-  });
+  const distribution = [{ userId: ann, weight: weights.ann }, ...(weights.bob ? [{ userId: bob, weight: weights.bob }] : [])];
+  await acts.startLeadMove({ workspaceId: ws.id, deletionId, userId: leaver, kind: 'MOVE', distribution, actor });
+  const args = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, budgetMs: 60_000 };
+  return { ws, leaver, ann, bob, ids, deletionId, acts, actor, args, engine: leadMoveEngine(prisma, TUNING) };
+}
+
+test('two attempts running the same move at once move every lead once, in the planned split', async () => {
+  const { ws, ann, bob, deletionId, acts, actor, args, engine } = await plannedMove(40_000, { ann: 70, bob: 30 });
 
   // A retried attempt beside a zombie of the previous one: both drive the same streams.
-  const engine = leadMoveEngine(prisma, TUNING);
-  const args = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, budgetMs: 60_000 };
   const [a, b] = [io(), io()];
   const results = await Promise.all([engine.moveSlice(args, a), engine.moveSlice(args, b)]);
   expect(results.map((r) => r.done)).toEqual([true, true]);
@@ -108,23 +104,7 @@ test('two attempts running the same move at once move every lead once, in the pl
 }, 120_000);
 
 test('a move begun by a single-stream worker continues from its cursor in streams', async () => {
-  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 30_000 });
-  const [leaver, ann, bob] = ['leaver', 'ann', 'bob'].map((h) => ws.users[h]!.id) as [string, string, string];
-  const ids = await book(ws.id, leaver);
-  const deletionId = await deletionFor(ws, 'leaver');
-  const acts = leadMoveActivities(prisma, TUNING);
-  const actor = { type: 'USER' as const, id: ws.users.admin!.id };
-  await acts.startLeadMove({
-    workspaceId: ws.id,
-    deletionId,
-    userId: leaver,
-    kind: 'MOVE',
-    distribution: [
-      { userId: ann, weight: 50 },
-      { userId: bob, weight: 50 },
-    ],
-    actor,
-  });
+  const { ws, leaver, ann, bob, ids, deletionId, acts, actor, args, engine } = await plannedMove(30_000, { ann: 50, bob: 50 });
   // What an older worker left: the first 7,000 leads moved, its cursor and count committed.
   await prisma.lead.updateMany({ where: { id: { lte: ids[6_999]! }, ownerId: leaver }, data: { ownerId: ann } });
   await prisma.leadMove.update({
@@ -132,8 +112,7 @@ test('a move begun by a single-stream worker continues from its cursor in stream
     data: { cursor: ids[6_999]!, moved: 7_000, batches: 7 },
   });
 
-  const engine = leadMoveEngine(prisma, TUNING);
-  const r = await engine.moveSlice({ workspaceId: ws.id, deletionId, kind: 'MOVE', budgetMs: 60_000 }, io());
+  const r = await engine.moveSlice(args, io());
   expect(r).toMatchObject({ moved: 30_000, total: 30_000, done: true });
   const streams = await prisma.leadMoveStream.findMany({ where: { deletionId }, orderBy: { stream: 'asc' } });
   expect(streams.map((s) => [s.fromPosition, s.toPosition, s.moved])).toEqual([
@@ -156,21 +135,7 @@ test('a move begun by a single-stream worker continues from its cursor in stream
 }, 120_000);
 
 test('leads that disappear under a running move end it short, with nothing left behind', async () => {
-  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 25_000 });
-  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
-  const ids = await book(ws.id, leaver);
-  const deletionId = await deletionFor(ws, 'leaver');
-  const acts = leadMoveActivities(prisma, TUNING);
-  await acts.startLeadMove({
-    workspaceId: ws.id,
-    deletionId,
-    userId: leaver,
-    kind: 'MOVE',
-    distribution: [{ userId: ann, weight: 100 }],
-    actor: { type: 'USER', id: ws.users.admin!.id },
-  });
-  const engine = leadMoveEngine(prisma, TUNING);
-  const args = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, budgetMs: 60_000 };
+  const { ws, ann, ids, args, engine } = await plannedMove(25_000, { ann: 100 });
   // Stop after the first batches, then delete leads from both streams' unmoved ranges.
   const stop = new AbortController();
   stop.abort();
