@@ -4,7 +4,8 @@
 //   quota by largest remainder, in a `lead_moves` row;
 // - the book laid out once into up to `streams` consecutive id ranges
 //   (`lead_move_streams`), moved concurrently so the database can use more
-//   than one core while no two transactions ever want the same rows;
+//   than one core: two streams never want the same leads (they share only the
+//   move's count row, updated last and held for a moment);
 // - in each stream, batches in id order, each ONE statement (its own
 //   transaction) that moves the next leads past the stream's cursor (read in
 //   the owner index's order) and advances the cursor and the move's count in
@@ -179,7 +180,7 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
       ), advanced AS (
         UPDATE lead_move_streams st
         SET cursor = COALESCE(batch.last, st.cursor), moved = st.moved + counted.n,
-            done = batch.found < ${size} OR st.moved + counted.n >= st.to_position
+            done = batch.found < ${size} OR st.from_position + st.moved + counted.n >= st.to_position
         FROM batch, counted
         WHERE st.deletion_id = ${deletionId} AND st.kind = ${kind} AND st.stream = ${s.stream} AND EXISTS (SELECT 1 FROM s)
         RETURNING 1
@@ -189,14 +190,14 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
         WHERE m.deletion_id = ${deletionId} AND m.kind = ${kind} AND EXISTS (SELECT 1 FROM s)
         RETURNING 1
       )
-      -- Then how long the statement has run (read after both updates above
-      -- ran): its row locks were all taken within it and are released by the
-      -- commit that follows it at once.
+      -- Then how long the statement has run, read after both updates above
+      -- (reading "updated" makes them run first): every row lock of the batch was taken
+      -- within it and is released by the commit that follows at once, so this
+      -- bounds how long any lead stayed locked.
       SELECT EXISTS (SELECT 1 FROM s) AS matched, counted.n, batch.found, batch.last AS hi,
         (SELECT count(*) FROM advanced)::int + (SELECT count(*) FROM total)::int AS updated,
         (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms
       FROM batch, counted`;
-    if (r!.matched && r!.updated !== 2) throw new Error(`Lead move ${deletionId}/${kind}: batch moved leads without advancing its stream`);
     return r!;
   }
 
@@ -224,6 +225,10 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
         streams: streams.map((s) => ({ stream: s.stream, cursor: s.cursor.toString(), moved: s.moved, done: s.done })),
       });
 
+    // One stream failing stops its siblings after their current batch (the retry takes over).
+    const stop = new AbortController();
+    const stopped = () => io.signal.aborted || stop.signal.aborted;
+
     async function run(i: number): Promise<void> {
       for (;;) {
         const s = streams[i]!;
@@ -246,17 +251,26 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
             ...s,
             cursor: r.hi ?? s.cursor,
             moved: s.moved + r.n,
-            done: r.found < next.size || s.moved + r.n >= s.toPosition,
+            done: r.found < next.size || s.fromPosition + s.moved + r.n >= s.toPosition,
           };
           longestMs = Math.max(longestMs, ms);
           sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
           heartbeat();
         }
-        if (Date.now() >= deadline || io.signal.aborted) return;
+        if (Date.now() >= deadline || stopped()) return;
       }
     }
 
-    await Promise.all(streams.map((_, i) => run(i)));
+    const ran = await Promise.allSettled(
+      streams.map((_, i) =>
+        run(i).catch((err: unknown) => {
+          stop.abort();
+          throw err;
+        }),
+      ),
+    );
+    const failed = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     const done = streams.every((s) => s.done);
     const [row] = await db.$queryRaw<{ moved: number }[]>`
       UPDATE lead_moves SET max_batch_ms = GREATEST(max_batch_ms, ${longestMs}), done = done OR ${done}, updated_at = now()
@@ -266,8 +280,8 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
     const batchSize = sizes.length
       ? Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length)
       : firstBatchSize(tuning, args.batchSize);
-    const stopped = io.signal.aborted && !done;
-    io.log.info(stopped ? 'lead move stopped after its batches' : done ? 'lead move done' : 'lead move progress', {
+    const cancelled = io.signal.aborted && !done;
+    io.log.info(cancelled ? 'lead move stopped after its batches' : done ? 'lead move done' : 'lead move progress', {
       deletionId,
       kind,
       moved,
@@ -277,7 +291,7 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
       longestBatchMs: longestMs,
       longestRoundTripMs,
     });
-    return { moved, total: layout.total, done, batchSize, stopped };
+    return { moved, total: layout.total, done, batchSize, stopped: cancelled };
   }
 
   return { layOut, moveSlice };

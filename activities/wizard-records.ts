@@ -148,9 +148,12 @@ export function wizardRecordActivities(db: Db) {
           where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
           data: { status: 'ACTIVE' },
         });
-        // Close the move's streams first: this waits for any batch in flight
-        // (it holds its stream's row) and no batch acts on a closed stream, so
-        // the count read next is final.
+        // Close the move's streams first. Locking the move's row waits for
+        // streams being laid out at this moment (which hold it), so the update
+        // below sees them; it does not wait for batches, which only update it.
+        // Closing waits for any batch in flight (it holds its stream's row) and
+        // no batch acts on a closed stream, so the count read next is final.
+        await tx.$queryRaw`SELECT 1 FROM lead_moves WHERE deletion_id = ${args.deletionId} AND kind = 'MOVE' FOR KEY SHARE`;
         await tx.leadMoveStream.updateMany({ where: { deletionId: args.deletionId, kind: 'MOVE' }, data: { done: true } });
         const move = await tx.leadMove.findUnique({
           where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },

@@ -18,7 +18,10 @@ export interface WorkerDeps {
 
 export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { config } = deps;
-  const prisma = createPrisma(deps.databaseUrl, { max: 4 + config.LEAD_MOVE_STREAMS });
+  // A running move holds up to LEAD_MOVE_STREAMS connections, one statement at
+  // a time each; moves running at once queue for this pool, which bounds the
+  // load one worker puts on the database (a queued statement waits ~one batch).
+  const prisma = createPrisma(deps.databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS });
   const connection = await NativeConnection.connect({ address: temporalAddress(config) });
   const workflows = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }

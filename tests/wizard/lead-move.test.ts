@@ -4,6 +4,7 @@
 // under a running move.
 import { randomUUID } from 'node:crypto';
 import { leadMoveActivities, leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move';
+import { wizardRecordActivities } from '../../activities/wizard-records';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createPrisma } from '../../infra/database';
 import { testEnv } from '../support/env';
@@ -115,9 +116,10 @@ test('a move begun by a single-stream worker continues from its cursor in stream
   const r = await engine.moveSlice(args, io());
   expect(r).toMatchObject({ moved: 30_000, total: 30_000, done: true });
   const streams = await prisma.leadMoveStream.findMany({ where: { deletionId }, orderBy: { stream: 'asc' } });
-  expect(streams.map((s) => [s.fromPosition, s.toPosition, s.moved])).toEqual([
-    [7_000, 18_500, 11_500],
-    [18_500, 30_000, 11_500],
+  // Each stream closed itself with its last batch (its own count, positions from its start).
+  expect(streams.map((s) => [s.fromPosition, s.toPosition, s.moved, s.done])).toEqual([
+    [7_000, 18_500, 11_500, true],
+    [18_500, 30_000, 11_500, true],
   ]);
   const owners = await ownersInIdOrder(ws.id);
   expect(owners.slice(0, 15_000).every((o) => o === ann)).toBe(true);
@@ -147,4 +149,46 @@ test('leads that disappear under a running move end it short, with nothing left 
   const r = await engine.moveSlice(args, io());
   expect(r).toMatchObject({ done: true, moved: 25_000 - 150, total: 25_000 });
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 25_000 - 150 });
+}, 120_000);
+
+test('a cancel while the streams are being laid out closes them too: no batch runs after it', async () => {
+  const { ws, leaver, deletionId, actor, args, engine } = await plannedMove(30_000, { ann: 100 });
+  // Lay the streams out in a transaction held open, the way a slice's first step holds the move's row...
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let laidOut!: () => void;
+  const inserted = new Promise<void>((r) => (laidOut = r));
+  const layingOut = prisma.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM lead_moves WHERE deletion_id = ${deletionId} AND kind = 'MOVE' FOR UPDATE`;
+      await tx.leadMoveStream.createMany({
+        data: [0, 1].map((stream) => ({
+          deletionId,
+          kind: 'MOVE',
+          stream,
+          fromPosition: stream * 15_000,
+          toPosition: (stream + 1) * 15_000,
+          cursor: 0n,
+          upperId: null,
+        })),
+      });
+      laidOut();
+      await held;
+    },
+    { timeout: 60_000 },
+  );
+  await inserted;
+  // ...while the admin cancels.
+  const cancelling = wizardRecordActivities(prisma).cancelDeletion({ workspaceId: ws.id, deletionId, userId: leaver, actor, reason: null });
+  await new Promise((r) => setTimeout(r, 300));
+  release();
+  await layingOut;
+  expect(await cancelling).toEqual({ moved: 0 });
+
+  const streams = await prisma.leadMoveStream.findMany({ where: { deletionId } });
+  expect(streams.map((s) => s.done)).toEqual([true, true]);
+  // A slice that still runs (a zombie attempt) moves nothing.
+  const r = await engine.moveSlice(args, io());
+  expect(r).toMatchObject({ moved: 0, done: true });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [leaver]: 30_000 });
 }, 120_000);
