@@ -1,11 +1,13 @@
-// npm run bench -- [--leads N] [--batch B]
+// npm run bench -- [--leads N] [--batch B] [--interleave K]
 //
 // The bulk lead move against its floor, in one run on one database:
 //   (a) one bare `UPDATE leads SET owner_id = … WHERE owner_id = …` moving N leads;
 //   (b) the wizard's move of another N-lead book, end to end: the lead step sent
 //       as a Workflow Update, batches run by a worker in its own process, until
 //       the wizard reports the move DONE.
-// Both books are seeded by SQL; before each measurement the table is vacuumed
+// Both books are seeded by SQL, one after the other, or with `--interleave K`
+// together and mixed with other owners' leads so each book is 1 lead in K of
+// its id range (books of leads that arrived over time); before each measurement the table is vacuumed
 // and a checkpoint is forced, so neither pays for the other's dirty pages. The worker's
 // RSS is sampled from /proc while it moves. The last stdout line is one JSON object.
 import { spawn } from 'node:child_process';
@@ -44,6 +46,7 @@ function rssMb(pid: number): number | null {
 
 async function main() {
   const leads = arg('leads', 1_000_000);
+  const interleave = arg('interleave', 1);
   const base = loadConfig();
   if (!base.DATABASE_URL) {
     throw new ConfigError(
@@ -76,11 +79,12 @@ async function main() {
   const ws = await prisma.workspace.create({ data: { slug, name: slug, hookSecret: randomUUID() } });
   const user = (name: string, role: 'OWNER' | 'ADMIN' | 'MEMBER') =>
     prisma.user.create({ data: { workspaceId: ws.id, name, email: `${name}@${slug}.test`, role } });
-  const [admin, bareFrom, wizardFrom, target] = [
+  const [admin, bareFrom, wizardFrom, target, others] = [
     await user('admin', 'OWNER'),
     await user('bare-leaver', 'MEMBER'),
     await user('wizard-leaver', 'MEMBER'),
     await user('target', 'MEMBER'),
+    await user('others', 'MEMBER'),
   ];
 
   const worker = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../worker/main.ts')], {
@@ -102,9 +106,16 @@ async function main() {
   const wizard = createWizardClient({ temporal, prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue } });
 
   try {
-    for (const from of [bareFrom, wizardFrom]) {
-      log(`seeding ${leads.toLocaleString('en-US')} leads for ${from.name}`);
-      await seedBook(prisma, { workspaceId: ws.id, ownerId: from.id, count: leads, log });
+    if (interleave === 1) {
+      for (const from of [bareFrom, wizardFrom]) {
+        log(`seeding ${leads.toLocaleString('en-US')} leads for ${from.name}`);
+        await seedBook(prisma, { workspaceId: ws.id, ownerId: from.id, count: leads, log });
+      }
+    } else {
+      // Per K leads: one of each book, the K - 2 others another owner's.
+      const owners = [bareFrom.id, wizardFrom.id, ...Array.from({ length: interleave - 2 }, () => others.id)];
+      log(`seeding two books of ${leads.toLocaleString('en-US')} leads, each 1 lead in ${interleave} of its id range`);
+      await seedBook(prisma, { workspaceId: ws.id, ownerId: owners, count: leads * owners.length, log });
     }
     const settle = async () => {
       await prisma.$executeRawUnsafe('VACUUM ANALYZE leads');
@@ -153,6 +164,7 @@ async function main() {
 
     const result = {
       leads,
+      interleave,
       bareUpdateMs,
       wizardMoveMs,
       ratio: Math.round((wizardMoveMs / bareUpdateMs) * 100) / 100,

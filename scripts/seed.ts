@@ -138,17 +138,23 @@ export async function seedDemo(prisma: PrismaClient, log: Log = () => {}): Promi
  * Adds `count` leads owned by `ownerId`, by SQL in statements of at most
  * `chunk` rows (default 100,000), each its own transaction.
  */
+/**
+ * Inserts `count` leads by SQL in chunks, with progress. Several owners share
+ * the leads round-robin (lead i to owner i mod k), interleaving their books
+ * in id order the way leads arriving over time do.
+ */
 export async function seedBook(
   prisma: PrismaClient,
-  args: { workspaceId: string; ownerId: string; count: number; log?: Log; chunk?: number },
+  args: { workspaceId: string; ownerId: string | string[]; count: number; log?: Log; chunk?: number },
 ): Promise<void> {
   const chunk = args.chunk ?? 100_000;
+  const owners = Array.isArray(args.ownerId) ? args.ownerId : [args.ownerId];
   const fmt = (n: number) => n.toLocaleString('en-US');
   for (let done = 0; done < args.count; ) {
     const n = Math.min(chunk, args.count - done);
     await prisma.$executeRaw`
       INSERT INTO leads (workspace_id, owner_id, name, email)
-      SELECT ${args.workspaceId}, ${args.ownerId}, 'Book lead ' || g, 'book' || g || '@example.test'
+      SELECT ${args.workspaceId}, (${owners}::text[])[g % ${owners.length} + 1], 'Book lead ' || g, 'book' || g || '@example.test'
       FROM generate_series(${done + 1}::int, ${done + n}::int) AS g`;
     done += n;
     args.log?.(`seeded ${fmt(done)} / ${fmt(args.count)} leads`);

@@ -128,4 +128,13 @@ describe('seedDemo', () => {
     expect(logs).toEqual(['seeded 10,000 / 25,000 leads', 'seeded 20,000 / 25,000 leads', 'seeded 25,000 / 25,000 leads']);
     expect(await prisma.lead.count({ where: { ownerId: owner.id } })).toBe(before + 25_000);
   });
+
+  test('seedBook interleaves several owners round-robin in id order', async () => {
+    const ws = await prisma.workspace.findUniqueOrThrow({ where: { slug: 'other' } });
+    const [a, b] = await prisma.user.findMany({ where: { workspaceId: ws.id }, orderBy: { email: 'asc' }, take: 2 });
+    const last = await prisma.lead.findFirst({ orderBy: { id: 'desc' }, select: { id: true } });
+    await seedBook(prisma, { workspaceId: ws.id, ownerId: [a!.id, b!.id, b!.id], count: 9, chunk: 4 });
+    const added = await prisma.lead.findMany({ where: { id: { gt: last?.id ?? 0n } }, orderBy: { id: 'asc' }, select: { ownerId: true } });
+    expect(added.map((l) => (l.ownerId === a!.id ? 'a' : 'b')).join('')).toBe('bbabbabba');
+  });
 });
