@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import fastifySwagger from '@fastify/swagger';
+import fastifySwagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
   jsonSchemaTransform,
@@ -154,6 +154,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return sendProblem(reply, problem(404, `No route ${request.method} ${urlPath}.`));
   });
 
+  const OPTIONAL_BODY = 'x-optional-body';
   void app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -162,7 +163,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         version: '1.0.0',
         description:
           'Delete a user and reassign their work (leads, automations, integrations, labels) through a durable wizard. ' +
-          'Errors are application/problem+json. Precedence when several apply: 401, 403, 400, 404, 409, 422.',
+          'Errors are application/problem+json. Precedence when several apply: 401, 403, 400, 404, 409, 422. ' +
+          'No string may contain the NUL character (U+0000): 400.',
       },
       components: {
         securitySchemes: {
@@ -176,7 +178,23 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         },
       },
     },
-    transform: jsonSchemaTransform,
+    transform: (args) => {
+      const out = jsonSchemaTransform(args);
+      // @fastify/swagger marks every body required; routes whose body may be left out say so.
+      const config = args.route.config as { optionalBody?: boolean } | undefined;
+      return config?.optionalBody ? { ...out, schema: { ...out.schema, [OPTIONAL_BODY]: true } } : out;
+    },
+    transformObject: (doc) => {
+      const openapiObject = (doc as { openapiObject: { paths?: Record<string, unknown> } }).openapiObject;
+      for (const item of Object.values(openapiObject.paths ?? {})) {
+        for (const op of Object.values(item as Record<string, Record<string, unknown>>)) {
+          if (!op || typeof op !== 'object' || !(OPTIONAL_BODY in op)) continue;
+          delete op[OPTIONAL_BODY];
+          if (op.requestBody) (op.requestBody as { required?: boolean }).required = false;
+        }
+      }
+      return openapiObject as ReturnType<SwaggerTransformObject>;
+    },
   });
   void app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 

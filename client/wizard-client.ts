@@ -53,7 +53,9 @@ function decodeCursor(cursor: string | undefined): [Date, string] | null {
   } catch {
     // fall through
   }
-  throw new BadInput('The cursor is not one this server gave out.', [{ path: 'cursor', message: 'invalid cursor' }]);
+  throw new BadInput('The cursor is not one this server handed out; start again without it.', [
+    { path: 'query.cursor', message: 'is not a valid cursor' },
+  ]);
 }
 
 export function createWizardClient(deps: WizardClientDeps): WizardApi {

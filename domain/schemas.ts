@@ -43,8 +43,16 @@ export const Distribution = z.array(DistributionMember).min(1).max(MAX_DISTRIBUT
 export type DistributionMember = z.infer<typeof DistributionMember>;
 export type Distribution = z.infer<typeof Distribution>;
 
-export const Email = z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(320));
-const Name = z.string().trim().min(1).max(200);
+// The documents (OpenAPI) show the input side of a schema; `meta` says there
+// what the pipes and the trim check on it.
+export const Email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email())
+  .pipe(z.string().max(320))
+  .meta({ format: 'email', maxLength: 320, description: 'An email address (trimmed, compared in lower case).' });
+const Name = z.string().trim().min(1).max(200).meta({ pattern: '\\S', description: 'At least one character that is not a space.' });
 
 // ---- Directory ----------------------------------------------------------
 

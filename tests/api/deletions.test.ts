@@ -184,6 +184,8 @@ test('deletions are listed newest first, filtered by status; cancel answers 200'
     expectProblem(await admin('GET', `/v1/deletions?cursor=${cursor}`), 400);
     expectProblem(await admin('GET', `/v1/deletions/${a.body.id}/audit?cursor=${cursor}`), 400);
   }
+  // Named the way every other list names it.
+  expect((await admin('GET', '/v1/deletions?cursor=garbage')).body.errors).toEqual([{ path: 'query.cursor', message: 'is not a valid cursor' }]);
   const paged = await admin('GET', '/v1/deletions?limit=1');
   expect(paged.body.items).toHaveLength(1);
   expect(paged.body.nextCursor).toEqual(expect.any(String));

@@ -140,6 +140,18 @@ describe('OpenAPI', () => {
     expect(doc.paths['/v1/health'].get.security).toBeUndefined();
   });
 
+  test('says what the server checks: optional bodies, email format, names that are not blank', async () => {
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    // {reason?}: the body may be left out entirely (the server reads it as {}).
+    expect(doc.paths['/v1/users/{userId}/deletion'].post.requestBody.required).toBe(false);
+    expect(doc.paths['/v1/deletions/{id}/cancel'].post.requestBody.required).toBe(false);
+    expect(doc.paths['/v1/deletions/{id}/leads'].post.requestBody.required).toBe(true);
+    const createUser = doc.paths['/v1/users'].post.requestBody.content['application/json'].schema;
+    expect(createUser.properties.email).toMatchObject({ type: 'string', format: 'email', maxLength: 320 });
+    expect(createUser.properties.name).toMatchObject({ type: 'string', pattern: '\\S' });
+    expect(JSON.stringify(doc.paths['/v1/users'])).not.toContain('x-optional-body');
+  });
+
   test('/docs serves the browsable page', async () => {
     const r = await fetch(`${api.url}/docs`, { redirect: 'follow' });
     expect(r.status).toBe(200);
