@@ -14,11 +14,9 @@ import type {
   LabelsStepBody,
   LeadsStepBody,
 } from '../domain/schemas';
+import type { Page } from '../domain/pagination';
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
+export type { Page };
 
 export interface StartDeletionArgs {
   workspaceId: string;

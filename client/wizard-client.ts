@@ -12,7 +12,8 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { PrismaClient } from '../generated/prisma/client';
-import { BadInput, FAILURE_TYPES, NotFound, RuleViolation, StepConflict } from '../domain/errors';
+import { FAILURE_TYPES, NotFound, RuleViolation, StepConflict } from '../domain/errors';
+import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
@@ -37,25 +38,6 @@ export function refusalFrom(err: unknown): Error {
   }
   if (err instanceof WorkflowNotFoundError) return new StepConflict('This wizard is no longer running.');
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function encodeCursor(parts: [string, string]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
-}
-function decodeCursor(cursor: string | undefined): [Date, string] | null {
-  if (cursor === undefined) return null;
-  try {
-    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parts) && parts.length === 2 && typeof parts[0] === 'string' && typeof parts[1] === 'string') {
-      const at = new Date(parts[0]);
-      if (!Number.isNaN(at.getTime())) return [at, parts[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new BadInput('The cursor is not one this server handed out; start again without it.', [
-    { path: 'query.cursor', message: 'is not a valid cursor' },
-  ]);
 }
 
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
@@ -151,24 +133,18 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     },
 
     async list(workspaceId, q): Promise<Page<Deletion>> {
-      const after = decodeCursor(q.cursor);
+      const after = decodeTimeCursor(q.cursor);
       const rows = await prisma.deletion.findMany({
         where: {
           workspaceId,
           ...(q.status ? { status: q.status } : {}),
-          ...(after
-            ? { OR: [{ startedAt: { lt: after[0] } }, { startedAt: after[0], id: { lt: after[1] } }] }
-            : {}),
+          ...(after ? { OR: [{ startedAt: { lt: after.at } }, { startedAt: after.at, id: { lt: after.id } }] } : {}),
         },
         orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
         take: q.limit + 1,
       });
-      const page = rows.slice(0, q.limit);
-      const last = page[page.length - 1];
-      return {
-        items: await Promise.all(page.map(live)),
-        nextCursor: rows.length > q.limit && last ? encodeCursor([last.startedAt.toISOString(), last.id]) : null,
-      };
+      const page = pageOf(rows, q.limit, (r) => r, (r) => encodeTimeCursor({ at: r.startedAt, id: r.id }));
+      return { items: await Promise.all(page.items.map(live)), nextCursor: page.nextCursor };
     },
 
     submitLeads: (ws, id, actor, body) =>
@@ -184,28 +160,28 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
     async audit(workspaceId, deletionId, q): Promise<Page<AuditEvent>> {
       await row(workspaceId, deletionId);
-      const after = decodeCursor(q.cursor);
+      const after = decodeTimeCursor(q.cursor);
       const rows = await prisma.auditEvent.findMany({
         where: {
           workspaceId,
           deletionId,
-          ...(after ? { OR: [{ at: { gt: after[0] } }, { at: after[0], id: { gt: after[1] } }] } : {}),
+          ...(after ? { OR: [{ at: { gt: after.at } }, { at: after.at, id: { gt: after.id } }] } : {}),
         },
         orderBy: [{ at: 'asc' }, { id: 'asc' }],
         take: q.limit + 1,
       });
-      const page = rows.slice(0, q.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((e) => ({
+      return pageOf(
+        rows,
+        q.limit,
+        (e) => ({
           id: e.id,
           at: e.at.toISOString(),
           actor: { type: e.actorType, id: e.actorId },
           action: e.action,
           detail: e.detail as Record<string, unknown>,
-        })),
-        nextCursor: rows.length > q.limit && last ? encodeCursor([last.at.toISOString(), last.id]) : null,
-      };
+        }),
+        encodeTimeCursor,
+      );
     },
   };
 }

@@ -1,6 +1,6 @@
 // Labels: an owner and members, all users of this workspace.
 import type { Label, Visibility } from '../../domain/schemas';
-import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../pagination';
+import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../../domain/pagination';
 import { checkNamedUsers, lockUsers, type Db } from './common';
 
 /**

@@ -3,7 +3,7 @@
 import { NotFound, RuleViolation } from '../../domain/errors';
 import { eligibleDistribution, splitCounts } from '../../domain/distribution';
 import type { Lead } from '../../domain/schemas';
-import { decodeBigIdCursor, encodeBigIdCursor, pageOf, type Page } from '../pagination';
+import { decodeBigIdCursor, encodeBigIdCursor, pageOf, type Page } from '../../domain/pagination';
 import { checkNamedUsers, lockUsers, plausibleId, requireUser, type Db, type Tx } from './common';
 
 export interface NewLead {

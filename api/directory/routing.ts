@@ -2,7 +2,7 @@
 import { RuleViolation } from '../../domain/errors';
 import { distributionProblem } from '../../domain/distribution';
 import type { Automation, Distribution, Integration } from '../../domain/schemas';
-import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../pagination';
+import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../../domain/pagination';
 import { checkNamedUsers, lockUsers, type Db, type Tx } from './common';
 
 /**

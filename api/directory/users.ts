@@ -2,7 +2,7 @@
 import { Prisma } from '../../generated/prisma/client';
 import { NotFound, StepConflict } from '../../domain/errors';
 import type { Role, User, UserStatus } from '../../domain/schemas';
-import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../pagination';
+import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../../domain/pagination';
 import { plausibleId, type Db } from './common';
 
 const userSelect = { id: true, name: true, email: true, role: true, status: true, createdAt: true } as const;

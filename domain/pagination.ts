@@ -1,11 +1,18 @@
 // Keyset pagination: the cursor is the position of the last item handed out,
 // opaque to clients (base64url JSON). A cursor that does not decode is the
-// client's mistake (400), never a 500.
-import { BadInput } from '../domain/errors';
+// client's mistake (400), never a 500. Pure; the directory routes and the
+// wizard client's lists share it.
+import { BadInput } from './errors';
 
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
+}
+
+/** Position in time order: (a timestamp, id). */
+export interface TimeKey {
+  at: Date;
+  id: string;
 }
 
 /** Position in creation order: (createdAt, id). */
@@ -33,19 +40,28 @@ function badCursor(): BadInput {
   ]);
 }
 
-export function encodeCreatedCursor(key: CreatedKey): string {
-  return encode({ c: key.createdAt.toISOString(), i: key.id });
+export function encodeTimeCursor(key: TimeKey): string {
+  return encode({ c: key.at.toISOString(), i: key.id });
 }
 
-export function decodeCreatedCursor(cursor: string | undefined): CreatedKey | undefined {
+export function decodeTimeCursor(cursor: string | undefined): TimeKey | undefined {
   if (cursor === undefined) return undefined;
   const v = decode(cursor) as { c?: unknown; i?: unknown } | null;
   if (!v || typeof v !== 'object' || typeof v.c !== 'string' || typeof v.i !== 'string' || v.i.length === 0) {
     throw badCursor();
   }
-  const createdAt = new Date(v.c);
-  if (Number.isNaN(createdAt.getTime())) throw badCursor();
-  return { createdAt, id: v.i };
+  const at = new Date(v.c);
+  if (Number.isNaN(at.getTime())) throw badCursor();
+  return { at, id: v.i };
+}
+
+export function encodeCreatedCursor(key: CreatedKey): string {
+  return encodeTimeCursor({ at: key.createdAt, id: key.id });
+}
+
+export function decodeCreatedCursor(cursor: string | undefined): CreatedKey | undefined {
+  const key = decodeTimeCursor(cursor);
+  return key && { createdAt: key.at, id: key.id };
 }
 
 export function encodeBigIdCursor(id: bigint): string {
