@@ -100,7 +100,6 @@ export interface SliceResult {
 
 /** The streams and batches of a move, free of Temporal: `moveSlice` runs one slice of it. */
 export function leadMoveEngine(db: Db, tuning: MoveTuning) {
-
   /**
    * The move's streams, laid out on first use: what is left of the book
    * (after the move's cursor) is cut by position into consecutive ranges, each
@@ -155,7 +154,8 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
   async function streamBatch(workspaceId: string, deletionId: string, kind: MoveKind, from: string, s: Stream, to: string, size: number) {
     const upper = s.upperId ?? NO_UPPER;
     const [r] = await db.$queryRaw<
-      { matched: boolean; n: number; found: number; hi: bigint | null; updated: number; lock_ms: number }[]
+      // The stream as the batch left it (all null when it did not match).
+      { cursor: bigint | null; moved: number | null; done: boolean | null; totals: number; lock_ms: number }[]
     >`
       WITH s AS (
         SELECT stream, set_config('synchronous_commit', 'off', true) FROM lead_move_streams
@@ -183,7 +183,7 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
             done = batch.found < ${size} OR st.from_position + st.moved + counted.n >= st.to_position
         FROM batch, counted
         WHERE st.deletion_id = ${deletionId} AND st.kind = ${kind} AND st.stream = ${s.stream} AND EXISTS (SELECT 1 FROM s)
-        RETURNING 1
+        RETURNING st.cursor, st.moved, st.done
       ), total AS (
         UPDATE lead_moves m SET moved = m.moved + counted.n, batches = m.batches + 1, updated_at = now()
         FROM counted
@@ -191,13 +191,12 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
         RETURNING 1
       )
       -- Then how long the statement has run, read after both updates above
-      -- (reading "updated" makes them run first): every row lock of the batch was taken
-      -- within it and is released by the commit that follows at once, so this
-      -- bounds how long any lead stayed locked.
-      SELECT EXISTS (SELECT 1 FROM s) AS matched, counted.n, batch.found, batch.last AS hi,
-        (SELECT count(*) FROM advanced)::int + (SELECT count(*) FROM total)::int AS updated,
+      -- (joining "advanced" and counting "total" make them run first): every
+      -- row lock of the batch was taken within it and is released by the
+      -- commit that follows at once, so this bounds how long any lead stayed locked.
+      SELECT advanced.cursor, advanced.moved, advanced.done, (SELECT count(*) FROM total)::int AS totals,
         (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms
-      FROM batch, counted`;
+      FROM counted LEFT JOIN advanced ON true`;
     return r!;
   }
 
@@ -241,18 +240,13 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
         const r = await streamBatch(workspaceId, deletionId, kind, layout.fromUserId, s, next.userId, next.size);
         longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
         const ms = Math.ceil(r.lock_ms);
-        if (!r.matched) {
+        if (r.cursor === null || r.moved === null || r.done === null) {
           // Another attempt moved this stream on, or a cancel closed it: carry on from what is committed.
           streams[i] = await db.leadMoveStream.findUniqueOrThrow({
             where: { deletionId_kind_stream: { deletionId, kind, stream: s.stream } },
           });
         } else {
-          streams[i] = {
-            ...s,
-            cursor: r.hi ?? s.cursor,
-            moved: s.moved + r.n,
-            done: r.found < next.size || s.fromPosition + s.moved + r.n >= s.toPosition,
-          };
+          streams[i] = { ...s, cursor: r.cursor, moved: r.moved, done: r.done };
           longestMs = Math.max(longestMs, ms);
           sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
           heartbeat();
