@@ -146,7 +146,7 @@ export async function makeLabel(
 }
 
 /** Lead counts per owner in a workspace. */
-export async function leadsByOwner(prisma: PrismaClient, workspaceId: string): Promise<Record<string, number>> {
+export async function leadsByOwner(prisma: Pick<PrismaClient, 'lead'>, workspaceId: string): Promise<Record<string, number>> {
   const rows = await prisma.lead.groupBy({ by: ['ownerId'], where: { workspaceId }, _count: { _all: true } });
   return Object.fromEntries(rows.map((r) => [r.ownerId, r._count._all]));
 }

@@ -4,6 +4,7 @@
 // last batch of each of its streams instead of starting over.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { testEnv } from '../support/env';
 import { asAdmin, eventually, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
@@ -56,19 +57,31 @@ test('a worker killed mid-move is replaced and the move completes where it stopp
   const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: asAdmin(ws), source: 'ADMIN' });
   await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ann });
 
-  // Kill it once a fifth of the book has moved.
+  // Kill it once a fifth of the book has moved, early in a slice (a slice runs ~2 s), so that a
+  // slice is surely in flight and must be retried rather than merely followed by the next one.
+  const handle = h.temporal.workflow.getHandle(deletion.workflowId);
   await eventually(async () => {
     const m = await prisma.leadMove.findUnique({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
-    return m && m.moved >= BOOK / 5 ? m : undefined;
+    if (!m || m.moved < BOOK / 5) return undefined;
+    const { raw } = await handle.describe();
+    const slice = raw.pendingActivities?.find((a) => a.activityType?.name === 'moveLeadsSlice' && a.lastStartedTime);
+    return slice && Date.now() - tsToMs(slice.lastStartedTime) < 1_000 ? m : undefined;
   }, 240_000, 'the move to get going');
   worker.kill('SIGKILL');
   expect(await exited(worker)).toBe('SIGKILL');
 
-  // Right after the crash: exactly what the committed batches say, and not one lead lost.
-  const atKill = await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
+  // Right after the crash: exactly what the committed batches say, and not one lead lost. Read in one
+  // snapshot: a batch statement the dead worker had sent still commits (whole, with its count).
+  const [atKill, owners] = await prisma.$transaction(
+    async (tx) => [
+      await tx.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } }),
+      await leadsByOwner(tx, ws.id),
+    ],
+    { isolationLevel: 'RepeatableRead' },
+  );
   expect(atKill.done).toBe(false);
   expect(atKill.moved).toBeLessThan(BOOK);
-  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: atKill.moved, [leaver]: BOOK - atKill.moved });
+  expect(owners).toEqual({ [ann]: atKill.moved, [leaver]: BOOK - atKill.moved });
 
   worker = startWorkerProcess();
   const done = await moveDone(wizard, ws.id, deletion.id, 600_000);
