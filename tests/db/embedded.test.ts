@@ -3,6 +3,7 @@
 // shared by every process of ours through the lock file. The servers run in
 // child processes (tests/db/fixtures/hold.ts), as they do in production.
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -114,9 +115,8 @@ describe('startEmbeddedPostgres', () => {
     // Parse+Bind from A, then a whole query from B, then Execute+Sync from A:
     // with pglite-socket's own queue A's portal was replaced by B's ("portal does not exist").
     const server = await holdDatabase(['serve']);
-    const port = Number(new URL(server.url).port);
-    const a = await rawClient(port);
-    const b = await rawClient(port);
+    const a = await rawClient(server.url);
+    const b = await rawClient(server.url);
     try {
       a.send(parse("SELECT 'A'"), bind());
       await a.waitFor((types) => types.includes('2')); // BindComplete: A's half is in
@@ -131,6 +131,64 @@ describe('startEmbeddedPostgres', () => {
       a.close();
       b.close();
       await server.stop();
+    }
+  });
+
+  test('a client idle inside a transaction past the limit is rolled back and closed; the others are served', async () => {
+    const server = await holdDatabase(['serve', '--idle-in-transaction-ms', '300']);
+    const other = new Client({ connectionString: server.url });
+    const idle = new Client({ connectionString: server.url });
+    const idleErrors: Error[] = [];
+    idle.on('error', (err) => idleErrors.push(err));
+    const idleEnded = new Promise<void>((resolve) => idle.once('end', () => resolve()));
+    try {
+      await other.connect();
+      await idle.connect();
+      await other.query('CREATE TABLE idle_t (id int)');
+      await idle.query('BEGIN');
+      await idle.query('INSERT INTO idle_t VALUES (1)');
+      // `idle` now sits in its transaction and sends nothing more.
+      const answer = await within(30_000, other.query<{ n: number }>('SELECT count(*)::int AS n FROM idle_t'), 'the other client was not served');
+      expect(answer.rows[0]!.n).toBe(0); // the idle one's insert was rolled back
+      await within(30_000, idleEnded, 'the idle connection was not closed');
+      expect(idleErrors.map((e) => e.message).join('\n')).toMatch(/idle-in-transaction timeout/);
+      expect((await other.query<{ n: number }>('SELECT count(*)::int AS n FROM idle_t')).rows[0]!.n).toBe(0);
+    } finally {
+      await other.end().catch(() => {});
+      await idle.end().catch(() => {});
+      await server.stop();
+    }
+  });
+
+  test('the password is random per data folder, kept in a file only its owner reads; "postgres" is refused', async () => {
+    const dataDir = path.join(tmpDir(), 'pglite');
+    const passwordFile = path.join(dataDir, 'password');
+    const first = await holdDatabase(['serve', '--data-dir', dataDir]);
+    let password: string;
+    try {
+      password = fs.readFileSync(passwordFile, 'utf8').trim();
+      expect(fs.statSync(passwordFile).mode & 0o777).toBe(0o600);
+      expect(password).not.toBe('postgres');
+      expect(password.length).toBeGreaterThanOrEqual(20);
+      expect(decodeURIComponent(new URL(first.url).password)).toBe(password);
+      expect(await query(first.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      for (const wrong of ['postgres', '', `${password}x`]) {
+        const url = new URL(first.url);
+        url.password = wrong;
+        await expect(query(url.toString(), 'SELECT 1')).rejects.toThrow(/password authentication failed/);
+      }
+    } finally {
+      await first.stop();
+    }
+    // Kept across restarts; another folder has another one.
+    const again = await holdDatabase(['serve', '--data-dir', dataDir]);
+    const elsewhere = await holdDatabase(['serve', '--data-dir', path.join(tmpDir(), 'pglite')]);
+    try {
+      expect(decodeURIComponent(new URL(again.url).password)).toBe(password);
+      expect(decodeURIComponent(new URL(elsewhere.url).password)).not.toBe(password);
+    } finally {
+      await again.stop();
+      await elsewhere.stop();
     }
   });
 
@@ -160,7 +218,8 @@ describe('ensureDatabase', () => {
     let ownerStopped = false;
     try {
       expect(owner.embedded).toBe(true);
-      expect(owner.url).toBe(`postgresql://postgres:postgres@127.0.0.1:${port}/postgres`);
+      const password = fs.readFileSync(path.join(dataRoot, 'pglite', 'password'), 'utf8').trim();
+      expect(owner.url).toBe(`postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`);
       expect(readLock(dataRoot)).toMatchObject({ pid: owner.pid, port });
       await query(owner.url, 'CREATE TABLE note (body text)');
       await query(owner.url, "INSERT INTO note VALUES ('from owner')");
@@ -233,6 +292,13 @@ describe('ensureDatabase', () => {
   });
 });
 
+/** `promise`, or a rejection naming what did not happen if it takes longer than `ms` (a guard against hanging, not a speed check). */
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)));
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
 // --- a raw wire-protocol client, to send a query cycle in two halves ---------
 
 const msg = (type: string, body: Buffer) => {
@@ -253,8 +319,9 @@ const bind = () => msg('B', Buffer.concat([cstr(''), cstr(''), int16(0), int16(0
 const execute = () => msg('E', Buffer.concat([cstr(''), int32(0)]));
 const sync = () => msg('S', Buffer.alloc(0));
 
-async function rawClient(port: number) {
-  const socket = net.connect(port, '127.0.0.1');
+async function rawClient(url: string) {
+  const { port, password } = new URL(url);
+  const socket = net.connect(Number(port), '127.0.0.1');
   let buf = Buffer.alloc(0);
   const waiters: (() => void)[] = [];
   socket.on('data', (d) => {
@@ -286,6 +353,12 @@ async function rawClient(port: number) {
   await new Promise<void>((r) => socket.once('connect', () => r()));
   const startup = Buffer.concat([int32(196608), cstr('user'), cstr('postgres'), cstr('database'), cstr('postgres'), Buffer.from([0])]);
   socket.write(Buffer.concat([int32(startup.length + 4), startup]));
+  await client.waitFor((types) => types.includes('R'));
+  const salt = messages().find((m) => m.type === 'R')!.body.subarray(4, 8); // AuthenticationMD5Password
+  const md5 = (data: Buffer | string) => crypto.createHash('md5').update(data).digest('hex');
+  const answer = `md5${md5(Buffer.concat([Buffer.from(md5(decodeURIComponent(password) + 'postgres')), salt]))}`;
+  client.reset();
+  socket.write(msg('p', cstr(answer)));
   await client.waitFor((types) => types.includes('Z'));
   client.reset();
   return client;
