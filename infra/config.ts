@@ -12,6 +12,12 @@ export const ConfigSchema = z.object({
   DATA_DIR: z.string().default(path.resolve(__dirname, '..', '.data')),
   /** Port the embedded PGlite is served on (PostgreSQL wire protocol, loopback only). */
   PGLITE_PORT: port.default(54329),
+  /**
+   * A client of the embedded PGlite idle inside a transaction longer than
+   * this (ms) is rolled back and disconnected: it would block every other
+   * client (the embedded server runs one backend). 0 = never.
+   */
+  PGLITE_IDLE_IN_TRANSACTION_MS: z.coerce.number().int().min(0).default(30_000),
   /** An existing Temporal frontend (host:port). Unset: a dev server is started on TEMPORAL_PORT. */
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('crm-offboarding'),

@@ -151,7 +151,7 @@ export async function diffMigrationsToSchema(opts: { migrationsDir?: string; sch
  */
 export async function checkMigrations(opts: { migrationsDir?: string; schemaPath?: string; diagnoseDir?: string } = {}) {
   const schemaPath = opts.schemaPath ?? SCHEMA_PATH;
-  const server = await startEmbeddedPostgres({ port: 0 });
+  const server = await startEmbeddedPostgres({ port: 0, inProcess: true });
   try {
     const first = await migrate(server.url, () => {}, { migrationsDir: opts.migrationsDir });
     const second = await migrate(server.url, () => {}, { migrationsDir: opts.migrationsDir });
