@@ -20,8 +20,7 @@ import { looksLikeOurs, pidAlive, postgresAnswers, publishPort, readLock, releas
 import { startEmbeddedPostgres } from './embedded/server';
 import type { Log } from './embedded/wire';
 
-export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded/server';
-export type { Log } from './embedded/wire';
+export { startEmbeddedPostgres } from './embedded/server';
 
 const noop: Log = () => {};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

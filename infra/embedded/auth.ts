@@ -13,7 +13,7 @@ import path from 'node:path';
 import type net from 'node:net';
 import { backendMessage, errorResponse } from './wire';
 
-export const PASSWORD_FILE = 'password';
+const PASSWORD_FILE = 'password';
 
 const newPassword = () => crypto.randomBytes(24).toString('base64url');
 

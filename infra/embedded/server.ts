@@ -18,12 +18,12 @@ import { openPglite } from './templates';
 import { errorResponse, SessionQueue, type Log } from './wire';
 
 /** Client connections the embedded server accepts at once (API + worker + scripts pools). */
-export const MAX_EMBEDDED_CONNECTIONS = 64;
+const MAX_EMBEDDED_CONNECTIONS = 64;
 
 /** How long a client may own the backend while sending nothing (idle in a transaction), by default. */
-export const DEFAULT_IDLE_IN_TRANSACTION_MS = 30_000;
+const DEFAULT_IDLE_IN_TRANSACTION_MS = 30_000;
 
-export interface ServeOptions {
+interface ServeOptions {
   port: number;
   password: string;
   maxConnections: number;
@@ -32,7 +32,7 @@ export interface ServeOptions {
 }
 
 /** Serves `db` on 127.0.0.1:`port` (0 = a free port) from the calling thread. */
-export async function serveEmbedded(db: PGlite, opts: ServeOptions): Promise<{ port: number; close(): Promise<void> }> {
+async function serveEmbedded(db: PGlite, opts: ServeOptions): Promise<{ port: number; close(): Promise<void> }> {
   const { log, maxConnections } = opts;
   const queue = new SessionQueue(db, opts.idleInTransactionMs, log);
   const handlers = new Set<PGLiteSocketHandler>();
