@@ -83,6 +83,8 @@ export class SessionQueue {
   private idleTimer: NodeJS.Timeout | null = null;
   /** How to close each client's connection, by handler id. */
   private readonly closers = new Map<number, (farewell: Buffer) => void>();
+  /** Clients closed for idling: none of their messages runs any more. */
+  private readonly expired = new Set<number>();
 
   constructor(
     private readonly db: PGlite,
@@ -99,6 +101,7 @@ export class SessionQueue {
     // Terminate: the socket closes next and detach releases the backend; PGlite
     // has no backend process to end.
     if (message.length === 5 && message[0] === TERMINATE) return Promise.resolve(0);
+    if (this.expired.has(handlerId)) return Promise.reject(new Error('connection closed after its idle-in-transaction timeout'));
     if (handlerId === this.owner) this.stopIdleTimer();
     return new Promise((resolve, reject) => {
       this.queue.push({ handlerId, message, onData, resolve, reject });
@@ -117,6 +120,7 @@ export class SessionQueue {
   /** Called when a client goes away: undo whatever it left half done, then let the others in. */
   async clearTransactionIfNeeded(handlerId: number): Promise<void> {
     this.closers.delete(handlerId);
+    this.expired.delete(handlerId);
     if (this.owner !== handlerId) return;
     while (this.running) await new Promise((r) => setImmediate(r)); // a message of it still executing
     if (this.owner !== handlerId) return;
@@ -168,10 +172,10 @@ export class SessionQueue {
     this.idleTimer = null;
     if (this.owner !== handlerId || this.running || this.queue.some((q) => q.handlerId === handlerId)) return;
     this.log(`embedded database: closing a connection idle in a transaction for more than ${this.idleLimitMs} ms`);
-    const close = this.closers.get(handlerId);
-    this.clearQueueForHandler(handlerId);
+    // Nothing more of it runs: a statement sent now would otherwise run after the rollback, outside its transaction.
+    this.expired.add(handlerId);
+    this.closers.get(handlerId)?.(errorResponse('FATAL', '25P03', 'terminating connection due to idle-in-transaction timeout'));
     await this.release();
-    close?.(errorResponse('FATAL', '25P03', 'terminating connection due to idle-in-transaction timeout'));
   }
 
   private async pump(): Promise<void> {
