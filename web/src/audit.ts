@@ -1,5 +1,5 @@
 // The audit trail as a readable list: who did what, when, and what moved where.
-import type { AuditEvent } from './types';
+import type { AuditEvent } from '../../domain/schemas';
 import { formatCount, formatTime, h } from './dom';
 
 const ACTION_TEXT: Record<string, string> = {

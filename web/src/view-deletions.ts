@@ -4,7 +4,7 @@ import { api } from './api';
 import { badge, emptyState, formatCount, formatTime, h, loading, replace } from './dom';
 import { errorSlot } from './problem';
 import { link, navigate, type RouteContext } from './router';
-import type { Deletion, DeletionStatus, Step } from './types';
+import type { Deletion, DeletionStatus, Step } from '../../domain/schemas';
 
 export const STEP_TEXT: Record<Step, string> = {
   LEADS: 'Leads',

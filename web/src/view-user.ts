@@ -4,7 +4,7 @@ import { api } from './api';
 import { formatCount, h, loading, replace } from './dom';
 import { errorSlot } from './problem';
 import { link, navigate, type RouteContext } from './router';
-import type { User } from './types';
+import type { User } from '../../domain/schemas';
 import { avatar, roleText, statusBadge } from './view-users';
 
 export function userView(ctx: RouteContext): HTMLElement {

@@ -7,27 +7,19 @@ import { api, ApiError } from './api';
 import { focusHeading, formatTime, h, loading, replace } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
 import { link, type RouteContext } from './router';
-import type { Deletion, Step, User } from './types';
-import { deletionStatusBadge, sourceBadge } from './view-deletions';
-import {
-  confirmPanel,
-  endPanel,
-  labelsPanel,
-  leadsPanel,
-  progressPanel,
-  routingPanel,
-  type Panel,
-  type StepContext,
-} from './wizard-steps';
+import type { Deletion, Step, User } from '../../domain/schemas';
+import { deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
+import { STEP_ORDER } from '../../domain/wizard-state';
+import { confirmPanel } from './steps/confirm';
+import { endPanel } from './steps/end';
+import { labelsPanel } from './steps/labels';
+import { leadsPanel } from './steps/leads';
+import type { Panel, StepContext } from './steps/panel';
+import { progressPanel } from './steps/progress';
+import { routingPanel } from './steps/routing';
 
-const STEPS: { step: Step; label: string }[] = [
-  { step: 'LEADS', label: 'Leads' },
-  { step: 'AUTOMATIONS', label: 'Automations' },
-  { step: 'INTEGRATIONS', label: 'Integrations' },
-  { step: 'LABELS', label: 'Labels' },
-  { step: 'CONFIRM', label: 'Confirm' },
-];
-const STEP_INDEX: Record<Step, number> = { LEADS: 0, AUTOMATIONS: 1, INTEGRATIONS: 2, LABELS: 3, CONFIRM: 4, DONE: 5 };
+/** The steps the stepper shows: the server's order, up to CONFIRM (DONE is past the last dot). */
+const STEPS: readonly Step[] = STEP_ORDER.filter((s) => s !== 'DONE');
 
 const POLL_MS = 500;
 const POLL_RETRY_MS = 2_000;
@@ -194,7 +186,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   }
 
   function renderStepper(d: Deletion): void {
-    const current = d.status === 'COMPLETED' ? STEPS.length : STEP_INDEX[d.step];
+    const current = d.status === 'COMPLETED' ? STEPS.length : STEP_ORDER.indexOf(d.step);
     const stopped = d.status === 'CANCELLED' || d.status === 'FAILED';
     stepper.classList.toggle('is-stopped', stopped);
     replace(
@@ -205,12 +197,12 @@ export function wizardView(ctx: RouteContext): HTMLElement {
           'li',
           {
             class: `stepper-item is-${state}`,
-            'data-testid': `stepper-${s.step}`,
+            'data-testid': `stepper-${s}`,
             'data-state': state,
             'aria-current': state === 'current' && !stopped ? 'step' : null,
           },
           h('span', { class: 'stepper-dot', 'aria-hidden': 'true' }, state === 'done' ? '✓' : String(i + 1)),
-          h('span', { class: 'stepper-label' }, s.label),
+          h('span', { class: 'stepper-label' }, STEP_TEXT[s]),
           h('span', { class: 'sr-only' }, state === 'done' ? ' (done)' : state === 'current' ? (stopped ? ' (stopped here)' : ' (current step)') : ''),
         );
       }),
