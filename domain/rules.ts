@@ -21,6 +21,13 @@ export function problemError(problem: RuleProblem): StepConflict | RuleViolation
 
 // ---- Start -----------------------------------------------------------------
 
+/** Roles that may use the deletion routes (preview, start, steps); a MEMBER gets 403. */
+export const DELETION_ROLES: readonly Role[] = ['OWNER', 'ADMIN'];
+
+export function mayUseDeletions(role: Role): boolean {
+  return DELETION_ROLES.includes(role);
+}
+
 /** What the start rules look at. `actorUserId` is null when HR or an identity provider starts it. */
 export interface StartArgs {
   actorUserId: string | null;

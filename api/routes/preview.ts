@@ -2,13 +2,14 @@
 // would show and why starting it would be refused now, changing nothing.
 // A deletion route: OWNER or ADMIN (a MEMBER gets 403).
 import { NotFound } from '../../domain/errors';
+import { DELETION_ROLES } from '../../domain/rules';
 import { DeletionPreview, UserIdParams } from '../../domain/schemas';
 import { deletionPreview } from '../../activities/wizard-contents';
 import { plausibleId } from '../directory/common';
 import type { ApiDeps } from '../server';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
-const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
+const admins = { auth: 'token' as const, roles: DELETION_ROLES };
 
 export function previewRoutes(app: Api, deps: ApiDeps): void {
   app.get('/v1/users/:userId/deletion-preview', {

@@ -8,7 +8,7 @@ import { focusHeading, formatTime, h, loading, replace } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
 import { link, type RouteContext } from './router';
 import type { Deletion, Step, User } from '../../domain/schemas';
-import { deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
+import { attentionBadge, attentionOf, deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
 import { STEP_ORDER } from '../../domain/wizard-state';
 import { confirmPanel } from './steps/confirm';
 import { endPanel } from './steps/end';
@@ -76,6 +76,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   const meta = h('div', { class: 'head-meta' });
   const actions = h('div', { class: 'head-actions' });
   const cancelArea = h('div');
+  const attentionArea = h('div');
   const stepper = h('ol', { class: 'stepper', 'data-testid': 'stepper', 'aria-label': 'Wizard steps' });
   const stepTitle = h('h2', { class: 'step-title', 'data-testid': 'step-title', tabindex: -1 });
   const pollErrors = errorSlot('poll-error');
@@ -92,6 +93,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       actions,
     ),
     loadErrors.element,
+    attentionArea,
     cancelArea,
     h('nav', { 'aria-label': 'Progress through the wizard' }, stepper),
     h('div', { class: 'card step-card' }, h('div', { class: 'step-head' }, stepTitle), pollErrors.element, panelHost),
@@ -168,6 +170,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       sourceBadge(d.source),
       h('span', { class: 'muted' }, ` on ${formatTime(d.startedAt)}`),
       deletionStatusBadge(d.status),
+      attentionBadge(d),
       d.reason ? h('span', { class: 'muted reason', 'data-testid': 'wizard-reason' }, `Reason: ${d.reason}`) : null,
     );
     const canCancel = d.status === 'IN_PROGRESS' && d.step !== 'DONE' && !confirmed;
@@ -183,6 +186,39 @@ export function wizardView(ctx: RouteContext): HTMLElement {
         : null,
     );
     if (!canCancel) cancelArea.replaceChildren();
+    renderAttention(d, canCancel);
+  }
+
+  /** The wizard cannot go on by itself: say why, and that it can be cancelled. */
+  function renderAttention(d: Deletion, canCancel: boolean): void {
+    const attention = attentionOf(d);
+    if (!attention || d.status !== 'IN_PROGRESS') {
+      attentionArea.replaceChildren();
+      return;
+    }
+    replace(
+      attentionArea,
+      h(
+        'div',
+        { class: 'callout callout-danger attention', role: 'alert', 'data-testid': 'attention' },
+        h('p', null, h('strong', null, 'This wizard needs attention'), ` since ${formatTime(attention.since)}.`),
+        h('p', { 'data-testid': 'attention-reason' }, attention.reason),
+        h(
+          'p',
+          null,
+          canCancel
+            ? 'It goes on by itself once the cause is fixed. You can also cancel it now: the user becomes active again and what was already reassigned stays where it is.'
+            : 'It goes on by itself once the cause is fixed.',
+        ),
+        canCancel
+          ? h(
+              'div',
+              { class: 'button-row' },
+              h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'attention-cancel', onclick: () => openCancel(d) }, 'Cancel wizard'),
+            )
+          : null,
+      ),
+    );
   }
 
   function renderStepper(d: Deletion): void {
