@@ -160,8 +160,10 @@ function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElemen
       h(
         'p',
         { 'data-testid': `${testid}-count` },
-        items.length ? plural(items.length, noun, `${noun}s`) + ` route to ${p.user.name}` : `No ${noun} routes to ${p.user.name}.`,
-        sole ? `; ${formatCount(sole)} only to them and will need a replacement` : '',
+        items.length
+          ? `${plural(items.length, noun, `${noun}s`)} ${items.length === 1 ? 'routes' : 'route'} leads to ${p.user.name}`
+          : `No ${noun} routes leads to ${p.user.name}.`,
+        sole ? `; ${formatCount(sole)} ${sole === 1 ? 'routes' : 'route'} only to them and will need a replacement` : '',
         items.length ? '.' : '',
       ),
       items.length
