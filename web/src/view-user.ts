@@ -11,6 +11,7 @@ import { canDelete, whoAmI } from './me';
 import { errorSlot } from './problem';
 import { link, navigate, type RouteContext } from './router';
 import type { DeletionPreview, Me, RoutingItem, User } from '../../domain/schemas';
+import { routingList } from './steps/review';
 import { avatar, roleText, statusBadge } from './view-users';
 
 export function userView(ctx: RouteContext): HTMLElement {
@@ -167,20 +168,13 @@ function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElemen
         items.length ? '.' : '',
       ),
       items.length
-        ? h(
-            'ul',
-            { class: 'plain-list' },
-            items.map((it) =>
-              h(
-                'li',
-                { 'data-testid': `${testid}-${it.id}` },
-                h('strong', null, it.name),
-                ' → ',
-                it.requiresReplacement || !it.suggested
-                  ? badge('Only member: choose a replacement', 'warn')
-                  : ['suggested ', describeDistribution(it.suggested, names)],
-              ),
-            ),
+        ? routingList(
+            items,
+            (it) => `${testid}-${it.id}`,
+            (it) =>
+              it.requiresReplacement || !it.suggested
+                ? badge('Only member: choose a replacement', 'warn')
+                : ['suggested ', describeDistribution(it.suggested, names)],
           )
         : null,
     );

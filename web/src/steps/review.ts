@@ -1,24 +1,16 @@
 // What the wizard did (or will do), step by step: shown before confirming and at the end.
 import { describeDistribution } from '../distribution';
-import { formatCount, h } from '../dom';
+import { formatCount, h, type Child } from '../dom';
 import type { Deletion, RoutingItem } from '../../../domain/schemas';
 
 /** What the wizard did (or will do), step by step. */
 export function review(d: Deletion, names: Map<string, string>, testid: string, containerTestid = testid): HTMLElement {
   const routing = (items: RoutingItem[], noun: string) =>
     items.length
-      ? h(
-          'ul',
-          { class: 'plain-list' },
-          items.map((it) =>
-            h(
-              'li',
-              { 'data-testid': `${testid}-${noun}-${it.id}` },
-              h('strong', null, it.name),
-              ' → ',
-              it.applied ? describeDistribution(it.applied, names) : h('span', { class: 'muted' }, 'not changed'),
-            ),
-          ),
+      ? routingList(
+          items,
+          (it) => `${testid}-${noun}-${it.id}`,
+          (it) => (it.applied ? describeDistribution(it.applied, names) : h('span', { class: 'muted' }, 'not changed')),
         )
       : h('p', { class: 'muted' }, `No ${noun}s involved.`);
   const leads = d.leads;
@@ -70,5 +62,14 @@ export function review(d: Deletion, names: Map<string, string>, testid: string, 
           )
         : h('p', { class: 'muted' }, 'No shared or public labels involved.'),
     ),
+  );
+}
+
+/** Automations or integrations, one line each: the name, then what happens to it. */
+export function routingList(items: RoutingItem[], testidOf: (it: RoutingItem) => string, outcome: (it: RoutingItem) => Child): HTMLElement {
+  return h(
+    'ul',
+    { class: 'plain-list' },
+    items.map((it) => h('li', { 'data-testid': testidOf(it) }, h('strong', null, it.name), ' → ', outcome(it))),
   );
 }
