@@ -2,7 +2,8 @@
 import type { Prisma } from '../generated/prisma/client';
 import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
-import { alreadyDone, recordAudit, routingWithUser, ruleViolation, startProblem, TX_OPTIONS, type Db } from './shared';
+import { alreadyDone, recordAudit, ruleViolation, startProblem, TX_OPTIONS, type Db } from './shared';
+import { readWizardContents } from './wizard-contents';
 
 export function wizardRecordActivities(db: Db) {
   return {
@@ -29,18 +30,7 @@ export function wizardRecordActivities(db: Db) {
         const later = input.effectiveAt !== null && Date.parse(input.effectiveAt) > now.getTime();
         await tx.user.update({ where: { id: user.id }, data: { status: later ? 'SUSPENDED' : 'PENDING_DELETION' } });
 
-        const leadsTotal = await tx.lead.count({ where: { workspaceId: input.workspaceId, ownerId: user.id } });
-        const automations = await routingWithUser(tx, 'automations', input.workspaceId, user.id);
-        const integrations = await routingWithUser(tx, 'integrations', input.workspaceId, user.id);
-        const labels = await tx.label.findMany({
-          where: {
-            workspaceId: input.workspaceId,
-            visibility: { in: ['SHARED', 'PUBLIC'] },
-            OR: [{ ownerId: user.id }, { members: { some: { userId: user.id } } }],
-          },
-          select: { id: true, name: true, visibility: true },
-          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-        });
+        const { leadsTotal, automations, integrations, labels } = await readWizardContents(tx, input.workspaceId, user.id);
         const view = openedView(
           input,
           {

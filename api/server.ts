@@ -31,6 +31,8 @@ import { errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
 import { hookRoutes } from './routes/hook';
+import { meRoutes } from './routes/me';
+import { previewRoutes } from './routes/preview';
 import { systemRoutes } from './routes/system';
 
 /** Bodies over this answer 413 (api.md). */
@@ -203,6 +205,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     systemRoutes(api, deps);
     directoryRoutes(api, deps);
     deletionRoutes(api, deps);
+    meRoutes(api, deps);
+    previewRoutes(api, deps);
   });
   // Its own scope: the hook reads raw bytes with its own body parser.
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));

@@ -10,6 +10,7 @@ import {
   problemError,
   resolveRouting,
   routingStepProblem,
+  startDeletionBlockers,
   startDeletionProblem,
   stepProblem,
   targetProblem,
@@ -388,5 +389,47 @@ describe('collectUserIds', () => {
   it('lists each user once, in first-seen order', () => {
     expect(collectUserIds([half('b', 'a'), to('a'), half('c', 'b')])).toEqual(['b', 'a', 'c']);
     expect(collectUserIds([])).toEqual([]);
+  });
+});
+
+describe('startDeletionBlockers', () => {
+  const owner = { id: 'o1', role: 'OWNER', status: 'ACTIVE' } as const;
+  const member = { id: 'u2', role: 'MEMBER', status: 'ACTIVE' } as const;
+  const codes = (args: Parameters<typeof startDeletionBlockers>[0]) => startDeletionBlockers(args).map((b) => b.code);
+
+  it('lists every reason, each with a stable code, and none when a new wizard would open', () => {
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: false })).toEqual([]);
+    expect(codes({ actorUserId: 'u2', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: false })).toEqual(['SELF']);
+    expect(codes({ actorUserId: 'o1', actorRole: 'OWNER', target: owner, activeOwnerCount: 1, openWizard: false })).toEqual([
+      'SELF',
+      'LAST_OWNER',
+    ]);
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: owner, activeOwnerCount: 2, openWizard: false })).toEqual(['ROLE']);
+    expect(codes({ actorUserId: 'a1', actorRole: 'OWNER', target: owner, activeOwnerCount: 2, openWizard: false })).toEqual([]);
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: true })).toEqual([
+      'ALREADY_BEING_DELETED',
+    ]);
+    const pending = { ...member, status: 'PENDING_DELETION' } as const;
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: pending, activeOwnerCount: 1, openWizard: false })).toEqual([
+      'ALREADY_BEING_DELETED',
+    ]);
+  });
+
+  it('start refuses with the first of them, in the same words', () => {
+    for (const [actorUserId, actorRole, target, activeOwnerCount] of [
+      ['u2', 'ADMIN', member, 3],
+      ['o1', 'OWNER', owner, 1],
+      ['a1', 'ADMIN', owner, 1],
+      ['a1', 'ADMIN', owner, 2],
+      [null, null, owner, 1],
+      ['a1', 'ADMIN', member, 1],
+    ] as const) {
+      const first = startDeletionBlockers({ actorUserId, actorRole, target, activeOwnerCount, openWizard: false })[0];
+      expect(startDeletionProblem({ actorUserId, actorRole, target, activeOwnerCount })).toEqual(first ? rule(first.message) : null);
+    }
+  });
+
+  it('HR and identity providers (no actor role) are never refused for ROLE', () => {
+    expect(codes({ actorUserId: null, target: owner, activeOwnerCount: 2, openWizard: false })).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
 // Pure: no I/O, no clock, no randomness; safe inside the Temporal workflow sandbox.
 import { distributionFromTarget, distributionProblem } from './distribution';
 import { RuleViolation, StepConflict } from './errors';
-import type { DeletionStatus, Distribution, LeadsStepBody, Role, Step, UserStatus } from './schemas';
+import type { DeletionStatus, Distribution, LeadsStepBody, Role, StartBlocker, Step, UserStatus } from './schemas';
 
 /** Why an input is refused: the kind picks the HTTP status (409 / 422). */
 export type RuleProblem = { kind: 'StepConflict' | 'RuleViolation'; message: string };
@@ -21,33 +21,71 @@ export function problemError(problem: RuleProblem): StepConflict | RuleViolation
 
 // ---- Start -----------------------------------------------------------------
 
-/**
- * May this deletion start? Nobody deletes themself, and a workspace keeps at
- * least one OWNER who is not being deleted.
- *
- * `activeOwnerCount` counts the workspace's OWNERs excluding users being
- * deleted: it includes the target unless the target is already
- * PENDING_DELETION, and this rule accounts for both.
- * `actorUserId` is null when HR starts it.
- */
-export function startDeletionProblem(args: {
+/** Roles that may use the deletion routes (preview, start, steps); a MEMBER gets 403. */
+export const DELETION_ROLES: readonly Role[] = ['OWNER', 'ADMIN'];
+
+export function mayUseDeletions(role: Role): boolean {
+  return DELETION_ROLES.includes(role);
+}
+
+/** What the start rules look at. `actorUserId` is null when HR or an identity provider starts it. */
+export interface StartArgs {
   actorUserId: string | null;
+  /** The role of the admin starting it; null or left out for HR and identity providers (no ROLE check). */
+  actorRole?: Role | null;
   target: { id: string; role: Role; status: UserStatus };
+  /**
+   * The workspace's OWNERs excluding users being deleted: it includes the
+   * target unless the target is already PENDING_DELETION, and the rule
+   * accounts for both.
+   */
   activeOwnerCount: number;
-}): RuleProblem | null {
-  const { actorUserId, target, activeOwnerCount } = args;
+}
+
+/**
+ * Who may delete whom, each reason with a stable code: nobody deletes
+ * themself (SELF), only an OWNER deletes an OWNER (ROLE), and a workspace
+ * keeps at least one OWNER who is not being deleted (LAST_OWNER).
+ */
+function whoBlockers(args: StartArgs): StartBlocker[] {
+  const { actorUserId, actorRole, target, activeOwnerCount } = args;
+  const out: StartBlocker[] = [];
   if (actorUserId !== null && actorUserId === target.id) {
-    return violation('You cannot delete yourself; ask another admin to do it.');
+    out.push({ code: 'SELF', message: 'You cannot delete yourself; ask another admin to do it.' });
+  }
+  if (target.role === 'OWNER' && actorRole != null && actorRole !== 'OWNER') {
+    out.push({ code: 'ROLE', message: `User ${target.id} is an OWNER; only an OWNER may delete an OWNER.` });
   }
   if (target.role === 'OWNER') {
     const otherOwners = target.status === 'PENDING_DELETION' ? activeOwnerCount : activeOwnerCount - 1;
     if (otherOwners < 1) {
-      return violation(
-        `User ${target.id} is the last owner of this workspace; make another user an owner before deleting them.`,
-      );
+      out.push({
+        code: 'LAST_OWNER',
+        message: `User ${target.id} is the last owner of this workspace; make another user an owner before deleting them.`,
+      });
     }
   }
-  return null;
+  return out;
+}
+
+/** May this deletion start? The first of `whoBlockers`, as a refusal (422). */
+export function startDeletionProblem(args: StartArgs): RuleProblem | null {
+  const first = whoBlockers(args)[0];
+  return first ? violation(first.message) : null;
+}
+
+/**
+ * Every reason starting this deletion would be refused or would start
+ * nothing new now (the preview lists them all, changing nothing): the user
+ * already has an open wizard or is PENDING_DELETION (ALREADY_BEING_DELETED),
+ * then `whoBlockers`. Empty when a new wizard would open.
+ */
+export function startDeletionBlockers(args: StartArgs & { openWizard: boolean }): StartBlocker[] {
+  const already: StartBlocker[] =
+    args.openWizard || args.target.status === 'PENDING_DELETION'
+      ? [{ code: 'ALREADY_BEING_DELETED', message: `User ${args.target.id} is already being deleted; open their wizard to go on with it.` }]
+      : [];
+  return [...already, ...whoBlockers(args)];
 }
 
 // ---- Targets ---------------------------------------------------------------

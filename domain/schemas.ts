@@ -200,6 +200,32 @@ export const Deletion = z.object({
 });
 export type Deletion = z.infer<typeof Deletion>;
 
+// ---- Who is signed in, and what a deletion would involve -------------------
+
+export const Workspace = z.object({ id: Id, slug: z.string(), name: z.string() });
+export type Workspace = z.infer<typeof Workspace>;
+/** `GET /v1/me`: who the token acts as, so a client shows only what this role may do. */
+export const Me = z.object({ user: User, workspace: Workspace });
+export type Me = z.infer<typeof Me>;
+
+/** Why starting a deletion would be refused now (rules.ts `startDeletionBlockers`). */
+export const START_BLOCKER_CODES = ['ALREADY_BEING_DELETED', 'SELF', 'ROLE', 'LAST_OWNER'] as const;
+export const StartBlockerCode = z.enum(START_BLOCKER_CODES);
+export type StartBlockerCode = z.infer<typeof StartBlockerCode>;
+export const StartBlocker = z.object({ code: StartBlockerCode, message: z.string() });
+export type StartBlocker = z.infer<typeof StartBlocker>;
+
+/** `GET /v1/users/{userId}/deletion-preview`: what the wizard would show, changing nothing. */
+export const DeletionPreview = z.object({
+  user: z.object({ id: Id, name: z.string(), email: z.string() }),
+  leads: z.object({ total: z.number().int() }),
+  automations: z.array(RoutingItem),
+  integrations: z.array(RoutingItem),
+  labels: z.array(LabelItem),
+  blockers: z.array(StartBlocker),
+});
+export type DeletionPreview = z.infer<typeof DeletionPreview>;
+
 export const AuditEvent = z.object({
   id: Id,
   at: z.string(),

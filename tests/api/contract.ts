@@ -15,6 +15,8 @@ export const CONTRACT_ROUTES: [string, string][] = [
   ['post', '/v1/integrations/{id}/leads'],
   ['post', '/v1/labels'],
   ['get', '/v1/labels'],
+  ['get', '/v1/me'],
+  ['get', '/v1/users/{userId}/deletion-preview'],
   ['post', '/v1/users/{userId}/deletion'],
   ['get', '/v1/deletions'],
   ['get', '/v1/deletions/{id}'],

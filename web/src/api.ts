@@ -6,12 +6,14 @@ import type {
   Deletion,
   DeletionStatus,
   Distribution,
+  DeletionPreview,
   LeadsStepBody,
-  Page,
+  Me,
   Problem,
   User,
   UserStatus,
-} from './types';
+} from '../../domain/schemas';
+import type { Page } from '../../domain/pagination';
 
 const TOKEN_KEY = 'crm-offboarding.token';
 
@@ -154,8 +156,12 @@ const enc = encodeURIComponent;
 
 export const api = {
   /** Checks a token before the session keeps it. */
-  async checkToken(token: string): Promise<void> {
-    await request('GET', '/v1/users', { query: { limit: 1 }, token });
+  async checkToken(token: string): Promise<Me> {
+    return (await request<Me>('GET', '/v1/me', { token })).data;
+  },
+  /** Who the session's token acts as (its role decides what the page offers). */
+  me(signal?: AbortSignal): Promise<Me> {
+    return get<Me>('/v1/me', undefined, signal);
   },
 
   listUsers(status?: UserStatus, signal?: AbortSignal): Promise<User[]> {
@@ -168,6 +174,10 @@ export const api = {
     return (await get<{ count: number }>('/v1/leads/count', { ownerId }, signal)).count;
   },
 
+  /** What deleting the user would involve, and why it would be refused now; changes nothing. */
+  deletionPreview(userId: string, signal?: AbortSignal): Promise<DeletionPreview> {
+    return get<DeletionPreview>(`/v1/users/${enc(userId)}/deletion-preview`, undefined, signal);
+  },
   /** Opens the wizard, or answers the one already open (`created: false`). */
   async startDeletion(userId: string, reason?: string): Promise<{ deletion: Deletion; created: boolean }> {
     const answer = await request<Deletion>('POST', `/v1/users/${enc(userId)}/deletion`, {

@@ -1,5 +1,5 @@
 // The audit trail as a readable list: who did what, when, and what moved where.
-import type { AuditEvent } from './types';
+import type { AuditEvent } from '../../domain/schemas';
 import { formatCount, formatTime, h } from './dom';
 
 const ACTION_TEXT: Record<string, string> = {
@@ -77,6 +77,8 @@ export function auditNames(
 export function actorText(actor: AuditEvent['actor'], names: Map<string, string>): string {
   if (actor.type === 'HR') return actor.id ? `HR system (${actor.id})` : 'HR system';
   if (actor.type === 'SYSTEM') return 'System';
+  // api.md's actor type IDP (SCIM); `as string` until domain/schemas.ts lists it.
+  if ((actor.type as string) === 'IDP') return actor.id ? `Identity provider (${actor.id})` : 'Identity provider';
   return names.get(actor.id) ?? `User ${actor.id}`;
 }
 

@@ -1,10 +1,12 @@
 // The distribution editor used by step 1 (split leads over several users) and
 // steps 2–3 (automation and integration routing): rows of (active user, whole
 // percentage), with a live total. The owner of the editor enables Next only
-// when `problem()` is null: every row has a user, no user twice, shares sum
-// to exactly 100.
-import { formatCount, h, replace, uid } from './dom';
-import type { Distribution, User } from './types';
+// when `problem()` is null: every row filled in, then the server's own rule
+// (`distributionProblem`: no user twice, whole shares summing to exactly 100).
+import { apportion, distributionProblem, WEIGHT_TOTAL } from '../../domain/distribution';
+import { h, replace, uid } from './dom';
+import { withNames } from './problem';
+import type { Distribution, User } from '../../domain/schemas';
 
 export interface DistributionEditorOptions {
   /** Who may receive: ACTIVE users, never the user being deleted. */
@@ -52,12 +54,6 @@ export function sameDistribution(a: Distribution | null, b: Distribution | null)
   return b.every((m) => weights.get(m.userId) === m.weight);
 }
 
-/** 100 split over n rows as evenly as whole numbers allow (largest remainder). */
-export function evenShares(n: number): number[] {
-  const base = Math.floor(100 / n);
-  return Array.from({ length: n }, (_, i) => base + (i < 100 - base * n ? 1 : 0));
-}
-
 export function distributionEditor(options: DistributionEditorOptions): DistributionEditor {
   const { candidates, testid } = options;
   const names = new Map(candidates.map((u) => [u.id, u.name]));
@@ -96,7 +92,7 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
   function load(distribution: Distribution): void {
     rows = distribution.length
       ? distribution.map((m) => ({ key: newKey(), userId: m.userId, weight: String(m.weight) }))
-      : [{ key: newKey(), userId: '', weight: '100' }];
+      : [{ key: newKey(), userId: '', weight: String(WEIGHT_TOTAL) }];
   }
 
   function renderRows(focusIndex?: number): void {
@@ -133,7 +129,7 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
       type: 'number',
       inputmode: 'numeric',
       min: 1,
-      max: 100,
+      max: WEIGHT_TOTAL,
       step: 1,
       required: true,
       class: 'weight-input',
@@ -176,7 +172,7 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
   function addRow(): void {
     if (rows.length >= candidates.length) return;
     const used = rows.reduce((sum, r) => sum + (Number(r.weight) || 0), 0);
-    rows.push({ key: newKey(), userId: '', weight: String(Math.max(0, 100 - used) || '') });
+    rows.push({ key: newKey(), userId: '', weight: String(Math.max(0, WEIGHT_TOTAL - used) || '') });
     renderRows(rows.length - 1);
   }
 
@@ -187,7 +183,8 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
   }
 
   function splitEvenly(): void {
-    const shares = evenShares(rows.length);
+    // 100 over the rows as evenly as whole numbers allow: the server's largest remainder.
+    const shares = apportion(WEIGHT_TOTAL, rows.map(() => 1));
     rows.forEach((row, i) => {
       row.weight = String(shares[i]);
     });
@@ -199,32 +196,31 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
   }
 
   function problem(): string | null {
+    // What only a form can get wrong (an empty row); the rest is the server's rule, word for word.
     for (const [i, row] of rows.entries()) {
       if (!row.userId) return `Choose a user for row ${i + 1}.`;
     }
     for (const [i, row] of rows.entries()) {
       const w = Number(row.weight);
-      if (row.weight.trim() === '' || !Number.isInteger(w) || w < 1 || w > 100) {
-        return `Row ${i + 1}: the share must be a whole number from 1 to 100.`;
+      if (row.weight.trim() === '' || !Number.isInteger(w) || w < 1 || w > WEIGHT_TOTAL) {
+        return `Row ${i + 1}: the share must be a whole number from 1 to ${WEIGHT_TOTAL}.`;
       }
     }
-    const seen = new Set<string>();
-    for (const row of rows) {
-      if (seen.has(row.userId)) return `${names.get(row.userId) ?? row.userId} is listed more than once.`;
-      seen.add(row.userId);
-    }
-    const total = sum();
-    if (total !== 100) return `The shares add up to ${formatCount(total)}%; they must add up to exactly 100%.`;
-    return null;
+    const rule = distributionProblem(value());
+    return rule === null ? null : withNames(rule, names);
+  }
+
+  function value(): Distribution {
+    return rows.map((r) => ({ userId: r.userId, weight: Number(r.weight) }));
   }
 
   function update(): void {
     const total = sum();
     const p = problem();
-    const diff = 100 - total;
+    const diff = WEIGHT_TOTAL - total;
     sumEl.textContent =
       diff === 0 ? 'Total 100%' : diff > 0 ? `Total ${total}% · ${diff}% left to assign` : `Total ${total}% · ${-diff}% too much`;
-    sumEl.className = `dist-sum ${total === 100 ? 'is-ok' : 'is-bad'}`;
+    sumEl.className = `dist-sum ${total === WEIGHT_TOTAL ? 'is-ok' : 'is-bad'}`;
     problemEl.textContent = p ?? '';
     problemEl.hidden = p === null;
     // Mark the rows that are wrong, for sighted and screen-reader users alike.
@@ -235,7 +231,7 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
       if (!row) return;
       const dup = row.userId !== '' && (counts.get(row.userId) ?? 0) > 1;
       const w = Number(row.weight);
-      const badWeight = row.weight !== '' && (!Number.isInteger(w) || w < 1 || w > 100);
+      const badWeight = row.weight !== '' && (!Number.isInteger(w) || w < 1 || w > WEIGHT_TOTAL);
       el.querySelector('select')?.setAttribute('aria-invalid', String(dup));
       el.querySelector('input')?.setAttribute('aria-invalid', String(badWeight));
       const removeBtn = el.querySelector<HTMLButtonElement>('button');
@@ -252,7 +248,7 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
 
   return {
     element,
-    value: () => rows.map((r) => ({ userId: r.userId, weight: Number(r.weight) })),
+    value,
     problem,
     reset(to) {
       load(to);

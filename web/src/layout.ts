@@ -2,7 +2,9 @@
 // and the main region the views render into.
 import { session } from './api';
 import { h, replace } from './dom';
+import { canDelete, whoAmI } from './me';
 import { link, navigate } from './router';
+import { roleText } from './view-users';
 
 export interface Shell {
   element: HTMLElement;
@@ -46,6 +48,20 @@ export function createShell(): Shell {
     },
     'Sign out',
   );
+  // Who is signed in; a MEMBER has no deletion routes, so no link to them.
+  const who = h('p', { class: 'sidebar-who', 'data-testid': 'me' });
+  const deletionsLink = links.find((a) => a.dataset.section === 'deletions');
+  if (deletionsLink) deletionsLink.hidden = true;
+  whoAmI().then(
+    (me) => {
+      replace(who, h('span', { class: 'sidebar-who-name', 'data-testid': 'me-name' }, me.user.name), h('span', { class: 'sidebar-who-role', 'data-testid': 'me-role' }, `${roleText(me.user.role)} · ${me.workspace.name}`));
+      if (deletionsLink) deletionsLink.hidden = !canDelete(me);
+    },
+    () => {
+      // Unknown role: show the link; the server answers 403 if it must.
+      if (deletionsLink) deletionsLink.hidden = false;
+    },
+  );
   const element = h(
     'div',
     { class: 'shell' },
@@ -60,7 +76,7 @@ export function createShell(): Shell {
         h('p', { class: 'nav-title', 'aria-hidden': 'true' }, 'Settings'),
         links,
       ),
-      h('div', { class: 'sidebar-foot' }, signOut),
+      h('div', { class: 'sidebar-foot' }, who, signOut),
     ),
     main,
   );

@@ -4,7 +4,8 @@
 // Routes (hash routing, so the server only ever serves index.html):
 //   #/signin[?next=/path][&expired=1]  sign in with an API token (sessionStorage)
 //   #/users[?status=ACTIVE|SUSPENDED|PENDING_DELETION]   users with role and status
-//   #/users/:id                        a user; Delete opens (or resumes) the wizard
+//   #/users/:id                        a user; owners and admins see the deletion preview, and
+//                                      Delete opens (or resumes) the wizard where their role allows
 //   #/deletions[?status=IN_PROGRESS|COMPLETED|CANCELLED|FAILED|ALL]   wizards (default: in progress)
 //   #/deletions/:id                    the wizard: stepper, current step, summary at the end
 //   #/deletions/:id/audit              a wizard's audit trail
@@ -16,14 +17,17 @@
 //   poll-error                trouble while polling the wizard (keeps retrying)
 //   loading, empty            loading and empty states
 //   Sign-in:   token-input, sign-in, sign-in-form, session-ended
-//   Shell:     nav-users, nav-deletions, sign-out
+//   Shell:     nav-users, nav-deletions (hidden from a MEMBER), sign-out, me, me-name, me-role
 //   Users:     users-table, users-count, status-filter, user-row-<id>, user-link-<id>, user-status
-//   User:      user-profile, user-name, user-email, user-role, user-lead-count, delete-user
+//   User:      user-profile, user-name, user-email, user-role, user-lead-count, delete-user,
+//              delete-not-allowed (instead of delete-user where the role may not delete this user),
+//              deletion-preview, preview-leads, preview-automations(-count, -<id>),
+//              preview-integrations(-count, -<id>), preview-labels(-count), preview-blockers, blocker-<CODE>
 //   Wizards:   deletions-list, deletions-count, deletion-filter, deletion-row-<id>, resume-<id>,
-//              audit-link-<id>, deletion-source, deletion-status
+//              audit-link-<id>, deletion-source, deletion-status, deletion-attention
 //   Wizard:    wizard, stepper, stepper-<LEADS|AUTOMATIONS|INTEGRATIONS|LABELS|CONFIRM> (data-state
 //              done|current|todo, aria-current=step), step-title, next, next-hint, audit-link,
-//              wizard-user-email, wizard-reason,
+//              wizard-user-email, wizard-reason, attention, attention-reason, attention-cancel,
 //              cancel-wizard, cancel-panel, cancel-reason, cancel-confirm, cancel-keep, reload
 //   Step 1:    lead-count, lead-mode-one, lead-mode-split, lead-target, lead-distribution (editor),
 //              progress (<progress>), progress-text, progress-live, no-candidates

@@ -27,7 +27,7 @@ export interface Described {
 }
 
 /** Known ids in a server message, said by name: "User ann (cmx…) is suspended". */
-function withNames(text: string, names?: Map<string, string>): string {
+export function withNames(text: string, names?: Map<string, string>): string {
   if (!names || !text) return text;
   let out = text;
   for (const [id, name] of names) {

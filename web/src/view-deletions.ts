@@ -1,10 +1,10 @@
-// Deletion wizards: the open ones (started by an admin or by HR) to resume,
+// Deletion wizards: the open ones (started by an admin, HR or the identity provider) to resume,
 // and the finished ones to look back at.
 import { api } from './api';
 import { badge, emptyState, formatCount, formatTime, h, loading, replace } from './dom';
 import { errorSlot } from './problem';
 import { link, navigate, type RouteContext } from './router';
-import type { Deletion, DeletionStatus, Step } from './types';
+import type { Deletion, DeletionStatus, Step } from '../../domain/schemas';
 
 export const STEP_TEXT: Record<Step, string> = {
   LEADS: 'Leads',
@@ -26,8 +26,30 @@ export function deletionStatusBadge(status: DeletionStatus): HTMLElement {
   return badge(DELETION_STATUS_TEXT[status] ?? status, DELETION_TONE[status] ?? 'neutral', 'deletion-status');
 }
 
-export function sourceBadge(source: Deletion['source']): HTMLElement {
-  return badge(source === 'HR' ? 'HR' : 'Admin', source === 'HR' ? 'warn' : 'neutral', 'deletion-source');
+// api.md has `attention` on a wizard and `source: IDP` (started by an identity
+// provider over SCIM); the API gains them in this same round. These two
+// widenings let the page read them before and after that merge; once
+// domain/schemas.ts has both, they are no-ops and can go.
+/** Why the wizard cannot go on by itself, since when; null while it can. */
+export interface Attention {
+  reason: string;
+  since: string;
+}
+export type Source = Deletion['source'] | 'IDP';
+export function attentionOf(d: Deletion): Attention | null {
+  return (d as Deletion & { attention?: Attention | null }).attention ?? null;
+}
+
+const SOURCE_TEXT: Record<Source, string> = { ADMIN: 'Admin', HR: 'HR', IDP: 'Identity provider' };
+
+export function sourceBadge(source: Source): HTMLElement {
+  return badge(SOURCE_TEXT[source] ?? source, source === 'ADMIN' ? 'neutral' : 'warn', 'deletion-source');
+}
+
+/** A wizard that waits on someone: shown beside its status wherever it is listed. */
+export function attentionBadge(d: Deletion): HTMLElement | null {
+  const attention = attentionOf(d);
+  return attention && d.status === 'IN_PROGRESS' ? badge('Needs attention', 'bad', 'deletion-attention') : null;
 }
 
 export function deletionsView(ctx: RouteContext): HTMLElement {
@@ -59,7 +81,7 @@ export function deletionsView(ctx: RouteContext): HTMLElement {
     h(
       'p',
       { class: 'muted lead-text' },
-      'A wizard stays open until it is confirmed or cancelled, for as long as it takes. Wizards started by the HR system appear here too.',
+      'A wizard stays open until it is confirmed or cancelled, for as long as it takes. Wizards started by the HR system or by the identity provider (SCIM) appear here too.',
     ),
     errors.element,
     h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, status === 'ALL' ? 'All wizards' : DELETION_STATUS_TEXT[status]), count), body),
@@ -125,7 +147,7 @@ function deletionsTable(items: Deletion[]): HTMLElement {
             h('td', null, sourceBadge(d.source)),
             h('td', null, d.status === 'IN_PROGRESS' ? STEP_TEXT[d.step] : '—'),
             h('td', { class: 'num nowrap' }, progressText(d)),
-            h('td', null, deletionStatusBadge(d.status)),
+            h('td', null, deletionStatusBadge(d.status), ' ', attentionBadge(d)),
             // Dates may wrap: kept on one line they pushed Resume out of a 1280-px-wide window.
             h('td', { class: 'muted' }, formatTime(d.startedAt)),
             h('td', { class: 'muted' }, formatTime(d.updatedAt)),

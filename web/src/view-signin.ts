@@ -66,7 +66,7 @@ export function signInView(ctx: RouteContext): HTMLElement {
         h(
           'p',
           { id: 'token-help', class: 'help' },
-          'A token of a workspace owner or admin. It is kept for this browser tab only and forgotten when you close it or sign out.',
+          'A token of a user of this workspace (owners and admins can delete users). It is kept for this browser tab only and forgotten when you close it or sign out.',
         ),
         errors.element,
         button,

@@ -1,10 +1,17 @@
 // A user's page. Delete never deletes: it opens the deletion wizard (or, the
-// call being idempotent, resumes the one already open for this user).
+// call being idempotent, resumes the one already open for this user). Before
+// that, an owner or admin sees the preview: what the wizard will ask about and
+// any reason it would be refused, read without changing anything. The page
+// offers Delete only where the signed-in role may use it: never to a MEMBER,
+// and never to an ADMIN for an OWNER (the preview's ROLE blocker).
 import { api } from './api';
-import { formatCount, h, loading, replace } from './dom';
+import { describeDistribution } from './distribution';
+import { badge, formatCount, h, loading, replace } from './dom';
+import { canDelete, whoAmI } from './me';
 import { errorSlot } from './problem';
 import { link, navigate, type RouteContext } from './router';
-import type { User } from './types';
+import type { DeletionPreview, Me, RoutingItem, User } from '../../domain/schemas';
+import { routingList } from './steps/review';
 import { avatar, roleText, statusBadge } from './view-users';
 
 export function userView(ctx: RouteContext): HTMLElement {
@@ -26,11 +33,15 @@ export function userView(ctx: RouteContext): HTMLElement {
 
   void (async () => {
     try {
-      const [user, leads] = await Promise.all([api.getUser(id, ctx.signal), api.leadCount(id, ctx.signal).catch(() => null)]);
+      const [user, leads, me] = await Promise.all([
+        api.getUser(id, ctx.signal),
+        api.leadCount(id, ctx.signal).catch(() => null),
+        whoAmI(ctx.signal),
+      ]);
       title.textContent = user.name;
       document.title = `${user.name} · CRM Admin`;
       body.removeAttribute('aria-busy');
-      replace(body, profile(user, leads));
+      replace(body, profile(user, leads, me, ctx.signal));
     } catch (err) {
       body.removeAttribute('aria-busy');
       replace(body);
@@ -40,63 +51,170 @@ export function userView(ctx: RouteContext): HTMLElement {
   return page;
 }
 
-function profile(user: User, leads: number | null): HTMLElement {
-  const pending = user.status === 'PENDING_DELETION';
+function profile(user: User, leads: number | null, me: Me, signal: AbortSignal): HTMLElement {
+  const actions = h('div', { class: 'profile-actions' });
   const actionErrors = errorSlot();
-  const del = h(
-    'button',
-    {
-      type: 'button',
-      class: pending ? 'btn btn-primary' : 'btn btn-danger',
-      'data-testid': 'delete-user',
-      'aria-describedby': 'delete-help',
-    },
-    h('span', { class: 'icon-trash', 'aria-hidden': 'true' }),
-    pending ? 'Resume deletion' : 'Delete user',
-  );
-  del.addEventListener('click', () => {
+  const help = h('p', { id: 'delete-help', class: 'help' });
+  const previewHost = h('div');
+
+  if (!canDelete(me)) {
+    help.dataset.testid = 'delete-not-allowed';
+    help.textContent = `Only workspace owners and admins can delete users; you are signed in as a ${roleText(me.user.role).toLowerCase()}.`;
+  } else {
+    replace(previewHost, h('div', { class: 'card preview', 'aria-busy': 'true' }, loading('Reading what deleting this user involves…')));
     void (async () => {
-      actionErrors.clear();
-      del.disabled = true;
       try {
-        const { deletion } = await api.startDeletion(user.id);
-        navigate(`/deletions/${encodeURIComponent(deletion.id)}`);
+        const [preview, users] = await Promise.all([api.deletionPreview(user.id, signal), api.listUsers(undefined, signal)]);
+        const names = new Map(users.map((u) => [u.id, u.name]));
+        showActions(preview);
+        replace(previewHost, previewCard(preview, names));
       } catch (err) {
+        replace(previewHost);
         actionErrors.show(err);
-        del.disabled = false;
       }
     })();
-  });
+  }
+
+  function showActions(preview: DeletionPreview): void {
+    const codes = new Set(preview.blockers.map((b) => b.code));
+    if (codes.has('ROLE')) {
+      help.dataset.testid = 'delete-not-allowed';
+      help.textContent = 'Only an owner can delete an owner.';
+      return;
+    }
+    const resume = codes.has('ALREADY_BEING_DELETED');
+    const refused = !resume && preview.blockers.length > 0;
+    const del = h(
+      'button',
+      {
+        type: 'button',
+        class: resume ? 'btn btn-primary' : 'btn btn-danger',
+        'data-testid': 'delete-user',
+        'aria-describedby': 'delete-help',
+        disabled: refused,
+      },
+      h('span', { class: 'icon-trash', 'aria-hidden': 'true' }),
+      resume ? 'Resume deletion' : 'Delete user',
+    );
+    del.addEventListener('click', () => {
+      void (async () => {
+        actionErrors.clear();
+        del.disabled = true;
+        try {
+          const { deletion } = await api.startDeletion(user.id);
+          navigate(`/deletions/${encodeURIComponent(deletion.id)}`);
+        } catch (err) {
+          actionErrors.show(err);
+          del.disabled = false;
+        }
+      })();
+    });
+    replace(actions, del);
+    help.textContent = resume
+      ? 'A deletion wizard is open for this user. Resume it to continue where it was left.'
+      : refused
+        ? 'This user cannot be deleted now; the reasons are listed below.'
+        : 'Deleting opens a guided wizard: leads, automations, integrations and labels are reassigned first, and the user is removed only after you type CONFIRM.';
+  }
 
   return h(
     'div',
-    { class: 'card profile', 'data-testid': 'user-profile' },
+    { class: 'profile-page' },
     h(
       'div',
-      { class: 'profile-head' },
-      avatar(user.name),
+      { class: 'card profile', 'data-testid': 'user-profile' },
       h(
         'div',
-        { class: 'profile-id' },
-        h('p', { class: 'profile-name', 'data-testid': 'user-name' }, user.name),
-        h('p', { class: 'muted', 'data-testid': 'user-email' }, user.email),
+        { class: 'profile-head' },
+        avatar(user.name),
+        h(
+          'div',
+          { class: 'profile-id' },
+          h('p', { class: 'profile-name', 'data-testid': 'user-name' }, user.name),
+          h('p', { class: 'muted', 'data-testid': 'user-email' }, user.email),
+        ),
+        actions,
       ),
-      h('div', { class: 'profile-actions' }, del),
+      h('div', { class: 'profile-action-errors' }, actionErrors.element),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('div', null, h('dt', null, 'Role'), h('dd', { 'data-testid': 'user-role' }, roleText(user.role))),
+        h('div', null, h('dt', null, 'Status'), h('dd', null, statusBadge(user.status))),
+        h('div', null, h('dt', null, 'Leads owned'), h('dd', { 'data-testid': 'user-lead-count' }, leads === null ? '—' : formatCount(leads))),
+      ),
+      help,
     ),
-    h('div', { class: 'profile-action-errors' }, actionErrors.element),
+    previewHost,
+  );
+}
+
+/** What the wizard would ask about, read now; nothing is frozen until Delete is clicked. */
+function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElement {
+  const plural = (n: number, one: string, many: string) => `${formatCount(n)} ${n === 1 ? one : many}`;
+  const routing = (items: RoutingItem[], noun: string, testid: string) => {
+    const sole = items.filter((it) => it.requiresReplacement).length;
+    return h(
+      'section',
+      { class: 'review-block', 'data-testid': testid },
+      h('h3', null, `${noun[0]!.toUpperCase()}${noun.slice(1)}s`),
+      h(
+        'p',
+        { 'data-testid': `${testid}-count` },
+        items.length
+          ? `${plural(items.length, noun, `${noun}s`)} ${items.length === 1 ? 'routes' : 'route'} leads to ${p.user.name}`
+          : `No ${noun} routes leads to ${p.user.name}.`,
+        sole ? `; ${formatCount(sole)} ${sole === 1 ? 'routes' : 'route'} only to them and will need a replacement` : '',
+        items.length ? '.' : '',
+      ),
+      items.length
+        ? routingList(
+            items,
+            (it) => `${testid}-${it.id}`,
+            (it) =>
+              it.requiresReplacement || !it.suggested
+                ? badge('Only member: choose a replacement', 'warn')
+                : ['suggested ', describeDistribution(it.suggested, names)],
+          )
+        : null,
+    );
+  };
+
+  return h(
+    'div',
+    { class: 'card preview', 'data-testid': 'deletion-preview' },
+    h('h2', null, `What deleting ${p.user.name} involves`),
+    h('p', { class: 'muted' }, 'Read just now; nothing changes until you click Delete.'),
+    p.blockers.length
+      ? h(
+          'div',
+          { class: 'callout callout-warn', 'data-testid': 'preview-blockers' },
+          h('p', null, h('strong', null, p.blockers.some((b) => b.code === 'ALREADY_BEING_DELETED') ? 'Already under way' : 'Deleting is not possible now')),
+          h('ul', { class: 'plain-list' }, p.blockers.map((b) => h('li', { 'data-testid': `blocker-${b.code}` }, b.message))),
+        )
+      : null,
     h(
-      'dl',
-      { class: 'facts' },
-      h('div', null, h('dt', null, 'Role'), h('dd', { 'data-testid': 'user-role' }, roleText(user.role))),
-      h('div', null, h('dt', null, 'Status'), h('dd', null, statusBadge(user.status))),
-      h('div', null, h('dt', null, 'Leads owned'), h('dd', { 'data-testid': 'user-lead-count' }, leads === null ? '—' : formatCount(leads))),
-    ),
-    h(
-      'p',
-      { id: 'delete-help', class: 'help' },
-      pending
-        ? 'A deletion wizard is open for this user. Resume it to continue where it was left.'
-        : 'Deleting opens a guided wizard: leads, automations, integrations and labels are reassigned first, and the user is removed only after you type CONFIRM.',
+      'div',
+      { class: 'review' },
+      h(
+        'section',
+        { class: 'review-block' },
+        h('h3', null, 'Leads'),
+        h('p', null, h('strong', { 'data-testid': 'preview-leads' }, formatCount(p.leads.total)), ` ${p.leads.total === 1 ? 'lead' : 'leads'} to reassign.`),
+      ),
+      routing(p.automations, 'automation', 'preview-automations'),
+      routing(p.integrations, 'integration', 'preview-integrations'),
+      h(
+        'section',
+        { class: 'review-block', 'data-testid': 'preview-labels' },
+        h('h3', null, 'Labels'),
+        h(
+          'p',
+          { 'data-testid': 'preview-labels-count' },
+          p.labels.length ? `${plural(p.labels.length, 'shared or public label', 'shared or public labels')}: ` : 'No shared or public labels.',
+          p.labels.map((l) => l.name).join(', '),
+        ),
+      ),
     ),
   );
 }

@@ -3,7 +3,7 @@ import { api } from './api';
 import { badge, emptyState, formatCount, h, loading, replace } from './dom';
 import { errorSlot } from './problem';
 import { link, navigate, type RouteContext } from './router';
-import type { User, UserStatus } from './types';
+import type { User, UserStatus } from '../../domain/schemas';
 
 export const STATUS_TEXT: Record<UserStatus, string> = {
   ACTIVE: 'Active',

@@ -7,27 +7,19 @@ import { api, ApiError } from './api';
 import { focusHeading, formatTime, h, loading, replace } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
 import { link, type RouteContext } from './router';
-import type { Deletion, Step, User } from './types';
-import { deletionStatusBadge, sourceBadge } from './view-deletions';
-import {
-  confirmPanel,
-  endPanel,
-  labelsPanel,
-  leadsPanel,
-  progressPanel,
-  routingPanel,
-  type Panel,
-  type StepContext,
-} from './wizard-steps';
+import type { Deletion, Step, User } from '../../domain/schemas';
+import { attentionBadge, attentionOf, deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
+import { STEP_ORDER } from '../../domain/wizard-state';
+import { confirmPanel } from './steps/confirm';
+import { endPanel } from './steps/end';
+import { labelsPanel } from './steps/labels';
+import { leadsPanel } from './steps/leads';
+import type { Panel, StepContext } from './steps/panel';
+import { progressPanel } from './steps/progress';
+import { routingPanel } from './steps/routing';
 
-const STEPS: { step: Step; label: string }[] = [
-  { step: 'LEADS', label: 'Leads' },
-  { step: 'AUTOMATIONS', label: 'Automations' },
-  { step: 'INTEGRATIONS', label: 'Integrations' },
-  { step: 'LABELS', label: 'Labels' },
-  { step: 'CONFIRM', label: 'Confirm' },
-];
-const STEP_INDEX: Record<Step, number> = { LEADS: 0, AUTOMATIONS: 1, INTEGRATIONS: 2, LABELS: 3, CONFIRM: 4, DONE: 5 };
+/** The steps the stepper shows: the server's order, up to CONFIRM (DONE is past the last dot). */
+const STEPS: readonly Step[] = STEP_ORDER.filter((s) => s !== 'DONE');
 
 const POLL_MS = 500;
 const POLL_RETRY_MS = 2_000;
@@ -84,6 +76,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   const meta = h('div', { class: 'head-meta' });
   const actions = h('div', { class: 'head-actions' });
   const cancelArea = h('div');
+  const attentionArea = h('div');
   const stepper = h('ol', { class: 'stepper', 'data-testid': 'stepper', 'aria-label': 'Wizard steps' });
   const stepTitle = h('h2', { class: 'step-title', 'data-testid': 'step-title', tabindex: -1 });
   const pollErrors = errorSlot('poll-error');
@@ -100,6 +93,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       actions,
     ),
     loadErrors.element,
+    attentionArea,
     cancelArea,
     h('nav', { 'aria-label': 'Progress through the wizard' }, stepper),
     h('div', { class: 'card step-card' }, h('div', { class: 'step-head' }, stepTitle), pollErrors.element, panelHost),
@@ -176,6 +170,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       sourceBadge(d.source),
       h('span', { class: 'muted' }, ` on ${formatTime(d.startedAt)}`),
       deletionStatusBadge(d.status),
+      attentionBadge(d),
       d.reason ? h('span', { class: 'muted reason', 'data-testid': 'wizard-reason' }, `Reason: ${d.reason}`) : null,
     );
     const canCancel = d.status === 'IN_PROGRESS' && d.step !== 'DONE' && !confirmed;
@@ -191,10 +186,43 @@ export function wizardView(ctx: RouteContext): HTMLElement {
         : null,
     );
     if (!canCancel) cancelArea.replaceChildren();
+    renderAttention(d, canCancel);
+  }
+
+  /** The wizard cannot go on by itself: say why, and that it can be cancelled. */
+  function renderAttention(d: Deletion, canCancel: boolean): void {
+    const attention = attentionOf(d);
+    if (!attention || d.status !== 'IN_PROGRESS') {
+      attentionArea.replaceChildren();
+      return;
+    }
+    replace(
+      attentionArea,
+      h(
+        'div',
+        { class: 'callout callout-danger attention', role: 'alert', 'data-testid': 'attention' },
+        h('p', null, h('strong', null, 'This wizard needs attention'), ` since ${formatTime(attention.since)}.`),
+        h('p', { 'data-testid': 'attention-reason' }, attention.reason),
+        h(
+          'p',
+          null,
+          canCancel
+            ? 'It goes on by itself once the cause is fixed. You can also cancel it now: the user becomes active again and what was already reassigned stays where it is.'
+            : 'It goes on by itself once the cause is fixed.',
+        ),
+        canCancel
+          ? h(
+              'div',
+              { class: 'button-row' },
+              h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'attention-cancel', onclick: () => openCancel(d) }, 'Cancel wizard'),
+            )
+          : null,
+      ),
+    );
   }
 
   function renderStepper(d: Deletion): void {
-    const current = d.status === 'COMPLETED' ? STEPS.length : STEP_INDEX[d.step];
+    const current = d.status === 'COMPLETED' ? STEPS.length : STEP_ORDER.indexOf(d.step);
     const stopped = d.status === 'CANCELLED' || d.status === 'FAILED';
     stepper.classList.toggle('is-stopped', stopped);
     replace(
@@ -205,12 +233,12 @@ export function wizardView(ctx: RouteContext): HTMLElement {
           'li',
           {
             class: `stepper-item is-${state}`,
-            'data-testid': `stepper-${s.step}`,
+            'data-testid': `stepper-${s}`,
             'data-state': state,
             'aria-current': state === 'current' && !stopped ? 'step' : null,
           },
           h('span', { class: 'stepper-dot', 'aria-hidden': 'true' }, state === 'done' ? '✓' : String(i + 1)),
-          h('span', { class: 'stepper-label' }, s.label),
+          h('span', { class: 'stepper-label' }, STEP_TEXT[s]),
           h('span', { class: 'sr-only' }, state === 'done' ? ' (done)' : state === 'current' ? (stopped ? ' (stopped here)' : ' (current step)') : ''),
         );
       }),

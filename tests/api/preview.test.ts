@@ -1,0 +1,117 @@
+// GET /v1/users/{userId}/deletion-preview: what the wizard would show and why
+// starting would be refused now, changing nothing; a deletion route.
+import { addLeads, makeAutomation, makeIntegration, makeLabel, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let api: TestApi;
+let ws: TestWorkspace;
+let owner: Call;
+let admin: Call;
+let member: Call;
+const uid = (handle: string) => ws.users[handle]!.id;
+const preview = (call: Call, userId: string) => call('GET', `/v1/users/${encodeURIComponent(userId)}/deletion-preview`);
+const codes = (answer: { body: { blockers: { code: string }[] } }) => answer.body.blockers.map((b) => b.code);
+
+beforeAll(async () => {
+  api = await startTestApi({ worker: true });
+  ws = await makeWorkspace(
+    api.prisma,
+    { owner: 'OWNER', admin: 'ADMIN', member: 'MEMBER', leaver: 'MEMBER', heir: 'MEMBER', quiet: 'MEMBER' },
+    { leaver: 37 },
+  );
+  owner = client(api.url, await tokenOf(api.prisma, ws, 'owner'));
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
+  member = client(api.url, await tokenOf(api.prisma, ws, 'member'));
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+test('shows what the wizard would show, then the wizard opens with exactly that; the preview changes nothing', async () => {
+  const shared = await makeAutomation(api.prisma, ws.id, 'Round robin', [
+    { userId: uid('leaver'), weight: 30 },
+    { userId: uid('heir'), weight: 70 },
+  ]);
+  const sole = await makeIntegration(api.prisma, ws.id, 'Web form', [{ userId: uid('leaver'), weight: 100 }]);
+  const team = await makeLabel(api.prisma, ws.id, 'Team', 'SHARED', uid('heir'), [uid('leaver')]);
+  await makeLabel(api.prisma, ws.id, 'Mine', 'PRIVATE', uid('leaver'), []);
+  await makeAutomation(api.prisma, ws.id, 'Elsewhere', [{ userId: uid('heir'), weight: 100 }]);
+
+  const before = await api.prisma.auditEvent.count({ where: { workspaceId: ws.id } });
+  const answer = await preview(admin, uid('leaver'));
+  expect(answer.status).toBe(200);
+  expect(answer.body).toEqual({
+    user: { id: uid('leaver'), name: 'leaver', email: ws.users.leaver!.email },
+    leads: { total: 37 },
+    automations: [
+      {
+        id: shared,
+        name: 'Round robin',
+        current: [
+          { userId: uid('leaver'), weight: 30 },
+          { userId: uid('heir'), weight: 70 },
+        ],
+        suggested: [{ userId: uid('heir'), weight: 100 }],
+        requiresReplacement: false,
+        applied: null,
+      },
+    ],
+    integrations: [
+      { id: sole, name: 'Web form', current: [{ userId: uid('leaver'), weight: 100 }], suggested: null, requiresReplacement: true, applied: null },
+    ],
+    labels: [{ id: team, name: 'Team', visibility: 'SHARED', replacementUserId: null, applied: false }],
+    blockers: [],
+  });
+  // The same for an OWNER; nothing changed: the user is ACTIVE, no wizard, no audit event.
+  expect((await preview(owner, uid('leaver'))).body).toEqual(answer.body);
+  expect((await admin('GET', `/v1/users/${uid('leaver')}`)).body.status).toBe('ACTIVE');
+  expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id } })).toBe(0);
+  expect(await api.prisma.auditEvent.count({ where: { workspaceId: ws.id } })).toBe(before);
+
+  // Starting opens the wizard on the same contents.
+  const started = await admin('POST', `/v1/users/${uid('leaver')}/deletion`, {});
+  expect(started.status).toBe(201);
+  const { user, leads, automations, integrations, labels } = started.body;
+  expect({ user, leads: { total: leads.total }, automations, integrations, labels, blockers: [] }).toEqual(answer.body);
+
+  // Now the preview says the user is already being deleted.
+  const after = await preview(admin, uid('leaver'));
+  expect(after.status).toBe(200);
+  expect(codes(after)).toEqual(['ALREADY_BEING_DELETED']);
+  expect(after.body.blockers[0].message).toMatch(/already being deleted/);
+});
+
+test('a user with nothing to reassign previews empty lists', async () => {
+  const answer = await preview(admin, uid('quiet'));
+  expect(answer.status).toBe(200);
+  expect(answer.body).toMatchObject({ leads: { total: 0 }, automations: [], integrations: [], labels: [], blockers: [] });
+});
+
+test('blockers: yourself, the last owner, an ADMIN previewing an OWNER', async () => {
+  expect(codes(await preview(admin, uid('admin')))).toEqual(['SELF']);
+  const self = await preview(owner, uid('owner'));
+  expect(self.status).toBe(200);
+  // The only owner previewing themself: both reasons, each with words for the admin.
+  expect(codes(self)).toEqual(['SELF', 'LAST_OWNER']);
+  expect(self.body.blockers[1].message).toMatch(/last owner/);
+  expect(codes(await preview(admin, uid('owner')))).toEqual(['ROLE', 'LAST_OWNER']);
+  // Starting is refused for the same reason the preview gave.
+  expectProblem(await owner('POST', `/v1/users/${uid('owner')}/deletion`, {}), 422);
+  expect((await admin('GET', `/v1/users/${uid('owner')}`)).body.status).toBe('ACTIVE');
+});
+
+test('a second owner lifts LAST_OWNER', async () => {
+  const second = await makeWorkspace(api.prisma, { a: 'OWNER', b: 'OWNER' });
+  const a = client(api.url, await tokenOf(api.prisma, second, 'a'));
+  expect(codes(await preview(a, second.users.b!.id))).toEqual([]);
+});
+
+test('a MEMBER gets 403; another workspace\'s user and an unknown id are 404; no token is 401', async () => {
+  expectProblem(await preview(member, uid('leaver')), 403);
+  expectProblem(await preview(member, 'nobody'), 403);
+  const other = await makeWorkspace(api.prisma, { boss: 'OWNER', x: 'MEMBER' });
+  await addLeads(api.prisma, other.id, other.users.x!.id, 3);
+  expectProblem(await preview(admin, other.users.x!.id), 404);
+  expectProblem(await preview(admin, 'nobody'), 404);
+  expectProblem(await preview(client(api.url), uid('leaver')), 401);
+});

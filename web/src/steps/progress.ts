@@ -1,0 +1,55 @@
+// Step 1 while the lead move runs on the server: a progress bar polled from the wizard.
+import { describeDistribution } from '../distribution';
+import { formatCount, h, replace } from '../dom';
+import type { Deletion } from '../../../domain/schemas';
+import type { Panel, StepContext } from './panel';
+
+/** Step 1 while the move runs (and just after it ends). */
+export function progressPanel(ctx: StepContext): Panel {
+  const d = ctx.deletion;
+  const bar = h('progress', { 'data-testid': 'progress', id: 'lead-progress', 'aria-valuemin': 0 });
+  const text = h('p', { class: 'progress-text', 'data-testid': 'progress-text' });
+  // Announce in steps of 10% only: a live region updated every half second would drown everything else.
+  const announcer = h('p', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'progress-live' });
+  const target = h('p', { class: 'muted' });
+  let lastDecile = -1;
+
+  function update(next: Deletion): void {
+    const { total, moved, state } = next.leads;
+    const max = Math.max(total, 1);
+    const value = total === 0 ? (state === 'DONE' ? 1 : 0) : Math.min(moved, total);
+    const pct = Math.floor((value / max) * 100);
+    bar.max = max;
+    bar.value = value;
+    bar.setAttribute('aria-valuemax', String(max));
+    bar.setAttribute('aria-valuenow', String(value));
+    const words = `${formatCount(moved)} of ${formatCount(total)} leads moved`;
+    bar.setAttribute('aria-valuetext', words);
+    text.textContent = `${words} (${pct}%)${state === 'DONE' ? ' · done' : ''}`;
+    const decile = state === 'DONE' ? 10 : Math.floor(pct / 10);
+    if (decile !== lastDecile) {
+      lastDecile = decile;
+      announcer.textContent = state === 'DONE' ? `All ${formatCount(total)} leads moved.` : `${pct}% of the leads moved.`;
+    }
+    replace(target, 'Moving to ', h('strong', null, describeDistribution(next.leads.distribution, ctx.names)), '.');
+  }
+  update(d);
+
+  return {
+    element: h(
+      'div',
+      { class: 'progress-panel' },
+      target,
+      h('label', { for: 'lead-progress', class: 'progress-label' }, 'Leads moved'),
+      bar,
+      text,
+      announcer,
+      h(
+        'p',
+        { class: 'help' },
+        'The move continues on the server even if you close this page. Come back any time from Deletion wizards; the next step opens when every lead has moved.',
+      ),
+    ),
+    update,
+  };
+}
