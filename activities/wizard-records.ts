@@ -96,12 +96,19 @@ export function wizardRecordActivities(db: Db) {
       }, TX_OPTIONS);
     },
 
-    /** Mirrors the workflow's state into the Deletion row (listing, reads while the worker is away). */
-    async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion }): Promise<void> {
-      const { view } = args;
+    /**
+     * Mirrors the workflow's state into the Deletion row (listing, reads while
+     * the worker is away). Only forward: a save whose `version` is not above
+     * the row's (an earlier save retried late) changes nothing. Older
+     * workflows send no version; theirs are saved as before.
+     */
+    async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion; version?: number }): Promise<void> {
+      const view = { ...args.view, attention: args.view.attention ?? null };
+      const forward = args.version === undefined ? {} : { version: { lt: args.version } };
       await db.deletion.updateMany({
-        where: { id: args.deletionId, workspaceId: args.workspaceId },
+        where: { id: args.deletionId, workspaceId: args.workspaceId, ...forward },
         data: {
+          ...(args.version === undefined ? {} : { version: args.version }),
           status: view.status,
           step: view.step,
           state: view as unknown as Prisma.InputJsonValue,
