@@ -16,12 +16,21 @@ export function wizardRecordActivities(db: Db) {
         const existing = await tx.deletion.findUnique({ where: { id: input.deletionId } });
         if (existing) return existing.state as unknown as Deletion;
 
+        // One opening at a time per workspace: the rules below count (the last OWNER, one open wizard
+        // per user), and two openings that each counted before the other wrote would both pass. NO KEY
+        // UPDATE: rows that merely reference the workspace (leads, audit) are not held up.
+        await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${input.workspaceId} FOR NO KEY UPDATE`;
         const [user] = await tx.$queryRaw<
           { id: string; name: string; email: string; role: 'OWNER' | 'ADMIN' | 'MEMBER'; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]
         >`SELECT id, name, email, role, status FROM users
           WHERE workspace_id = ${input.workspaceId} AND id = ${input.userId} FOR UPDATE`;
         if (!user) throw ruleViolation(`User ${input.userId} is not in this workspace.`);
         if (user.status === 'PENDING_DELETION') throw ruleViolation(`User ${user.id} is already being deleted.`);
+        const open = await tx.deletion.findFirst({
+          where: { workspaceId: input.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
+          select: { id: true },
+        });
+        if (open) throw ruleViolation(`User ${user.id} is already being deleted (deletion ${open.id}).`);
         const problem = await startProblem(tx, input.workspaceId, user, input.actor);
         if (problem) throw ruleViolation(problem.message);
 
