@@ -2,16 +2,18 @@
 // worker registers `createActivities(prisma, …)`; the workflow proxies
 // `ReturnType<typeof createActivities>`, so names are never typed twice.
 import type { PrismaClient } from '../generated/prisma/client';
+import { classifyingDbErrors } from './db-errors';
 import { leadMoveActivities, type MoveTuning } from './lead-move';
 import { reassignmentActivities } from './reassignment';
 import { wizardRecordActivities } from './wizard-records';
 
 export function createActivities(db: PrismaClient, tuning: MoveTuning) {
-  return {
+  // A permanent database refusal is thrown as a non-retryable DatabaseRefused; a transient one is retried.
+  return classifyingDbErrors({
     ...wizardRecordActivities(db),
     ...leadMoveActivities(db, tuning),
     ...reassignmentActivities(db),
-  };
+  });
 }
 
 export type WizardActivities = ReturnType<typeof createActivities>;

@@ -17,12 +17,21 @@ export function wizardRecordActivities(db: Db) {
         const existing = await tx.deletion.findUnique({ where: { id: input.deletionId } });
         if (existing) return existing.state as unknown as Deletion;
 
+        // One opening at a time per workspace: the rules below count (the last OWNER, one open wizard
+        // per user), and two openings that each counted before the other wrote would both pass. NO KEY
+        // UPDATE: rows that merely reference the workspace (leads, audit) are not held up.
+        await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${input.workspaceId} FOR NO KEY UPDATE`;
         const [user] = await tx.$queryRaw<
           { id: string; name: string; email: string; role: 'OWNER' | 'ADMIN' | 'MEMBER'; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]
         >`SELECT id, name, email, role, status FROM users
           WHERE workspace_id = ${input.workspaceId} AND id = ${input.userId} FOR UPDATE`;
         if (!user) throw ruleViolation(`User ${input.userId} is not in this workspace.`);
         if (user.status === 'PENDING_DELETION') throw ruleViolation(`User ${user.id} is already being deleted.`);
+        const open = await tx.deletion.findFirst({
+          where: { workspaceId: input.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
+          select: { id: true },
+        });
+        if (open) throw ruleViolation(`User ${user.id} is already being deleted (deletion ${open.id}).`);
         const problem = await startProblem(tx, input.workspaceId, user, input.actor);
         if (problem) throw ruleViolation(problem.message);
 
@@ -86,12 +95,19 @@ export function wizardRecordActivities(db: Db) {
       }, TX_OPTIONS);
     },
 
-    /** Mirrors the workflow's state into the Deletion row (listing, reads while the worker is away). */
-    async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion }): Promise<void> {
-      const { view } = args;
+    /**
+     * Mirrors the workflow's state into the Deletion row (listing, reads while
+     * the worker is away). Only forward: a save whose `version` is not above
+     * the row's (an earlier save retried late) changes nothing. Older
+     * workflows send no version; theirs are saved as before.
+     */
+    async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion; version?: number }): Promise<void> {
+      const view = { ...args.view, attention: args.view.attention ?? null };
+      const forward = args.version === undefined ? {} : { version: { lt: args.version } };
       await db.deletion.updateMany({
-        where: { id: args.deletionId, workspaceId: args.workspaceId },
+        where: { id: args.deletionId, workspaceId: args.workspaceId, ...forward },
         data: {
+          ...(args.version === undefined ? {} : { version: args.version }),
           status: view.status,
           step: view.step,
           state: view as unknown as Prisma.InputJsonValue,

@@ -34,4 +34,6 @@ export type Refusal = BadInput | NotFound | StepConflict | RuleViolation;
 export const FAILURE_TYPES = {
   StepConflict: 'StepConflict',
   RuleViolation: 'RuleViolation',
+  /** An activity's work was refused by the database for good (bad data, a broken constraint): not retried. */
+  DatabaseRefused: 'DatabaseRefused',
 } as const;

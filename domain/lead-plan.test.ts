@@ -3,10 +3,12 @@ import { splitCounts } from './distribution';
 import {
   currentTarget,
   firstBatchSize,
+  handOverLeavers,
   nextBatchSize,
   nextStreamBatch,
   receivedBySpans,
   receivedByTarget,
+  receivedByUser,
   streamOffsets,
   type Quota,
   type StreamSpan,
@@ -148,6 +150,95 @@ describe('batch sizing', () => {
         expect(ms <= s.targetMs * 1.25 || size === s.min).toBe(true);
         expect(size).toBeGreaterThanOrEqual(Math.min(ideal * 0.6, s.max));
       }),
+    );
+  });
+});
+
+describe('a target who leaves during the move (handOverLeavers)', () => {
+  const ownerAt = (targets: readonly Quota[], p: number) => currentTarget(targets, p)?.userId;
+  const isMoved = (spans: readonly StreamSpan[], prefix: number, p: number) => p < prefix || spans.some((s) => p >= s.from && p < s.from + s.moved);
+
+  test('their unmoved share goes to the others by their share of the plan; what they received stays theirs', () => {
+    // 100 leads at 50/30/20 in two streams [0,50) and [50,100); b left after stream 1 had moved 10 (b got 50..60).
+    const targets = [
+      { userId: 'a', quota: 50 },
+      { userId: 'b', quota: 30 },
+      { userId: 'c', quota: 20 },
+    ];
+    const spans = [
+      { from: 0, to: 50, moved: 20 },
+      { from: 50, to: 100, moved: 10 },
+    ];
+    const r = handOverLeavers(targets, spans, 0, (id) => id !== 'b', 'admin')!;
+    expect(r.handovers).toEqual([{ leftUserId: 'b', remaining: 20, to: [{ userId: 'a', count: 14 }, { userId: 'c', count: 6 }] }]);
+    expect(r.targets).toEqual([
+      { userId: 'a', quota: 50 },
+      { userId: 'b', quota: 10 },
+      { userId: 'a', quota: 14 },
+      { userId: 'c', quota: 26 },
+    ]);
+    // Once everything moved: b kept their 10, a and c took the rest.
+    const all = [{ from: 0, to: 50, moved: 50 }, { from: 50, to: 100, moved: 50 }];
+    expect(receivedByUser(r.targets, all)).toEqual([
+      { userId: 'a', count: 64 },
+      { userId: 'b', count: 10 },
+      { userId: 'c', count: 26 },
+    ]);
+  });
+
+  test('when no target is left, the fallback (the admin) takes it; nobody left and no fallback: nothing to do', () => {
+    const targets = [{ userId: 'b', quota: 10 }];
+    expect(handOverLeavers(targets, [{ from: 0, to: 10, moved: 4 }], 0, () => false, 'admin')).toEqual({
+      targets: [
+        { userId: 'b', quota: 4 },
+        { userId: 'admin', quota: 6 },
+      ],
+      handovers: [{ leftUserId: 'b', remaining: 6, to: [{ userId: 'admin', count: 6 }] }],
+    });
+    expect(handOverLeavers(targets, [{ from: 0, to: 10, moved: 4 }], 0, () => false, null)).toBeNull();
+    // A leaver who had received everything already: nothing to hand over.
+    expect(handOverLeavers(targets, [{ from: 0, to: 10, moved: 10 }], 0, () => false, 'admin')).toBeNull();
+  });
+
+  test('property: same total, the past unchanged, every unmoved position to someone active, each leaver split exactly', () => {
+    const users = ['a', 'b', 'c', 'd'];
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ userId: fc.constantFrom(...users), quota: fc.nat(40) }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(1000), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(1000), { minLength: 4, maxLength: 4 }),
+        fc.nat(1000),
+        fc.subarray(users),
+        (targets, cutsRaw, movedRaw, prefixRaw, leavers) => {
+          const total = targets.reduce((n, t) => n + t.quota, 0);
+          const prefix = total === 0 ? 0 : prefixRaw % (total + 1);
+          const cuts = [...new Set([prefix, ...cutsRaw.map((c) => prefix + (c % (total - prefix + 1))), total])].sort((x, y) => x - y);
+          const spans = cuts.slice(0, -1).map((from, i) => ({ from, to: cuts[i + 1]!, moved: movedRaw[i % 4]! % (cuts[i + 1]! - from + 1) }));
+          const active = (id: string) => !leavers.includes(id);
+          const r = handOverLeavers(targets, spans, prefix, active, 'admin');
+          if (!r) {
+            for (let p = 0; p < total; p++) if (!isMoved(spans, prefix, p)) expect(active(ownerAt(targets, p)!)).toBe(true);
+            return;
+          }
+          expect(r.targets.reduce((n, t) => n + t.quota, 0)).toBe(total);
+          const gained = new Map<string, number>();
+          for (let p = 0; p < total; p++) {
+            const before = ownerAt(targets, p)!;
+            const after = ownerAt(r.targets, p)!;
+            if (isMoved(spans, prefix, p)) expect(after).toBe(before);
+            else {
+              expect(active(after) || after === 'admin').toBe(true);
+              if (before !== after) gained.set(after, (gained.get(after) ?? 0) + 1);
+            }
+          }
+          const handedTo = new Map<string, number>();
+          for (const h of r.handovers) {
+            expect(h.to.reduce((n, x) => n + x.count, 0)).toBe(h.remaining);
+            for (const x of h.to) handedTo.set(x.userId, (handedTo.get(x.userId) ?? 0) + x.count);
+          }
+          expect(gained).toEqual(handedTo);
+        },
+      ),
     );
   });
 });

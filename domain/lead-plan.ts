@@ -3,7 +3,11 @@
 // remainder over the chosen weights). The book is also cut into streams,
 // consecutive ranges of positions moved concurrently. A batch never crosses a
 // segment nor the end of its stream, so what each stream has moved says
-// exactly who received what. Pure.
+// exactly who received what. A target who leaves while the move runs hands
+// the positions not yet moved of their segments over to the others
+// (`handOverLeavers`): the plan is rewritten, never the past. Pure.
+import { apportion } from './distribution';
+
 export interface Quota {
   userId: string;
   quota: number;
@@ -73,6 +77,123 @@ export function receivedBySpans(
     start = end;
     return { userId: t.userId, count };
   });
+}
+
+/** The same, one entry per user (a user can hold several segments once a leaver's share was handed over). */
+export function receivedByUser(
+  targets: readonly Quota[],
+  spans: readonly StreamSpan[],
+  prefix = 0,
+): { userId: string; count: number }[] {
+  const byUser = new Map<string, number>();
+  for (const r of receivedBySpans(targets, spans, prefix)) byUser.set(r.userId, (byUser.get(r.userId) ?? 0) + r.count);
+  return [...byUser].map(([userId, count]) => ({ userId, count }));
+}
+
+/** What one target who left hands over: how many positions were still theirs to receive, and who takes them. */
+export interface Handover {
+  leftUserId: string;
+  remaining: number;
+  to: { userId: string; count: number }[];
+}
+
+/**
+ * Targets who left (not `isActive`) get nothing more: every position of their
+ * segments not yet moved (outside `[0, prefix)` and each stream's moved part)
+ * goes to the targets still active, split by largest remainder in proportion
+ * to their share of the plan; where none is active, all of it goes to
+ * `fallbackUserId`. Positions already moved stay theirs, so the plan still
+ * says exactly who received what. Returns the rewritten plan (adjacent
+ * segments of one user merged) and one handover per leaver, or null when no
+ * leaver has anything left to receive.
+ */
+export function handOverLeavers(
+  targets: readonly Quota[],
+  spans: readonly StreamSpan[],
+  prefix: number,
+  isActive: (userId: string) => boolean,
+  fallbackUserId: string | null,
+): { targets: Quota[]; handovers: Handover[] } | null {
+  const moved: [number, number][] = [[0, prefix] as [number, number], ...spans.map((s): [number, number] => [s.from, s.from + s.moved])]
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  /** Cuts [a, b) into its moved and unmoved pieces, in order. */
+  const pieces = (a: number, b: number): { len: number; moved: boolean }[] => {
+    const out: { len: number; moved: boolean }[] = [];
+    let at = a;
+    for (const [ma, mb] of moved) {
+      const from = Math.max(ma, at);
+      const to = Math.min(mb, b);
+      if (to <= from) continue;
+      if (from > at) out.push({ len: from - at, moved: false });
+      out.push({ len: to - from, moved: true });
+      at = to;
+    }
+    if (b > at) out.push({ len: b - at, moved: false });
+    return out;
+  };
+
+  const segments: { userId: string; pieces: { len: number; moved: boolean }[] }[] = [];
+  let start = 0;
+  for (const t of targets) {
+    segments.push({ userId: t.userId, pieces: pieces(start, start + t.quota) });
+    start += t.quota;
+  }
+  const remaining = new Map<string, number>();
+  for (const seg of segments) {
+    if (isActive(seg.userId)) continue;
+    const left = seg.pieces.filter((p) => !p.moved).reduce((n, p) => n + p.len, 0);
+    if (left > 0) remaining.set(seg.userId, (remaining.get(seg.userId) ?? 0) + left);
+  }
+  if (remaining.size === 0) return null;
+
+  const shares = new Map<string, number>();
+  for (const t of targets) if (isActive(t.userId)) shares.set(t.userId, (shares.get(t.userId) ?? 0) + t.quota);
+  let heirs = [...shares].map(([userId, weight]) => ({ userId, weight }));
+  if (heirs.length > 0 && heirs.every((h) => h.weight === 0)) heirs = heirs.map((h) => ({ ...h, weight: 1 }));
+  if (heirs.length === 0) {
+    if (fallbackUserId === null) return null;
+    heirs = [{ userId: fallbackUserId, weight: 1 }];
+  }
+
+  const handovers: Handover[] = [...remaining].map(([leftUserId, count]) => {
+    const counts = apportion(count, heirs.map((h) => h.weight));
+    return { leftUserId, remaining: count, to: heirs.map((h, i) => ({ userId: h.userId, count: counts[i]! })).filter((x) => x.count > 0) };
+  });
+  // Each leaver's unmoved positions, in plan order, go to their heirs in turn.
+  const queues = new Map(handovers.map((h) => [h.leftUserId, h.to.map((x) => ({ ...x }))]));
+  const out: Quota[] = [];
+  const push = (userId: string, quota: number) => {
+    if (quota <= 0) return;
+    const last = out.at(-1);
+    if (last && last.userId === userId) last.quota += quota;
+    else out.push({ userId, quota });
+  };
+  for (const seg of segments) {
+    const queue = queues.get(seg.userId);
+    if (!queue) {
+      const quota = seg.pieces.reduce((n, p) => n + p.len, 0);
+      if (quota > 0) push(seg.userId, quota);
+      else out.push({ userId: seg.userId, quota: 0 });
+      continue;
+    }
+    for (const p of seg.pieces) {
+      if (p.moved) {
+        push(seg.userId, p.len);
+        continue;
+      }
+      let len = p.len;
+      while (len > 0) {
+        const heir = queue[0]!;
+        const take = Math.min(len, heir.count);
+        push(heir.userId, take);
+        heir.count -= take;
+        len -= take;
+        if (heir.count === 0) queue.shift();
+      }
+    }
+  }
+  return { targets: out, handovers };
 }
 
 /** How many leads each target received once the first `moved` positions have gone, in plan order. */

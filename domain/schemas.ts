@@ -193,6 +193,8 @@ export const Deletion = z.object({
   reason: z.string().nullable(),
   startedAt: z.string(),
   updatedAt: z.string(),
+  /** Set while the wizard cannot go on by itself (work the database keeps refusing), with the reason; null otherwise. */
+  attention: z.object({ reason: z.string(), since: z.string() }).nullable(),
   leads: LeadsState,
   automations: z.array(RoutingItem),
   integrations: z.array(RoutingItem),

@@ -55,6 +55,12 @@ export interface WizardSnapshot {
   phase: Phase;
   /** False until `effectiveAt` has passed (always true without one). */
   effective: boolean;
+  /**
+   * How many times the view was mirrored (each save carries it; the row keeps
+   * the highest, so an earlier save landing late changes nothing). Absent in
+   * snapshots carried over by older code: 0.
+   */
+  version?: number;
 }
 
 export const STEP_ORDER: readonly Step[] = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];
@@ -92,6 +98,7 @@ export function openedView(input: WizardInput, ctx: OpenedContext, now: string):
     reason: input.reason,
     startedAt: ctx.startedAt,
     updatedAt: now,
+    attention: null,
     leads: { total: ctx.leadsTotal, moved: 0, swept: 0, state: 'PENDING', distribution: null },
     automations: ctx.automations.map((a) => routingItem(a, input.userId)),
     integrations: ctx.integrations.map((i) => routingItem(i, input.userId)),
@@ -117,6 +124,7 @@ export function initialSnapshot(input: WizardInput, now: string): WizardSnapshot
       reason: input.reason,
       startedAt: now,
       updatedAt: now,
+      attention: null,
       leads: { total: 0, moved: 0, swept: 0, state: 'PENDING', distribution: null },
       automations: [],
       integrations: [],
@@ -188,7 +196,7 @@ export function sweepProgressed(s: WizardSnapshot, swept: number, now: string): 
 }
 
 export function completed(s: WizardSnapshot, swept: number, now: string): WizardSnapshot {
-  return touch(s, { status: 'COMPLETED', step: 'DONE', leads: { ...s.view.leads, swept } }, now, 'FINISHED');
+  return touch(s, { status: 'COMPLETED', step: 'DONE', attention: null, leads: { ...s.view.leads, swept } }, now, 'FINISHED');
 }
 
 export function cancelRequested(s: WizardSnapshot, now: string): WizardSnapshot {
@@ -197,7 +205,32 @@ export function cancelRequested(s: WizardSnapshot, now: string): WizardSnapshot 
 
 export function cancelled(s: WizardSnapshot, now: string): WizardSnapshot {
   const leads = s.view.leads.state === 'MOVING' ? { ...s.view.leads, state: 'DONE' as const } : s.view.leads;
-  return touch(s, { status: 'CANCELLED', leads }, now, 'FINISHED');
+  return touch(s, { status: 'CANCELLED', attention: null, leads }, now, 'FINISHED');
+}
+
+/** Work the database refuses for good: the wizard stays where it is and says why (the first `since` is kept). */
+export function attentionNeeded(s: WizardSnapshot, reason: string, now: string): WizardSnapshot {
+  const since = s.view.attention?.since ?? now;
+  return touch(s, { attention: { reason, since } }, now);
+}
+
+/** The work went through: nothing needs attention any more. */
+export function attentionCleared(s: WizardSnapshot, now: string): WizardSnapshot {
+  return touch(s, { attention: null }, now);
+}
+
+/**
+ * Text the database can store whatever was sent: each lone surrogate and NUL
+ * written out as `\uXXXX` (what JSON would show), everything else as is.
+ */
+export function storableText(text: string): string;
+export function storableText(text: string | null): string | null;
+export function storableText(text: string | null): string | null {
+  if (text === null) return null;
+  return text.replace(
+    /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 export function failed(s: WizardSnapshot, now: string): WizardSnapshot {

@@ -32,3 +32,10 @@ export const submitIntegrations = defineUpdate<Deletion, [StepInput<Integrations
 export const submitLabels = defineUpdate<Deletion, [StepInput<LabelsStepBody>]>('submitLabels');
 export const confirm = defineUpdate<Deletion, [StepInput<ConfirmBody>]>('confirm');
 export const cancel = defineUpdate<Deletion, [StepInput<CancelBody>]>('cancel');
+
+/**
+ * Tries again the work the database refused for good (the wizard shows
+ * `attention`), e.g. after an operator fixed the data. Refused when nothing
+ * waits. Not in the HTTP API: `temporal workflow update execute --name retry`.
+ */
+export const retry = defineUpdate<Deletion>('retry');

@@ -11,6 +11,8 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -36,6 +38,7 @@ import {
   cancel,
   confirm,
   getDeletion,
+  retry,
   submitAutomations,
   submitIntegrations,
   submitLabels,
@@ -62,6 +65,31 @@ const mover = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
+/**
+ * The same, but a cancel does not wait for the slice: the cancel's own
+ * transaction closes the streams, which waits for any batch in flight and
+ * stops every later one, so nothing moves after it either way. Waiting could
+ * take a heartbeat timeout when the worker running the slice was just killed.
+ */
+const moverNoWait = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: 'TRY_CANCEL',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+/** Behaviour changes, each taken only by wizards that reach it on this code (older histories replay the old path). */
+const PATCH = {
+  /** A permanent refusal sets `attention` and waits (for a retry, or a cancel) instead of failing. */
+  attention: 'attention-on-permanent-failure',
+  /** A cancel wins over whatever the move's slice did meanwhile (failed, timed out). */
+  cancelWins: 'cancel-wins-over-move-failure',
+  /** A cancel does not wait for a move slice to acknowledge it. */
+  cancelNoWait: 'cancel-does-not-wait-for-slice',
+  /** A cancel reason the database refuses is stored escaped. */
+  cancelReason: 'cancel-reason-stored-escaped',
+} as const;
+
 /** How long one move activity runs before reporting progress to the workflow. */
 const MOVE_SLICE_MS = 2_000;
 
@@ -73,13 +101,26 @@ function now(): string {
   return new Date().toISOString();
 }
 
-/** An activity's business refusal becomes the update's refusal; anything else stays a failure. */
+/**
+ * An activity's business refusal, or the database's refusal for good of the
+ * input, becomes the update's refusal (422 with the reason); anything else
+ * stays a failure.
+ */
 function asRefusal(err: unknown): never {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.RuleViolation) {
+  if (
+    cause instanceof ApplicationFailure &&
+    (cause.type === FAILURE_TYPES.RuleViolation || cause.type === FAILURE_TYPES.DatabaseRefused)
+  ) {
     throw ApplicationFailure.create({ type: FAILURE_TYPES.RuleViolation, message: cause.message, nonRetryable: true });
   }
   throw err;
+}
+
+/** The reason the database gave when it refused an activity's work for good; null for any other failure. */
+function refusedForGood(err: unknown): string | null {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.DatabaseRefused ? cause.message : null;
 }
 
 export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSnapshot): Promise<Deletion> {
@@ -89,15 +130,43 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
   let moveScope: CancellationScope | undefined;
   /** Who submitted step 1 (the move runs after that update has returned). */
   let leadsActor = input.actor;
+  /** Why the wizard could not open (the refusal `waitOpened` answers with). */
+  let openRefusal: string | null = null;
+  /** An operator asked to try again the work the database refused (see `attention`). */
+  let retryRequested = false;
   const { workspaceId, userId, deletionId } = input;
 
   const publish = async (next: W.WizardSnapshot) => {
-    s = next;
+    // Each save carries a higher version than the one before: the row keeps the newest.
+    s = { ...next, version: (s.version ?? 0) + 1 };
     upsertSearchAttributes([
       { key: DeletionStep, value: s.view.step },
       { key: DeletionStatus, value: s.view.status },
     ]);
-    await db.saveDeletionState({ workspaceId, deletionId, view: s.view });
+    await db.saveDeletionState({ workspaceId, deletionId, view: s.view, version: s.version! });
+  };
+
+  /**
+   * Background work that must go through. A transient failure is retried by
+   * the activity's policy; a permanent refusal sets `attention` with the
+   * reason and waits for a `retry` (inside the move's scope, a cancel ends the
+   * wait); `attention` is cleared once the work goes through.
+   */
+  const untilItGoesThrough = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        const result = await work();
+        if (s.view.attention) await publish(W.attentionCleared(s, now()));
+        return result;
+      } catch (err) {
+        const reason = refusedForGood(err);
+        if (reason === null || !patched(PATCH.attention)) throw err;
+        log.warn('wizard needs attention', { deletionId, what, reason });
+        retryRequested = false;
+        await publish(W.attentionNeeded(s, `${what}: ${reason}`, now()));
+        await condition(() => retryRequested);
+      }
+    }
   };
 
   const current = () => ({
@@ -130,9 +199,22 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
 
   setHandler(waitOpened, async () => {
     await condition(() => s.phase !== 'OPENING');
-    if (s.view.status === 'FAILED') refuse({ kind: 'RuleViolation', message: 'The wizard could not open.' });
+    if (s.view.status === 'FAILED') refuse({ kind: 'RuleViolation', message: openRefusal ?? 'The wizard could not open.' });
     return s.view;
   });
+
+  setHandler(
+    retry,
+    () => {
+      retryRequested = true;
+      return s.view;
+    },
+    {
+      validator: () => {
+        if (!s.view.attention) refuse({ kind: 'StepConflict', message: 'Nothing in this wizard is waiting to be tried again.' });
+      },
+    },
+  );
 
   setHandler(
     submitLeads,
@@ -229,7 +311,15 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
       s = W.cancelRequested(s, now());
       moveScope?.cancel();
       await condition(() => moveScope === undefined);
-      const result = await db.cancelDeletion({ workspaceId, deletionId, userId, actor, reason: body.reason ?? null });
+      const args = { workspaceId, deletionId, userId, actor, reason: body.reason ?? null };
+      let result: { moved: number | null };
+      try {
+        result = await db.cancelDeletion(args);
+      } catch (err) {
+        if (refusedForGood(err) === null || !patched(PATCH.cancelReason)) throw err;
+        // The database refused the reason as sent (a lone surrogate, a NUL): keep it, written out escaped.
+        result = await untilItGoesThrough('Cancelling', () => db.cancelDeletion({ ...args, reason: W.storableText(args.reason) }));
+      }
       await publish(W.cancelled(result.moved === null ? s : W.moveProgressed(s, result.moved, now()), now()));
       return s.view;
     },
@@ -256,7 +346,13 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
       ]);
       await publish(W.opened(s, view));
     } catch (err) {
-      // A rule said no after the caller's own check (a race): nothing was written.
+      // A rule said no after the caller's own check (a race), or the database refused the input for good:
+      // nothing was written; the caller is told why.
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure) {
+        openRefusal =
+          cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
+      }
       s = W.failed(s, now());
       await condition(allHandlersFinished);
       if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return s.view;
@@ -288,8 +384,12 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
   // ---- the long parts -----------------------------------------------------
   async function moveAll(kind: 'MOVE' | 'SWEEP', onProgress: (moved: number) => void): Promise<number> {
     let batchSize: number | undefined;
+    const slices = patched(PATCH.cancelNoWait) ? moverNoWait : mover;
+    const what = kind === 'MOVE' ? 'Moving the leads' : 'Sweeping the leads';
     for (;;) {
-      const r = await mover.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize });
+      const r = await untilItGoesThrough(what, () =>
+        slices.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize }),
+      );
       onProgress(r.moved);
       if (r.done) return r.moved;
       batchSize = r.batchSize;
@@ -301,12 +401,17 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
     const scope = new CancellationScope();
     moveScope = scope;
     try {
-      await scope.run(() => moveAll('MOVE', (moved) => (s = W.moveProgressed(s, moved, now()))));
-      const { moved } = await db.finishLeadMove({ workspaceId, deletionId, kind: 'MOVE', actor: leadsActor });
-      await publish(W.moveFinished(s, moved, now()));
+      await scope.run(async () => {
+        await moveAll('MOVE', (moved) => (s = W.moveProgressed(s, moved, now())));
+        const { moved } = await untilItGoesThrough('Finishing the lead move', () =>
+          db.finishLeadMove({ workspaceId, deletionId, kind: 'MOVE', actor: leadsActor }),
+        );
+        await publish(W.moveFinished(s, moved, now()));
+      });
     } catch (err) {
-      if (!isCancellation(err)) throw err;
-      // Cancelled: the cancel handler records how far it got.
+      // Cancelled: the cancel handler records how far it got. A cancel also wins over whatever the
+      // slice did meanwhile (failed, timed out because its worker was killed).
+      if (!isCancellation(err) && !((s.phase as W.Phase) === 'CANCELLING' && patched(PATCH.cancelWins))) throw err;
     } finally {
       moveScope = undefined;
     }
@@ -315,10 +420,16 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
   async function runConfirm(): Promise<void> {
     const actor = confirmedBy ?? input.actor;
     const distribution = W.leadChoice(s);
-    await db.startLeadMove({ workspaceId, deletionId, userId, kind: 'SWEEP', distribution, actor });
+    await untilItGoesThrough('Starting the final sweep', () =>
+      db.startLeadMove({ workspaceId, deletionId, userId, kind: 'SWEEP', distribution, actor }),
+    );
     await moveAll('SWEEP', (swept) => (s = W.sweepProgressed(s, swept, now())));
-    const { moved: swept } = await db.finishLeadMove({ workspaceId, deletionId, kind: 'SWEEP', actor });
-    const removal = await db.removeUser({ workspaceId, deletionId, userId, actor, fallback: distribution });
+    const { moved: swept } = await untilItGoesThrough('Finishing the final sweep', () =>
+      db.finishLeadMove({ workspaceId, deletionId, kind: 'SWEEP', actor }),
+    );
+    const removal = await untilItGoesThrough('Removing the user', () =>
+      db.removeUser({ workspaceId, deletionId, userId, actor, fallback: distribution }),
+    );
     await publish(W.completed(s, swept + removal.leadsMovedAtRemoval, now()));
   }
 
@@ -327,7 +438,7 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
     const wait = Math.max(Date.parse(input.effectiveAt!) - Date.now(), 1);
     const ended = await condition(() => s.phase === 'FINISHED' || s.phase === 'CANCELLING', wait);
     if (ended) return;
-    await db.markPendingDeletion({ workspaceId, deletionId, userId });
+    await untilItGoesThrough('Marking the user as leaving', () => db.markPendingDeletion({ workspaceId, deletionId, userId }));
     s = W.becameEffective(s);
   }
 }

@@ -1,0 +1,169 @@
+// Rules that count hold when two transactions run at the same moment. Each
+// race is FORCED, not hoped for: a plain pg client holds, uncommitted, the
+// audit row that the first opening transaction must write last (its
+// idempotency key), so that transaction waits at its very end with all its
+// reads and locks done; the second one is started and seen waiting too; then
+// the hold is released. (PGlite runs one transaction at a time, so these run
+// on PostgreSQL only, as CI does.)
+// Also: a rule refused inside the opening transaction reaches the caller
+// with its own reason.
+import { Client } from 'pg';
+import { createActivities } from '../../activities';
+import { RuleViolation } from '../../domain/errors';
+import type { WizardInput } from '../../domain/wizard-state';
+import { DATABASE_KINDS } from '../db/helpers';
+import { testEnv } from '../support/env';
+import { asAdmin, eventually, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+
+let h: WizardHarness;
+beforeAll(async () => {
+  h = await wizardHarness();
+});
+afterAll(() => h?.close());
+
+test('a rule refused inside the opening transaction answers with its own reason, not "could not open"', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' });
+  // Marked as leaving by something else than a wizard: the caller's check lets it through, the opening refuses.
+  await prisma.user.update({ where: { id: ws.users.leaver!.id }, data: { status: 'PENDING_DELETION' } });
+  const start = wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  await expect(start).rejects.toBeInstanceOf(RuleViolation);
+  await expect(start).rejects.toThrow(/already being deleted/);
+});
+
+const onPostgres = DATABASE_KINDS.includes('PostgreSQL');
+(onPostgres ? describe : describe.skip)('forced overlaps on PostgreSQL', () => {
+  let activities: ReturnType<typeof createActivities>;
+  let hold: Client;
+  let holdPid: number;
+  beforeAll(async () => {
+    activities = createActivities(h.prisma, { min: 100, max: 1000, targetMs: 0, streams: 1 });
+  });
+  beforeEach(async () => {
+    hold = new Client({ connectionString: testEnv().databaseUrl });
+    await hold.connect();
+    holdPid = (await hold.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  });
+  afterEach(async () => {
+    await hold.query('ROLLBACK').catch(() => undefined);
+    await hold.end();
+  });
+
+  /** Holds, uncommitted, the audit rows these deletions will write: their transactions wait there at the end. */
+  async function holdAuditKeys(ws: TestWorkspace, keys: string[]) {
+    await hold.query('BEGIN');
+    for (const key of keys) {
+      await hold.query(
+        `INSERT INTO audit_events (id, workspace_id, actor_type, actor_id, action, detail, idempotency_key)
+         VALUES ($1, $2, 'SYSTEM', 'test', 'HOLD', '{}', $3)`,
+        [`hold-${key}`, ws.id, key],
+      );
+    }
+  }
+
+  /** Waits until `n` backends are waiting, directly or through each other, on the holding client. */
+  async function waitersOnHold(n: number) {
+    const probe = new Client({ connectionString: testEnv().databaseUrl });
+    await probe.connect();
+    try {
+      await eventually(async () => {
+        const { rows } = await probe.query<{ pid: number; blockers: number[] }>(
+          `SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
+        );
+        const blocked = new Set<number>([holdPid]);
+        for (let grew = true; grew; ) {
+          grew = false;
+          for (const r of rows) {
+            if (!blocked.has(r.pid) && r.blockers.some((b) => blocked.has(b))) {
+              blocked.add(r.pid);
+              grew = true;
+            }
+          }
+        }
+        return blocked.size - 1 >= n ? true : undefined;
+      }, 30_000, `${n} transaction(s) waiting`);
+    } finally {
+      await probe.end();
+    }
+  }
+
+  const opening = (ws: TestWorkspace, handle: string, actor: string, extra: Partial<WizardInput> = {}): WizardInput => ({
+    deletionId: `del_race_${handle}_${ws.id}`,
+    workspaceId: ws.id,
+    userId: ws.users[handle]!.id,
+    source: 'ADMIN',
+    actor: { type: 'USER', id: ws.users[actor]!.id },
+    reason: null,
+    effectiveAt: null,
+    ...extra,
+  });
+
+  test('two OWNERs deleted at the same moment (each by the other): one opens, the other is refused as the last owner', async () => {
+    const ws = await makeWorkspace(h.prisma, { o1: 'OWNER', o2: 'OWNER', admin: 'ADMIN' });
+    const a = opening(ws, 'o1', 'o2');
+    const b = opening(ws, 'o2', 'o1');
+    await holdAuditKeys(ws, [`${a.deletionId}:DELETION_STARTED`, `${b.deletionId}:DELETION_STARTED`]);
+    const first = activities.openDeletion(a).then(
+      () => 'opened',
+      (e: Error) => e,
+    );
+    await waitersOnHold(1);
+    const second = activities.openDeletion(b).then(
+      () => 'opened',
+      (e: Error) => e,
+    );
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    const results = await Promise.all([first, second]);
+    expect(results.filter((r) => r === 'opened')).toHaveLength(1);
+    const refused = results.find((r) => r !== 'opened') as Error;
+    expect(refused).toMatchObject({ type: 'RuleViolation' });
+    expect(refused.message).toMatch(/last owner/);
+    expect(await h.prisma.user.count({ where: { workspaceId: ws.id, role: 'OWNER', status: 'ACTIVE' } })).toBe(1);
+  });
+
+  test('two wizards opening for the same user (HR, user SUSPENDED until a later date): one opens, the other is refused', async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' });
+    const later = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    const a = { ...opening(ws, 'leaver', 'admin', { effectiveAt: later }), deletionId: `del_race_a_${ws.id}` };
+    const b = { ...opening(ws, 'leaver', 'admin', { effectiveAt: later }), deletionId: `del_race_b_${ws.id}` };
+    await holdAuditKeys(ws, [`${a.deletionId}:DELETION_STARTED`, `${b.deletionId}:DELETION_STARTED`]);
+    const first = activities.openDeletion(a).then(() => 'opened', (e: Error) => e);
+    await waitersOnHold(1);
+    const second = activities.openDeletion(b).then(() => 'opened', (e: Error) => e);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    const results = await Promise.all([first, second]);
+    expect(results.filter((r) => r === 'opened')).toHaveLength(1);
+    expect((results.find((r) => r !== 'opened') as Error).message).toMatch(/already being deleted/);
+    expect(await h.prisma.deletion.count({ where: { workspaceId: ws.id, status: 'IN_PROGRESS' } })).toBe(1);
+  });
+
+  test('a step-1 target whose own wizard is opening at that moment: the step waits for it, then is refused', async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 10 });
+    const leaving = opening(ws, 'leaver', 'admin');
+    await activities.openDeletion(leaving);
+    const annLeaving = opening(ws, 'ann', 'admin');
+    await holdAuditKeys(ws, [`${annLeaving.deletionId}:DELETION_STARTED`]);
+    const annOpened = activities.openDeletion(annLeaving);
+    await waitersOnHold(1);
+    // Ann's opening holds her row; step 1 of the other wizard names her as the target.
+    const step = activities
+      .startLeadMove({
+        workspaceId: ws.id,
+        deletionId: leaving.deletionId,
+        userId: ws.users.leaver!.id,
+        kind: 'MOVE',
+        distribution: [{ userId: ws.users.ann!.id, weight: 100 }],
+        actor: leaving.actor,
+      })
+      .then(() => 'planned', (e: Error) => e);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    await annOpened;
+    const refused = (await step) as Error;
+    expect(refused).toMatchObject({ type: 'RuleViolation' });
+    expect(refused.message).toMatch(/being deleted/);
+    expect(await h.prisma.leadMove.count({ where: { deletionId: leaving.deletionId } })).toBe(0);
+  });
+});
