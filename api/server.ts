@@ -19,9 +19,10 @@ import {
 } from 'fastify-type-provider-zod';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { WizardApi } from '../client/types';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { createWizardClient } from '../client/wizard-client';
-import { temporalAddress, type Config } from '../infra/config';
+import type { Config } from '../infra/config';
+import { lazyClient, temporalConnectOptions } from '../infra/temporal-connection';
 import { createPrisma } from '../infra/database';
 import { makeHealthCheck } from './health';
 import type { Role } from '../domain/schemas';
@@ -248,13 +249,15 @@ export async function startApi(opts: {
   const { config } = opts;
   const prisma = createPrisma(opts.databaseUrl);
   // Lazy: the API starts (and says so on /v1/health) even while Temporal is away.
-  const connection = Connection.lazy({ address: temporalAddress(config) });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporalOptions = temporalConnectOptions(config);
+  const connection = lazyClient(temporalOptions);
+  const temporal = new Client({ connection, namespace: temporalOptions.namespace });
   const wizard = createWizardClient({ temporal, prisma, config });
   const health = makeHealthCheck({
     prisma,
-    temporalAddress: temporalAddress(config),
-    namespace: config.TEMPORAL_NAMESPACE,
+    temporalAddress: temporalOptions.address,
+    namespace: temporalOptions.namespace,
+    temporal: temporalOptions,
   });
   const app = buildServer({ prisma, wizard, health, config, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
   try {

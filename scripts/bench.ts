@@ -14,11 +14,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createWizardClient } from '../client/wizard-client';
 import { ConfigError, loadConfig, temporalAddress } from '../infra/config';
+import { connectClient, temporalConnectOptions } from '../infra/temporal-connection';
 import { createPrisma } from '../infra/database';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
@@ -101,7 +102,7 @@ async function main() {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const connection = await Connection.connect({ address });
+  const connection = await connectClient(temporalConnectOptions({ ...base, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace }));
   const temporal = new Client({ connection, namespace });
   const wizard = createWizardClient({ temporal, prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue } });
 

@@ -11,6 +11,7 @@ import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
+import { temporalConnectOptions } from '../infra/temporal-connection';
 import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
@@ -105,7 +106,8 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
     uiUrl = temporal.uiUrl;
   } else {
     log(`Using the Temporal server at ${baseConfig.TEMPORAL_ADDRESS} (namespace ${baseConfig.TEMPORAL_NAMESPACE}).`);
-    await ensureNamespace({ address: baseConfig.TEMPORAL_ADDRESS!, namespace: baseConfig.TEMPORAL_NAMESPACE, log });
+    const connection = temporalConnectOptions(baseConfig);
+    await ensureNamespace({ address: connection.address, namespace: connection.namespace, connection, log });
   }
 
   // We stop the worker ourselves, after the API (the runtime would otherwise
