@@ -25,6 +25,9 @@ import type { Config } from '../infra/config';
 import { lazyClient, temporalConnectOptions } from '../infra/temporal-connection';
 import { createPrisma } from '../infra/database';
 import { makeHealthCheck } from './health';
+import type { PayloadCodec } from '@temporalio/common';
+import { dataConverter, payloadCodec } from '../infra/codec';
+import { codecRoutes, parseOrigins } from './codec';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
 import { refuseNul } from './body';
@@ -63,6 +66,8 @@ export interface ApiDeps {
   logger?: FastifyServerOptions['logger'];
   /** A pino-compatible logger instance to use instead (wins over `logger`). */
   loggerInstance?: FastifyBaseLogger;
+  /** Payload encryption: serves /codec/decode and /codec/encode for the Temporal Web UI when set. */
+  codec?: PayloadCodec | null;
   /** The built admin page; served at `/` when the folder exists. Default: web/dist. */
   webDir?: string;
 }
@@ -205,6 +210,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     directoryRoutes(api, deps);
     deletionRoutes(api, deps);
   });
+  const codec = deps.codec;
+  if (codec) void app.register(async (scope) => codecRoutes(scope, { codec, origins: parseOrigins(deps.config.CODEC_CORS_ORIGINS) }));
   // Its own scope: the hook reads raw bytes with its own body parser.
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
 
@@ -251,7 +258,7 @@ export async function startApi(opts: {
   // Lazy: the API starts (and says so on /v1/health) even while Temporal is away.
   const temporalOptions = temporalConnectOptions(config);
   const connection = lazyClient(temporalOptions);
-  const temporal = new Client({ connection, namespace: temporalOptions.namespace });
+  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config) });
   const wizard = createWizardClient({ temporal, prisma, config });
   const health = makeHealthCheck({
     prisma,
@@ -259,7 +266,7 @@ export async function startApi(opts: {
     namespace: temporalOptions.namespace,
     temporal: temporalOptions,
   });
-  const app = buildServer({ prisma, wizard, health, config, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
+  const app = buildServer({ prisma, wizard, health, config, codec: payloadCodec(config), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (err) {

@@ -37,6 +37,14 @@ export const ConfigSchema = z.object({
   TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional(),
   /** Name to verify the server's certificate against, when it differs from the address's host. */
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /**
+   * Payload encryption keys, `id=base64,id=base64` (32 bytes each; the first
+   * encrypts, all decrypt). Required with TEMPORAL_ADDRESS; embedded mode
+   * keeps a generated one in DATA_DIR.
+   */
+  PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
+  /** Origins (comma-separated) allowed to call /codec from a browser: the Temporal Web UI. */
+  CODEC_CORS_ORIGINS: z.string().default('http://127.0.0.1:8233,http://localhost:8233'),
   /** A Temporal client TOML file (read only when set) and its profile. */
   TEMPORAL_CONFIG_FILE: z.string().optional(),
   TEMPORAL_PROFILE: z.string().optional(),

@@ -9,6 +9,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startApi } from '../api/server';
 import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
+import { withPayloadKeys } from '../infra/codec';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
 import { temporalConnectOptions } from '../infra/temporal-connection';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    await startEverything(loadConfig(), stops, (reason) => {
+    await startEverything(withPayloadKeys(loadConfig()), stops, (reason) => {
       if (!stopping) void stopAll(reason).then(() => process.exit(1));
     });
   } catch (err) {

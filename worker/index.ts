@@ -5,6 +5,7 @@
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Config } from '../infra/config';
+import { dataConverter } from '../infra/codec';
 import { createPrisma } from '../infra/database';
 import { connectWorker, temporalConnectOptions } from '../infra/temporal-connection';
 
@@ -37,6 +38,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   const worker = await Worker.create({
     connection,
     namespace: temporal.namespace,
+    dataConverter: dataConverter(config),
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflows,
     activities: createActivities(prisma, {
