@@ -4,9 +4,11 @@
 FROM node:20-bookworm-slim
 
 WORKDIR /app
+# Nothing calls home: no npm update notice, no Prisma CLI update check ("checkpoint").
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
-    PRISMA_HIDE_UPDATE_MESSAGE=1
+    PRISMA_HIDE_UPDATE_MESSAGE=1 \
+    CHECKPOINT_DISABLE=1
 
 # Dependencies first, so code changes do not reinstall them. Dev dependencies
 # stay: the Prisma CLI generates the client and Vite builds the admin page.

@@ -2,6 +2,7 @@
 // Temporal frontend describes our namespace, each within a short deadline.
 import { Connection } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
+import { clientConnectionOptions, type TemporalConnectOptions } from '../infra/temporal-connection';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -47,10 +48,14 @@ export function makeHealthCheck(deps: {
   prisma: PrismaClient;
   temporalAddress: string;
   namespace: string;
+  /** TLS and API key of a secured server (infra/temporal-connection.ts). */
+  temporal?: TemporalConnectOptions;
   timeoutMs?: number;
 }): HealthCheck {
   const ms = deps.timeoutMs ?? CHECK_TIMEOUT_MS;
-  const connection = Connection.lazy({ address: deps.temporalAddress, interceptors: [], connectTimeout: ms });
+  const connection = Connection.lazy(
+    clientConnectionOptions(deps.temporal ?? { address: deps.temporalAddress, namespace: deps.namespace }, { interceptors: [], connectTimeout: ms }),
+  );
   const check = async () => {
     const [database, temporal] = await Promise.all([
       answers(() => deps.prisma.$queryRaw`SELECT 1`, ms),

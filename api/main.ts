@@ -1,10 +1,11 @@
 // The API as a process of its own (the worker runs elsewhere):
 //   DATABASE_URL=postgresql://… TEMPORAL_ADDRESS=host:7233 npx tsx api/main.ts
 import { ConfigError, loadConfig } from '../infra/config';
+import { withPayloadKeys } from '../infra/codec';
 import { startApi } from './index';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = withPayloadKeys(loadConfig());
   if (!config.DATABASE_URL) {
     throw new ConfigError('DATABASE_URL is not set: the standalone API needs a database (npm start runs the embedded one).');
   }

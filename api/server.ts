@@ -19,11 +19,15 @@ import {
 } from 'fastify-type-provider-zod';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { WizardApi } from '../client/types';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { createWizardClient } from '../client/wizard-client';
-import { temporalAddress, type Config } from '../infra/config';
+import type { Config } from '../infra/config';
+import { lazyClient, temporalConnectOptions } from '../infra/temporal-connection';
 import { createPrisma } from '../infra/database';
 import { makeHealthCheck } from './health';
+import type { PayloadCodec } from '@temporalio/common';
+import { dataConverter, payloadCodec } from '../infra/codec';
+import { codecRoutes, parseOrigins } from './codec';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
 import { refuseNul } from './body';
@@ -64,6 +68,8 @@ export interface ApiDeps {
   logger?: FastifyServerOptions['logger'];
   /** A pino-compatible logger instance to use instead (wins over `logger`). */
   loggerInstance?: FastifyBaseLogger;
+  /** Payload encryption: serves /codec/decode and /codec/encode for the Temporal Web UI when set. */
+  codec?: PayloadCodec | null;
   /** The built admin page; served at `/` when the folder exists. Default: web/dist. */
   webDir?: string;
 }
@@ -208,6 +214,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     meRoutes(api, deps);
     previewRoutes(api, deps);
   });
+  const codec = deps.codec;
+  if (codec) void app.register(async (scope) => codecRoutes(scope, { codec, origins: parseOrigins(deps.config.CODEC_CORS_ORIGINS) }));
   // Its own scope: the hook reads raw bytes with its own body parser.
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
 
@@ -252,15 +260,17 @@ export async function startApi(opts: {
   const { config } = opts;
   const prisma = createPrisma(opts.databaseUrl);
   // Lazy: the API starts (and says so on /v1/health) even while Temporal is away.
-  const connection = Connection.lazy({ address: temporalAddress(config) });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporalOptions = temporalConnectOptions(config);
+  const connection = lazyClient(temporalOptions);
+  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config) });
   const wizard = createWizardClient({ temporal, prisma, config });
   const health = makeHealthCheck({
     prisma,
-    temporalAddress: temporalAddress(config),
-    namespace: config.TEMPORAL_NAMESPACE,
+    temporalAddress: temporalOptions.address,
+    namespace: temporalOptions.namespace,
+    temporal: temporalOptions,
   });
-  const app = buildServer({ prisma, wizard, health, config, ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
+  const app = buildServer({ prisma, wizard, health, config, codec: payloadCodec(config), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
   try {
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (err) {

@@ -26,6 +26,34 @@ export const ConfigSchema = z.object({
   TEMPORAL_UI_PORT: port.default(8233),
   /** Path of a `temporal` CLI binary to use instead of searching PATH or building one. */
   TEMPORAL_CLI: z.string().optional(),
+  // Reaching a secured Temporal (Temporal Cloud, a TLS cluster): the names and
+  // meanings of Temporal's own environment configuration (@temporalio/envconfig),
+  // read by infra/temporal-connection.ts.
+  /** Temporal Cloud API key (sent as `authorization: Bearer …`; turns TLS on). */
+  TEMPORAL_API_KEY: z.string().optional(),
+  /** `true` forces TLS on (server certificates from the system store), `false` off. */
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0']).optional(),
+  /** mTLS client certificate and its key (PEM files, or the PEM itself in the *_DATA variants). */
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional(),
+  /** CA that signed the server's certificate, when not a public one. */
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional(),
+  /** Name to verify the server's certificate against, when it differs from the address's host. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /**
+   * Payload encryption keys, `id=base64,id=base64` (32 bytes each; the first
+   * encrypts, all decrypt). Required with TEMPORAL_ADDRESS; embedded mode
+   * keeps a generated one in DATA_DIR.
+   */
+  PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
+  /** Origins (comma-separated) allowed to call /codec from a browser: the Temporal Web UI. */
+  CODEC_CORS_ORIGINS: z.string().default('http://127.0.0.1:8233,http://localhost:8233'),
+  /** A Temporal client TOML file (read only when set) and its profile. */
+  TEMPORAL_CONFIG_FILE: z.string().optional(),
+  TEMPORAL_PROFILE: z.string().optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

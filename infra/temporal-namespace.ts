@@ -7,6 +7,7 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { msToTs } from '@temporalio/common/lib/time';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import type { Log } from './temporal-cli';
+import { clientConnectionOptions, explainConnectError, type TemporalConnectOptions } from './temporal-connection';
 
 const GRPC_ALREADY_EXISTS = 6;
 const GRPC_NOT_FOUND = 5;
@@ -15,6 +16,8 @@ export interface EnsureNamespaceOptions {
   address: string;
   namespace: string;
   log: Log;
+  /** TLS and API key of a secured server (infra/temporal-connection.ts); default plain `address`. */
+  connection?: TemporalConnectOptions;
   /** Keep closed workflow histories this long. Default 30 days. */
   retentionDays?: number;
   /** Wait this long for the server to answer at all (it may still be starting). Default 120 s. */
@@ -23,7 +26,7 @@ export interface EnsureNamespaceOptions {
 
 export async function ensureNamespace(opts: EnsureNamespaceOptions): Promise<{ createdNamespace: boolean; addedAttributes: string[] }> {
   const { address, namespace, log } = opts;
-  const connection = await connectWhenUp(address, opts.waitForServerMs ?? 120_000);
+  const connection = await connectWhenUp(opts.connection ?? { address, namespace }, opts.waitForServerMs ?? 120_000);
   try {
     let createdNamespace = false;
     try {
@@ -70,9 +73,11 @@ export async function ensureNamespace(opts: EnsureNamespaceOptions): Promise<{ c
   }
 }
 
-async function connectWhenUp(address: string, waitMs: number): Promise<Connection> {
+async function connectWhenUp(target: TemporalConnectOptions, waitMs: number): Promise<Connection> {
   return retry(async () => {
-    const connection = await Connection.connect({ address, connectTimeout: 5_000 });
+    const connection = await Connection.connect(clientConnectionOptions(target, { connectTimeout: 5_000 })).catch((err: unknown) => {
+      throw explainConnectError(target, err);
+    });
     try {
       await connection.workflowService.getSystemInfo({});
       return connection;
@@ -80,7 +85,7 @@ async function connectWhenUp(address: string, waitMs: number): Promise<Connectio
       await connection.close();
       throw err;
     }
-  }, waitMs, `Temporal at ${address} did not answer`);
+  }, waitMs, `Temporal at ${target.address} did not answer`);
 }
 
 async function retry<T>(attempt: () => Promise<T>, withinMs: number, what = 'gave up'): Promise<T> {

@@ -14,11 +14,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWizardClient } from '../client/wizard-client';
 import { ConfigError, loadConfig, temporalAddress } from '../infra/config';
+import { connectClient, temporalConnectOptions } from '../infra/temporal-connection';
+import { dataConverter } from '../infra/codec';
 import { createPrisma } from '../infra/database';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
@@ -70,6 +72,8 @@ async function main() {
     stopTemporal = server.stop;
   }
   const taskQueue = `bench-${randomUUID()}`;
+  // Payloads encrypted as in production: the configured keys, or one for this run.
+  const payloadKeys = base.PAYLOAD_ENCRYPTION_KEYS ?? `bench=${randomBytes(32).toString('base64')}`;
   const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-'));
   const bundlePath = path.join(bundleDir, 'workflows.js');
   log('bundling workflows');
@@ -97,12 +101,13 @@ async function main() {
       LEAD_MOVE_BATCH_TARGET_MS: String(base.LEAD_MOVE_BATCH_TARGET_MS),
       LEAD_MOVE_STREAMS: String(base.LEAD_MOVE_STREAMS),
       WORKFLOW_BUNDLE_PATH: bundlePath,
+      PAYLOAD_ENCRYPTION_KEYS: payloadKeys,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const connection = await Connection.connect({ address });
-  const temporal = new Client({ connection, namespace });
+  const connection = await connectClient(temporalConnectOptions({ ...base, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace }));
+  const temporal = new Client({ connection, namespace, dataConverter: dataConverter({ PAYLOAD_ENCRYPTION_KEYS: payloadKeys }) });
   const wizard = createWizardClient({ temporal, prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue } });
 
   try {

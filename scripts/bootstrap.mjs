@@ -110,7 +110,7 @@ function ensurePrismaClient() {
     'Generating the Prisma client (prisma/schema.prisma → generated/prisma)…',
     process.execPath,
     [inRoot('node_modules', 'prisma', 'build', 'index.js'), 'generate'],
-    { PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY || '/dev/null', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    { PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY || '/dev/null', PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1' },
   );
   fs.writeFileSync(stamp, `${want}\n`);
 }

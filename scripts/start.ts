@@ -9,8 +9,10 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startApi } from '../api/server';
 import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
+import { withPayloadKeys } from '../infra/codec';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
+import { temporalConnectOptions } from '../infra/temporal-connection';
 import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    await startEverything(loadConfig(), stops, (reason) => {
+    await startEverything(withPayloadKeys(loadConfig()), stops, (reason) => {
       if (!stopping) void stopAll(reason).then(() => process.exit(1));
     });
   } catch (err) {
@@ -105,7 +107,8 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
     uiUrl = temporal.uiUrl;
   } else {
     log(`Using the Temporal server at ${baseConfig.TEMPORAL_ADDRESS} (namespace ${baseConfig.TEMPORAL_NAMESPACE}).`);
-    await ensureNamespace({ address: baseConfig.TEMPORAL_ADDRESS!, namespace: baseConfig.TEMPORAL_NAMESPACE, log });
+    const connection = temporalConnectOptions(baseConfig);
+    await ensureNamespace({ address: connection.address, namespace: connection.namespace, connection, log });
   }
 
   // We stop the worker ourselves, after the API (the runtime would otherwise

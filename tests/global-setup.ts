@@ -22,6 +22,8 @@ export interface GlobalTestState {
 }
 
 const TEST_NAMESPACE = 'crm-offboarding-test';
+/** Test-only AES-256 key (32 bytes of 0x01..0x20): never a production key. */
+export const TEST_PAYLOAD_KEYS = `test-1=${Buffer.from(Array.from({ length: 32 }, (_, i) => i + 1)).toString('base64')}`;
 
 const setupStarted = Date.now();
 function log(message: string): void {
@@ -73,6 +75,9 @@ export default async function globalSetup(): Promise<void> {
     process.env.DATABASE_URL = databaseUrl;
     process.env.TEMPORAL_ADDRESS = temporal.address;
     process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
+    // Payloads are encrypted in tests as in production, with a fixed test-only
+    // key (so histories recorded by a test run replay in later runs).
+    process.env.PAYLOAD_ENCRYPTION_KEYS = TEST_PAYLOAD_KEYS;
 
     log(`ready${bundlePath ? ' (workflows/index.ts bundled)' : ''}`);
   } catch (err) {

@@ -2,10 +2,12 @@
 // queue, with a Prisma client of its own. Shutdown is graceful: running
 // activities get `shutdownGraceTime` to finish their batch and heartbeat,
 // then are cancelled and retried elsewhere from their committed cursor.
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { temporalAddress, type Config } from '../infra/config';
+import type { Config } from '../infra/config';
+import { dataConverter } from '../infra/codec';
 import { createPrisma } from '../infra/database';
+import { connectWorker, temporalConnectOptions } from '../infra/temporal-connection';
 
 export interface WorkerDeps {
   config: Config;
@@ -22,13 +24,21 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   // a time each; moves running at once queue for this pool, which bounds the
   // load one worker puts on the database (a queued statement waits ~one batch).
   const prisma = createPrisma(deps.databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS });
-  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const temporal = temporalConnectOptions(config);
+  let connection;
+  try {
+    connection = await connectWorker(temporal);
+  } catch (err) {
+    await prisma.$disconnect();
+    throw err;
+  }
   const workflows = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
   const worker = await Worker.create({
     connection,
-    namespace: config.TEMPORAL_NAMESPACE,
+    namespace: temporal.namespace,
+    dataConverter: dataConverter(config),
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflows,
     activities: createActivities(prisma, {

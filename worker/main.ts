@@ -2,6 +2,7 @@
 // The Temporal runtime shuts the worker down gracefully on SIGINT/SIGTERM.
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from '../infra/config';
+import { withPayloadKeys } from '../infra/codec';
 import { ensureDatabase } from '../infra/database';
 import { runWorker } from './index';
 
@@ -16,7 +17,7 @@ const SDK_LEVEL: Record<Config['LOG_LEVEL'], LogLevel> = {
 };
 
 async function main() {
-  const config = loadConfig();
+  const config = withPayloadKeys(loadConfig());
   Runtime.install({ logger: new DefaultLogger(SDK_LEVEL[config.LOG_LEVEL]) });
   const database = await ensureDatabase(config, (msg) => console.log(msg));
   try {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { dataConverter } from '../../infra/codec';
 import { testEnv } from '../support/env';
 
 const DIR = path.resolve(__dirname, '../fixtures/histories');
@@ -29,5 +30,8 @@ test.each(fixtures)('%s replays on the current workflow code', async (file) => {
   const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
   const bundle = testEnv().workflowBundlePath;
   expect(bundle).not.toBeNull();
-  await Worker.runReplayHistory({ workflowBundle: { codePath: bundle! } }, history, file);
+  // Through the payload codec, as the worker runs: fixtures recorded in clear
+  // (before encryption) pass through it unchanged; later ones are encrypted
+  // with the test key of tests/global-setup.ts.
+  await Worker.runReplayHistory({ workflowBundle: { codePath: bundle! }, dataConverter: dataConverter(process.env) }, history, file);
 });

@@ -9,6 +9,7 @@ import type { WizardApi } from '../../client/types';
 import type { Distribution, Role } from '../../domain/schemas';
 import type { PrismaClient } from '../../generated/prisma/client';
 import type { Config } from '../../infra/config';
+import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
 import { createWorker } from '../../worker';
 import { testConfig, testEnv } from './env';
@@ -41,7 +42,7 @@ export async function wizardHarness(opts: { worker?: boolean; batchSize?: number
   const env = testEnv();
   const prisma = createPrisma(env.databaseUrl, { max: 4 });
   const connection = await Connection.connect({ address: env.temporalAddress });
-  const temporal = new Client({ connection, namespace: env.namespace });
+  const temporal = new Client({ connection, namespace: env.namespace, dataConverter: dataConverter(config) });
   let worker: { worker: Worker; close(): Promise<void> } | undefined;
   let running: Promise<void> | undefined;
   if (opts.worker !== false) {

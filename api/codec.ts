@@ -1,0 +1,90 @@
+// The codec endpoint of the Temporal Web UI and CLI (Temporal's "remote codec"
+// protocol): POST /codec/decode and /codec/encode take and give
+// `{ payloads: [{ metadata: { k: base64 }, data: base64 }] }`. It decrypts
+// what infra/codec.ts encrypted, so it sits behind the API's own auth (a
+// Bearer token of an OWNER or ADMIN) and answers browsers only from
+// CODEC_CORS_ORIGINS (the UI's origin). Point the UI at it with
+// TEMPORAL_CODEC_ENDPOINT=https://<api>/codec (and "pass access token"), or
+// the CLI with `--codec-endpoint https://<api>/codec --codec-auth 'Bearer <token>'`.
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { HttpProblem } from './problems';
+
+const Base64 = z.string().max(4 * 1024 * 1024).regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
+const JsonPayload = z.object({
+  metadata: z.record(z.string().max(200), Base64).optional(),
+  data: Base64.optional(),
+});
+const Payloads = z.object({ payloads: z.array(JsonPayload).max(1_000) });
+type JsonPayload = z.infer<typeof JsonPayload>;
+
+function fromJson(p: JsonPayload): Payload {
+  return {
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(p.data ?? '', 'base64'),
+  };
+}
+
+function toJson(p: Payload): JsonPayload {
+  return {
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
+    data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+  };
+}
+
+export function parseOrigins(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim().replace(/\/$/, ''))
+    .filter(Boolean);
+}
+
+export function codecRoutes(scope: FastifyInstance, deps: { codec: PayloadCodec; origins: readonly string[] }): void {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const allowed = new Set(deps.origins);
+
+  // On every answer of this scope, refusals included, so the UI can read them.
+  app.addHook('onSend', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (typeof origin === 'string' && allowed.has(origin)) {
+      reply.header('access-control-allow-origin', origin);
+      reply.header('access-control-allow-credentials', 'true');
+      reply.header('vary', 'Origin');
+    }
+  });
+
+  // The browser's preflight carries no credentials: it is answered without auth.
+  app.options('/codec/:operation', { schema: { hide: true } }, async (request, reply) => {
+    const origin = request.headers.origin;
+    if (typeof origin === 'string' && allowed.has(origin)) {
+      reply.header('access-control-allow-methods', 'POST, OPTIONS');
+      reply.header('access-control-allow-headers', 'authorization, content-type, x-namespace');
+      reply.header('access-control-max-age', '600');
+    }
+    return reply.code(204).send();
+  });
+
+  for (const operation of ['decode', 'encode'] as const) {
+    app.post(`/codec/${operation}`, {
+      config: { auth: 'token', roles: ['OWNER', 'ADMIN'] },
+      schema: {
+        tags: ['system'],
+        summary: `Temporal remote codec: ${operation} payloads (for the Temporal Web UI and CLI)`,
+        body: Payloads,
+        response: { 200: Payloads },
+      },
+      handler: async (request) => {
+        const payloads = request.body.payloads.map(fromJson);
+        try {
+          const out = operation === 'decode' ? await deps.codec.decode(payloads) : await deps.codec.encode(payloads);
+          return { payloads: out.map(toJson) };
+        } catch (err) {
+          // A key not configured here, or a payload that does not decrypt.
+          throw new HttpProblem(422, (err as Error).message);
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,148 @@
+// Temporal payloads encrypted end to end: the server, its database and its Web
+// UI only ever hold ciphertext of names, emails and reasons. AES-256-GCM, a
+// fresh 96-bit nonce per payload, the key id in the payload's metadata (and
+// bound to the ciphertext as associated data), so keys rotate: the first key
+// of PAYLOAD_ENCRYPTION_KEYS encrypts, every key listed decrypts.
+//
+// A payload without our encoding metadata is passed through as it is: that is
+// how histories written before encryption (and tests/fixtures/histories,
+// recorded in clear) keep decoding and replaying. Codecs run outside the
+// workflow sandbox (the client, the worker's activation path, the replayer),
+// so the workflow bundle does not carry this file.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { ConfigError, type Config } from './config';
+
+export const ENCODING = 'binary/encrypted';
+export const KEY_ID = 'encryption-key-id';
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const fromUtf8 = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('utf8') : '');
+
+export interface PayloadKey {
+  id: string;
+  key: Buffer;
+}
+
+export class AesGcmCodec implements PayloadCodec {
+  private readonly byId: Map<string, Buffer>;
+  private readonly current: PayloadKey;
+
+  /** `keys[0]` encrypts; all of them decrypt. */
+  constructor(keys: PayloadKey[]) {
+    if (keys.length === 0) throw new ConfigError('No payload encryption key was given: set PAYLOAD_ENCRYPTION_KEYS.');
+    this.current = keys[0]!;
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+      const nonce = crypto.randomBytes(NONCE_BYTES);
+      const cipher = crypto.createCipheriv('aes-256-gcm', this.current.key, nonce);
+      cipher.setAAD(Buffer.from(this.current.id, 'utf8'));
+      const sealed = Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+      return { metadata: { encoding: utf8(ENCODING), [KEY_ID]: utf8(this.current.id) }, data: sealed };
+    });
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      if (fromUtf8(payload.metadata?.encoding) !== ENCODING) return payload; // written in clear (before encryption)
+      const id = fromUtf8(payload.metadata?.[KEY_ID]);
+      const key = this.byId.get(id);
+      if (!key) {
+        throw new Error(`A payload is encrypted with key "${id}", which is not in PAYLOAD_ENCRYPTION_KEYS: add that key back (keep retired keys for decryption).`);
+      }
+      const sealed = Buffer.from(payload.data ?? new Uint8Array());
+      if (sealed.length < NONCE_BYTES + TAG_BYTES) throw new Error(`A payload encrypted with key "${id}" is truncated.`);
+      const decipher = crypto.createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
+      decipher.setAAD(Buffer.from(id, 'utf8'));
+      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+      let plain: Buffer;
+      try {
+        plain = Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+      } catch {
+        throw new Error(`A payload does not decrypt with key "${id}": the key under that id in PAYLOAD_ENCRYPTION_KEYS is not the one it was encrypted with.`);
+      }
+      return temporal.api.common.v1.Payload.decode(plain) as Payload;
+    });
+  }
+}
+
+/**
+ * `id=base64,id=base64`: each key 32 bytes (e.g. `k2=$(openssl rand -base64 32)`),
+ * the first one encrypts. One sentence on a bad value.
+ */
+export function parsePayloadKeys(value: string): PayloadKey[] {
+  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const keys = entries.map((entry) => {
+    const at = entry.indexOf('=');
+    const id = at > 0 ? entry.slice(0, at) : '';
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
+      throw new ConfigError(`PAYLOAD_ENCRYPTION_KEYS has an entry without a key id: write each key as <id>=<base64 of 32 bytes>, separated by commas.`);
+    }
+    const key = Buffer.from(entry.slice(at + 1), 'base64');
+    if (key.length !== 32) {
+      throw new ConfigError(`PAYLOAD_ENCRYPTION_KEYS key "${id}" is ${key.length} bytes, not 32: make one with \`openssl rand -base64 32\`.`);
+    }
+    return { id, key };
+  });
+  if (keys.length === 0) throw new ConfigError('PAYLOAD_ENCRYPTION_KEYS is empty: give at least one <id>=<base64 of 32 bytes>.');
+  const ids = keys.map((k) => k.id);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) throw new ConfigError(`PAYLOAD_ENCRYPTION_KEYS names key "${twice}" twice: give each key its own id.`);
+  return keys;
+}
+
+export const KEY_FILE = 'payload-encryption-keys';
+
+/**
+ * The config with PAYLOAD_ENCRYPTION_KEYS filled in, for the processes that
+ * start the service. Production (TEMPORAL_ADDRESS set) without keys is
+ * refused; embedded mode makes a key once and keeps it in DATA_DIR (0600), so
+ * the next start reads its own histories.
+ */
+export function withPayloadKeys(config: Config): Config {
+  if (config.PAYLOAD_ENCRYPTION_KEYS) {
+    parsePayloadKeys(config.PAYLOAD_ENCRYPTION_KEYS);
+    return config;
+  }
+  if (config.TEMPORAL_ADDRESS) {
+    throw new ConfigError(
+      'PAYLOAD_ENCRYPTION_KEYS is not set: with TEMPORAL_ADDRESS the service only runs with encrypted payloads, so set it to k1=<base64 of 32 random bytes> (openssl rand -base64 32), the same on the API and every worker.',
+    );
+  }
+  const file = path.join(config.DATA_DIR, KEY_FILE);
+  let value: string;
+  if (fs.existsSync(file)) {
+    value = fs.readFileSync(file, 'utf8').trim();
+  } else {
+    fs.mkdirSync(config.DATA_DIR, { recursive: true });
+    value = `local-${new Date().toISOString().slice(0, 10)}=${crypto.randomBytes(32).toString('base64')}`;
+    try {
+      fs.writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      value = fs.readFileSync(file, 'utf8').trim(); // another process of ours made it first
+    }
+  }
+  parsePayloadKeys(value);
+  return { ...config, PAYLOAD_ENCRYPTION_KEYS: value };
+}
+
+/** The codec of the configured keys, or null when none are (payloads in clear). */
+export function payloadCodec(config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'>): AesGcmCodec | null {
+  return config.PAYLOAD_ENCRYPTION_KEYS ? new AesGcmCodec(parsePayloadKeys(config.PAYLOAD_ENCRYPTION_KEYS)) : null;
+}
+
+/** The data converter for clients, workers and replayers (Temporal's own, plus encryption when keys are set). */
+export function dataConverter(config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'>): DataConverter {
+  const codec = payloadCodec(config);
+  return codec ? { payloadCodecs: [codec] } : {};
+}

@@ -1,0 +1,192 @@
+// Encrypted payloads: what Temporal stores of a whole wizard holds no name,
+// email or reason in clear, the history still replays through the codec,
+// keys rotate, histories from before encryption still decode, production
+// refuses to start without a key, and the Web UI's codec endpoint decodes
+// behind the API's auth with the CORS the UI needs.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Payload } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { buildServer } from '../../api/server';
+import { AesGcmCodec, ENCODING, KEY_FILE, dataConverter, parsePayloadKeys, payloadCodec, withPayloadKeys } from '../../infra/codec';
+import { ConfigError, loadConfig } from '../../infra/config';
+import { createApiToken } from '../../infra/tokens';
+import { testEnv } from '../support/env';
+import { makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
+import { runWholeWizard } from './wizard-run';
+
+const key = (id: string) => ({ id, key: crypto.randomBytes(32) });
+const clear = (text: string): Payload => ({ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(text)) });
+
+describe('the codec', () => {
+  test('encrypts each payload under the current key id, and decrypts it back', async () => {
+    const k1 = key('k1');
+    const codec = new AesGcmCodec([k1]);
+    const [sealed] = await codec.encode([clear('zelda@example.test')]);
+    expect(Buffer.from(sealed!.metadata!.encoding!).toString()).toBe(ENCODING);
+    expect(Buffer.from(sealed!.metadata!['encryption-key-id']!).toString()).toBe('k1');
+    expect(Buffer.from(sealed!.data!).includes('zelda')).toBe(false);
+    const [back] = await codec.decode([sealed!]);
+    expect(Buffer.from(back!.data!).toString()).toBe('"zelda@example.test"');
+    // A fresh nonce each time: the same value never looks the same twice.
+    const [again] = await codec.encode([clear('zelda@example.test')]);
+    expect(Buffer.from(again!.data!).equals(Buffer.from(sealed!.data!))).toBe(false);
+  });
+
+  test('keys rotate: a new first key encrypts, the old one still decrypts; a dropped key is named', async () => {
+    const [k1, k2] = [key('k1'), key('k2')];
+    const [old] = await new AesGcmCodec([k1]).encode([clear('old')]);
+    const rotated = new AesGcmCodec([k2, k1]);
+    const [fresh] = await rotated.encode([clear('new')]);
+    expect(Buffer.from(fresh!.metadata!['encryption-key-id']!).toString()).toBe('k2');
+    expect((await rotated.decode([old!, fresh!])).map((p) => Buffer.from(p.data!).toString())).toEqual(['"old"', '"new"']);
+    await expect(new AesGcmCodec([k2]).decode([old!])).rejects.toThrow(/key "k1", which is not in PAYLOAD_ENCRYPTION_KEYS/);
+  });
+
+  test('a tampered payload or a wrong key under the same id does not decrypt', async () => {
+    const k1 = key('k1');
+    const [sealed] = await new AesGcmCodec([k1]).encode([clear('x')]);
+    const bytes = Buffer.from(sealed!.data!);
+    bytes[bytes.length - 20]! ^= 1;
+    await expect(new AesGcmCodec([k1]).decode([{ ...sealed!, data: bytes }])).rejects.toThrow(/does not decrypt/);
+    await expect(new AesGcmCodec([key('k1')]).decode([sealed!])).rejects.toThrow(/does not decrypt with key "k1"/);
+  });
+
+  test('payloads written before encryption pass through unchanged', async () => {
+    const before = clear('recorded in clear');
+    expect(await new AesGcmCodec([key('k1')]).decode([before])).toEqual([before]);
+  });
+
+  test.each([
+    ['k1', /without a key id/],
+    ['k1=c2hvcnQ=', /"k1" is 5 bytes, not 32/],
+    [`k1=${crypto.randomBytes(32).toString('base64')},k1=${crypto.randomBytes(32).toString('base64')}`, /names key "k1" twice/],
+  ])('PAYLOAD_ENCRYPTION_KEYS=%s is refused in one sentence', (value, expected) => {
+    expect(() => parsePayloadKeys(value)).toThrow(ConfigError);
+    expect(() => parsePayloadKeys(value)).toThrow(expected);
+  });
+
+  test('production (TEMPORAL_ADDRESS set) without a key refuses to start; embedded mode makes one and keeps it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-keys-'));
+    try {
+      expect(() => withPayloadKeys(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233', DATA_DIR: dir }))).toThrow(
+        /^PAYLOAD_ENCRYPTION_KEYS is not set: with TEMPORAL_ADDRESS the service only runs with encrypted payloads, [^.]*\.$/,
+      );
+      expect(fs.readdirSync(dir)).toEqual([]);
+      const first = withPayloadKeys(loadConfig({ DATA_DIR: dir }));
+      expect(parsePayloadKeys(first.PAYLOAD_ENCRYPTION_KEYS!)).toHaveLength(1);
+      expect(fs.statSync(path.join(dir, KEY_FILE)).mode & 0o777).toBe(0o600);
+      expect(withPayloadKeys(loadConfig({ DATA_DIR: dir })).PAYLOAD_ENCRYPTION_KEYS).toBe(first.PAYLOAD_ENCRYPTION_KEYS);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a whole wizard on Temporal', () => {
+  let h: WizardHarness;
+  beforeAll(async () => {
+    h = await wizardHarness({ batchSize: 1_000 });
+  });
+  afterAll(() => h?.close());
+
+  test("the raw history holds no name, email or reason in clear, and replays through the codec", async () => {
+    expect(h.config.PAYLOAD_ENCRYPTION_KEYS).toBeTruthy();
+    const run = await runWholeWizard(h);
+    // The history exactly as the server stores and serves it (no codec on this path).
+    const raw = await h.temporal.workflowService.getWorkflowExecutionHistory({
+      namespace: testEnv().namespace,
+      execution: { workflowId: run.workflowId },
+      maximumPageSize: 10_000,
+    });
+    const bytes = Buffer.from(temporal.api.history.v1.History.encode(raw.history!).finish());
+    expect(raw.history!.events!.length).toBeGreaterThan(10);
+    for (const secret of run.secrets) {
+      expect({ secret, inHistory: bytes.includes(Buffer.from(secret, 'utf8')) }).toEqual({ secret, inHistory: false });
+    }
+    // The wizard's inputs are in there, encrypted: the codec finds them.
+    const started = raw.history!.events![0]!.workflowExecutionStartedEventAttributes!;
+    const inputs = await payloadCodec(h.config)!.decode((started.input?.payloads ?? []) as Payload[]);
+    expect(inputs.map((p) => Buffer.from(p.data!).toString()).join(' ')).toContain(run.deletionId);
+
+    const history = await h.temporal.workflow.getHandle(run.workflowId).fetchHistory();
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: testEnv().workflowBundlePath! }, dataConverter: dataConverter(h.config) },
+      history,
+      run.workflowId,
+    );
+  });
+
+  test('the codec endpoint decodes for an admin of the API, with CORS for the Web UI only', async () => {
+    const codec = payloadCodec(h.config)!;
+    const app = buildServer({
+      prisma: h.prisma,
+      wizard: h.wizard,
+      health: async () => ({ database: true, temporal: true }),
+      config: { ...h.config, CODEC_CORS_ORIGINS: 'http://ui.test:8233' },
+      codec,
+      logger: false,
+      webDir: '/nonexistent',
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const inject = async (req: { method: string; url: string; headers: Record<string, string>; payload?: string }) => {
+      const res = await fetch(base + req.url, { method: req.method, headers: req.headers, ...(req.payload !== undefined ? { body: req.payload } : {}) });
+      const text = await res.text();
+      return { statusCode: res.status, headers: Object.fromEntries(res.headers.entries()) as Record<string, string | undefined>, json: () => JSON.parse(text) as unknown };
+    };
+    try {
+      const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', member: 'MEMBER' });
+      const adminToken = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.admin!.id, label: 'codec' });
+      const memberToken = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.member!.id, label: 'codec' });
+      const [sealed] = await codec.encode([clear('annika@example.test')]);
+      const body = {
+        payloads: [
+          {
+            metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
+            data: Buffer.from(sealed!.data!).toString('base64'),
+          },
+        ],
+      };
+      const post = (url: string, headers: Record<string, string>, payload: unknown = body) =>
+        inject({ method: 'POST', url, headers: { 'content-type': 'application/json', origin: 'http://ui.test:8233', 'x-namespace': 'ns', ...headers }, payload: JSON.stringify(payload) });
+
+      const decoded = await post('/codec/decode', { authorization: `Bearer ${adminToken}` });
+      expect(decoded.statusCode).toBe(200);
+      expect(decoded.headers['access-control-allow-origin']).toBe('http://ui.test:8233');
+      const out = decoded.json() as { payloads: { metadata: Record<string, string>; data: string }[] };
+      expect(Buffer.from(out.payloads[0]!.data, 'base64').toString()).toBe('"annika@example.test"');
+      expect(Buffer.from(out.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
+
+      // Encode then decode is the identity.
+      const encoded = await post('/codec/encode', { authorization: `Bearer ${adminToken}` }, out);
+      expect(encoded.statusCode).toBe(200);
+      const reDecoded = await post('/codec/decode', { authorization: `Bearer ${adminToken}` }, encoded.json());
+      expect(reDecoded.json()).toEqual(out);
+
+      const anonymous = await post('/codec/decode', {});
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.headers['access-control-allow-origin']).toBe('http://ui.test:8233');
+      expect((await post('/codec/decode', { authorization: `Bearer ${memberToken}` })).statusCode).toBe(403);
+      expect((await post('/codec/decode', { authorization: `Bearer ${adminToken}` }, { payloads: [{ data: '%%%' }] })).statusCode).toBe(400);
+
+      const preflight = await inject({
+        method: 'OPTIONS',
+        url: '/codec/decode',
+        headers: { origin: 'http://ui.test:8233', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace,authorization' },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('http://ui.test:8233');
+      expect(String(preflight.headers['access-control-allow-headers'])).toMatch(/authorization.*content-type.*x-namespace/);
+      expect(String(preflight.headers['access-control-allow-methods'])).toContain('POST');
+
+      const stranger = await post('/codec/decode', { authorization: `Bearer ${adminToken}`, origin: 'http://evil.test' });
+      expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
+});
