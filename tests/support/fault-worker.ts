@@ -11,6 +11,11 @@
 //                          {"paused": {...}} and waits for "release" on stdin.
 //   FAULT_SLICE_BUDGET_MS  replaces the move's slice budget (0: one batch per
 //                          stream per slice, so a test knows how far a slice goes).
+//   FAULT_WAIT_GO=1        a spare: the worker is built (bundle loaded, connected),
+//                          prints {"created": true}, and starts polling only on a
+//                          stdin line "go <trap JSON or nothing>" (a warm replacement).
+//   FAULT_NO_STICKY=1      no workflow cache, so no sticky queue: workflow tasks
+//                          never wait for this worker once it is dead.
 // Prints {"ready": true} once the worker polls. Tests kill it with SIGKILL.
 import readline from 'node:readline';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
@@ -30,8 +35,10 @@ function say(message: object): void {
 }
 
 let releases: (() => void)[] = [];
+let go: ((line: string) => void) | null = null;
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
+  if (line.startsWith('go')) go?.(line.slice(2).trim());
   if (line.trim() !== 'release') return;
   const waiting = releases;
   releases = [];
@@ -41,7 +48,7 @@ rl.on('line', (line) => {
 async function main(): Promise<void> {
   const config = loadConfig();
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const trap: Trap | null = process.env.FAULT_TRAP ? (JSON.parse(process.env.FAULT_TRAP) as Trap) : null;
+  let trap: Trap | null = process.env.FAULT_TRAP ? (JSON.parse(process.env.FAULT_TRAP) as Trap) : null;
   const budget = process.env.FAULT_SLICE_BUDGET_MS;
   let sprung = false;
 
@@ -94,8 +101,16 @@ async function main(): Promise<void> {
     config,
     databaseUrl: process.env.DATABASE_URL!,
     workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined,
-    options: { interceptors: { activity: [() => ({ inbound: new TrapInterceptor() })] } },
+    options: {
+      interceptors: { activity: [() => ({ inbound: new TrapInterceptor() })] },
+      ...(process.env.FAULT_NO_STICKY ? { maxCachedWorkflows: 0 } : {}),
+    },
   });
+  if (process.env.FAULT_WAIT_GO) {
+    say({ created: true });
+    const arg = await new Promise<string>((resolve) => (go = resolve));
+    if (arg) trap = JSON.parse(arg) as Trap;
+  }
   const running = worker.run();
   say({ ready: true });
   try {

@@ -147,6 +147,8 @@ export interface FaultWorkerOptions {
   /** 0: each move slice runs one batch per stream. */
   sliceBudgetMs?: number;
   trap?: Trap;
+  /** Workflow tasks never wait on this worker's sticky queue once it is dead. */
+  noSticky?: boolean;
 }
 
 export class FaultWorker extends LineChild {
@@ -162,8 +164,45 @@ export class FaultWorker extends LineChild {
 
 /** A worker process (tests/support/fault-worker.ts), ready to poll when this resolves. */
 export async function startFaultWorker(o: FaultWorkerOptions): Promise<FaultWorker> {
+  const worker = spawnFaultWorker(o, false);
+  await worker.message('ready', 90_000);
+  return worker;
+}
+
+/**
+ * A warm replacement: a worker process built (bundle loaded, connections
+ * open) but not polling until `take(trap)`; building takes seconds on a busy
+ * machine, so a test keeps one spare ahead instead of waiting for it after a kill.
+ */
+export function spareFaultWorkers(o: Omit<FaultWorkerOptions, 'trap'>): { take(trap?: Trap, opts?: { noSticky?: boolean }): Promise<FaultWorker> } {
+  // Two being built at a time: a wizard killed at several points needs its replacements in a row.
+  const pool: { worker: FaultWorker; noSticky: boolean }[] = [];
+  const fill = (noSticky: boolean) => {
+    while (pool.length < 2) pool.push({ worker: spawnFaultWorker({ ...o, noSticky }, true), noSticky });
+  };
+  fill(false);
+  return {
+    async take(trap, opts = {}) {
+      const noSticky = opts.noSticky ?? false;
+      let i = pool.findIndex((s) => s.noSticky === noSticky);
+      if (i < 0) {
+        void pool.shift()!.worker.kill();
+        fill(noSticky);
+        i = pool.findIndex((s) => s.noSticky === noSticky);
+      }
+      const w = pool.splice(i, 1)[0]!.worker;
+      fill(noSticky);
+      await w.message('created', 90_000);
+      w.send(`go ${trap ? JSON.stringify(trap) : ''}`);
+      await w.message('ready', 30_000);
+      return w;
+    },
+  };
+}
+
+function spawnFaultWorker(o: FaultWorkerOptions, spare: boolean): FaultWorker {
   const env = testEnv();
-  const worker = new FaultWorker(
+  return new FaultWorker(
     ['tests/support/fault-worker.ts'],
     {
       ...process.env,
@@ -178,11 +217,11 @@ export async function startFaultWorker(o: FaultWorkerOptions): Promise<FaultWork
       LOG_LEVEL: 'error',
       FAULT_TRAP: o.trap ? JSON.stringify(o.trap) : '',
       ...(o.sliceBudgetMs !== undefined ? { FAULT_SLICE_BUDGET_MS: String(o.sliceBudgetMs) } : {}),
+      ...(o.noSticky ? { FAULT_NO_STICKY: '1' } : {}),
+      ...(spare ? { FAULT_WAIT_GO: '1' } : {}),
     },
-    `worker${o.trap ? ` (trap: ${o.trap.activity}${o.trap.kind ? ` ${o.trap.kind}` : ''} ${o.trap.at})` : ''}`,
+    `worker${o.trap ? ` (trap: ${o.trap.activity}${o.trap.kind ? ` ${o.trap.kind}` : ''} ${o.trap.at})` : spare ? ' (spare)' : ''}`,
   );
-  await worker.message('ready', 90_000);
-  return worker;
 }
 
 /**
@@ -340,4 +379,19 @@ async function startScratchPglite(): Promise<ScratchDatabase> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Steps 2-4 with every suggestion kept (the fault suite's workspaces have no routing or labels to decide). */
+export async function passRoutingSteps(wizard: WizardApi, workspaceId: string, deletionId: string, actor: { type: 'USER'; id: string }) {
+  await wizard.submitAutomations(workspaceId, deletionId, actor, { overrides: [] });
+  await wizard.submitIntegrations(workspaceId, deletionId, actor, { overrides: [] });
+  return wizard.submitLabels(workspaceId, deletionId, actor, { replacements: [] });
+}
+
+/** Audit actions of one deletion, oldest first, with how often each was written. */
+export async function auditCounts(wizard: WizardApi, workspaceId: string, deletionId: string): Promise<Record<string, number>> {
+  const page = await wizard.audit(workspaceId, deletionId, { limit: 500 });
+  const counts: Record<string, number> = {};
+  for (const e of page.items) counts[e.action] = (counts[e.action] ?? 0) + 1;
+  return counts;
 }
