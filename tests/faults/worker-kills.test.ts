@@ -28,7 +28,9 @@ let ws: TestWorkspace;
 let spares: ReturnType<typeof spareFaultWorkers>;
 beforeAll(async () => {
   h = await faultHarness();
-  spares = spareFaultWorkers({ taskQueue: h.taskQueue, batchSize: BATCH, sliceBudgetMs: 0 });
+  // No workflow cache in these workers, hence no sticky queue: after a kill, workflow tasks (a cancel,
+  // the next step) go to the replacement at once rather than after the dead worker's sticky timeout.
+  spares = spareFaultWorkers({ taskQueue: h.taskQueue, batchSize: BATCH, sliceBudgetMs: 0, noSticky: true });
   ws = await makeWorkspace(
     h.prisma,
     { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', ann: 'MEMBER', bea: 'MEMBER' },
@@ -40,7 +42,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const worker = (trap?: Trap, opts?: { noSticky?: boolean }) => spares.take(trap, opts);
+const worker = (trap?: Trap) => spares.take(trap);
 const total = async () => Object.values(await leadsByOwner(h.prisma, ws.id)).reduce((a, b) => a + b, 0);
 const moveRow = (deletionId: string, kind: 'MOVE' | 'SWEEP') =>
   h.prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind } } });
@@ -119,8 +121,7 @@ test('cancel right after the worker was killed mid-slice: CANCELLED, the user AC
   const quitter = ws.users.quitter!.id;
   const bea = ws.users.bea!.id;
   const actor = asAdmin(ws);
-  // No sticky queue: the cancel reaches the replacement at once, not after the dead worker's sticky timeout.
-  const first = await worker({ activity: 'moveLeadsSlice', kind: 'MOVE', at: 'after' }, { noSticky: true });
+  const first = await worker({ activity: 'moveLeadsSlice', kind: 'MOVE', at: 'after' });
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
   await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: bea });
   await first.paused();

@@ -174,24 +174,17 @@ export async function startFaultWorker(o: FaultWorkerOptions): Promise<FaultWork
  * open) but not polling until `take(trap)`; building takes seconds on a busy
  * machine, so a test keeps one spare ahead instead of waiting for it after a kill.
  */
-export function spareFaultWorkers(o: Omit<FaultWorkerOptions, 'trap'>): { take(trap?: Trap, opts?: { noSticky?: boolean }): Promise<FaultWorker> } {
+export function spareFaultWorkers(o: Omit<FaultWorkerOptions, 'trap'>): { take(trap?: Trap): Promise<FaultWorker> } {
   // Two being built at a time: a wizard killed at several points needs its replacements in a row.
-  const pool: { worker: FaultWorker; noSticky: boolean }[] = [];
-  const fill = (noSticky: boolean) => {
-    while (pool.length < 2) pool.push({ worker: spawnFaultWorker({ ...o, noSticky }, true), noSticky });
+  const pool: FaultWorker[] = [];
+  const fill = () => {
+    while (pool.length < 2) pool.push(spawnFaultWorker(o, true));
   };
-  fill(false);
+  fill();
   return {
-    async take(trap, opts = {}) {
-      const noSticky = opts.noSticky ?? false;
-      let i = pool.findIndex((s) => s.noSticky === noSticky);
-      if (i < 0) {
-        void pool.shift()!.worker.kill();
-        fill(noSticky);
-        i = pool.findIndex((s) => s.noSticky === noSticky);
-      }
-      const w = pool.splice(i, 1)[0]!.worker;
-      fill(noSticky);
+    async take(trap) {
+      const w = pool.shift()!;
+      fill();
       await w.message('created', 90_000);
       w.send(`go ${trap ? JSON.stringify(trap) : ''}`);
       await w.message('ready', 30_000);
