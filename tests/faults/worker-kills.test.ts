@@ -1,0 +1,153 @@
+// The worker process SIGKILLed at exact points of one wizard and replaced each
+// time, and a cancel sent right after a kill mid-slice. The points are forced,
+// not hoped for: each worker runs with a trap (tests/support/fault-worker.ts)
+// that stops it inside the named activity, and the test kills it there.
+// Slices are one batch of BATCH leads (FAULT_SLICE_BUDGET_MS=0), so the test
+// knows exactly what each slice committed.
+import {
+  auditCounts,
+  failDeadAttempt,
+  faultHarness,
+  killAllChildren,
+  passRoutingSteps,
+  spareFaultWorkers,
+  type FaultHarness,
+  type FaultWorker,
+  type Trap,
+} from '../support/faults';
+import { addLeads, asAdmin, eventually, finished, leadsByOwner, makeWorkspace, moveDone, type TestWorkspace } from '../support/wizard';
+
+const BATCH = 100;
+const BOOK = 1_000;
+const LATE = 300; // leads that reach the user after step 1: the confirm's sweep moves them
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED */
+const CANCEL_REQUESTED = 3;
+
+let h: FaultHarness;
+let ws: TestWorkspace;
+let spares: ReturnType<typeof spareFaultWorkers>;
+beforeAll(async () => {
+  h = await faultHarness();
+  // No workflow cache in these workers, hence no sticky queue: after a kill, workflow tasks (a cancel,
+  // the next step) go to the replacement at once rather than after the dead worker's sticky timeout.
+  spares = spareFaultWorkers({ taskQueue: h.taskQueue, batchSize: BATCH, sliceBudgetMs: 0, noSticky: true });
+  ws = await makeWorkspace(
+    h.prisma,
+    { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', ann: 'MEMBER', bea: 'MEMBER' },
+    { leaver: BOOK, quitter: BOOK, ann: 7 },
+  );
+});
+afterAll(async () => {
+  await killAllChildren();
+  await h?.close();
+});
+
+const worker = (trap?: Trap) => spares.take(trap);
+const total = async () => Object.values(await leadsByOwner(h.prisma, ws.id)).reduce((a, b) => a + b, 0);
+const moveRow = (deletionId: string, kind: 'MOVE' | 'SWEEP') =>
+  h.prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind } } });
+
+test('a worker killed while opening, mid-move, during the sweep and during the removal: the wizard completes, no lead lost or doubled', async () => {
+  const leaver = ws.users.leaver!.id;
+  const ann = ws.users.ann!.id;
+  const before = await total();
+  const actor = asAdmin(ws);
+
+  // 1. Opening: the opening transaction has committed, its result is not reported yet.
+  let w: FaultWorker = await worker({ activity: 'openDeletion', at: 'after' });
+  const starting = h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+  starting.catch(() => undefined);
+  let p = await w.paused();
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: leaver } })).toMatchObject({ status: 'PENDING_DELETION' });
+  expect(await w.kill()).toBe('SIGKILL');
+  await failDeadAttempt(h.temporal, p);
+  w = await worker({ activity: 'moveLeadsSlice', kind: 'MOVE', at: 'after' });
+  const { deletion, created } = await starting;
+  expect(created).toBe(true);
+  expect(deletion).toMatchObject({ status: 'IN_PROGRESS', step: 'LEADS', leads: { total: BOOK } });
+
+  // 2. Mid-move: the first slice's batch has committed, the slice has not reported.
+  await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
+  p = await w.paused();
+  expect(p.outcome).toBe('completed');
+  expect((await moveRow(deletion.id, 'MOVE')).moved).toBe(BATCH);
+  expect(await w.kill()).toBe('SIGKILL');
+  expect(await leadsByOwner(h.prisma, ws.id)).toMatchObject({ [ann]: 7 + BATCH, [leaver]: BOOK - BATCH });
+  w = await worker({ activity: 'moveLeadsSlice', kind: 'SWEEP', at: 'after' });
+  const moved = await moveDone(h.wizard, ws.id, deletion.id, 90_000);
+  expect(moved).toMatchObject({ status: 'IN_PROGRESS', step: 'AUTOMATIONS', leads: { total: BOOK, moved: BOOK, state: 'DONE' } });
+  // Resumed, not redone: every batch ran once.
+  expect((await moveRow(deletion.id, 'MOVE')).batches).toBe(BOOK / BATCH);
+
+  // 3. The confirm's sweep: leads reached the user after step 1; the sweep's first batch has committed.
+  await addLeads(h.prisma, ws.id, leaver, LATE);
+  await passRoutingSteps(h.wizard, ws.id, deletion.id, actor);
+  await h.wizard.confirm(ws.id, deletion.id, actor, { confirmation: 'CONFIRM' });
+  p = await w.paused();
+  expect((await moveRow(deletion.id, 'SWEEP')).moved).toBe(BATCH);
+  expect(await w.kill()).toBe('SIGKILL');
+  expect(await total()).toBe(before + LATE);
+  // (The mid-move kill waited for the heartbeat timeout; here the dead attempt is reported at once.)
+  await failDeadAttempt(h.temporal, p);
+
+  // 4. The removal: the user is removed (committed), the activity has not reported.
+  w = await worker({ activity: 'removeUser', at: 'after' });
+  p = await w.paused(90_000);
+  expect(await h.prisma.user.findUnique({ where: { id: leaver } })).toBeNull();
+  expect(await w.kill()).toBe('SIGKILL');
+  await failDeadAttempt(h.temporal, p);
+  w = await worker();
+
+  const done = await finished(h.wizard, ws.id, deletion.id, 90_000);
+  expect(done).toMatchObject({ status: 'COMPLETED', step: 'DONE', leads: { total: BOOK, moved: BOOK, swept: LATE } });
+  // Every lead has exactly one owner, the one the wizard chose; none was lost or made twice.
+  expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ [ann]: 7 + BOOK + LATE, [ws.users.quitter!.id]: BOOK });
+  expect(await total()).toBe(before + LATE);
+  expect((await moveRow(deletion.id, 'SWEEP')).batches).toBe(LATE / BATCH);
+  // Each change was applied and recorded once, whatever ran twice.
+  expect(await auditCounts(h.wizard, ws.id, deletion.id)).toMatchObject({
+    DELETION_STARTED: 1,
+    LEADS_MOVED: 1,
+    AUTOMATIONS_APPLIED: 1,
+    INTEGRATIONS_APPLIED: 1,
+    LABELS_APPLIED: 1,
+    LEADS_SWEPT: 1,
+    USER_DELETED: 1,
+  });
+  await w.kill();
+}, 300_000);
+
+test('cancel right after the worker was killed mid-slice: CANCELLED, the user ACTIVE, what moved stays moved', async () => {
+  const quitter = ws.users.quitter!.id;
+  const bea = ws.users.bea!.id;
+  const actor = asAdmin(ws);
+  const first = await worker({ activity: 'moveLeadsSlice', kind: 'MOVE', at: 'after' });
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
+  await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: bea });
+  await first.paused();
+  const w = await worker();
+  expect(await first.kill()).toBe('SIGKILL');
+
+  // The killed slice is still open for the server (until its heartbeat times out) when the cancel lands.
+  const cancelling = h.wizard.cancel(ws.id, deletion.id, actor, { reason: 'changed our mind' });
+  cancelling.catch(() => undefined);
+  const handle = h.temporal.workflow.getHandle(deletion.workflowId);
+  const slice = await eventually(async () => {
+    const { raw } = await handle.describe();
+    const a = raw.pendingActivities?.find((x) => x.activityType?.name === 'moveLeadsSlice');
+    return a && a.state === CANCEL_REQUESTED ? a : undefined;
+  }, 20_000, 'the cancel to reach the killed slice');
+  expect(slice.attempt).toBe(1);
+  const end = await finished(h.wizard, ws.id, deletion.id, 90_000);
+  expect(end.status).toBe('CANCELLED');
+  await expect(cancelling).resolves.toMatchObject({ status: 'CANCELLED' });
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
+  // What moved before the cancel stays moved, the rest stays; each lead has one owner.
+  const owners = await leadsByOwner(h.prisma, ws.id);
+  expect((owners[bea] ?? 0) + (owners[quitter] ?? 0)).toBe(BOOK);
+  expect(owners[bea] ?? 0).toBe(end.leads.moved);
+  expect(end.leads.moved).toBeGreaterThanOrEqual(BATCH);
+  // Not stuck: a new wizard for the same user can start.
+  await eventually(async () => ((await h.temporal.workflow.getHandle(deletion.workflowId).describe()).status.name === 'RUNNING' ? undefined : true), 30_000, 'the cancelled workflow to close');
+  await w.kill();
+}, 180_000);
