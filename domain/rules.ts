@@ -28,6 +28,11 @@ export function mayUseDeletions(role: Role): boolean {
   return DELETION_ROLES.includes(role);
 }
 
+/** Only an OWNER creates an OWNER, or deletes one (api.md); anyone else acts on the other roles. */
+export function mayActOnRole(actorRole: Role, targetRole: Role): boolean {
+  return targetRole !== 'OWNER' || actorRole === 'OWNER';
+}
+
 /** What the start rules look at. `actorUserId` is null when HR or an identity provider starts it. */
 export interface StartArgs {
   actorUserId: string | null;
@@ -53,7 +58,7 @@ function whoBlockers(args: StartArgs): StartBlocker[] {
   if (actorUserId !== null && actorUserId === target.id) {
     out.push({ code: 'SELF', message: 'You cannot delete yourself; ask another admin to do it.' });
   }
-  if (target.role === 'OWNER' && actorRole != null && actorRole !== 'OWNER') {
+  if (actorRole != null && !mayActOnRole(actorRole, target.role)) {
     out.push({ code: 'ROLE', message: `User ${target.id} is an OWNER; only an OWNER may delete an OWNER.` });
   }
   if (target.role === 'OWNER') {

@@ -596,3 +596,40 @@ test('the built page holds no server code (it imports the domain, never the data
     }
   }
 });
+
+test('a wizard that needs attention says why and offers cancel; one the identity provider started says so', async () => {
+  // The wizard and the cancel are real; `attention` and `source: IDP` (api.md) are written into the
+  // server's real answers here, because this branch's API does not set them yet.
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 4 });
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  const attention = { reason: 'The lead move keeps failing: the database refuses a value.', since: new Date().toISOString() };
+  const page = await signedIn(ws);
+  const amend = (d: Record<string, unknown>) => (d.status === 'IN_PROGRESS' ? { ...d, attention, source: 'IDP' } : { ...d, source: 'IDP' });
+  await page.route(/\/v1\/deletions(\/[^/?]+)?(\?.*)?$/, async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const response = await route.fetch();
+    const body = (await response.json()) as Record<string, unknown> & { items?: Record<string, unknown>[] };
+    return route.fulfill({ response, json: body.items ? { ...body, items: body.items.map(amend) } : amend(body) });
+  });
+
+  await page.getByTestId('nav-deletions').click();
+  const row = page.getByTestId(`deletion-row-${deletion.id}`);
+  await row.waitFor(WAIT);
+  expect(await row.getByTestId('deletion-source').textContent()).toBe('Identity provider');
+  expect(await row.getByTestId('deletion-attention').textContent()).toBe('Needs attention');
+
+  await page.getByTestId(`resume-${deletion.id}`).click();
+  await page.getByTestId('attention').waitFor(WAIT);
+  expect(await page.getByTestId('attention-reason').textContent()).toBe(attention.reason);
+  expect(await page.getByTestId('attention').textContent()).toContain('cancel it now');
+  expect(await page.getByTestId('deletion-source').textContent()).toBe('Identity provider');
+  await snap(page, 'wizard-attention');
+
+  await page.getByTestId('attention-cancel').click();
+  await page.getByTestId('cancel-confirm').click();
+  const summary = page.getByTestId('summary');
+  await summary.waitFor(WAIT);
+  expect(await summary.getAttribute('data-status')).toBe('CANCELLED');
+  expect(await page.getByTestId('attention').count()).toBe(0);
+  expect((await h.prisma.user.findUniqueOrThrow({ where: { id: ws.users.leaver!.id } })).status).toBe('ACTIVE');
+});
