@@ -3,7 +3,7 @@
 // anything unexpected becomes a 500 with a generic detail (and is logged).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { BadInput, NotFound, RuleViolation, StepConflict } from '../domain/errors';
+import { BadInput, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Problem } from '../domain/schemas';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -120,6 +120,14 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   }
   if (err instanceof RuleViolation || name === 'RuleViolation') {
     return { problem: problem(422, message || 'A business rule refuses this request.'), headers: {}, unexpected: false };
+  }
+  if (err instanceof Unavailable || name === 'Unavailable') {
+    const seconds = (err as Unavailable).retryAfterSeconds ?? 5;
+    return {
+      problem: problem(503, message || 'The wizard did not answer in time; try again shortly.'),
+      headers: { 'retry-after': String(seconds) },
+      unexpected: false,
+    };
   }
   // Fastify's own client errors (bad JSON, body too large, wrong media type, ...).
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 0;
