@@ -26,7 +26,7 @@ import { createPrisma } from '../infra/database';
 import { makeHealthCheck } from './health';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
-import { errorHandler, problem, sendProblem } from './problems';
+import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
 import { hookRoutes } from './routes/hook';
@@ -103,6 +103,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       void sendProblem(reply, problem(status, 'The request URL or headers are malformed.'));
     },
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -19,6 +19,7 @@ beforeAll(async () => {
     leaver: 'MEMBER',
     quitter: 'MEMBER',
     hired: 'MEMBER',
+    stepper: 'MEMBER',
   });
   admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
   secret = (await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } })).hookSecret;
@@ -61,6 +62,20 @@ describe('strings that are not well-formed Unicode, or hold a NUL', () => {
     const cancelled = await admin('POST', `/v1/deletions/${started.body.id}/cancel`, { reason: 'by mistake' });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('CANCELLED');
+  });
+
+  test('the lead step (one of two body shapes) names the field inside the shape it was sent as', async () => {
+    const started = await admin('POST', `/v1/users/${id('stepper')}/deletion`, {});
+    expect(started.status).toBe(201);
+    const d = started.body.id;
+    const one = await admin('POST', `/v1/deletions/${d}/leads`, '{"targetUserId":"\\ud800"}');
+    expectProblem(one, 400);
+    expect(paths(one)).toEqual(['targetUserId']);
+    const split = await admin('POST', `/v1/deletions/${d}/leads`, '{"distribution":[{"userId":"a\\u0000","weight":100}]}');
+    expectProblem(split, 400);
+    expect(paths(split)).toEqual(['distribution.0.userId']);
+    expect((await admin('GET', `/v1/deletions/${d}`)).body.leads.state).toBe('PENDING');
+    expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).body.status).toBe('CANCELLED');
   });
 
   test('every string field of the directory refuses them too, naming the field', async () => {
