@@ -20,6 +20,7 @@ beforeAll(async () => {
     quitter: 'MEMBER',
     hired: 'MEMBER',
     stepper: 'MEMBER',
+    distant: 'MEMBER',
   });
   admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
   secret = (await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } })).hookSecret;
@@ -132,5 +133,12 @@ describe('HR effectiveAt outside 1970–9999', () => {
     }
     expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: id('hired') } })).toBe(0);
     expect((await admin('GET', `/v1/users/${id('hired')}`)).body.status).toBe('ACTIVE');
+  });
+
+  test('the last moment of 9999 is accepted: 202, and the user is SUSPENDED until then', async () => {
+    const raw = JSON.stringify({ email: ws.users.distant!.email, employeeId: 'E-9999', effectiveAt: '9999-12-31T23:59:59Z' });
+    const r = await hook(raw);
+    expect(r.status).toBe(202);
+    expect((await admin('GET', `/v1/users/${id('distant')}`)).body.status).toBe('SUSPENDED');
   });
 });
