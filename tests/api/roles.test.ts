@@ -42,6 +42,7 @@ test('an ADMIN may not start deleting an OWNER (403 before 400); an unknown user
   expectProblem(await admin('POST', `/v1/users/${id('boss')}/deletion`, {}), 403);
   expectProblem(await admin('POST', `/v1/users/${id('boss')}/deletion`, { force: true }), 403);
   expectProblem(await admin('POST', `/v1/users/${id('boss')}/deletion`, '{"broken'), 403);
+  expectProblem(await admin('POST', `/v1/users/${id('boss')}/deletion`), 403);
   expectProblem(await admin('POST', '/v1/users/no-such-user/deletion', { force: true }), 400);
   expectProblem(await admin('POST', '/v1/users/no-such-user/deletion', {}), 404);
   expect((await admin('GET', `/v1/users/${id('boss')}`)).body.status).toBe('ACTIVE');

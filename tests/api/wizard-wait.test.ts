@@ -103,3 +103,20 @@ test('a step that no worker answers is 503 with Retry-After; the state is readab
   expect(moved.leads).toEqual(expect.objectContaining({ total: 3, moved: 3, state: 'DONE' }));
   expect((await admin('GET', `/v1/leads/count?ownerId=${id('heir')}`)).body).toEqual({ count: 3 });
 });
+
+test('the OpenAPI document says which routes may answer 503 with Retry-After', async () => {
+  const doc = (await client(api.url)('GET', '/openapi.json')).body;
+  const waiting = [
+    '/v1/users/{userId}/deletion',
+    '/v1/deletions/{id}/leads',
+    '/v1/deletions/{id}/automations',
+    '/v1/deletions/{id}/integrations',
+    '/v1/deletions/{id}/labels',
+    '/v1/deletions/{id}/confirm',
+    '/v1/deletions/{id}/cancel',
+  ];
+  for (const route of waiting) {
+    expect({ route, documented: Boolean(doc.paths[route].post.responses['503']) }).toEqual({ route, documented: true });
+  }
+  expect(doc.paths['/v1/deletions/{id}'].get.responses['503']).toBeUndefined();
+});
