@@ -58,3 +58,28 @@ export function requireRole(auth: AuthContext, roles: readonly Role[] | undefine
     throw new HttpProblem(403, `Your role (${auth.role}) may not do this; it needs ${roles.join(' or ')}.`);
   }
 }
+
+/**
+ * api.md: only an OWNER may create a user with role OWNER, or start, step or
+ * confirm the deletion of an OWNER (an ADMIN gets 403).
+ *
+ * Unlike `requireRole`, this 403 depends on what the request is about, so it
+ * is checked as early as that is known, and always before the body's schema,
+ * to keep "401, 403, 400, 404" (a caller refused learns nothing of the body):
+ * - a deletion's target is named by the path: it is looked up before the body
+ *   is even parsed (a route's `preParsing`), so an ADMIN on an OWNER's wizard
+ *   gets 403 for any body, broken JSON included. An id that does not exist in
+ *   the workspace has no OWNER to protect: no 403, the request goes on to
+ *   400, then 404, as for any unknown id (and says nothing about other
+ *   workspaces).
+ * - a new user's role is in the body: checked once the JSON is parsed and
+ *   before its schema (`preValidation`), so `{role: "OWNER", ...}` from an
+ *   ADMIN is 403 whatever its other fields; a body that is not JSON at all is
+ *   400, as it cannot be asking for anything.
+ * Cancel is not restricted: it gives the OWNER their place back.
+ */
+export function requireOwnerFor(auth: AuthContext, targetRole: Role | null | undefined, what: string): void {
+  if (targetRole === 'OWNER' && auth.role !== 'OWNER') {
+    throw new HttpProblem(403, `Only an OWNER may ${what}; your role is ${auth.role}.`);
+  }
+}

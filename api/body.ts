@@ -1,7 +1,13 @@
-// Checks on a parsed JSON body that no schema can express.
+// Checks on a parsed JSON body outside its schema.
 import { BadInput } from '../domain/errors';
 
-/** Refuses (400) any string holding a NUL character, anywhere in the body. */
+/**
+ * Refuses (400) any string holding a NUL character, anywhere in the body.
+ * Redundant now: every string field of every body is `Text` (domain/schemas.ts),
+ * which refuses NUL and lone surrogates naming the field, and unknown fields
+ * are refused whatever their name. Only the HR hook (api/routes/hook.ts) still
+ * calls it; delete this file with that call.
+ */
 export function refuseNul(body: unknown): void {
   const stack: { value: unknown; path: string }[] = [{ value: body, path: '' }];
   while (stack.length > 0) {

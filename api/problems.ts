@@ -1,9 +1,10 @@
 // Every refusal leaves the server as application/problem+json (RFC 9457).
 // The named errors of domain/errors.ts are mapped to statuses here, once;
 // anything unexpected becomes a 500 with a generic detail (and is logged).
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { BadInput, NotFound, RuleViolation, StepConflict } from '../domain/errors';
+import { BadInput, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Problem } from '../domain/schemas';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -61,6 +62,40 @@ function issuePath(context: string | undefined, instancePath: string): string {
   return [prefix, inner].filter((s) => s.length > 0).join('.') || (prefix || '(body)');
 }
 
+/** A zod issue as it arrives inside a union's `errors` (paths relative to the union). */
+type ZodIssueLike = { code?: string; path?: (string | number)[]; message?: string; keys?: unknown; errors?: unknown };
+
+/**
+ * A union refused: when exactly one branch has the body's own fields (no
+ * unknown field in it), the body was meant as that branch, and its issues
+ * name the fields ({targetUserId: "\ud800"} names targetUserId, not the body).
+ * Otherwise the union itself is the issue.
+ */
+function unionIssues(at: string, branches: unknown): ZodIssueLike[] | null {
+  if (!Array.isArray(branches)) return null;
+  const fitting = branches.filter(
+    (b): b is ZodIssueLike[] => Array.isArray(b) && !b.some((i: ZodIssueLike) => i.code === 'unrecognized_keys'),
+  );
+  if (fitting.length !== 1) return null;
+  return fitting[0]!.map((i) => ({ ...i, path: [...at.split('/').filter((x) => x.length > 0), ...(i.path ?? [])] }));
+}
+
+function zodIssues(context: string | undefined, issue: ZodIssueLike, into: Issue[]): void {
+  const at = `/${(issue.path ?? []).join('/')}`;
+  if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys)) {
+    for (const key of issue.keys) into.push({ path: issuePath(context, `${at}/${String(key)}`), message: 'is not a known field' });
+    return;
+  }
+  if (issue.code === 'invalid_union') {
+    const inner = unionIssues(at, issue.errors);
+    if (inner) {
+      for (const i of inner) zodIssues(context, i, into);
+      return;
+    }
+  }
+  into.push({ path: issuePath(context, at), message: issue.message ?? 'is invalid' });
+}
+
 function validationIssues(err: FastifyError & { validationContext?: string }): Issue[] {
   if (!hasZodFastifySchemaValidationErrors(err)) {
     return (err.validation ?? []).map((v) => ({
@@ -70,17 +105,12 @@ function validationIssues(err: FastifyError & { validationContext?: string }): I
   }
   const issues: Issue[] = [];
   for (const v of err.validation) {
-    const params = v.params as { keys?: unknown };
-    if (v.keyword === 'unrecognized_keys' && Array.isArray(params.keys)) {
-      for (const key of params.keys) {
-        issues.push({
-          path: issuePath(err.validationContext, `${v.instancePath}/${String(key)}`),
-          message: 'is not a known field',
-        });
-      }
-      continue;
-    }
-    issues.push({ path: issuePath(err.validationContext, v.instancePath), message: v.message ?? 'is invalid' });
+    const params = v.params as ZodIssueLike;
+    zodIssues(
+      err.validationContext,
+      { ...params, code: v.keyword, message: v.message, path: v.instancePath.split('/').filter((x) => x.length > 0) },
+      issues,
+    );
   }
   return issues;
 }
@@ -120,6 +150,14 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   }
   if (err instanceof RuleViolation || name === 'RuleViolation') {
     return { problem: problem(422, message || 'A business rule refuses this request.'), headers: {}, unexpected: false };
+  }
+  if (err instanceof Unavailable || name === 'Unavailable') {
+    const seconds = (err as Unavailable).retryAfterSeconds ?? 5;
+    return {
+      problem: problem(503, message || 'The wizard did not answer in time; try again shortly.'),
+      headers: { 'retry-after': String(seconds) },
+      unexpected: false,
+    };
   }
   // Fastify's own client errors (bad JSON, body too large, wrong media type, ...).
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 0;
@@ -162,4 +200,27 @@ export function errorHandler(this: unknown, err: unknown, request: FastifyReques
   else if (p.status >= 500) request.log.warn({ err }, 'refused');
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   return sendProblem(reply, p);
+}
+
+/**
+ * Requests Node refuses before Fastify sees them (headers or URL over Node's
+ * 16 KB limit, a malformed request line, a client too slow): problem+json
+ * too, as Fastify's default handler answers plain JSON.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request line or headers are larger than the server accepts; send long values in a body.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request took too long to arrive.']
+        : [400, 'The request is not valid HTTP.'];
+  const title = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : TITLES[400]!;
+  const body = JSON.stringify({ type: typeFor(status), title, status, detail });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

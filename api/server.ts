@@ -30,8 +30,7 @@ import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
-import { refuseNul } from './body';
-import { errorHandler, problem, sendProblem } from './problems';
+import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
 import { hookRoutes } from './routes/hook';
@@ -112,6 +111,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       void sendProblem(reply, problem(status, 'The request URL or headers are malformed.'));
     },
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -134,8 +134,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     request.auth = auth;
   });
 
-  // JSON bodies: an empty body reads as "no body" (optional bodies), and
-  // strings with NUL are refused here (PostgreSQL cannot store them).
+  // JSON bodies: an empty body reads as "no body" (optional bodies). Strings
+  // PostgreSQL cannot store (NUL, lone surrogates) are refused by the schemas
+  // (domain/schemas.ts `Text`), each naming its field.
   // text/plain is not an API body type: 415, not a string that fails the schema.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -149,7 +150,6 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     const config = request.routeOptions.config;
     if (config?.auth === 'hook') return; // checked after its signature (hook.ts)
     if (request.body === undefined && config?.optionalBody) request.body = {};
-    if (request.body !== undefined) refuseNul(request.body);
   });
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -172,7 +172,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         description:
           'Delete a user and reassign their work (leads, automations, integrations, labels) through a durable wizard. ' +
           'Errors are application/problem+json. Precedence when several apply: 401, 403, 400, 404, 409, 422. ' +
-          'No string may contain the NUL character (U+0000): 400.',
+          'Every string must be well-formed Unicode with no NUL character (U+0000), every timestamp must lie in the ' +
+          'years 1970–9999: 400 naming the field. A request that waits on a wizard answers 503 with Retry-After ' +
+          'after 10 seconds; a later GET shows whether the change applied.',
       },
       components: {
         securitySchemes: {

@@ -1,7 +1,9 @@
 // The wizard as the API (and scripts, and tests) see it: every operation of
 // api.md's "deletion wizard" table. Implemented by client/wizard-client.ts over
 // the Temporal client and the database mirror. Refusals are thrown as the
-// named errors of domain/errors.ts (NotFound, StepConflict, RuleViolation).
+// named errors of domain/errors.ts (NotFound, StepConflict, RuleViolation);
+// a start, step or cancel the wizard does not answer within its limit
+// (10 s) throws Unavailable, and may still apply: `get` shows whether it did.
 import type {
   Actor,
   AuditEvent,

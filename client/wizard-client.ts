@@ -2,17 +2,20 @@
 // step inputs as Workflow Updates, and read it back. Reads come from the
 // Deletion row the workflow mirrors (plus live move progress), so listing and
 // reading work even while no worker runs. Refusals become the named errors of
-// domain/errors.ts, which the API maps to 404/409/422.
+// domain/errors.ts, which the API maps to 404/409/422. No call waits on a
+// wizard longer than `waitLimitMs` (api.md: 10 s): past that it is
+// Unavailable (503), and a later read shows whether the change applied.
 import { randomUUID } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { PrismaClient } from '../generated/prisma/client';
-import { FAILURE_TYPES, NotFound, RuleViolation, StepConflict } from '../domain/errors';
+import { FAILURE_TYPES, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
@@ -27,7 +30,12 @@ export interface WizardClientDeps {
   temporal: Client;
   prisma: PrismaClient;
   config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
+  /** Longest wait on a wizard (start, step, cancel) before giving up with Unavailable. Default 10 s (api.md). */
+  waitLimitMs?: number;
 }
+
+/** api.md: no request waits on a wizard for more than 10 seconds. */
+export const WIZARD_WAIT_LIMIT_MS = 10_000;
 
 /** Turns a refused update into the named error the API maps; anything else is rethrown. */
 export function refusalFrom(err: unknown): Error {
@@ -42,6 +50,32 @@ export function refusalFrom(err: unknown): Error {
 
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
   const { temporal, prisma, config } = deps;
+  const waitLimitMs = deps.waitLimitMs ?? WIZARD_WAIT_LIMIT_MS;
+
+  /**
+   * One call to the wizard, given up after `waitLimitMs`: the abort cancels the
+   * gRPC calls in flight (the SDK then throws WorkflowUpdateRPCTimeoutOrCancelledError).
+   * A refusal that arrived in time stays a refusal; anything else after the
+   * limit is Unavailable. The wizard may still apply what was sent (an update
+   * the server admitted is not withdrawn), which is why the answer is "try
+   * again", not "refused".
+   */
+  async function askWizard<T>(call: () => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(waitLimitMs);
+    try {
+      return await temporal.withAbortSignal(signal, call);
+    } catch (err) {
+      const refusal = refusalFrom(err);
+      if (refusal instanceof StepConflict || refusal instanceof RuleViolation) throw refusal;
+      if (signal.aborted || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+        throw new Unavailable(
+          `The wizard did not answer within ${Math.round(waitLimitMs / 1000)} s (its worker may be busy or away). ` +
+            'What you sent may still apply: read the deletion to see, and send it again if it did not.',
+        );
+      }
+      throw refusal;
+    }
+  }
 
   async function row(workspaceId: string, deletionId: string) {
     const found = await prisma.deletion.findFirst({ where: { id: deletionId, workspaceId } });
@@ -71,11 +105,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   ): Promise<Deletion> {
     const r = await row(workspaceId, deletionId);
     if (r.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${r.status}.`);
-    try {
-      await update(temporal.workflow.getHandle(r.workflowId));
-    } catch (err) {
-      throw refusalFrom(err);
-    }
+    await askWizard(() => update(temporal.workflow.getHandle(r.workflowId)));
     return live(await row(workspaceId, deletionId));
   }
 
@@ -104,9 +134,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         effectiveAt: args.effectiveAt ? args.effectiveAt.toISOString() : null,
       };
       const workflowId = deletionWorkflowId(args.workspaceId, user.id);
-      let opened: Deletion;
-      try {
-        opened = await temporal.workflow.executeUpdateWithStart(defs.waitOpened, {
+      const opened = await askWizard(() =>
+        temporal.workflow.executeUpdateWithStart(defs.waitOpened, {
           startWorkflowOperation: new WithStartWorkflowOperation<typeof deletionWizard>(defs.WORKFLOW_TYPE, {
             workflowId,
             taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -121,10 +150,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
               { key: DeletionStatus, value: 'IN_PROGRESS' },
             ],
           }),
-        });
-      } catch (err) {
-        throw refusalFrom(err);
-      }
+        }),
+      );
       return { deletion: await live(await row(args.workspaceId, opened.id)), created: opened.id === input.deletionId };
     },
 

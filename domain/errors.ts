@@ -28,6 +28,22 @@ export class RuleViolation extends Error {
   override name = 'RuleViolation' as const;
 }
 
+/**
+ * Something this request waits on did not answer in time, e.g. a wizard whose
+ * worker is away (HTTP 503 with Retry-After). What was asked may still apply
+ * later: a read shows whether it did.
+ */
+export class Unavailable extends Error {
+  override name = 'Unavailable' as const;
+  constructor(
+    message: string,
+    /** Seconds a client should wait before asking again. */
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(message);
+  }
+}
+
 export type Refusal = BadInput | NotFound | StepConflict | RuleViolation;
 
 /** ApplicationFailure `type`s the workflow uses for refused updates. */

@@ -1,8 +1,12 @@
 // Keyset pagination: the cursor is the position of the last item handed out,
-// opaque to clients (base64url JSON). A cursor that does not decode is the
-// client's mistake (400), never a 500. Pure; the directory routes and the
-// wizard client's lists share it.
+// opaque to clients (base64url JSON). A cursor that does not decode, or whose
+// content is not what this server writes (an id with a NUL, a time in year 0),
+// is the client's mistake (400 naming query.cursor), never a 500: its content
+// is checked with the primitives of schemas.ts before it reaches a query.
+// Pure; the directory routes and the wizard client's lists share it.
+import { z } from 'zod';
 import { BadInput } from './errors';
+import { Id, TIMESTAMP_YEARS } from './schemas';
 
 export interface Page<T> {
   items: T[];
@@ -40,19 +44,24 @@ function badCursor(): BadInput {
   ]);
 }
 
+/**
+ * What a time cursor holds: exactly what `toISOString` writes (UTC, with
+ * milliseconds) for a time in the years 1970–9999, and an id.
+ */
+const TimeCursor = z.object({
+  c: z.iso.datetime({ precision: 3 }).regex(TIMESTAMP_YEARS),
+  i: Id,
+});
+
 export function encodeTimeCursor(key: TimeKey): string {
   return encode({ c: key.at.toISOString(), i: key.id });
 }
 
 export function decodeTimeCursor(cursor: string | undefined): TimeKey | undefined {
   if (cursor === undefined) return undefined;
-  const v = decode(cursor) as { c?: unknown; i?: unknown } | null;
-  if (!v || typeof v !== 'object' || typeof v.c !== 'string' || typeof v.i !== 'string' || v.i.length === 0) {
-    throw badCursor();
-  }
-  const at = new Date(v.c);
-  if (Number.isNaN(at.getTime())) throw badCursor();
-  return { at, id: v.i };
+  const v = TimeCursor.safeParse(decode(cursor));
+  if (!v.success) throw badCursor();
+  return { at: new Date(v.data.c), id: v.data.i };
 }
 
 export function encodeCreatedCursor(key: CreatedKey): string {

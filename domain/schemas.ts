@@ -3,7 +3,35 @@
 // Pure: no I/O, safe inside the Temporal workflow sandbox.
 import { z } from 'zod';
 
-export const Id = z.string().min(1).max(200);
+// ---- Primitives: every string and timestamp the server accepts is one ----
+//
+// The edge refuses what the database would (api.md Conventions), so a value
+// PostgreSQL cannot store never reaches a query or a wizard. Each check is a
+// regex, so the OpenAPI document carries it as a `pattern`: it says exactly
+// what the server checks.
+
+/**
+ * Well-formed Unicode with no NUL: no lone surrogate (`"\ud800"`, what a
+ * client sends when it cuts a string in the middle of an emoji), which
+ * `text` and `jsonb` refuse, and no U+0000, which `text` refuses. With the
+ * `u` flag a surrogate pair is one code point (outside the class), a lone
+ * surrogate is a code point inside it.
+ */
+export const STORABLE_TEXT = /^[^\u0000\uD800-\uDFFF]*$/u;
+export const TEXT_MESSAGE = 'must be well-formed Unicode with no NUL character';
+/** Any string the server accepts. Build every string field from this one. */
+export const Text = z.string().regex(STORABLE_TEXT, TEXT_MESSAGE);
+
+/** The years a timestamp may have, as written: 1970 to 9999. */
+export const TIMESTAMP_YEARS = /^(?:19[7-9]\d|[2-9]\d{3})-/;
+/** An ISO 8601 date-time with an offset (`Z` or `±hh:mm`), in the years 1970–9999. */
+export const Timestamp = z.iso
+  // abort: a string that is no date-time is told so once, not also about its year.
+  .datetime({ offset: true, abort: true })
+  .regex(TIMESTAMP_YEARS, 'must lie between the years 1970 and 9999')
+  .meta({ format: 'date-time' });
+
+export const Id = Text.min(1).max(200);
 
 export const ROLES = ['OWNER', 'ADMIN', 'MEMBER'] as const;
 export const USER_STATUSES = ['ACTIVE', 'SUSPENDED', 'PENDING_DELETION'] as const;
@@ -45,14 +73,17 @@ export type Distribution = z.infer<typeof Distribution>;
 
 // The documents (OpenAPI) show the input side of a schema; `meta` says there
 // what the pipes and the trim check on it.
-export const Email = z
-  .string()
+export const Email = Text
   .trim()
   .toLowerCase()
   .pipe(z.email())
   .pipe(z.string().max(320))
   .meta({ format: 'email', maxLength: 320, description: 'An email address (trimmed, compared in lower case).' });
-const Name = z.string().trim().min(1).max(200).meta({ pattern: '\\S', description: 'At least one character that is not a space.' });
+const Name = Text.trim()
+  .min(1)
+  .max(200)
+  .regex(/\S/, 'must hold a character that is not a space')
+  .meta({ description: 'At least one character that is not a space.' });
 
 // ---- Directory ----------------------------------------------------------
 
@@ -68,8 +99,8 @@ export const CreateUserBody = z.strictObject({ name: Name, email: Email, role: R
 
 export const LeadInput = z.strictObject({
   name: Name,
-  email: z.string().trim().max(320).optional(),
-  phone: z.string().trim().max(64).optional(),
+  email: Text.trim().max(320).optional(),
+  phone: Text.trim().max(64).optional(),
 });
 export const MAX_LEADS_PER_REQUEST = 10_000;
 export const BulkLeadsBody = z.strictObject({
@@ -100,7 +131,7 @@ export const Integration = z.object({
 export type Integration = z.infer<typeof Integration>;
 export const CreateIntegrationBody = z.strictObject({
   name: Name,
-  source: z.string().trim().min(1).max(200),
+  source: Text.trim().min(1).max(200),
   distribution: Distribution,
 });
 
@@ -125,7 +156,8 @@ export const CreateLabelBody = z.strictObject({
 export const Actor = z.object({ type: ActorType, id: z.string() });
 export type Actor = z.infer<typeof Actor>;
 
-export const StartDeletionBody = z.strictObject({ reason: z.string().max(2_000).optional() });
+export const Reason = Text.max(2_000);
+export const StartDeletionBody = z.strictObject({ reason: Reason.optional() });
 
 /** Step 1: one target user, or a distribution over several. */
 export const LeadsStepBody = z.union([
@@ -149,9 +181,9 @@ export const LabelsStepBody = z.strictObject({
     .max(MAX_STEP_ITEMS),
 });
 export type LabelsStepBody = z.infer<typeof LabelsStepBody>;
-export const ConfirmBody = z.strictObject({ confirmation: z.string().max(1_000) });
+export const ConfirmBody = z.strictObject({ confirmation: Text.max(1_000) });
 export type ConfirmBody = z.infer<typeof ConfirmBody>;
-export const CancelBody = z.strictObject({ reason: z.string().max(2_000).optional() });
+export const CancelBody = z.strictObject({ reason: Reason.optional() });
 export type CancelBody = z.infer<typeof CancelBody>;
 
 export const LeadsState = z.object({
@@ -239,8 +271,8 @@ export type AuditEvent = z.infer<typeof AuditEvent>;
 
 export const HookBody = z.strictObject({
   email: Email,
-  employeeId: z.string().trim().min(1).max(200).optional(),
-  effectiveAt: z.iso.datetime({ offset: true }).optional(),
+  employeeId: Text.trim().min(1).max(200).optional(),
+  effectiveAt: Timestamp.optional(),
 });
 export type HookBody = z.infer<typeof HookBody>;
 
@@ -248,7 +280,10 @@ export type HookBody = z.infer<typeof HookBody>;
 
 export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(500).optional(),
+  // What is inside is checked when it is decoded (domain/pagination.ts), with these same primitives.
+  cursor: Text.max(500)
+    .meta({ description: 'The nextCursor of the page before; any cursor this server did not hand out is 400.' })
+    .optional(),
 });
 export function listOf<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
@@ -265,13 +300,16 @@ export type Problem = z.infer<typeof Problem>;
 
 // ---- HTTP envelopes (api/): path, query and small answer shapes -------------
 
-/** Path ids: any string; one that does not exist in the workspace is 404, not 400. */
-export const IdParams = z.object({ id: z.string() });
-export const UserIdParams = z.object({ userId: z.string() });
-export const HookParams = z.object({ workspaceSlug: z.string() });
+/**
+ * Path ids: any storable string; one that does not exist in the workspace is
+ * 404, not 400.
+ */
+export const IdParams = z.object({ id: Text });
+export const UserIdParams = z.object({ userId: Text });
+export const HookParams = z.object({ workspaceSlug: Text });
 export const UsersQuery = ListQuery.extend({ status: UserStatus.optional() });
-export const LeadsQuery = ListQuery.extend({ ownerId: z.string().max(500).optional() });
-export const LeadCountQuery = z.strictObject({ ownerId: z.string().max(500).optional() });
+export const LeadsQuery = ListQuery.extend({ ownerId: Text.max(500).optional() });
+export const LeadCountQuery = z.strictObject({ ownerId: Text.max(500).optional() });
 export const DeletionsQuery = ListQuery.extend({ status: DeletionStatus.optional() });
 export const CreatedCount = z.object({ created: z.number().int() });
 export const LeadCount = z.object({ count: z.number().int() });

@@ -2,18 +2,26 @@
 // first, and every query filters by it.
 import type { PrismaClient } from '../../generated/prisma/client';
 import { NotFound, RuleViolation } from '../../domain/errors';
-import type { UserStatus } from '../../domain/schemas';
+import { STORABLE_TEXT, type Role, type UserStatus } from '../../domain/schemas';
 
 export type Db = PrismaClient;
 /** The client inside an interactive transaction. */
 export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
 /**
- * Could this string be an id we handed out? PostgreSQL refuses NUL bytes
- * inside text, so such an id must never reach a query: it cannot exist.
+ * Could this string be an id we handed out? PostgreSQL refuses NUL bytes and
+ * lone surrogates inside text, so such an id must never reach a query: it
+ * cannot exist.
  */
 export function plausibleId(id: string): boolean {
-  return id.length > 0 && id.length <= 200 && !id.includes('\u0000');
+  return id.length > 0 && id.length <= 200 && STORABLE_TEXT.test(id);
+}
+
+/** The role of a user of this workspace, or null when there is no such user. */
+export async function roleOf(db: Db, workspaceId: string, userId: string): Promise<Role | null> {
+  if (!plausibleId(userId)) return null;
+  const user = await db.user.findFirst({ where: { workspaceId, id: userId }, select: { role: true } });
+  return user?.role ?? null;
 }
 
 /** A user of this workspace named in the path or the query string, or 404. */

@@ -23,6 +23,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: 'The body is larger than 10 MB.',
   415: 'The body is not JSON.',
   422: 'A business rule refuses the request.',
+  503: 'The wizard did not answer within 10 seconds (Retry-After says when to try again); a later GET shows whether the change applied.',
 };
 
 /** OpenAPI entries for the problems a route can answer. */

@@ -1,5 +1,8 @@
 // api.md "The deletion wizard": thin HTTP over the WizardApi (client/types.ts).
-// Every route needs role OWNER or ADMIN; a MEMBER gets 403.
+// Every route needs role OWNER or ADMIN; a MEMBER gets 403. Starting,
+// stepping or confirming the deletion of an OWNER needs an OWNER: that 403
+// is decided before the body is read (`preParsing`; see requireOwnerFor).
+// A call that waits on the wizard answers 503 (Retry-After) after 10 s.
 import { NotFound } from '../../domain/errors';
 import {
   AuditEvent,
@@ -18,10 +21,14 @@ import {
   UserIdParams,
   type Actor,
 } from '../../domain/schemas';
-import { plausibleId } from '../directory/common';
+import { plausibleId, roleOf } from '../directory/common';
+import { requireOwnerFor } from '../auth';
 import type { ApiDeps } from '../server';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 import type { FastifyRequest } from 'fastify';
+
+/** Problems of a route that waits on the wizard: 503 when it does not answer in time. */
+const WAITS = 503;
 
 const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
 
@@ -36,7 +43,30 @@ function deletionId(id: string): string {
 }
 
 export function deletionRoutes(app: Api, deps: ApiDeps): void {
-  const { wizard } = deps;
+  const { wizard, prisma } = deps;
+
+  /** 403 for a non-OWNER starting the deletion of the OWNER in `:userId`; any body passes through unread. */
+  const ownerOnlyStart = async (req: FastifyRequest, _reply: unknown, payload: unknown) => {
+    const auth = authOf(req);
+    if (auth.role !== 'OWNER') {
+      const { userId } = req.params as { userId: string };
+      requireOwnerFor(auth, await roleOf(prisma, auth.workspaceId, userId), 'start deleting an OWNER');
+    }
+    return payload;
+  };
+  /** 403 for a non-OWNER stepping or confirming the wizard (`:id`) of an OWNER. */
+  const ownerOnlyStep = async (req: FastifyRequest, _reply: unknown, payload: unknown) => {
+    const auth = authOf(req);
+    if (auth.role !== 'OWNER') {
+      const { id } = req.params as { id: string };
+      const deletion = plausibleId(id)
+        ? await prisma.deletion.findFirst({ where: { id, workspaceId: auth.workspaceId }, select: { userId: true } })
+        : null;
+      const role = deletion ? await roleOf(prisma, auth.workspaceId, deletion.userId) : null;
+      requireOwnerFor(auth, role, "step or confirm an OWNER's deletion");
+    }
+    return payload;
+  };
 
   app.post('/v1/users/:userId/deletion', {
     config: { ...admins, optionalBody: true },
@@ -47,8 +77,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: UserIdParams,
       body: StartDeletionBody.optional(),
-      response: { 200: Deletion, 201: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 422) },
+      response: { 200: Deletion, 201: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 422, WAITS) },
     },
+    preParsing: ownerOnlyStart,
     handler: async (req, reply) => {
       const auth = authOf(req);
       const userId = req.params.userId;
@@ -103,8 +134,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: LeadsStepBody,
-      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
     },
+    preParsing: ownerOnlyStep,
     handler: async (req, reply) =>
       reply
         .code(202)
@@ -119,8 +151,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: AutomationsStepBody,
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
     },
+    preParsing: ownerOnlyStep,
     handler: async (req) =>
       wizard.submitAutomations(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
   });
@@ -133,8 +166,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: IntegrationsStepBody,
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
     },
+    preParsing: ownerOnlyStep,
     handler: async (req) =>
       wizard.submitIntegrations(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
   });
@@ -147,8 +181,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: LabelsStepBody,
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
     },
+    preParsing: ownerOnlyStep,
     handler: async (req) =>
       wizard.submitLabels(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
   });
@@ -161,8 +196,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: ConfirmBody,
-      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422) },
+      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
     },
+    preParsing: ownerOnlyStep,
     handler: async (req, reply) =>
       reply.code(202).send(await wizard.confirm(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body)),
   });
@@ -175,7 +211,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: CancelBody.optional(),
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409) },
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, WAITS) },
     },
     handler: async (req) =>
       wizard.cancel(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body ?? {}),

@@ -27,6 +27,7 @@ import { createUser, getUser, listUsers } from '../directory/users';
 import { countLeads, createLeads, deliverLeads, listLeads } from '../directory/leads';
 import { createAutomation, createIntegration, listAutomations, listIntegrations } from '../directory/routing';
 import { createLabel, listLabels } from '../directory/labels';
+import { requireOwnerFor } from '../auth';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
 const config = { auth: 'token' as const };
@@ -52,10 +53,15 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
     config: admins,
     schema: {
       tags: ['directory'],
-      summary: 'Create a user (OWNER or ADMIN)',
+      summary: 'Create a user (OWNER or ADMIN; only an OWNER creates an OWNER)',
       security: bearer,
       body: CreateUserBody,
       response: { 201: User, ...problems(...TOKEN_PROBLEMS, 409) },
+    },
+    // Before the schema: 403 comes before 400 (see requireOwnerFor).
+    preValidation: async (req) => {
+      const asked = (req.body as { role?: unknown } | null | undefined)?.role;
+      requireOwnerFor(authOf(req), asked === 'OWNER' ? 'OWNER' : null, 'create a user with role OWNER');
     },
     handler: async (req, reply) => reply.code(201).send(await createUser(db, authOf(req).workspaceId, req.body)),
   });

@@ -69,9 +69,11 @@ describe('users', () => {
     expect(d.body.items.length).toBeLessThanOrEqual(50);
   });
 
-  test('an unknown user id is 404', async () => {
+  test('an unknown user id is 404; one that no database could hold (a NUL) is 400 naming it', async () => {
     expectProblem(await call('GET', '/v1/users/nope'), 404);
-    expectProblem(await call('GET', '/v1/users/%00'), 404);
+    const nul = await call('GET', '/v1/users/%00');
+    expectProblem(nul, 400);
+    expect(nul.body.errors).toEqual([{ path: 'params.id', message: expect.any(String) }]);
   });
 });
 

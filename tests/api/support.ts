@@ -6,6 +6,7 @@ import { createApiToken } from '../../infra/tokens';
 import type { FastifyInstance } from 'fastify';
 import type { PrismaClient } from '../../generated/prisma/client';
 import type { WizardApi } from '../../client/types';
+import { createWizardClient } from '../../client/wizard-client';
 import { wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 export interface TestApi {
@@ -22,12 +23,21 @@ export async function startTestApi(
     worker?: boolean;
     health?: () => Promise<{ database: boolean; temporal: boolean }>;
     logStream?: Writable;
+    /** How long a request waits on a wizard before it answers 503 (default: the client's 10 s). */
+    wizardWaitMs?: number;
   } = {},
 ): Promise<TestApi> {
   const harness = await wizardHarness({ worker: opts.worker ?? false });
+  // The API's own client: waits on a wizard as long as the contract says (10 s), or as a test asks.
+  const wizard = createWizardClient({
+    temporal: harness.temporal,
+    prisma: harness.prisma,
+    config: harness.config,
+    ...(opts.wizardWaitMs !== undefined ? { waitLimitMs: opts.wizardWaitMs } : {}),
+  });
   const app = buildServer({
     prisma: harness.prisma,
-    wizard: harness.wizard,
+    wizard,
     health: opts.health ?? (async () => ({ database: true, temporal: true })),
     config: harness.config,
     logger: opts.logStream ? { level: 'info', stream: opts.logStream } : false,
@@ -40,7 +50,7 @@ export async function startTestApi(
     url: `http://127.0.0.1:${port}`,
     app,
     prisma: harness.prisma,
-    wizard: harness.wizard,
+    wizard,
     harness,
     async close() {
       await app.close();

@@ -57,7 +57,9 @@ export async function wizardHarness(opts: { worker?: boolean; batchSize?: number
     config,
     prisma,
     temporal,
-    wizard: createWizardClient({ temporal, prisma, config }),
+    // Tests here drive the client directly, sometimes before their worker is up;
+    // the 10 s limit is the HTTP contract's, and tests/api/support.ts keeps it.
+    wizard: createWizardClient({ temporal, prisma, config, waitLimitMs: 300_000 }),
     async close() {
       if (worker) {
         worker.worker.shutdown();

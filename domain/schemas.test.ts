@@ -1,0 +1,38 @@
+// The primitives every field is built from: Text accepts exactly the strings
+// PostgreSQL can store, Timestamp exactly the date-times of the years 1970–9999.
+import fc from 'fast-check';
+import { Text, Timestamp } from './schemas';
+
+/** What PostgreSQL's text and jsonb take: well-formed UTF-16 (no lone surrogate), no NUL. */
+const storable = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed() && !s.includes('\u0000');
+
+test('Text accepts a string exactly when it is well-formed Unicode with no NUL', () => {
+  const strings = fc.oneof(
+    fc.string({ unit: 'binary' }),
+    fc.string({ unit: 'grapheme' }),
+    fc.string({ unit: fc.constantFrom('a', '\u0000', '\ud800', '\udfff', '\ud83d', '\ude00', '😀', 'é') }),
+  );
+  fc.assert(
+    fc.property(strings, (s) => {
+      expect(Text.safeParse(s).success).toBe(storable(s));
+    }),
+    { numRuns: 2_000 },
+  );
+  expect(Text.safeParse('cut emoji \ud83d').success).toBe(false);
+  expect(Text.safeParse('whole emoji \ud83d\ude00').success).toBe(true);
+});
+
+test('Timestamp accepts a date-time exactly when its year is 1970–9999', () => {
+  fc.assert(
+    fc.property(fc.date({ min: new Date('0000-01-01T00:00:00Z'), max: new Date('+012000-01-01T00:00:00Z'), noInvalidDate: true }), (d) => {
+      const iso = d.toISOString();
+      const year = d.getUTCFullYear();
+      expect(Timestamp.safeParse(iso).success).toBe(year >= 1970 && year <= 9999);
+    }),
+    { numRuns: 2_000 },
+  );
+  expect(Timestamp.safeParse('0000-01-01T00:00:00Z').success).toBe(false);
+  expect(Timestamp.safeParse('1970-01-01T00:00:00Z').success).toBe(true);
+  expect(Timestamp.safeParse('9999-12-31T23:59:59+01:00').success).toBe(true);
+  expect(Timestamp.safeParse('tomorrow').success).toBe(false);
+});

@@ -1,0 +1,122 @@
+// api.md Conventions: no request waits on a wizard for more than 10 s; past
+// that it answers 503 with Retry-After, and a later GET shows whether the
+// change applied. Here no worker runs (a real Temporal server, nothing to
+// serve the wizard), so a wizard never answers; the limit is shortened for
+// the test through the wizard client's deps.
+import type { Worker } from '@temporalio/worker';
+import { createWorker } from '../../worker';
+import { testEnv } from '../support/env';
+import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let api: TestApi;
+let ws: TestWorkspace;
+let admin: Call;
+let running: { worker: Worker; close(): Promise<void>; done: Promise<void> } | undefined;
+
+/** A worker on the API's task queue, started and stopped by the test. */
+async function startWorker(): Promise<void> {
+  const env = testEnv();
+  const w = await createWorker({
+    config: api.harness.config,
+    databaseUrl: env.databaseUrl,
+    ...(env.workflowBundlePath ? { workflowBundlePath: env.workflowBundlePath } : {}),
+  });
+  running = { ...w, done: w.worker.run() };
+}
+async function stopWorker(): Promise<void> {
+  if (!running) return;
+  running.worker.shutdown();
+  await running.done;
+  await running.close();
+  running = undefined;
+}
+
+beforeAll(async () => {
+  api = await startTestApi({ worker: false, wizardWaitMs: 1_000 });
+  ws = await makeWorkspace(api.prisma, { admin: 'ADMIN', late: 'MEMBER', leaver: 'MEMBER', heir: 'MEMBER' }, { leaver: 3 });
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
+});
+afterAll(async () => {
+  await stopWorker();
+  await api?.close();
+});
+
+const id = (h: string) => ws.users[h]!.id;
+
+function expectUnavailable(r: Awaited<ReturnType<Call>>): void {
+  expectProblem(r, 503);
+  expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+}
+
+test('a start that no worker answers is 503 with Retry-After; once a worker runs, the wizard is there', async () => {
+  expectUnavailable(await admin('POST', `/v1/users/${id('late')}/deletion`, { reason: 'no worker' }));
+
+  await startWorker();
+  // The start was accepted by Temporal: a later read shows the wizard open.
+  const opened = await eventually(
+    async () => {
+      const r = await admin('GET', '/v1/deletions?status=IN_PROGRESS');
+      return r.body.items.find((d: { user: { id: string } }) => d.user.id === id('late'));
+    },
+    60_000,
+    'the wizard started while no worker ran',
+  );
+  expect(opened.reason).toBe('no worker');
+  const again = await admin('POST', `/v1/users/${id('late')}/deletion`, {});
+  expect(again.status).toBe(200);
+  expect(again.body.id).toBe(opened.id);
+});
+
+test('a step that no worker answers is 503 with Retry-After; the state is readable and the step can be sent again', async () => {
+  if (!running) await startWorker();
+  const started = await admin('POST', `/v1/users/${id('leaver')}/deletion`, {});
+  expect(started.status).toBe(201);
+  await stopWorker();
+
+  const step = { targetUserId: id('heir') };
+  expectUnavailable(await admin('POST', `/v1/deletions/${started.body.id}/leads`, step));
+  // Reads do not wait on the wizard.
+  const read = await admin('GET', `/v1/deletions/${started.body.id}`);
+  expect(read.status).toBe(200);
+  expect(read.body.status).toBe('IN_PROGRESS');
+
+  await startWorker();
+  // Sent again: it applies now, or it had applied meanwhile (then the step is past: 409).
+  const retried = await eventually(
+    async () => {
+      const r = await admin('POST', `/v1/deletions/${started.body.id}/leads`, step);
+      return r.status === 503 ? undefined : r;
+    },
+    60_000,
+    'the step to be answered',
+  );
+  expect([202, 409]).toContain(retried.status);
+  const moved = await eventually(
+    async () => {
+      const r = await admin('GET', `/v1/deletions/${started.body.id}`);
+      return r.body.step === 'AUTOMATIONS' ? r.body : undefined;
+    },
+    60_000,
+    'the lead move',
+  );
+  expect(moved.leads).toEqual(expect.objectContaining({ total: 3, moved: 3, state: 'DONE' }));
+  expect((await admin('GET', `/v1/leads/count?ownerId=${id('heir')}`)).body).toEqual({ count: 3 });
+});
+
+test('the OpenAPI document says which routes may answer 503 with Retry-After', async () => {
+  const doc = (await client(api.url)('GET', '/openapi.json')).body;
+  const waiting = [
+    '/v1/users/{userId}/deletion',
+    '/v1/deletions/{id}/leads',
+    '/v1/deletions/{id}/automations',
+    '/v1/deletions/{id}/integrations',
+    '/v1/deletions/{id}/labels',
+    '/v1/deletions/{id}/confirm',
+    '/v1/deletions/{id}/cancel',
+  ];
+  for (const route of waiting) {
+    expect({ route, documented: Boolean(doc.paths[route].post.responses['503']) }).toEqual({ route, documented: true });
+  }
+  expect(doc.paths['/v1/deletions/{id}'].get.responses['503']).toBeUndefined();
+});
