@@ -31,6 +31,7 @@ import { errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
 import { hookRoutes } from './routes/hook';
+import { SCIM_PREFIX, scimRoutes } from './scim';
 import { systemRoutes } from './routes/system';
 
 /** Bodies over this answer 413 (api.md). */
@@ -70,6 +71,7 @@ export interface ApiDeps {
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["x-signature"]',
+  'req.headers["webhook-signature"]',
   'req.headers.cookie',
   'headers.authorization',
   'headers["x-signature"]',
@@ -206,6 +208,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
   // Its own scope: the hook reads raw bytes with its own body parser.
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
+  // Its own scope too: SCIM tokens, application/scim+json, SCIM errors.
+  void app.register(async (scope) => scimRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps), { prefix: SCIM_PREFIX });
 
   const webDir = deps.webDir ?? path.resolve(__dirname, '..', 'web', 'dist');
   if (fs.existsSync(path.join(webDir, 'index.html'))) {
