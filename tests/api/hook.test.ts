@@ -1,6 +1,6 @@
 // The HR offboarding hook: signature over the raw body, the 5-minute window,
 // idempotency per employee, unknown emails, effectiveAt.
-import { signHookBody } from '../../api/hook-signature';
+import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { createApiToken } from '../../infra/tokens';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
@@ -194,4 +194,78 @@ test('effectiveAt in the future keeps the user SUSPENDED for now', async () => {
   expect(user.body.status).toBe('SUSPENDED');
   const notADate = JSON.stringify({ email: 'x@y.test', effectiveAt: 'tomorrow' });
   expectProblem(await send(notADate, signHookBody(secret, notADate)), 400);
+});
+
+describe('Standard Webhooks', () => {
+  let whsec: string;
+  beforeAll(async () => {
+    whsec = newStandardSecret();
+    await api.prisma.workspace.update({ where: { id: ws.id }, data: { hookStandardSecret: whsec } });
+  });
+  const deliver = (raw: string, headers: Record<string, string>, path = hookPath()) => anyone('POST', path, raw, headers);
+
+  test('a good delivery offboards the user: 202 {deletionId}, from HR', async () => {
+    const gil = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'gil', email: `gil@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: gil.email, employeeId: 'E-900' });
+    const r = await deliver(raw, signStandard(whsec, 'msg_good_1', raw));
+    expect(r.status).toBe(202);
+    expect(r.body).toEqual({ deletionId: expect.any(String) });
+    const d = await admin('GET', `/v1/deletions/${r.body.deletionId}`);
+    expect(d.body).toEqual(expect.objectContaining({ source: 'HR', status: 'IN_PROGRESS', user: expect.objectContaining({ id: gil.id }) }));
+    expect((await admin('GET', `/v1/users/${gil.id}`)).body.status).toBe('PENDING_DELETION');
+  });
+
+  test('a bad signature, a stale or future timestamp, missing headers, an unknown slug: 401 alike, nothing starts', async () => {
+    const hal = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'hal', email: `hal@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: hal.email });
+    const good = signStandard(whsec, 'msg_bad_1', raw);
+    const cases: [string, Record<string, string>, string?][] = [
+      ['wrong secret', signStandard(newStandardSecret(), 'msg_bad_1', raw)],
+      ['body changed after signing', signStandard(whsec, 'msg_bad_1', raw.replace('hal', 'hil'))],
+      ['id changed after signing', { ...good, 'webhook-id': 'msg_bad_2' }],
+      ['stale timestamp', signStandard(whsec, 'msg_bad_1', raw, new Date(Date.now() - 10 * 60 * 1000))],
+      ['future timestamp', signStandard(whsec, 'msg_bad_1', raw, new Date(Date.now() + 10 * 60 * 1000))],
+      ['no signature', { 'webhook-id': 'msg_bad_1', 'webhook-timestamp': good['webhook-timestamp']! }],
+      ['unknown workspace', good, '/v1/hooks/no-such-workspace/offboarding'],
+    ];
+    for (const [what, headers, path] of cases) {
+      const r = await deliver(raw, headers, path);
+      expect({ what, status: r.status }).toEqual({ what, status: 401 });
+      expectProblem(r, 401);
+    }
+    const unknown = await deliver(raw, signStandard(newStandardSecret(), 'msg_bad_1', raw), '/v1/hooks/no-such-workspace/offboarding');
+    const wrong = await deliver(raw, signStandard(newStandardSecret(), 'msg_bad_1', raw));
+    expect(unknown.body).toEqual(wrong.body);
+    expect((await admin('GET', `/v1/users/${hal.id}`)).body.status).toBe('ACTIVE');
+    expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: hal.id } })).toBe(0);
+  });
+
+  test('the same webhook-id twice gets the same answer, even after the wizard moved on', async () => {
+    const ivy = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'ivy', email: `ivy@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: ivy.email });
+    const first = await deliver(raw, signStandard(whsec, 'msg_twice', raw));
+    expect(first.status).toBe(202);
+    expect((await admin('POST', `/v1/deletions/${first.body.deletionId}/cancel`, {})).body.status).toBe('CANCELLED');
+
+    // The sender retries the same message later (signed again, as senders do).
+    const again = await deliver(raw, signStandard(whsec, 'msg_twice', raw));
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual(first.body);
+    expect((await admin('GET', `/v1/users/${ivy.id}`)).body.status).toBe('ACTIVE');
+
+    // A new message is a new offboarding: a new wizard, the cancelled one is not reused.
+    const next = await deliver(raw, signStandard(whsec, 'msg_next', raw));
+    expect(next.status).toBe(202);
+    expect(next.body.deletionId).not.toBe(first.body.deletionId);
+    expect((await admin('GET', `/v1/users/${ivy.id}`)).body.status).toBe('PENDING_DELETION');
+  });
+
+  test('a refusal is the same answer again too; the X-Signature scheme still works beside it', async () => {
+    const raw = JSON.stringify({ email: `nobody-yet@${ws.slug}.test` });
+    expectProblem(await deliver(raw, signStandard(whsec, 'msg_404', raw)), 404);
+    await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'late', email: `nobody-yet@${ws.slug}.test`, role: 'MEMBER' } });
+    expectProblem(await deliver(raw, signStandard(whsec, 'msg_404', raw)), 404);
+    const viaX = await send(raw, signHookBody(secret, raw));
+    expect(viaX.status).toBe(202);
+  });
 });
