@@ -80,6 +80,13 @@ function emailOf(input: ScimUserInput): string {
   return email.data;
 }
 
+/** `active`, `Active`, `urn:…:core:2.0:User:active` → `active`. */
+function attributeName(path: string): string {
+  const lower = path.toLowerCase();
+  const urn = `${SCIM.User.toLowerCase()}:`;
+  return lower.startsWith(urn) ? lower.slice(urn.length) : lower;
+}
+
 function uniquenessConflict(email: string): ScimProblem {
   return new ScimProblem(409, `A user with userName ${email} already exists in this workspace.`, 'uniqueness');
 }
@@ -160,12 +167,12 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     user: UserRow,
     raw: unknown,
     base: string,
-    opts: { activeOnlyIfChanged: boolean },
+    opts: { setsActive: boolean },
   ): Promise<ScimUser> {
     const input = parsed(ScimUserInput.safeParse(raw));
     // A PATCH of other attributes carries the current `active` along: it is
     // no deactivation (nor reactivation) of its own.
-    if (opts.activeOnlyIfChanged && input.active === (user.status === 'ACTIVE')) delete input.active;
+    if (!opts.setsActive) delete input.active;
     const email = emailOf(input);
     const changesEmail = email !== user.email.toLowerCase();
     if (changesEmail && (await emailTaken(auth.workspaceId, email, user.id))) throw uniquenessConflict(email);
@@ -239,7 +246,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
 
     async replace(auth, id, body, base) {
       const user = await visible(auth, id);
-      return applyResource(auth, user, objectBody(body), base, { activeOnlyIfChanged: false });
+      return applyResource(auth, user, objectBody(body), base, { setsActive: true });
     },
 
     async patch(auth, id, body, base) {
@@ -256,7 +263,8 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
         }
         throw err;
       }
-      return applyResource(auth, user, patched, base, { activeOnlyIfChanged: true });
+      const setsActive = operations.some((o) => o.path !== undefined && attributeName(o.path) === 'active');
+      return applyResource(auth, user, patched, base, { setsActive });
     },
 
     async remove(auth, id) {
