@@ -1,9 +1,13 @@
 // SCIM 2.0 at /scim/v2 against the real server, Temporal and database: the
 // request sequences Okta and Microsoft Entra ID send (shapes from their
 // public docs), discovery, filters, paging, errors, tokens and workspaces.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { signStandard } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
 import { SCIM } from '../../domain/scim';
 import { createApiToken } from '../../infra/tokens';
+import { testEnv } from '../support/env';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, startTestApi, tokenOf, type Answer, type Call, type TestApi } from './support';
 import { finishThroughApi } from './wizard-steps';
@@ -16,6 +20,7 @@ let admin: Call;
 let scim: Call;
 let otherScim: Call;
 
+const root = path.resolve(__dirname, '..', '..');
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 /** A SCIM client: paths under /scim/v2, bodies as application/scim+json (as Entra sends them). */
@@ -413,3 +418,25 @@ test("another workspace's user is 404 to SCIM, and nothing changes", async () =>
   expect(own.body).toEqual(expect.objectContaining({ id: stranger, active: true }));
   expect(await api.prisma.deletion.count({ where: { userId: stranger } })).toBe(0);
 });
+
+test('npm run scim-token and hook-secret --standard print working secrets on their last line', async () => {
+  const run = (script: string, ...args: string[]) => {
+    const out = execFileSync(process.execPath, [path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), script, ...args], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: testEnv().databaseUrl },
+      encoding: 'utf8',
+    });
+    return out.trim().split('\n').at(-1)!;
+  };
+  const token = run('scripts/scim-token.ts', '--workspace', other.slug);
+  expect(token).toMatch(/^crm_scim_/);
+  expect((await scimClient(api.url, token)('GET', `/Users/${other.users.stranger!.id}`)).status).toBe(200);
+  expect(await api.prisma.scimToken.count({ where: { tokenHash: token } })).toBe(0); // stored hashed
+
+  const whsec = run('scripts/hook-secret.ts', '--workspace', other.slug, '--standard');
+  expect(whsec).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+  expect(run('scripts/hook-secret.ts', '--workspace', other.slug, '--standard')).toBe(whsec);
+  const raw = JSON.stringify({ email: `nobody@${other.slug}.test` });
+  const r = await client(api.url)('POST', `/v1/hooks/${other.slug}/offboarding`, raw, signStandard(whsec, 'msg_cli', raw));
+  expect(r.status).toBe(404); // signed well: past the 401, and nobody has that email
+}, 120_000);
