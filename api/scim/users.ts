@@ -198,7 +198,8 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     async list(auth, rawQuery, base) {
       const q = parsed(ScimListQuery.safeParse(rawQuery));
       const where = { workspaceId: auth.workspaceId, scimDeletedAt: null, AND: [usersWhere(q.filter)] };
-      const startIndex = Math.max(1, q.startIndex ?? 1);
+      // Past 2^31 no workspace has users; the clamp keeps OFFSET a plain integer.
+      const startIndex = Math.min(2 ** 31 - 1, Math.max(1, q.startIndex ?? 1));
       const count = Math.min(SCIM_MAX_RESULTS, Math.max(0, q.count ?? SCIM_MAX_RESULTS));
       const [totalResults, rows] = await Promise.all([
         db.user.count({ where }),
