@@ -191,7 +191,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       if (isUniqueViolation(err)) throw uniquenessConflict(email);
       throw err;
     }
-    return toScimUser(await visible(auth, user.id), base);
+    return toScimUser(await db.user.findUniqueOrThrow({ where: { id: user.id } }), base);
   }
 
   return {
@@ -219,7 +219,19 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     async create(auth, body, base) {
       const input = parsed(ScimUserInput.safeParse(objectBody(body)));
       const email = emailOf(input);
-      if (await emailTaken(auth.workspaceId, email)) throw uniquenessConflict(email);
+      const holder = await db.user.findFirst({
+        where: { workspaceId: auth.workspaceId, email: { equals: email, mode: 'insensitive' } },
+      });
+      if (holder && holder.scimDeletedAt === null) throw uniquenessConflict(email);
+      if (holder) {
+        // Deleted over SCIM but still in the CRM (its wizard not finished):
+        // the IdP creating this userName again brings that user back, active
+        // unless it says otherwise (which cancels the IdP's wizard), instead
+        // of a 409 the provider would retry until it quarantines the app.
+        const revived = await applyResource(auth, holder, { ...input, active: input.active ?? true }, base, { setsActive: true });
+        await db.user.update({ where: { id: holder.id }, data: { scimDeletedAt: null } });
+        return revived;
+      }
       let user: UserRow;
       try {
         user = await db.user.create({

@@ -223,6 +223,23 @@ test('Entra: filters on externalId and emails[type eq "work"].value, Replace/"Fa
   expect((await admin('GET', `/v1/users/${id}`)).status).toBe(404);
 });
 
+test('creating a userName again after a SCIM DELETE brings the user back and cancels the IdP\'s wizard', async () => {
+  const email = `erin@${ws.slug}.test`;
+  const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, active: true });
+  const id = created.body.id;
+  expect((await scim('DELETE', `/Users/${id}`)).status).toBe(204);
+  const wizard = await openDeletionOf(id);
+  expect(wizard?.source).toBe('IDP');
+  expectScimError(await scim('GET', `/Users/${id}`), 404);
+
+  const again = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, displayName: 'Erin', active: true });
+  expect(again.status).toBe(201);
+  expect(again.body).toEqual(expect.objectContaining({ id, userName: email, displayName: 'Erin', active: true }));
+  expect((await admin('GET', `/v1/deletions/${wizard!.id}`)).body.status).toBe('CANCELLED');
+  expect((await scim('GET', `/Users/${id}`)).body.active).toBe(true);
+  expectScimError(await scim('POST', '/Users', { schemas: [SCIM.User], userName: email }), 409, 'uniqueness');
+});
+
 test('a deactivation a rule refuses (the last owner) is 400 mutability and changes nothing', async () => {
   const r = await scim('PATCH', `/Users/${ws.users.owner!.id}`, {
     schemas: [PATCH_OP],
