@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { signStandard } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
-import { SCIM } from '../../domain/scim';
+import { SCIM, ScimResourceType, ScimSchemaDefinition, ScimServiceProviderConfig, ScimUser, scimListOf } from '../../domain/scim';
 import { createApiToken } from '../../infra/tokens';
 import { testEnv } from '../support/env';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
@@ -285,6 +285,7 @@ describe('discovery', () => {
       authenticationSchemes: [expect.objectContaining({ type: 'oauthbearertoken', name: expect.any(String), description: expect.any(String) })],
       meta: { resourceType: 'ServiceProviderConfig', location: `${api.url}/scim/v2/ServiceProviderConfig` },
     });
+    expect(ScimServiceProviderConfig.safeParse(r.body).success).toBe(true);
     // maxResults is what a page holds at most.
     const many = await scim('GET', '/Users?count=100000');
     expect(many.body.itemsPerPage).toBeLessThanOrEqual(200);
@@ -310,6 +311,7 @@ describe('discovery', () => {
         },
       ],
     });
+    expect(scimListOf(ScimResourceType).safeParse(r.body).success).toBe(true);
     expect((await scim('GET', '/ResourceTypes/User')).body).toEqual(r.body.Resources[0]);
     expect((await scim('GET', r.body.Resources[0].endpoint)).status).toBe(200);
     expectScimError(await scim('GET', '/ResourceTypes/Group'), 404);
@@ -329,6 +331,7 @@ describe('discovery', () => {
         meta: { resourceType: 'Schema', location: `${api.url}/scim/v2/Schemas/${SCIM.User}` },
       }),
     );
+    expect(scimListOf(ScimSchemaDefinition).safeParse(r.body).success).toBe(true);
     expect((await scim('GET', `/Schemas/${SCIM.User}`)).body).toEqual(schema);
     const check = (attr: any) => {
       expect(attr).toEqual(
@@ -349,6 +352,8 @@ describe('discovery', () => {
 
     // A served user: its attributes (besides the common id, externalId, meta) are the schema's, sub-attributes too.
     const user = (await scim('GET', `/Users/${ws.users.heir!.id}`)).body;
+    expect(ScimUser.safeParse(user).success).toBe(true);
+    expect(scimListOf(ScimUser).safeParse((await scim('GET', '/Users?count=5')).body).success).toBe(true);
     const own = Object.keys(user).filter((k) => !['schemas', 'id', 'externalId', 'meta'].includes(k));
     expect(schema.attributes.map((a: any) => a.name).sort()).toEqual(own.sort());
     for (const attr of schema.attributes.filter((a: any) => a.type === 'complex')) {
