@@ -36,6 +36,7 @@ import { deletionRoutes } from './routes/deletions';
 import { hookRoutes } from './routes/hook';
 import { meRoutes } from './routes/me';
 import { previewRoutes } from './routes/preview';
+import { SCIM_PREFIX, scimRoutes } from './scim';
 import { systemRoutes } from './routes/system';
 
 /** Bodies over this answer 413 (api.md). */
@@ -77,6 +78,7 @@ export interface ApiDeps {
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["x-signature"]',
+  'req.headers["webhook-signature"]',
   'req.headers.cookie',
   'headers.authorization',
   'headers["x-signature"]',
@@ -220,6 +222,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   if (codec) void app.register(async (scope) => codecRoutes(scope, { codec, origins: parseOrigins(deps.config.CODEC_CORS_ORIGINS) }));
   // Its own scope: the hook reads raw bytes with its own body parser.
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
+  // Its own scope too: SCIM tokens, application/scim+json, SCIM errors.
+  void app.register(async (scope) => scimRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps), { prefix: SCIM_PREFIX });
 
   const webDir = deps.webDir ?? path.resolve(__dirname, '..', 'web', 'dist');
   if (fs.existsSync(path.join(webDir, 'index.html'))) {
