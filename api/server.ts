@@ -28,6 +28,7 @@ import { makeHealthCheck } from './health';
 import type { PayloadCodec } from '@temporalio/common';
 import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
+import { registerMetrics } from './metrics';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
 import { refuseNul } from './body';
@@ -159,6 +160,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     }
     return sendProblem(reply, problem(404, `No route ${request.method} ${urlPath}.`));
   });
+
+  // Before the routes: its hooks (HTTP metrics per route) see every one. GET /metrics.
+  registerMetrics(app, { prisma: deps.prisma });
 
   const OPTIONAL_BODY = 'x-optional-body';
   void app.register(fastifySwagger, {

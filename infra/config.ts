@@ -49,6 +49,8 @@ export const ConfigSchema = z.object({
   TEMPORAL_CONFIG_FILE: z.string().optional(),
   TEMPORAL_PROFILE: z.string().optional(),
   HOST: z.string().default('127.0.0.1'),
+  /** Where the worker serves Prometheus metrics (its own and the Temporal SDK's): HOST:WORKER_METRICS_PORT/metrics; 0 turns it off. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   PORT: port.default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Most leads handed over per transaction in a bulk move. */

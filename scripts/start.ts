@@ -17,6 +17,7 @@ import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
 import { createWorker } from '../worker/index';
+import { coreTelemetry, freeLoopbackAddress, serveWorkerMetrics } from '../worker/metrics';
 import { seedDemo } from './seed';
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.test';
@@ -113,10 +114,22 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
 
   // We stop the worker ourselves, after the API (the runtime would otherwise
   // start shutting it down on the same Ctrl-C, while requests still arrive).
+  const coreMetrics = config.WORKER_METRICS_PORT ? await freeLoopbackAddress() : undefined;
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN'),
+    ...(coreMetrics ? { telemetryOptions: coreTelemetry(coreMetrics) } : {}),
   });
+  let workerMetricsUrl: string | null = null;
+  if (config.WORKER_METRICS_PORT) {
+    const metrics = await serveWorkerMetrics({ host: config.HOST, port: config.WORKER_METRICS_PORT, ...(coreMetrics ? { coreAddress: coreMetrics } : {}) }).catch(
+      (err: NodeJS.ErrnoException) => {
+        throw new ConfigError(`The worker cannot serve metrics on ${config.HOST}:${config.WORKER_METRICS_PORT} (${err.code ?? err.message}): set WORKER_METRICS_PORT to a free port, or 0 for none.`);
+      },
+    );
+    stops.push({ name: 'worker metrics', stop: metrics.close });
+    workerMetricsUrl = metrics.url;
+  }
   // The worker is created (its workflow bundle built) before we say "running",
   // and run here rather than through runWorker so that a stop asked for at
   // any moment after that reaches it.
@@ -155,6 +168,7 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
       'CRM offboarding is running.',
       `  API            ${api.url}`,
       `  API docs       ${api.url}/docs`,
+      `  Metrics        ${api.url}/metrics${workerMetricsUrl ? `, ${workerMetricsUrl} (worker)` : ''}`,
       `  Temporal UI    ${uiUrl ?? '(the server at TEMPORAL_ADDRESS has its own)'}`,
       `  Temporal       ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`,
       `  Data           ${db.embedded ? config.DATA_DIR : 'DATABASE_URL'}`,
