@@ -29,6 +29,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
 import { registerMetrics } from './metrics';
+import { clientInterceptors, traceRequests } from '../infra/tracing';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
 import { refuseNul } from './body';
@@ -113,6 +114,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
 
+  // First: a span per request, around every hook and handler after it.
+  traceRequests(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -262,7 +265,7 @@ export async function startApi(opts: {
   // Lazy: the API starts (and says so on /v1/health) even while Temporal is away.
   const temporalOptions = temporalConnectOptions(config);
   const connection = lazyClient(temporalOptions);
-  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config) });
+  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config), interceptors: clientInterceptors() });
   const wizard = createWizardClient({ temporal, prisma, config });
   const health = makeHealthCheck({
     prisma,

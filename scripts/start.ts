@@ -10,6 +10,7 @@ import { startApi } from '../api/server';
 import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
 import { withPayloadKeys } from '../infra/codec';
+import { setupTracing } from '../infra/tracing';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
 import { temporalConnectOptions } from '../infra/temporal-connection';
@@ -114,6 +115,8 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
 
   // We stop the worker ourselves, after the API (the runtime would otherwise
   // start shutting it down on the same Ctrl-C, while requests still arrive).
+  const tracing = setupTracing(config);
+  if (tracing) stops.push({ name: 'trace exporter', stop: () => tracing.shutdown() });
   const coreMetrics = config.WORKER_METRICS_PORT ? await freeLoopbackAddress() : undefined;
   Runtime.install({
     shutdownSignals: [],

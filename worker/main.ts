@@ -3,6 +3,7 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from '../infra/config';
 import { withPayloadKeys } from '../infra/codec';
+import { setupTracing } from '../infra/tracing';
 import { ensureDatabase } from '../infra/database';
 import { runWorker } from './index';
 import { coreTelemetry, freeLoopbackAddress, serveWorkerMetrics, type MetricsServer } from './metrics';
@@ -19,6 +20,7 @@ const SDK_LEVEL: Record<Config['LOG_LEVEL'], LogLevel> = {
 
 async function main() {
   const config = withPayloadKeys(loadConfig());
+  const tracing = setupTracing(config);
   const coreAddress = config.WORKER_METRICS_PORT ? await freeLoopbackAddress() : undefined;
   Runtime.install({
     logger: new DefaultLogger(SDK_LEVEL[config.LOG_LEVEL]),
@@ -36,6 +38,7 @@ async function main() {
     await runWorker({ config, databaseUrl: database.url, workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined });
   } finally {
     await metrics?.close();
+    await tracing?.shutdown();
     await database.stop();
   }
 }
