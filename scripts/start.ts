@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    await startEverything(withPayloadKeys(loadConfig()), stops, (reason) => {
+    await startEverything(loadConfig(), stops, (reason) => {
       if (!stopping) void stopAll(reason).then(() => process.exit(1));
     });
   } catch (err) {
@@ -79,10 +79,13 @@ async function main(): Promise<void> {
   }
 }
 
-async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason: string) => void): Promise<void> {
+async function startEverything(settings: Config, stops: Stop[], fatal: (reason: string) => void): Promise<void> {
   // Find (or build) the CLI first: a missing one is a one-line refusal before
   // anything else has started.
-  const cliPath = baseConfig.TEMPORAL_ADDRESS ? null : await findTemporalCli(baseConfig, log);
+  const cliPath = settings.TEMPORAL_ADDRESS ? null : await findTemporalCli(settings, log);
+  // Then the payload key: refused in production without one; in embedded
+  // mode made once in DATA_DIR (only after the checks that create nothing).
+  const baseConfig = withPayloadKeys(settings);
 
   const db = await ensureDatabase(baseConfig, log);
   stops.push({ name: db.embedded ? 'embedded PostgreSQL (PGlite)' : 'database connection', stop: () => db.stop() });
