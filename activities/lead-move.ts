@@ -34,6 +34,7 @@ import {
 } from '../domain/lead-plan';
 import type { Actor, Distribution } from '../domain/schemas';
 import { alreadyDone, assertTargets, fallbackOwner, recordAudit, TX_OPTIONS, type Db } from './shared';
+import { recordLeadBatch } from '../worker/metrics';
 
 export type MoveKind = 'MOVE' | 'SWEEP';
 
@@ -246,6 +247,7 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
             where: { deletionId_kind_stream: { deletionId, kind, stream: s.stream } },
           });
         } else {
+          recordLeadBatch(kind, r.moved - s.moved, (Date.now() - t0) / 1000);
           streams[i] = { ...s, cursor: r.cursor, moved: r.moved, done: r.done };
           longestMs = Math.max(longestMs, ms);
           sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);

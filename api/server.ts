@@ -28,6 +28,8 @@ import { makeHealthCheck } from './health';
 import type { PayloadCodec } from '@temporalio/common';
 import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
+import { registerMetrics } from './metrics';
+import { clientInterceptors, traceRequests } from '../infra/tracing';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
@@ -116,6 +118,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
+  // First: a span per request, around every hook and handler after it.
+  traceRequests(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -163,6 +167,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     }
     return sendProblem(reply, problem(404, `No route ${request.method} ${urlPath}.`));
   });
+
+  // Before the routes: its hooks (HTTP metrics per route) see every one. GET /metrics.
+  registerMetrics(app, { prisma: deps.prisma });
 
   const OPTIONAL_BODY = 'x-optional-body';
   void app.register(fastifySwagger, {
@@ -268,7 +275,7 @@ export async function startApi(opts: {
   // Lazy: the API starts (and says so on /v1/health) even while Temporal is away.
   const temporalOptions = temporalConnectOptions(config);
   const connection = lazyClient(temporalOptions);
-  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config) });
+  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config), interceptors: clientInterceptors() });
   const wizard = createWizardClient({ temporal, prisma, config });
   const health = makeHealthCheck({
     prisma,

@@ -132,7 +132,11 @@ async function bundleWorkflows(scratch: string): Promise<string | null> {
   const workflowsPath = path.resolve(__dirname, '..', 'workflows', 'index.ts');
   if (!fs.existsSync(workflowsPath)) return null;
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [require.resolve('../infra/tracing-workflow')],
+    logger: new DefaultLogger('WARN'),
+  });
   const file = path.join(scratch, 'workflow-bundle.js');
   fs.writeFileSync(file, code);
   return file;
