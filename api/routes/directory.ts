@@ -35,7 +35,7 @@ const config = { auth: 'token' as const };
 const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
 
 export function directoryRoutes(app: Api, deps: ApiDeps): void {
-  const db = deps.prisma;
+  const { prisma } = deps;
 
   app.get('/v1/users', {
     config,
@@ -46,7 +46,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: UsersQuery,
       response: { 200: listOf(User), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listUsers(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listUsers(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/users', {
@@ -63,7 +63,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       const asked = (req.body as { role?: unknown } | null | undefined)?.role;
       requireOwnerFor(authOf(req), asked === 'OWNER' ? 'OWNER' : null, 'create a user with role OWNER');
     },
-    handler: async (req, reply) => reply.code(201).send(await createUser(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createUser(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/users/:id', {
@@ -75,7 +75,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       params: IdParams,
       response: { 200: User, ...problems(...TOKEN_PROBLEMS, 404) },
     },
-    handler: async (req) => getUser(db, authOf(req).workspaceId, req.params.id),
+    handler: async (req) => getUser(prisma, authOf(req).workspaceId, req.params.id),
   });
 
   app.post('/v1/leads/bulk', {
@@ -87,7 +87,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: BulkLeadsBody,
       response: { 201: CreatedCount, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createLeads(db, authOf(req).workspaceId, req.body.leads)),
+    handler: async (req, reply) => reply.code(201).send(await createLeads(prisma, authOf(req).workspaceId, req.body.leads)),
   });
 
   app.get('/v1/leads', {
@@ -99,7 +99,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: LeadsQuery,
       response: { 200: listOf(Lead), ...problems(...TOKEN_PROBLEMS, 404) },
     },
-    handler: async (req) => listLeads(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listLeads(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.get('/v1/leads/count', {
@@ -111,7 +111,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: LeadCountQuery,
       response: { 200: LeadCount, ...problems(...TOKEN_PROBLEMS, 404) },
     },
-    handler: async (req) => countLeads(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => countLeads(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/automations', {
@@ -123,7 +123,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: CreateAutomationBody,
       response: { 201: Automation, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createAutomation(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createAutomation(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/automations', {
@@ -135,7 +135,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: ListQuery,
       response: { 200: listOf(Automation), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listAutomations(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listAutomations(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/integrations', {
@@ -147,7 +147,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: CreateIntegrationBody,
       response: { 201: Integration, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createIntegration(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createIntegration(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/integrations', {
@@ -159,7 +159,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: ListQuery,
       response: { 200: listOf(Integration), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listIntegrations(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listIntegrations(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/integrations/:id/leads', {
@@ -176,7 +176,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       response: { 201: DeliveredLeads, ...problems(...TOKEN_PROBLEMS, 404, 422) },
     },
     handler: async (req, reply) =>
-      reply.code(201).send(await deliverLeads(db, authOf(req).workspaceId, req.params.id, req.body.leads)),
+      reply.code(201).send(await deliverLeads(prisma, authOf(req).workspaceId, req.params.id, req.body.leads)),
   });
 
   app.post('/v1/labels', {
@@ -188,7 +188,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: CreateLabelBody,
       response: { 201: Label, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createLabel(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createLabel(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/labels', {
@@ -200,6 +200,6 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: ListQuery,
       response: { 200: listOf(Label), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listLabels(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listLabels(prisma, authOf(req).workspaceId, req.query),
   });
 }
