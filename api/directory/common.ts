@@ -17,6 +17,11 @@ export function plausibleId(id: string): boolean {
   return id.length > 0 && id.length <= 200 && STORABLE_TEXT.test(id);
 }
 
+/** The 404 for an id named in the path or the query string that this workspace does not hold. */
+export function notInWorkspace(what: 'User' | 'Deletion' | 'Integration', id: string): NotFound {
+  return new NotFound(`${what} ${id} does not exist in this workspace.`);
+}
+
 /** The role of a user of this workspace, or null when there is no such user. */
 export async function roleOf(prisma: PrismaClient, workspaceId: string, userId: string): Promise<Role | null> {
   if (!plausibleId(userId)) return null;
@@ -25,11 +30,11 @@ export async function roleOf(prisma: PrismaClient, workspaceId: string, userId: 
 }
 
 /** A user of this workspace named in the path or the query string, or 404. */
-export async function requireUser(prisma: PrismaClient | Tx, workspaceId: string, userId: string, what = 'User') {
+export async function requireUser(prisma: PrismaClient | Tx, workspaceId: string, userId: string) {
   const user = plausibleId(userId)
     ? await prisma.user.findFirst({ where: { workspaceId, id: userId }, select: { id: true, status: true } })
     : null;
-  if (!user) throw new NotFound(`${what} ${userId} does not exist in this workspace.`);
+  if (!user) throw notInWorkspace('User', userId);
   return user;
 }
 

@@ -1,12 +1,12 @@
 // Leads: bulk creation in one statement, listing by id, counting, and the
 // lead-source delivery that routes new leads by an integration's distribution.
 import type { PrismaClient } from '../../generated/prisma/client';
-import { NotFound, RuleViolation } from '../../domain/errors';
+import { RuleViolation } from '../../domain/errors';
 import { eligibleDistribution, splitCounts } from '../../domain/distribution';
 import type { Page } from '../../domain/pagination';
 import { receiverProblem } from '../../domain/rules';
 import type { Lead } from '../../domain/schemas';
-import { lockUsers, plausibleId, refuseReceivers, requireUser, type Tx } from './common';
+import { lockUsers, notInWorkspace, plausibleId, refuseReceivers, requireUser, type Tx } from './common';
 import { ID_ORDER, keysetPage, type PageQuery } from './pages';
 
 export interface NewLead {
@@ -89,10 +89,6 @@ export async function countLeads(
   return { count };
 }
 
-function integrationNotFound(id: string): NotFound {
-  return new NotFound(`Integration ${id} does not exist in this workspace.`);
-}
-
 /**
  * `POST /v1/integrations/{id}/leads`: a lead source delivering leads. Each
  * request shares its leads out over the integration's distribution by largest
@@ -106,13 +102,13 @@ export async function deliverLeads(
   integrationId: string,
   leads: NewLead[],
 ): Promise<{ created: number; owners: Record<string, number> }> {
-  if (!plausibleId(integrationId)) throw integrationNotFound(integrationId);
+  if (!plausibleId(integrationId)) throw notInWorkspace('Integration', integrationId);
   return prisma.$transaction(async (tx) => {
     const integration = await tx.integration.findFirst({
       where: { workspaceId, id: integrationId },
       select: { members: { orderBy: { position: 'asc' }, select: { userId: true, weight: true } } },
     });
-    if (!integration) throw integrationNotFound(integrationId);
+    if (!integration) throw notInWorkspace('Integration', integrationId);
     const distribution = integration.members;
     if (distribution.length === 0) {
       throw new RuleViolation(`Integration ${integrationId} has no members to route leads to.`);

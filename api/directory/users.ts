@@ -1,9 +1,9 @@
 // Users of a workspace, in creation order.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client';
-import { NotFound, StepConflict } from '../../domain/errors';
+import { StepConflict } from '../../domain/errors';
 import type { Page } from '../../domain/pagination';
 import type { Role, User, UserStatus } from '../../domain/schemas';
-import { plausibleId } from './common';
+import { notInWorkspace, plausibleId } from './common';
 import { CREATION_ORDER, keysetPage, type PageQuery } from './pages';
 
 const userSelect = { id: true, name: true, email: true, role: true, status: true, createdAt: true } as const;
@@ -34,7 +34,7 @@ export async function getUser(prisma: PrismaClient, workspaceId: string, userId:
   const row = plausibleId(userId)
     ? await prisma.user.findFirst({ where: { workspaceId, id: userId }, select: userSelect })
     : null;
-  if (!row) throw new NotFound(`User ${userId} does not exist in this workspace.`);
+  if (!row) throw notInWorkspace('User', userId);
   return toUser(row);
 }
 

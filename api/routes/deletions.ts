@@ -6,7 +6,6 @@
 import type { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import type { WizardApi } from '../../client/types';
-import { NotFound } from '../../domain/errors';
 import { DELETION_ROLES, mayActOnRole } from '../../domain/rules';
 import {
   AuditEvent,
@@ -25,7 +24,7 @@ import {
   UserIdParams,
   type Actor,
 } from '../../domain/schemas';
-import { plausibleId, roleOf } from '../directory/common';
+import { notInWorkspace, plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
 import type { ApiDeps } from '../server';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
@@ -41,7 +40,7 @@ function actorOf(req: FastifyRequest): Actor {
 
 /** A path id that cannot exist never reaches the wizard. */
 function deletionId(id: string): string {
-  if (!plausibleId(id)) throw new NotFound(`Deletion ${id} does not exist in this workspace.`);
+  if (!plausibleId(id)) throw notInWorkspace('Deletion', id);
   return id;
 }
 
@@ -170,7 +169,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
     handler: async (req, reply) => {
       const auth = authOf(req);
       const userId = req.params.userId;
-      if (!plausibleId(userId)) throw new NotFound(`User ${userId} does not exist in this workspace.`);
+      if (!plausibleId(userId)) throw notInWorkspace('User', userId);
       const { deletion, created } = await wizard.start({
         workspaceId: auth.workspaceId,
         userId,

@@ -30,7 +30,8 @@ import { createLabel, listLabels } from '../directory/labels';
 import { requireOwnerFor } from '../auth';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
-const config = { auth: 'token' as const };
+/** Any role of the workspace. */
+const anyRole = { auth: 'token' as const };
 /** Adding people to the workspace (possibly as OWNER) is an admin's act, not a MEMBER's. */
 const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
 
@@ -38,7 +39,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   const { prisma } = deps;
 
   app.get('/v1/users', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List users in creation order',
@@ -67,7 +68,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.get('/v1/users/:id', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Read a user',
@@ -79,7 +80,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.post('/v1/leads/bulk', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create up to 10,000 leads with their owners, all or nothing',
@@ -91,7 +92,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.get('/v1/leads', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List leads in creation order, optionally of one owner',
@@ -103,7 +104,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.get('/v1/leads/count', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Count leads, optionally of one owner',
@@ -115,7 +116,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.post('/v1/automations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create a workflow automation with its distribution',
@@ -127,7 +128,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.get('/v1/automations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List automations in creation order',
@@ -139,7 +140,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.post('/v1/integrations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create an integration (a lead source) with its distribution',
@@ -151,7 +152,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.get('/v1/integrations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List integrations in creation order',
@@ -163,7 +164,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.post('/v1/integrations/:id/leads', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Deliver new leads through an integration',
@@ -180,7 +181,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.post('/v1/labels', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create a label',
@@ -192,7 +193,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.get('/v1/labels', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List labels in creation order',
