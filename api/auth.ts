@@ -3,6 +3,7 @@
 // ACTIVE: a user being deleted (PENDING_DELETION), SUSPENDED or removed is 401.
 import { timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client';
+import { mayActOnRole } from '../domain/rules';
 import type { Role } from '../domain/schemas';
 import { hashToken } from '../infra/tokens';
 import { HttpProblem } from './problems';
@@ -23,17 +24,17 @@ function unauthorized(detail: string): HttpProblem {
 /** The token in an `Authorization: Bearer <token>` header, or null. */
 export function bearerToken(header: string | string[] | undefined): string | null {
   if (typeof header !== 'string') return null;
-  const m = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
-  const token = m?.[1];
+  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
+  const token = match?.[1];
   if (!token || token.length > MAX_TOKEN_LENGTH) return null;
   return token;
 }
 
-export async function authenticate(db: PrismaClient, header: string | string[] | undefined): Promise<AuthContext> {
+export async function authenticate(prisma: PrismaClient, header: string | string[] | undefined): Promise<AuthContext> {
   const token = bearerToken(header);
   if (!token) throw unauthorized('Send a token as "Authorization: Bearer <token>".');
   const hash = hashToken(token);
-  const row = await db.apiToken.findUnique({
+  const row = await prisma.apiToken.findUnique({
     where: { tokenHash: hash },
     select: {
       tokenHash: true,
@@ -79,7 +80,7 @@ export function requireRole(auth: AuthContext, roles: readonly Role[] | undefine
  * Cancel is not restricted: it gives the OWNER their place back.
  */
 export function requireOwnerFor(auth: AuthContext, targetRole: Role | null | undefined, what: string): void {
-  if (targetRole === 'OWNER' && auth.role !== 'OWNER') {
+  if (targetRole != null && !mayActOnRole(auth.role, targetRole)) {
     throw new HttpProblem(403, `Only an OWNER may ${what}; your role is ${auth.role}.`);
   }
 }
