@@ -117,10 +117,15 @@ function asRefusal(err: unknown): never {
   throw err;
 }
 
-/** The reason the database gave when it refused an activity's work for good; null for any other failure. */
-function refusedForGood(err: unknown): string | null {
+/**
+ * The reason the database gave when it refused an activity's work for good
+ * (with `rules`, also a business rule's refusal); null for any other failure.
+ */
+function refusedForGood(err: unknown, rules = false): string | null {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  return cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.DatabaseRefused ? cause.message : null;
+  if (!(cause instanceof ApplicationFailure)) return null;
+  if (cause.type === FAILURE_TYPES.DatabaseRefused) return cause.message;
+  return rules && cause.type === FAILURE_TYPES.RuleViolation ? cause.message : null;
 }
 
 export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSnapshot): Promise<Deletion> {
@@ -159,7 +164,7 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
         if (s.view.attention) await publish(W.attentionCleared(s, now()));
         return result;
       } catch (err) {
-        const reason = refusedForGood(err);
+        const reason = refusedForGood(err, true);
         if (reason === null || !patched(PATCH.attention)) throw err;
         log.warn('wizard needs attention', { deletionId, what, reason });
         retryRequested = false;
@@ -386,9 +391,11 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
     let batchSize: number | undefined;
     const slices = patched(PATCH.cancelNoWait) ? moverNoWait : mover;
     const what = kind === 'MOVE' ? 'Moving the leads' : 'Sweeping the leads';
+    // Who takes a leaver's share when no target is left.
+    const sliceActor = kind === 'MOVE' ? leadsActor : (confirmedBy ?? input.actor);
     for (;;) {
       const r = await untilItGoesThrough(what, () =>
-        slices.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize }),
+        slices.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize, actor: sliceActor }),
       );
       onProgress(r.moved);
       if (r.done) return r.moved;
