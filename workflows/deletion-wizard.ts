@@ -200,7 +200,8 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
   };
 
   // ---- handlers -----------------------------------------------------------
-  setHandler(getDeletion, () => s.view);
+  // Snapshots carried over from before `attention` existed have none: null.
+  setHandler(getDeletion, () => ({ ...s.view, attention: s.view.attention ?? null }));
 
   setHandler(waitOpened, async () => {
     await condition(() => s.phase !== 'OPENING');
