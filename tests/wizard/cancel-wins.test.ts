@@ -10,8 +10,8 @@ import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
 import { asAdmin, eventually, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 
-const BOOK = 100_000;
-const BATCH = 1_000;
+const BOOK = 30_000;
+const BATCH = 500;
 
 let h: WizardHarness;
 let child: ChildProcess | undefined;
