@@ -125,6 +125,8 @@ export interface Trap {
   kind?: 'MOVE' | 'SWEEP';
   /** before: it has not run; after: it ran (committed) and its result is not reported yet. */
   at: 'before' | 'after';
+  /** Springs on the nth matching execution (default 1). */
+  nth?: number;
 }
 
 export interface Paused {
