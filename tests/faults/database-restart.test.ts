@@ -80,6 +80,10 @@ test('the database restarted under a running move: the move finishes, nothing lo
   expect(moved).toMatchObject({ status: 'IN_PROGRESS', step: 'AUTOMATIONS', leads: { total: BOOK, moved: BOOK, state: 'DONE' } });
   expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ [ann]: BOOK / 2, [bob]: BOOK / 2 + 10 });
   expect((await move()).batches).toBe(BOOK / BATCH);
+  // The restart did cut a slice off: it was retried (attempt 2 or later).
+  const history = await h.temporal.workflow.getHandle(deletion.workflowId).fetchHistory();
+  const attempts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0);
+  expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
 
   await passRoutingSteps(h.wizard, ws.id, deletion.id, actor);
   await h.wizard.confirm(ws.id, deletion.id, actor, { confirmation: 'CONFIRM' });
