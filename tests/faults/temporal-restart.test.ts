@@ -3,12 +3,13 @@
 // committed progress, same run) and goes on to the end. The shared test
 // server is in memory, so this test runs a dev server of its own.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../../infra/temporal-server';
 import { testEnv } from '../support/env';
 import { auditCounts, faultHarness, killAllChildren, passRoutingSteps, startFaultWorker, type FaultHarness } from '../support/faults';
-import { asAdmin, finished, leadsByOwner, makeWorkspace, moveDone } from '../support/wizard';
+import { asAdmin, eventually, finished, leadsByOwner, makeWorkspace, moveDone } from '../support/wizard';
 
 const NAMESPACE = 'crm-offboarding-faults';
 const BATCH = 100;
@@ -23,6 +24,14 @@ afterAll(async () => {
   await server?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** true once nothing listens on the port (the killed server's process may outlive its launcher by a moment). */
+const portFree = (port: number) =>
+  new Promise<true | undefined>((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(undefined));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 
 const startServer = (port: number) =>
   startTemporalDevServer({
@@ -62,6 +71,7 @@ test('the Temporal server killed mid-move and restarted: the wizard resumes wher
   // SIGKILL the server (its launcher's whole process group), then start it again on the same port and file.
   process.kill(-server.pid, 'SIGKILL');
   await server.stop();
+  await eventually(() => portFree(port), 30_000, 'the killed server to let go of its port');
   server = await startServer(port);
 
   // Where it was: the same run, still moving, with the slice the worker holds still pending.
