@@ -123,6 +123,9 @@ test('cancel right after the worker was killed mid-slice: CANCELLED, the user AC
   const actor = asAdmin(ws);
   const first = await worker({ activity: 'moveLeadsSlice', kind: 'MOVE', at: 'after' });
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
+  // The replacement is built before the slice stops, so that it polls at once after the kill: the
+  // cancel then reaches the slice well before the dead attempt's heartbeat times out (10 s).
+  await spares.warm();
   await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: bea });
   await first.paused();
   const w = await worker();
