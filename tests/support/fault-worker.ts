@@ -48,6 +48,8 @@ rl.on('line', (line) => {
   releases = [];
   for (const r of waiting) r();
 });
+// The test that started us is gone (stdin closed): so are we, never an orphan polling its queue.
+rl.on('close', () => process.exit(1));
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -125,7 +127,6 @@ async function main(): Promise<void> {
     await running;
   } finally {
     await close();
-    rl.close();
   }
 }
 
