@@ -6,7 +6,9 @@
 // The point is forced: the worker is stopped at the start of the move's second
 // slice; a test connection then opens a transaction that locks the leads table
 // (on PGlite any open transaction holds the one backend) and the slice is let
-// go, so its statements are surely waiting on the database when it restarts.
+// go, so it cannot finish before the restart: on PostgreSQL its batch is seen
+// waiting on the lock (pg_stat_activity) when the restart comes; on PGlite its
+// first statement queues behind the open transaction or meets the dead server.
 import { Client as PgClient } from 'pg';
 import {
   auditCounts,
