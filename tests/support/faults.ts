@@ -15,9 +15,10 @@ import { Client as PgClient } from 'pg';
 import { createWizardClient } from '../../client/wizard-client';
 import type { WizardApi } from '../../client/types';
 import type { PrismaClient } from '../../generated/prisma/client';
+import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
 import { freePort } from '../../infra/temporal-server';
-import { testEnv } from './env';
+import { testConfig, testEnv } from './env';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 const run = promisify(execFile);
@@ -256,12 +257,13 @@ export async function faultHarness(o: { databaseUrl?: string; temporalAddress?: 
   const env = testEnv();
   const databaseUrl = o.databaseUrl ?? env.databaseUrl;
   const connection = await Connection.connect({ address: o.temporalAddress ?? env.temporalAddress });
-  const temporal = new Client({ connection, namespace: o.namespace ?? env.namespace });
+  // The same payload codec as the workers (tests run encrypted).
+  const temporal = new Client({ connection, namespace: o.namespace ?? env.namespace, dataConverter: dataConverter(testConfig()) });
   const taskQueue = `faults-${randomUUID()}`;
   // These tests drive the wizard client directly while workers are killed and replaced: the HTTP
-  // contract's 10 s wait limit (a `waitLimitMs` dependency, where the client has one) is not theirs.
+  // contract's 10 s wait limit is not theirs.
   const wizardClient = (prisma: PrismaClient) =>
-    createWizardClient(Object.assign({ temporal, prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue } }, { waitLimitMs: 300_000 }));
+    createWizardClient({ temporal, prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue }, waitLimitMs: 300_000 });
   const h: FaultHarness = {
     prisma: createPrisma(databaseUrl, { max: 4 }),
     temporal,
