@@ -205,6 +205,30 @@ test('heartbeats keep an idle stream open; a token revoked meanwhile ends it', a
   expect(s.events).toHaveLength(1);
 });
 
+test('closing the server ends its open streams (a stream never holds a shutdown)', async () => {
+  const second = buildServer({
+    prisma: h.prisma,
+    wizard: h.wizard,
+    health: async () => ({ database: true, temporal: true }),
+    config: h.config,
+    logger: false,
+    webDir: '/nonexistent',
+  });
+  await second.listen({ host: '127.0.0.1', port: 0 });
+  const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
+  const token = await tokenOf(h.prisma, other, 'admin');
+  const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
+  const res = await fetch(`http://127.0.0.1:${(second.server.address() as AddressInfo).port}/v1/deletions/${d.id}/events`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  expect((await reader.read()).done).toBe(false); // the current state
+  await second.close();
+  let done = false;
+  while (!done) done = (await reader.read()).done;
+});
+
 test('refusals as for every deletion route, before any stream: 401, 403 for a MEMBER, 404 for an unknown or another workspace’s id', async () => {
   const d = await start('member');
   expectProblem(await client(url)('GET', `/v1/deletions/${d.id}/events`), 401);
