@@ -223,7 +223,8 @@ export function eventRoutes(app: Api, deps: ApiDeps): void {
       };
 
       const heartbeat = setInterval(() => {
-        write(': heartbeat\n\n');
+        // Not to a client still reading what was sent: it is not idle, and a held Deletion must not be replaced.
+        if (!res.writableNeedDrain) write(': heartbeat\n\n');
         // The token may have been revoked, or its user suspended, since the stream began.
         void stillAllowed(req).then((ok) => !ok && end());
       }, heartbeatMs);
