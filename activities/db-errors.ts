@@ -1,8 +1,8 @@
 // Which database failures are worth retrying. One classifier for every
 // activity (applied once, in activities/index.ts):
 // - permanent: the database refuses this very input and will refuse it again
-//   (SQLSTATE class 22 data exception, 23 integrity constraint violation, 42
-//   syntax or access rule, 54 program limit): thrown as a non-retryable
+//   (SQLSTATE class 22 data exception, 23 integrity constraint violation, 54
+//   program limit): thrown as a non-retryable
 //   ApplicationFailure of type `DatabaseRefused`, with the reason in words;
 // - transient: the database is away or asks to try again (class 08
 //   connection exception, 40001 serialization failure, 40P01 deadlock, 53
@@ -11,7 +11,10 @@
 //   refused, reset or timed out): thrown as is, so the activity's retry
 //   policy runs it again with backoff until it goes through;
 // - anything else (a bug, an unknown error) is left to the retry policy too,
-//   as before.
+//   as before. Class 42 (syntax, undefined table or column, privilege) is
+//   among them on purpose: during a deploy a worker can run ahead of the
+//   migration that adds what it needs, and then the same statement goes
+//   through a moment later.
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../domain/errors';
 
@@ -25,7 +28,7 @@ export interface DbErrorClass {
   message: string;
 }
 
-const PERMANENT_CLASSES = new Set(['22', '23', '42', '54']);
+const PERMANENT_CLASSES = new Set(['22', '23', '54']);
 const TRANSIENT_CLASSES = new Set(['08', '53', '57', '58']);
 const TRANSIENT_STATES = new Set(['40001', '40P01', '55P03', '55006']);
 

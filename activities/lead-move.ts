@@ -18,22 +18,31 @@
 //   sum(quota<=i)) of the book;
 // - `moveLeadsSlice` runs batches for a bounded time, heartbeating the cursors,
 //   and stops after the current batches when cancelled. Any attempt, first or
-//   retried after a crash, resumes from the committed cursors.
+//   retried after a crash, resumes from the committed cursors;
+// - a batch only moves leads to a target who is still ACTIVE. A target who
+//   left meanwhile (their own wizard) gets nothing more: in one transaction
+//   holding every stream, the positions not yet moved of their segments are
+//   handed to the other targets (domain `handOverLeavers`), the plan's version
+//   on each stream is bumped (a batch planned on the old one changes nothing)
+//   and the audit says who left and who got their share.
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { classifyDbError } from './db-errors';
 import type { Prisma } from '../generated/prisma/client';
 import { eligibleDistribution, splitCounts } from '../domain/distribution';
 import {
   firstBatchSize,
+  handOverLeavers,
   nextBatchSize,
   nextStreamBatch,
-  receivedBySpans,
+  receivedByUser,
   streamOffsets,
   type BatchSizing,
   type Quota,
 } from '../domain/lead-plan';
 import type { Actor, Distribution } from '../domain/schemas';
 import { alreadyDone, assertTargets, fallbackOwner, recordAudit, TX_OPTIONS, type Db } from './shared';
+import { recordLeadBatch } from '../worker/metrics';
 
 export type MoveKind = 'MOVE' | 'SWEEP';
 
@@ -60,6 +69,8 @@ interface Stream {
   upperId: bigint | null;
   moved: number;
   done: boolean;
+  /** The version of the plan (targets) this stream was last seen under. */
+  plan: number;
 }
 
 interface Layout {
@@ -68,6 +79,9 @@ interface Layout {
   total: number;
   streams: Stream[];
 }
+
+/** Who writes the audit of a handover: the move itself. */
+const MOVE_ACTOR: Actor = { type: 'SYSTEM', id: 'lead-move' };
 
 const span = (s: Stream) => ({ from: s.fromPosition, to: s.toPosition, moved: s.moved });
 
@@ -89,6 +103,8 @@ export interface SliceArgs {
   budgetMs: number;
   /** The size the previous slice settled on (see `nextBatchSize`). */
   batchSize?: number;
+  /** Who takes a leaver's share when no target is left (the step-1 admin, the confirming admin). */
+  actor?: Actor;
 }
 
 export interface SliceResult {
@@ -134,6 +150,7 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
         upperId: cursors[i + 1] ?? null,
         moved: 0,
         done: false,
+        plan: 0,
       }));
       await tx.leadMoveStream.createMany({ data: streams.map((s) => ({ deletionId, kind, ...s })) });
       return { ...layout, streams };
@@ -154,13 +171,14 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
   async function streamBatch(workspaceId: string, deletionId: string, kind: MoveKind, from: string, s: Stream, to: string, size: number) {
     const upper = s.upperId ?? NO_UPPER;
     const [r] = await db.$queryRaw<
-      // The stream as the batch left it (all null when it did not match).
-      { cursor: bigint | null; moved: number | null; done: boolean | null; totals: number; lock_ms: number }[]
+      // The stream as the batch left it (all null when it did not match), and whether the target is still active.
+      { cursor: bigint | null; moved: number | null; done: boolean | null; totals: number; lock_ms: number; target_active: boolean }[]
     >`
       WITH s AS (
         SELECT stream, set_config('synchronous_commit', 'off', true) FROM lead_move_streams
         WHERE deletion_id = ${deletionId} AND kind = ${kind} AND stream = ${s.stream}
-          AND cursor = ${s.cursor} AND moved = ${s.moved} AND NOT done
+          AND cursor = ${s.cursor} AND moved = ${s.moved} AND NOT done AND plan = ${s.plan}
+          AND EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE')
         FOR UPDATE
       ), batch AS (
         -- The next leads past the cursor (at most size), read in the (workspace_id, owner_id, id)
@@ -195,9 +213,52 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
       -- row lock of the batch was taken within it and is released by the
       -- commit that follows at once, so this bounds how long any lead stayed locked.
       SELECT advanced.cursor, advanced.moved, advanced.done, (SELECT count(*) FROM total)::int AS totals,
-        (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms
+        (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms,
+        EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE') AS target_active
       FROM counted LEFT JOIN advanced ON true`;
     return r!;
+  }
+
+  /**
+   * Targets who are no longer ACTIVE get nothing more: in one transaction
+   * that holds every stream of the move (so no batch is in flight), the
+   * positions of their segments not yet moved go to the targets still active
+   * (or, where none is, to `actor` or another active admin), the plan's
+   * version is bumped on every stream, and each handover is audited
+   * (LEAD_TARGET_LEFT). False when nobody had anything left to hand over.
+   */
+  async function handOver(workspaceId: string, deletionId: string, kind: MoveKind, actor: Actor | undefined): Promise<boolean> {
+    return db.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<{ from_position: number; to_position: number; moved: number }[]>`
+        SELECT from_position, to_position, moved FROM lead_move_streams
+        WHERE deletion_id = ${deletionId} AND kind = ${kind} ORDER BY stream FOR UPDATE`;
+      const move = await tx.leadMove.findUniqueOrThrow({ where: key(deletionId, kind) });
+      const targets = move.targets as unknown as Quota[];
+      const ids = [...new Set(targets.map((t) => t.userId))];
+      const active = new Set(
+        (
+          await tx.$queryRaw<{ id: string }[]>`
+            SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) AND status = 'ACTIVE' FOR SHARE`
+        ).map((u) => u.id),
+      );
+      if (active.size === ids.length) return false;
+      const spans = rows.map((r) => ({ from: r.from_position, to: r.to_position, moved: r.moved }));
+      const prefix = rows[0]?.from_position ?? move.moved;
+      const fallback =
+        active.size === 0 ? await fallbackOwner(tx, workspaceId, move.fromUserId, actor?.type === 'USER' ? [actor.id] : []) : null;
+      const r = handOverLeavers(targets, spans, prefix, (id) => active.has(id), fallback);
+      if (!r) return false;
+      await tx.leadMove.update({ where: key(deletionId, kind), data: { targets: r.targets as unknown as Prisma.InputJsonValue } });
+      await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 } } });
+      for (const h of r.handovers) {
+        await recordAudit(
+          tx,
+          { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...h } },
+          false,
+        );
+      }
+      return true;
+    }, TX_OPTIONS);
   }
 
   /**
@@ -228,6 +289,22 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
     const stop = new AbortController();
     const stopped = () => io.signal.aborted || stop.signal.aborted;
 
+    // A target left: one handover at a time for all streams of this slice.
+    let handing: Promise<boolean> | undefined;
+    const handOverOnce = () => (handing ??= handOver(workspaceId, deletionId, kind, args.actor).finally(() => (handing = undefined)));
+    /** Stream i as committed; the plan too when it was rewritten meanwhile. */
+    const reload = async (i: number) => {
+      const row = await db.leadMoveStream.findUniqueOrThrow({
+        where: { deletionId_kind_stream: { deletionId, kind, stream: streams[i]!.stream } },
+      });
+      if (row.plan !== streams[i]!.plan) {
+        const m = await db.leadMove.findUniqueOrThrow({ where: key(deletionId, kind), select: { targets: true } });
+        layout.targets = m.targets as unknown as Quota[];
+      }
+      streams[i] = row;
+      return row;
+    };
+
     async function run(i: number): Promise<void> {
       for (;;) {
         const s = streams[i]!;
@@ -237,15 +314,28 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
           return;
         }
         const t0 = Date.now();
-        const r = await streamBatch(workspaceId, deletionId, kind, layout.fromUserId, s, next.userId, next.size);
+        let r: Awaited<ReturnType<typeof streamBatch>>;
+        try {
+          r = await streamBatch(workspaceId, deletionId, kind, layout.fromUserId, s, next.userId, next.size);
+        } catch (err) {
+          // The target was deleted between the batch's check and its update (foreign key): hand over, go on.
+          if (classifyDbError(err).sqlstate !== '23503') throw err;
+          await handOverOnce();
+          if ((await reload(i)).plan === s.plan) throw err;
+          continue;
+        }
         longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
         const ms = Math.ceil(r.lock_ms);
         if (r.cursor === null || r.moved === null || r.done === null) {
-          // Another attempt moved this stream on, or a cancel closed it: carry on from what is committed.
-          streams[i] = await db.leadMoveStream.findUniqueOrThrow({
-            where: { deletionId_kind_stream: { deletionId, kind, stream: s.stream } },
-          });
+          // Another attempt moved this stream on, a cancel closed it, the plan was rewritten, or the target
+          // left (then hand their share over first): carry on from what is committed.
+          if (!r.target_active) await handOverOnce();
+          const row = await reload(i);
+          if (!r.target_active && row.plan === s.plan && !row.done && row.cursor === s.cursor && row.moved === s.moved) {
+            throw new Error(`Lead move ${deletionId} ${kind}: target ${next.userId} is not active, yet nothing was handed over`);
+          }
         } else {
+          recordLeadBatch(kind, r.moved - s.moved, (Date.now() - t0) / 1000);
           streams[i] = { ...s, cursor: r.cursor, moved: r.moved, done: r.done };
           longestMs = Math.max(longestMs, ms);
           sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
@@ -377,6 +467,11 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
         if (await alreadyDone(tx, args.deletionId, FINISH_ACTION[args.kind])) return { moved: move.moved };
         const targets = move.targets as unknown as Quota[];
         const streams = await tx.leadMoveStream.findMany(streamWhere(args.deletionId, args.kind));
+        const handovers = await tx.auditEvent.findMany({
+          where: { deletionId: args.deletionId, action: 'LEAD_TARGET_LEFT' },
+          orderBy: [{ at: 'asc' }, { id: 'asc' }],
+          select: { detail: true },
+        });
         // Positions before the first stream were moved before streams were laid out.
         const prefix = streams[0]?.fromPosition ?? move.moved;
         await tx.leadMove.update({ where: key(args.deletionId, args.kind), data: { done: true } });
@@ -390,8 +485,16 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
             total: move.total,
             moved: move.moved,
             batches: move.batches,
-            targets: receivedBySpans(targets, streams.map(span), prefix),
+            targets: receivedByUser(targets, streams.map(span), prefix),
             streams: streams.length,
+            ...(handovers.length > 0
+              ? {
+                  targetsLeft: handovers
+                    .map((h) => h.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
+                    .filter((h) => h.kind === args.kind)
+                    .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
+                }
+              : {}),
           },
         });
         return { moved: move.moved };

@@ -3,6 +3,7 @@
 // ACTIVE: a user being deleted (PENDING_DELETION), SUSPENDED or removed is 401.
 import { timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client';
+import { mayActOnRole } from '../domain/rules';
 import type { Role } from '../domain/schemas';
 import { hashToken } from '../infra/tokens';
 import { HttpProblem } from './problems';
@@ -23,19 +24,19 @@ function unauthorized(detail: string): HttpProblem {
 /** The token in an `Authorization: Bearer <token>` header, or null. */
 export function bearerToken(header: string | string[] | undefined): string | null {
   if (typeof header !== 'string') return null;
-  const m = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
-  const token = m?.[1];
+  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header);
+  const token = match?.[1];
   if (!token || token.length > MAX_TOKEN_LENGTH) return null;
   return token;
 }
 
-export async function authenticate(db: PrismaClient, header: string | string[] | undefined): Promise<AuthContext> {
+export async function authenticate(prisma: PrismaClient, header: string | string[] | undefined): Promise<AuthContext> {
   const token = bearerToken(header);
   if (!token) throw unauthorized('Send a token as "Authorization: Bearer <token>".');
   const hash = hashToken(token);
   // Token and user in ONE statement (a join on two primary/unique keys): every
   // authenticated request pays for exactly this one lookup.
-  const [row] = await db.$queryRaw<
+  const [row] = await prisma.$queryRaw<
     { tokenHash: string; workspaceId: string; userId: string; userWorkspaceId: string; role: Role; status: string }[]
   >`
     SELECT t.token_hash AS "tokenHash", t.workspace_id AS "workspaceId", u.id AS "userId",
@@ -80,7 +81,7 @@ export function requireRole(auth: AuthContext, roles: readonly Role[] | undefine
  * Cancel is not restricted: it gives the OWNER their place back.
  */
 export function requireOwnerFor(auth: AuthContext, targetRole: Role | null | undefined, what: string): void {
-  if (targetRole === 'OWNER' && auth.role !== 'OWNER') {
+  if (targetRole != null && !mayActOnRole(auth.role, targetRole)) {
     throw new HttpProblem(403, `Only an OWNER may ${what}; your role is ${auth.role}.`);
   }
 }

@@ -1,7 +1,8 @@
-// The HR offboarding hook's signature: `X-Signature: t=<unix seconds>,v1=<hex>`
+// The HR offboarding hook's two signature schemes. The first, `X-Signature: t=<unix seconds>,v1=<hex>`
 // where v1 is HMAC-SHA256("<t>.<raw body>") under the workspace's hook secret.
 // Verified over the raw bytes as received, in constant time, within 5 minutes.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 
 export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
 
@@ -53,4 +54,58 @@ export function signatureProblem(
     if (timingSafeEqual(c, expected)) ok = true;
   }
   return ok ? null : 'The signature does not match the body.';
+}
+
+// ---- Standard Webhooks (https://www.standardwebhooks.com) -------------------
+// `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC>` over
+// "<id>.<timestamp>.<raw body>", keyed with the workspace's `whsec_…` secret.
+// The `standardwebhooks` package does the verification (5-minute window).
+export const STANDARD_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
+
+/** A new `whsec_…` secret: 32 random bytes, base64. */
+export function newStandardSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/** True when the request uses the Standard Webhooks scheme rather than X-Signature. */
+export function usesStandardWebhooks(headers: Record<string, string | string[] | undefined>): boolean {
+  return STANDARD_HEADERS.some((h) => headers[h] !== undefined);
+}
+
+const STANDARD_WORDS: Record<string, string> = {
+  'Missing required headers': 'Send webhook-id, webhook-timestamp and webhook-signature together.',
+  'Invalid Signature Headers': 'The webhook-timestamp header is not a number of unix seconds.',
+  'Message timestamp too old': 'The signature timestamp is more than 5 minutes away from now; sign the request again.',
+  'Message timestamp too new': 'The signature timestamp is more than 5 minutes away from now; sign the request again.',
+  'No matching signature found': 'The signature does not match the body.',
+};
+
+/** Why a Standard Webhooks delivery is refused, or null when it is good. */
+export function standardSignatureProblem(
+  secret: string,
+  rawBody: Buffer,
+  headers: Record<string, string | string[] | undefined>,
+): string | null {
+  const given: Record<string, string> = {};
+  for (const h of STANDARD_HEADERS) {
+    const v = headers[h];
+    if (typeof v !== 'string' || v.length === 0 || v.length > 2_000) return STANDARD_WORDS['Missing required headers']!;
+    given[h] = v;
+  }
+  try {
+    new Webhook(secret).verify(rawBody, given, { jsonParse: false });
+    return null;
+  } catch (err) {
+    if (err instanceof WebhookVerificationError) return STANDARD_WORDS[err.message] ?? 'The signature does not match the body.';
+    return 'The signature does not match the body.';
+  }
+}
+
+/** Standard Webhooks headers a sender puts on `rawBody` (HR systems, scripts, tests). */
+export function signStandard(secret: string, id: string, rawBody: string, at = new Date()): Record<string, string> {
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': new Webhook(secret).sign(id, at, rawBody),
+  };
 }

@@ -2,6 +2,7 @@
 //   DATABASE_URL=postgresql://… TEMPORAL_ADDRESS=host:7233 npx tsx api/main.ts
 import { ConfigError, loadConfig } from '../infra/config';
 import { withPayloadKeys } from '../infra/codec';
+import { setupTracing } from '../infra/tracing';
 import { startApi } from './index';
 
 async function main(): Promise<void> {
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
   if (!config.DATABASE_URL) {
     throw new ConfigError('DATABASE_URL is not set: the standalone API needs a database (npm start runs the embedded one).');
   }
+  const tracing = setupTracing(config);
   const api = await startApi({ config, databaseUrl: config.DATABASE_URL });
   console.log(JSON.stringify({ level: 30, time: Date.now(), msg: `API listening on ${api.url} (docs at ${api.url}/docs)` }));
   let stopping = false;
@@ -17,7 +19,7 @@ async function main(): Promise<void> {
       if (stopping) return;
       stopping = true;
       api.close().then(
-        () => process.exit(0),
+        () => (tracing?.shutdown() ?? Promise.resolve()).finally(() => process.exit(0)),
         (err: unknown) => {
           console.error(err);
           process.exit(1);

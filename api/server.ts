@@ -28,6 +28,8 @@ import { makeHealthCheck } from './health';
 import type { PayloadCodec } from '@temporalio/common';
 import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
+import { registerMetrics } from './metrics';
+import { clientInterceptors, traceRequests } from '../infra/tracing';
 import type { Role } from '../domain/schemas';
 import { authenticate, requireRole, type AuthContext } from './auth';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
@@ -37,6 +39,7 @@ import { eventRoutes } from './routes/events';
 import { hookRoutes } from './routes/hook';
 import { meRoutes } from './routes/me';
 import { previewRoutes } from './routes/preview';
+import { SCIM_PREFIX, scimRoutes } from './scim';
 import { systemRoutes } from './routes/system';
 
 /** Bodies over this answer 413 (api.md). */
@@ -80,6 +83,7 @@ export interface ApiDeps {
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["x-signature"]',
+  'req.headers["webhook-signature"]',
   'req.headers.cookie',
   'headers.authorization',
   'headers["x-signature"]',
@@ -117,6 +121,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
+  // First: a span per request, around every hook and handler after it.
+  traceRequests(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -164,6 +170,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     }
     return sendProblem(reply, problem(404, `No route ${request.method} ${urlPath}.`));
   });
+
+  // Before the routes: its hooks (HTTP metrics per route) see every one. GET /metrics.
+  registerMetrics(app, { prisma: deps.prisma });
 
   const OPTIONAL_BODY = 'x-optional-body';
   void app.register(fastifySwagger, {
@@ -224,6 +233,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   if (codec) void app.register(async (scope) => codecRoutes(scope, { codec, origins: parseOrigins(deps.config.CODEC_CORS_ORIGINS) }));
   // Its own scope: the hook reads raw bytes with its own body parser.
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
+  // Its own scope too: SCIM tokens, application/scim+json, SCIM errors.
+  void app.register(async (scope) => scimRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps), { prefix: SCIM_PREFIX });
 
   const webDir = deps.webDir ?? path.resolve(__dirname, '..', 'web', 'dist');
   if (fs.existsSync(path.join(webDir, 'index.html'))) {
@@ -268,7 +279,7 @@ export async function startApi(opts: {
   // Lazy: the API starts (and says so on /v1/health) even while Temporal is away.
   const temporalOptions = temporalConnectOptions(config);
   const connection = lazyClient(temporalOptions);
-  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config) });
+  const temporal = new Client({ connection, namespace: temporalOptions.namespace, dataConverter: dataConverter(config), interceptors: clientInterceptors() });
   const wizard = createWizardClient({ temporal, prisma, config });
   const health = makeHealthCheck({
     prisma,

@@ -23,9 +23,9 @@ export type { Page };
 export interface StartDeletionArgs {
   workspaceId: string;
   userId: string;
-  /** Who starts it: an admin (USER) or the HR hook (HR, id = employeeId or "hr-hook"). */
+  /** Who starts it: an admin (USER), the HR hook (HR, id = employeeId or "hr-hook"), an identity provider (IDP). */
   actor: Actor;
-  source: 'ADMIN' | 'HR';
+  source: Deletion['source'];
   reason?: string;
   /** HR only: the user stays SUSPENDED until then, PENDING_DELETION after. */
   effectiveAt?: Date;

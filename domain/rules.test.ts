@@ -1,13 +1,11 @@
 import fc from 'fast-check';
-import { RuleViolation, StepConflict } from './errors';
 import {
   cancelProblem,
-  collectUserIds,
   confirmationProblem,
   labelsStepProblem,
   leadsChoice,
   leadsStepProblem,
-  problemError,
+  receiverProblem,
   resolveRouting,
   routingStepProblem,
   startDeletionBlockers,
@@ -71,6 +69,24 @@ describe('targetProblem', () => {
     expect(targetProblem('gone', { id: 'u1', status: 'SUSPENDED' })).toEqual(
       rule('User u1 is suspended; choose an active user.'),
     );
+  });
+});
+
+describe('receiverProblem', () => {
+  it('by default takes only an ACTIVE user of the workspace, in the same words as targetProblem', () => {
+    expect(receiverProblem('u1', 'ACTIVE')).toBeNull();
+    expect(receiverProblem('ghost', undefined)).toEqual(targetProblem('gone', undefined, 'ghost'));
+    for (const status of ['PENDING_DELETION', 'SUSPENDED'] as const) {
+      expect(receiverProblem('u1', status)).toEqual(targetProblem('gone', { id: 'u1', status }));
+    }
+  });
+
+  it('refuses only the statuses it is given (a label keeps a SUSPENDED user)', () => {
+    expect(receiverProblem('u1', 'SUSPENDED', ['PENDING_DELETION'])).toBeNull();
+    expect(receiverProblem('u1', 'PENDING_DELETION', ['PENDING_DELETION'])).toEqual(
+      rule('User u1 is being deleted; choose an active user.'),
+    );
+    expect(receiverProblem('ghost', undefined, [])).toEqual(rule('User ghost is not in this workspace.'));
   });
 });
 
@@ -373,22 +389,6 @@ describe('cancelProblem', () => {
     expect(cancelProblem({ status: 'CANCELLED', step: 'LABELS' })).toEqual(
       conflict('This deletion is already CANCELLED.'),
     );
-  });
-});
-
-describe('problemError', () => {
-  it('maps each kind to its named error', () => {
-    const c = problemError(conflict('x') as { kind: 'StepConflict'; message: string });
-    expect(c).toBeInstanceOf(StepConflict);
-    expect(c.message).toBe('x');
-    expect(problemError(rule('y') as { kind: 'RuleViolation'; message: string })).toBeInstanceOf(RuleViolation);
-  });
-});
-
-describe('collectUserIds', () => {
-  it('lists each user once, in first-seen order', () => {
-    expect(collectUserIds([half('b', 'a'), to('a'), half('c', 'b')])).toEqual(['b', 'a', 'c']);
-    expect(collectUserIds([])).toEqual([]);
   });
 });
 

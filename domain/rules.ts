@@ -5,7 +5,6 @@
 // which passes what it found.
 // Pure: no I/O, no clock, no randomness; safe inside the Temporal workflow sandbox.
 import { distributionFromTarget, distributionProblem } from './distribution';
-import { RuleViolation, StepConflict } from './errors';
 import type { DeletionStatus, Distribution, LeadsStepBody, Role, StartBlocker, Step, UserStatus } from './schemas';
 
 /** Why an input is refused: the kind picks the HTTP status (409 / 422). */
@@ -13,11 +12,6 @@ export type RuleProblem = { kind: 'StepConflict' | 'RuleViolation'; message: str
 
 const violation = (message: string): RuleProblem => ({ kind: 'RuleViolation', message });
 const conflict = (message: string): RuleProblem => ({ kind: 'StepConflict', message });
-
-/** The named error for a refusal, for callers that throw. */
-export function problemError(problem: RuleProblem): StepConflict | RuleViolation {
-  return problem.kind === 'StepConflict' ? new StepConflict(problem.message) : new RuleViolation(problem.message);
-}
 
 // ---- Start -----------------------------------------------------------------
 
@@ -96,10 +90,37 @@ export function startDeletionBlockers(args: StartArgs & { openWizard: boolean })
 // ---- Targets ---------------------------------------------------------------
 
 /**
+ * Statuses of a user who may not be handed work (leads, a place in a
+ * distribution), with why: only an ACTIVE user receives. A user being deleted
+ * is on the way out, and so is a SUSPENDED one (the HR hook's effectiveAt).
+ */
+const NOT_RECEIVING = { PENDING_DELETION: 'is being deleted', SUSPENDED: 'is suspended' } as const;
+export type NotReceiving = keyof typeof NOT_RECEIVING;
+const ALL_NOT_RECEIVING = Object.keys(NOT_RECEIVING) as NotReceiving[];
+
+/**
+ * May the user `userId` (of status `status`, or `undefined` when not in the
+ * workspace) be named to receive or hold something? It must exist in the
+ * workspace, and its status must not be one of `refused`: by default it must
+ * be ACTIVE (a label's owner and members need only not be PENDING_DELETION).
+ * The one rule and wording for the wizard's steps (`targetProblem`) and the
+ * directory's writes alike.
+ */
+export function receiverProblem(
+  userId: string,
+  status: UserStatus | undefined,
+  refused: readonly NotReceiving[] = ALL_NOT_RECEIVING,
+): RuleProblem | null {
+  if (status === undefined) return violation(`User ${userId} is not in this workspace.`);
+  if (status === 'ACTIVE' || !refused.includes(status)) return null;
+  return violation(`User ${userId} ${NOT_RECEIVING[status]}; choose an active user.`);
+}
+
+/**
  * May `candidate` receive what the deleted user held (leads, a place in a
  * distribution, a label)? It must exist in the workspace, not be the user being
- * deleted, and be ACTIVE. `candidateId` names the missing user in the message
- * when `candidate` is undefined.
+ * deleted, and be ACTIVE (`receiverProblem`). `candidateId` names the missing
+ * user in the message when `candidate` is undefined.
  */
 export function targetProblem(
   deletedUserId: string,
@@ -107,22 +128,14 @@ export function targetProblem(
   candidateId?: string,
 ): RuleProblem | null {
   if (candidate === undefined) {
-    return violation(
-      candidateId === undefined
-        ? 'The chosen user is not in this workspace.'
-        : `User ${candidateId} is not in this workspace.`,
-    );
+    return candidateId === undefined
+      ? violation('The chosen user is not in this workspace.')
+      : receiverProblem(candidateId, undefined);
   }
   if (candidate.id === deletedUserId) {
     return violation(`User ${candidate.id} is the user being deleted; choose someone else.`);
   }
-  if (candidate.status === 'PENDING_DELETION') {
-    return violation(`User ${candidate.id} is being deleted; choose an active user.`);
-  }
-  if (candidate.status === 'SUSPENDED') {
-    return violation(`User ${candidate.id} is suspended; choose an active user.`);
-  }
-  return null;
+  return receiverProblem(candidate.id, candidate.status);
 }
 
 // ---- Step 1: leads ---------------------------------------------------------
@@ -300,15 +313,4 @@ export function cancelProblem(current: { status: DeletionStatus; step: Step }): 
 
 function notOpenMessage(status: DeletionStatus): string {
   return status === 'FAILED' ? 'This deletion has FAILED; start a new one.' : `This deletion is already ${status}.`;
-}
-
-// ---- Helpers -------------------------------------------------------------------
-
-/** Every user id named in the distributions, once each, in first-seen order (for data look-ups). */
-export function collectUserIds(distributions: readonly Distribution[]): string[] {
-  const ids = new Set<string>();
-  for (const distribution of distributions) {
-    for (const { userId } of distribution) ids.add(userId);
-  }
-  return [...ids];
 }

@@ -38,7 +38,8 @@ export const USER_STATUSES = ['ACTIVE', 'SUSPENDED', 'PENDING_DELETION'] as cons
 export const VISIBILITIES = ['PRIVATE', 'SHARED', 'PUBLIC'] as const;
 export const DELETION_STATUSES = ['IN_PROGRESS', 'COMPLETED', 'CANCELLED', 'FAILED'] as const;
 export const STEPS = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'] as const;
-export const ACTOR_TYPES = ['USER', 'HR', 'SYSTEM'] as const;
+export const ACTOR_TYPES = ['USER', 'HR', 'IDP', 'SYSTEM'] as const;
+export const DELETION_SOURCES = ['ADMIN', 'HR', 'IDP'] as const;
 
 export const Role = z.enum(ROLES);
 export const UserStatus = z.enum(USER_STATUSES);
@@ -221,7 +222,7 @@ export const Deletion = z.object({
   status: DeletionStatus,
   step: Step,
   user: z.object({ id: Id, name: z.string(), email: z.string() }),
-  source: z.enum(['ADMIN', 'HR']),
+  source: z.enum(DELETION_SOURCES),
   reason: z.string().nullable(),
   startedAt: z.string(),
   updatedAt: z.string(),

@@ -91,3 +91,20 @@ test('nextStep walks LEADS → … → DONE and stays at DONE', () => {
   expect(W.STEP_ORDER.slice(0, -1).map(W.nextStep)).toEqual(W.STEP_ORDER.slice(1));
   expect(W.nextStep('DONE')).toBe('DONE');
 });
+
+test('attention: set with the reason where the wizard is, the first `since` kept, cleared when it goes on and when it ends', () => {
+  const moving = W.moveStarted(openedSnapshot(), [{ userId: 'ann', weight: 100 }], 10, T0);
+  expect(moving.view.attention).toBeNull();
+  const stuck = W.attentionNeeded(moving, 'Moving the leads: refused', T0);
+  expect(stuck.phase).toBe('MOVING');
+  expect(stuck.view).toMatchObject({ step: 'LEADS', status: 'IN_PROGRESS', attention: { reason: 'Moving the leads: refused', since: T0 } });
+  expect(W.attentionNeeded(stuck, 'again', T1).view.attention).toEqual({ reason: 'again', since: T0 });
+  expect(W.attentionCleared(stuck, T1).view.attention).toBeNull();
+  expect(W.cancelled(W.cancelRequested(stuck, T1), T1).view).toMatchObject({ status: 'CANCELLED', attention: null });
+});
+
+test('storableText writes out lone surrogates and NUL, and keeps everything else (emoji included)', () => {
+  expect(W.storableText('a\ud800b\u0000c😀\udc00')).toBe('a\\ud800b\\u0000c😀\\udc00');
+  expect(W.storableText('plain')).toBe('plain');
+  expect(W.storableText(null)).toBeNull();
+});

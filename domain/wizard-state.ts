@@ -18,7 +18,7 @@ export interface WizardInput {
   deletionId: string;
   workspaceId: string;
   userId: string;
-  source: 'ADMIN' | 'HR';
+  source: Deletion['source'];
   actor: Actor;
   reason: string | null;
   /** HR: when the user actually leaves; until then SUSPENDED, then PENDING_DELETION. */

@@ -55,7 +55,13 @@ export const ConfigSchema = z.object({
   TEMPORAL_CONFIG_FILE: z.string().optional(),
   TEMPORAL_PROFILE: z.string().optional(),
   HOST: z.string().default('127.0.0.1'),
+  /** Where the worker serves Prometheus metrics (its own and the Temporal SDK's): HOST:WORKER_METRICS_PORT/metrics; 0 turns it off. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   PORT: port.default(3000),
+  /** OTLP/HTTP collector for traces (e.g. http://otel-collector:4318); unset: no traces are exported. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** The service name traces carry. */
+  OTEL_SERVICE_NAME: z.string().min(1).default('crm-offboarding'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Most leads handed over per transaction in a bulk move. */
   LEAD_MOVE_BATCH_SIZE: z.coerce.number().int().min(100).max(50_000).default(10_000),

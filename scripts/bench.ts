@@ -77,7 +77,7 @@ async function main() {
   const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-'));
   const bundlePath = path.join(bundleDir, 'workflows.js');
   log('bundling workflows');
-  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: undefined })).code);
+  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), workflowInterceptorModules: [require.resolve('../infra/tracing-workflow')], logger: undefined })).code);
 
   const slug = `bench-${Date.now()}`;
   const ws = await prisma.workspace.create({ data: { slug, name: slug, hookSecret: randomUUID() } });

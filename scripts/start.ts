@@ -10,6 +10,7 @@ import { startApi } from '../api/server';
 import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
 import { withPayloadKeys } from '../infra/codec';
+import { setupTracing } from '../infra/tracing';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
 import { temporalConnectOptions } from '../infra/temporal-connection';
@@ -17,6 +18,7 @@ import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
 import { createWorker } from '../worker/index';
+import { coreTelemetry, freeLoopbackAddress, serveWorkerMetrics } from '../worker/metrics';
 import { seedDemo } from './seed';
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.test';
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    await startEverything(withPayloadKeys(loadConfig()), stops, (reason) => {
+    await startEverything(loadConfig(), stops, (reason) => {
       if (!stopping) void stopAll(reason).then(() => process.exit(1));
     });
   } catch (err) {
@@ -77,10 +79,13 @@ async function main(): Promise<void> {
   }
 }
 
-async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason: string) => void): Promise<void> {
+async function startEverything(settings: Config, stops: Stop[], fatal: (reason: string) => void): Promise<void> {
   // Find (or build) the CLI first: a missing one is a one-line refusal before
   // anything else has started.
-  const cliPath = baseConfig.TEMPORAL_ADDRESS ? null : await findTemporalCli(baseConfig, log);
+  const cliPath = settings.TEMPORAL_ADDRESS ? null : await findTemporalCli(settings, log);
+  // Then the payload key: refused in production without one; in embedded
+  // mode made once in DATA_DIR (only after the checks that create nothing).
+  const baseConfig = withPayloadKeys(settings);
 
   const db = await ensureDatabase(baseConfig, log);
   stops.push({ name: db.embedded ? 'embedded PostgreSQL (PGlite)' : 'database connection', stop: () => db.stop() });
@@ -113,10 +118,24 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
 
   // We stop the worker ourselves, after the API (the runtime would otherwise
   // start shutting it down on the same Ctrl-C, while requests still arrive).
+  const tracing = setupTracing(config);
+  if (tracing) stops.push({ name: 'trace exporter', stop: () => tracing.shutdown() });
+  const coreMetrics = config.WORKER_METRICS_PORT ? await freeLoopbackAddress() : undefined;
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN'),
+    ...(coreMetrics ? { telemetryOptions: coreTelemetry(coreMetrics) } : {}),
   });
+  let workerMetricsUrl: string | null = null;
+  if (config.WORKER_METRICS_PORT) {
+    const metrics = await serveWorkerMetrics({ host: config.HOST, port: config.WORKER_METRICS_PORT, ...(coreMetrics ? { coreAddress: coreMetrics } : {}) }).catch(
+      (err: NodeJS.ErrnoException) => {
+        throw new ConfigError(`The worker cannot serve metrics on ${config.HOST}:${config.WORKER_METRICS_PORT} (${err.code ?? err.message}): set WORKER_METRICS_PORT to a free port, or 0 for none.`);
+      },
+    );
+    stops.push({ name: 'worker metrics', stop: metrics.close });
+    workerMetricsUrl = metrics.url;
+  }
   // The worker is created (its workflow bundle built) before we say "running",
   // and run here rather than through runWorker so that a stop asked for at
   // any moment after that reaches it.
@@ -155,6 +174,7 @@ async function startEverything(baseConfig: Config, stops: Stop[], fatal: (reason
       'CRM offboarding is running.',
       `  API            ${api.url}`,
       `  API docs       ${api.url}/docs`,
+      `  Metrics        ${api.url}/metrics${workerMetricsUrl ? `, ${workerMetricsUrl} (worker)` : ''}`,
       `  Temporal UI    ${uiUrl ?? '(the server at TEMPORAL_ADDRESS has its own)'}`,
       `  Temporal       ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`,
       `  Data           ${db.embedded ? config.DATA_DIR : 'DATABASE_URL'}`,

@@ -9,13 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger } from '@temporalio/worker';
-import { Client as PgClient } from 'pg';
 import { loadConfig } from '../infra/config';
 import { startEmbeddedPostgres } from '../infra/database';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
 import { freePort, startTemporalDevServer } from '../infra/temporal-server';
 import { TEST_ENV_VARS } from './support/env';
+import { createThrowawayDatabase } from './support/throwaway-database';
 
 export interface GlobalTestState {
   stops: { name: string; stop: () => Promise<void> }[];
@@ -44,7 +44,7 @@ export default async function globalSetup(): Promise<void> {
       (async () => {
         const url = await startDatabase(state);
         log(`database ${redact(url)} up`);
-        await migrate(url, (m: string) => log(m));
+        await migrate(url, (message: string) => log(message));
         return url;
       })(),
       (async () => {
@@ -89,9 +89,9 @@ export default async function globalSetup(): Promise<void> {
 /** Like Promise.all, but waits for every promise to settle before rejecting. */
 async function allOrNothing<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const settled = await Promise.allSettled(promises);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 async function startDatabase(state: GlobalTestState): Promise<string> {
@@ -102,37 +102,20 @@ async function startDatabase(state: GlobalTestState): Promise<string> {
     return pglite.url;
   }
   loadConfig(); // a malformed DATABASE_URL fails here with the config's own message
-  const name = `crm_test_${process.pid}`;
-  const admin = new PgClient({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  state.stops.push({
-    name: `database ${name}`,
-    stop: async () => {
-      const client = new PgClient({ connectionString: serverUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  });
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+  const database = await createThrowawayDatabase(serverUrl, `crm_test_${process.pid}`);
+  state.stops.push({ name: `database ${database.name}`, stop: database.drop });
+  return database.url;
 }
 
 async function bundleWorkflows(scratch: string): Promise<string | null> {
   const workflowsPath = path.resolve(__dirname, '..', 'workflows', 'index.ts');
   if (!fs.existsSync(workflowsPath)) return null;
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [require.resolve('../infra/tracing-workflow')],
+    logger: new DefaultLogger('WARN'),
+  });
   const file = path.join(scratch, 'workflow-bundle.js');
   fs.writeFileSync(file, code);
   return file;

@@ -6,6 +6,7 @@ import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Config } from '../infra/config';
 import { dataConverter } from '../infra/codec';
+import { activityInterceptors, WORKFLOW_INTERCEPTOR_MODULE } from '../infra/tracing';
 import { createPrisma } from '../infra/database';
 import { connectWorker, temporalConnectOptions } from '../infra/temporal-connection';
 
@@ -32,6 +33,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     await prisma.$disconnect();
     throw err;
   }
+  // A pre-built bundle must have been built with WORKFLOW_INTERCEPTOR_MODULE (tests/global-setup.ts does).
   const workflows = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
@@ -39,6 +41,11 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     connection,
     namespace: temporal.namespace,
     dataConverter: dataConverter(config),
+    // Traces: activities continue the trace the workflow was started or updated in.
+    interceptors: {
+      activity: activityInterceptors(),
+      ...(deps.workflowBundlePath ? {} : { workflowModules: [WORKFLOW_INTERCEPTOR_MODULE] }),
+    },
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflows,
     activities: createActivities(prisma, {

@@ -7,6 +7,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -117,10 +118,15 @@ function asRefusal(err: unknown): never {
   throw err;
 }
 
-/** The reason the database gave when it refused an activity's work for good; null for any other failure. */
-function refusedForGood(err: unknown): string | null {
+/**
+ * The reason the database gave when it refused an activity's work for good
+ * (with `rules`, also a business rule's refusal); null for any other failure.
+ */
+function refusedForGood(err: unknown, rules = false): string | null {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  return cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.DatabaseRefused ? cause.message : null;
+  if (!(cause instanceof ApplicationFailure)) return null;
+  if (cause.type === FAILURE_TYPES.DatabaseRefused) return cause.message;
+  return rules && cause.type === FAILURE_TYPES.RuleViolation ? cause.message : null;
 }
 
 export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSnapshot): Promise<Deletion> {
@@ -149,22 +155,24 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
   /**
    * Background work that must go through. A transient failure is retried by
    * the activity's policy; a permanent refusal sets `attention` with the
-   * reason and waits for a `retry` (inside the move's scope, a cancel ends the
-   * wait); `attention` is cleared once the work goes through.
+   * reason and waits for a `retry`, or, when `cancellable`, a cancel (which
+   * ends the wait with a CancelledFailure; inside the move's scope the scope's
+   * cancellation does the same); `attention` is cleared once the work goes through.
    */
-  const untilItGoesThrough = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+  const untilItGoesThrough = async <T>(what: string, work: () => Promise<T>, cancellable = false): Promise<T> => {
     for (;;) {
       try {
         const result = await work();
         if (s.view.attention) await publish(W.attentionCleared(s, now()));
         return result;
       } catch (err) {
-        const reason = refusedForGood(err);
+        const reason = refusedForGood(err, true);
         if (reason === null || !patched(PATCH.attention)) throw err;
         log.warn('wizard needs attention', { deletionId, what, reason });
         retryRequested = false;
         await publish(W.attentionNeeded(s, `${what}: ${reason}`, now()));
-        await condition(() => retryRequested);
+        await condition(() => retryRequested || (cancellable && s.phase === 'CANCELLING'));
+        if (!retryRequested) throw new CancelledFailure(`${what}: cancelled while waiting for a retry`);
       }
     }
   };
@@ -195,7 +203,8 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
   };
 
   // ---- handlers -----------------------------------------------------------
-  setHandler(getDeletion, () => s.view);
+  // Snapshots carried over from before `attention` existed have none: null.
+  setHandler(getDeletion, () => ({ ...s.view, attention: s.view.attention ?? null }));
 
   setHandler(waitOpened, async () => {
     await condition(() => s.phase !== 'OPENING');
@@ -386,9 +395,13 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
     let batchSize: number | undefined;
     const slices = patched(PATCH.cancelNoWait) ? moverNoWait : mover;
     const what = kind === 'MOVE' ? 'Moving the leads' : 'Sweeping the leads';
+    // Who takes a leaver's share when no target is left.
+    const sliceActor = kind === 'MOVE' ? leadsActor : (confirmedBy ?? input.actor);
     for (;;) {
-      const r = await untilItGoesThrough(what, () =>
-        slices.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize }),
+      const r = await untilItGoesThrough(
+        what,
+        () => slices.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize, actor: sliceActor }),
+        kind === 'MOVE',
       );
       onProgress(r.moved);
       if (r.done) return r.moved;
@@ -401,13 +414,13 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
     const scope = new CancellationScope();
     moveScope = scope;
     try {
-      await scope.run(async () => {
-        await moveAll('MOVE', (moved) => (s = W.moveProgressed(s, moved, now())));
-        const { moved } = await untilItGoesThrough('Finishing the lead move', () =>
-          db.finishLeadMove({ workspaceId, deletionId, kind: 'MOVE', actor: leadsActor }),
-        );
-        await publish(W.moveFinished(s, moved, now()));
-      });
+      await scope.run(() => moveAll('MOVE', (moved) => (s = W.moveProgressed(s, moved, now()))));
+      const { moved } = await untilItGoesThrough(
+        'Finishing the lead move',
+        () => db.finishLeadMove({ workspaceId, deletionId, kind: 'MOVE', actor: leadsActor }),
+        true,
+      );
+      await publish(W.moveFinished(s, moved, now()));
     } catch (err) {
       // Cancelled: the cancel handler records how far it got. A cancel also wins over whatever the
       // slice did meanwhile (failed, timed out because its worker was killed).
@@ -438,7 +451,12 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
     const wait = Math.max(Date.parse(input.effectiveAt!) - Date.now(), 1);
     const ended = await condition(() => s.phase === 'FINISHED' || s.phase === 'CANCELLING', wait);
     if (ended) return;
-    await untilItGoesThrough('Marking the user as leaving', () => db.markPendingDeletion({ workspaceId, deletionId, userId }));
+    try {
+      await untilItGoesThrough('Marking the user as leaving', () => db.markPendingDeletion({ workspaceId, deletionId, userId }), true);
+    } catch (err) {
+      if (isCancellation(err)) return; // cancelled while the database refused it: the user is ACTIVE again anyway
+      throw err;
+    }
     s = W.becameEffective(s);
   }
 }

@@ -2,9 +2,9 @@
 // first, and every query filters by it.
 import type { PrismaClient } from '../../generated/prisma/client';
 import { NotFound, RuleViolation } from '../../domain/errors';
+import { receiverProblem, type NotReceiving } from '../../domain/rules';
 import { STORABLE_TEXT, type Role, type UserStatus } from '../../domain/schemas';
 
-export type Db = PrismaClient;
 /** The client inside an interactive transaction. */
 export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
@@ -17,19 +17,24 @@ export function plausibleId(id: string): boolean {
   return id.length > 0 && id.length <= 200 && STORABLE_TEXT.test(id);
 }
 
+/** The 404 for an id named in the path or the query string that this workspace does not hold. */
+export function notInWorkspace(what: 'User' | 'Deletion' | 'Integration', id: string): NotFound {
+  return new NotFound(`${what} ${id} does not exist in this workspace.`);
+}
+
 /** The role of a user of this workspace, or null when there is no such user. */
-export async function roleOf(db: Db, workspaceId: string, userId: string): Promise<Role | null> {
+export async function roleOf(prisma: PrismaClient, workspaceId: string, userId: string): Promise<Role | null> {
   if (!plausibleId(userId)) return null;
-  const user = await db.user.findFirst({ where: { workspaceId, id: userId }, select: { role: true } });
+  const user = await prisma.user.findFirst({ where: { workspaceId, id: userId }, select: { role: true } });
   return user?.role ?? null;
 }
 
 /** A user of this workspace named in the path or the query string, or 404. */
-export async function requireUser(db: Db | Tx, workspaceId: string, userId: string, what = 'User') {
+export async function requireUser(prisma: PrismaClient | Tx, workspaceId: string, userId: string) {
   const user = plausibleId(userId)
-    ? await db.user.findFirst({ where: { workspaceId, id: userId }, select: { id: true, status: true } })
+    ? await prisma.user.findFirst({ where: { workspaceId, id: userId }, select: { id: true, status: true } })
     : null;
-  if (!user) throw new NotFound(`${what} ${userId} does not exist in this workspace.`);
+  if (!user) throw notInWorkspace('User', userId);
   return user;
 }
 
@@ -46,34 +51,21 @@ export async function lockUsers(tx: Tx, workspaceId: string, userIds: string[]):
     WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[])
     ORDER BY id
     FOR SHARE`;
-  return new Map(rows.map((r) => [r.id, r.status]));
-}
-
-function quoteList(ids: string[]): string {
-  const shown = ids.slice(0, 5).join(', ');
-  return ids.length > 5 ? `${shown} and ${ids.length - 5} more` : shown;
+  return new Map(rows.map((row) => [row.id, row.status]));
 }
 
 /**
- * Refuses (422) users named in a body who are not in this workspace, or whose
- * status is not allowed for what they are being named as.
+ * Refuses (422) the first user named in a body, in order, who may not receive
+ * what the body gives them (`receiverProblem`: not in this workspace, or of a
+ * `refused` status; by default, not ACTIVE). `statuses` is what `lockUsers` found.
  */
-export function checkNamedUsers(
-  statuses: Map<string, UserStatus>,
-  userIds: string[],
-  role: string,
-  refused: readonly UserStatus[],
+export function refuseReceivers(
+  statuses: ReadonlyMap<string, UserStatus>,
+  userIds: readonly string[],
+  refused?: readonly NotReceiving[],
 ): void {
-  const unique = [...new Set(userIds)];
-  const unknown = unique.filter((id) => !statuses.has(id));
-  if (unknown.length > 0) {
-    throw new RuleViolation(`No user ${quoteList(unknown)} in this workspace can be ${role}.`);
-  }
-  for (const status of refused) {
-    const bad = unique.filter((id) => statuses.get(id) === status);
-    if (bad.length > 0) {
-      const why = status === 'PENDING_DELETION' ? 'is being deleted' : `is ${status}`;
-      throw new RuleViolation(`User ${quoteList(bad)} ${why} and cannot be ${role}.`);
-    }
+  for (const userId of new Set(userIds)) {
+    const problem = receiverProblem(userId, statuses.get(userId), refused);
+    if (problem) throw new RuleViolation(problem.message);
   }
 }

@@ -1,22 +1,24 @@
 // Labels: an owner and members, all users of this workspace.
+import type { PrismaClient } from '../../generated/prisma/client';
+import type { Page } from '../../domain/pagination';
 import type { Label, Visibility } from '../../domain/schemas';
-import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../../domain/pagination';
-import { checkNamedUsers, lockUsers, type Db } from './common';
+import { lockUsers, refuseReceivers } from './common';
+import { CREATION_ORDER, keysetPage, type PageQuery } from './pages';
 
 /**
  * The owner and every member must be users of this workspace who are not
- * being deleted (422 otherwise). A member named twice is kept once.
+ * being deleted (422 otherwise; a SUSPENDED one may stay on a label). A
+ * member named twice is kept once.
  */
 export async function createLabel(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
   input: { name: string; visibility: Visibility; ownerId: string; memberIds: string[] },
 ): Promise<Label> {
   const memberIds = [...new Set(input.memberIds)];
-  return db.$transaction(async (tx) => {
-    const statuses = await lockUsers(tx, workspaceId, [input.ownerId, ...memberIds]);
-    checkNamedUsers(statuses, [input.ownerId], 'the owner of a label', ['PENDING_DELETION']);
-    checkNamedUsers(statuses, memberIds, 'a member of a label', ['PENDING_DELETION']);
+  return prisma.$transaction(async (tx) => {
+    const named = [input.ownerId, ...memberIds];
+    refuseReceivers(await lockUsers(tx, workspaceId, named), named, ['PENDING_DELETION']);
     const row = await tx.label.create({
       data: {
         workspaceId,
@@ -31,35 +33,28 @@ export async function createLabel(
   });
 }
 
-export async function listLabels(
-  db: Db,
-  workspaceId: string,
-  q: { limit: number; cursor?: string },
-): Promise<Page<Label>> {
-  const after = decodeCreatedCursor(q.cursor);
-  const rows = await db.label.findMany({
-    where: { workspaceId, ...afterCreated(after) },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: q.limit + 1,
-    select: {
-      id: true,
-      name: true,
-      visibility: true,
-      ownerId: true,
-      createdAt: true,
-      members: { orderBy: { position: 'asc' }, select: { userId: true } },
-    },
-  });
-  return pageOf(
-    rows,
-    q.limit,
-    (r) => ({
-      id: r.id,
-      name: r.name,
-      visibility: r.visibility,
-      ownerId: r.ownerId,
-      memberIds: r.members.map((m) => m.userId),
+export async function listLabels(prisma: PrismaClient, workspaceId: string, query: PageQuery): Promise<Page<Label>> {
+  return keysetPage(
+    CREATION_ORDER,
+    query,
+    (keyset) =>
+      prisma.label.findMany({
+        ...keyset.args({ workspaceId }),
+        select: {
+          id: true,
+          name: true,
+          visibility: true,
+          ownerId: true,
+          createdAt: true,
+          members: { orderBy: { position: 'asc' }, select: { userId: true } },
+        },
+      }),
+    (row) => ({
+      id: row.id,
+      name: row.name,
+      visibility: row.visibility,
+      ownerId: row.ownerId,
+      memberIds: row.members.map((member) => member.userId),
     }),
-    encodeCreatedCursor,
   );
 }

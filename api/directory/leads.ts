@@ -1,10 +1,13 @@
 // Leads: bulk creation in one statement, listing by id, counting, and the
 // lead-source delivery that routes new leads by an integration's distribution.
-import { NotFound, RuleViolation } from '../../domain/errors';
+import type { PrismaClient } from '../../generated/prisma/client';
+import { RuleViolation } from '../../domain/errors';
 import { eligibleDistribution, splitCounts } from '../../domain/distribution';
+import type { Page } from '../../domain/pagination';
+import { receiverProblem } from '../../domain/rules';
 import type { Lead } from '../../domain/schemas';
-import { decodeBigIdCursor, encodeBigIdCursor, pageOf, type Page } from '../../domain/pagination';
-import { checkNamedUsers, lockUsers, plausibleId, requireUser, type Db, type Tx } from './common';
+import { lockUsers, notInWorkspace, plausibleId, refuseReceivers, requireUser, type Tx } from './common';
+import { ID_ORDER, keysetPage, type PageQuery } from './pages';
 
 export interface NewLead {
   name: string;
@@ -20,9 +23,9 @@ const TX_OPTIONS = { timeout: 60_000, maxWait: 10_000 };
  * unnest(...)`), whatever their number: all or nothing, ids in input order.
  */
 async function insertLeads(tx: Tx, workspaceId: string, leads: NewLead[], ownerIds: string[]): Promise<number> {
-  const names = leads.map((l) => l.name);
-  const emails = leads.map((l) => l.email ?? null);
-  const phones = leads.map((l) => l.phone ?? null);
+  const names = leads.map((lead) => lead.name);
+  const emails = leads.map((lead) => lead.email ?? null);
+  const phones = leads.map((lead) => lead.phone ?? null);
   return tx.$executeRaw`
     INSERT INTO leads (workspace_id, owner_id, name, email, phone)
     SELECT ${workspaceId}, u.owner_id, u.name, u.email, u.phone
@@ -36,14 +39,13 @@ async function insertLeads(tx: Tx, workspaceId: string, leads: NewLead[], ownerI
  * not being deleted (422 naming them otherwise).
  */
 export async function createLeads(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
   leads: (NewLead & { ownerId: string })[],
 ): Promise<{ created: number }> {
-  const ownerIds = leads.map((l) => l.ownerId);
-  return db.$transaction(async (tx) => {
-    const statuses = await lockUsers(tx, workspaceId, ownerIds);
-    checkNamedUsers(statuses, ownerIds, 'the owner of new leads', ['PENDING_DELETION']);
+  const ownerIds = leads.map((lead) => lead.ownerId);
+  return prisma.$transaction(async (tx) => {
+    refuseReceivers(await lockUsers(tx, workspaceId, ownerIds), ownerIds, ['PENDING_DELETION']);
     const created = await insertLeads(tx, workspaceId, leads, ownerIds);
     return { created };
   }, TX_OPTIONS);
@@ -51,40 +53,40 @@ export async function createLeads(
 
 type LeadRow = { id: bigint; name: string; email: string | null; phone: string | null; ownerId: string };
 
-function toLead(r: LeadRow): Lead {
-  return { id: r.id.toString(), name: r.name, email: r.email, phone: r.phone, ownerId: r.ownerId };
+function toLead(row: LeadRow): Lead {
+  return { id: row.id.toString(), name: row.name, email: row.email, phone: row.phone, ownerId: row.ownerId };
 }
 
+/** Leads in id order; `ownerId` must name a user of this workspace (404), checked after the cursor (400). */
 export async function listLeads(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
-  q: { ownerId?: string; limit: number; cursor?: string },
+  query: PageQuery & { ownerId?: string },
 ): Promise<Page<Lead>> {
-  const after = decodeBigIdCursor(q.cursor);
-  if (q.ownerId !== undefined) await requireUser(db, workspaceId, q.ownerId);
-  const rows = await db.lead.findMany({
-    where: {
-      workspaceId,
-      ...(q.ownerId !== undefined ? { ownerId: q.ownerId } : {}),
-      ...(after !== undefined ? { id: { gt: after } } : {}),
+  return keysetPage(
+    ID_ORDER,
+    query,
+    async (keyset) => {
+      if (query.ownerId !== undefined) await requireUser(prisma, workspaceId, query.ownerId);
+      return prisma.lead.findMany({
+        ...keyset.args({ workspaceId, ...(query.ownerId !== undefined ? { ownerId: query.ownerId } : {}) }),
+        select: { id: true, name: true, email: true, phone: true, ownerId: true },
+      });
     },
-    orderBy: { id: 'asc' },
-    take: q.limit + 1,
-    select: { id: true, name: true, email: true, phone: true, ownerId: true },
-  });
-  return pageOf(rows, q.limit, toLead, (r) => encodeBigIdCursor(r.id));
+    toLead,
+  );
 }
 
-export async function countLeads(db: Db, workspaceId: string, q: { ownerId?: string }): Promise<{ count: number }> {
-  if (q.ownerId !== undefined) await requireUser(db, workspaceId, q.ownerId);
-  const count = await db.lead.count({
-    where: { workspaceId, ...(q.ownerId !== undefined ? { ownerId: q.ownerId } : {}) },
+export async function countLeads(
+  prisma: PrismaClient,
+  workspaceId: string,
+  query: { ownerId?: string },
+): Promise<{ count: number }> {
+  if (query.ownerId !== undefined) await requireUser(prisma, workspaceId, query.ownerId);
+  const count = await prisma.lead.count({
+    where: { workspaceId, ...(query.ownerId !== undefined ? { ownerId: query.ownerId } : {}) },
   });
   return { count };
-}
-
-function integrationNotFound(id: string): NotFound {
-  return new NotFound(`Integration ${id} does not exist in this workspace.`);
 }
 
 /**
@@ -95,18 +97,18 @@ function integrationNotFound(id: string): NotFound {
  * all the same and the deletion wizard's final sweep moves them).
  */
 export async function deliverLeads(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
   integrationId: string,
   leads: NewLead[],
 ): Promise<{ created: number; owners: Record<string, number> }> {
-  if (!plausibleId(integrationId)) throw integrationNotFound(integrationId);
-  return db.$transaction(async (tx) => {
+  if (!plausibleId(integrationId)) throw notInWorkspace('Integration', integrationId);
+  return prisma.$transaction(async (tx) => {
     const integration = await tx.integration.findFirst({
       where: { workspaceId, id: integrationId },
       select: { members: { orderBy: { position: 'asc' }, select: { userId: true, weight: true } } },
     });
-    if (!integration) throw integrationNotFound(integrationId);
+    if (!integration) throw notInWorkspace('Integration', integrationId);
     const distribution = integration.members;
     if (distribution.length === 0) {
       throw new RuleViolation(`Integration ${integrationId} has no members to route leads to.`);
@@ -116,9 +118,12 @@ export async function deliverLeads(
     const statuses = await lockUsers(
       tx,
       workspaceId,
-      distribution.map((m) => m.userId),
+      distribution.map((member) => member.userId),
     );
-    const eligible = eligibleDistribution(distribution, (userId) => statuses.get(userId) !== 'ACTIVE');
+    const eligible = eligibleDistribution(
+      distribution,
+      (userId) => receiverProblem(userId, statuses.get(userId)) !== null,
+    );
     const owners: Record<string, number> = {};
     const ownerIds: string[] = [];
     for (const { userId, count } of splitCounts(leads.length, eligible)) {

@@ -1,9 +1,11 @@
 // Automations and integrations: named distributions of new work over users.
+import type { PrismaClient } from '../../generated/prisma/client';
 import { RuleViolation } from '../../domain/errors';
 import { distributionProblem } from '../../domain/distribution';
+import type { Page } from '../../domain/pagination';
 import type { Automation, Distribution, Integration } from '../../domain/schemas';
-import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../../domain/pagination';
-import { checkNamedUsers, lockUsers, type Db, type Tx } from './common';
+import { lockUsers, refuseReceivers, type Tx } from './common';
+import { CREATION_ORDER, keysetPage, type PageQuery } from './pages';
 
 /**
  * A new distribution must add up (422 otherwise) and name only ACTIVE users
@@ -14,23 +16,22 @@ import { checkNamedUsers, lockUsers, type Db, type Tx } from './common';
 export async function checkNewDistribution(tx: Tx, workspaceId: string, distribution: Distribution): Promise<void> {
   const problem = distributionProblem(distribution);
   if (problem) throw new RuleViolation(problem);
-  const ids = distribution.map((m) => m.userId);
-  const statuses = await lockUsers(tx, workspaceId, ids);
-  checkNamedUsers(statuses, ids, 'a member of a distribution', ['PENDING_DELETION', 'SUSPENDED']);
+  const memberIds = distribution.map((member) => member.userId);
+  refuseReceivers(await lockUsers(tx, workspaceId, memberIds), memberIds);
 }
 
 function membersData(distribution: Distribution) {
-  return distribution.map((m, position) => ({ userId: m.userId, weight: m.weight, position }));
+  return distribution.map((member, position) => ({ userId: member.userId, weight: member.weight, position }));
 }
 
 const memberSelect = { orderBy: { position: 'asc' }, select: { userId: true, weight: true } } as const;
 
 export async function createAutomation(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
   input: { name: string; distribution: Distribution },
 ): Promise<Automation> {
-  return db.$transaction(async (tx) => {
+  return prisma.$transaction(async (tx) => {
     await checkNewDistribution(tx, workspaceId, input.distribution);
     const row = await tx.automation.create({
       data: { workspaceId, name: input.name, members: { createMany: { data: membersData(input.distribution) } } },
@@ -41,26 +42,28 @@ export async function createAutomation(
 }
 
 export async function listAutomations(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
-  q: { limit: number; cursor?: string },
+  query: PageQuery,
 ): Promise<Page<Automation>> {
-  const after = decodeCreatedCursor(q.cursor);
-  const rows = await db.automation.findMany({
-    where: { workspaceId, ...afterCreated(after) },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: q.limit + 1,
-    select: { id: true, name: true, createdAt: true, members: memberSelect },
-  });
-  return pageOf(rows, q.limit, (r) => ({ id: r.id, name: r.name, distribution: r.members }), encodeCreatedCursor);
+  return keysetPage(
+    CREATION_ORDER,
+    query,
+    (keyset) =>
+      prisma.automation.findMany({
+        ...keyset.args({ workspaceId }),
+        select: { id: true, name: true, createdAt: true, members: memberSelect },
+      }),
+    (row) => ({ id: row.id, name: row.name, distribution: row.members }),
+  );
 }
 
 export async function createIntegration(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
   input: { name: string; source: string; distribution: Distribution },
 ): Promise<Integration> {
-  return db.$transaction(async (tx) => {
+  return prisma.$transaction(async (tx) => {
     await checkNewDistribution(tx, workspaceId, input.distribution);
     const row = await tx.integration.create({
       data: {
@@ -76,21 +79,18 @@ export async function createIntegration(
 }
 
 export async function listIntegrations(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
-  q: { limit: number; cursor?: string },
+  query: PageQuery,
 ): Promise<Page<Integration>> {
-  const after = decodeCreatedCursor(q.cursor);
-  const rows = await db.integration.findMany({
-    where: { workspaceId, ...afterCreated(after) },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: q.limit + 1,
-    select: { id: true, name: true, source: true, createdAt: true, members: memberSelect },
-  });
-  return pageOf(
-    rows,
-    q.limit,
-    (r) => ({ id: r.id, name: r.name, source: r.source, distribution: r.members }),
-    encodeCreatedCursor,
+  return keysetPage(
+    CREATION_ORDER,
+    query,
+    (keyset) =>
+      prisma.integration.findMany({
+        ...keyset.args({ workspaceId }),
+        select: { id: true, name: true, source: true, createdAt: true, members: memberSelect },
+      }),
+    (row) => ({ id: row.id, name: row.name, source: row.source, distribution: row.members }),
   );
 }

@@ -1,37 +1,40 @@
 // Users of a workspace, in creation order.
-import { Prisma } from '../../generated/prisma/client';
-import { NotFound, StepConflict } from '../../domain/errors';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client';
+import { StepConflict } from '../../domain/errors';
+import type { Page } from '../../domain/pagination';
 import type { Role, User, UserStatus } from '../../domain/schemas';
-import { afterCreated, decodeCreatedCursor, encodeCreatedCursor, pageOf, type Page } from '../../domain/pagination';
-import { plausibleId, type Db } from './common';
+import { notInWorkspace, plausibleId } from './common';
+import { CREATION_ORDER, keysetPage, type PageQuery } from './pages';
 
 const userSelect = { id: true, name: true, email: true, role: true, status: true, createdAt: true } as const;
 type UserRow = { id: string; name: string; email: string; role: Role; status: UserStatus; createdAt: Date };
 
-function toUser(r: UserRow): User {
-  return { id: r.id, name: r.name, email: r.email, role: r.role, status: r.status };
+function toUser(row: UserRow): User {
+  return { id: row.id, name: row.name, email: row.email, role: row.role, status: row.status };
 }
 
 export async function listUsers(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
-  q: { status?: UserStatus; limit: number; cursor?: string },
+  query: PageQuery & { status?: UserStatus },
 ): Promise<Page<User>> {
-  const after = decodeCreatedCursor(q.cursor);
-  const rows = await db.user.findMany({
-    where: { workspaceId, ...(q.status ? { status: q.status } : {}), ...afterCreated(after) },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: q.limit + 1,
-    select: userSelect,
-  });
-  return pageOf(rows, q.limit, toUser, encodeCreatedCursor);
+  return keysetPage(
+    CREATION_ORDER,
+    query,
+    (keyset) =>
+      prisma.user.findMany({
+        ...keyset.args({ workspaceId, ...(query.status ? { status: query.status } : {}) }),
+        select: userSelect,
+      }),
+    toUser,
+  );
 }
 
-export async function getUser(db: Db, workspaceId: string, userId: string): Promise<User> {
+export async function getUser(prisma: PrismaClient, workspaceId: string, userId: string): Promise<User> {
   const row = plausibleId(userId)
-    ? await db.user.findFirst({ where: { workspaceId, id: userId }, select: userSelect })
+    ? await prisma.user.findFirst({ where: { workspaceId, id: userId }, select: userSelect })
     : null;
-  if (!row) throw new NotFound(`User ${userId} does not exist in this workspace.`);
+  if (!row) throw notInWorkspace('User', userId);
   return toUser(row);
 }
 
@@ -40,14 +43,14 @@ function emailTaken(email: string): StepConflict {
 }
 
 export async function createUser(
-  db: Db,
+  prisma: PrismaClient,
   workspaceId: string,
   input: { name: string; email: string; role: Role },
 ): Promise<User> {
-  const taken = await db.user.findFirst({ where: { workspaceId, email: input.email }, select: { id: true } });
+  const taken = await prisma.user.findFirst({ where: { workspaceId, email: input.email }, select: { id: true } });
   if (taken) throw emailTaken(input.email);
   try {
-    const row = await db.user.create({
+    const row = await prisma.user.create({
       data: { workspaceId, name: input.name, email: input.email, role: input.role },
       select: userSelect,
     });

@@ -3,7 +3,10 @@
 // stepping or confirming the deletion of an OWNER needs an OWNER: that 403
 // is decided before the body is read (`preParsing`; see requireOwnerFor).
 // A call that waits on the wizard answers 503 (Retry-After) after 10 s.
-import { NotFound } from '../../domain/errors';
+import type { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
+import type { WizardApi } from '../../client/types';
+import { DELETION_ROLES, mayActOnRole } from '../../domain/rules';
 import {
   AuditEvent,
   AutomationsStepBody,
@@ -21,16 +24,15 @@ import {
   UserIdParams,
   type Actor,
 } from '../../domain/schemas';
-import { plausibleId, roleOf } from '../directory/common';
+import { notInWorkspace, plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
 import type { ApiDeps } from '../server';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
-import type { FastifyRequest } from 'fastify';
 
 /** Problems of a route that waits on the wizard: 503 when it does not answer in time. */
 const WAITS = 503;
 
-const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
+const admins = { auth: 'token' as const, roles: DELETION_ROLES };
 
 function actorOf(req: FastifyRequest): Actor {
   return { type: 'USER', id: authOf(req).userId };
@@ -38,26 +40,110 @@ function actorOf(req: FastifyRequest): Actor {
 
 /** A path id that cannot exist never reaches the wizard. */
 function deletionId(id: string): string {
-  if (!plausibleId(id)) throw new NotFound(`Deletion ${id} does not exist in this workspace.`);
+  if (!plausibleId(id)) throw notInWorkspace('Deletion', id);
   return id;
 }
+
+type PreParsing = (req: FastifyRequest, reply: unknown, payload: unknown) => Promise<unknown>;
+
+/**
+ * A wizard step's route (`POST /v1/deletions/{id}/<path>`): the steps differ
+ * only in what is below; auth, roles, the OWNER-only check, params and
+ * problems are the same for all.
+ */
+interface StepRoute<Body extends z.ZodType> {
+  path: string;
+  summary: string;
+  body: Body;
+  /** 202 where the step starts work that goes on after the answer (the lead move; the removal). */
+  status: 200 | 202;
+  /** The WizardApi call that applies the step. */
+  submit(
+    wizard: WizardApi,
+    ...args: [workspaceId: string, deletionId: string, actor: Actor, body: z.output<Body>]
+  ): Promise<Deletion>;
+}
+
+/** What registers a step's route on `app`. */
+function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
+  return (app: Api, wizard: WizardApi, ownerOnlyStep: PreParsing): void => {
+    app.post(`/v1/deletions/:id/${route.path}`, {
+      config: admins,
+      schema: {
+        tags: ['deletions'],
+        summary: route.summary,
+        security: bearer,
+        params: IdParams,
+        body: route.body,
+        response: { [route.status]: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
+      },
+      preParsing: ownerOnlyStep,
+      handler: async (req, reply) => {
+        // Validated against `route.body`; the type provider cannot resolve a generic schema's type.
+        const body = req.body as z.output<Body>;
+        const { workspaceId } = authOf(req);
+        const deletion = await route.submit(wizard, workspaceId, deletionId(req.params.id), actorOf(req), body);
+        return reply.code(route.status).send(deletion);
+      },
+    });
+  };
+}
+
+/** The wizard's steps in order (also their order in the OpenAPI document). */
+const STEP_ROUTES = [
+  stepRoute({
+    path: 'leads',
+    summary: 'Step 1: move the user’s leads to one user or a distribution (the move starts)',
+    body: LeadsStepBody,
+    status: 202,
+    submit: (wizard, ...args) => wizard.submitLeads(...args),
+  }),
+  stepRoute({
+    path: 'automations',
+    summary: 'Step 2: workflow automations (unnamed ones keep their suggestion)',
+    body: AutomationsStepBody,
+    status: 200,
+    submit: (wizard, ...args) => wizard.submitAutomations(...args),
+  }),
+  stepRoute({
+    path: 'integrations',
+    summary: 'Step 3: integrations (unnamed ones keep their suggestion)',
+    body: IntegrationsStepBody,
+    status: 200,
+    submit: (wizard, ...args) => wizard.submitIntegrations(...args),
+  }),
+  stepRoute({
+    path: 'labels',
+    summary: 'Step 4: labels (unnamed ones lose the user with no replacement)',
+    body: LabelsStepBody,
+    status: 200,
+    submit: (wizard, ...args) => wizard.submitLabels(...args),
+  }),
+  stepRoute({
+    path: 'confirm',
+    summary: 'Confirm with exactly "CONFIRM": final sweep, then the user is removed',
+    body: ConfirmBody,
+    status: 202,
+    submit: (wizard, ...args) => wizard.confirm(...args),
+  }),
+];
 
 export function deletionRoutes(app: Api, deps: ApiDeps): void {
   const { wizard, prisma } = deps;
 
   /** 403 for a non-OWNER starting the deletion of the OWNER in `:userId`; any body passes through unread. */
-  const ownerOnlyStart = async (req: FastifyRequest, _reply: unknown, payload: unknown) => {
+  const ownerOnlyStart: PreParsing = async (req, _reply, payload) => {
     const auth = authOf(req);
-    if (auth.role !== 'OWNER') {
+    if (!mayActOnRole(auth.role, 'OWNER')) {
       const { userId } = req.params as { userId: string };
       requireOwnerFor(auth, await roleOf(prisma, auth.workspaceId, userId), 'start deleting an OWNER');
     }
     return payload;
   };
   /** 403 for a non-OWNER stepping or confirming the wizard (`:id`) of an OWNER. */
-  const ownerOnlyStep = async (req: FastifyRequest, _reply: unknown, payload: unknown) => {
+  const ownerOnlyStep: PreParsing = async (req, _reply, payload) => {
     const auth = authOf(req);
-    if (auth.role !== 'OWNER') {
+    if (!mayActOnRole(auth.role, 'OWNER')) {
       const { id } = req.params as { id: string };
       const deletion = plausibleId(id)
         ? await prisma.deletion.findFirst({ where: { id, workspaceId: auth.workspaceId }, select: { userId: true } })
@@ -83,7 +169,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
     handler: async (req, reply) => {
       const auth = authOf(req);
       const userId = req.params.userId;
-      if (!plausibleId(userId)) throw new NotFound(`User ${userId} does not exist in this workspace.`);
+      if (!plausibleId(userId)) throw notInWorkspace('User', userId);
       const { deletion, created } = await wizard.start({
         workspaceId: auth.workspaceId,
         userId,
@@ -126,82 +212,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
     handler: async (req) => wizard.get(authOf(req).workspaceId, deletionId(req.params.id)),
   });
 
-  app.post('/v1/deletions/:id/leads', {
-    config: admins,
-    schema: {
-      tags: ['deletions'],
-      summary: 'Step 1: move the user’s leads to one user or a distribution (the move starts)',
-      security: bearer,
-      params: IdParams,
-      body: LeadsStepBody,
-      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
-    },
-    preParsing: ownerOnlyStep,
-    handler: async (req, reply) =>
-      reply
-        .code(202)
-        .send(await wizard.submitLeads(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body)),
-  });
-
-  app.post('/v1/deletions/:id/automations', {
-    config: admins,
-    schema: {
-      tags: ['deletions'],
-      summary: 'Step 2: workflow automations (unnamed ones keep their suggestion)',
-      security: bearer,
-      params: IdParams,
-      body: AutomationsStepBody,
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
-    },
-    preParsing: ownerOnlyStep,
-    handler: async (req) =>
-      wizard.submitAutomations(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
-  });
-
-  app.post('/v1/deletions/:id/integrations', {
-    config: admins,
-    schema: {
-      tags: ['deletions'],
-      summary: 'Step 3: integrations (unnamed ones keep their suggestion)',
-      security: bearer,
-      params: IdParams,
-      body: IntegrationsStepBody,
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
-    },
-    preParsing: ownerOnlyStep,
-    handler: async (req) =>
-      wizard.submitIntegrations(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
-  });
-
-  app.post('/v1/deletions/:id/labels', {
-    config: admins,
-    schema: {
-      tags: ['deletions'],
-      summary: 'Step 4: labels (unnamed ones lose the user with no replacement)',
-      security: bearer,
-      params: IdParams,
-      body: LabelsStepBody,
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
-    },
-    preParsing: ownerOnlyStep,
-    handler: async (req) =>
-      wizard.submitLabels(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body),
-  });
-
-  app.post('/v1/deletions/:id/confirm', {
-    config: admins,
-    schema: {
-      tags: ['deletions'],
-      summary: 'Confirm with exactly "CONFIRM": final sweep, then the user is removed',
-      security: bearer,
-      params: IdParams,
-      body: ConfirmBody,
-      response: { 202: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
-    },
-    preParsing: ownerOnlyStep,
-    handler: async (req, reply) =>
-      reply.code(202).send(await wizard.confirm(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body)),
-  });
+  for (const registerStep of STEP_ROUTES) registerStep(app, wizard, ownerOnlyStep);
 
   app.post('/v1/deletions/:id/cancel', {
     config: { ...admins, optionalBody: true },

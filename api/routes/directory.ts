@@ -30,15 +30,16 @@ import { createLabel, listLabels } from '../directory/labels';
 import { requireOwnerFor } from '../auth';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
-const config = { auth: 'token' as const };
+/** Any role of the workspace. */
+const anyRole = { auth: 'token' as const };
 /** Adding people to the workspace (possibly as OWNER) is an admin's act, not a MEMBER's. */
 const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
 
 export function directoryRoutes(app: Api, deps: ApiDeps): void {
-  const db = deps.prisma;
+  const { prisma } = deps;
 
   app.get('/v1/users', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List users in creation order',
@@ -46,7 +47,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: UsersQuery,
       response: { 200: listOf(User), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listUsers(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listUsers(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/users', {
@@ -63,11 +64,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       const asked = (req.body as { role?: unknown } | null | undefined)?.role;
       requireOwnerFor(authOf(req), asked === 'OWNER' ? 'OWNER' : null, 'create a user with role OWNER');
     },
-    handler: async (req, reply) => reply.code(201).send(await createUser(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createUser(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/users/:id', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Read a user',
@@ -75,11 +76,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       params: IdParams,
       response: { 200: User, ...problems(...TOKEN_PROBLEMS, 404) },
     },
-    handler: async (req) => getUser(db, authOf(req).workspaceId, req.params.id),
+    handler: async (req) => getUser(prisma, authOf(req).workspaceId, req.params.id),
   });
 
   app.post('/v1/leads/bulk', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create up to 10,000 leads with their owners, all or nothing',
@@ -87,11 +88,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: BulkLeadsBody,
       response: { 201: CreatedCount, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createLeads(db, authOf(req).workspaceId, req.body.leads)),
+    handler: async (req, reply) => reply.code(201).send(await createLeads(prisma, authOf(req).workspaceId, req.body.leads)),
   });
 
   app.get('/v1/leads', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List leads in creation order, optionally of one owner',
@@ -99,11 +100,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: LeadsQuery,
       response: { 200: listOf(Lead), ...problems(...TOKEN_PROBLEMS, 404) },
     },
-    handler: async (req) => listLeads(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listLeads(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.get('/v1/leads/count', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Count leads, optionally of one owner',
@@ -111,11 +112,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: LeadCountQuery,
       response: { 200: LeadCount, ...problems(...TOKEN_PROBLEMS, 404) },
     },
-    handler: async (req) => countLeads(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => countLeads(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/automations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create a workflow automation with its distribution',
@@ -123,11 +124,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: CreateAutomationBody,
       response: { 201: Automation, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createAutomation(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createAutomation(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/automations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List automations in creation order',
@@ -135,11 +136,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: ListQuery,
       response: { 200: listOf(Automation), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listAutomations(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listAutomations(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/integrations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create an integration (a lead source) with its distribution',
@@ -147,11 +148,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: CreateIntegrationBody,
       response: { 201: Integration, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createIntegration(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createIntegration(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/integrations', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List integrations in creation order',
@@ -159,11 +160,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: ListQuery,
       response: { 200: listOf(Integration), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listIntegrations(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listIntegrations(prisma, authOf(req).workspaceId, req.query),
   });
 
   app.post('/v1/integrations/:id/leads', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Deliver new leads through an integration',
@@ -176,11 +177,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       response: { 201: DeliveredLeads, ...problems(...TOKEN_PROBLEMS, 404, 422) },
     },
     handler: async (req, reply) =>
-      reply.code(201).send(await deliverLeads(db, authOf(req).workspaceId, req.params.id, req.body.leads)),
+      reply.code(201).send(await deliverLeads(prisma, authOf(req).workspaceId, req.params.id, req.body.leads)),
   });
 
   app.post('/v1/labels', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'Create a label',
@@ -188,11 +189,11 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: CreateLabelBody,
       response: { 201: Label, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createLabel(db, authOf(req).workspaceId, req.body)),
+    handler: async (req, reply) => reply.code(201).send(await createLabel(prisma, authOf(req).workspaceId, req.body)),
   });
 
   app.get('/v1/labels', {
-    config,
+    config: anyRole,
     schema: {
       tags: ['directory'],
       summary: 'List labels in creation order',
@@ -200,6 +201,6 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       querystring: ListQuery,
       response: { 200: listOf(Label), ...problems(...TOKEN_PROBLEMS) },
     },
-    handler: async (req) => listLabels(db, authOf(req).workspaceId, req.query),
+    handler: async (req) => listLabels(prisma, authOf(req).workspaceId, req.query),
   });
 }

@@ -1,16 +1,23 @@
 // api.md "HR offboarding hook": an HR system offboards an employee.
 //
-// Refusal order: the signature is checked over the RAW bytes first (401, also
-// for an unknown workspace slug, so the hook tells an unsigned caller nothing,
-// not even which workspaces exist); only then is the body looked at (400),
-// then the email (404). Idempotent per employee (HrOffboarding): the same
-// employee again gets the same deletion back, even after it finished.
-import type { FastifyRequest } from 'fastify';
+// Two signature schemes: X-Signature (ours) and Standard Webhooks
+// (`webhook-id`, `webhook-timestamp`, `webhook-signature`, `whsec_…` key).
+// Refusal order: the signature is checked over the RAW bytes first (401); an
+// unknown workspace slug goes through the same checks with a secret nobody
+// has, so its answer is exactly a bad signature's and the hook tells an
+// unsigned caller nothing, not even which workspaces exist. Only then is the
+// body looked at (400), then the email (404). The offboarding joins the
+// user's open wizard or starts a new one (client/offboarding.ts). A
+// Standard Webhooks `webhook-id` seen before gets its first answer again.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { offboardUser } from '../../client/offboarding';
 import { BadInput, NotFound } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
 import { refuseNul } from '../body';
-import { signatureProblem } from '../hook-signature';
-import { HttpProblem } from '../problems';
+import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
 import type { ApiDeps } from '../server';
 import { BODY_LIMIT } from '../server';
 import { problems, type Api } from './common';
@@ -18,9 +25,25 @@ import { plausibleId } from '../directory/common';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
+/** Secrets nobody has: an unknown workspace (or one with no Standard secret yet) is checked against these. */
+const NOBODYS_SECRET = randomBytes(32).toString('hex');
+const NOBODYS_STANDARD_SECRET = newStandardSecret();
+
+const HookHeaders = z.object({
+  'x-signature': z.string().optional().describe('t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">'),
+  'webhook-id': z.string().optional().describe('Standard Webhooks: the delivery id (the same id gets the same answer)'),
+  'webhook-timestamp': z.string().optional().describe('Standard Webhooks: unix seconds'),
+  'webhook-signature': z.string().optional().describe('Standard Webhooks: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">'),
+});
+
+/** Answers kept for a repeated webhook-id: what the client caused, not our own trouble. */
+function replayable(status: number): boolean {
+  return status < 500 && status !== 401 && status !== 429;
+}
+
 export function hookRoutes(app: Api, deps: ApiDeps): void {
   const db = deps.prisma;
-  const workspaceOf = new WeakMap<FastifyRequest, string>();
+  const accepted = new WeakMap<FastifyRequest, { workspaceId: string; webhookId: string | null }>();
 
   // Whatever arrives is kept as bytes; parse problems wait until the
   // signature over those bytes has been checked.
@@ -40,6 +63,23 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
     });
   });
 
+  // A Standard Webhooks delivery's first answer is kept for its webhook-id.
+  app.addHook('onSend', async (req, reply, payload) => {
+    const webhookId = accepted.get(req)?.webhookId;
+    if (!webhookId || !replayable(reply.statusCode) || typeof payload !== 'string') return payload;
+    let body: unknown;
+    try {
+      body = JSON.parse(payload);
+    } catch {
+      return payload;
+    }
+    await db.webhookDelivery.createMany({
+      data: [{ workspaceId: accepted.get(req)!.workspaceId, webhookId, status: reply.statusCode, body: body as object }],
+      skipDuplicates: true,
+    });
+    return payload;
+  });
+
   app.post('/v1/hooks/:workspaceSlug/offboarding', {
     config: { auth: 'hook' },
     schema: {
@@ -47,66 +87,70 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       summary: 'HR offboarding: start deleting the user with this email',
       description:
         'Signed with `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` under the workspace hook ' +
-        'secret; a bad or missing signature, a `t` more than 5 minutes off, or an unknown workspace answers 401. ' +
-        'The same employee (employeeId, else the email) twice gives the same deletion. An email matching no user ' +
-        'answers 404 and starts nothing. `effectiveAt` in the future keeps the user SUSPENDED until then.',
+        'secret, or with Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` under ' +
+        'the workspace `whsec_` secret; a webhook-id seen before gets the same answer again). A bad or missing ' +
+        'signature, a timestamp more than 5 minutes off, or an unknown workspace answers 401, alike. The offboarding ' +
+        "joins the user's open wizard, else starts a new one (never a cancelled one, nor one that removed an earlier " +
+        'user with the same email). An email matching no user answers 404 and starts nothing. `effectiveAt` in the ' +
+        'future keeps the user SUSPENDED until then.',
       security: [{ hookSignature: [] as string[] }],
       params: HookParams,
+      headers: HookHeaders,
       body: HookBody,
       response: { 202: HookAccepted, ...problems(400, 401, 404, 413, 415, 422) },
     },
-    preValidation: async (req) => {
+    preValidation: async (req, reply) => {
       const { workspaceSlug } = req.params as { workspaceSlug: string };
       const workspace = plausibleId(workspaceSlug)
-        ? await db.workspace.findUnique({ where: { slug: workspaceSlug }, select: { id: true, hookSecret: true } })
+        ? await db.workspace.findUnique({
+            where: { slug: workspaceSlug },
+            select: { id: true, hookSecret: true, hookStandardSecret: true },
+          })
         : null;
-      // An unknown workspace is refused exactly like a bad signature.
-      const why = workspace
-        ? signatureProblem(workspace.hookSecret, req.rawBody ?? Buffer.alloc(0), req.headers['x-signature'])
-        : 'The signature does not match the body.';
+      const raw = req.rawBody ?? Buffer.alloc(0);
+      const standard = usesStandardWebhooks(req.headers);
+      const why = standard
+        ? standardSignatureProblem(workspace?.hookStandardSecret ?? NOBODYS_STANDARD_SECRET, raw, req.headers)
+        : signatureProblem(workspace?.hookSecret ?? NOBODYS_SECRET, raw, req.headers['x-signature']);
       if (!workspace || why) throw new HttpProblem(401, why ?? 'The signature does not match the body.');
-      workspaceOf.set(req, workspace.id);
+      const webhookId = standard ? String(req.headers['webhook-id']) : null;
+      if (webhookId) {
+        const seen = await db.webhookDelivery.findUnique({
+          where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } },
+        });
+        if (seen) return replay(reply, seen.status, seen.body);
+      }
+      accepted.set(req, { workspaceId: workspace.id, webhookId });
       if (req.deferredBodyError) throw req.deferredBodyError;
       if (req.body === undefined) throw new BadInput('Send {email, employeeId?, effectiveAt?} as JSON.');
       refuseNul(req.body);
     },
     handler: async (req, reply) => {
-      const workspaceId = workspaceOf.get(req);
+      const workspaceId = accepted.get(req)?.workspaceId;
       if (!workspaceId) throw new HttpProblem(401, 'The signature does not match the body.');
       const { email, employeeId, effectiveAt } = req.body;
-      const employeeKey = employeeId ?? `email:${email}`;
-
-      const before = await db.hrOffboarding.findUnique({
-        where: { workspaceId_employeeKey: { workspaceId, employeeKey } },
-        select: { deletionId: true },
-      });
-      if (before) return reply.code(202).send({ deletionId: before.deletionId });
-
       const user = await db.user.findFirst({
         where: { workspaceId, email: { equals: email, mode: 'insensitive' } },
         orderBy: { createdAt: 'asc' },
         select: { id: true },
       });
       if (!user) throw new NotFound(`No user with email ${email} in this workspace; nothing was started.`);
-
-      const { deletion } = await deps.wizard.start({
+      const { deletion } = await offboardUser(deps, {
         workspaceId,
         userId: user.id,
-        actor: { type: 'HR', id: employeeId ?? 'hr-hook' },
         source: 'HR',
+        actor: { type: 'HR', id: employeeId ?? 'hr-hook' },
         ...(effectiveAt !== undefined ? { effectiveAt: new Date(effectiveAt) } : {}),
       });
-      // Two deliveries of the same request at once: both got the same open
-      // wizard from `start`; whichever row lands first is the answer.
-      await db.hrOffboarding.createMany({
-        data: [{ workspaceId, employeeKey, deletionId: deletion.id }],
-        skipDuplicates: true,
-      });
-      const row = await db.hrOffboarding.findUniqueOrThrow({
-        where: { workspaceId_employeeKey: { workspaceId, employeeKey } },
-        select: { deletionId: true },
-      });
-      return reply.code(202).send({ deletionId: row.deletionId });
+      return reply.code(202).send({ deletionId: deletion.id });
     },
   });
+}
+
+function replay(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply
+    .code(status)
+    .type(status >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json; charset=utf-8')
+    .serializer((b: unknown) => JSON.stringify(b))
+    .send(body);
 }

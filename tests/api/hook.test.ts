@@ -1,8 +1,10 @@
 // The HR offboarding hook: signature over the raw body, the 5-minute window,
 // idempotency per employee, unknown emails, effectiveAt.
-import { signHookBody } from '../../api/hook-signature';
+import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { createApiToken } from '../../infra/tokens';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+import { finishThroughApi } from './wizard-steps';
 
 let api: TestApi;
 let ws: TestWorkspace;
@@ -50,7 +52,7 @@ test('a good signature answers 202 {deletionId}; the deletion is from HR', async
   );
 });
 
-test('the same employee twice gets the same deletion, even after it finished', async () => {
+test('the same employee twice, while the wizard is open, gets the same deletion', async () => {
   const raw = JSON.stringify({ email: ws.users.bea!.email, employeeId: 'E-200' });
   const first = await send(raw, signHookBody(secret, raw));
   expect(first.status).toBe(202);
@@ -59,12 +61,74 @@ test('the same employee twice gets the same deletion, even after it finished', a
   const second = await send(raw2, signHookBody(secret, raw2));
   expect(second.status).toBe(202);
   expect(second.body.deletionId).toBe(first.body.deletionId);
+});
 
-  const cancelled = await admin('POST', `/v1/deletions/${first.body.deletionId}/cancel`, {});
-  expect(cancelled.body.status).toBe('CANCELLED');
-  const third = await send(raw, signHookBody(secret, raw));
-  expect(third.status).toBe(202);
-  expect(third.body.deletionId).toBe(first.body.deletionId);
+describe('which wizard an offboarding joins (issue 9, item 8)', () => {
+  test('a cancelled wizard is never reused: HR again starts a new one and the user is frozen', async () => {
+    const frank = await api.prisma.user.create({
+      data: { workspaceId: ws.id, name: 'frank', email: `frank@${ws.slug}.test`, role: 'MEMBER' },
+    });
+    const franksToken = await createApiToken(api.prisma, { workspaceId: ws.id, userId: frank.id });
+    const raw = JSON.stringify({ email: frank.email });
+    const first = await send(raw, signHookBody(secret, raw));
+    expect(first.status).toBe(202);
+    const cancelled = await admin('POST', `/v1/deletions/${first.body.deletionId}/cancel`, {});
+    expect(cancelled.body.status).toBe('CANCELLED');
+    expect((await client(api.url, franksToken)('GET', `/v1/users/${frank.id}`)).status).toBe(200);
+
+    const again = await send(raw, signHookBody(secret, raw));
+    expect(again.status).toBe(202);
+    expect(again.body.deletionId).not.toBe(first.body.deletionId);
+    const d = await admin('GET', `/v1/deletions/${again.body.deletionId}`);
+    expect(d.body).toEqual(expect.objectContaining({ status: 'IN_PROGRESS', source: 'HR' }));
+    expect((await admin('GET', `/v1/users/${frank.id}`)).body.status).toBe('PENDING_DELETION');
+    expect((await client(api.url, franksToken)('GET', `/v1/users/${frank.id}`)).status).toBe(401);
+  });
+
+  test.each([
+    ['by email', undefined],
+    ['by employee id', 'E-777'],
+  ])('a wizard that removed an earlier user is never reused (%s): the new holder of the email is offboarded', async (_, employeeId) => {
+    const email = `bob-${employeeId ?? 'mail'}@${ws.slug}.test`.toLowerCase();
+    const oldBob = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'old bob', email, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email, ...(employeeId ? { employeeId } : {}) });
+    const first = await send(raw, signHookBody(secret, raw));
+    expect(first.status).toBe(202);
+    const done = await finishThroughApi(admin, first.body.deletionId, ws.users.admin!.id);
+    expect(done.status).toBe('COMPLETED');
+    expect((await admin('GET', `/v1/users/${oldBob.id}`)).status).toBe(404);
+
+    const created = await admin('POST', '/v1/users', { name: 'new bob', email, role: 'MEMBER' });
+    expect(created.status).toBe(201);
+    const again = await send(raw, signHookBody(secret, raw));
+    expect(again.status).toBe(202);
+    expect(again.body.deletionId).not.toBe(first.body.deletionId);
+    const d = await admin('GET', `/v1/deletions/${again.body.deletionId}`);
+    expect(d.body).toEqual(expect.objectContaining({ status: 'IN_PROGRESS', user: expect.objectContaining({ id: created.body.id }) }));
+    expect((await admin('GET', `/v1/users/${created.body.id}`)).body.status).toBe('PENDING_DELETION');
+  });
+
+  test('an unknown workspace slug and a bad signature answer alike', async () => {
+    const raw = JSON.stringify({ email: ws.users.dan!.email });
+    const headerCases: Record<string, string>[] = [
+      {},
+      { 'x-signature': 'nonsense' },
+      { 'x-signature': 't=1,v1=zz' },
+      { 'x-signature': signHookBody('not-the-secret', raw) },
+      { 'x-signature': signHookBody(secret, raw, now() - 3600) },
+    ];
+    for (const headers of headerCases) {
+      const unknown = await anyone('POST', '/v1/hooks/no-such-workspace/offboarding', raw, headers);
+      expectProblem(unknown, 401);
+      const known = await anyone('POST', hookPath(), raw, headers);
+      expectProblem(known, 401);
+      expect({ headers, body: unknown.body, auth: unknown.headers.get('www-authenticate') }).toEqual({
+        headers,
+        body: known.body,
+        auth: known.headers.get('www-authenticate'),
+      });
+    }
+  });
 });
 
 test('without employeeId the email is the key; the actor is hr-hook', async () => {
@@ -119,9 +183,6 @@ test('an email matching no user is 404 and starts nothing', async () => {
   const raw = JSON.stringify({ email: 'stranger@nowhere.test', employeeId: 'E-404' });
   expectProblem(await send(raw, signHookBody(secret, raw)), 404);
   expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id } })).toBe(before);
-  expect(await api.prisma.hrOffboarding.count({ where: { workspaceId: ws.id } })).toBe(
-    await api.prisma.hrOffboarding.count({ where: { workspaceId: ws.id, NOT: { employeeKey: 'E-404' } } }),
-  );
 });
 
 test('effectiveAt in the future keeps the user SUSPENDED for now', async () => {
@@ -133,4 +194,78 @@ test('effectiveAt in the future keeps the user SUSPENDED for now', async () => {
   expect(user.body.status).toBe('SUSPENDED');
   const notADate = JSON.stringify({ email: 'x@y.test', effectiveAt: 'tomorrow' });
   expectProblem(await send(notADate, signHookBody(secret, notADate)), 400);
+});
+
+describe('Standard Webhooks', () => {
+  let whsec: string;
+  beforeAll(async () => {
+    whsec = newStandardSecret();
+    await api.prisma.workspace.update({ where: { id: ws.id }, data: { hookStandardSecret: whsec } });
+  });
+  const deliver = (raw: string, headers: Record<string, string>, path = hookPath()) => anyone('POST', path, raw, headers);
+
+  test('a good delivery offboards the user: 202 {deletionId}, from HR', async () => {
+    const gil = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'gil', email: `gil@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: gil.email, employeeId: 'E-900' });
+    const r = await deliver(raw, signStandard(whsec, 'msg_good_1', raw));
+    expect(r.status).toBe(202);
+    expect(r.body).toEqual({ deletionId: expect.any(String) });
+    const d = await admin('GET', `/v1/deletions/${r.body.deletionId}`);
+    expect(d.body).toEqual(expect.objectContaining({ source: 'HR', status: 'IN_PROGRESS', user: expect.objectContaining({ id: gil.id }) }));
+    expect((await admin('GET', `/v1/users/${gil.id}`)).body.status).toBe('PENDING_DELETION');
+  });
+
+  test('a bad signature, a stale or future timestamp, missing headers, an unknown slug: 401 alike, nothing starts', async () => {
+    const hal = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'hal', email: `hal@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: hal.email });
+    const good = signStandard(whsec, 'msg_bad_1', raw);
+    const cases: [string, Record<string, string>, string?][] = [
+      ['wrong secret', signStandard(newStandardSecret(), 'msg_bad_1', raw)],
+      ['body changed after signing', signStandard(whsec, 'msg_bad_1', raw.replace('hal', 'hil'))],
+      ['id changed after signing', { ...good, 'webhook-id': 'msg_bad_2' }],
+      ['stale timestamp', signStandard(whsec, 'msg_bad_1', raw, new Date(Date.now() - 10 * 60 * 1000))],
+      ['future timestamp', signStandard(whsec, 'msg_bad_1', raw, new Date(Date.now() + 10 * 60 * 1000))],
+      ['no signature', { 'webhook-id': 'msg_bad_1', 'webhook-timestamp': good['webhook-timestamp']! }],
+      ['unknown workspace', good, '/v1/hooks/no-such-workspace/offboarding'],
+    ];
+    for (const [what, headers, path] of cases) {
+      const r = await deliver(raw, headers, path);
+      expect({ what, status: r.status }).toEqual({ what, status: 401 });
+      expectProblem(r, 401);
+    }
+    const unknown = await deliver(raw, signStandard(newStandardSecret(), 'msg_bad_1', raw), '/v1/hooks/no-such-workspace/offboarding');
+    const wrong = await deliver(raw, signStandard(newStandardSecret(), 'msg_bad_1', raw));
+    expect(unknown.body).toEqual(wrong.body);
+    expect((await admin('GET', `/v1/users/${hal.id}`)).body.status).toBe('ACTIVE');
+    expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: hal.id } })).toBe(0);
+  });
+
+  test('the same webhook-id twice gets the same answer, even after the wizard moved on', async () => {
+    const ivy = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'ivy', email: `ivy@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: ivy.email });
+    const first = await deliver(raw, signStandard(whsec, 'msg_twice', raw));
+    expect(first.status).toBe(202);
+    expect((await admin('POST', `/v1/deletions/${first.body.deletionId}/cancel`, {})).body.status).toBe('CANCELLED');
+
+    // The sender retries the same message later (signed again, as senders do).
+    const again = await deliver(raw, signStandard(whsec, 'msg_twice', raw));
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual(first.body);
+    expect((await admin('GET', `/v1/users/${ivy.id}`)).body.status).toBe('ACTIVE');
+
+    // A new message is a new offboarding: a new wizard, the cancelled one is not reused.
+    const next = await deliver(raw, signStandard(whsec, 'msg_next', raw));
+    expect(next.status).toBe(202);
+    expect(next.body.deletionId).not.toBe(first.body.deletionId);
+    expect((await admin('GET', `/v1/users/${ivy.id}`)).body.status).toBe('PENDING_DELETION');
+  });
+
+  test('a refusal is the same answer again too; the X-Signature scheme still works beside it', async () => {
+    const raw = JSON.stringify({ email: `nobody-yet@${ws.slug}.test` });
+    expectProblem(await deliver(raw, signStandard(whsec, 'msg_404', raw)), 404);
+    await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'late', email: `nobody-yet@${ws.slug}.test`, role: 'MEMBER' } });
+    expectProblem(await deliver(raw, signStandard(whsec, 'msg_404', raw)), 404);
+    const viaX = await send(raw, signHookBody(secret, raw));
+    expect(viaX.status).toBe(202);
+  });
 });

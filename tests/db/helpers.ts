@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
-import { Client } from 'pg';
+import { createThrowawayDatabase } from '../support/throwaway-database';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -29,8 +29,8 @@ function listenerIsThisProcess(port: number): boolean {
   if (inodes.size === 0) return false;
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
-      if (m && inodes.has(m[1]!)) return true;
+      const socket = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      if (socket && inodes.has(socket[1]!)) return true;
     } catch {
       /* closed meanwhile */
     }
@@ -68,52 +68,31 @@ export async function freshDatabase(kind: FreshDatabase['kind']): Promise<FreshD
     const server = await holdDatabase(['serve']);
     return { kind, url: server.url, drop: server.stop };
   }
-  const serverUrl = process.env.DATABASE_URL!;
   const name = `crm_dbtest_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    kind,
-    url: url.toString(),
-    async drop() {
-      const c = new Client({ connectionString: serverUrl });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+  const database = await createThrowawayDatabase(process.env.DATABASE_URL!, name);
+  return { kind, url: database.url, drop: database.drop };
 }
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
     });
   });
 }
 
 /** Runs a TypeScript file of this repository with tsx in a child process. */
 export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, file), ...args], {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, file), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     encoding: 'utf8',
     timeout: 300_000,
   });
-  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+  return { status: child.status, stdout: child.stdout, stderr: child.stderr };
 }
 
 /** The last line of a command's stdout, parsed as JSON. */
@@ -143,7 +122,7 @@ export function holdDatabase(args: string[], env: NodeJS.ProcessEnv = {}): Promi
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout });

@@ -3,6 +3,7 @@
 // keys rotate, histories from before encryption still decode, production
 // refuses to start without a key, and the Web UI's codec endpoint decodes
 // behind the API's auth with the CORS the UI needs.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -61,10 +62,10 @@ describe('the codec', () => {
   });
 
   test.each([
-    ['k1', /without a key id/],
-    ['k1=c2hvcnQ=', /"k1" is 5 bytes, not 32/],
-    [`k1=${crypto.randomBytes(32).toString('base64')},k1=${crypto.randomBytes(32).toString('base64')}`, /names key "k1" twice/],
-  ])('PAYLOAD_ENCRYPTION_KEYS=%s is refused in one sentence', (value, expected) => {
+    ['no key id', 'k1', /without a key id/],
+    ['a short key', 'k1=c2hvcnQ=', /"k1" is 5 bytes, not 32/],
+    ['one id twice', `k1=${crypto.randomBytes(32).toString('base64')},k1=${crypto.randomBytes(32).toString('base64')}`, /names key "k1" twice/],
+  ])('PAYLOAD_ENCRYPTION_KEYS with %s is refused in one sentence', (_what, value, expected) => {
     expect(() => parsePayloadKeys(value)).toThrow(ConfigError);
     expect(() => parsePayloadKeys(value)).toThrow(expected);
   });
@@ -84,6 +85,18 @@ describe('the codec', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+test.each(['worker/main.ts', 'api/main.ts'])('%s with TEMPORAL_ADDRESS and no PAYLOAD_ENCRYPTION_KEYS exits 1 with one sentence', (entry) => {
+  const { PAYLOAD_ENCRYPTION_KEYS: _key, ...env } = process.env;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+    cwd: path.resolve(__dirname, '../..'),
+    env: { ...env, TEMPORAL_ADDRESS: testEnv().temporalAddress, DATABASE_URL: testEnv().databaseUrl, WORKER_METRICS_PORT: '0' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr.trim()).toMatch(/^PAYLOAD_ENCRYPTION_KEYS is not set: with TEMPORAL_ADDRESS the service only runs with encrypted payloads, [^\n]*\.$/);
 });
 
 describe('a whole wizard on Temporal', () => {

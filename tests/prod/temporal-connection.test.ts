@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../infra/config';
 import { ConfigError } from '../../infra/config';
 import { connectClient, connectWorker, temporalConnectOptions } from '../../infra/temporal-connection';
 import { makeHealthCheck } from '../../api/health';
+import { ensureNamespace } from '../../infra/temporal-namespace';
 import { createPrisma } from '../../infra/database';
 import { testEnv } from '../support/env';
 import { makePki, startTlsProxy, type TestPki, type TlsProxy } from './tls-proxy';
@@ -72,6 +73,15 @@ describe('mTLS', () => {
     }
     expect(proxy.calls.length).toBeGreaterThan(0);
     expect(new Set(proxy.calls.map((c) => c.clientCertCn))).toEqual(new Set(['client']));
+  });
+
+  test('the namespace setup (scripts/temporal-setup.ts, npm start) readies a namespace over mTLS', async () => {
+    const options = temporalConnectOptions(mtls());
+    const before = proxy.calls.length;
+    const result = await ensureNamespace({ address: options.address, namespace: options.namespace, connection: options, log: () => {}, waitForServerMs: 10_000 });
+    expect(result).toEqual({ createdNamespace: false, addedAttributes: [] });
+    expect(proxy.calls.slice(before).map((c) => c.path)).toEqual(expect.arrayContaining([expect.stringMatching(/ListSearchAttributes$/)]));
+    expect(new Set(proxy.calls.slice(before).map((c) => c.clientCertCn))).toEqual(new Set(['client']));
   });
 
   test('without TLS settings the secured server is not reached', async () => {

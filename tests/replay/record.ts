@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import * as defs from '../../workflows/definitions';
 import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const OUT = path.resolve(__dirname, '../fixtures/histories');
@@ -71,4 +72,33 @@ test('record wizard histories at every pause point', async () => {
     effectiveAt: new Date(Date.now() + 30 * 86_400_000),
   });
   await save('hr-waiting-for-effective-date', hr.deletion.workflowId);
+
+  // A move cancelled while its slices run.
+  const third = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 20_000 });
+  const m = await wizard.start({ workspaceId: third.id, userId: third.users.leaver!.id, actor: asAdmin(third), source: 'ADMIN' });
+  await wizard.submitLeads(third.id, m.deletion.id, asAdmin(third), { targetUserId: third.users.ann!.id });
+  await eventually(async () => ((await wizard.get(third.id, m.deletion.id)).leads.moved >= 1_000 ? true : undefined));
+  await wizard.cancel(third.id, m.deletion.id, asAdmin(third), {});
+  await save('cancelled-mid-move', m.deletion.workflowId);
+
+  // A move whose batch the database refuses for good: attention; then retried once the cause is gone.
+  const fourth = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 300 });
+  const [firstLead] = await prisma.lead.findMany({ where: { workspaceId: fourth.id }, orderBy: { id: 'desc' }, take: 1 });
+  await prisma.lead.update({ where: { id: firstLead!.id }, data: { name: 'poison' } });
+  const check = `poison_${fourth.id.replace(/\W/g, '')}`;
+  await prisma.$executeRawUnsafe(
+    `ALTER TABLE leads ADD CONSTRAINT ${check} CHECK (workspace_id <> '${fourth.id}' OR name <> 'poison' OR owner_id <> '${fourth.users.ann!.id}') NOT VALID`,
+  );
+  try {
+    const a = await wizard.start({ workspaceId: fourth.id, userId: fourth.users.leaver!.id, actor: asAdmin(fourth), source: 'ADMIN' });
+    await wizard.submitLeads(fourth.id, a.deletion.id, asAdmin(fourth), { targetUserId: fourth.users.ann!.id });
+    await eventually(async () => ((await wizard.get(fourth.id, a.deletion.id)).attention ? true : undefined));
+    await save('move-needs-attention', a.deletion.workflowId);
+    await prisma.$executeRawUnsafe(`ALTER TABLE leads DROP CONSTRAINT ${check}`);
+    await h.temporal.workflow.getHandle(a.deletion.workflowId).executeUpdate(defs.retry);
+    await moveDone(wizard, fourth.id, a.deletion.id);
+    await save('attention-cleared', a.deletion.workflowId);
+  } finally {
+    await prisma.$executeRawUnsafe(`ALTER TABLE leads DROP CONSTRAINT IF EXISTS ${check}`);
+  }
 }, 900_000);

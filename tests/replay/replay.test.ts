@@ -21,7 +21,7 @@ beforeAll(() => {
 
 test('there are fixtures for every pause point', () => {
   const kinds = new Set(fixtures.map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, '').replace(/\.json$/, '')));
-  for (const k of ['at-leads', 'mid-move', 'at-automations', 'at-integrations', 'at-labels', 'at-confirm', 'completed', 'cancelled']) {
+  for (const k of ['at-leads', 'mid-move', 'at-automations', 'at-integrations', 'at-labels', 'at-confirm', 'completed', 'cancelled', 'cancelled-mid-move', 'move-needs-attention', 'attention-cleared']) {
     expect(kinds).toContain(k);
   }
 });

@@ -8,7 +8,9 @@
 //                          moveLeadsSlice) pauses before it runs or after it has
 //                          run (its transaction committed, its result not yet
 //                          reported). The process then prints
-//                          {"paused": {...}} and waits for "release" on stdin.
+//                          {"paused": {...}} and waits for "release" on stdin
+//                          (a 'before' trap then says {"running": name}). `nth`: the
+//                          nth matching execution springs it instead of the first.
 //   FAULT_SLICE_BUDGET_MS  replaces the move's slice budget (0: one batch per
 //                          stream per slice, so a test knows how far a slice goes).
 //   FAULT_WAIT_GO=1        a spare: the worker is built (bundle loaded, connected),
@@ -28,6 +30,8 @@ interface Trap {
   activity: string;
   kind?: 'MOVE' | 'SWEEP';
   at: 'before' | 'after';
+  /** Springs on the nth matching execution (default 1). */
+  nth?: number;
 }
 
 function say(message: object): void {
@@ -44,6 +48,8 @@ rl.on('line', (line) => {
   releases = [];
   for (const r of waiting) r();
 });
+// The test that started us is gone (stdin closed): so are we, never an orphan polling its queue.
+rl.on('close', () => process.exit(1));
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -51,11 +57,14 @@ async function main(): Promise<void> {
   let trap: Trap | null = process.env.FAULT_TRAP ? (JSON.parse(process.env.FAULT_TRAP) as Trap) : null;
   const budget = process.env.FAULT_SLICE_BUDGET_MS;
   let sprung = false;
+  let seen = 0;
 
   const matches = (name: string, args: unknown[]): boolean => {
     if (!trap || sprung || trap.activity !== name) return false;
     const kind = (args[0] as { kind?: string } | undefined)?.kind;
-    return trap.kind === undefined || trap.kind === kind;
+    if (trap.kind !== undefined && trap.kind !== kind) return false;
+    seen += 1;
+    return seen === (trap.nth ?? 1);
   };
   const pause = (at: Trap['at'], outcome?: string) => {
     const info = Context.current().info;
@@ -84,6 +93,7 @@ async function main(): Promise<void> {
       sprung = true;
       if (trap!.at === 'before') {
         await pause('before');
+        say({ running: name });
         return next({ ...input, args });
       }
       try {
@@ -117,7 +127,6 @@ async function main(): Promise<void> {
     await running;
   } finally {
     await close();
-    rl.close();
   }
 }
 

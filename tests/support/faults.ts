@@ -125,6 +125,8 @@ export interface Trap {
   kind?: 'MOVE' | 'SWEEP';
   /** before: it has not run; after: it ran (committed) and its result is not reported yet. */
   at: 'before' | 'after';
+  /** Springs on the nth matching execution (default 1). */
+  nth?: number;
 }
 
 export interface Paused {
@@ -174,7 +176,11 @@ export async function startFaultWorker(o: FaultWorkerOptions): Promise<FaultWork
  * open) but not polling until `take(trap)`; building takes seconds on a busy
  * machine, so a test keeps one spare ahead instead of waiting for it after a kill.
  */
-export function spareFaultWorkers(o: Omit<FaultWorkerOptions, 'trap'>): { take(trap?: Trap): Promise<FaultWorker> } {
+export function spareFaultWorkers(o: Omit<FaultWorkerOptions, 'trap'>): {
+  /** Resolves once the next spare is built, so that a later take() starts polling at once. */
+  warm(): Promise<void>;
+  take(trap?: Trap): Promise<FaultWorker>;
+} {
   // Two being built at a time: a wizard killed at several points needs its replacements in a row.
   const pool: FaultWorker[] = [];
   const fill = () => {
@@ -182,6 +188,9 @@ export function spareFaultWorkers(o: Omit<FaultWorkerOptions, 'trap'>): { take(t
   };
   fill();
   return {
+    async warm() {
+      await pool[0]!.message('created', 90_000);
+    },
     async take(trap) {
       const w = pool.shift()!;
       fill();
@@ -249,6 +258,10 @@ export async function faultHarness(o: { databaseUrl?: string; temporalAddress?: 
   const connection = await Connection.connect({ address: o.temporalAddress ?? env.temporalAddress });
   const temporal = new Client({ connection, namespace: o.namespace ?? env.namespace });
   const taskQueue = `faults-${randomUUID()}`;
+  // These tests drive the wizard client directly while workers are killed and replaced: the HTTP
+  // contract's 10 s wait limit (a `waitLimitMs` dependency, where the client has one) is not theirs.
+  const wizardClient = (prisma: PrismaClient) =>
+    createWizardClient(Object.assign({ temporal, prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue } }, { waitLimitMs: 300_000 }));
   const h: FaultHarness = {
     prisma: createPrisma(databaseUrl, { max: 4 }),
     temporal,
@@ -257,14 +270,14 @@ export async function faultHarness(o: { databaseUrl?: string; temporalAddress?: 
     async reconnectDatabase() {
       await h.prisma.$disconnect().catch(() => undefined);
       h.prisma = createPrisma(databaseUrl, { max: 4 });
-      h.wizard = createWizardClient({ temporal, prisma: h.prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue } });
+      h.wizard = wizardClient(h.prisma);
     },
     async close() {
       await connection.close().catch(() => undefined);
       await h.prisma.$disconnect().catch(() => undefined);
     },
   };
-  h.wizard = createWizardClient({ temporal, prisma: h.prisma, config: { TEMPORAL_TASK_QUEUE: taskQueue } });
+  h.wizard = wizardClient(h.prisma);
   return h;
 }
 

@@ -4,13 +4,14 @@
 // knows. The wizard ends CANCELLED, the user ACTIVE, every lead with one owner.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal as temporalProto } from '@temporalio/proto';
+import { Client } from 'pg';
 import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
 import { asAdmin, eventually, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 
-const BOOK = 100_000;
-const BATCH = 1_000;
+const BOOK = 30_000;
+const BATCH = 500;
 
 let h: WizardHarness;
 let child: ChildProcess | undefined;
@@ -58,17 +59,33 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
   const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: asAdmin(ws), source: 'ADMIN' });
   await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ann });
 
-  // Kill it early in a slice, so that the slice is surely in flight on the dead worker.
+  // Hold the move's rows (a plain client, one transaction) so that the slice now running is surely
+  // in flight, blocked on them, when its worker is killed.
   const handle = temporal.workflow.getHandle(deletion.workflowId);
   await eventually(async () => {
     const m = await prisma.leadMove.findUnique({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
-    if (!m || m.moved === 0 || m.moved >= BOOK / 2) return undefined;
-    const { raw } = await handle.describe();
-    const slice = raw.pendingActivities?.find((a) => a.activityType?.name === 'moveLeadsSlice' && a.lastStartedTime);
-    return slice && Date.now() - tsToMs(slice.lastStartedTime) < 1_000 ? m : undefined;
-  }, 240_000, 'a move slice to be running');
-  child.kill('SIGKILL');
-  await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
+    return m && m.moved > 0 ? m : undefined;
+  }, 240_000, 'the move to get going');
+  const hold = new Client({ connectionString: testEnv().databaseUrl });
+  await hold.connect();
+  try {
+    await hold.query('BEGIN');
+    // Streams first, then the move: the order a batch takes them in.
+    await hold.query(`SELECT 1 FROM lead_move_streams WHERE deletion_id = $1 ORDER BY stream FOR UPDATE`, [deletion.id]);
+    await hold.query(`SELECT 1 FROM lead_moves WHERE deletion_id = $1 FOR UPDATE`, [deletion.id]);
+    await eventually(async () => {
+      const { raw } = await handle.describe();
+      const slice = raw.pendingActivities?.find((a) => a.activityType?.name === 'moveLeadsSlice');
+      return slice && String(slice.state) === String(temporalProto.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED) ? slice : undefined;
+    }, 60_000, 'a move slice in flight');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
+  } finally {
+    await hold.query('ROLLBACK');
+    await hold.end();
+  }
+  const before = await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
+  expect(before.done).toBe(false);
 
   // A new worker comes up, and the admin cancels.
   replacement = await createWorker({ config: h.config, databaseUrl: testEnv().databaseUrl, workflowBundlePath: testEnv().workflowBundlePath ?? undefined });
@@ -86,4 +103,50 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
   expect(await leadsByOwner(prisma, ws.id)).toEqual(owners);
   const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
   expect(audit.items.map((e) => e.action)).toEqual(['DELETION_STARTED', 'LEADS_MOVED', 'DELETION_CANCELLED']);
+}, 600_000);
+
+test('a cancel while the slice is stuck past its heartbeat timeout (blocked in the database): CANCELLED, user ACTIVE', async () => {
+  const { prisma, wizard, temporal } = h;
+  if (!replacement) {
+    replacement = await createWorker({ config: h.config, databaseUrl: testEnv().databaseUrl, workflowBundlePath: testEnv().workflowBundlePath ?? undefined });
+    running = replacement.worker.run();
+  }
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: BOOK });
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: asAdmin(ws), source: 'ADMIN' });
+  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ann });
+  const handle = temporal.workflow.getHandle(deletion.workflowId);
+  await eventually(async () => {
+    const m = await prisma.leadMove.findUnique({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
+    return m && m.moved > 0 ? m : undefined;
+  }, 240_000, 'the move to get going');
+  const hold = new Client({ connectionString: testEnv().databaseUrl });
+  await hold.connect();
+  let cancel: Promise<unknown>;
+  try {
+    await hold.query('BEGIN');
+    await hold.query(`SELECT 1 FROM lead_move_streams WHERE deletion_id = $1 ORDER BY stream FOR UPDATE`, [deletion.id]);
+    await hold.query(`SELECT 1 FROM lead_moves WHERE deletion_id = $1 FOR UPDATE`, [deletion.id]);
+    await eventually(async () => {
+      const { raw } = await handle.describe();
+      const slice = raw.pendingActivities?.find((a) => a.activityType?.name === 'moveLeadsSlice');
+      return slice && String(slice.state) === String(temporalProto.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED) ? slice : undefined;
+    }, 60_000, 'a move slice in flight');
+    cancel = wizard.cancel(ws.id, deletion.id, asAdmin(ws), {}).catch((e: unknown) => e);
+    // The slice cannot heartbeat: Temporal times it out (10 s) while the cancel waits.
+    await eventually(async () => {
+      const { raw } = await handle.describe();
+      const slice = raw.pendingActivities?.find((a) => a.activityType?.name === 'moveLeadsSlice');
+      return !slice || slice.lastFailure || (slice.attempt ?? 1) > 1 ? true : undefined;
+    }, 60_000, 'the slice to time out');
+  } finally {
+    await hold.query('ROLLBACK');
+    await hold.end();
+  }
+  const cancelled = await cancel;
+  expect(cancelled).toMatchObject({ status: 'CANCELLED' });
+  expect(await prisma.user.findUnique({ where: { id: leaver } })).toMatchObject({ status: 'ACTIVE' });
+  expect((await handle.describe()).status.name).toBe('COMPLETED');
+  const owners = await leadsByOwner(prisma, ws.id);
+  expect((owners[ann] ?? 0) + (owners[leaver] ?? 0)).toBe(BOOK);
 }, 600_000);

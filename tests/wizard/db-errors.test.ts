@@ -97,3 +97,8 @@ test('an activity refused for good by the database throws a non-retryable Databa
   // And nothing was written: the user is as before.
   expect(await prisma.user.findUnique({ where: { id: ws.users.leaver!.id } })).toMatchObject({ status: 'ACTIVE' });
 });
+
+test('a table or column missing (a worker ahead of its migration) is not called permanent: retried', async () => {
+  const err = await failure(() => prisma.$queryRawUnsafe('SELECT no_such_column FROM users'));
+  expect(classifyDbError(err)).toMatchObject({ kind: 'unknown', sqlstate: '42703' });
+});

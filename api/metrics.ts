@@ -1,0 +1,101 @@
+// The API's Prometheus endpoint, GET /metrics (no token: counts only, no
+// personal data, no workspace labels), with prom-client: HTTP requests per
+// route pattern, Node's process metrics, and ours:
+//   crm_wizards{status,step}              wizards in the deletions table (read on scrape)
+//   crm_wizards_attention{status,step}    of those, with `attention` set in their state
+//   crm_hr_offboardings_received_total{source,result}
+//                                         HR offboardings received (the signed hook; SCIM)
+//
+// HTTP durations are observed in onResponse from Fastify's own clock
+// (reply.elapsedTime, from the start of onRequest), so requests refused by
+// the auth hook (401/403) are measured too. fastify-metrics was tried: its
+// timer starts in an onRequest hook that runs after ours, so it never saw a
+// refused request.
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PrismaClient } from '../generated/prisma/client';
+
+/** Module-wide, so any route (the hook, SCIM) can count into it; every server's registry includes it. */
+const hrOffboardings = new Counter({
+  name: 'crm_hr_offboardings_received_total',
+  help: 'HR offboardings received, by channel (hook, scim) and result (accepted, unauthorized, unknown_user, refused, error).',
+  labelNames: ['source', 'result'],
+  registers: [],
+});
+
+export type OffboardingResult = 'accepted' | 'unauthorized' | 'unknown_user' | 'refused' | 'error';
+
+/** Counts one HR offboarding request. */
+export function recordHrOffboarding(source: 'hook' | 'scim', result: OffboardingResult): void {
+  hrOffboardings.inc({ source, result });
+}
+
+/** An HTTP status as an offboarding result. */
+export function offboardingResult(status: number): OffboardingResult {
+  if (status >= 200 && status < 300) return 'accepted';
+  if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 404) return 'unknown_user';
+  if (status < 500) return 'refused';
+  return 'error';
+}
+
+const HOOK_ROUTE = '/v1/hooks/:workspaceSlug/offboarding';
+
+/** Registers on the root instance, before the routes, so its hooks see every route. */
+export function registerMetrics(app: FastifyInstance, deps: { prisma: PrismaClient }): void {
+  // One registry per server (tests build many servers in one process).
+  const registry = new Registry();
+  registry.registerMetric(hrOffboardings);
+
+  const wizards = new Gauge({ name: 'crm_wizards', help: 'Wizards by status and step.', labelNames: ['status', 'step'], registers: [registry] });
+  const attention = new Gauge({
+    name: 'crm_wizards_attention',
+    help: 'Wizards whose state has `attention` set (a step a person must look at), by status and step.',
+    labelNames: ['status', 'step'],
+    registers: [registry],
+  });
+  // Both are read in one query when either is collected (a scrape collects both).
+  let reading: Promise<void> | null = null;
+  const read = () =>
+    (reading ??= (async () => {
+      try {
+        const rows = await deps.prisma.$queryRaw<{ status: string; step: string; n: number; attention: number }[]>`
+          SELECT status::text, step::text, count(*)::int AS n,
+                 count(*) FILTER (WHERE jsonb_typeof(state->'attention') IS DISTINCT FROM 'null' AND state ? 'attention')::int AS attention
+          FROM deletions GROUP BY status, step`;
+        wizards.reset();
+        attention.reset();
+        for (const r of rows) {
+          wizards.set({ status: r.status, step: r.step }, r.n);
+          attention.set({ status: r.status, step: r.step }, r.attention);
+        }
+      } finally {
+        setImmediate(() => {
+          reading = null;
+        });
+      }
+    })());
+  Object.assign(wizards, { collect: read });
+  Object.assign(attention, { collect: read });
+
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP requests by method, route pattern and status, from the first hook to the response.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    // Unmatched URLs share one label: no unbounded label values.
+    const route = request.routeOptions.url ?? '(unmatched)';
+    httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (route === HOOK_ROUTE && request.method === 'POST') recordHrOffboarding('hook', offboardingResult(reply.statusCode));
+  });
+
+  app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
+  });
+}

@@ -1,0 +1,75 @@
+// The SCIM 2.0 service provider (api.md "SCIM 2.0"), registered under
+// /scim/v2 in its own scope: its own bearer tokens (auth.ts), its own body
+// type (application/scim+json, application/json too), and every refusal as a
+// SCIM error (errors.ts). Described by its own discovery endpoints, not by
+// the v1 OpenAPI document (hidden there).
+import type { FastifyRequest } from 'fastify';
+import type { ApiDeps } from '../server';
+import { BODY_LIMIT } from '../server';
+import type { Api } from '../routes/common';
+import { SCIM } from '../../domain/scim';
+import { authenticateScim, type ScimAuth } from './auth';
+import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery';
+import { ScimProblem, scimError, scimErrorHandler, sendScim } from './errors';
+import { scimBase, usersService } from './users';
+
+export const SCIM_PREFIX = '/scim/v2';
+
+const hidden = { schema: { hide: true } } as const;
+
+export function scimRoutes(app: Api, deps: ApiDeps): void {
+  const users = usersService(deps);
+  const authOf = new WeakMap<FastifyRequest, ScimAuth>();
+  const auth = (req: FastifyRequest): ScimAuth => {
+    const a = authOf.get(req);
+    if (!a) throw new ScimProblem(401, 'Send the SCIM token as "Authorization: Bearer <token>".');
+    return a;
+  };
+
+  app.setErrorHandler(scimErrorHandler);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/scim+json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    const text = body as string;
+    if (/^\s*$/.test(text)) return done(null, undefined);
+    parseJson(req, text, done);
+  });
+  app.addHook('onRequest', async (req) => {
+    authOf.set(req, await authenticateScim(deps.prisma, req.headers.authorization));
+  });
+  app.setNotFoundHandler(async (req, reply) =>
+    sendScim(reply, 404, scimError(404, `No SCIM endpoint ${req.method} ${req.url.split('?')[0]}.`)),
+  );
+
+  // ---- Discovery ----
+  app.get('/ServiceProviderConfig', hidden, async (req, reply) => sendScim(reply, 200, serviceProviderConfig(scimBase(req))));
+  app.get('/ResourceTypes', hidden, async (req, reply) => sendScim(reply, 200, listOf([userResourceType(scimBase(req))])));
+  app.get('/ResourceTypes/:id', hidden, async (req, reply) => {
+    if ((req.params as { id: string }).id !== 'User') throw new ScimProblem(404, 'The only resource type here is User.');
+    return sendScim(reply, 200, userResourceType(scimBase(req)));
+  });
+  app.get('/Schemas', hidden, async (req, reply) => sendScim(reply, 200, listOf([userSchema(scimBase(req))])));
+  app.get('/Schemas/:id', hidden, async (req, reply) => {
+    if ((req.params as { id: string }).id !== SCIM.User) throw new ScimProblem(404, `The only schema here is ${SCIM.User}.`);
+    return sendScim(reply, 200, userSchema(scimBase(req)));
+  });
+
+  // ---- Users ----
+  app.get('/Users', hidden, async (req, reply) => sendScim(reply, 200, await users.list(auth(req), req.query, scimBase(req))));
+  app.post('/Users', hidden, async (req, reply) => {
+    const created = await users.create(auth(req), req.body, scimBase(req));
+    reply.header('location', created.meta.location);
+    return sendScim(reply, 201, created);
+  });
+  const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
+  app.get('/Users/:id', hidden, async (req, reply) => sendScim(reply, 200, await users.get(auth(req), idOf(req), scimBase(req))));
+  app.put('/Users/:id', hidden, async (req, reply) =>
+    sendScim(reply, 200, await users.replace(auth(req), idOf(req), req.body, scimBase(req))),
+  );
+  app.patch('/Users/:id', hidden, async (req, reply) =>
+    sendScim(reply, 200, await users.patch(auth(req), idOf(req), req.body, scimBase(req))),
+  );
+  app.delete('/Users/:id', hidden, async (req, reply) => {
+    await users.remove(auth(req), idOf(req));
+    return reply.code(204).send();
+  });
+}

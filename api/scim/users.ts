@@ -1,0 +1,295 @@
+// /scim/v2/Users (api.md "SCIM 2.0"): a CRM user as a SCIM User resource,
+// and the identity provider's changes applied to it. Deactivation (active
+// false, by PATCH or PUT) and DELETE offboard the user through the same
+// client/offboarding.ts the HR hook uses; reactivation cancels the wizard the
+// IdP started or joined. After DELETE the resource is 404 to SCIM (RFC 7644
+// §3.6) while admins finish the wizard in the CRM.
+import type { FastifyRequest } from 'fastify';
+import { scimPatch, ScimError as PatchError, type ScimPatchOperation } from 'scim-patch';
+import { offboardUser, reinstateUser } from '../../client/offboarding';
+import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
+import { Email, type Actor } from '../../domain/schemas';
+import {
+  SCIM,
+  SCIM_MAX_RESULTS,
+  ScimListQuery,
+  ScimPatchBody,
+  ScimUserInput,
+  type ScimErrorType,
+  type ScimUser,
+} from '../../domain/scim';
+import type { ApiDeps } from '../server';
+import type { ScimAuth } from './auth';
+import { ScimProblem } from './errors';
+import { usersWhere } from './filter';
+
+export function scimBase(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}/scim/v2`;
+}
+
+export function toScimUser(u: UserRow, base: string): ScimUser {
+  return {
+    schemas: [SCIM.User],
+    id: u.id,
+    ...(u.externalId !== null ? { externalId: u.externalId } : {}),
+    userName: u.email,
+    name: { formatted: u.name },
+    displayName: u.name,
+    emails: [{ value: u.email, type: 'work', primary: true }],
+    active: u.status === 'ACTIVE',
+    meta: {
+      resourceType: 'User',
+      created: u.createdAt.toISOString(),
+      lastModified: u.updatedAt.toISOString(),
+      location: `${base}/Users/${encodeURIComponent(u.id)}`,
+    },
+  };
+}
+
+/** Zod issues as one SCIM 400 (invalidValue, or invalidSyntax for a malformed PatchOp). */
+function parsed<T>(
+  result: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
+  scimType: ScimErrorType = 'invalidValue',
+): T {
+  if (result.success) return result.data;
+  const issues = result.error.issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);
+  throw new ScimProblem(400, `The request is malformed: ${issues.join('; ')}.`, scimType);
+}
+
+function objectBody(body: unknown): object {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ScimProblem(400, 'Send a JSON object as the body (application/scim+json).', 'invalidSyntax');
+  }
+  return body;
+}
+
+/** The name a SCIM user carries: displayName, else name.formatted, else given + family name. */
+function nameOf(input: ScimUserInput): string | null {
+  const candidates = [
+    input.displayName,
+    input.name?.formatted,
+    [input.name?.givenName, input.name?.familyName].filter((p) => p && p.trim()).join(' '),
+  ];
+  for (const c of candidates) if (c && c.trim()) return c.trim();
+  return null;
+}
+
+function emailOf(input: ScimUserInput): string {
+  const email = Email.safeParse(input.userName);
+  if (!email.success) throw new ScimProblem(400, 'userName must be the user\'s email address.', 'invalidValue');
+  return email.data;
+}
+
+/** `active`, `Active`, `urn:…:core:2.0:User:active` → `active`. */
+function attributeName(path: string): string {
+  const lower = path.toLowerCase();
+  const urn = `${SCIM.User.toLowerCase()}:`;
+  return lower.startsWith(urn) ? lower.slice(urn.length) : lower;
+}
+
+function uniquenessConflict(email: string): ScimProblem {
+  return new ScimProblem(409, `A user with userName ${email} already exists in this workspace.`, 'uniqueness');
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === 'P2002';
+}
+
+/**
+ * Operations as RFC 7644 says them, from what providers send: any case of
+ * `op` (Entra's "Replace"), and a path-less value object (Okta's
+ * `{"value": {"active": false}}`) as one operation per attribute. String
+ * booleans ("False") are read by ScimUserInput once the patch is applied.
+ */
+export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatchOperation[] {
+  const out: ScimPatchOperation[] = [];
+  for (const o of ops) {
+    const op = o.op.toLowerCase();
+    if (op !== 'add' && op !== 'replace' && op !== 'remove') {
+      throw new ScimProblem(400, `"${o.op}" is not a PATCH operation; use add, replace or remove.`, 'invalidSyntax');
+    }
+    if (op === 'remove') {
+      if (!o.path) throw new ScimProblem(400, 'A remove operation needs a path.', 'noTarget');
+      out.push({ op, path: o.path });
+      continue;
+    }
+    if (!('value' in o)) throw new ScimProblem(400, `The ${op} operation needs a value.`, 'invalidValue');
+    if (o.path) {
+      out.push({ op, path: o.path, value: o.value });
+    } else if (o.value !== null && typeof o.value === 'object' && !Array.isArray(o.value)) {
+      for (const [path, value] of Object.entries(o.value as Record<string, unknown>)) out.push({ op, path, value });
+    } else {
+      throw new ScimProblem(400, `A ${op} operation without a path needs an object as its value.`, 'invalidValue');
+    }
+  }
+  return out;
+}
+
+export interface UsersService {
+  list(auth: ScimAuth, query: unknown, base: string): Promise<unknown>;
+  create(auth: ScimAuth, body: unknown, base: string): Promise<ScimUser>;
+  get(auth: ScimAuth, id: string, base: string): Promise<ScimUser>;
+  replace(auth: ScimAuth, id: string, body: unknown, base: string): Promise<ScimUser>;
+  patch(auth: ScimAuth, id: string, body: unknown, base: string): Promise<ScimUser>;
+  remove(auth: ScimAuth, id: string): Promise<void>;
+}
+
+export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersService {
+  const db: PrismaClient = deps.prisma;
+  const actorOf = (auth: ScimAuth): Actor => ({ type: 'IDP', id: `scim-token:${auth.tokenId}` });
+
+  async function visible(auth: ScimAuth, id: string): Promise<UserRow> {
+    const user = await db.user.findFirst({ where: { id, workspaceId: auth.workspaceId, scimDeletedAt: null } });
+    if (!user) throw new ScimProblem(404, `User ${id} not found.`);
+    return user;
+  }
+
+  async function emailTaken(workspaceId: string, email: string, exceptId?: string): Promise<boolean> {
+    const other = await db.user.findFirst({
+      where: { workspaceId, email: { equals: email, mode: 'insensitive' }, ...(exceptId ? { id: { not: exceptId } } : {}) },
+      select: { id: true },
+    });
+    return other !== null;
+  }
+
+  /** `active` as the IdP set it: false offboards (joins or starts), true cancels the IdP's wizard. */
+  async function applyActive(auth: ScimAuth, user: UserRow, active: boolean | undefined, reason: string): Promise<void> {
+    if (active === false) {
+      await offboardUser(deps, { workspaceId: auth.workspaceId, userId: user.id, source: 'IDP', actor: actorOf(auth), reason });
+    } else if (active === true && user.status !== 'ACTIVE') {
+      await reinstateUser(deps, { workspaceId: auth.workspaceId, userId: user.id, actor: actorOf(auth) });
+    }
+  }
+
+  /** PUT, and PATCH once its operations are applied: the whole resource as the IdP wants it. */
+  async function applyResource(
+    auth: ScimAuth,
+    user: UserRow,
+    raw: unknown,
+    base: string,
+    opts: { setsActive: boolean },
+  ): Promise<ScimUser> {
+    const input = parsed(ScimUserInput.safeParse(raw));
+    // A PATCH of other attributes carries the current `active` along: it is
+    // no deactivation (nor reactivation) of its own.
+    if (!opts.setsActive) delete input.active;
+    const email = emailOf(input);
+    const changesEmail = email !== user.email.toLowerCase();
+    if (changesEmail && (await emailTaken(auth.workspaceId, email, user.id))) throw uniquenessConflict(email);
+    // The wizard first: a refused deactivation (the last owner, ...) changes nothing.
+    await applyActive(auth, user, input.active, 'Deactivated by the identity provider.');
+    try {
+      await db.user.update({
+        where: { id: user.id },
+        data: {
+          ...(changesEmail ? { email } : {}),
+          name: nameOf(input) ?? user.name,
+          ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
+        },
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw uniquenessConflict(email);
+      throw err;
+    }
+    return toScimUser(await db.user.findUniqueOrThrow({ where: { id: user.id } }), base);
+  }
+
+  return {
+    async list(auth, rawQuery, base) {
+      const q = parsed(ScimListQuery.safeParse(rawQuery));
+      const where = { workspaceId: auth.workspaceId, scimDeletedAt: null, AND: [usersWhere(q.filter)] };
+      // Past 2^31 no workspace has users; the clamp keeps OFFSET a plain integer.
+      const startIndex = Math.min(2 ** 31 - 1, Math.max(1, q.startIndex ?? 1));
+      const count = Math.min(SCIM_MAX_RESULTS, Math.max(0, q.count ?? SCIM_MAX_RESULTS));
+      const [totalResults, rows] = await Promise.all([
+        db.user.count({ where }),
+        count === 0
+          ? Promise.resolve([] as UserRow[])
+          : db.user.findMany({ where, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], skip: startIndex - 1, take: count }),
+      ]);
+      return {
+        schemas: [SCIM.ListResponse],
+        totalResults,
+        startIndex,
+        itemsPerPage: rows.length,
+        Resources: rows.map((u) => toScimUser(u, base)),
+      };
+    },
+
+    async create(auth, body, base) {
+      const input = parsed(ScimUserInput.safeParse(objectBody(body)));
+      const email = emailOf(input);
+      const holder = await db.user.findFirst({
+        where: { workspaceId: auth.workspaceId, email: { equals: email, mode: 'insensitive' } },
+      });
+      if (holder && holder.scimDeletedAt === null) throw uniquenessConflict(email);
+      if (holder) {
+        // Deleted over SCIM but still in the CRM (its wizard not finished):
+        // the IdP creating this userName again brings that user back, active
+        // unless it says otherwise (which cancels the IdP's wizard), instead
+        // of a 409 the provider would retry until it quarantines the app.
+        const revived = await applyResource(auth, holder, { ...input, active: input.active ?? true }, base, { setsActive: true });
+        await db.user.update({ where: { id: holder.id }, data: { scimDeletedAt: null } });
+        return revived;
+      }
+      let user: UserRow;
+      try {
+        user = await db.user.create({
+          data: {
+            workspaceId: auth.workspaceId,
+            email,
+            name: nameOf(input) ?? email.split('@')[0]!,
+            role: 'MEMBER',
+            status: 'ACTIVE',
+            externalId: input.externalId ?? null,
+          },
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw uniquenessConflict(email);
+        throw err;
+      }
+      // Created inactive: offboarded at once, as a later deactivation would.
+      if (input.active === false) await applyActive(auth, user, false, 'Created inactive by the identity provider.');
+      return toScimUser(await visible(auth, user.id), base);
+    },
+
+    async get(auth, id, base) {
+      return toScimUser(await visible(auth, id), base);
+    },
+
+    async replace(auth, id, body, base) {
+      const user = await visible(auth, id);
+      return applyResource(auth, user, objectBody(body), base, { setsActive: true });
+    },
+
+    async patch(auth, id, body, base) {
+      const user = await visible(auth, id);
+      const request = parsed(ScimPatchBody.safeParse(objectBody(body)), 'invalidSyntax');
+      const operations = normaliseOperations(request.Operations);
+      let patched: unknown;
+      try {
+        patched = scimPatch(toScimUser(user, base) as never, operations, { mutateDocument: false, treatMissingAsAdd: true });
+      } catch (err) {
+        if (err instanceof PatchError) {
+          const code = err.scimCode as ScimErrorType | undefined;
+          throw new ScimProblem(400, err.message || 'The PATCH operation cannot be applied.', code ?? 'invalidValue');
+        }
+        throw err;
+      }
+      const setsActive = operations.some((o) => o.path !== undefined && attributeName(o.path) === 'active');
+      return applyResource(auth, user, patched, base, { setsActive });
+    },
+
+    async remove(auth, id) {
+      const user = await visible(auth, id);
+      await offboardUser(deps, {
+        workspaceId: auth.workspaceId,
+        userId: user.id,
+        source: 'IDP',
+        actor: actorOf(auth),
+        reason: 'Deleted by the identity provider.',
+      });
+      await db.user.updateMany({ where: { id: user.id, scimDeletedAt: null }, data: { scimDeletedAt: new Date() } });
+    },
+  };
+}

@@ -1,0 +1,185 @@
+// SCIM 2.0 shapes (RFC 7643, RFC 7644) as /scim/v2 serves and reads them,
+// one zod schema per shape (api.md, "SCIM 2.0"). Input schemas are loose:
+// identity providers send attributes we do not keep (title, locale, the
+// enterprise extension, ...), and those are ignored rather than refused.
+import { z } from 'zod';
+
+export const SCIM = {
+  User: 'urn:ietf:params:scim:schemas:core:2.0:User',
+  ListResponse: 'urn:ietf:params:scim:api:messages:2.0:ListResponse',
+  PatchOp: 'urn:ietf:params:scim:api:messages:2.0:PatchOp',
+  Error: 'urn:ietf:params:scim:api:messages:2.0:Error',
+  ServiceProviderConfig: 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig',
+  ResourceType: 'urn:ietf:params:scim:schemas:core:2.0:ResourceType',
+  Schema: 'urn:ietf:params:scim:schemas:core:2.0:Schema',
+} as const;
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json';
+
+/** Most resources one list page returns (ServiceProviderConfig `filter.maxResults`). */
+export const SCIM_MAX_RESULTS = 200;
+
+/** A lone surrogate (half of a UTF-16 pair) or NUL: what PostgreSQL cannot hold. */
+const UNSTORABLE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\u0000/;
+const Text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !UNSTORABLE.test(s), 'must be well-formed Unicode without NUL');
+
+/** A SCIM boolean as providers send it: `false`, or Entra's `"False"`. */
+export const ScimBoolean = z.union([
+  z.boolean(),
+  z
+    .string()
+    .regex(/^(true|false)$/i)
+    .transform((s) => s.toLowerCase() === 'true'),
+]);
+
+export const ScimEmail = z.looseObject({
+  value: Text(320),
+  type: Text(64).optional(),
+  primary: ScimBoolean.optional(),
+});
+
+/** The body of POST /Users and PUT /Users/{id}, and a PATCHed resource before it is applied. */
+export const ScimUserInput = z.looseObject({
+  schemas: z.array(z.string()).optional(),
+  userName: Text(320).refine((s) => s.trim().length > 0, 'must not be blank'),
+  externalId: Text(200).nullable().optional(),
+  displayName: Text(200).nullable().optional(),
+  name: z
+    .looseObject({
+      formatted: Text(200).nullable().optional(),
+      givenName: Text(200).nullable().optional(),
+      familyName: Text(200).nullable().optional(),
+    })
+    .nullable()
+    .optional(),
+  emails: z.array(ScimEmail).max(20).nullable().optional(),
+  active: ScimBoolean.optional(),
+});
+export type ScimUserInput = z.infer<typeof ScimUserInput>;
+
+export const ScimPatchOperation = z.looseObject({
+  op: Text(20),
+  path: Text(500).optional(),
+  value: z.unknown().optional(),
+});
+export const ScimPatchBody = z.looseObject({
+  schemas: z.array(z.string()).refine((s) => s.includes(SCIM.PatchOp), `must include ${SCIM.PatchOp}`),
+  Operations: z.array(ScimPatchOperation).min(1).max(100),
+});
+export type ScimPatchBody = z.infer<typeof ScimPatchBody>;
+
+/** GET /Users query (RFC 7644 §3.4.2): 1-based startIndex, count clamped to SCIM_MAX_RESULTS. */
+export const ScimListQuery = z.looseObject({
+  filter: Text(2_000).optional(),
+  startIndex: z.coerce.number().int().optional(),
+  count: z.coerce.number().int().optional(),
+});
+
+export const ScimMeta = z.object({
+  resourceType: z.string(),
+  created: z.string().optional(),
+  lastModified: z.string().optional(),
+  location: z.string(),
+});
+
+export const ScimUser = z.object({
+  schemas: z.tuple([z.literal(SCIM.User)]),
+  id: z.string(),
+  externalId: z.string().optional(),
+  userName: z.string(),
+  name: z.object({ formatted: z.string() }),
+  displayName: z.string(),
+  emails: z.array(z.object({ value: z.string(), type: z.literal('work'), primary: z.literal(true) })),
+  active: z.boolean(),
+  meta: ScimMeta,
+});
+export type ScimUser = z.infer<typeof ScimUser>;
+
+export function scimListOf<T extends z.ZodType>(resource: T) {
+  return z.object({
+    schemas: z.tuple([z.literal(SCIM.ListResponse)]),
+    totalResults: z.number().int(),
+    startIndex: z.number().int(),
+    itemsPerPage: z.number().int(),
+    Resources: z.array(resource),
+  });
+}
+
+/** RFC 7644 §3.12. `status` is a string there. */
+export const ScimError = z.object({
+  schemas: z.tuple([z.literal(SCIM.Error)]),
+  status: z.string(),
+  scimType: z
+    .enum(['invalidFilter', 'tooMany', 'uniqueness', 'mutability', 'invalidSyntax', 'invalidPath', 'noTarget', 'invalidValue', 'invalidVers', 'sensitive'])
+    .optional(),
+  detail: z.string(),
+});
+export type ScimError = z.infer<typeof ScimError>;
+export type ScimErrorType = NonNullable<ScimError['scimType']>;
+
+export const ScimServiceProviderConfig = z.object({
+  schemas: z.tuple([z.literal(SCIM.ServiceProviderConfig)]),
+  documentationUri: z.string().optional(),
+  patch: z.object({ supported: z.boolean() }),
+  bulk: z.object({ supported: z.boolean(), maxOperations: z.number().int(), maxPayloadSize: z.number().int() }),
+  filter: z.object({ supported: z.boolean(), maxResults: z.number().int() }),
+  changePassword: z.object({ supported: z.boolean() }),
+  sort: z.object({ supported: z.boolean() }),
+  etag: z.object({ supported: z.boolean() }),
+  authenticationSchemes: z.array(
+    z.object({ type: z.string(), name: z.string(), description: z.string(), primary: z.boolean().optional() }),
+  ),
+  meta: ScimMeta,
+});
+
+export const ScimResourceType = z.object({
+  schemas: z.tuple([z.literal(SCIM.ResourceType)]),
+  id: z.string(),
+  name: z.string(),
+  endpoint: z.string(),
+  description: z.string(),
+  schema: z.string(),
+  meta: ScimMeta,
+});
+
+export interface ScimAttribute {
+  name: string;
+  type: 'string' | 'boolean' | 'complex';
+  multiValued: boolean;
+  description: string;
+  required: boolean;
+  caseExact?: boolean;
+  mutability: 'readOnly' | 'readWrite' | 'immutable' | 'writeOnly';
+  returned: 'always' | 'never' | 'default' | 'request';
+  uniqueness?: 'none' | 'server' | 'global';
+  canonicalValues?: string[];
+  subAttributes?: ScimAttribute[];
+}
+export const ScimAttributeSchema: z.ZodType<ScimAttribute> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    type: z.enum(['string', 'boolean', 'complex']),
+    multiValued: z.boolean(),
+    description: z.string(),
+    required: z.boolean(),
+    caseExact: z.boolean().optional(),
+    mutability: z.enum(['readOnly', 'readWrite', 'immutable', 'writeOnly']),
+    returned: z.enum(['always', 'never', 'default', 'request']),
+    uniqueness: z.enum(['none', 'server', 'global']).optional(),
+    canonicalValues: z.array(z.string()).optional(),
+    subAttributes: z.array(ScimAttributeSchema).optional(),
+  }),
+);
+
+export const ScimSchemaDefinition = z.object({
+  schemas: z.tuple([z.literal(SCIM.Schema)]),
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  attributes: z.array(ScimAttributeSchema),
+  meta: ScimMeta,
+});
