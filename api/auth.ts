@@ -34,24 +34,25 @@ export async function authenticate(prisma: PrismaClient, header: string | string
   const token = bearerToken(header);
   if (!token) throw unauthorized('Send a token as "Authorization: Bearer <token>".');
   const hash = hashToken(token);
-  const row = await prisma.apiToken.findUnique({
-    where: { tokenHash: hash },
-    select: {
-      tokenHash: true,
-      workspaceId: true,
-      user: { select: { id: true, workspaceId: true, role: true, status: true } },
-    },
-  });
+  // Token and user in ONE statement (a join on two primary/unique keys): every
+  // authenticated request pays for exactly this one lookup.
+  const [row] = await prisma.$queryRaw<
+    { tokenHash: string; workspaceId: string; userId: string; userWorkspaceId: string; role: Role; status: string }[]
+  >`
+    SELECT t.token_hash AS "tokenHash", t.workspace_id AS "workspaceId", u.id AS "userId",
+      u.workspace_id AS "userWorkspaceId", u.role::text AS "role", u.status::text AS "status"
+    FROM api_tokens t JOIN users u ON u.id = t.user_id
+    WHERE t.token_hash = ${hash}`;
   // The lookup is by hash; the comparison below keeps the final check
   // independent of where two hashes first differ.
   const expected = Buffer.from(row?.tokenHash ?? '0'.repeat(64), 'hex');
   const given = Buffer.from(hash, 'hex');
   const same = expected.length === given.length && timingSafeEqual(expected, given);
   if (!row || !same) throw unauthorized('The token is not valid.');
-  if (row.user.workspaceId !== row.workspaceId || row.user.status !== 'ACTIVE') {
+  if (row.userWorkspaceId !== row.workspaceId || row.status !== 'ACTIVE') {
     throw unauthorized('The token is not valid: its user cannot sign in.');
   }
-  return { workspaceId: row.workspaceId, userId: row.user.id, role: row.user.role };
+  return { workspaceId: row.workspaceId, userId: row.userId, role: row.role };
 }
 
 export function requireRole(auth: AuthContext, roles: readonly Role[] | undefined): void {

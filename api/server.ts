@@ -35,6 +35,7 @@ import { authenticate, requireRole, type AuthContext } from './auth';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
+import { eventRoutes } from './routes/events';
 import { hookRoutes } from './routes/hook';
 import { meRoutes } from './routes/me';
 import { previewRoutes } from './routes/preview';
@@ -74,6 +75,8 @@ export interface ApiDeps {
   codec?: PayloadCodec | null;
   /** The built admin page; served at `/` when the folder exists. Default: web/dist. */
   webDir?: string;
+  /** GET /v1/deletions/{id}/events: how often a watched wizard is read, and a heartbeat sent (api/routes/events.ts). */
+  events?: { intervalMs?: number; heartbeatMs?: number };
 }
 
 /** Never logged: credentials and signatures. */
@@ -222,6 +225,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     systemRoutes(api, deps);
     directoryRoutes(api, deps);
     deletionRoutes(api, deps);
+    eventRoutes(api, deps);
     meRoutes(api, deps);
     previewRoutes(api, deps);
   });

@@ -1,7 +1,10 @@
 // The wizard seen from outside the workflow: start it (idempotently), send
 // step inputs as Workflow Updates, and read it back. Reads come from the
 // Deletion row the workflow mirrors (plus live move progress), so listing and
-// reading work even while no worker runs. Refusals become the named errors of
+// reading work even while no worker runs. A read of one wizard is ONE indexed
+// statement (the row and its moves' committed counts, joined); before the
+// move starts, the user's lead total comes from a count shared for at most
+// `LEAD_TOTAL_MAX_AGE_MS` (see `leadTotals`). Refusals become the named errors of
 // domain/errors.ts, which the API maps to 404/409/422. No call waits on a
 // wizard longer than `waitLimitMs` (api.md: 10 s): past that it is
 // Unavailable (503), and a later read shows whether the change applied.
@@ -32,6 +35,8 @@ export interface WizardClientDeps {
   config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>;
   /** Longest wait on a wizard (start, step, cancel) before giving up with Unavailable. Default 10 s (api.md). */
   waitLimitMs?: number;
+  /** Oldest lead total a read may show before the move starts (default `LEAD_TOTAL_MAX_AGE_MS`). */
+  leadTotalMaxAgeMs?: number;
 }
 
 /** api.md: no request waits on a wizard for more than 10 seconds. */
@@ -46,6 +51,49 @@ export function refusalFrom(err: unknown): Error {
   }
   if (err instanceof WorkflowNotFoundError) return new StepConflict('This wizard is no longer running.');
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * api.md: `leads.total` is the live count of the user's leads until the move
+ * starts. Counting a book of a million leads on every read (a page polls every
+ * 500 ms, a hundred pages at once) would cost more than everything else a read
+ * does, so a count is shared: every read of the same user's total within this
+ * many milliseconds of when that count began (reads arriving while it runs
+ * included) gets its result. The total a read shows is therefore at most 2 s
+ * old; once the move starts it is the move's snapshot and is never counted.
+ */
+export const LEAD_TOTAL_MAX_AGE_MS = 2_000;
+
+/** A count of each user's leads, begun at most `maxAgeMs` ago, shared by every caller meanwhile. */
+export function leadTotals(count: (workspaceId: string, userId: string) => Promise<number>, maxAgeMs: number) {
+  const counts = new Map<string, { begun: number; value: Promise<number> }>();
+  return (workspaceId: string, userId: string): Promise<number> => {
+    const key = `${workspaceId}\u0000${userId}`;
+    const now = Date.now();
+    const known = counts.get(key);
+    if (known && now - known.begun < maxAgeMs) return known.value;
+    if (counts.size >= 10_000) {
+      for (const [k, c] of counts) if (now - c.begun >= maxAgeMs) counts.delete(k);
+    }
+    const value = count(workspaceId, userId);
+    const entry = { begun: now, value };
+    counts.set(key, entry);
+    // A failed count is not shared: the next read tries again.
+    value.catch(() => counts.get(key) === entry && counts.delete(key));
+    return value;
+  };
+}
+
+/** A deletion row as reads need it: the mirrored document and its moves' committed counts (null: no such move). */
+interface DeletionRead {
+  id: string;
+  workspaceId: string;
+  userId: string;
+  workflowId: string;
+  status: string;
+  state: unknown;
+  moveMoved: number | null;
+  sweepMoved: number | null;
 }
 
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
@@ -77,24 +125,35 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     }
   }
 
-  async function row(workspaceId: string, deletionId: string) {
-    const found = await prisma.deletion.findFirst({ where: { id: deletionId, workspaceId } });
+  const leadTotal = leadTotals(
+    (workspaceId, userId) => prisma.lead.count({ where: { workspaceId, ownerId: userId } }),
+    deps.leadTotalMaxAgeMs ?? LEAD_TOTAL_MAX_AGE_MS,
+  );
+
+  /** The row and its moves' committed counts in one statement (primary keys only). */
+  async function row(workspaceId: string, deletionId: string): Promise<DeletionRead> {
+    const [found] = await prisma.$queryRaw<DeletionRead[]>`
+      SELECT d.id, d.workspace_id AS "workspaceId", d.user_id AS "userId", d.workflow_id AS "workflowId",
+        d.status::text AS status, d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved"
+      FROM deletions d
+      LEFT JOIN lead_moves m ON m.deletion_id = d.id AND m.kind = 'MOVE'
+      LEFT JOIN lead_moves s ON s.deletion_id = d.id AND s.kind = 'SWEEP'
+      WHERE d.id = ${deletionId} AND d.workspace_id = ${workspaceId}`;
     if (!found) throw new NotFound(`Deletion ${deletionId} not found.`);
     return found;
   }
 
-  /** The mirrored state, with what changes between workflow transitions read live. */
-  async function live(r: { id: string; workspaceId: string; userId: string; state: unknown }): Promise<Deletion> {
+  /**
+   * The mirrored state, with what changes between workflow transitions filled
+   * in: the moves' counts committed with each batch, and the lead total before
+   * the move (shared count, see LEAD_TOTAL_MAX_AGE_MS).
+   */
+  async function live(r: Omit<DeletionRead, 'workflowId' | 'status'>): Promise<Deletion> {
     const view = structuredClone(r.state as Deletion);
     if (view.status !== 'IN_PROGRESS') return view;
-    if (view.leads.state === 'PENDING') {
-      view.leads.total = await prisma.lead.count({ where: { workspaceId: r.workspaceId, ownerId: r.userId } });
-    }
-    const moves = await prisma.leadMove.findMany({ where: { deletionId: r.id }, select: { kind: true, moved: true } });
-    for (const m of moves) {
-      if (m.kind === 'MOVE' && view.leads.state === 'MOVING') view.leads.moved = Math.max(view.leads.moved, m.moved);
-      if (m.kind === 'SWEEP') view.leads.swept = Math.max(view.leads.swept, m.moved);
-    }
+    if (view.leads.state === 'PENDING') view.leads.total = await leadTotal(r.workspaceId, r.userId);
+    if (r.moveMoved !== null && view.leads.state === 'MOVING') view.leads.moved = Math.max(view.leads.moved, r.moveMoved);
+    if (r.sweepMoved !== null) view.leads.swept = Math.max(view.leads.swept, r.sweepMoved);
     return view;
   }
 
@@ -117,7 +176,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         where: { workspaceId: args.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
         orderBy: { startedAt: 'desc' },
       });
-      if (open) return { deletion: await live(open), created: false };
+      if (open) return { deletion: await live(await row(args.workspaceId, open.id)), created: false };
 
       if (user.status !== 'PENDING_DELETION') {
         const problem = await startProblem(prisma, args.workspaceId, user, args.actor);
@@ -171,7 +230,18 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         take: q.limit + 1,
       });
       const page = pageOf(rows, q.limit, (r) => r, (r) => encodeTimeCursor({ at: r.startedAt, id: r.id }));
-      return { items: await Promise.all(page.items.map(live)), nextCursor: page.nextCursor };
+      // The page's moves in one more statement (not one per wizard).
+      const open = page.items.filter((r) => r.status === 'IN_PROGRESS').map((r) => r.id);
+      const moves = open.length
+        ? await prisma.leadMove.findMany({ where: { deletionId: { in: open } }, select: { deletionId: true, kind: true, moved: true } })
+        : [];
+      const moved = (id: string, kind: string) => moves.find((m) => m.deletionId === id && m.kind === kind)?.moved ?? null;
+      return {
+        items: await Promise.all(
+          page.items.map((r) => live({ ...r, moveMoved: moved(r.id, 'MOVE'), sweepMoved: moved(r.id, 'SWEEP') })),
+        ),
+        nextCursor: page.nextCursor,
+      };
     },
 
     submitLeads: (ws, id, actor, body) =>

@@ -27,8 +27,17 @@ export function systemRoutes(app: Api, deps: ApiDeps): void {
     },
   });
 
+  // The document is the same for the server's whole life: built once, when the
+  // server is ready (every route registered), and served as those bytes.
+  let openapi: string | undefined;
+  app.addHook('onReady', async () => {
+    openapi = JSON.stringify(app.swagger());
+  });
   app.get('/openapi.json', {
     schema: { hide: true },
-    handler: async () => app.swagger(),
+    handler: async (_req, reply) => {
+      openapi ??= JSON.stringify(app.swagger());
+      return reply.type('application/json; charset=utf-8').send(openapi);
+    },
   });
 }

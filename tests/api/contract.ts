@@ -27,5 +27,6 @@ export const CONTRACT_ROUTES: [string, string][] = [
   ['post', '/v1/deletions/{id}/confirm'],
   ['post', '/v1/deletions/{id}/cancel'],
   ['get', '/v1/deletions/{id}/audit'],
+  ['get', '/v1/deletions/{id}/events'],
   ['post', '/v1/hooks/{workspaceSlug}/offboarding'],
 ];

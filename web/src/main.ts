@@ -25,7 +25,8 @@
 //              preview-integrations(-count, -<id>), preview-labels(-count), preview-blockers, blocker-<CODE>
 //   Wizards:   deletions-list, deletions-count, deletion-filter, deletion-row-<id>, resume-<id>,
 //              audit-link-<id>, deletion-source, deletion-status, deletion-attention
-//   Wizard:    wizard, stepper, stepper-<LEADS|AUTOMATIONS|INTEGRATIONS|LABELS|CONFIRM> (data-state
+//   Wizard:    wizard (data-updates stream|poll|idle: how it follows work on the server now),
+//              stepper, stepper-<LEADS|AUTOMATIONS|INTEGRATIONS|LABELS|CONFIRM> (data-state
 //              done|current|todo, aria-current=step), step-title, next, next-hint, audit-link,
 //              wizard-user-email, wizard-reason, attention, attention-reason, attention-cancel,
 //              cancel-wizard, cancel-panel, cancel-reason, cancel-confirm, cancel-keep, reload

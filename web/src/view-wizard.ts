@@ -1,8 +1,10 @@
 // The deletion wizard: a stepper (Leads, Automations, Integrations, Labels,
 // Confirm) driven by the Deletion the server answers. The server decides the
-// step; the page shows it, posts the admin's choices, and polls while work
-// runs in the background (the lead move, the final removal). Reopening the
-// page at any time picks the wizard up where it is.
+// step; the page shows it, posts the admin's choices, and follows the wizard
+// while work runs in the background (the lead move, the final removal): the
+// server pushes each change over its event stream (live.ts); while the stream
+// is down the page polls, and tries the stream again now and then. Reopening
+// the page at any time picks the wizard up where it is.
 import { api, ApiError } from './api';
 import { focusHeading, formatTime, h, loading, replace } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
@@ -17,12 +19,16 @@ import { leadsPanel } from './steps/leads';
 import type { Panel, StepContext } from './steps/panel';
 import { progressPanel } from './steps/progress';
 import { routingPanel } from './steps/routing';
+import { followDeletion } from './live';
 
 /** The steps the stepper shows: the server's order, up to CONFIRM (DONE is past the last dot). */
 const STEPS: readonly Step[] = STEP_ORDER.filter((s) => s !== 'DONE');
 
 const POLL_MS = 500;
 const POLL_RETRY_MS = 2_000;
+/** After the stream drops, poll for this long before trying it again (doubling while it fails at once, up to the max). */
+const STREAM_RETRY_MS = 5_000;
+const STREAM_RETRY_MAX_MS = 60_000;
 
 type Screen = 'leads' | 'moving' | 'automations' | 'integrations' | 'labels' | 'confirm' | 'finishing' | 'end';
 
@@ -62,7 +68,7 @@ function titleOf(screen: Screen, d: Deletion): string {
   }
 }
 
-/** Work is running on the server and the page should keep looking. */
+/** Work is running on the server and the page should keep following it. */
 function needsPolling(d: Deletion, confirmed: boolean): boolean {
   if (d.leads.state === 'MOVING') return true;
   if (d.status !== 'IN_PROGRESS') return false;
@@ -85,7 +91,8 @@ export function wizardView(ctx: RouteContext): HTMLElement {
 
   const page = h(
     'section',
-    { class: 'page wizard', 'data-testid': 'wizard' },
+    // data-updates: how the page follows the wizard now (stream, poll, or idle: nothing runs).
+    { class: 'page wizard', 'data-testid': 'wizard', 'data-updates': 'idle' },
     h(
       'header',
       { class: 'page-head' },
@@ -108,8 +115,16 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   let panel: Panel | null = null;
   let confirmed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Stops the event stream while one is open. */
+  let stopStream: (() => void) | null = null;
+  let streamRetryAt = 0;
+  let streamBackoff = STREAM_RETRY_MS;
 
-  ctx.signal.addEventListener('abort', () => clearTimeout(timer));
+  ctx.signal.addEventListener('abort', () => {
+    clearTimeout(timer);
+    stopStream?.();
+    stopStream = null;
+  });
 
   const stepContext = (d: Deletion): StepContext => ({
     deletion: d,
@@ -266,7 +281,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     } else {
       panel.update?.(d);
     }
-    schedulePoll();
+    keepUp();
   }
 
   function buildPanel(s: Screen, d: Deletion): Panel {
@@ -291,17 +306,59 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     }
   }
 
+  /**
+   * While work runs on the server, follow it: over the event stream when it is
+   * up, else by polling (and the stream is tried again after a while). When
+   * nothing runs, neither.
+   */
+  function keepUp(): void {
+    if (ctx.signal.aborted || !deletion) return;
+    if (!needsPolling(deletion, confirmed)) {
+      stopStream?.();
+      stopStream = null;
+      page.dataset.updates = 'idle';
+      return;
+    }
+    if (stopStream) return;
+    if (Date.now() >= streamRetryAt) openStream();
+    else schedulePoll();
+  }
+
+  function openStream(): void {
+    clearTimeout(timer);
+    timer = undefined;
+    page.dataset.updates = 'stream';
+    let heard = false;
+    stopStream = followDeletion(id, {
+      onDeletion: (d) => {
+        heard = true;
+        streamBackoff = STREAM_RETRY_MS;
+        pollErrors.clear();
+        show(d);
+      },
+      onClose: () => {
+        stopStream = null;
+        // A stream that gave nothing is tried again later and later; one that worked, soon.
+        streamRetryAt = Date.now() + streamBackoff;
+        if (!heard) streamBackoff = Math.min(streamBackoff * 2, STREAM_RETRY_MAX_MS);
+        keepUp();
+      },
+    });
+  }
+
   function schedulePoll(delay = POLL_MS): void {
     if (timer !== undefined || ctx.signal.aborted || !deletion || !needsPolling(deletion, confirmed)) return;
+    page.dataset.updates = 'poll';
     timer = setTimeout(() => {
       timer = undefined;
       void (async () => {
         try {
           const d = await api.getDeletion(id, ctx.signal);
+          if (stopStream) return; // the stream took over meanwhile, and is at least as new
           pollErrors.clear();
           show(d);
         } catch (err) {
-          if (ctx.signal.aborted) return;
+          if (ctx.signal.aborted || stopStream) return;
           pollErrors.show(err);
           if (err instanceof ApiError && (err.status === 404 || err.status === 401 || err.status === 403)) return;
           schedulePoll(POLL_RETRY_MS);

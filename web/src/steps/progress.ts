@@ -1,4 +1,4 @@
-// Step 1 while the lead move runs on the server: a progress bar polled from the wizard.
+// Step 1 while the lead move runs on the server: a progress bar fed by the wizard's event stream (polled while it is down).
 import { describeDistribution } from '../distribution';
 import { formatCount, h, replace } from '../dom';
 import type { Deletion } from '../../../domain/schemas';

@@ -1,0 +1,255 @@
+// GET /v1/deletions/{id}/events: the wizard's `Deletion` pushed as
+// Server-Sent Events (text/event-stream) instead of polled.
+//
+// One feed per wizard per process, shared by every subscriber: while anyone
+// listens it reads the wizard once per `FEED_INTERVAL_MS` (the same one-query
+// read as GET /v1/deletions/{id}, so what it sends is exactly what a GET would
+// answer) and sends the Deletion to each subscriber when it differs from what
+// that subscriber last got: each step, the move's progress (at most every
+// interval, so a few times a second), the end. Nobody listening: no reads.
+// PostgreSQL LISTEN/NOTIFY would save the idle reads, but the embedded PGlite
+// behind its wire-protocol server does not deliver notifications to other
+// connections, and the move's progress is committed with each batch (not
+// notified), so reading is what works on both databases.
+//
+// A stream sends the current Deletion at once, then each change; a comment
+// line (`: heartbeat`) every `HEARTBEAT_MS` keeps proxies from closing it and
+// re-checks the token (a token revoked meanwhile ends the stream); it ends
+// after sending the final state. Same auth and roles as every deletion route;
+// another workspace's id is 404 before any byte of the stream.
+import { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
+import { NotFound } from '../../domain/errors';
+import { Deletion, IdParams } from '../../domain/schemas';
+import { plausibleId } from '../directory/common';
+import { authenticate, requireRole } from '../auth';
+import { HttpProblem } from '../problems';
+import type { ApiDeps } from '../server';
+import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+
+/** How often a watched wizard is read (only while someone listens). */
+export const FEED_INTERVAL_MS = 300;
+/** A comment line this often, so idle connections stay open through proxies. */
+export const HEARTBEAT_MS = 15_000;
+
+export const EVENT_STREAM = 'text/event-stream';
+
+/** Nothing about this wizard changes any more (a cancelled move settles first: its count is still arriving). */
+export function isFinal(d: Deletion): boolean {
+  return d.status === 'COMPLETED' || d.status === 'FAILED' || (d.status === 'CANCELLED' && d.leads.state !== 'MOVING');
+}
+
+/** The Deletion as a GET answers it (same schema, same encoding). */
+function encode(d: Deletion): string {
+  return JSON.stringify(z.encode(Deletion, d));
+}
+
+type FeedEvent = { deletion: Deletion; json: string } | { gone: true };
+type Listener = (event: FeedEvent) => void;
+
+interface Watch {
+  listeners: Set<Listener>;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  last: string | undefined;
+}
+
+/**
+ * One reader per watched wizard, shared by its subscribers; it stops when the
+ * last one leaves or the wizard reaches its final state.
+ */
+export function deletionFeed(
+  read: (workspaceId: string, deletionId: string) => Promise<Deletion>,
+  opts: { intervalMs?: number; warn?: (err: unknown, msg: string) => void; encode?: (d: Deletion) => string } = {},
+) {
+  const intervalMs = opts.intervalMs ?? FEED_INTERVAL_MS;
+  const encodeOf = opts.encode ?? encode;
+  const watches = new Map<string, Watch>();
+
+  function stop(key: string, w: Watch): void {
+    clearTimeout(w.timer);
+    w.timer = undefined;
+    if (watches.get(key) === w) watches.delete(key);
+  }
+
+  async function tick(key: string, workspaceId: string, deletionId: string, w: Watch): Promise<void> {
+    w.timer = undefined;
+    let event: FeedEvent | undefined;
+    let final = false;
+    try {
+      const deletion = await read(workspaceId, deletionId);
+      const json = encodeOf(deletion);
+      final = isFinal(deletion);
+      if (json !== w.last) {
+        w.last = json;
+        event = { deletion, json };
+      }
+    } catch (err) {
+      if (err instanceof NotFound) {
+        event = { gone: true };
+        final = true;
+      } else {
+        // The database is busy or away: say so, and read again next time.
+        opts.warn?.(err, 'deletion feed: read failed');
+      }
+    }
+    if (event) for (const l of [...w.listeners]) l(event);
+    if (final) return stop(key, w);
+    if (w.listeners.size > 0 && watches.get(key) === w) {
+      w.timer = setTimeout(() => void tick(key, workspaceId, deletionId, w), intervalMs);
+    }
+  }
+
+  return {
+    /** Calls `listener` on each change of the wizard after now; returns the unsubscribe. */
+    subscribe(workspaceId: string, deletionId: string, listener: Listener): () => void {
+      const key = `${workspaceId}\u0000${deletionId}`;
+      let w = watches.get(key);
+      if (!w) {
+        const created: Watch = { listeners: new Set(), timer: undefined, last: undefined };
+        created.timer = setTimeout(() => void tick(key, workspaceId, deletionId, created), intervalMs);
+        watches.set(key, created);
+        w = created;
+      }
+      const watch = w;
+      watch.listeners.add(listener);
+      return () => {
+        watch.listeners.delete(listener);
+        if (watch.listeners.size === 0) stop(key, watch);
+      };
+    },
+    /** Wizards being read now (for tests and metrics). */
+    get watching(): number {
+      return watches.size;
+    },
+    close(): void {
+      for (const [key, w] of watches) stop(key, w);
+    },
+  };
+}
+
+export type DeletionFeed = ReturnType<typeof deletionFeed>;
+
+export function eventRoutes(app: Api, deps: ApiDeps): void {
+  const roles = ['OWNER', 'ADMIN'] as const;
+  const heartbeatMs = deps.events?.heartbeatMs ?? HEARTBEAT_MS;
+  const feed = deletionFeed((ws, id) => deps.wizard.get(ws, id), {
+    intervalMs: deps.events?.intervalMs ?? FEED_INTERVAL_MS,
+    warn: (err, msg) => app.log.warn({ err }, msg),
+  });
+  /** Open streams, ended when the server closes (an open stream would hold `close` forever). */
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...open]) end();
+    feed.close();
+  });
+
+  app.get('/v1/deletions/:id/events', {
+    config: { auth: 'token', roles },
+    // A HEAD would open a stream with no body to send it in.
+    exposeHeadRoute: false,
+    schema: {
+      tags: ['deletions'],
+      summary: 'Follow a deletion wizard as it changes (Server-Sent Events)',
+      description:
+        'A text/event-stream. Each event is `event: deletion` with `data:` the Deletion as GET /v1/deletions/{id} ' +
+        'answers it: the current one at once, then each time it changes (each step; the lead move’s progress at most a ' +
+        'few times a second; the end). A comment line `: heartbeat` every 15 s. The stream ends after sending a final ' +
+        'state (COMPLETED, FAILED, or CANCELLED with the move settled); a stream that ends otherwise dropped, and a ' +
+        'client reconnects or reads GET /v1/deletions/{id}. Same auth and roles as every deletion route.',
+      security: bearer,
+      params: IdParams,
+      response: {
+        200: {
+          description: 'A stream of `deletion` events, each data line one Deletion as JSON, and heartbeat comments.',
+          content: { [EVENT_STREAM]: { schema: z.string() } },
+        },
+        ...problems(...TOKEN_PROBLEMS, 404),
+      },
+    },
+    handler: async (req, reply) => {
+      const auth = authOf(req);
+      const id = req.params.id;
+      if (!plausibleId(id)) throw new NotFound(`Deletion ${id} does not exist in this workspace.`);
+      // 404 (and any other refusal) as problem+json, before the stream starts.
+      const first = await deps.wizard.get(auth.workspaceId, id);
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': `${EVENT_STREAM}; charset=utf-8`,
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+        'x-request-id': req.id,
+      });
+      res.flushHeaders();
+
+      let sent = '';
+      /** The latest event not yet written because the client reads slowly (older ones are dropped). */
+      let held: string | null = null;
+      let ended = false;
+      let unsubscribe = () => {};
+
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        clearInterval(heartbeat);
+        unsubscribe();
+        open.delete(end);
+        if (!res.writableEnded) res.end();
+      };
+      const write = (chunk: string) => {
+        if (ended || res.destroyed) return;
+        if (res.writableNeedDrain) {
+          held = chunk;
+          return;
+        }
+        res.write(chunk);
+      };
+      res.on('drain', () => {
+        if (held === null) return;
+        const chunk = held;
+        held = null;
+        write(chunk);
+      });
+      const send = (d: Deletion, json: string) => {
+        if (json !== sent) {
+          sent = json;
+          write(`event: deletion\ndata: ${json}\n\n`);
+        }
+        if (isFinal(d)) {
+          if (held === null) end();
+          else res.once('drain', end);
+        }
+      };
+
+      const heartbeat = setInterval(() => {
+        // Not to a client still reading what was sent: it is not idle, and a held Deletion must not be replaced.
+        if (!res.writableNeedDrain) write(': heartbeat\n\n');
+        // The token may have been revoked, or its user suspended, since the stream began.
+        void stillAllowed(req).then((ok) => !ok && end());
+      }, heartbeatMs);
+      open.add(end);
+      // The response's close is the client going away (the request's own
+      // 'close' fires as soon as its empty body has been read).
+      res.on('close', end);
+      res.on('error', end);
+
+      send(first, encode(first));
+      if (ended) return;
+      unsubscribe = feed.subscribe(auth.workspaceId, id, (event) => {
+        if ('gone' in event) end();
+        else send(event.deletion, event.json);
+      });
+    },
+  });
+
+  async function stillAllowed(req: FastifyRequest): Promise<boolean> {
+    try {
+      requireRole(await authenticate(deps.prisma, req.headers.authorization), roles);
+      return true;
+    } catch (err) {
+      // A database that is away is not a revoked token: keep the stream.
+      return !(err instanceof HttpProblem && (err.status === 401 || err.status === 403));
+    }
+  }
+}

@@ -1,0 +1,303 @@
+// GET /v1/deletions/{id}/events: the wizard pushed as Server-Sent Events, on a
+// real server with a real worker and Temporal. A subscriber sees every step,
+// the lead move's progress on the way, and the stream ends after the final
+// state (COMPLETED, or CANCELLED once a stopped move settled); refusals are
+// the same as every deletion route's, before any byte of a stream.
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../api/server';
+import { deletionFeed, FEED_INTERVAL_MS } from '../../api/routes/events';
+import type { Deletion } from '../../domain/schemas';
+import { makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { client, expectProblem, tokenOf, type Call } from './support';
+
+/** Enough leads in small batches that the move takes a while and its count moves many times. */
+const BOOK = 20_000;
+const BATCH = 100;
+/** Short heartbeats here, so the tests see them (the server's default is 15 s). */
+const HEARTBEAT = 500;
+
+let h: WizardHarness;
+let app: FastifyInstance;
+let url: string;
+let ws: TestWorkspace;
+let admin: Call;
+let adminToken: string;
+
+beforeAll(async () => {
+  h = await wizardHarness({ batchSize: BATCH });
+  app = buildServer({
+    prisma: h.prisma,
+    wizard: h.wizard,
+    health: async () => ({ database: true, temporal: true }),
+    config: h.config,
+    logger: false,
+    webDir: '/nonexistent',
+    events: { heartbeatMs: HEARTBEAT },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  ws = await makeWorkspace(
+    h.prisma,
+    { owner: 'OWNER', admin: 'ADMIN', member: 'MEMBER', leaver: 'MEMBER', quitter: 'MEMBER', done: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' },
+    { leaver: BOOK, quitter: BOOK, done: 3 },
+  );
+  adminToken = await tokenOf(h.prisma, ws, 'admin');
+  admin = client(url, adminToken);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await h?.close();
+});
+
+interface Stream {
+  status: number;
+  contentType: string;
+  /** Each `deletion` event, as it arrived. */
+  events: Deletion[];
+  heartbeats: number;
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>;
+  /** Resolves with the first event (from now on, or already received) that passes `ok`. */
+  next(ok: (d: Deletion) => boolean, what: string): Promise<Deletion>;
+  close(): void;
+}
+
+/** Opens the stream as a browser page would: fetch, with the token in the Authorization header. */
+async function subscribe(deletionId: string, token = adminToken): Promise<Stream> {
+  const abort = new AbortController();
+  const res = await fetch(`${url}/v1/deletions/${deletionId}/events`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+    signal: abort.signal,
+  });
+  const events: Deletion[] = [];
+  const waiters: { ok: (d: Deletion) => boolean; resolve: (d: Deletion) => void }[] = [];
+  const stream: Stream = {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    events,
+    heartbeats: 0,
+    ended: Promise.resolve(),
+    next(ok, what) {
+      const seen = events.find(ok);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        waiters.push({ ok, resolve });
+        void stream.ended.then(() => reject(new Error(`the stream ended before ${what}`)));
+      });
+    },
+    close: () => abort.abort(),
+  };
+  stream.ended = (async () => {
+    if (!res.ok || !res.body) return;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let at: number;
+        while ((at = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          if (block.startsWith(':')) {
+            stream.heartbeats += 1;
+            continue;
+          }
+          const lines = block.split('\n');
+          expect(lines[0]).toBe('event: deletion');
+          const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+          const d = JSON.parse(data) as Deletion;
+          events.push(d);
+          for (const w of waiters.splice(0)) {
+            if (w.ok(d)) w.resolve(d);
+            else waiters.push(w);
+          }
+        }
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+    }
+  })();
+  return stream;
+}
+
+async function start(handle: string): Promise<Deletion> {
+  const r = await admin('POST', `/v1/users/${ws.users[handle]!.id}/deletion`, {});
+  expect(r.status).toBe(201);
+  return r.body;
+}
+
+test('a subscriber sees the move progress, every step, and the end; then the stream closes', async () => {
+  const d = await start('leaver');
+  const s = await subscribe(d.id);
+  expect(s.status).toBe(200);
+  expect(s.contentType).toMatch(/^text\/event-stream/);
+  const first = await s.next(() => true, 'the current state');
+  expect(first).toMatchObject({ id: d.id, step: 'LEADS', leads: { total: BOOK, state: 'PENDING' } });
+
+  const split = { distribution: [{ userId: ws.users.ann!.id, weight: 50 }, { userId: ws.users.bob!.id, weight: 50 }] };
+  expect((await admin('POST', `/v1/deletions/${d.id}/leads`, split)).status).toBe(202);
+  const moved = await s.next((e) => e.step === 'AUTOMATIONS', 'step 2');
+  expect(moved.leads).toMatchObject({ total: BOOK, moved: BOOK, state: 'DONE' });
+
+  // The move as the stream told it: counts on the way, never going back, each sent once.
+  const progress = s.events.filter((e) => e.leads.state === 'MOVING').map((e) => e.leads.moved);
+  const midway = progress.filter((m) => m > 0 && m < BOOK);
+  expect(midway.length).toBeGreaterThanOrEqual(2);
+  expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  expect(new Set(progress).size).toBe(progress.length);
+  // Two events in a row never say the same thing.
+  for (let i = 1; i < s.events.length; i++) expect(s.events[i]).not.toEqual(s.events[i - 1]);
+
+  // Each later step is posted only once the stream has shown it.
+  expect((await admin('POST', `/v1/deletions/${d.id}/automations`, { overrides: [] })).status).toBe(200);
+  await s.next((e) => e.step === 'INTEGRATIONS', 'step 3');
+  expect((await admin('POST', `/v1/deletions/${d.id}/integrations`, { overrides: [] })).status).toBe(200);
+  await s.next((e) => e.step === 'LABELS', 'step 4');
+  expect((await admin('POST', `/v1/deletions/${d.id}/labels`, { replacements: [] })).status).toBe(200);
+  await s.next((e) => e.step === 'CONFIRM', 'confirm');
+  expect((await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' })).status).toBe(202);
+  const last = await s.next((e) => e.status === 'COMPLETED', 'the end');
+  await s.ended;
+
+  expect(last).toMatchObject({ status: 'COMPLETED', step: 'DONE' });
+  expect(s.events[s.events.length - 1]).toEqual(last);
+  const steps = s.events.map((e) => e.step).filter((step, i, all) => step !== all[i - 1]);
+  expect(steps).toEqual(['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE']);
+  // What the stream said last is what a read says.
+  expect((await admin('GET', `/v1/deletions/${d.id}`)).body).toEqual(last);
+});
+
+test('cancel during the move: the stream ends CANCELLED once the move has settled', async () => {
+  const d = await start('quitter');
+  const s = await subscribe(d.id);
+  expect((await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: ws.users.ann!.id })).status).toBe(202);
+  await s.next((e) => e.leads.state === 'MOVING' && e.leads.moved > 0, 'the move under way');
+  expect((await admin('POST', `/v1/deletions/${d.id}/cancel`, { reason: 'changed our minds' })).status).toBe(200);
+  await s.ended;
+  const last = s.events[s.events.length - 1]!;
+  expect(last).toMatchObject({ status: 'CANCELLED', leads: { state: 'DONE' } });
+  expect(last.leads.moved).toBeLessThanOrEqual(BOOK);
+  expect((await admin('GET', `/v1/deletions/${d.id}`)).body).toEqual(last);
+});
+
+test('a finished wizard: its final state, then the end', async () => {
+  const d = await start('done');
+  expect((await admin('POST', `/v1/deletions/${d.id}/cancel`, {})).status).toBe(200);
+  const s = await subscribe(d.id);
+  await s.ended;
+  expect(s.events).toEqual([expect.objectContaining({ id: d.id, status: 'CANCELLED' })]);
+});
+
+test('heartbeats keep an idle stream open; a token revoked meanwhile ends it', async () => {
+  const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', second: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
+  const token = await tokenOf(h.prisma, other, 'second');
+  const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
+  const s = await subscribe(d.id, token);
+  await s.next(() => true, 'the current state');
+  // Nothing changes at step 1 until someone acts: only heartbeats arrive.
+  for (let seen = 0; seen < 2; seen = s.heartbeats) await new Promise((r) => setTimeout(r, 100));
+  expect(s.events).toHaveLength(1);
+  // Suspending the user makes every token of theirs invalid: the stream ends at the next heartbeat.
+  await h.prisma.user.update({ where: { id: other.users.second!.id }, data: { status: 'SUSPENDED' } });
+  await s.ended;
+  expect(s.events).toHaveLength(1);
+});
+
+test('closing the server ends its open streams (a stream never holds a shutdown)', async () => {
+  const second = buildServer({
+    prisma: h.prisma,
+    wizard: h.wizard,
+    health: async () => ({ database: true, temporal: true }),
+    config: h.config,
+    logger: false,
+    webDir: '/nonexistent',
+  });
+  await second.listen({ host: '127.0.0.1', port: 0 });
+  const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
+  const token = await tokenOf(h.prisma, other, 'admin');
+  const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
+  const res = await fetch(`http://127.0.0.1:${(second.server.address() as AddressInfo).port}/v1/deletions/${d.id}/events`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  expect((await reader.read()).done).toBe(false); // the current state
+  await second.close();
+  let done = false;
+  while (!done) done = (await reader.read()).done;
+});
+
+test('refusals as for every deletion route, before any stream: 401, 403 for a MEMBER, 404 for an unknown or another workspace’s id', async () => {
+  const d = await start('member');
+  expectProblem(await client(url)('GET', `/v1/deletions/${d.id}/events`), 401);
+  expectProblem(await client(url, await tokenOf(h.prisma, ws, 'ann'))('GET', `/v1/deletions/${d.id}/events`), 403);
+  expectProblem(await admin('GET', '/v1/deletions/del_nothing/events'), 404);
+  const elsewhere = await makeWorkspace(h.prisma, { admin: 'ADMIN' });
+  expectProblem(await client(url, await tokenOf(h.prisma, elsewhere, 'admin'))('GET', `/v1/deletions/${d.id}/events`), 404);
+  // No HEAD: it would open a stream with nowhere to send it.
+  expect((await admin('HEAD', `/v1/deletions/${d.id}/events`)).status).toBe(405);
+});
+
+test('the OpenAPI document describes the stream', async () => {
+  const doc = (await client(url)('GET', '/openapi.json')).body;
+  const op = doc.paths['/v1/deletions/{id}/events'].get;
+  expect(op.security).toEqual([{ bearerAuth: [] }]);
+  expect(Object.keys(op.responses['200'].content)).toEqual(['text/event-stream']);
+  expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '404']));
+});
+
+describe('the feed: one reader per wizard, shared', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  const wizardAt = (moved: number, status: Deletion['status'] = 'IN_PROGRESS') =>
+    ({ id: 'd', status, step: 'LEADS', leads: { total: 1_000, moved, swept: 0, state: 'MOVING', distribution: null } }) as unknown as Deletion;
+
+  test('subscribers of one wizard share each read; a count that changes reaches them at least once a second', async () => {
+    let reads = 0;
+    const feed = deletionFeed(async () => wizardAt(++reads), { intervalMs: FEED_INTERVAL_MS, encode: JSON.stringify });
+    const a: number[] = [];
+    const b: number[] = [];
+    const offA = feed.subscribe('w', 'd', (e) => 'deletion' in e && a.push(e.deletion.leads.moved));
+    const offB = feed.subscribe('w', 'd', (e) => 'deletion' in e && b.push(e.deletion.leads.moved));
+    for (let second = 1; second <= 5; second++) {
+      const before = a.length;
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(a.length).toBeGreaterThan(before);
+    }
+    expect(a).toEqual(b);
+    expect(reads).toBe(a.length); // one read per change, whatever the number of subscribers
+    expect(a.length).toBeLessThanOrEqual(5_000 / FEED_INTERVAL_MS); // at most one per interval
+    offA();
+    offB();
+    const after = reads;
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(reads).toBe(after); // nobody listens: no reads
+    expect(feed.watching).toBe(0);
+  });
+
+  test('an unchanged wizard sends nothing; the final state is sent and the reading stops', async () => {
+    let state = wizardAt(10);
+    let reads = 0;
+    const feed = deletionFeed(
+      async () => {
+        reads += 1;
+        return state;
+      },
+      { encode: JSON.stringify },
+    );
+    const got: Deletion[] = [];
+    feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion));
+    await jest.advanceTimersByTimeAsync(3_000);
+    expect(got).toHaveLength(1);
+    state = { ...wizardAt(10, 'COMPLETED'), leads: { ...state.leads, state: 'DONE' } };
+    await jest.advanceTimersByTimeAsync(3_000);
+    expect(got.map((d) => d.status)).toEqual(['IN_PROGRESS', 'COMPLETED']);
+    const after = reads;
+    await jest.advanceTimersByTimeAsync(3_000);
+    expect(reads).toBe(after);
+    expect(feed.watching).toBe(0);
+  });
+});

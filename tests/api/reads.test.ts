@@ -1,0 +1,171 @@
+// What a read of a wizard costs the database, counted at the driver: every
+// statement the API sends is seen (a pg pool whose clients record each query).
+// A page open on a wizard reads it every 500 ms, a hundred pages at once on a
+// layoff day: GET /v1/deletions/{id} is one statement for the token and its
+// user, one for the wizard (its row and its moves' committed counts), and the
+// lead total before the move is counted at most once per LEAD_TOTAL_MAX_AGE_MS
+// per user, however many read it.
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { PrismaClient } from '../../generated/prisma/client';
+import { buildServer } from '../../api/server';
+import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals } from '../../client/wizard-client';
+import { addLeads, eventually, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { testEnv } from '../support/env';
+import { client, tokenOf, type Call } from './support';
+
+let h: WizardHarness;
+let app: FastifyInstance;
+let counted: PrismaClient;
+let pool: pg.Pool;
+let admin: Call;
+let ws: TestWorkspace;
+/** Every statement the API's database client sent, in order. */
+const statements: string[] = [];
+
+beforeAll(async () => {
+  h = await wizardHarness();
+  pool = new pg.Pool({ connectionString: testEnv().databaseUrl, max: 4 });
+  pool.on('error', () => {}); // an idle client cut off when the run's database goes away
+  pool.on('connect', (c) => {
+    const query = c.query.bind(c) as (...args: unknown[]) => unknown;
+    (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const q = args[0] as string | { text?: string };
+      statements.push((typeof q === 'string' ? q : (q.text ?? '')).replace(/\s+/g, ' ').trim());
+      return query(...args);
+    };
+  });
+  counted = new PrismaClient({ adapter: new PrismaPg(pool) });
+  // A count shared for a minute, so the reads below never depend on how fast they run.
+  const wizard = createWizardClient({ temporal: h.temporal, prisma: counted, config: h.config, leadTotalMaxAgeMs: 60_000 });
+  app = buildServer({ prisma: counted, wizard, health: async () => ({ database: true, temporal: true }), config: h.config, logger: false, webDir: '/nonexistent' });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  ws = await makeWorkspace(
+    h.prisma,
+    { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', second: 'MEMBER', third: 'MEMBER', heir: 'MEMBER' },
+    { leaver: 50, second: 20, third: 10 },
+  );
+  admin = client(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, await tokenOf(h.prisma, ws, 'admin'));
+});
+
+afterAll(async () => {
+  await app?.close();
+  await counted?.$disconnect();
+  await pool?.end();
+  await h?.close();
+});
+
+/** The statements one request sent. */
+async function statementsOf(path: string): Promise<{ status: number; body: any; sent: string[] }> {
+  statements.length = 0;
+  const r = await admin('GET', path);
+  return { status: r.status, body: r.body, sent: [...statements] };
+}
+
+async function start(handle: string): Promise<string> {
+  const r = await admin('POST', `/v1/users/${ws.users[handle]!.id}/deletion`, {});
+  expect(r.status).toBe(201);
+  return r.body.id;
+}
+
+test('reading a wizard is one statement for the token and its user, one for the wizard, before and after the move', async () => {
+  const id = await start('leaver');
+  await admin('GET', `/v1/deletions/${id}`); // the first read counts the book; the next ones share that count
+
+  const pending = await statementsOf(`/v1/deletions/${id}`);
+  expect(pending.status).toBe(200);
+  expect(pending.body.leads).toMatchObject({ total: 50, state: 'PENDING' });
+  expect(pending.sent).toHaveLength(2);
+  expect(pending.sent[0]).toMatch(/api_tokens.*JOIN.*users/is);
+  expect(pending.sent[1]).toMatch(/FROM .?deletions.*lead_moves/is);
+
+  expect((await admin('POST', `/v1/deletions/${id}/leads`, { targetUserId: ws.users.heir!.id })).status).toBe(202);
+  const moved = await eventually(async () => {
+    const r = await statementsOf(`/v1/deletions/${id}`);
+    return r.body.step === 'AUTOMATIONS' ? r : undefined;
+  }, 60_000, 'the move to finish');
+  expect(moved.body.leads).toMatchObject({ total: 50, moved: 50, state: 'DONE' });
+  expect(moved.sent).toHaveLength(2);
+});
+
+test('a page of wizards is read in a fixed number of statements, however many it holds', async () => {
+  await start('second');
+  await start('third');
+  await admin('GET', '/v1/deletions'); // counts each open wizard's book once
+
+  const list = await statementsOf('/v1/deletions');
+  expect(list.status).toBe(200);
+  expect(list.body.items.length).toBeGreaterThanOrEqual(3);
+  // The token, the page of rows, the page's moves.
+  expect(list.sent).toHaveLength(3);
+});
+
+test('before the move the total follows the book: new leads show without anyone asking twice', async () => {
+  const leaver = await makeWorkspace(h.prisma, { admin: 'ADMIN', gone: 'MEMBER' }, { gone: 7 });
+  const wizard = createWizardClient({ temporal: h.temporal, prisma: h.prisma, config: h.config });
+  const { deletion } = await wizard.start({
+    workspaceId: leaver.id,
+    userId: leaver.users.gone!.id,
+    actor: { type: 'USER', id: leaver.users.admin!.id },
+    source: 'ADMIN',
+  });
+  expect(deletion.leads.total).toBe(7);
+  await addLeads(h.prisma, leaver.id, leaver.users.gone!.id, 5);
+  const caughtUp = await eventually(async () => {
+    const d = await wizard.get(leaver.id, deletion.id);
+    return d.leads.total === 12 ? d : undefined;
+  }, 60_000, 'the total to include the new leads');
+  expect(caughtUp.leads).toMatchObject({ total: 12, state: 'PENDING' });
+});
+
+describe('leadTotals: one count shared for at most its age', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  test('readers within the age share one count, even while it runs; after it, the book is counted again', async () => {
+    let now = 1_000_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+    let book = 10;
+    const begun: number[] = [];
+    const release: (() => void)[] = [];
+    const total = leadTotals((_ws, _user) => {
+      begun.push(now);
+      const value = book;
+      return new Promise((resolve) => release.push(() => resolve(value)));
+    }, LEAD_TOTAL_MAX_AGE_MS);
+
+    const a = total('w', 'u');
+    const b = total('w', 'u'); // while the first count runs
+    expect(begun).toHaveLength(1);
+    release[0]!();
+    expect(await Promise.all([a, b])).toEqual([10, 10]);
+
+    book = 11;
+    now += LEAD_TOTAL_MAX_AGE_MS - 1;
+    expect(await total('w', 'u')).toBe(10); // still within the age of the count
+    expect(begun).toHaveLength(1);
+    const other = total('w', 'someone-else'); // another user is counted on their own
+    expect(begun).toHaveLength(2);
+    release[1]!();
+    await other;
+
+    now += 1; // the first count is now LEAD_TOTAL_MAX_AGE_MS old
+    const fresh = total('w', 'u');
+    expect(begun).toHaveLength(3);
+    release[2]!();
+    expect(await fresh).toBe(11);
+  });
+
+  test('a count that failed is not shared: the next reader counts again', async () => {
+    let calls = 0;
+    const total = leadTotals(async () => {
+      calls += 1;
+      if (calls === 1) throw new Error('database away');
+      return 3;
+    }, 60_000);
+    await expect(total('w', 'u')).rejects.toThrow('database away');
+    expect(await total('w', 'u')).toBe(3);
+    expect(calls).toBe(2);
+  });
+});

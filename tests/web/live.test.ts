@@ -1,0 +1,183 @@
+// The admin page follows the lead move over the wizard's event stream
+// (GET /v1/deletions/{id}/events), in Debian's Chromium (playwright-core)
+// against the real API, worker, Temporal dev server and database of this run.
+//
+// - With polling made impossible (every GET /v1/deletions/{id} the page sends
+//   during the move fails), the progress bar still moves and step 2 opens: the
+//   progress came from the stream, and the page never even tried to poll.
+// - With the stream refused, the page falls back to polling, and the bar moves
+//   all the same.
+//
+// Every wait is for something to appear or hold in the page, never for a time.
+// Needs /usr/bin/chromium and web/dist (npm test builds it; built here too when missing).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { createApiToken } from '../../infra/tokens';
+import { buildServer } from '../../api/server';
+import { asAdmin, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const WEB_DIST = path.join(ROOT, 'web', 'dist');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** Generous: a wait ends as soon as its condition holds; this only bounds a broken run. */
+const WAIT = { timeout: 60_000 };
+/** Many leads in small batches, so the move takes a few seconds and its count moves many times. */
+const BOOK = 20_000;
+const BATCH = 100;
+
+let h: WizardHarness;
+let app: FastifyInstance;
+let base: string;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+/** Records each value the lead-move <progress> shows (as wizard.test.ts does). Plain JS: it runs in the browser. */
+const PROGRESS_RECORDER = `
+  window.__progressSeen = [];
+  window.__updatesSeen = [];
+  const record = (bar) => window.__progressSeen.push({ value: bar.value, max: bar.max });
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      if (c.type === 'attributes') {
+        if (c.target instanceof HTMLProgressElement) record(c.target);
+        if (c.attributeName === 'data-updates') window.__updatesSeen.push(c.target.getAttribute('data-updates'));
+        continue;
+      }
+      for (const node of c.addedNodes) {
+        if (!(node instanceof Element)) continue;
+        if (node instanceof HTMLProgressElement) record(node);
+        node.querySelectorAll('progress').forEach(record);
+      }
+    }
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow', 'data-updates'] });
+`;
+
+interface ProgressSample {
+  value: number;
+  max: number;
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH.`);
+  }
+  if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) {
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+  }
+  h = await wizardHarness({ batchSize: BATCH });
+  app = buildServer({
+    prisma: h.prisma,
+    wizard: h.wizard,
+    health: async () => ({ database: true, temporal: true }),
+    config: h.config,
+    logger: false,
+    webDir: WEB_DIST,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await h?.close();
+});
+
+/** A signed-in tab on the wizard of `ws`'s leaver, at step 1, with ann picked as the new owner. */
+async function atStepOne(ws: TestWorkspace): Promise<{ page: Page; deletionId: string }> {
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.admin!.id, label: 'browser test' });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  contexts.push(context);
+  await context.addInitScript({ content: PROGRESS_RECORDER });
+  const page = await context.newPage();
+  await page.goto(`${base}/`);
+  await page.getByTestId('token-input').fill(token);
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('users-table').waitFor(WAIT);
+  await page.goto(`${base}/#/deletions/${deletion.id}`);
+  await page.getByTestId('lead-target').selectOption(ws.users.ann!.id);
+  return { page, deletionId: deletion.id };
+}
+
+/** Waits for the bar at two different values strictly between 0 and the book, then for step 2. */
+async function barMovesToStepTwo(page: Page): Promise<ProgressSample[]> {
+  await page.getByTestId('progress').waitFor(WAIT);
+  await page.waitForFunction(
+    (book) => {
+      const seen = (globalThis as unknown as { __progressSeen: ProgressSample[] }).__progressSeen;
+      return new Set(seen.filter((s) => s.value > 0 && s.value < book).map((s) => s.value)).size >= 2;
+    },
+    BOOK,
+    WAIT,
+  );
+  await page.locator('[data-testid="stepper-AUTOMATIONS"][aria-current="step"]').waitFor(WAIT);
+  const seen = await page.evaluate(() => (globalThis as unknown as { __progressSeen: ProgressSample[] }).__progressSeen);
+  const values = seen.map((s) => s.value);
+  expect(values).toEqual([...values].sort((a, b) => a - b)); // never goes back
+  expect(seen.every((s) => s.max === BOOK)).toBe(true);
+  return seen;
+}
+
+const updatesSeen = (page: Page) => page.evaluate(() => (globalThis as unknown as { __updatesSeen: string[] }).__updatesSeen);
+
+test('with polling impossible, the progress bar moves and step 2 opens: the page follows the event stream', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: BOOK });
+  const { page, deletionId } = await atStepOne(ws);
+  // From now on every read of the wizard the page might poll fails; the stream is left alone.
+  const polled: string[] = [];
+  await page.route(
+    (url) => url.pathname === `/v1/deletions/${deletionId}`,
+    (route: Route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      polled.push(route.request().url());
+      return route.abort('failed');
+    },
+  );
+  const streams: string[] = [];
+  page.on('request', (r) => r.url().endsWith(`/v1/deletions/${deletionId}/events`) && streams.push(r.headers().authorization ?? ''));
+
+  await page.getByTestId('next').click();
+  await barMovesToStepTwo(page);
+  expect(polled).toEqual([]);
+  expect(streams.length).toBeGreaterThanOrEqual(1);
+  // The token travels in the Authorization header, never in the URL.
+  expect(streams.every((auth) => auth.startsWith('Bearer '))).toBe(true);
+  expect(await updatesSeen(page)).toContain('stream');
+  expect(await updatesSeen(page)).not.toContain('poll');
+  // Nothing runs at step 2: the page stopped following.
+  expect(await page.getByTestId('wizard').getAttribute('data-updates')).toBe('idle');
+}, 180_000);
+
+test('with the event stream refused, the page falls back to polling and the bar moves all the same', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: BOOK });
+  const { page, deletionId } = await atStepOne(ws);
+  let refused = 0;
+  await page.route(
+    (url) => url.pathname === `/v1/deletions/${deletionId}/events`,
+    (route: Route) => {
+      refused += 1;
+      return route.abort('failed');
+    },
+  );
+  await page.getByTestId('next').click();
+  await barMovesToStepTwo(page);
+  expect(refused).toBeGreaterThanOrEqual(1);
+  expect(await updatesSeen(page)).toContain('poll');
+}, 180_000);
