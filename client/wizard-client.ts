@@ -184,6 +184,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       sendStep(ws, id, (h) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }] })),
     confirm: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body }] })),
     cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
+    retry: (ws, id) => sendStep(ws, id, (h) => h.executeUpdate(defs.retry)),
 
     async audit(workspaceId, deletionId, q): Promise<Page<AuditEvent>> {
       await row(workspaceId, deletionId);

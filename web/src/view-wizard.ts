@@ -189,13 +189,28 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     renderAttention(d, canCancel);
   }
 
-  /** The wizard cannot go on by itself: say why, and that it can be cancelled. */
+  /** The wizard cannot go on by itself: say why, offer to try again once the cause is fixed, or to cancel. */
   function renderAttention(d: Deletion, canCancel: boolean): void {
     const attention = attentionOf(d);
     if (!attention || d.status !== 'IN_PROGRESS') {
       attentionArea.replaceChildren();
+      delete attentionArea.dataset.key;
       return;
     }
+    // Drawn once per attention: polling does not wipe a retry in flight or its error.
+    const key = `${d.id}|${attention.since}|${attention.reason}|${canCancel}`;
+    if (attentionArea.dataset.key === key) return;
+    attentionArea.dataset.key = key;
+    const slot = errorSlot('attention-error');
+    const retry = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'attention-retry' }, 'Try again');
+    retry.addEventListener('click', () =>
+      void submit(async () => {
+        const next = await api.retry(d.id);
+        // Tried again: the banner stays until the work goes through or is refused anew.
+        delete attentionArea.dataset.key;
+        return next;
+      }, retry, slot),
+    );
     replace(
       attentionArea,
       h(
@@ -207,16 +222,18 @@ export function wizardView(ctx: RouteContext): HTMLElement {
           'p',
           null,
           canCancel
-            ? 'It goes on by itself once the cause is fixed. You can also cancel it now: the user becomes active again and what was already reassigned stays where it is.'
-            : 'It goes on by itself once the cause is fixed.',
+            ? 'Once the cause is fixed, try again. You can also cancel it now: the user becomes active again and what was already reassigned stays where it is.'
+            : 'Once the cause is fixed, try again.',
         ),
-        canCancel
-          ? h(
-              'div',
-              { class: 'button-row' },
-              h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'attention-cancel', onclick: () => openCancel(d) }, 'Cancel wizard'),
-            )
-          : null,
+        slot.element,
+        h(
+          'div',
+          { class: 'button-row' },
+          retry,
+          canCancel
+            ? h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'attention-cancel', onclick: () => openCancel(d) }, 'Cancel wizard')
+            : null,
+        ),
       ),
     );
   }
