@@ -8,7 +8,7 @@ import { focusHeading, formatTime, h, loading, replace } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
 import { link, type RouteContext } from './router';
 import type { Deletion, Step, User } from '../../domain/schemas';
-import { attentionBadge, attentionOf, deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
+import { attentionBadge, deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
 import { STEP_ORDER } from '../../domain/wizard-state';
 import { confirmPanel } from './steps/confirm';
 import { endPanel } from './steps/end';
@@ -191,7 +191,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
 
   /** The wizard cannot go on by itself: say why, offer to try again once the cause is fixed, or to cancel. */
   function renderAttention(d: Deletion, canCancel: boolean): void {
-    const attention = attentionOf(d);
+    const attention = d.attention;
     if (!attention || d.status !== 'IN_PROGRESS') {
       attentionArea.replaceChildren();
       delete attentionArea.dataset.key;
