@@ -76,6 +76,8 @@ test('a step that no worker answers is 503 with Retry-After; the state is readab
 
   const step = { targetUserId: id('heir') };
   expectUnavailable(await admin('POST', `/v1/deletions/${started.body.id}/leads`, step));
+  // Retry waits on the wizard too (its refusal, 409, comes from the wizard itself).
+  expectUnavailable(await admin('POST', `/v1/deletions/${started.body.id}/retry`, {}));
   // Reads do not wait on the wizard.
   const read = await admin('GET', `/v1/deletions/${started.body.id}`);
   expect(read.status).toBe(200);
@@ -114,6 +116,7 @@ test('the OpenAPI document says which routes may answer 503 with Retry-After', a
     '/v1/deletions/{id}/labels',
     '/v1/deletions/{id}/confirm',
     '/v1/deletions/{id}/cancel',
+    '/v1/deletions/{id}/retry',
   ];
   for (const route of waiting) {
     expect({ route, documented: Boolean(doc.paths[route].post.responses['503']) }).toEqual({ route, documented: true });
