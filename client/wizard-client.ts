@@ -15,7 +15,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { PrismaClient } from '../generated/prisma/client';
-import { FAILURE_TYPES, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
+import { FAILURE_TYPES, notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
@@ -79,7 +79,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
   async function row(workspaceId: string, deletionId: string) {
     const found = await prisma.deletion.findFirst({ where: { id: deletionId, workspaceId } });
-    if (!found) throw new NotFound(`Deletion ${deletionId} not found.`);
+    if (!found) throw notInWorkspace('Deletion', deletionId);
     return found;
   }
 
@@ -112,7 +112,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   return {
     async start(args: StartDeletionArgs) {
       const user = await prisma.user.findFirst({ where: { id: args.userId, workspaceId: args.workspaceId } });
-      if (!user) throw new NotFound(`User ${args.userId} not found.`);
+      if (!user) throw notInWorkspace('User', args.userId);
       const open = await prisma.deletion.findFirst({
         where: { workspaceId: args.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
         orderBy: { startedAt: 'desc' },

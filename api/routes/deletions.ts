@@ -25,7 +25,8 @@ import {
   UserIdParams,
   type Actor,
 } from '../../domain/schemas';
-import { notInWorkspace, plausibleId, roleOf } from '../directory/common';
+import { notInWorkspace } from '../../domain/errors';
+import { plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
 import type { ApiDeps } from '../server';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
