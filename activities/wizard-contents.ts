@@ -6,7 +6,7 @@ import type { Prisma } from '../generated/prisma/client';
 import { startDeletionBlockers } from '../domain/rules';
 import type { DeletionPreview, Role } from '../domain/schemas';
 import { openedView, type OpenedContext } from '../domain/wizard-state';
-import { NotFound } from '../domain/errors';
+import { notInWorkspace } from '../domain/errors';
 import { routingWithUser, type Db, type Tx } from './shared';
 
 export type WizardContents = Omit<OpenedContext, 'user' | 'startedAt'>;
@@ -44,7 +44,7 @@ export async function deletionPreview(
         where: { workspaceId, id: userId },
         select: { id: true, name: true, email: true, role: true, status: true },
       });
-      if (!user) throw new NotFound(`User ${userId} does not exist in this workspace.`);
+      if (!user) throw notInWorkspace('User', userId);
       const contents = await readWizardContents(tx, workspaceId, user.id);
       const open = await tx.deletion.findFirst({
         where: { workspaceId, userId: user.id, status: 'IN_PROGRESS' },

@@ -2,7 +2,7 @@
 // api.md's "deletion wizard" table. Implemented by client/wizard-client.ts over
 // the Temporal client and the database mirror. Refusals are thrown as the
 // named errors of domain/errors.ts (NotFound, StepConflict, RuleViolation);
-// a start, step or cancel the wizard does not answer within its limit
+// a start, step, cancel or retry the wizard does not answer within its limit
 // (10 s) throws Unavailable, and may still apply: `get` shows whether it did.
 import type {
   Actor,
@@ -42,5 +42,7 @@ export interface WizardApi {
   submitLabels(workspaceId: string, deletionId: string, actor: Actor, body: LabelsStepBody): Promise<Deletion>;
   confirm(workspaceId: string, deletionId: string, actor: Actor, body: ConfirmBody): Promise<Deletion>;
   cancel(workspaceId: string, deletionId: string, actor: Actor, body: CancelBody): Promise<Deletion>;
+  /** Tries again the background work the database refused for good (`attention`); StepConflict when nothing waits. */
+  retry(workspaceId: string, deletionId: string): Promise<Deletion>;
   audit(workspaceId: string, deletionId: string, q: { limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
 }

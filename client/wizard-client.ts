@@ -18,7 +18,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { PrismaClient } from '../generated/prisma/client';
-import { FAILURE_TYPES, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
+import { FAILURE_TYPES, notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
@@ -139,7 +139,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       LEFT JOIN lead_moves m ON m.deletion_id = d.id AND m.kind = 'MOVE'
       LEFT JOIN lead_moves s ON s.deletion_id = d.id AND s.kind = 'SWEEP'
       WHERE d.id = ${deletionId} AND d.workspace_id = ${workspaceId}`;
-    if (!found) throw new NotFound(`Deletion ${deletionId} not found.`);
+    if (!found) throw notInWorkspace('Deletion', deletionId);
     return found;
   }
 
@@ -171,7 +171,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   return {
     async start(args: StartDeletionArgs) {
       const user = await prisma.user.findFirst({ where: { id: args.userId, workspaceId: args.workspaceId } });
-      if (!user) throw new NotFound(`User ${args.userId} not found.`);
+      if (!user) throw notInWorkspace('User', args.userId);
       const open = await prisma.deletion.findFirst({
         where: { workspaceId: args.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
         orderBy: { startedAt: 'desc' },
@@ -254,6 +254,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       sendStep(ws, id, (h) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }] })),
     confirm: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body }] })),
     cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
+    retry: (ws, id) => sendStep(ws, id, (h) => h.executeUpdate(defs.retry)),
 
     async audit(workspaceId, deletionId, q): Promise<Page<AuditEvent>> {
       await row(workspaceId, deletionId);

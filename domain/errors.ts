@@ -18,6 +18,11 @@ export class NotFound extends Error {
   override name = 'NotFound' as const;
 }
 
+/** The one wording of a 404: an id named in the path or the query string that this workspace does not hold. */
+export function notInWorkspace(what: 'User' | 'Deletion' | 'Integration', id: string): NotFound {
+  return new NotFound(`${what} ${id} does not exist in this workspace.`);
+}
+
 /** The request does not fit the current state, e.g. a step posted at another step (HTTP 409). */
 export class StepConflict extends Error {
   override name = 'StepConflict' as const;

@@ -186,6 +186,9 @@ export const ConfirmBody = z.strictObject({ confirmation: Text.max(1_000) });
 export type ConfirmBody = z.infer<typeof ConfirmBody>;
 export const CancelBody = z.strictObject({ reason: Reason.optional() });
 export type CancelBody = z.infer<typeof CancelBody>;
+/** Try again the background work the database refused (`attention`): nothing to say, `{}` or no body. */
+export const RetryBody = z.strictObject({});
+export type RetryBody = z.infer<typeof RetryBody>;
 
 export const LeadsState = z.object({
   total: z.number().int(),

@@ -36,6 +36,6 @@ export const cancel = defineUpdate<Deletion, [StepInput<CancelBody>]>('cancel');
 /**
  * Tries again the work the database refused for good (the wizard shows
  * `attention`), e.g. after an operator fixed the data. Refused when nothing
- * waits. Not in the HTTP API: `temporal workflow update execute --name retry`.
+ * waits. Over HTTP: `POST /v1/deletions/{id}/retry`.
  */
 export const retry = defineUpdate<Deletion>('retry');

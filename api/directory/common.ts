@@ -1,7 +1,7 @@
 // Shared by the directory data access: every function takes the workspace id
 // first, and every query filters by it.
 import type { PrismaClient } from '../../generated/prisma/client';
-import { NotFound, RuleViolation } from '../../domain/errors';
+import { notInWorkspace, RuleViolation } from '../../domain/errors';
 import { receiverProblem, type NotReceiving } from '../../domain/rules';
 import { STORABLE_TEXT, type Role, type UserStatus } from '../../domain/schemas';
 
@@ -15,11 +15,6 @@ export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
  */
 export function plausibleId(id: string): boolean {
   return id.length > 0 && id.length <= 200 && STORABLE_TEXT.test(id);
-}
-
-/** The 404 for an id named in the path or the query string that this workspace does not hold. */
-export function notInWorkspace(what: 'User' | 'Deletion' | 'Integration', id: string): NotFound {
-  return new NotFound(`${what} ${id} does not exist in this workspace.`);
 }
 
 /** The role of a user of this workspace, or null when there is no such user. */

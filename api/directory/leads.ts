@@ -1,12 +1,12 @@
 // Leads: bulk creation in one statement, listing by id, counting, and the
 // lead-source delivery that routes new leads by an integration's distribution.
 import type { PrismaClient } from '../../generated/prisma/client';
-import { RuleViolation } from '../../domain/errors';
+import { notInWorkspace, RuleViolation } from '../../domain/errors';
 import { eligibleDistribution, splitCounts } from '../../domain/distribution';
 import type { Page } from '../../domain/pagination';
 import { receiverProblem } from '../../domain/rules';
 import type { Lead } from '../../domain/schemas';
-import { lockUsers, notInWorkspace, plausibleId, refuseReceivers, requireUser, type Tx } from './common';
+import { lockUsers, plausibleId, refuseReceivers, requireUser, type Tx } from './common';
 import { ID_ORDER, keysetPage, type PageQuery } from './pages';
 
 export interface NewLead {

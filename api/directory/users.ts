@@ -1,9 +1,9 @@
 // Users of a workspace, in creation order.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client';
-import { StepConflict } from '../../domain/errors';
+import { notInWorkspace, StepConflict } from '../../domain/errors';
 import type { Page } from '../../domain/pagination';
 import type { Role, User, UserStatus } from '../../domain/schemas';
-import { notInWorkspace, plausibleId } from './common';
+import { plausibleId } from './common';
 import { CREATION_ORDER, keysetPage, type PageQuery } from './pages';
 
 const userSelect = { id: true, name: true, email: true, role: true, status: true, createdAt: true } as const;

@@ -1,6 +1,6 @@
 // api.md "The deletion wizard": thin HTTP over the WizardApi (client/types.ts).
 // Every route needs role OWNER or ADMIN; a MEMBER gets 403. Starting,
-// stepping or confirming the deletion of an OWNER needs an OWNER: that 403
+// stepping, confirming or retrying the deletion of an OWNER needs an OWNER: that 403
 // is decided before the body is read (`preParsing`; see requireOwnerFor).
 // A call that waits on the wizard answers 503 (Retry-After) after 10 s.
 import type { z } from 'zod';
@@ -20,11 +20,13 @@ import {
   LeadsStepBody,
   ListQuery,
   listOf,
+  RetryBody,
   StartDeletionBody,
   UserIdParams,
   type Actor,
 } from '../../domain/schemas';
-import { notInWorkspace, plausibleId, roleOf } from '../directory/common';
+import { notInWorkspace } from '../../domain/errors';
+import { plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
 import type { ApiDeps } from '../server';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
@@ -54,9 +56,14 @@ type PreParsing = (req: FastifyRequest, reply: unknown, payload: unknown) => Pro
 interface StepRoute<Body extends z.ZodType> {
   path: string;
   summary: string;
+  description?: string;
   body: Body;
   /** 202 where the step starts work that goes on after the answer (the lead move; the removal). */
   status: 200 | 202;
+  /** The body may be left out (read as `{}`). */
+  optionalBody?: boolean;
+  /** Problems besides the token's and 503; default a step's: 404, 409, 422. */
+  refusals?: readonly number[];
   /** The WizardApi call that applies the step. */
   submit(
     wizard: WizardApi,
@@ -68,14 +75,15 @@ interface StepRoute<Body extends z.ZodType> {
 function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
   return (app: Api, wizard: WizardApi, ownerOnlyStep: PreParsing): void => {
     app.post(`/v1/deletions/:id/${route.path}`, {
-      config: admins,
+      config: route.optionalBody ? { ...admins, optionalBody: true } : admins,
       schema: {
         tags: ['deletions'],
         summary: route.summary,
+        ...(route.description !== undefined ? { description: route.description } : {}),
         security: bearer,
         params: IdParams,
-        body: route.body,
-        response: { [route.status]: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, 422, WAITS) },
+        body: route.optionalBody ? route.body.optional() : route.body,
+        response: { [route.status]: Deletion, ...problems(...TOKEN_PROBLEMS, ...(route.refusals ?? [404, 409, 422]), WAITS) },
       },
       preParsing: ownerOnlyStep,
       handler: async (req, reply) => {
@@ -89,7 +97,7 @@ function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
   };
 }
 
-/** The wizard's steps in order (also their order in the OpenAPI document). */
+/** The wizard's steps in order, then retry (also their order in the OpenAPI document). */
 const STEP_ROUTES = [
   stepRoute({
     path: 'leads',
@@ -126,6 +134,16 @@ const STEP_ROUTES = [
     status: 202,
     submit: (wizard, ...args) => wizard.confirm(...args),
   }),
+  stepRoute({
+    path: 'retry',
+    summary: 'Try again the background work the database refused (the wizard shows `attention`)',
+    description: '409 when nothing waits to be tried again (`attention` is null). The work goes on in the background; `attention` is cleared once it goes through.',
+    body: RetryBody,
+    optionalBody: true,
+    status: 200,
+    refusals: [404, 409],
+    submit: (wizard, workspaceId, deletionId) => wizard.retry(workspaceId, deletionId),
+  }),
 ];
 
 export function deletionRoutes(app: Api, deps: ApiDeps): void {
@@ -149,7 +167,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
         ? await prisma.deletion.findFirst({ where: { id, workspaceId: auth.workspaceId }, select: { userId: true } })
         : null;
       const role = deletion ? await roleOf(prisma, auth.workspaceId, deletion.userId) : null;
-      requireOwnerFor(auth, role, "step or confirm an OWNER's deletion");
+      requireOwnerFor(auth, role, "step, confirm or retry an OWNER's deletion");
     }
     return payload;
   };

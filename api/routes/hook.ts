@@ -15,7 +15,6 @@ import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
 import { BadInput, NotFound } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
-import { refuseNul } from '../body';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
 import type { ApiDeps } from '../server';
@@ -97,7 +96,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       params: HookParams,
       headers: HookHeaders,
       body: HookBody,
-      response: { 202: HookAccepted, ...problems(400, 401, 404, 413, 415, 422) },
+      response: { 202: HookAccepted, ...problems(400, 401, 404, 413, 415, 422, 503) },
     },
     preValidation: async (req, reply) => {
       const { workspaceSlug } = req.params as { workspaceSlug: string };
@@ -123,7 +122,6 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       accepted.set(req, { workspaceId: workspace.id, webhookId });
       if (req.deferredBodyError) throw req.deferredBodyError;
       if (req.body === undefined) throw new BadInput('Send {email, employeeId?, effectiveAt?} as JSON.');
-      refuseNul(req.body);
     },
     handler: async (req, reply) => {
       const workspaceId = accepted.get(req)?.workspaceId;

@@ -1,7 +1,7 @@
 // api.md `GET /v1/users/{userId}/deletion-preview`: what the deletion wizard
 // would show and why starting it would be refused now, changing nothing.
 // A deletion route: OWNER or ADMIN (a MEMBER gets 403).
-import { NotFound } from '../../domain/errors';
+import { notInWorkspace } from '../../domain/errors';
 import { DELETION_ROLES } from '../../domain/rules';
 import { DeletionPreview, UserIdParams } from '../../domain/schemas';
 import { deletionPreview } from '../../activities/wizard-contents';
@@ -24,7 +24,7 @@ export function previewRoutes(app: Api, deps: ApiDeps): void {
     handler: async (req) => {
       const auth = authOf(req);
       const userId = req.params.userId;
-      if (!plausibleId(userId)) throw new NotFound(`User ${userId} does not exist in this workspace.`);
+      if (!plausibleId(userId)) throw notInWorkspace('User', userId);
       return deletionPreview(deps.prisma, {
         workspaceId: auth.workspaceId,
         userId,

@@ -26,6 +26,7 @@ export const CONTRACT_ROUTES: [string, string][] = [
   ['post', '/v1/deletions/{id}/labels'],
   ['post', '/v1/deletions/{id}/confirm'],
   ['post', '/v1/deletions/{id}/cancel'],
+  ['post', '/v1/deletions/{id}/retry'],
   ['get', '/v1/deletions/{id}/audit'],
   ['get', '/v1/deletions/{id}/events'],
   ['post', '/v1/hooks/{workspaceSlug}/offboarding'],

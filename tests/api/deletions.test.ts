@@ -202,3 +202,19 @@ test('start refusals: unknown user 404, yourself 422, unknown field 400, MEMBER 
   expectProblem(await member('GET', '/v1/deletions'), 403);
   expect((await admin('GET', `/v1/users/${id('z')}`)).body.status).toBe('ACTIVE');
 });
+
+test('an unknown id is 404 in one wording, whichever route and layer finds it missing', async () => {
+  const cases: [string, string, unknown, string][] = [
+    ['POST', '/v1/users/nobody/deletion', {}, 'User nobody does not exist in this workspace.'],
+    ['GET', '/v1/deletions/del_nosuch', undefined, 'Deletion del_nosuch does not exist in this workspace.'],
+    ['POST', '/v1/deletions/del_nosuch/cancel', {}, 'Deletion del_nosuch does not exist in this workspace.'],
+    ['POST', '/v1/deletions/del_nosuch/retry', {}, 'Deletion del_nosuch does not exist in this workspace.'],
+    ['GET', '/v1/deletions/del_nosuch/audit', undefined, 'Deletion del_nosuch does not exist in this workspace.'],
+    ['GET', '/v1/users/nobody/deletion-preview', undefined, 'User nobody does not exist in this workspace.'],
+  ];
+  for (const [method, path, body, detail] of cases) {
+    const r = await admin(method, path, body);
+    expectProblem(r, 404);
+    expect({ path, detail: r.body.detail }).toEqual({ path, detail });
+  }
+});

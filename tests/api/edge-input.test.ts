@@ -135,6 +135,23 @@ describe('HR effectiveAt outside 1970–9999', () => {
     expect((await admin('GET', `/v1/users/${id('hired')}`)).body.status).toBe('ACTIVE');
   });
 
+  test('a NUL or a lone surrogate in a signed body is 400 naming its field (the schema refuses it); nothing starts', async () => {
+    const email = ws.users.hired!.email;
+    const cases: [string, string[]][] = [
+      [`{"email":"${email}","employeeId":"E\\u0000"}`, ['employeeId']],
+      [`{"email":"${email}","employeeId":"E\\ud800"}`, ['employeeId']],
+      [`{"email":"${email.replace('@', '\\u0000@')}"}`, ['email']],
+    ];
+    for (const [raw, fields] of cases) {
+      const r = await hook(raw);
+      expect({ raw, status: r.status, fields: paths(r) }).toEqual({ raw, status: 400, fields });
+    }
+    // A NUL in a field's name: no such field, 400.
+    expectProblem(await hook(`{"email":"${email}","a\\u0000":1}`), 400);
+    expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: id('hired') } })).toBe(0);
+    expect((await admin('GET', `/v1/users/${id('hired')}`)).body.status).toBe('ACTIVE');
+  });
+
   test('the last moment of 9999 is accepted: 202, and the user is SUSPENDED until then', async () => {
     const raw = JSON.stringify({ email: ws.users.distant!.email, employeeId: 'E-9999', effectiveAt: '9999-12-31T23:59:59Z' });
     const r = await hook(raw);

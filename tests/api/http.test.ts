@@ -145,6 +145,7 @@ describe('OpenAPI', () => {
     // {reason?}: the body may be left out entirely (the server reads it as {}).
     expect(doc.paths['/v1/users/{userId}/deletion'].post.requestBody.required).toBe(false);
     expect(doc.paths['/v1/deletions/{id}/cancel'].post.requestBody.required).toBe(false);
+    expect(doc.paths['/v1/deletions/{id}/retry'].post.requestBody.required).toBe(false);
     expect(doc.paths['/v1/deletions/{id}/leads'].post.requestBody.required).toBe(true);
     const createUser = doc.paths['/v1/users'].post.requestBody.content['application/json'].schema;
     expect(createUser.properties.email).toMatchObject({ type: 'string', format: 'email', maxLength: 320 });

@@ -111,7 +111,11 @@ test('a MEMBER gets 403; another workspace\'s user and an unknown id are 404; no
   expectProblem(await preview(member, 'nobody'), 403);
   const other = await makeWorkspace(api.prisma, { boss: 'OWNER', x: 'MEMBER' });
   await addLeads(api.prisma, other.id, other.users.x!.id, 3);
-  expectProblem(await preview(admin, other.users.x!.id), 404);
-  expectProblem(await preview(admin, 'nobody'), 404);
+  const elsewhere = await preview(admin, other.users.x!.id);
+  expectProblem(elsewhere, 404);
+  expect(elsewhere.body.detail).toBe(`User ${other.users.x!.id} does not exist in this workspace.`);
+  const nobody = await preview(admin, 'nobody');
+  expectProblem(nobody, 404);
+  expect(nobody.body.detail).toBe('User nobody does not exist in this workspace.');
   expectProblem(await preview(client(api.url), uid('leaver')), 401);
 });

@@ -51,7 +51,7 @@ test('an ADMIN may not start deleting an OWNER (403 before 400); an unknown user
   expect((await admin('POST', `/v1/users/${id('plain')}/deletion`, {})).status).toBe(201);
 });
 
-test("an ADMIN may not step or confirm an OWNER's deletion, may read and cancel it; an OWNER steps it", async () => {
+test("an ADMIN may not step, confirm or retry an OWNER's deletion, may read and cancel it; an OWNER steps it", async () => {
   const started = await owner('POST', `/v1/users/${id('boss')}/deletion`, {});
   expect(started.status).toBe(201);
   const d = started.body.id as string;
@@ -62,6 +62,7 @@ test("an ADMIN may not step or confirm an OWNER's deletion, may read and cancel 
     ['integrations', { overrides: [] }],
     ['labels', { replacements: [] }],
     ['confirm', { confirmation: 'CONFIRM' }],
+    ['retry', {}],
   ];
   for (const [step, body] of steps) {
     for (const sent of [body, '{"broken', { unknown: 1 }]) {

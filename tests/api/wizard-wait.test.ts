@@ -4,6 +4,7 @@
 // serve the wizard), so a wizard never answers; the limit is shortened for
 // the test through the wizard client's deps.
 import type { Worker } from '@temporalio/worker';
+import { signHookBody } from '../../api/hook-signature';
 import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
@@ -34,7 +35,7 @@ async function stopWorker(): Promise<void> {
 
 beforeAll(async () => {
   api = await startTestApi({ worker: false, wizardWaitMs: 1_000 });
-  ws = await makeWorkspace(api.prisma, { admin: 'ADMIN', late: 'MEMBER', leaver: 'MEMBER', heir: 'MEMBER' }, { leaver: 3 });
+  ws = await makeWorkspace(api.prisma, { admin: 'ADMIN', late: 'MEMBER', leaver: 'MEMBER', heir: 'MEMBER', fired: 'MEMBER' }, { leaver: 3 });
   admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
 });
 afterAll(async () => {
@@ -76,6 +77,8 @@ test('a step that no worker answers is 503 with Retry-After; the state is readab
 
   const step = { targetUserId: id('heir') };
   expectUnavailable(await admin('POST', `/v1/deletions/${started.body.id}/leads`, step));
+  // Retry waits on the wizard too (its refusal, 409, comes from the wizard itself).
+  expectUnavailable(await admin('POST', `/v1/deletions/${started.body.id}/retry`, {}));
   // Reads do not wait on the wizard.
   const read = await admin('GET', `/v1/deletions/${started.body.id}`);
   expect(read.status).toBe(200);
@@ -104,6 +107,25 @@ test('a step that no worker answers is 503 with Retry-After; the state is readab
   expect((await admin('GET', `/v1/leads/count?ownerId=${id('heir')}`)).body).toEqual({ count: 3 });
 });
 
+test('the HR hook that no worker answers is 503 with Retry-After; sent again once a worker runs, it is accepted', async () => {
+  await stopWorker();
+  const { hookSecret } = await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id }, select: { hookSecret: true } });
+  const hook = () => {
+    const raw = JSON.stringify({ email: ws.users.fired!.email, employeeId: 'E-503' });
+    return client(api.url)('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(hookSecret, raw) });
+  };
+  expectUnavailable(await hook());
+
+  await startWorker();
+  const accepted = await eventually(async () => {
+    const r = await hook();
+    return r.status === 503 ? undefined : r;
+  }, 60_000, 'the hook to be answered');
+  expect(accepted.status).toBe(202);
+  const opened = await admin('GET', `/v1/deletions/${accepted.body.deletionId}`);
+  expect(opened.body).toEqual(expect.objectContaining({ status: 'IN_PROGRESS', source: 'HR', user: expect.objectContaining({ id: id('fired') }) }));
+});
+
 test('the OpenAPI document says which routes may answer 503 with Retry-After', async () => {
   const doc = (await client(api.url)('GET', '/openapi.json')).body;
   const waiting = [
@@ -114,6 +136,8 @@ test('the OpenAPI document says which routes may answer 503 with Retry-After', a
     '/v1/deletions/{id}/labels',
     '/v1/deletions/{id}/confirm',
     '/v1/deletions/{id}/cancel',
+    '/v1/deletions/{id}/retry',
+    '/v1/hooks/{workspaceSlug}/offboarding',
   ];
   for (const route of waiting) {
     expect({ route, documented: Boolean(doc.paths[route].post.responses['503']) }).toEqual({ route, documented: true });

@@ -2,8 +2,9 @@
 // against the real API, worker, Temporal dev server and database of this jest
 // run: a full wizard with the lead move's progress bar seen moving, the
 // sole-member rule holding Next, a wrong confirmation refused, a reload landing
-// on the same step, and a wizard HR started through the signed hook resumed
-// from the list.
+// on the same step, a wizard HR started through the signed hook resumed
+// from the list, and wizards whose move the database refuses (one an identity
+// provider started) showing attention, tried again and cancelled.
 //
 // The page is driven only through the data-testids documented at the top of
 // web/src/main.ts. Every wait is for something to appear or hold in the page
@@ -23,6 +24,7 @@ import { signHookBody } from '../../api/hook-signature';
 import { buildServer } from '../../api/server';
 import {
   asAdmin,
+  eventually,
   leadsByOwner,
   makeAutomation,
   makeIntegration,
@@ -597,39 +599,72 @@ test('the built page holds no server code (it imports the domain, never the data
   }
 });
 
-test('a wizard that needs attention says why and offers cancel; one the identity provider started says so', async () => {
-  // The wizard and the cancel are real; `attention` and `source: IDP` (api.md) are written into the
-  // server's real answers here, because this branch's API does not set them yet.
-  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 4 });
-  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  const attention = { reason: 'The lead move keeps failing: the database refuses a value.', since: new Date().toISOString() };
-  const page = await signedIn(ws);
-  const amend = (d: Record<string, unknown>) => (d.status === 'IN_PROGRESS' ? { ...d, attention, source: 'IDP' } : { ...d, source: 'IDP' });
-  await page.route(/\/v1\/deletions(\/[^/?]+)?(\?.*)?$/, async (route) => {
-    if (route.request().method() !== 'GET') return route.continue();
-    const response = await route.fetch();
-    const body = (await response.json()) as Record<string, unknown> & { items?: Record<string, unknown>[] };
-    return route.fulfill({ response, json: body.items ? { ...body, items: body.items.map(amend) } : amend(body) });
-  });
+/** Makes the database refuse (CHECK, 23514) giving this workspace's lead named `poison` to `to`: a move refused for good. */
+async function poison(ws: TestWorkspace, to: string) {
+  const name = `poison_${ws.id.replace(/\W/g, '')}`;
+  await h.prisma.$executeRawUnsafe(
+    `ALTER TABLE leads ADD CONSTRAINT ${name} CHECK (workspace_id <> '${ws.id}' OR name <> 'poison' OR owner_id <> '${to}') NOT VALID`,
+  );
+  return { cure: () => h.prisma.$executeRawUnsafe(`ALTER TABLE leads DROP CONSTRAINT IF EXISTS ${name}`) };
+}
 
-  await page.getByTestId('nav-deletions').click();
-  const row = page.getByTestId(`deletion-row-${deletion.id}`);
-  await row.waitFor(WAIT);
-  expect(await row.getByTestId('deletion-source').textContent()).toBe('Identity provider');
-  expect(await row.getByTestId('deletion-attention').textContent()).toBe('Needs attention');
+test('a wizard the identity provider started, whose move the database refuses: attention with the reason, Try again once fixed, or cancel', async () => {
+  // Two real wizards, both with a lead the database will not give to ann: one the
+  // identity provider started (as SCIM does), one an admin started.
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', ida: 'MEMBER', leo: 'MEMBER', ann: 'MEMBER' }, { ida: 4, leo: 4 });
+  const [ida, leo, ann] = [ws.users.ida!.id, ws.users.leo!.id, ws.users.ann!.id];
+  for (const owner of [ida, leo]) {
+    const lead = await h.prisma.lead.findFirstOrThrow({ where: { workspaceId: ws.id, ownerId: owner } });
+    await h.prisma.lead.update({ where: { id: lead.id }, data: { name: 'poison' } });
+  }
+  const { cure } = await poison(ws, ann);
+  try {
+    const idp = { type: 'IDP' as const, id: 'okta' };
+    const byIdp = (await h.wizard.start({ workspaceId: ws.id, userId: ida, actor: idp, source: 'IDP' })).deletion;
+    const byAdmin = (await h.wizard.start({ workspaceId: ws.id, userId: leo, actor: asAdmin(ws), source: 'ADMIN' })).deletion;
+    for (const d of [byIdp, byAdmin]) {
+      await h.wizard.submitLeads(ws.id, d.id, asAdmin(ws), { targetUserId: ann });
+      await eventually(async () => ((await h.wizard.get(ws.id, d.id)).attention ? true : undefined), 60_000, 'attention');
+    }
+    const { attention } = await h.wizard.get(ws.id, byIdp.id);
 
-  await page.getByTestId(`resume-${deletion.id}`).click();
-  await page.getByTestId('attention').waitFor(WAIT);
-  expect(await page.getByTestId('attention-reason').textContent()).toBe(attention.reason);
-  expect(await page.getByTestId('attention').textContent()).toContain('cancel it now');
-  expect(await page.getByTestId('deletion-source').textContent()).toBe('Identity provider');
-  await snap(page, 'wizard-attention');
+    const page = await signedIn(ws);
+    await page.getByTestId('nav-deletions').click();
+    const row = page.getByTestId(`deletion-row-${byIdp.id}`);
+    await row.waitFor(WAIT);
+    expect(await row.getByTestId('deletion-source').textContent()).toBe('Identity provider');
+    expect(await row.getByTestId('deletion-attention').textContent()).toBe('Needs attention');
+    expect(await page.getByTestId(`deletion-row-${byAdmin.id}`).getByTestId('deletion-source').textContent()).toBe('Admin');
 
-  await page.getByTestId('attention-cancel').click();
-  await page.getByTestId('cancel-confirm').click();
-  const summary = page.getByTestId('summary');
-  await summary.waitFor(WAIT);
-  expect(await summary.getAttribute('data-status')).toBe('CANCELLED');
-  expect(await page.getByTestId('attention').count()).toBe(0);
-  expect((await h.prisma.user.findUniqueOrThrow({ where: { id: ws.users.leaver!.id } })).status).toBe('ACTIVE');
+    await page.getByTestId(`resume-${byIdp.id}`).click();
+    await page.getByTestId('attention').waitFor(WAIT);
+    expect(await page.getByTestId('attention-reason').textContent()).toBe(attention!.reason);
+    expect(attention!.reason).toMatch(/Moving the leads: .*refused/);
+    expect(await page.getByTestId('attention').textContent()).toContain('cancel it now');
+    expect(await page.getByTestId('deletion-source').textContent()).toBe('Identity provider');
+    await snap(page, 'wizard-attention');
+
+    // The cause is fixed: Try again, and the wizard goes on to step 2 with the banner gone.
+    await cure();
+    await page.getByTestId('attention-retry').click();
+    await atStep(page, 'AUTOMATIONS', 'Step 2 of 4');
+    expect(await page.getByTestId('attention').count()).toBe(0);
+    expect(await h.wizard.get(ws.id, byIdp.id)).toMatchObject({ attention: null, leads: { moved: 4, state: 'DONE' } });
+    await page.getByTestId('audit-link').click();
+    await page.getByTestId('audit-DELETION_STARTED').waitFor(WAIT);
+    expect(await page.getByTestId('audit-DELETION_STARTED').textContent()).toContain('Identity provider (okta)');
+
+    // The admin's wizard is cancelled from its banner: the user is active again.
+    await page.goto(`${base}/#/deletions/${byAdmin.id}`);
+    await page.getByTestId('attention').waitFor(WAIT);
+    await page.getByTestId('attention-cancel').click();
+    await page.getByTestId('cancel-confirm').click();
+    const summary = page.getByTestId('summary');
+    await summary.waitFor(WAIT);
+    expect(await summary.getAttribute('data-status')).toBe('CANCELLED');
+    expect(await page.getByTestId('attention').count()).toBe(0);
+    expect((await h.prisma.user.findUniqueOrThrow({ where: { id: leo } })).status).toBe('ACTIVE');
+  } finally {
+    await cure();
+  }
 });

@@ -3,8 +3,9 @@
 // audit row that the first opening transaction must write last (its
 // idempotency key), so that transaction waits at its very end with all its
 // reads and locks done; the second one is started and seen waiting too; then
-// the hold is released. (PGlite runs one transaction at a time, so these run
-// on PostgreSQL only, as CI does.)
+// the hold is released. PGlite runs one transaction at a time, so there the
+// overlap cannot be forced: the same openings are started at once and must
+// end the same way (they also run on PostgreSQL, unforced).
 // Also: a rule refused inside the opening transaction reaches the caller
 // with its own reason.
 import { Client } from 'pg';
@@ -32,13 +33,53 @@ test('a rule refused inside the opening transaction answers with its own reason,
 });
 
 const onPostgres = DATABASE_KINDS.includes('PostgreSQL');
-(onPostgres ? describe : describe.skip)('forced overlaps on PostgreSQL', () => {
-  let activities: ReturnType<typeof createActivities>;
+let activities: ReturnType<typeof createActivities>;
+beforeAll(() => {
+  activities = createActivities(h.prisma, { min: 100, max: 1000, targetMs: 0, streams: 1 });
+});
+
+const opening = (ws: TestWorkspace, handle: string, actor: string, extra: Partial<WizardInput> = {}): WizardInput => ({
+  deletionId: `del_race_${handle}_${ws.id}`,
+  workspaceId: ws.id,
+  userId: ws.users[handle]!.id,
+  source: 'ADMIN',
+  actor: { type: 'USER', id: ws.users[actor]!.id },
+  reason: null,
+  effectiveAt: null,
+  ...extra,
+});
+
+/** Opens each wizard at once, in its own transaction; each ends 'opened' or with its refusal. */
+const openAtOnce = (...inputs: WizardInput[]) =>
+  Promise.all(inputs.map((input) => activities.openDeletion(input).then(() => 'opened' as const, (e: Error) => e)));
+
+describe('openings started at once (every database; PGlite runs them one after the other)', () => {
+  test('two OWNERs deleted at once (each by the other): one opens, the other is refused as the last owner', async () => {
+    const ws = await makeWorkspace(h.prisma, { o1: 'OWNER', o2: 'OWNER', admin: 'ADMIN' });
+    const results = await openAtOnce(opening(ws, 'o1', 'o2'), opening(ws, 'o2', 'o1'));
+    expect(results.filter((r) => r === 'opened')).toHaveLength(1);
+    const refused = results.find((r) => r !== 'opened') as Error;
+    expect(refused).toMatchObject({ type: 'RuleViolation' });
+    expect(refused.message).toMatch(/last owner/);
+    expect(await h.prisma.user.count({ where: { workspaceId: ws.id, role: 'OWNER', status: 'ACTIVE' } })).toBe(1);
+  });
+
+  test('two wizards opening at once for the same user (HR, SUSPENDED until a later date): one opens, the other is refused', async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' });
+    const later = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    const a = { ...opening(ws, 'leaver', 'admin', { effectiveAt: later }), deletionId: `del_race_a_${ws.id}` };
+    const b = { ...opening(ws, 'leaver', 'admin', { effectiveAt: later }), deletionId: `del_race_b_${ws.id}` };
+    const results = await openAtOnce(a, b);
+    expect(results.filter((r) => r === 'opened')).toHaveLength(1);
+    expect((results.find((r) => r !== 'opened') as Error).message).toMatch(/already being deleted/);
+    expect(await h.prisma.deletion.count({ where: { workspaceId: ws.id, status: 'IN_PROGRESS' } })).toBe(1);
+  });
+});
+
+// Registered where the overlap can be forced (a second connection holds a row); PGlite has one.
+if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
   let hold: Client;
   let holdPid: number;
-  beforeAll(async () => {
-    activities = createActivities(h.prisma, { min: 100, max: 1000, targetMs: 0, streams: 1 });
-  });
   beforeEach(async () => {
     hold = new Client({ connectionString: testEnv().databaseUrl });
     await hold.connect();
@@ -86,17 +127,6 @@ const onPostgres = DATABASE_KINDS.includes('PostgreSQL');
       await probe.end();
     }
   }
-
-  const opening = (ws: TestWorkspace, handle: string, actor: string, extra: Partial<WizardInput> = {}): WizardInput => ({
-    deletionId: `del_race_${handle}_${ws.id}`,
-    workspaceId: ws.id,
-    userId: ws.users[handle]!.id,
-    source: 'ADMIN',
-    actor: { type: 'USER', id: ws.users[actor]!.id },
-    reason: null,
-    effectiveAt: null,
-    ...extra,
-  });
 
   test('two OWNERs deleted at the same moment (each by the other): one opens, the other is refused as the last owner', async () => {
     const ws = await makeWorkspace(h.prisma, { o1: 'OWNER', o2: 'OWNER', admin: 'ADMIN' });

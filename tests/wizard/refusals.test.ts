@@ -55,9 +55,9 @@ test('starting is refused for yourself, the last owner and a stranger, and nothi
     wizard.start({ workspaceId: ws.id, userId, actor: asAdmin(ws, actorHandle), source: 'ADMIN' });
   await refusedWithoutChange(ws, RuleViolation, /cannot delete yourself/, () => start(ws.users.admin!.id));
   await refusedWithoutChange(ws, RuleViolation, /last owner/, () => start(ws.users.owner!.id));
-  await refusedWithoutChange(ws, NotFound, /not found/, () => start('no-such-user'));
+  await refusedWithoutChange(ws, NotFound, /does not exist in this workspace/, () => start('no-such-user'));
   const other = await makeWorkspace(prisma, { owner: 'OWNER', x: 'MEMBER' });
-  await refusedWithoutChange(ws, NotFound, /not found/, () => start(other.users.x!.id));
+  await refusedWithoutChange(ws, NotFound, /does not exist in this workspace/, () => start(other.users.x!.id));
 });
 
 test('each step refuses bad input with a reason and changes nothing', async () => {
@@ -101,7 +101,7 @@ test('each step refuses bad input with a reason and changes nothing', async () =
       ],
     }),
   );
-  await refusedWithoutChange(ws, NotFound, /not found/, () => wizard.submitLeads(ws.id, 'del_nope', admin, { targetUserId: u.ann! }));
+  await refusedWithoutChange(ws, NotFound, /does not exist in this workspace/, () => wizard.submitLeads(ws.id, 'del_nope', admin, { targetUserId: u.ann! }));
   await wizard.submitLeads(ws.id, id, admin, { targetUserId: u.ann! });
   await moveDone(wizard, ws.id, id);
 
@@ -141,7 +141,7 @@ test('each step refuses bad input with a reason and changes nothing', async () =
   // A finished wizard refuses everything.
   await refusedWithoutChange(ws, StepConflict, /COMPLETED/, () => wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' }));
   await refusedWithoutChange(ws, StepConflict, /COMPLETED/, () => wizard.cancel(ws.id, id, admin, {}));
-  await refusedWithoutChange(ws, NotFound, /not found/, () =>
+  await refusedWithoutChange(ws, NotFound, /does not exist in this workspace/, () =>
     wizard.start({ workspaceId: ws.id, userId: u.leaver!, actor: admin, source: 'ADMIN' }),
   );
 });
@@ -153,9 +153,9 @@ test('another workspace cannot see or touch the wizard', async () => {
   const { deletion } = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
   await expect(wizard.get(other.id, deletion.id)).rejects.toBeInstanceOf(NotFound);
   await expect(wizard.audit(other.id, deletion.id, { limit: 10 })).rejects.toBeInstanceOf(NotFound);
-  await refusedWithoutChange(ws, NotFound, /not found/, () =>
+  await refusedWithoutChange(ws, NotFound, /does not exist in this workspace/, () =>
     wizard.submitLeads(other.id, deletion.id, asAdmin(other), { targetUserId: other.users.owner!.id }),
   );
-  await refusedWithoutChange(ws, NotFound, /not found/, () => wizard.cancel(other.id, deletion.id, asAdmin(other), {}));
+  await refusedWithoutChange(ws, NotFound, /does not exist in this workspace/, () => wizard.cancel(other.id, deletion.id, asAdmin(other), {}));
   expect((await wizard.list(other.id, { limit: 50 })).items).toHaveLength(0);
 });

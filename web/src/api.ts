@@ -209,6 +209,10 @@ export const api = {
   cancel(id: string, reason?: string): Promise<Deletion> {
     return post<Deletion>(`/v1/deletions/${enc(id)}/cancel`, reason ? { reason } : {});
   },
+  /** Tries again the background work the database refused (the wizard shows `attention`). */
+  retry(id: string): Promise<Deletion> {
+    return post<Deletion>(`/v1/deletions/${enc(id)}/retry`, {});
+  },
   audit(id: string, signal?: AbortSignal): Promise<AuditEvent[]> {
     return listAll<AuditEvent>(`/v1/deletions/${enc(id)}/audit`, {}, signal);
   },

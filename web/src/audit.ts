@@ -77,8 +77,7 @@ export function auditNames(
 export function actorText(actor: AuditEvent['actor'], names: Map<string, string>): string {
   if (actor.type === 'HR') return actor.id ? `HR system (${actor.id})` : 'HR system';
   if (actor.type === 'SYSTEM') return 'System';
-  // api.md's actor type IDP (SCIM); `as string` until domain/schemas.ts lists it.
-  if ((actor.type as string) === 'IDP') return actor.id ? `Identity provider (${actor.id})` : 'Identity provider';
+  if (actor.type === 'IDP') return actor.id ? `Identity provider (${actor.id})` : 'Identity provider';
   return names.get(actor.id) ?? `User ${actor.id}`;
 }
 

@@ -28,7 +28,8 @@
 //   Wizard:    wizard (data-updates stream|poll|idle: how it follows work on the server now),
 //              stepper, stepper-<LEADS|AUTOMATIONS|INTEGRATIONS|LABELS|CONFIRM> (data-state
 //              done|current|todo, aria-current=step), step-title, next, next-hint, audit-link,
-//              wizard-user-email, wizard-reason, attention, attention-reason, attention-cancel,
+//              wizard-user-email, wizard-reason, attention, attention-reason, attention-retry, attention-cancel,
+//              attention-error,
 //              cancel-wizard, cancel-panel, cancel-reason, cancel-confirm, cancel-keep, reload
 //   Step 1:    lead-count, lead-mode-one, lead-mode-split, lead-target, lead-distribution (editor),
 //              progress (<progress>), progress-text, progress-live, no-candidates

@@ -26,30 +26,15 @@ export function deletionStatusBadge(status: DeletionStatus): HTMLElement {
   return badge(DELETION_STATUS_TEXT[status] ?? status, DELETION_TONE[status] ?? 'neutral', 'deletion-status');
 }
 
-// api.md has `attention` on a wizard and `source: IDP` (started by an identity
-// provider over SCIM); the API gains them in this same round. These two
-// widenings let the page read them before and after that merge; once
-// domain/schemas.ts has both, they are no-ops and can go.
-/** Why the wizard cannot go on by itself, since when; null while it can. */
-export interface Attention {
-  reason: string;
-  since: string;
-}
-export type Source = Deletion['source'] | 'IDP';
-export function attentionOf(d: Deletion): Attention | null {
-  return (d as Deletion & { attention?: Attention | null }).attention ?? null;
-}
+const SOURCE_TEXT: Record<Deletion['source'], string> = { ADMIN: 'Admin', HR: 'HR', IDP: 'Identity provider' };
 
-const SOURCE_TEXT: Record<Source, string> = { ADMIN: 'Admin', HR: 'HR', IDP: 'Identity provider' };
-
-export function sourceBadge(source: Source): HTMLElement {
+export function sourceBadge(source: Deletion['source']): HTMLElement {
   return badge(SOURCE_TEXT[source] ?? source, source === 'ADMIN' ? 'neutral' : 'warn', 'deletion-source');
 }
 
 /** A wizard that waits on someone: shown beside its status wherever it is listed. */
 export function attentionBadge(d: Deletion): HTMLElement | null {
-  const attention = attentionOf(d);
-  return attention && d.status === 'IN_PROGRESS' ? badge('Needs attention', 'bad', 'deletion-attention') : null;
+  return d.attention && d.status === 'IN_PROGRESS' ? badge('Needs attention', 'bad', 'deletion-attention') : null;
 }
 
 export function deletionsView(ctx: RouteContext): HTMLElement {

@@ -10,7 +10,7 @@ import { focusHeading, formatTime, h, loading, replace } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
 import { link, type RouteContext } from './router';
 import type { Deletion, Step, User } from '../../domain/schemas';
-import { attentionBadge, attentionOf, deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
+import { attentionBadge, deletionStatusBadge, sourceBadge, STEP_TEXT } from './view-deletions';
 import { STEP_ORDER } from '../../domain/wizard-state';
 import { confirmPanel } from './steps/confirm';
 import { endPanel } from './steps/end';
@@ -204,13 +204,28 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     renderAttention(d, canCancel);
   }
 
-  /** The wizard cannot go on by itself: say why, and that it can be cancelled. */
+  /** The wizard cannot go on by itself: say why, offer to try again once the cause is fixed, or to cancel. */
   function renderAttention(d: Deletion, canCancel: boolean): void {
-    const attention = attentionOf(d);
+    const attention = d.attention;
     if (!attention || d.status !== 'IN_PROGRESS') {
       attentionArea.replaceChildren();
+      delete attentionArea.dataset.key;
       return;
     }
+    // Drawn once per attention: polling does not wipe a retry in flight or its error.
+    const key = `${d.id}|${attention.since}|${attention.reason}|${canCancel}`;
+    if (attentionArea.dataset.key === key) return;
+    attentionArea.dataset.key = key;
+    const slot = errorSlot('attention-error');
+    const retry = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'attention-retry' }, 'Try again');
+    retry.addEventListener('click', () =>
+      void submit(async () => {
+        const next = await api.retry(d.id);
+        // Tried again: the banner stays until the work goes through or is refused anew.
+        delete attentionArea.dataset.key;
+        return next;
+      }, retry, slot),
+    );
     replace(
       attentionArea,
       h(
@@ -222,16 +237,18 @@ export function wizardView(ctx: RouteContext): HTMLElement {
           'p',
           null,
           canCancel
-            ? 'It goes on by itself once the cause is fixed. You can also cancel it now: the user becomes active again and what was already reassigned stays where it is.'
-            : 'It goes on by itself once the cause is fixed.',
+            ? 'Once the cause is fixed, try again. You can also cancel it now: the user becomes active again and what was already reassigned stays where it is.'
+            : 'Once the cause is fixed, try again.',
         ),
-        canCancel
-          ? h(
-              'div',
-              { class: 'button-row' },
-              h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'attention-cancel', onclick: () => openCancel(d) }, 'Cancel wizard'),
-            )
-          : null,
+        slot.element,
+        h(
+          'div',
+          { class: 'button-row' },
+          retry,
+          canCancel
+            ? h('button', { type: 'button', class: 'btn btn-outline-danger', 'data-testid': 'attention-cancel', onclick: () => openCancel(d) }, 'Cancel wizard')
+            : null,
+        ),
       ),
     );
   }
