@@ -40,6 +40,7 @@ import { hookRoutes } from './routes/hook';
 import { meRoutes } from './routes/me';
 import { previewRoutes } from './routes/preview';
 import { SCIM_PREFIX, scimRoutes } from './scim';
+import { scimError, sendScim } from './scim/errors';
 import { systemRoutes } from './routes/system';
 
 /** Bodies over this answer 413 (api.md). */
@@ -113,9 +114,15 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     // Framework-level refusals (a URL that does not decode, ...) are problems too.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-      void sendProblem(reply, problem(status, 'The request URL or headers are malformed.'));
+      const detail = 'The request URL or headers are malformed.';
+      // Under /scim/v2 the identity provider reads SCIM errors only.
+      if (req.url === SCIM_PREFIX || req.url.startsWith(`${SCIM_PREFIX}/`) || req.url.startsWith(`${SCIM_PREFIX}?`)) {
+        void sendScim(reply, status, scimError(status, detail));
+        return;
+      }
+      void sendProblem(reply, problem(status, detail));
     },
     routerOptions: { maxParamLength: 200 },
     clientErrorHandler,

@@ -9,6 +9,7 @@ import { scimPatch, ScimError as PatchError, type ScimPatchOperation } from 'sci
 import { offboardUser, reinstateUser } from '../../client/offboarding';
 import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
+import { plausibleId } from '../directory/common';
 import {
   SCIM,
   SCIM_MAX_RESULTS,
@@ -139,6 +140,9 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
   const actorOf = (auth: ScimAuth): Actor => ({ type: 'IDP', id: `scim-token:${auth.tokenId}` });
 
   async function visible(auth: ScimAuth, id: string): Promise<UserRow> {
+    // An id PostgreSQL cannot hold (NUL, a lone surrogate) was never handed
+    // out: 404 like any other unknown id (RFC 7644 §3.12), never a query.
+    if (!plausibleId(id)) throw new ScimProblem(404, `User ${JSON.stringify(id)} not found.`);
     const user = await db.user.findFirst({ where: { id, workspaceId: auth.workspaceId, scimDeletedAt: null } });
     if (!user) throw new ScimProblem(404, `User ${id} not found.`);
     return user;

@@ -3,6 +3,7 @@
 // public docs), discovery, filters, paging, errors, tokens and workspaces.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import fc from 'fast-check';
 import { signStandard } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
 import { SCIM, ScimResourceType, ScimSchemaDefinition, ScimServiceProviderConfig, ScimUser, scimListOf } from '../../domain/scim';
@@ -439,6 +440,73 @@ test("another workspace's user is 404 to SCIM, and nothing changes", async () =>
   const own = await otherScim('GET', `/Users/${stranger}`);
   expect(own.body).toEqual(expect.objectContaining({ id: stranger, active: true }));
   expect(await api.prisma.deletion.count({ where: { userId: stranger } })).toBe(0);
+});
+
+describe('what the database cannot hold, and arbitrary input', () => {
+  test('an id with NUL is a SCIM 404 on GET, PUT, PATCH and DELETE (no such user can exist), and nothing changes', async () => {
+    for (const id of ['%00', 'a%00b', `${ws.users.heir!.id}%00`]) {
+      expectScimError(await scim('GET', `/Users/${id}`), 404);
+      expectScimError(await scim('PUT', `/Users/${id}`, { userName: `heir@${ws.slug}.test`, active: false }), 404);
+      expectScimError(await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] }), 404);
+      expectScimError(await scim('DELETE', `/Users/${id}`), 404);
+    }
+    expect(await openDeletionOf(ws.users.heir!.id)).toBeNull();
+  });
+
+  test('a URL under /scim/v2 that does not decode is a SCIM 400, not the v1 problem', async () => {
+    for (const p of ['/Users/%ED%A0%80', '/Users/%E0%A4%A']) expectScimError(await scim('GET', p), 400);
+    expectScimError(await scim('DELETE', '/Users/%ED%A0%80'), 400);
+    // /v1 keeps its own error format.
+    expect((await admin('GET', '/v1/users/%ED%A0%80')).contentType).toMatch(/^application\/problem\+json/);
+  });
+
+  test('arbitrary strings in the id, the filter and the body fields never give a 5xx; every refusal is a SCIM error', async () => {
+    const victim = (await scim('POST', '/Users', { userName: `fuzzed@${ws.slug}.test`, displayName: 'Fuzzed' })).body.id as string;
+    const text = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('', '\u0000', 'a\u0000b', '\ud800', '\udc00x', 'x'.repeat(600), 'active', 'emails[type eq "work"].value', 'name.givenName', `fuzzed@${ws.slug}.test`),
+    );
+    const value = fc.oneof(text, fc.jsonValue({ maxDepth: 3 }));
+    const userBody = fc.dictionary(
+      fc.oneof(fc.constantFrom('schemas', 'userName', 'externalId', 'displayName', 'name', 'emails', 'active', 'id', 'meta'), text),
+      fc.oneof(value, fc.dictionary(fc.constantFrom('formatted', 'givenName', 'familyName', 'value', 'type', 'primary'), value, { maxKeys: 3 }), fc.array(fc.dictionary(fc.constantFrom('value', 'type', 'primary'), value, { maxKeys: 3 }), { maxLength: 2 })),
+      { maxKeys: 5 },
+    );
+    const patchBody = fc.record({
+      schemas: fc.oneof(fc.constant([PATCH_OP]), fc.array(text, { maxLength: 2 })),
+      Operations: fc.array(fc.record({ op: fc.oneof(fc.constantFrom('add', 'replace', 'remove', 'Replace'), text), path: fc.option(text, { nil: undefined }), value: fc.option(fc.oneof(value, userBody), { nil: undefined }) }, { requiredKeys: ['op'] }), { maxLength: 3 }),
+    });
+    const encode = (s: string) => {
+      try {
+        return encodeURIComponent(s);
+      } catch {
+        return '%ED%A0%80';
+      }
+    };
+    const request = fc.oneof(
+      fc.record({ method: fc.constant('GET'), path: text.map((f) => `/Users?filter=${encode(f)}`), body: fc.constant(undefined) }),
+      fc.record({ method: fc.constant('POST'), path: fc.constant('/Users'), body: userBody as fc.Arbitrary<unknown> }),
+      fc.record({
+        method: fc.constantFrom('GET', 'PUT', 'PATCH', 'DELETE'),
+        path: fc.oneof(text.map((id) => `/Users/${encode(id) || 'x'}`), fc.constant(`/Users/${victim}`)),
+        body: fc.oneof(userBody, patchBody, text) as fc.Arbitrary<unknown>,
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(request, async ({ method, path, body }) => {
+        const sent = method === 'GET' || method === 'DELETE' ? undefined : body;
+        const r = await scim(method, path, sent);
+        const what = `${method} ${path} ${JSON.stringify(sent)?.slice(0, 300)} -> ${r.status} ${r.text.slice(0, 300)}`;
+        if (r.status >= 500) throw new Error(`5xx: ${what}`);
+        if (r.status >= 400) {
+          if (!/^application\/scim\+json/.test(r.contentType)) throw new Error(`not a SCIM error: ${what}`);
+          expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: String(r.status), detail: expect.any(String) }));
+        }
+      }),
+      { numRuns: 200, seed: Number(process.env.FUZZ_SEED ?? 20261130) },
+    );
+  }, 120_000);
 });
 
 test('npm run scim-token and hook-secret --standard print working secrets on their last line', async () => {
