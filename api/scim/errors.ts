@@ -47,6 +47,11 @@ function toScimError(err: unknown): { status: number; body: ScimError; headers: 
   return { status: problem.status, body: scimError(problem.status, problem.detail, scimType), headers, unexpected };
 }
 
+/** The HTTP status the SCIM error handler answers this error with. */
+export function scimStatusOf(err: unknown): number {
+  return toScimError(err).status;
+}
+
 export function scimErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body, headers, unexpected } = toScimError(err);
   if (unexpected) request.log.error({ err }, 'unexpected error');

@@ -10,10 +10,12 @@ import { offboardUser, reinstateUser } from '../../client/offboarding';
 import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
+import { offboardingResult, recordHrOffboarding } from '../metrics';
 import {
   SCIM,
   SCIM_MAX_RESULTS,
   ScimListQuery,
+  ScimBoolean,
   ScimPatchBody,
   ScimUserInput,
   type ScimErrorType,
@@ -21,7 +23,7 @@ import {
 } from '../../domain/scim';
 import type { ApiDeps } from '../server';
 import type { ScimAuth } from './auth';
-import { ScimProblem } from './errors';
+import { ScimProblem, scimStatusOf } from './errors';
 import { usersWhere } from './filter';
 
 export function scimBase(req: FastifyRequest): string {
@@ -126,6 +128,57 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
   return out;
 }
 
+/** Does this SCIM value say false (`false`, Entra's `"False"`)? */
+function isFalse(value: unknown): boolean {
+  const b = ScimBoolean.safeParse(value);
+  return b.success && !b.data;
+}
+
+/**
+ * Does this PUT or PATCH body ask to deactivate the user? Read before the
+ * user is looked up, so that a deactivation of an unknown id is counted as
+ * one (unknown_user), as the hook counts it.
+ */
+function asksToDeactivate(body: unknown): boolean {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  const { active, Operations } = body as { active?: unknown; Operations?: unknown };
+  if (!Array.isArray(Operations)) return isFalse(active);
+  return Operations.some((o: unknown) => {
+    if (o === null || typeof o !== 'object') return false;
+    const { op, path, value } = o as { op?: unknown; path?: unknown; value?: unknown };
+    if (typeof op !== 'string' || !['add', 'replace'].includes(op.toLowerCase())) return false;
+    if (typeof path === 'string' && path !== '') return attributeName(path) === 'active' && isFalse(value);
+    return value !== null && typeof value === 'object' && isFalse((value as { active?: unknown }).active);
+  });
+}
+
+/** One request that may offboard: `deactivates()` marks it as one once it is known. */
+interface Offboarding {
+  deactivates(): void;
+}
+
+/**
+ * Runs one SCIM request and, when it asked to deactivate a user, counts it in
+ * crm_hr_offboardings_received_total{source="scim"} with its result (the
+ * status it answers, read as the hook's is).
+ */
+async function counted<T>(work: (o: Offboarding) => Promise<T>, deactivates = false): Promise<T> {
+  let counts = deactivates;
+  const o: Offboarding = {
+    deactivates: () => {
+      counts = true;
+    },
+  };
+  try {
+    const result = await work(o);
+    if (counts) recordHrOffboarding('scim', 'accepted');
+    return result;
+  } catch (err) {
+    if (counts) recordHrOffboarding('scim', offboardingResult(scimStatusOf(err)));
+    throw err;
+  }
+}
+
 export interface UsersService {
   list(auth: ScimAuth, query: unknown, base: string): Promise<unknown>;
   create(auth: ScimAuth, body: unknown, base: string): Promise<ScimUser>;
@@ -157,8 +210,9 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
   }
 
   /** `active` as the IdP set it: false offboards (joins or starts), true cancels the IdP's wizard. */
-  async function applyActive(auth: ScimAuth, user: UserRow, active: boolean | undefined, reason: string): Promise<void> {
+  async function applyActive(auth: ScimAuth, user: UserRow, active: boolean | undefined, reason: string, o: Offboarding): Promise<void> {
     if (active === false) {
+      o.deactivates();
       await offboardUser(deps, { workspaceId: auth.workspaceId, userId: user.id, source: 'IDP', actor: actorOf(auth), reason });
     } else if (active === true && user.status !== 'ACTIVE') {
       await reinstateUser(deps, { workspaceId: auth.workspaceId, userId: user.id, actor: actorOf(auth) });
@@ -172,6 +226,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     raw: unknown,
     base: string,
     opts: { setsActive: boolean },
+    o: Offboarding,
   ): Promise<ScimUser> {
     const input = parsed(ScimUserInput.safeParse(raw));
     // A PATCH of other attributes carries the current `active` along: it is
@@ -181,7 +236,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     const changesEmail = email !== user.email.toLowerCase();
     if (changesEmail && (await emailTaken(auth.workspaceId, email, user.id))) throw uniquenessConflict(email);
     // The wizard first: a refused deactivation (the last owner, ...) changes nothing.
-    await applyActive(auth, user, input.active, 'Deactivated by the identity provider.');
+    await applyActive(auth, user, input.active, 'Deactivated by the identity provider.', o);
     try {
       await db.user.update({
         where: { id: user.id },
@@ -196,6 +251,24 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       throw err;
     }
     return toScimUser(await db.user.findUniqueOrThrow({ where: { id: user.id } }), base);
+  }
+
+  async function patchUser(auth: ScimAuth, id: string, body: unknown, base: string, o: Offboarding): Promise<ScimUser> {
+    const user = await visible(auth, id);
+    const request = parsed(ScimPatchBody.safeParse(objectBody(body)), 'invalidSyntax');
+    const operations = normaliseOperations(request.Operations);
+    let patched: unknown;
+    try {
+      patched = scimPatch(toScimUser(user, base) as never, operations, { mutateDocument: false, treatMissingAsAdd: true });
+    } catch (err) {
+      if (err instanceof PatchError) {
+        const code = err.scimCode as ScimErrorType | undefined;
+        throw new ScimProblem(400, err.message || 'The PATCH operation cannot be applied.', code ?? 'invalidValue');
+      }
+      throw err;
+    }
+    const setsActive = operations.some((op) => op.path !== undefined && attributeName(op.path) === 'active');
+    return applyResource(auth, user, patched, base, { setsActive }, o);
   }
 
   return {
@@ -221,40 +294,42 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     },
 
     async create(auth, body, base) {
-      const input = parsed(ScimUserInput.safeParse(objectBody(body)));
-      const email = emailOf(input);
-      const holder = await db.user.findFirst({
-        where: { workspaceId: auth.workspaceId, email: { equals: email, mode: 'insensitive' } },
-      });
-      if (holder && holder.scimDeletedAt === null) throw uniquenessConflict(email);
-      if (holder) {
-        // Deleted over SCIM but still in the CRM (its wizard not finished):
-        // the IdP creating this userName again brings that user back, active
-        // unless it says otherwise (which cancels the IdP's wizard), instead
-        // of a 409 the provider would retry until it quarantines the app.
-        const revived = await applyResource(auth, holder, { ...input, active: input.active ?? true }, base, { setsActive: true });
-        await db.user.update({ where: { id: holder.id }, data: { scimDeletedAt: null } });
-        return revived;
-      }
-      let user: UserRow;
-      try {
-        user = await db.user.create({
-          data: {
-            workspaceId: auth.workspaceId,
-            email,
-            name: nameOf(input) ?? email.split('@')[0]!,
-            role: 'MEMBER',
-            status: 'ACTIVE',
-            externalId: input.externalId ?? null,
-          },
+      return counted(async (o) => {
+        const input = parsed(ScimUserInput.safeParse(objectBody(body)));
+        const email = emailOf(input);
+        const holder = await db.user.findFirst({
+          where: { workspaceId: auth.workspaceId, email: { equals: email, mode: 'insensitive' } },
         });
-      } catch (err) {
-        if (isUniqueViolation(err)) throw uniquenessConflict(email);
-        throw err;
-      }
-      // Created inactive: offboarded at once, as a later deactivation would.
-      if (input.active === false) await applyActive(auth, user, false, 'Created inactive by the identity provider.');
-      return toScimUser(await visible(auth, user.id), base);
+        if (holder && holder.scimDeletedAt === null) throw uniquenessConflict(email);
+        if (holder) {
+          // Deleted over SCIM but still in the CRM (its wizard not finished):
+          // the IdP creating this userName again brings that user back, active
+          // unless it says otherwise (which cancels the IdP's wizard), instead
+          // of a 409 the provider would retry until it quarantines the app.
+          const revived = await applyResource(auth, holder, { ...input, active: input.active ?? true }, base, { setsActive: true }, o);
+          await db.user.update({ where: { id: holder.id }, data: { scimDeletedAt: null } });
+          return revived;
+        }
+        let user: UserRow;
+        try {
+          user = await db.user.create({
+            data: {
+              workspaceId: auth.workspaceId,
+              email,
+              name: nameOf(input) ?? email.split('@')[0]!,
+              role: 'MEMBER',
+              status: 'ACTIVE',
+              externalId: input.externalId ?? null,
+            },
+          });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw uniquenessConflict(email);
+          throw err;
+        }
+        // Created inactive: offboarded at once, as a later deactivation would.
+        if (input.active === false) await applyActive(auth, user, false, 'Created inactive by the identity provider.', o);
+        return toScimUser(await visible(auth, user.id), base);
+      }, asksToDeactivate(body));
     },
 
     async get(auth, id, base) {
@@ -262,38 +337,29 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     },
 
     async replace(auth, id, body, base) {
-      const user = await visible(auth, id);
-      return applyResource(auth, user, objectBody(body), base, { setsActive: true });
+      return counted(async (o) => {
+        const user = await visible(auth, id);
+        return applyResource(auth, user, objectBody(body), base, { setsActive: true }, o);
+      }, asksToDeactivate(body));
     },
 
     async patch(auth, id, body, base) {
-      const user = await visible(auth, id);
-      const request = parsed(ScimPatchBody.safeParse(objectBody(body)), 'invalidSyntax');
-      const operations = normaliseOperations(request.Operations);
-      let patched: unknown;
-      try {
-        patched = scimPatch(toScimUser(user, base) as never, operations, { mutateDocument: false, treatMissingAsAdd: true });
-      } catch (err) {
-        if (err instanceof PatchError) {
-          const code = err.scimCode as ScimErrorType | undefined;
-          throw new ScimProblem(400, err.message || 'The PATCH operation cannot be applied.', code ?? 'invalidValue');
-        }
-        throw err;
-      }
-      const setsActive = operations.some((o) => o.path !== undefined && attributeName(o.path) === 'active');
-      return applyResource(auth, user, patched, base, { setsActive });
+      return counted((o) => patchUser(auth, id, body, base, o), asksToDeactivate(body));
     },
 
     async remove(auth, id) {
-      const user = await visible(auth, id);
-      await offboardUser(deps, {
-        workspaceId: auth.workspaceId,
-        userId: user.id,
-        source: 'IDP',
-        actor: actorOf(auth),
-        reason: 'Deleted by the identity provider.',
-      });
-      await db.user.updateMany({ where: { id: user.id, scimDeletedAt: null }, data: { scimDeletedAt: new Date() } });
+      // A DELETE offboards: counted whatever its result.
+      await counted(async () => {
+        const user = await visible(auth, id);
+        await offboardUser(deps, {
+          workspaceId: auth.workspaceId,
+          userId: user.id,
+          source: 'IDP',
+          actor: actorOf(auth),
+          reason: 'Deleted by the identity provider.',
+        });
+        await db.user.updateMany({ where: { id: user.id, scimDeletedAt: null }, data: { scimDeletedAt: new Date() } });
+      }, true);
     },
   };
 }

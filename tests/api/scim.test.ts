@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import fc from 'fast-check';
+import parse from 'parse-prometheus-text-format';
 import { signStandard } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
 import { SCIM, ScimResourceType, ScimSchemaDefinition, ScimServiceProviderConfig, ScimUser, scimListOf } from '../../domain/scim';
@@ -440,6 +441,42 @@ test("another workspace's user is 404 to SCIM, and nothing changes", async () =>
   const own = await otherScim('GET', `/Users/${stranger}`);
   expect(own.body).toEqual(expect.objectContaining({ id: stranger, active: true }));
   expect(await api.prisma.deletion.count({ where: { userId: stranger } })).toBe(0);
+});
+
+test('deactivations over SCIM are counted in crm_hr_offboardings_received_total{source="scim"} by result', async () => {
+  const offboardings = async (): Promise<Record<string, number>> => {
+    const res = await fetch(`${api.url}/metrics`);
+    expect(res.status).toBe(200);
+    const family = parse(await res.text()).find((f) => f.name === 'crm_hr_offboardings_received_total');
+    const counts: Record<string, number> = {};
+    for (const m of family?.metrics ?? []) {
+      if (m.labels?.source === 'scim') counts[m.labels.result!] = Number(m.value);
+    }
+    return counts;
+  };
+  const make = async (handle: string) => (await scim('POST', '/Users', { userName: `${handle}@${ws.slug}.test`, active: true })).body.id as string;
+  const [patched, put, deleted, renamed] = [await make('metric-patch'), await make('metric-put'), await make('metric-delete'), await make('metric-rename')];
+  const before = await offboardings();
+
+  expect((await scim('PATCH', `/Users/${patched}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] })).status).toBe(200);
+  expect((await scim('PUT', `/Users/${put}`, { userName: `metric-put@${ws.slug}.test`, active: false })).status).toBe(200);
+  expect((await scim('DELETE', `/Users/${deleted}`)).status).toBe(204);
+  expectScimError(await scim('DELETE', '/Users/no-such-user'), 404);
+  expectScimError(await scim('PATCH', '/Users/no-such-user', { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] }), 404);
+  expectScimError(await scim('PATCH', `/Users/${ws.users.owner!.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] }), 400, 'mutability');
+  // No deactivation: not an offboarding.
+  expect((await scim('PATCH', `/Users/${renamed}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'displayName', value: 'Renamed' }] })).status).toBe(200);
+  expect((await scim('GET', `/Users/${renamed}`)).status).toBe(200);
+
+  const after = await offboardings();
+  const delta = (result: string) => (after[result] ?? 0) - (before[result] ?? 0);
+  expect({ accepted: delta('accepted'), unknown_user: delta('unknown_user'), refused: delta('refused'), unauthorized: delta('unauthorized'), error: delta('error') }).toEqual({
+    accepted: 3,
+    unknown_user: 2,
+    refused: 1,
+    unauthorized: 0,
+    error: 0,
+  });
 });
 
 describe('what the database cannot hold, and arbitrary input', () => {
