@@ -3,6 +3,7 @@
 // identity providers send attributes we do not keep (title, locale, the
 // enterprise extension, ...), and those are ignored rather than refused.
 import { z } from 'zod';
+import { Text } from './schemas';
 
 export const SCIM = {
   User: 'urn:ietf:params:scim:schemas:core:2.0:User',
@@ -19,13 +20,16 @@ export const SCIM_CONTENT_TYPE = 'application/scim+json';
 /** Most resources one list page returns (ServiceProviderConfig `filter.maxResults`). */
 export const SCIM_MAX_RESULTS = 200;
 
-/** A lone surrogate (half of a UTF-16 pair) or NUL: what PostgreSQL cannot hold. */
-const UNSTORABLE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\u0000/;
-const Text = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .refine((s) => !UNSTORABLE.test(s), 'must be well-formed Unicode without NUL');
+/**
+ * An attribute path as SCIM compares it: case-insensitive, with or without
+ * the User schema's URN (`active`, `Active`, `urn:…:core:2.0:User:active` →
+ * `active`).
+ */
+export function scimAttributeName(path: string): string {
+  const lower = path.toLowerCase();
+  const urn = `${SCIM.User.toLowerCase()}:`;
+  return lower.startsWith(urn) ? lower.slice(urn.length) : lower;
+}
 
 /** A SCIM boolean as providers send it: `false`, or Entra's `"False"`. */
 export const ScimBoolean = z.union([
@@ -37,22 +41,22 @@ export const ScimBoolean = z.union([
 ]);
 
 export const ScimEmail = z.looseObject({
-  value: Text(320),
-  type: Text(64).optional(),
+  value: Text.max(320),
+  type: Text.max(64).optional(),
   primary: ScimBoolean.optional(),
 });
 
 /** The body of POST /Users and PUT /Users/{id}, and a PATCHed resource before it is applied. */
 export const ScimUserInput = z.looseObject({
   schemas: z.array(z.string()).optional(),
-  userName: Text(320).refine((s) => s.trim().length > 0, 'must not be blank'),
-  externalId: Text(200).nullable().optional(),
-  displayName: Text(200).nullable().optional(),
+  userName: Text.max(320).refine((s) => s.trim().length > 0, 'must not be blank'),
+  externalId: Text.max(200).nullable().optional(),
+  displayName: Text.max(200).nullable().optional(),
   name: z
     .looseObject({
-      formatted: Text(200).nullable().optional(),
-      givenName: Text(200).nullable().optional(),
-      familyName: Text(200).nullable().optional(),
+      formatted: Text.max(200).nullable().optional(),
+      givenName: Text.max(200).nullable().optional(),
+      familyName: Text.max(200).nullable().optional(),
     })
     .nullable()
     .optional(),
@@ -62,8 +66,8 @@ export const ScimUserInput = z.looseObject({
 export type ScimUserInput = z.infer<typeof ScimUserInput>;
 
 export const ScimPatchOperation = z.looseObject({
-  op: Text(20),
-  path: Text(500).optional(),
+  op: Text.max(20),
+  path: Text.max(500).optional(),
   value: z.unknown().optional(),
 });
 export const ScimPatchBody = z.looseObject({
@@ -74,7 +78,7 @@ export type ScimPatchBody = z.infer<typeof ScimPatchBody>;
 
 /** GET /Users query (RFC 7644 §3.4.2): 1-based startIndex, count clamped to SCIM_MAX_RESULTS. */
 export const ScimListQuery = z.looseObject({
-  filter: Text(2_000).optional(),
+  filter: Text.max(2_000).optional(),
   startIndex: z.coerce.number().int().optional(),
   count: z.coerce.number().int().optional(),
 });

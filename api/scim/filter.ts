@@ -3,7 +3,7 @@
 // and turned into one database condition. Anything else is 400 invalidFilter.
 import { parse, type Filter } from 'scim2-parse-filter';
 import type { Prisma } from '../../generated/prisma/client';
-import { SCIM } from '../../domain/scim';
+import { scimAttributeName } from '../../domain/scim';
 import { ScimProblem } from './errors';
 
 type Where = Prisma.UserWhereInput;
@@ -16,13 +16,6 @@ function unsupported(what: string): never {
   throw new ScimProblem(400, `${what} ${SUPPORTED}`, 'invalidFilter');
 }
 
-/** Attribute names are case-insensitive and may carry the User schema's URN. */
-function attribute(path: string): string {
-  const lower = path.toLowerCase();
-  const urn = `${SCIM.User.toLowerCase()}:`;
-  return lower.startsWith(urn) ? lower.slice(urn.length) : lower;
-}
-
 function compared(f: Filter & { compValue?: unknown }): string {
   if (typeof f.compValue !== 'string') unsupported('Compare with a quoted string.');
   return f.compValue;
@@ -32,7 +25,7 @@ function compared(f: Filter & { compValue?: unknown }): string {
 function emailSelector(f: Filter): boolean {
   if (f.op === 'and') return f.filters.every(emailSelector);
   if (f.op !== 'eq') unsupported(`"${f.op}" is not supported inside emails[...].`);
-  const name = attribute(f.attrPath);
+  const name = scimAttributeName(f.attrPath);
   if (name === 'type' && typeof f.compValue === 'string') return f.compValue.toLowerCase() === 'work';
   if (name === 'primary' && typeof f.compValue === 'boolean') return f.compValue;
   return unsupported(`emails[${f.attrPath} ...] is not supported.`);
@@ -43,10 +36,10 @@ function toWhere(f: Filter): Where {
     case 'and':
       return { AND: f.filters.map(toWhere) };
     case '[]':
-      if (attribute(f.attrPath) !== 'emails') unsupported(`${f.attrPath}[...] is not supported.`);
+      if (scimAttributeName(f.attrPath) !== 'emails') unsupported(`${f.attrPath}[...] is not supported.`);
       return emailSelector(f.valFilter) ? EVERYTHING : NOTHING;
     case 'eq': {
-      const name = attribute(f.attrPath);
+      const name = scimAttributeName(f.attrPath);
       const value = compared(f);
       // userName and emails are the user's email, compared without case (caseExact false).
       if (name === 'username' || name === 'emails.value' || name === 'emails') {

@@ -18,6 +18,7 @@ import {
   ScimBoolean,
   ScimPatchBody,
   ScimUserInput,
+  scimAttributeName,
   type ScimErrorType,
   type ScimUser,
 } from '../../domain/scim';
@@ -83,13 +84,6 @@ function emailOf(input: ScimUserInput): string {
   return email.data;
 }
 
-/** `active`, `Active`, `urn:…:core:2.0:User:active` → `active`. */
-function attributeName(path: string): string {
-  const lower = path.toLowerCase();
-  const urn = `${SCIM.User.toLowerCase()}:`;
-  return lower.startsWith(urn) ? lower.slice(urn.length) : lower;
-}
-
 function uniquenessConflict(email: string): ScimProblem {
   return new ScimProblem(409, `A user with userName ${email} already exists in this workspace.`, 'uniqueness');
 }
@@ -147,7 +141,7 @@ function asksToDeactivate(body: unknown): boolean {
     if (o === null || typeof o !== 'object') return false;
     const { op, path, value } = o as { op?: unknown; path?: unknown; value?: unknown };
     if (typeof op !== 'string' || !['add', 'replace'].includes(op.toLowerCase())) return false;
-    if (typeof path === 'string' && path !== '') return attributeName(path) === 'active' && isFalse(value);
+    if (typeof path === 'string' && path !== '') return scimAttributeName(path) === 'active' && isFalse(value);
     return value !== null && typeof value === 'object' && isFalse((value as { active?: unknown }).active);
   });
 }
@@ -267,7 +261,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       }
       throw err;
     }
-    const setsActive = operations.some((op) => op.path !== undefined && attributeName(op.path) === 'active');
+    const setsActive = operations.some((op) => op.path !== undefined && scimAttributeName(op.path) === 'active');
     return applyResource(auth, user, patched, base, { setsActive }, o);
   }
 

@@ -9,6 +9,7 @@ import { signStandard } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
 import { SCIM, ScimResourceType, ScimSchemaDefinition, ScimServiceProviderConfig, ScimUser, scimListOf } from '../../domain/scim';
 import { createApiToken } from '../../infra/tokens';
+import { TEXT_MESSAGE } from '../../domain/schemas';
 import { testEnv } from '../support/env';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, startTestApi, tokenOf, type Answer, type Call, type TestApi } from './support';
@@ -488,6 +489,19 @@ describe('what the database cannot hold, and arbitrary input', () => {
       expectScimError(await scim('DELETE', `/Users/${id}`), 404);
     }
     expect(await openDeletionOf(ws.users.heir!.id)).toBeNull();
+  });
+
+  test('text PostgreSQL cannot store is refused by the one Text rule of domain/schemas.ts, naming the field', async () => {
+    for (const [field, body] of [
+      ['displayName', { userName: `nul@${ws.slug}.test`, displayName: 'a\u0000b' }],
+      ['name.givenName', { userName: `nul@${ws.slug}.test`, name: { givenName: '\udc00' } }],
+      ['externalId', { userName: `nul@${ws.slug}.test`, externalId: 'x\u0000' }],
+    ] as const) {
+      const r = await scim('POST', '/Users', body);
+      expectScimError(r, 400, 'invalidValue');
+      expect(r.body.detail).toContain(`${field}: ${TEXT_MESSAGE}`);
+    }
+    expect(await api.prisma.user.count({ where: { workspaceId: ws.id, email: `nul@${ws.slug}.test` } })).toBe(0);
   });
 
   test('a URL under /scim/v2 that does not decode is a SCIM 400, not the v1 problem', async () => {
