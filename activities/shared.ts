@@ -1,18 +1,12 @@
 // Helpers every wizard activity uses: the audit trail (which doubles as the
 // idempotency marker of each change), target checks and refusals.
-import { ApplicationFailure } from '@temporalio/common';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
-import { FAILURE_TYPES } from '../domain/errors';
+import { refusalFailure } from '../domain/refusal';
 import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
 import type { Actor, Distribution, Role, UserStatus } from '../domain/schemas';
 
 export type Db = PrismaClient;
 export type Tx = Prisma.TransactionClient;
-
-/** A business refusal: not retried, becomes the update's 422. */
-export function ruleViolation(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE_TYPES.RuleViolation, message, nonRetryable: true });
-}
 
 export interface AuditEntry {
   workspaceId: string;
@@ -63,7 +57,7 @@ export async function assertTargets(tx: Tx, workspaceId: string, deletedUserId: 
   const byId = new Map(rows.map((r) => [r.id, r]));
   for (const id of ids) {
     const problem = targetProblem(deletedUserId, byId.get(id), id);
-    if (problem) throw ruleViolation(problem.message);
+    if (problem) throw refusalFailure(problem);
   }
 }
 
@@ -90,7 +84,7 @@ export async function fallbackOwner(
     orderBy: [{ role: 'asc' }, { createdAt: 'asc' }],
     select: { id: true },
   });
-  if (!owner) throw ruleViolation('Nobody active is left in this workspace to take over what the user held.');
+  if (!owner) throw refusalFailure({ kind: 'RuleViolation', message: 'Nobody active is left in this workspace to take over what the user held.' });
   return owner.id;
 }
 

@@ -2,7 +2,8 @@
 import type { Prisma } from '../generated/prisma/client';
 import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
-import { alreadyDone, recordAudit, ruleViolation, startProblem, TX_OPTIONS, type Db } from './shared';
+import { refusalFailure } from '../domain/refusal';
+import { alreadyDone, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
 
 export function wizardRecordActivities(db: Db) {
@@ -25,15 +26,15 @@ export function wizardRecordActivities(db: Db) {
           { id: string; name: string; email: string; role: 'OWNER' | 'ADMIN' | 'MEMBER'; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]
         >`SELECT id, name, email, role, status FROM users
           WHERE workspace_id = ${input.workspaceId} AND id = ${input.userId} FOR UPDATE`;
-        if (!user) throw ruleViolation(`User ${input.userId} is not in this workspace.`);
-        if (user.status === 'PENDING_DELETION') throw ruleViolation(`User ${user.id} is already being deleted.`);
+        if (!user) throw refusalFailure({ kind: 'RuleViolation', message: `User ${input.userId} is not in this workspace.` });
+        if (user.status === 'PENDING_DELETION') throw refusalFailure({ kind: 'RuleViolation', message: `User ${user.id} is already being deleted.` });
         const open = await tx.deletion.findFirst({
           where: { workspaceId: input.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
           select: { id: true },
         });
-        if (open) throw ruleViolation(`User ${user.id} is already being deleted (deletion ${open.id}).`);
+        if (open) throw refusalFailure({ kind: 'RuleViolation', message: `User ${user.id} is already being deleted (deletion ${open.id}).` });
         const problem = await startProblem(tx, input.workspaceId, user, input.actor);
-        if (problem) throw ruleViolation(problem.message);
+        if (problem) throw refusalFailure(problem);
 
         const now = new Date();
         const later = input.effectiveAt !== null && Date.parse(input.effectiveAt) > now.getTime();

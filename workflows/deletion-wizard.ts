@@ -20,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { WizardActivities as Activities } from '../activities';
-import { FAILURE_TYPES } from '../domain/errors';
+import { FAILURE_TYPES, refusalFailure, refusalOf } from '../domain/refusal';
 import {
   cancelProblem,
   confirmationProblem,
@@ -104,10 +104,6 @@ const PATCH = {
 /** How long one move activity runs before reporting progress to the workflow. */
 const MOVE_SLICE_MS = 2_000;
 
-function refuse(problem: RuleProblem): never {
-  throw ApplicationFailure.create({ type: problem.kind, message: problem.message, nonRetryable: true });
-}
-
 function now(): string {
   return new Date().toISOString();
 }
@@ -118,12 +114,9 @@ function now(): string {
  * stays a failure.
  */
 function asRefusal(err: unknown): never {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (
-    cause instanceof ApplicationFailure &&
-    (cause.type === FAILURE_TYPES.RuleViolation || cause.type === FAILURE_TYPES.DatabaseRefused)
-  ) {
-    throw ApplicationFailure.create({ type: FAILURE_TYPES.RuleViolation, message: cause.message, nonRetryable: true });
+  const refusal = refusalOf(err);
+  if (refusal && refusal.kind !== FAILURE_TYPES.StepConflict) {
+    throw refusalFailure({ kind: FAILURE_TYPES.RuleViolation, message: refusal.message });
   }
   throw err;
 }
@@ -133,10 +126,9 @@ function asRefusal(err: unknown): never {
  * (with `rules`, also a business rule's refusal); null for any other failure.
  */
 function refusedForGood(err: unknown, rules = false): string | null {
-  const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  if (!(cause instanceof ApplicationFailure)) return null;
-  if (cause.type === FAILURE_TYPES.DatabaseRefused) return cause.message;
-  return rules && cause.type === FAILURE_TYPES.RuleViolation ? cause.message : null;
+  const refusal = err instanceof ActivityFailure ? refusalOf(err) : null;
+  if (refusal?.kind === FAILURE_TYPES.DatabaseRefused) return refusal.message;
+  return rules && refusal?.kind === FAILURE_TYPES.RuleViolation ? refusal.message : null;
 }
 
 export async function deletionWizard(input: W.WizardInput, carried?: W.CarriedState): Promise<Deletion> {
@@ -175,7 +167,7 @@ class DeletionWizard {
   }
 
   validateRetry(): void {
-    if (!this.state.view.attention) refuse({ kind: 'StepConflict', message: 'Nothing in this wizard is waiting to be tried again.' });
+    if (!this.state.view.attention) throw refusalFailure({ kind: 'StepConflict', message: 'Nothing in this wizard is waiting to be tried again.' });
   }
 
   validateLeads({ body }: StepInput<LeadsStepBody>): void {
@@ -203,7 +195,7 @@ class DeletionWizard {
   validateConfirm({ body }: StepInput<ConfirmBody>): void {
     this.validateStep('CONFIRM');
     if (!this.state.effective) {
-      refuse({
+      throw refusalFailure({
         kind: 'StepConflict',
         message: `The user leaves on ${this.input.effectiveAt}; the deletion can be confirmed from then on.`,
       });
@@ -229,7 +221,7 @@ class DeletionWizard {
   async waitOpened(): Promise<Deletion> {
     await condition(() => this.state.phase !== 'OPENING');
     if (this.state.view.status === 'FAILED') {
-      refuse({ kind: 'RuleViolation', message: this.state.openRefusal ?? 'The wizard could not open.' });
+      throw refusalFailure({ kind: 'RuleViolation', message: this.state.openRefusal ?? 'The wizard could not open.' });
     }
     return this.state.view;
   }
@@ -482,7 +474,7 @@ class DeletionWizard {
 type RoutingKind = 'automations' | 'integrations';
 
 function refuseIf(problem: RuleProblem | null): void {
-  if (problem) refuse(problem);
+  if (problem) throw refusalFailure(problem);
 }
 
 /** Automation and integration overrides in one shape: `{id, distribution}`. */
