@@ -41,7 +41,7 @@ import {
   type Quota,
 } from '../domain/lead-plan';
 import type { Actor, Distribution } from '../domain/schemas';
-import { alreadyDone, assertTargets, fallbackOwner, recordAudit, TX_OPTIONS, type Db } from './shared';
+import { assertTargets, fallbackOwner, onceInTransaction, recordAudit, TX_OPTIONS, type Db } from './shared';
 import { recordLeadBatch } from '../worker/metrics';
 
 export type MoveKind = 'MOVE' | 'SWEEP';
@@ -462,43 +462,44 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
       kind: MoveKind;
       actor: Actor;
     }): Promise<{ moved: number }> {
-      return db.$transaction(async (tx) => {
-        const move = await tx.leadMove.findUniqueOrThrow({ where: key(args.deletionId, args.kind) });
-        if (await alreadyDone(tx, args.deletionId, FINISH_ACTION[args.kind])) return { moved: move.moved };
-        const targets = move.targets as unknown as Quota[];
-        const streams = await tx.leadMoveStream.findMany(streamWhere(args.deletionId, args.kind));
-        const handovers = await tx.auditEvent.findMany({
-          where: { deletionId: args.deletionId, action: 'LEAD_TARGET_LEFT' },
-          orderBy: [{ at: 'asc' }, { id: 'asc' }],
-          select: { detail: true },
-        });
-        // Positions before the first stream were moved before streams were laid out.
-        const prefix = streams[0]?.fromPosition ?? move.moved;
-        await tx.leadMove.update({ where: key(args.deletionId, args.kind), data: { done: true } });
-        await recordAudit(tx, {
-          workspaceId: args.workspaceId,
-          deletionId: args.deletionId,
-          actor: args.actor,
-          action: FINISH_ACTION[args.kind],
-          detail: {
-            fromUserId: move.fromUserId,
-            total: move.total,
-            moved: move.moved,
-            batches: move.batches,
-            targets: receivedByUser(targets, streams.map(span), prefix),
-            streams: streams.length,
-            ...(handovers.length > 0
-              ? {
-                  targetsLeft: handovers
-                    .map((h) => h.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
-                    .filter((h) => h.kind === args.kind)
-                    .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
-                }
-              : {}),
-          },
-        });
-        return { moved: move.moved };
-      }, TX_OPTIONS);
+      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: FINISH_ACTION[args.kind] };
+      return onceInTransaction(
+        db,
+        once,
+        async (tx) => {
+          const move = await tx.leadMove.findUniqueOrThrow({ where: key(args.deletionId, args.kind) });
+          const targets = move.targets as unknown as Quota[];
+          const streams = await tx.leadMoveStream.findMany(streamWhere(args.deletionId, args.kind));
+          const handovers = await tx.auditEvent.findMany({
+            where: { deletionId: args.deletionId, action: 'LEAD_TARGET_LEFT' },
+            orderBy: [{ at: 'asc' }, { id: 'asc' }],
+            select: { detail: true },
+          });
+          // Positions before the first stream were moved before streams were laid out.
+          const prefix = streams[0]?.fromPosition ?? move.moved;
+          await tx.leadMove.update({ where: key(args.deletionId, args.kind), data: { done: true } });
+          return {
+            result: { moved: move.moved },
+            detail: {
+              fromUserId: move.fromUserId,
+              total: move.total,
+              moved: move.moved,
+              batches: move.batches,
+              targets: receivedByUser(targets, streams.map(span), prefix),
+              streams: streams.length,
+              ...(handovers.length > 0
+                ? {
+                    targetsLeft: handovers
+                      .map((h) => h.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
+                      .filter((h) => h.kind === args.kind)
+                      .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
+                  }
+                : {}),
+            },
+          };
+        },
+        async (_detail, tx) => ({ moved: (await tx.leadMove.findUniqueOrThrow({ where: key(args.deletionId, args.kind) })).moved }),
+      );
     },
 
     /** Live progress of a move, for readers between workflow updates. */

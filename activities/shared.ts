@@ -22,8 +22,29 @@ export function onceKey(deletionId: string, action: string): string {
 }
 
 /** The audit event an earlier run of this activity already wrote, if any. */
-export async function alreadyDone(tx: Tx, deletionId: string, action: string) {
+async function alreadyDone(tx: Tx, deletionId: string, action: string) {
   return tx.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, action) } });
+}
+
+/**
+ * A change made once per deletion however often its activity runs: in one
+ * transaction, answers from the audit event an earlier run wrote (`earlier`),
+ * else does `work` and writes its audit event, whose idempotency key is the
+ * marker (a concurrent second run collides on it and rolls back).
+ */
+export async function onceInTransaction<T>(
+  database: Db,
+  once: Omit<AuditEntry, 'detail'>,
+  work: (tx: Tx) => Promise<{ result: T; detail: Record<string, unknown> }>,
+  earlier: (detail: Record<string, unknown>, tx: Tx) => T | Promise<T>,
+): Promise<T> {
+  return database.$transaction(async (tx) => {
+    const done = await alreadyDone(tx, once.deletionId, once.action);
+    if (done) return earlier(done.detail as Record<string, unknown>, tx);
+    const { result, detail } = await work(tx);
+    await recordAudit(tx, { ...once, detail });
+    return result;
+  }, TX_OPTIONS);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Prisma } from '../generated/prisma/client';
 import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
 import { refusalFailure } from '../domain/refusal';
-import { alreadyDone, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
+import { onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
 
 export function wizardRecordActivities(db: Db) {
@@ -120,20 +120,20 @@ export function wizardRecordActivities(db: Db) {
 
     /** The HR `effectiveAt` has come: the suspended user is now being deleted. */
     async markPendingDeletion(args: { workspaceId: string; deletionId: string; userId: string }): Promise<void> {
-      await db.$transaction(async (tx) => {
-        if (await alreadyDone(tx, args.deletionId, 'USER_PENDING_DELETION')) return;
-        await tx.user.updateMany({
-          where: { id: args.userId, workspaceId: args.workspaceId, status: 'SUSPENDED' },
-          data: { status: 'PENDING_DELETION' },
-        });
-        await recordAudit(tx, {
-          workspaceId: args.workspaceId,
-          deletionId: args.deletionId,
-          actor: { type: 'SYSTEM', id: 'effective-date' },
-          action: 'USER_PENDING_DELETION',
-          detail: { userId: args.userId },
-        });
-      }, TX_OPTIONS);
+      const actor: Actor = { type: 'SYSTEM', id: 'effective-date' };
+      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor, action: 'USER_PENDING_DELETION' };
+      await onceInTransaction(
+        db,
+        once,
+        async (tx) => {
+          await tx.user.updateMany({
+            where: { id: args.userId, workspaceId: args.workspaceId, status: 'SUSPENDED' },
+            data: { status: 'PENDING_DELETION' },
+          });
+          return { result: undefined, detail: { userId: args.userId } };
+        },
+        () => undefined,
+      );
     },
 
     /**
@@ -148,47 +148,44 @@ export function wizardRecordActivities(db: Db) {
       actor: Actor;
       reason: string | null;
     }): Promise<{ moved: number | null }> {
-      return db.$transaction(async (tx) => {
-        const done = await alreadyDone(tx, args.deletionId, 'DELETION_CANCELLED');
-        if (done) return { moved: ((done.detail as { leadsMoved?: number | null }).leadsMoved ?? null) };
-        await tx.user.updateMany({
-          where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
-          data: { status: 'ACTIVE' },
-        });
-        // Close the move's streams first. Locking the move's row waits for
-        // streams being laid out at this moment (which hold it), so the update
-        // below sees them; it does not wait for batches, which only update it.
-        // Closing waits for any batch in flight (it holds its stream's row) and
-        // no batch acts on a closed stream, so the count read next is final.
-        await tx.$queryRaw`SELECT 1 FROM lead_moves WHERE deletion_id = ${args.deletionId} AND kind = 'MOVE' FOR KEY SHARE`;
-        await tx.leadMoveStream.updateMany({ where: { deletionId: args.deletionId, kind: 'MOVE' }, data: { done: true } });
-        const move = await tx.leadMove.findUnique({
-          where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
-        });
-        let moved: number | null = null;
-        if (move && !move.done) {
-          moved = move.moved;
-          await tx.leadMove.update({
+      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: 'DELETION_CANCELLED' };
+      return onceInTransaction(
+        db,
+        once,
+        async (tx) => {
+          await tx.user.updateMany({
+            where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
+            data: { status: 'ACTIVE' },
+          });
+          // Close the move's streams first. Locking the move's row waits for
+          // streams being laid out at this moment (which hold it), so the update
+          // below sees them; it does not wait for batches, which only update it.
+          // Closing waits for any batch in flight (it holds its stream's row) and
+          // no batch acts on a closed stream, so the count read next is final.
+          await tx.$queryRaw`SELECT 1 FROM lead_moves WHERE deletion_id = ${args.deletionId} AND kind = 'MOVE' FOR KEY SHARE`;
+          await tx.leadMoveStream.updateMany({ where: { deletionId: args.deletionId, kind: 'MOVE' }, data: { done: true } });
+          const move = await tx.leadMove.findUnique({
             where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
-            data: { done: true },
           });
-          await recordAudit(tx, {
-            workspaceId: args.workspaceId,
-            deletionId: args.deletionId,
-            actor: args.actor,
-            action: 'LEADS_MOVED',
-            detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: true },
-          });
-        }
-        await recordAudit(tx, {
-          workspaceId: args.workspaceId,
-          deletionId: args.deletionId,
-          actor: args.actor,
-          action: 'DELETION_CANCELLED',
-          detail: { userId: args.userId, reason: args.reason, leadsMoved: moved, userStatus: 'ACTIVE' },
-        });
-        return { moved };
-      }, TX_OPTIONS);
+          let moved: number | null = null;
+          if (move && !move.done) {
+            moved = move.moved;
+            await tx.leadMove.update({
+              where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
+              data: { done: true },
+            });
+            await recordAudit(tx, {
+              workspaceId: args.workspaceId,
+              deletionId: args.deletionId,
+              actor: args.actor,
+              action: 'LEADS_MOVED',
+              detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: true },
+            });
+          }
+          return { result: { moved }, detail: { userId: args.userId, reason: args.reason, leadsMoved: moved, userStatus: 'ACTIVE' } };
+        },
+        (detail) => ({ moved: (detail as { leadsMoved?: number | null }).leadsMoved ?? null }),
+      );
     },
   };
 }
