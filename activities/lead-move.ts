@@ -29,7 +29,9 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { classifyDbError } from './db-errors';
 import type { Prisma } from '../generated/prisma/client';
-import { eligibleDistribution, splitCounts } from '../domain/distribution';
+import { splitCounts } from '../domain/distribution';
+import { preferredHeirs, sweepDistribution } from '../domain/heirs';
+import { refusalFailure } from '../domain/refusal';
 import {
   firstBatchSize,
   handOverLeavers,
@@ -41,7 +43,7 @@ import {
   type Quota,
 } from '../domain/lead-plan';
 import type { Actor, Distribution } from '../domain/schemas';
-import { assertTargets, fallbackOwner, onceInTransaction, recordAudit, TX_OPTIONS, type Db } from './shared';
+import { assertTargets, findHeir, heirCandidates, NOBODY_LEFT, onceInTransaction, recordAudit, TX_OPTIONS, type Db } from './shared';
 import { recordLeadBatch } from '../worker/metrics';
 
 export type MoveKind = 'MOVE' | 'SWEEP';
@@ -245,7 +247,7 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
       const spans = rows.map((r) => ({ from: r.from_position, to: r.to_position, moved: r.moved }));
       const prefix = rows[0]?.from_position ?? move.moved;
       const fallback =
-        active.size === 0 ? await fallbackOwner(tx, workspaceId, move.fromUserId, actor?.type === 'USER' ? [actor.id] : []) : null;
+        active.size === 0 ? await findHeir(tx, workspaceId, move.fromUserId, preferredHeirs(null, actor)) : null;
       const r = handOverLeavers(targets, spans, prefix, (id) => active.has(id), fallback);
       if (!r) return false;
       await tx.leadMove.update({ where: key(deletionId, kind), data: { targets: r.targets as unknown as Prisma.InputJsonValue } });
@@ -407,7 +409,7 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
           distribution = args.distribution ?? [];
           await assertTargets(tx, args.workspaceId, args.userId, distribution.map((m) => m.userId));
         } else {
-          distribution = await sweepDistribution(tx, args.workspaceId, args.userId, args.distribution, args.actor);
+          distribution = await sweepTargets(tx, args.workspaceId, args.userId, args.distribution, args.actor);
         }
         const total = await tx.lead.count({ where: { workspaceId: args.workspaceId, ownerId: args.userId } });
         const targets: Quota[] = splitCounts(total, distribution).map((c) => ({ userId: c.userId, quota: c.count }));
@@ -510,29 +512,16 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
   };
 }
 
-/**
- * The sweep at confirm reuses the step-1 choice, keeping only members who are
- * still active; when none is, everything goes to the confirming admin (or an
- * active owner).
- */
-async function sweepDistribution(
+/** The sweep at confirm: the step-1 choice's members still active, else the heir (domain `sweepDistribution`). */
+async function sweepTargets(
   tx: Prisma.TransactionClient,
   workspaceId: string,
   userId: string,
   choice: Distribution | null,
   actor: Actor,
 ): Promise<Distribution> {
-  const members = choice ?? [];
-  const active = new Set(
-    (
-      await tx.user.findMany({
-        where: { workspaceId, status: 'ACTIVE', id: { in: members.map((m) => m.userId), not: userId } },
-        select: { id: true },
-      })
-    ).map((u) => u.id),
-  );
-  const kept = eligibleDistribution(members, (id) => !active.has(id)).filter((m) => active.has(m.userId));
-  if (kept.length > 0) return kept;
-  const fallback = await fallbackOwner(tx, workspaceId, userId, actor.type === 'USER' ? [actor.id] : []);
-  return [{ userId: fallback, weight: 100 }];
+  const candidates = await heirCandidates(tx, workspaceId, userId, preferredHeirs(choice, actor));
+  const distribution = sweepDistribution(choice, candidates);
+  if (!distribution) throw refusalFailure(NOBODY_LEFT);
+  return distribution;
 }

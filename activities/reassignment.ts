@@ -1,8 +1,9 @@
 // Steps 2-4 and the removal at confirm: each one transaction, each written
 // once however often it runs (its audit event is the idempotency marker).
 import { suggestWithout } from '../domain/distribution';
+import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Distribution } from '../domain/schemas';
-import { assertTargets, fallbackOwner, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
+import { assertTargets, findHeir, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
 
 const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTEGRATIONS_APPLIED' } as const;
 
@@ -83,7 +84,7 @@ export function reassignmentActivities(db: Db) {
           for (const label of labels) {
             const replacement = replacementOf.get(label.id) ?? null;
             const change = await handOverLabel(tx, label, args.userId, replacement, async () => {
-              admin ??= await fallbackOwner(tx, args.workspaceId, args.userId, args.actor.type === 'USER' ? [args.actor.id] : []);
+              admin ??= await findHeir(tx, args.workspaceId, args.userId, preferredHeirs(null, args.actor));
               return admin;
             });
             changes.push(change);
@@ -119,8 +120,7 @@ export function reassignmentActivities(db: Db) {
           const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
             SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
           if (!user) throw new Error(`User ${userId} vanished before removal without a USER_DELETED record`);
-          const preferred = [...(args.fallback ?? []).map((m) => m.userId), ...(args.actor.type === 'USER' ? [args.actor.id] : [])];
-          const heir = await fallbackOwner(tx, workspaceId, userId, preferred);
+          const heir = await findHeir(tx, workspaceId, userId, preferredHeirs(args.fallback, args.actor));
 
           const leadsMovedAtRemoval = await tx.lead.updateMany({
             where: { workspaceId, ownerId: userId },

@@ -1,6 +1,7 @@
 // Helpers every wizard activity uses: the audit trail (which doubles as the
 // idempotency marker of each change), target checks and refusals.
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
+import { heirOf, type HeirCandidates } from '../domain/heirs';
 import { refusalFailure } from '../domain/refusal';
 import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
 import type { Actor, Distribution, Role, UserStatus } from '../domain/schemas';
@@ -83,30 +84,36 @@ export async function assertTargets(tx: Tx, workspaceId: string, deletedUserId: 
 }
 
 /**
- * The first user who can still receive what is left at the very end: a member
- * of the step-1 choice who is still active, else the confirming admin, else any
- * active owner of the workspace.
+ * What `heirOf` decides from: which of `preferred` are ACTIVE (never the
+ * leaver) and the workspace's first active owner or admin.
  */
-export async function fallbackOwner(
+export async function heirCandidates(
   tx: Tx,
   workspaceId: string,
-  deletedUserId: string,
+  leaverId: string,
   preferred: readonly string[],
-): Promise<string> {
-  const rows = await tx.user.findMany({
-    where: { workspaceId, status: 'ACTIVE', id: { in: [...preferred], not: deletedUserId } },
+): Promise<HeirCandidates> {
+  const active = await tx.user.findMany({
+    where: { workspaceId, status: 'ACTIVE', id: { in: [...preferred], not: leaverId } },
     select: { id: true },
   });
-  const active = new Set(rows.map((r) => r.id));
-  const first = preferred.find((id) => active.has(id));
-  if (first) return first;
-  const owner = await tx.user.findFirst({
-    where: { workspaceId, status: 'ACTIVE', role: { in: ['OWNER', 'ADMIN'] }, id: { not: deletedUserId } },
+  const admins = await tx.user.findMany({
+    where: { workspaceId, status: 'ACTIVE', role: { in: ['OWNER', 'ADMIN'] }, id: { not: leaverId } },
     orderBy: [{ role: 'asc' }, { createdAt: 'asc' }],
     select: { id: true },
+    take: 1,
   });
-  if (!owner) throw refusalFailure({ kind: 'RuleViolation', message: 'Nobody active is left in this workspace to take over what the user held.' });
-  return owner.id;
+  return { preferred, active: new Set(active.map((user) => user.id)), admins: admins.map((user) => user.id) };
+}
+
+/** The refusal when nobody active is left to inherit. */
+export const NOBODY_LEFT = { kind: 'RuleViolation', message: 'Nobody active is left in this workspace to take over what the user held.' } as const;
+
+/** Who inherits what the leaver still holds (domain `heirOf`); refused when nobody is left. */
+export async function findHeir(tx: Tx, workspaceId: string, leaverId: string, preferred: readonly string[]): Promise<string> {
+  const heir = heirOf(await heirCandidates(tx, workspaceId, leaverId, preferred));
+  if (heir === null) throw refusalFailure(NOBODY_LEFT);
+  return heir;
 }
 
 /** Replaces a distribution's members (automation or integration) in the given order. */
