@@ -3,7 +3,8 @@
 // `ReturnType<typeof createActivities>`, so names are never typed twice.
 import type { PrismaClient } from '../generated/prisma/client';
 import { classifyingDbErrors } from './db-errors';
-import { leadMoveActivities, type MoveTuning } from './lead-move';
+import { leadMoveActivities } from './lead-move/activities';
+import type { MoveTuning } from './lead-move/engine';
 import { reassignmentActivities } from './reassignment';
 import { wizardRecordActivities } from './wizard-records';
 
