@@ -9,7 +9,7 @@ const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTE
 
 type Applied = { id: string; distribution: Distribution }[];
 
-export function reassignmentActivities(db: Db) {
+export function reassignmentActivities(prisma: Db) {
   return {
     /**
      * Steps 2 and 3: gives each automation (or integration) of the step its
@@ -25,24 +25,24 @@ export function reassignmentActivities(db: Db) {
     }): Promise<{ applied: Applied }> {
       const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: ROUTING_ACTION[args.kind] };
       return onceInTransaction(
-        db,
+        prisma,
         once,
         async (tx) => {
           await assertTargets(
             tx,
             args.workspaceId,
             args.userId,
-            args.choices.flatMap((c) => c.distribution.map((m) => m.userId)),
+            args.choices.flatMap((choice) => choice.distribution.map((member) => member.userId)),
           );
-          const ids = args.choices.map((c) => c.id);
+          const ids = args.choices.map((choice) => choice.id);
           const existing = new Set(
             (args.kind === 'automations'
               ? await tx.automation.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
               : await tx.integration.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
-            ).map((r) => r.id),
+            ).map((row) => row.id),
           );
-          const applied = args.choices.filter((c) => existing.has(c.id));
-          for (const c of applied) await replaceMembers(tx, args.kind, c.id, c.distribution);
+          const applied = args.choices.filter((choice) => existing.has(choice.id));
+          for (const choice of applied) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
           const detail = { userId: args.userId, count: applied.length, applied, skippedIds: ids.filter((id) => !existing.has(id)) };
           return { result: { applied }, detail };
         },
@@ -65,15 +65,15 @@ export function reassignmentActivities(db: Db) {
     }): Promise<{ applied: string[] }> {
       const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: 'LABELS_APPLIED' };
       return onceInTransaction(
-        db,
+        prisma,
         once,
         async (tx) => {
-          const replacementOf = new Map(args.replacements.map((r) => [r.labelId, r.replacementUserId]));
+          const replacementOf = new Map(args.replacements.map((replacement) => [replacement.labelId, replacement.replacementUserId]));
           await assertTargets(
             tx,
             args.workspaceId,
             args.userId,
-            args.replacements.flatMap((r) => (r.replacementUserId ? [r.replacementUserId] : [])),
+            args.replacements.flatMap((replacement) => (replacement.replacementUserId ? [replacement.replacementUserId] : [])),
           );
           const labels = await tx.label.findMany({
             where: { workspaceId: args.workspaceId, id: { in: args.labelIds } },
@@ -89,7 +89,7 @@ export function reassignmentActivities(db: Db) {
             });
             changes.push(change);
           }
-          const applied = changes.map((c) => c.labelId);
+          const applied = changes.map((change) => change.labelId);
           return { result: { applied }, detail: { userId: args.userId, count: applied.length, applied, labels: changes } };
         },
         (detail) => ({ applied: (detail as { applied: string[] }).applied }),
@@ -112,7 +112,7 @@ export function reassignmentActivities(db: Db) {
     }): Promise<{ leadsMovedAtRemoval: number }> {
       const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: 'USER_DELETED' };
       return onceInTransaction(
-        db,
+        prisma,
         once,
         async (tx) => {
           const { workspaceId, userId } = args;
@@ -140,7 +140,7 @@ export function reassignmentActivities(db: Db) {
             where: { workspaceId, ownerId: userId, visibility: 'PRIVATE' },
             select: { id: true },
           });
-          await tx.label.deleteMany({ where: { id: { in: privateLabels.map((l) => l.id) } } });
+          await tx.label.deleteMany({ where: { id: { in: privateLabels.map((label) => label.id) } } });
           const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
           await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: heir } });
           const memberships = await tx.labelMember.deleteMany({ where: { userId } });
@@ -157,8 +157,8 @@ export function reassignmentActivities(db: Db) {
               heirUserId: heir,
               automationsFixed: fixed.automations,
               integrationsFixed: fixed.integrations,
-              privateLabelsDeleted: privateLabels.map((l) => l.id),
-              labelsTransferred: transferred.map((l) => l.id),
+              privateLabelsDeleted: privateLabels.map((label) => label.id),
+              labelsTransferred: transferred.map((label) => label.id),
               labelMembershipsRemoved: memberships.count,
               tokensRevoked: tokens.count,
             },
@@ -177,11 +177,11 @@ async function handOverLabel(
   replacement: string | null,
   admin: () => Promise<string>,
 ) {
-  const wasMember = label.members.some((m) => m.userId === userId);
+  const wasMember = label.members.some((member) => member.userId === userId);
   if (wasMember) await tx.labelMember.delete({ where: { labelId_userId: { labelId: label.id, userId } } });
   let replacementAdded = false;
-  if (replacement && wasMember && !label.members.some((m) => m.userId === replacement)) {
-    const position = label.members.find((m) => m.userId === userId)!.position;
+  if (replacement && wasMember && !label.members.some((member) => member.userId === replacement)) {
+    const position = label.members.find((member) => member.userId === userId)!.position;
     await tx.labelMember.create({ data: { labelId: label.id, userId: replacement, position } });
     replacementAdded = true;
   }

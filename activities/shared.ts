@@ -34,12 +34,12 @@ async function alreadyDone(tx: Tx, deletionId: string, action: string) {
  * marker (a concurrent second run collides on it and rolls back).
  */
 export async function onceInTransaction<T>(
-  database: Db,
+  prisma: Db,
   once: Omit<AuditEntry, 'detail'>,
   work: (tx: Tx) => Promise<{ result: T; detail: Record<string, unknown> }>,
   earlier: (detail: Record<string, unknown>, tx: Tx) => T | Promise<T>,
 ): Promise<T> {
-  return database.$transaction(async (tx) => {
+  return prisma.$transaction(async (tx) => {
     const done = await alreadyDone(tx, once.deletionId, once.action);
     if (done) return earlier(done.detail as Record<string, unknown>, tx);
     const { result, detail } = await work(tx);
@@ -52,16 +52,16 @@ export async function onceInTransaction<T>(
  * Records `action` in the same transaction as the change. With `once`, a second
  * attempt of the same change collides on the idempotency key and rolls back.
  */
-export async function recordAudit(tx: Tx, e: AuditEntry, once = true): Promise<void> {
+export async function recordAudit(tx: Tx, entry: AuditEntry, once = true): Promise<void> {
   await tx.auditEvent.create({
     data: {
-      workspaceId: e.workspaceId,
-      deletionId: e.deletionId,
-      actorType: e.actor.type,
-      actorId: e.actor.id,
-      action: e.action,
-      detail: e.detail as Prisma.InputJsonValue,
-      idempotencyKey: once ? onceKey(e.deletionId, e.action) : null,
+      workspaceId: entry.workspaceId,
+      deletionId: entry.deletionId,
+      actorType: entry.actor.type,
+      actorId: entry.actor.id,
+      action: entry.action,
+      detail: entry.detail as Prisma.InputJsonValue,
+      idempotencyKey: once ? onceKey(entry.deletionId, entry.action) : null,
     },
   });
 }
@@ -76,7 +76,7 @@ export async function assertTargets(tx: Tx, workspaceId: string, deletedUserId: 
   if (ids.length === 0) return;
   const rows = await tx.$queryRaw<{ id: string; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]>`
     SELECT id, status FROM users WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) FOR SHARE`;
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byId = new Map(rows.map((row) => [row.id, row]));
   for (const id of ids) {
     const problem = targetProblem(deletedUserId, byId.get(id), id);
     if (problem) throw refusalFailure(problem);
@@ -123,30 +123,30 @@ export async function replaceMembers(
   id: string,
   distribution: Distribution,
 ): Promise<void> {
-  const rows = distribution.map((m, position) => ({ userId: m.userId, weight: m.weight, position }));
+  const rows = distribution.map((member, position) => ({ userId: member.userId, weight: member.weight, position }));
   if (kind === 'automations') {
     await tx.automationMember.deleteMany({ where: { automationId: id } });
-    await tx.automationMember.createMany({ data: rows.map((r) => ({ ...r, automationId: id })) });
+    await tx.automationMember.createMany({ data: rows.map((row) => ({ ...row, automationId: id })) });
   } else {
     await tx.integrationMember.deleteMany({ where: { integrationId: id } });
-    await tx.integrationMember.createMany({ data: rows.map((r) => ({ ...r, integrationId: id })) });
+    await tx.integrationMember.createMany({ data: rows.map((row) => ({ ...row, integrationId: id })) });
   }
 }
 
 type MemberRow = { userId: string; weight: number; position: number };
 export function toDistribution(members: MemberRow[]): Distribution {
-  return [...members].sort((a, b) => a.position - b.position).map((m) => ({ userId: m.userId, weight: m.weight }));
+  return [...members].sort((a, b) => a.position - b.position).map((member) => ({ userId: member.userId, weight: member.weight }));
 }
 
 /** Automations or integrations of the workspace whose distribution includes `userId`. */
-export async function routingWithUser(tx: Tx | Db, kind: 'automations' | 'integrations', workspaceId: string, userId: string) {
+export async function routingWithUser(client: Tx | Db, kind: 'automations' | 'integrations', workspaceId: string, userId: string) {
   const where = { workspaceId, members: { some: { userId } } };
   const select = { id: true, name: true, members: { select: { userId: true, weight: true, position: true } } };
   const rows =
     kind === 'automations'
-      ? await tx.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
-      : await tx.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-  return rows.map((r) => ({ id: r.id, name: r.name, current: toDistribution(r.members) }));
+      ? await client.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
+      : await client.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  return rows.map((row) => ({ id: row.id, name: row.name, current: toDistribution(row.members) }));
 }
 
 /** Serializable transactions fail under contention; the activity retry runs them again. */
@@ -158,11 +158,11 @@ export const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 } as const;
  * before starting and again inside the opening transaction.
  */
 export async function startProblem(
-  db: Tx | Db,
+  client: Tx | Db,
   workspaceId: string,
   target: { id: string; role: Role; status: UserStatus },
   actor: Actor,
 ): Promise<RuleProblem | null> {
-  const activeOwnerCount = await db.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
+  const activeOwnerCount = await client.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
   return startDeletionProblem({ actorUserId: actor.type === 'USER' ? actor.id : null, target, activeOwnerCount });
 }

@@ -6,7 +6,7 @@ import { refusalFailure } from '../domain/refusal';
 import { onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
 
-export function wizardRecordActivities(db: Db) {
+export function wizardRecordActivities(prisma: Db) {
   return {
     /**
      * Marks the user (PENDING_DELETION, or SUSPENDED until an HR `effectiveAt`),
@@ -14,7 +14,7 @@ export function wizardRecordActivities(db: Db) {
      * DELETION_STARTED, all in one transaction. Run twice, it returns the row.
      */
     async openDeletion(input: WizardInput): Promise<Deletion> {
-      return db.$transaction(async (tx) => {
+      return prisma.$transaction(async (tx) => {
         const existing = await tx.deletion.findUnique({ where: { id: input.deletionId } });
         if (existing) return existing.state as unknown as Deletion;
 
@@ -105,7 +105,7 @@ export function wizardRecordActivities(db: Db) {
     async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion; version?: number }): Promise<void> {
       const view = { ...args.view, attention: args.view.attention ?? null };
       const forward = args.version === undefined ? {} : { version: { lt: args.version } };
-      await db.deletion.updateMany({
+      await prisma.deletion.updateMany({
         where: { id: args.deletionId, workspaceId: args.workspaceId, ...forward },
         data: {
           ...(args.version === undefined ? {} : { version: args.version }),
@@ -123,7 +123,7 @@ export function wizardRecordActivities(db: Db) {
       const actor: Actor = { type: 'SYSTEM', id: 'effective-date' };
       const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor, action: 'USER_PENDING_DELETION' };
       await onceInTransaction(
-        db,
+        prisma,
         once,
         async (tx) => {
           await tx.user.updateMany({
@@ -150,7 +150,7 @@ export function wizardRecordActivities(db: Db) {
     }): Promise<{ moved: number | null }> {
       const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: 'DELETION_CANCELLED' };
       return onceInTransaction(
-        db,
+        prisma,
         once,
         async (tx) => {
           await tx.user.updateMany({

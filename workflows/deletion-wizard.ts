@@ -44,7 +44,7 @@ import type {
   Step,
 } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
-import * as W from '../domain/wizard-state';
+import * as wizardState from '../domain/wizard-state';
 import {
   cancel,
   confirm,
@@ -59,7 +59,7 @@ import {
 } from './definitions';
 
 /** Short database transactions: retried with backoff until the database answers. */
-const database = proxyActivities<Activities>({
+const transactions = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [FAILURE_TYPES.RuleViolation] },
 });
@@ -131,8 +131,8 @@ function refusedForGood(err: unknown, rules = false): string | null {
   return rules && refusal?.kind === FAILURE_TYPES.RuleViolation ? refusal.message : null;
 }
 
-export async function deletionWizard(input: W.WizardInput, carried?: W.CarriedState): Promise<Deletion> {
-  const wizard = new DeletionWizard(input, W.resumedState(input, carried, now()));
+export async function deletionWizard(input: wizardState.WizardInput, carried?: wizardState.CarriedState): Promise<Deletion> {
+  const wizard = new DeletionWizard(input, wizardState.resumedState(input, carried, now()));
   setHandler(getDeletion, () => wizard.deletion());
   setHandler(waitOpened, () => wizard.waitOpened());
   setHandler(retry, () => wizard.retry(), { validator: () => wizard.validateRetry() });
@@ -156,8 +156,8 @@ class DeletionWizard {
   private moveScope: CancellationScope | undefined;
 
   constructor(
-    private readonly input: W.WizardInput,
-    private state: W.WizardState,
+    private readonly input: wizardState.WizardInput,
+    private state: wizardState.WizardState,
   ) {}
 
   // ---- queries and validators ----------------------------------------------
@@ -204,12 +204,12 @@ class DeletionWizard {
   }
 
   validateCancel(): void {
-    refuseIf(W.changeInProgressProblem(this.state, 'This wizard is already being confirmed or cancelled.'));
+    refuseIf(wizardState.changeInProgressProblem(this.state, 'This wizard is already being confirmed or cancelled.'));
     refuseIf(cancelProblem(this.current()));
   }
 
   private validateStep(step: Step): void {
-    refuseIf(W.changeInProgressProblem(this.state, 'Another change to this wizard is being applied; reload and try again.'));
+    refuseIf(wizardState.changeInProgressProblem(this.state, 'Another change to this wizard is being applied; reload and try again.'));
     refuseIf(stepProblem(this.current(), step));
   }
 
@@ -235,8 +235,8 @@ class DeletionWizard {
     return this.exclusive(async () => {
       const distribution = leadsChoice(body);
       this.state = { ...this.state, leadsActor: actor };
-      const { total } = await database.startLeadMove({ ...this.ids(), userId: this.input.userId, kind: 'MOVE', distribution, actor });
-      await this.publish(W.moveStarted(this.state, distribution, total, now()));
+      const { total } = await transactions.startLeadMove({ ...this.ids(), userId: this.input.userId, kind: 'MOVE', distribution, actor });
+      await this.publish(wizardState.moveStarted(this.state, distribution, total, now()));
       return this.state.view;
     });
   }
@@ -244,8 +244,8 @@ class DeletionWizard {
   submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<Deletion> {
     return this.exclusive(async () => {
       const choices = resolveRouting(this.state.view[kind], routingOverrides(body));
-      const { applied } = await database.applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
-      await this.publish(W.routingApplied(this.state, kind, applied, now()));
+      const { applied } = await transactions.applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
+      await this.publish(wizardState.routingApplied(this.state, kind, applied, now()));
       return this.state.view;
     });
   }
@@ -253,14 +253,14 @@ class DeletionWizard {
   submitLabels({ actor, body }: StepInput<LabelsStepBody>): Promise<Deletion> {
     return this.exclusive(async () => {
       const labelIds = this.state.view.labels.map((label) => label.id);
-      const { applied } = await database.applyLabels({
+      const { applied } = await transactions.applyLabels({
         ...this.ids(),
         userId: this.input.userId,
         labelIds,
         replacements: body.replacements,
         actor,
       });
-      await this.publish(W.labelsApplied(this.state, body.replacements, applied, now()));
+      await this.publish(wizardState.labelsApplied(this.state, body.replacements, applied, now()));
       return this.state.view;
     });
   }
@@ -268,28 +268,28 @@ class DeletionWizard {
   confirm({ actor }: StepInput<ConfirmBody>): Promise<Deletion> {
     return this.exclusive(async () => {
       this.state = { ...this.state, confirmedBy: actor };
-      await this.publish(W.confirmAccepted(this.state, now()));
+      await this.publish(wizardState.confirmAccepted(this.state, now()));
       return this.state.view;
     });
   }
 
   async cancel({ actor, body }: StepInput<CancelBody>): Promise<Deletion> {
-    this.state = W.cancelRequested(this.state, now());
+    this.state = wizardState.cancelRequested(this.state, now());
     this.moveScope?.cancel();
     await condition(() => this.moveScope === undefined);
     const args = { ...this.ids(), userId: this.input.userId, actor, reason: body.reason ?? null };
     let result: { moved: number | null };
     try {
-      result = await database.cancelDeletion(args);
+      result = await transactions.cancelDeletion(args);
     } catch (err) {
       if (refusedForGood(err) === null || !patched(PATCH.cancelReason)) throw err;
       // The database refused the reason as sent (a lone surrogate, a NUL): keep it, written out escaped.
       result = await this.untilItGoesThrough('Cancelling', () =>
-        database.cancelDeletion({ ...args, reason: W.storableText(args.reason) }),
+        transactions.cancelDeletion({ ...args, reason: wizardState.storableText(args.reason) }),
       );
     }
-    const stopped = result.moved === null ? this.state : W.moveProgressed(this.state, result.moved, now());
-    await this.publish(W.cancelled(stopped, now()));
+    const stopped = result.moved === null ? this.state : wizardState.moveProgressed(this.state, result.moved, now());
+    await this.publish(wizardState.cancelled(stopped, now()));
     return this.state.view;
   }
 
@@ -310,12 +310,12 @@ class DeletionWizard {
     const { workspaceId, userId } = this.input;
     if (this.state.phase === 'OPENING') {
       try {
-        const view = await database.openDeletion(this.input);
+        const view = await transactions.openDeletion(this.input);
         upsertSearchAttributes([
           { key: DeletionWorkspaceId, value: workspaceId },
           { key: DeletionUserId, value: userId },
         ]);
-        await this.publish(W.opened(this.state, view));
+        await this.publish(wizardState.opened(this.state, view));
       } catch (err) {
         // A rule said no after the caller's own check (a race), or the database refused the input for good:
         // nothing was written; the caller is told why.
@@ -325,7 +325,7 @@ class DeletionWizard {
             cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
           this.state = { ...this.state, openRefusal };
         }
-        this.state = W.failed(this.state, now());
+        this.state = wizardState.failed(this.state, now());
         await condition(allHandlersFinished);
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return this.state.view;
         throw err;
@@ -380,17 +380,17 @@ class DeletionWizard {
     const scope = new CancellationScope();
     this.moveScope = scope;
     try {
-      await scope.run(() => this.moveAll('MOVE', (moved) => (this.state = W.moveProgressed(this.state, moved, now()))));
+      await scope.run(() => this.moveAll('MOVE', (moved) => (this.state = wizardState.moveProgressed(this.state, moved, now()))));
       const { moved } = await this.untilItGoesThrough(
         'Finishing the lead move',
-        () => database.finishLeadMove({ ...this.ids(), kind: 'MOVE', actor: this.state.leadsActor }),
+        () => transactions.finishLeadMove({ ...this.ids(), kind: 'MOVE', actor: this.state.leadsActor }),
         true,
       );
-      await this.publish(W.moveFinished(this.state, moved, now()));
+      await this.publish(wizardState.moveFinished(this.state, moved, now()));
     } catch (err) {
       // Cancelled: the cancel handler records how far it got. A cancel also wins over whatever the
       // slice did meanwhile (failed, timed out because its worker was killed).
-      if (!isCancellation(err) && !((this.state.phase as W.Phase) === 'CANCELLING' && patched(PATCH.cancelWins))) throw err;
+      if (!isCancellation(err) && !((this.state.phase as wizardState.Phase) === 'CANCELLING' && patched(PATCH.cancelWins))) throw err;
     } finally {
       this.moveScope = undefined;
     }
@@ -399,18 +399,18 @@ class DeletionWizard {
   private async runConfirm(): Promise<void> {
     const actor = this.state.confirmedBy ?? this.input.actor;
     const { userId } = this.input;
-    const distribution = W.leadChoice(this.state);
+    const distribution = wizardState.leadChoice(this.state);
     await this.untilItGoesThrough('Starting the final sweep', () =>
-      database.startLeadMove({ ...this.ids(), userId, kind: 'SWEEP', distribution, actor }),
+      transactions.startLeadMove({ ...this.ids(), userId, kind: 'SWEEP', distribution, actor }),
     );
-    await this.moveAll('SWEEP', (swept) => (this.state = W.sweepProgressed(this.state, swept, now())));
+    await this.moveAll('SWEEP', (swept) => (this.state = wizardState.sweepProgressed(this.state, swept, now())));
     const { moved: swept } = await this.untilItGoesThrough('Finishing the final sweep', () =>
-      database.finishLeadMove({ ...this.ids(), kind: 'SWEEP', actor }),
+      transactions.finishLeadMove({ ...this.ids(), kind: 'SWEEP', actor }),
     );
     const removal = await this.untilItGoesThrough('Removing the user', () =>
-      database.removeUser({ ...this.ids(), userId, actor, fallback: distribution }),
+      transactions.removeUser({ ...this.ids(), userId, actor, fallback: distribution }),
     );
-    await this.publish(W.completed(this.state, swept + removal.leadsMovedAtRemoval, now()));
+    await this.publish(wizardState.completed(this.state, swept + removal.leadsMovedAtRemoval, now()));
   }
 
   private async becomeEffectiveLater(): Promise<void> {
@@ -421,14 +421,14 @@ class DeletionWizard {
     try {
       await this.untilItGoesThrough(
         'Marking the user as leaving',
-        () => database.markPendingDeletion({ ...this.ids(), userId: this.input.userId }),
+        () => transactions.markPendingDeletion({ ...this.ids(), userId: this.input.userId }),
         true,
       );
     } catch (err) {
       if (isCancellation(err)) return; // cancelled while the database refused it: the user is ACTIVE again anyway
       throw err;
     }
-    this.state = W.becameEffective(this.state);
+    this.state = wizardState.becameEffective(this.state);
   }
 
   /**
@@ -442,14 +442,14 @@ class DeletionWizard {
     for (;;) {
       try {
         const result = await work();
-        if (this.state.view.attention) await this.publish(W.attentionCleared(this.state, now()));
+        if (this.state.view.attention) await this.publish(wizardState.attentionCleared(this.state, now()));
         return result;
       } catch (err) {
         const reason = refusedForGood(err, true);
         if (reason === null || !patched(PATCH.attention)) throw err;
         log.warn('wizard needs attention', { deletionId: this.input.deletionId, what, reason });
         this.state = { ...this.state, retryRequested: false };
-        await this.publish(W.attentionNeeded(this.state, `${what}: ${reason}`, now()));
+        await this.publish(wizardState.attentionNeeded(this.state, `${what}: ${reason}`, now()));
         await condition(() => this.state.retryRequested || (cancellable && this.state.phase === 'CANCELLING'));
         if (!this.state.retryRequested) throw new CancelledFailure(`${what}: cancelled while waiting for a retry`);
       }
@@ -457,13 +457,13 @@ class DeletionWizard {
   }
 
   /** Mirrors the view to the database; each save carries a higher version than the one before: the row keeps the newest. */
-  private async publish(next: W.WizardState): Promise<void> {
+  private async publish(next: wizardState.WizardState): Promise<void> {
     this.state = { ...next, version: (this.state.version ?? 0) + 1 };
     upsertSearchAttributes([
       { key: DeletionStep, value: this.state.view.step },
       { key: DeletionStatus, value: this.state.view.status },
     ]);
-    await database.saveDeletionState({ ...this.ids(), view: this.state.view, version: this.state.version! });
+    await transactions.saveDeletionState({ ...this.ids(), view: this.state.view, version: this.state.version! });
   }
 
   private ids(): { workspaceId: string; deletionId: string } {

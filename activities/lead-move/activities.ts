@@ -14,8 +14,8 @@ import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
 /** Audit action written when each kind of move ends. */
 const FINISH_ACTION: Record<MoveKind, string> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
 
-export function leadMoveActivities(db: Db, tuning: MoveTuning) {
-  const engine = leadMoveEngine(db, tuning);
+export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
+  const engine = leadMoveEngine(prisma, tuning);
 
   return {
     /**
@@ -32,18 +32,18 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
       distribution: Distribution | null;
       actor: Actor;
     }): Promise<{ total: number; targets: Quota[] }> {
-      return db.$transaction(async (tx) => {
+      return prisma.$transaction(async (tx) => {
         const existing = await tx.leadMove.findUnique({ where: moveKey(args.deletionId, args.kind) });
         if (existing) return { total: existing.total, targets: existing.targets as unknown as Quota[] };
         let distribution: Distribution;
         if (args.kind === 'MOVE') {
           distribution = args.distribution ?? [];
-          await assertTargets(tx, args.workspaceId, args.userId, distribution.map((m) => m.userId));
+          await assertTargets(tx, args.workspaceId, args.userId, distribution.map((member) => member.userId));
         } else {
           distribution = await sweepTargets(tx, args.workspaceId, args.userId, args.distribution, args.actor);
         }
         const total = await tx.lead.count({ where: { workspaceId: args.workspaceId, ownerId: args.userId } });
-        const targets: Quota[] = splitCounts(total, distribution).map((c) => ({ userId: c.userId, quota: c.count }));
+        const targets: Quota[] = splitCounts(total, distribution).map((share) => ({ userId: share.userId, quota: share.count }));
         await tx.leadMove.create({
           data: {
             deletionId: args.deletionId,
@@ -71,7 +71,7 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
         // A retry: the committed cursors are where to go on from; the last heartbeat says how far the
         // previous attempt got, which they can only trail if PostgreSQL itself lost batches.
         const last = ctx.info.heartbeatDetails as { moved?: number } | undefined;
-        const committed = await db.leadMove.findUnique({ where: moveKey(args.deletionId, args.kind), select: { moved: true } });
+        const committed = await prisma.leadMove.findUnique({ where: moveKey(args.deletionId, args.kind), select: { moved: true } });
         const meta = { deletionId: args.deletionId, attempt: ctx.info.attempt, committed: committed?.moved, lastHeartbeat: last?.moved };
         if (committed && last?.moved !== undefined && committed.moved < last.moved) {
           ctx.log.warn('lead move resumes behind its last heartbeat: batches lost by the database are redone', meta);
@@ -97,7 +97,7 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
     }): Promise<{ moved: number }> {
       const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: FINISH_ACTION[args.kind] };
       return onceInTransaction(
-        db,
+        prisma,
         once,
         async (tx) => {
           const move = await tx.leadMove.findUniqueOrThrow({ where: moveKey(args.deletionId, args.kind) });
@@ -123,8 +123,8 @@ export function leadMoveActivities(db: Db, tuning: MoveTuning) {
               ...(handovers.length > 0
                 ? {
                     targetsLeft: handovers
-                      .map((h) => h.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
-                      .filter((h) => h.kind === args.kind)
+                      .map((handover) => handover.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
+                      .filter((handover) => handover.kind === args.kind)
                       .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
                   }
                 : {}),

@@ -42,7 +42,7 @@ export interface SliceResult {
 }
 
 /** The streams and batches of a move: `moveSlice` runs one slice of it. */
-export function leadMoveEngine(db: Db, tuning: MoveTuning) {
+export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
   /**
    * Moves batches for up to `budgetMs` in every stream at once, then reports.
    * Heartbeats after every batch (cursors and count); an abort stops each
@@ -51,10 +51,10 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
   async function moveSlice(args: SliceArgs, io: SliceIo): Promise<SliceResult & { stopped: boolean }> {
     const { workspaceId, deletionId, kind } = args;
     const deadline = Date.now() + args.budgetMs;
-    const layout = await layOut(db, tuning.streams, workspaceId, deletionId, kind);
+    const layout = await layOut(prisma, tuning.streams, workspaceId, deletionId, kind);
     const streams = layout.streams;
     const prefix = streams[0]?.fromPosition ?? 0;
-    const movedNow = () => streams.reduce((sum, s) => sum + s.moved, prefix);
+    const movedNow = () => streams.reduce((sum, stream) => sum + stream.moved, prefix);
     const sizes = streams.map(() => firstBatchSize(tuning, args.batchSize));
     // Longest row-lock hold (server side), and longest round trip as the worker saw it.
     let longestMs = 0;
@@ -64,7 +64,7 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
       io.heartbeat({
         moved: movedNow(),
         total: layout.total,
-        streams: streams.map((s) => ({ stream: s.stream, cursor: s.cursor.toString(), moved: s.moved, done: s.done })),
+        streams: streams.map((stream) => ({ stream: stream.stream, cursor: stream.cursor.toString(), moved: stream.moved, done: stream.done })),
       });
 
     // One stream failing stops its siblings after their current batch (the retry takes over).
@@ -73,15 +73,15 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
 
     // A target left: one handover at a time for all streams of this slice.
     let handing: Promise<boolean> | undefined;
-    const handOverOnce = () => (handing ??= handOver(db, workspaceId, deletionId, kind, args.actor).finally(() => (handing = undefined)));
+    const handOverOnce = () => (handing ??= handOver(prisma, workspaceId, deletionId, kind, args.actor).finally(() => (handing = undefined)));
     /** Stream i as committed; the plan too when it was rewritten meanwhile. */
     const reload = async (i: number) => {
-      const row = await db.leadMoveStream.findUniqueOrThrow({
+      const row = await prisma.leadMoveStream.findUniqueOrThrow({
         where: { deletionId_kind_stream: { deletionId, kind, stream: streams[i]!.stream } },
       });
       if (row.plan !== streams[i]!.plan) {
-        const m = await db.leadMove.findUniqueOrThrow({ where: moveKey(deletionId, kind), select: { targets: true } });
-        layout.targets = m.targets as unknown as Quota[];
+        const move = await prisma.leadMove.findUniqueOrThrow({ where: moveKey(deletionId, kind), select: { targets: true } });
+        layout.targets = move.targets as unknown as Quota[];
       }
       streams[i] = row;
       return row;
@@ -89,36 +89,36 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
 
     async function run(i: number): Promise<void> {
       for (;;) {
-        const s = streams[i]!;
-        const next = s.done ? null : nextStreamBatch(layout.targets, streamSpan(s), sizes[i]!);
+        const stream = streams[i]!;
+        const next = stream.done ? null : nextStreamBatch(layout.targets, streamSpan(stream), sizes[i]!);
         if (!next) {
-          s.done = true;
+          stream.done = true;
           return;
         }
         const t0 = Date.now();
-        let r: Awaited<ReturnType<typeof streamBatch>>;
+        let batch: Awaited<ReturnType<typeof streamBatch>>;
         try {
-          r = await streamBatch(db, workspaceId, deletionId, kind, layout.fromUserId, s, next.userId, next.size);
+          batch = await streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, next.size);
         } catch (err) {
           // The target was deleted between the batch's check and its update (foreign key): hand over, go on.
           if (classifyDbError(err).sqlstate !== '23503') throw err;
           await handOverOnce();
-          if ((await reload(i)).plan === s.plan) throw err;
+          if ((await reload(i)).plan === stream.plan) throw err;
           continue;
         }
         longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
-        const ms = Math.ceil(r.lock_ms);
-        if (r.cursor === null || r.moved === null || r.done === null) {
+        const ms = Math.ceil(batch.lock_ms);
+        if (batch.cursor === null || batch.moved === null || batch.done === null) {
           // Another attempt moved this stream on, a cancel closed it, the plan was rewritten, or the target
           // left (then hand their share over first): carry on from what is committed.
-          if (!r.target_active) await handOverOnce();
+          if (!batch.target_active) await handOverOnce();
           const row = await reload(i);
-          if (!r.target_active && row.plan === s.plan && !row.done && row.cursor === s.cursor && row.moved === s.moved) {
+          if (!batch.target_active && row.plan === stream.plan && !row.done && row.cursor === stream.cursor && row.moved === stream.moved) {
             throw new Error(`Lead move ${deletionId} ${kind}: target ${next.userId} is not active, yet nothing was handed over`);
           }
         } else {
-          recordLeadBatch(kind, r.moved - s.moved, (Date.now() - t0) / 1000);
-          streams[i] = { ...s, cursor: r.cursor, moved: r.moved, done: r.done };
+          recordLeadBatch(kind, batch.moved - stream.moved, (Date.now() - t0) / 1000);
+          streams[i] = { ...stream, cursor: batch.cursor, moved: batch.moved, done: batch.done };
           longestMs = Math.max(longestMs, ms);
           sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
           heartbeat();
@@ -135,16 +135,16 @@ export function leadMoveEngine(db: Db, tuning: MoveTuning) {
         }),
       ),
     );
-    const failed = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const failed = ran.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed) throw failed.reason;
-    const done = streams.every((s) => s.done);
-    const [row] = await db.$queryRaw<{ moved: number }[]>`
+    const done = streams.every((stream) => stream.done);
+    const [row] = await prisma.$queryRaw<{ moved: number }[]>`
       UPDATE lead_moves SET max_batch_ms = GREATEST(max_batch_ms, ${longestMs}), done = done OR ${done}, updated_at = now()
       WHERE deletion_id = ${deletionId} AND kind = ${kind}
       RETURNING moved`;
     const moved = row!.moved;
     const batchSize = sizes.length
-      ? Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length)
+      ? Math.round(sizes.reduce((sum, size) => sum + size, 0) / sizes.length)
       : firstBatchSize(tuning, args.batchSize);
     const cancelled = io.signal.aborted && !done;
     io.log.info(cancelled ? 'lead move stopped after its batches' : done ? 'lead move done' : 'lead move progress', {

@@ -42,7 +42,7 @@ export interface Layout {
 }
 
 /** A stream's place in the plan (domain `StreamSpan`). */
-export const streamSpan = (s: Stream) => ({ from: s.fromPosition, to: s.toPosition, moved: s.moved });
+export const streamSpan = (stream: Stream) => ({ from: stream.fromPosition, to: stream.toPosition, moved: stream.moved });
 
 /** Who writes the audit of a handover: the move itself. */
 const MOVE_ACTOR: Actor = { type: 'SYSTEM', id: 'lead-move' };
@@ -58,8 +58,8 @@ export const streamsOf = (deletionId: string, kind: MoveKind) => ({ where: { del
  * boundary found once through the (workspace, owner, id) index. A move begun
  * before streams existed continues from its own cursor.
  */
-export async function layOut(db: Db, streamCount: number, workspaceId: string, deletionId: string, kind: MoveKind): Promise<Layout> {
-  return db.$transaction(async (tx) => {
+export async function layOut(prisma: Db, streamCount: number, workspaceId: string, deletionId: string, kind: MoveKind): Promise<Layout> {
+  return prisma.$transaction(async (tx) => {
     const [move] = await tx.$queryRaw<
       { from_user_id: string; targets: Quota[]; cursor: bigint; moved: number; total: number; done: boolean }[]
     >`SELECT from_user_id, targets, cursor, moved, total, done
@@ -71,12 +71,12 @@ export async function layOut(db: Db, streamCount: number, workspaceId: string, d
     const offsets = streamOffsets(move.total - move.moved, streamCount, MIN_STREAM_LEADS);
     const cursors = [move.cursor];
     for (const offset of offsets.slice(1, -1)) {
-      const [b] = await tx.$queryRaw<{ id: bigint }[]>`
+      const [boundary] = await tx.$queryRaw<{ id: bigint }[]>`
         SELECT id FROM leads
         WHERE workspace_id = ${workspaceId} AND owner_id = ${move.from_user_id} AND id > ${move.cursor}
         ORDER BY workspace_id, owner_id, id OFFSET ${offset - 1} LIMIT 1`;
-      if (!b) break; // fewer leads than planned (some left meanwhile): fewer streams
-      cursors.push(b.id);
+      if (!boundary) break; // fewer leads than planned (some left meanwhile): fewer streams
+      cursors.push(boundary.id);
     }
     const streams: Stream[] = cursors.map((cursor, i) => ({
       stream: i,
@@ -88,14 +88,14 @@ export async function layOut(db: Db, streamCount: number, workspaceId: string, d
       done: false,
       plan: 0,
     }));
-    await tx.leadMoveStream.createMany({ data: streams.map((s) => ({ deletionId, kind, ...s })) });
+    await tx.leadMoveStream.createMany({ data: streams.map((stream) => ({ deletionId, kind, ...stream })) });
     return { ...layout, streams };
   }, TX_OPTIONS);
 }
 
 /**
  * One batch of one stream, as a single statement: locks the stream row if it
- * is still at `s.cursor`/`s.moved` (else changes nothing: `matched` false),
+ * is still at `stream.cursor`/`stream.moved` (else changes nothing: `matched` false),
  * reads the ids of the next `size` leads past the cursor (an index-only walk
  * of the user's own leads), moves those leads to `to` (looked up by primary
  * key), and advances the stream and the move's count.
@@ -104,16 +104,16 @@ export async function layOut(db: Db, streamCount: number, workspaceId: string, d
  * lost, but each one whole with its cursor: the next attempt redoes them and
  * the sweep at confirm moves anything a lost final batch left behind.
  */
-export async function streamBatch(db: Db, workspaceId: string, deletionId: string, kind: MoveKind, from: string, s: Stream, to: string, size: number) {
-  const upper = s.upperId ?? NO_UPPER;
-  const [r] = await db.$queryRaw<
+export async function streamBatch(prisma: Db, workspaceId: string, deletionId: string, kind: MoveKind, from: string, stream: Stream, to: string, size: number) {
+  const upper = stream.upperId ?? NO_UPPER;
+  const [result] = await prisma.$queryRaw<
     // The stream as the batch left it (all null when it did not match), and whether the target is still active.
     { cursor: bigint | null; moved: number | null; done: boolean | null; totals: number; lock_ms: number; target_active: boolean }[]
   >`
-    WITH s AS (
+    WITH locked AS (
       SELECT stream, set_config('synchronous_commit', 'off', true) FROM lead_move_streams
-      WHERE deletion_id = ${deletionId} AND kind = ${kind} AND stream = ${s.stream}
-        AND cursor = ${s.cursor} AND moved = ${s.moved} AND NOT done AND plan = ${s.plan}
+      WHERE deletion_id = ${deletionId} AND kind = ${kind} AND stream = ${stream.stream}
+        AND cursor = ${stream.cursor} AND moved = ${stream.moved} AND NOT done AND plan = ${stream.plan}
         AND EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE')
       FOR UPDATE
     ), batch AS (
@@ -121,13 +121,13 @@ export async function streamBatch(db: Db, workspaceId: string, deletionId: strin
       -- index's own order (index-only): never a walk of other owners' leads by id.
       SELECT array_agg(id) AS ids, max(id) AS last, count(*)::int AS found FROM (
         SELECT id FROM leads
-        WHERE workspace_id = ${workspaceId} AND owner_id = ${from} AND id > ${s.cursor} AND id <= ${upper}
+        WHERE workspace_id = ${workspaceId} AND owner_id = ${from} AND id > ${stream.cursor} AND id <= ${upper}
         ORDER BY workspace_id, owner_id, id LIMIT ${size}
       ) next
     ), moved AS (
       UPDATE leads SET owner_id = ${to}
       WHERE workspace_id = ${workspaceId} AND owner_id = ${from}
-        AND id = ANY((SELECT ids FROM batch)::bigint[]) AND EXISTS (SELECT 1 FROM s)
+        AND id = ANY((SELECT ids FROM batch)::bigint[]) AND EXISTS (SELECT 1 FROM locked)
       RETURNING id
     ), counted AS (
       SELECT count(*)::int AS n FROM moved
@@ -136,12 +136,12 @@ export async function streamBatch(db: Db, workspaceId: string, deletionId: strin
       SET cursor = COALESCE(batch.last, st.cursor), moved = st.moved + counted.n,
           done = batch.found < ${size} OR st.from_position + st.moved + counted.n >= st.to_position
       FROM batch, counted
-      WHERE st.deletion_id = ${deletionId} AND st.kind = ${kind} AND st.stream = ${s.stream} AND EXISTS (SELECT 1 FROM s)
+      WHERE st.deletion_id = ${deletionId} AND st.kind = ${kind} AND st.stream = ${stream.stream} AND EXISTS (SELECT 1 FROM locked)
       RETURNING st.cursor, st.moved, st.done
     ), total AS (
       UPDATE lead_moves m SET moved = m.moved + counted.n, batches = m.batches + 1, updated_at = now()
       FROM counted
-      WHERE m.deletion_id = ${deletionId} AND m.kind = ${kind} AND EXISTS (SELECT 1 FROM s)
+      WHERE m.deletion_id = ${deletionId} AND m.kind = ${kind} AND EXISTS (SELECT 1 FROM locked)
       RETURNING 1
     )
     -- Then how long the statement has run, read after both updates above
@@ -152,7 +152,7 @@ export async function streamBatch(db: Db, workspaceId: string, deletionId: strin
       (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms,
       EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE') AS target_active
     FROM counted LEFT JOIN advanced ON true`;
-  return r!;
+  return result!;
 }
 
 /**
@@ -163,33 +163,33 @@ export async function streamBatch(db: Db, workspaceId: string, deletionId: strin
  * version is bumped on every stream, and each handover is audited
  * (LEAD_TARGET_LEFT). False when nobody had anything left to hand over.
  */
-export async function handOver(db: Db, workspaceId: string, deletionId: string, kind: MoveKind, actor: Actor | undefined): Promise<boolean> {
-  return db.$transaction(async (tx) => {
+export async function handOver(prisma: Db, workspaceId: string, deletionId: string, kind: MoveKind, actor: Actor | undefined): Promise<boolean> {
+  return prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<{ from_position: number; to_position: number; moved: number }[]>`
       SELECT from_position, to_position, moved FROM lead_move_streams
       WHERE deletion_id = ${deletionId} AND kind = ${kind} ORDER BY stream FOR UPDATE`;
     const move = await tx.leadMove.findUniqueOrThrow({ where: moveKey(deletionId, kind) });
     const targets = move.targets as unknown as Quota[];
-    const ids = [...new Set(targets.map((t) => t.userId))];
+    const ids = [...new Set(targets.map((target) => target.userId))];
     const active = new Set(
       (
         await tx.$queryRaw<{ id: string }[]>`
           SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) AND status = 'ACTIVE' FOR SHARE`
-      ).map((u) => u.id),
+      ).map((user) => user.id),
     );
     if (active.size === ids.length) return false;
-    const spans = rows.map((r) => ({ from: r.from_position, to: r.to_position, moved: r.moved }));
+    const spans = rows.map((row) => ({ from: row.from_position, to: row.to_position, moved: row.moved }));
     const prefix = rows[0]?.from_position ?? move.moved;
     const fallback =
       active.size === 0 ? await findHeir(tx, workspaceId, move.fromUserId, preferredHeirs(null, actor)) : null;
-    const r = handOverLeavers(targets, spans, prefix, (id) => active.has(id), fallback);
-    if (!r) return false;
-    await tx.leadMove.update({ where: moveKey(deletionId, kind), data: { targets: r.targets as unknown as Prisma.InputJsonValue } });
+    const rewritten = handOverLeavers(targets, spans, prefix, (id) => active.has(id), fallback);
+    if (!rewritten) return false;
+    await tx.leadMove.update({ where: moveKey(deletionId, kind), data: { targets: rewritten.targets as unknown as Prisma.InputJsonValue } });
     await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 } } });
-    for (const h of r.handovers) {
+    for (const handover of rewritten.handovers) {
       await recordAudit(
         tx,
-        { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...h } },
+        { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...handover } },
         false,
       );
     }
