@@ -23,10 +23,9 @@ export function reassignmentActivities(prisma: Db) {
       choices: Applied;
       actor: Actor;
     }): Promise<{ applied: Applied }> {
-      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: ROUTING_ACTION[args.kind] };
       return onceInTransaction(
         prisma,
-        once,
+        { ...args, action: ROUTING_ACTION[args.kind] },
         async (tx) => {
           await assertTargets(
             tx,
@@ -63,10 +62,9 @@ export function reassignmentActivities(prisma: Db) {
       replacements: { labelId: string; replacementUserId: string | null }[];
       actor: Actor;
     }): Promise<{ applied: string[] }> {
-      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: 'LABELS_APPLIED' };
       return onceInTransaction(
         prisma,
-        once,
+        { ...args, action: 'LABELS_APPLIED' },
         async (tx) => {
           const replacementOf = new Map(args.replacements.map((replacement) => [replacement.labelId, replacement.replacementUserId]));
           await assertTargets(
@@ -110,10 +108,9 @@ export function reassignmentActivities(prisma: Db) {
       /** The step-1 choice: who takes anything still found. */
       fallback: Distribution | null;
     }): Promise<{ leadsMovedAtRemoval: number }> {
-      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: 'USER_DELETED' };
       return onceInTransaction(
         prisma,
-        once,
+        { ...args, action: 'USER_DELETED' },
         async (tx) => {
           const { workspaceId, userId } = args;
           // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.

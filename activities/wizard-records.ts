@@ -121,10 +121,9 @@ export function wizardRecordActivities(prisma: Db) {
     /** The HR `effectiveAt` has come: the suspended user is now being deleted. */
     async markPendingDeletion(args: { workspaceId: string; deletionId: string; userId: string }): Promise<void> {
       const actor: Actor = { type: 'SYSTEM', id: 'effective-date' };
-      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor, action: 'USER_PENDING_DELETION' };
       await onceInTransaction(
         prisma,
-        once,
+        { ...args, actor, action: 'USER_PENDING_DELETION' },
         async (tx) => {
           await tx.user.updateMany({
             where: { id: args.userId, workspaceId: args.workspaceId, status: 'SUSPENDED' },
@@ -148,10 +147,9 @@ export function wizardRecordActivities(prisma: Db) {
       actor: Actor;
       reason: string | null;
     }): Promise<{ moved: number | null }> {
-      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: 'DELETION_CANCELLED' };
       return onceInTransaction(
         prisma,
-        once,
+        { ...args, action: 'DELETION_CANCELLED' },
         async (tx) => {
           await tx.user.updateMany({
             where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },

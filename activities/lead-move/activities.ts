@@ -95,10 +95,9 @@ export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
       kind: MoveKind;
       actor: Actor;
     }): Promise<{ moved: number }> {
-      const once = { workspaceId: args.workspaceId, deletionId: args.deletionId, actor: args.actor, action: FINISH_ACTION[args.kind] };
       return onceInTransaction(
         prisma,
-        once,
+        { ...args, action: FINISH_ACTION[args.kind] },
         async (tx) => {
           const move = await tx.leadMove.findUniqueOrThrow({ where: moveKey(args.deletionId, args.kind) });
           const targets = move.targets as unknown as Quota[];
