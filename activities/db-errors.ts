@@ -16,7 +16,7 @@
 //   migration that adds what it needs, and then the same statement goes
 //   through a moment later.
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
-import { FAILURE_TYPES } from '../domain/errors';
+import { FAILURE_TYPES, refusalFailure } from '../domain/refusal';
 
 export type DbErrorKind = 'permanent' | 'transient' | 'unknown';
 
@@ -124,13 +124,10 @@ export function asActivityFailure(err: unknown): unknown {
   if (err instanceof TemporalFailure) return err; // RuleViolation, CancelledFailure, ...: already decided
   const c = classifyDbError(err);
   if (c.kind !== 'permanent') return err;
-  return ApplicationFailure.create({
-    type: FAILURE_TYPES.DatabaseRefused,
-    message: refusalReason(c),
-    nonRetryable: true,
-    details: [{ sqlstate: c.sqlstate }],
-    cause: err instanceof Error ? err : undefined,
-  });
+  return refusalFailure(
+    { kind: FAILURE_TYPES.DatabaseRefused, message: refusalReason(c) },
+    { details: [{ sqlstate: c.sqlstate }], cause: err instanceof Error ? err : undefined },
+  );
 }
 
 /** Wraps every function of an activity object so that permanent refusals are not retried. */

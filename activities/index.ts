@@ -3,16 +3,17 @@
 // `ReturnType<typeof createActivities>`, so names are never typed twice.
 import type { PrismaClient } from '../generated/prisma/client';
 import { classifyingDbErrors } from './db-errors';
-import { leadMoveActivities, type MoveTuning } from './lead-move';
+import { leadMoveActivities } from './lead-move/activities';
+import type { MoveTuning } from './lead-move/engine';
 import { reassignmentActivities } from './reassignment';
 import { wizardRecordActivities } from './wizard-records';
 
-export function createActivities(db: PrismaClient, tuning: MoveTuning) {
+export function createActivities(prisma: PrismaClient, tuning: MoveTuning) {
   // A permanent database refusal is thrown as a non-retryable DatabaseRefused; a transient one is retried.
   return classifyingDbErrors({
-    ...wizardRecordActivities(db),
-    ...leadMoveActivities(db, tuning),
-    ...reassignmentActivities(db),
+    ...wizardRecordActivities(prisma),
+    ...leadMoveActivities(prisma, tuning),
+    ...reassignmentActivities(prisma),
   });
 }
 

@@ -1,24 +1,15 @@
 // Steps 2-4 and the removal at confirm: each one transaction, each written
 // once however often it runs (its audit event is the idempotency marker).
 import { suggestWithout } from '../domain/distribution';
+import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Distribution } from '../domain/schemas';
-import {
-  alreadyDone,
-  assertTargets,
-  fallbackOwner,
-  recordAudit,
-  replaceMembers,
-  routingWithUser,
-  TX_OPTIONS,
-  type Db,
-  type Tx,
-} from './shared';
+import { assertTargets, findHeir, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
 
 const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTEGRATIONS_APPLIED' } as const;
 
 type Applied = { id: string; distribution: Distribution }[];
 
-export function reassignmentActivities(db: Db) {
+export function reassignmentActivities(prisma: Db) {
   return {
     /**
      * Steps 2 and 3: gives each automation (or integration) of the step its
@@ -32,39 +23,30 @@ export function reassignmentActivities(db: Db) {
       choices: Applied;
       actor: Actor;
     }): Promise<{ applied: Applied }> {
-      const action = ROUTING_ACTION[args.kind];
-      return db.$transaction(async (tx) => {
-        const done = await alreadyDone(tx, args.deletionId, action);
-        if (done) return { applied: (done.detail as { applied: Applied }).applied };
-        await assertTargets(
-          tx,
-          args.workspaceId,
-          args.userId,
-          args.choices.flatMap((c) => c.distribution.map((m) => m.userId)),
-        );
-        const ids = args.choices.map((c) => c.id);
-        const existing = new Set(
-          (args.kind === 'automations'
-            ? await tx.automation.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
-            : await tx.integration.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
-          ).map((r) => r.id),
-        );
-        const applied = args.choices.filter((c) => existing.has(c.id));
-        for (const c of applied) await replaceMembers(tx, args.kind, c.id, c.distribution);
-        await recordAudit(tx, {
-          workspaceId: args.workspaceId,
-          deletionId: args.deletionId,
-          actor: args.actor,
-          action,
-          detail: {
-            userId: args.userId,
-            count: applied.length,
-            applied,
-            skippedIds: ids.filter((id) => !existing.has(id)),
-          },
-        });
-        return { applied };
-      }, TX_OPTIONS);
+      return onceInTransaction(
+        prisma,
+        { ...args, action: ROUTING_ACTION[args.kind] },
+        async (tx) => {
+          await assertTargets(
+            tx,
+            args.workspaceId,
+            args.userId,
+            args.choices.flatMap((choice) => choice.distribution.map((member) => member.userId)),
+          );
+          const ids = args.choices.map((choice) => choice.id);
+          const existing = new Set(
+            (args.kind === 'automations'
+              ? await tx.automation.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
+              : await tx.integration.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
+            ).map((row) => row.id),
+          );
+          const applied = args.choices.filter((choice) => existing.has(choice.id));
+          for (const choice of applied) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
+          const detail = { userId: args.userId, count: applied.length, applied, skippedIds: ids.filter((id) => !existing.has(id)) };
+          return { result: { applied }, detail };
+        },
+        (detail) => ({ applied: (detail as { applied: Applied }).applied }),
+      );
     },
 
     /**
@@ -80,40 +62,36 @@ export function reassignmentActivities(db: Db) {
       replacements: { labelId: string; replacementUserId: string | null }[];
       actor: Actor;
     }): Promise<{ applied: string[] }> {
-      return db.$transaction(async (tx) => {
-        const done = await alreadyDone(tx, args.deletionId, 'LABELS_APPLIED');
-        if (done) return { applied: (done.detail as { applied: string[] }).applied };
-        const replacementOf = new Map(args.replacements.map((r) => [r.labelId, r.replacementUserId]));
-        await assertTargets(
-          tx,
-          args.workspaceId,
-          args.userId,
-          args.replacements.flatMap((r) => (r.replacementUserId ? [r.replacementUserId] : [])),
-        );
-        const labels = await tx.label.findMany({
-          where: { workspaceId: args.workspaceId, id: { in: args.labelIds } },
-          select: { id: true, ownerId: true, members: { select: { userId: true, position: true } } },
-        });
-        let admin: string | undefined;
-        const changes = [];
-        for (const label of labels) {
-          const replacement = replacementOf.get(label.id) ?? null;
-          const change = await handOverLabel(tx, label, args.userId, replacement, async () => {
-            admin ??= await fallbackOwner(tx, args.workspaceId, args.userId, args.actor.type === 'USER' ? [args.actor.id] : []);
-            return admin;
+      return onceInTransaction(
+        prisma,
+        { ...args, action: 'LABELS_APPLIED' },
+        async (tx) => {
+          const replacementOf = new Map(args.replacements.map((replacement) => [replacement.labelId, replacement.replacementUserId]));
+          await assertTargets(
+            tx,
+            args.workspaceId,
+            args.userId,
+            args.replacements.flatMap((replacement) => (replacement.replacementUserId ? [replacement.replacementUserId] : [])),
+          );
+          const labels = await tx.label.findMany({
+            where: { workspaceId: args.workspaceId, id: { in: args.labelIds } },
+            select: { id: true, ownerId: true, members: { select: { userId: true, position: true } } },
           });
-          changes.push(change);
-        }
-        const applied = changes.map((c) => c.labelId);
-        await recordAudit(tx, {
-          workspaceId: args.workspaceId,
-          deletionId: args.deletionId,
-          actor: args.actor,
-          action: 'LABELS_APPLIED',
-          detail: { userId: args.userId, count: applied.length, applied, labels: changes },
-        });
-        return { applied };
-      }, TX_OPTIONS);
+          let admin: string | undefined;
+          const changes = [];
+          for (const label of labels) {
+            const replacement = replacementOf.get(label.id) ?? null;
+            const change = await handOverLabel(tx, label, args.userId, replacement, async () => {
+              admin ??= await findHeir(tx, args.workspaceId, args.userId, preferredHeirs(null, args.actor));
+              return admin;
+            });
+            changes.push(change);
+          }
+          const applied = changes.map((change) => change.labelId);
+          return { result: { applied }, detail: { userId: args.userId, count: applied.length, applied, labels: changes } };
+        },
+        (detail) => ({ applied: (detail as { applied: string[] }).applied }),
+      );
     },
 
     /**
@@ -130,63 +108,61 @@ export function reassignmentActivities(db: Db) {
       /** The step-1 choice: who takes anything still found. */
       fallback: Distribution | null;
     }): Promise<{ leadsMovedAtRemoval: number }> {
-      return db.$transaction(async (tx) => {
-        const done = await alreadyDone(tx, args.deletionId, 'USER_DELETED');
-        if (done) return { leadsMovedAtRemoval: (done.detail as { leadsMovedAtRemoval: number }).leadsMovedAtRemoval };
-        const { workspaceId, userId } = args;
-        // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.
-        const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
-          SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
-        if (!user) throw new Error(`User ${userId} vanished before removal without a USER_DELETED record`);
-        const preferred = [...(args.fallback ?? []).map((m) => m.userId), ...(args.actor.type === 'USER' ? [args.actor.id] : [])];
-        const heir = await fallbackOwner(tx, workspaceId, userId, preferred);
+      return onceInTransaction(
+        prisma,
+        { ...args, action: 'USER_DELETED' },
+        async (tx) => {
+          const { workspaceId, userId } = args;
+          // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.
+          const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
+            SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
+          if (!user) throw new Error(`User ${userId} vanished before removal without a USER_DELETED record`);
+          const heir = await findHeir(tx, workspaceId, userId, preferredHeirs(args.fallback, args.actor));
 
-        const leadsMovedAtRemoval = await tx.lead.updateMany({
-          where: { workspaceId, ownerId: userId },
-          data: { ownerId: heir },
-        });
+          const leadsMovedAtRemoval = await tx.lead.updateMany({
+            where: { workspaceId, ownerId: userId },
+            data: { ownerId: heir },
+          });
 
-        const fixed: Record<'automations' | 'integrations', Applied> = { automations: [], integrations: [] };
-        for (const kind of ['automations', 'integrations'] as const) {
-          for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
-            const distribution = suggestWithout(item.current, userId) ?? [{ userId: heir, weight: 100 }];
-            await replaceMembers(tx, kind, item.id, distribution);
-            fixed[kind].push({ id: item.id, distribution });
+          const fixed: Record<'automations' | 'integrations', Applied> = { automations: [], integrations: [] };
+          for (const kind of ['automations', 'integrations'] as const) {
+            for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
+              const distribution = suggestWithout(item.current, userId) ?? [{ userId: heir, weight: 100 }];
+              await replaceMembers(tx, kind, item.id, distribution);
+              fixed[kind].push({ id: item.id, distribution });
+            }
           }
-        }
 
-        const privateLabels = await tx.label.findMany({
-          where: { workspaceId, ownerId: userId, visibility: 'PRIVATE' },
-          select: { id: true },
-        });
-        await tx.label.deleteMany({ where: { id: { in: privateLabels.map((l) => l.id) } } });
-        const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
-        await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: heir } });
-        const memberships = await tx.labelMember.deleteMany({ where: { userId } });
-        const tokens = await tx.apiToken.deleteMany({ where: { userId } });
-        await tx.user.delete({ where: { id: userId } });
+          const privateLabels = await tx.label.findMany({
+            where: { workspaceId, ownerId: userId, visibility: 'PRIVATE' },
+            select: { id: true },
+          });
+          await tx.label.deleteMany({ where: { id: { in: privateLabels.map((label) => label.id) } } });
+          const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
+          await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: heir } });
+          const memberships = await tx.labelMember.deleteMany({ where: { userId } });
+          const tokens = await tx.apiToken.deleteMany({ where: { userId } });
+          await tx.user.delete({ where: { id: userId } });
 
-        await recordAudit(tx, {
-          workspaceId,
-          deletionId: args.deletionId,
-          actor: args.actor,
-          action: 'USER_DELETED',
-          detail: {
-            userId: user.id,
-            name: user.name,
-            email: user.email,
-            leadsMovedAtRemoval: leadsMovedAtRemoval.count,
-            heirUserId: heir,
-            automationsFixed: fixed.automations,
-            integrationsFixed: fixed.integrations,
-            privateLabelsDeleted: privateLabels.map((l) => l.id),
-            labelsTransferred: transferred.map((l) => l.id),
-            labelMembershipsRemoved: memberships.count,
-            tokensRevoked: tokens.count,
-          },
-        });
-        return { leadsMovedAtRemoval: leadsMovedAtRemoval.count };
-      }, TX_OPTIONS);
+          return {
+            result: { leadsMovedAtRemoval: leadsMovedAtRemoval.count },
+            detail: {
+              userId: user.id,
+              name: user.name,
+              email: user.email,
+              leadsMovedAtRemoval: leadsMovedAtRemoval.count,
+              heirUserId: heir,
+              automationsFixed: fixed.automations,
+              integrationsFixed: fixed.integrations,
+              privateLabelsDeleted: privateLabels.map((label) => label.id),
+              labelsTransferred: transferred.map((label) => label.id),
+              labelMembershipsRemoved: memberships.count,
+              tokensRevoked: tokens.count,
+            },
+          };
+        },
+        (detail) => ({ leadsMovedAtRemoval: (detail as { leadsMovedAtRemoval: number }).leadsMovedAtRemoval }),
+      );
     },
   };
 }
@@ -198,11 +174,11 @@ async function handOverLabel(
   replacement: string | null,
   admin: () => Promise<string>,
 ) {
-  const wasMember = label.members.some((m) => m.userId === userId);
+  const wasMember = label.members.some((member) => member.userId === userId);
   if (wasMember) await tx.labelMember.delete({ where: { labelId_userId: { labelId: label.id, userId } } });
   let replacementAdded = false;
-  if (replacement && wasMember && !label.members.some((m) => m.userId === replacement)) {
-    const position = label.members.find((m) => m.userId === userId)!.position;
+  if (replacement && wasMember && !label.members.some((member) => member.userId === replacement)) {
+    const position = label.members.find((member) => member.userId === userId)!.position;
     await tx.labelMember.create({ data: { labelId: label.id, userId: replacement, position } });
     replacementAdded = true;
   }

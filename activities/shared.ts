@@ -1,18 +1,13 @@
 // Helpers every wizard activity uses: the audit trail (which doubles as the
 // idempotency marker of each change), target checks and refusals.
-import { ApplicationFailure } from '@temporalio/common';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
-import { FAILURE_TYPES } from '../domain/errors';
+import { heirOf, type HeirCandidates } from '../domain/heirs';
+import { refusalFailure } from '../domain/refusal';
 import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
 import type { Actor, Distribution, Role, UserStatus } from '../domain/schemas';
 
 export type Db = PrismaClient;
 export type Tx = Prisma.TransactionClient;
-
-/** A business refusal: not retried, becomes the update's 422. */
-export function ruleViolation(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE_TYPES.RuleViolation, message, nonRetryable: true });
-}
 
 export interface AuditEntry {
   workspaceId: string;
@@ -28,24 +23,45 @@ export function onceKey(deletionId: string, action: string): string {
 }
 
 /** The audit event an earlier run of this activity already wrote, if any. */
-export async function alreadyDone(tx: Tx, deletionId: string, action: string) {
+async function alreadyDone(tx: Tx, deletionId: string, action: string) {
   return tx.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, action) } });
+}
+
+/**
+ * A change made once per deletion however often its activity runs: in one
+ * transaction, answers from the audit event an earlier run wrote (`earlier`),
+ * else does `work` and writes its audit event, whose idempotency key is the
+ * marker (a concurrent second run collides on it and rolls back).
+ */
+export async function onceInTransaction<T>(
+  prisma: Db,
+  once: Omit<AuditEntry, 'detail'>,
+  work: (tx: Tx) => Promise<{ result: T; detail: Record<string, unknown> }>,
+  earlier: (detail: Record<string, unknown>, tx: Tx) => T | Promise<T>,
+): Promise<T> {
+  return prisma.$transaction(async (tx) => {
+    const done = await alreadyDone(tx, once.deletionId, once.action);
+    if (done) return earlier(done.detail as Record<string, unknown>, tx);
+    const { result, detail } = await work(tx);
+    await recordAudit(tx, { ...once, detail });
+    return result;
+  }, TX_OPTIONS);
 }
 
 /**
  * Records `action` in the same transaction as the change. With `once`, a second
  * attempt of the same change collides on the idempotency key and rolls back.
  */
-export async function recordAudit(tx: Tx, e: AuditEntry, once = true): Promise<void> {
+export async function recordAudit(tx: Tx, entry: AuditEntry, once = true): Promise<void> {
   await tx.auditEvent.create({
     data: {
-      workspaceId: e.workspaceId,
-      deletionId: e.deletionId,
-      actorType: e.actor.type,
-      actorId: e.actor.id,
-      action: e.action,
-      detail: e.detail as Prisma.InputJsonValue,
-      idempotencyKey: once ? onceKey(e.deletionId, e.action) : null,
+      workspaceId: entry.workspaceId,
+      deletionId: entry.deletionId,
+      actorType: entry.actor.type,
+      actorId: entry.actor.id,
+      action: entry.action,
+      detail: entry.detail as Prisma.InputJsonValue,
+      idempotencyKey: once ? onceKey(entry.deletionId, entry.action) : null,
     },
   });
 }
@@ -60,38 +76,44 @@ export async function assertTargets(tx: Tx, workspaceId: string, deletedUserId: 
   if (ids.length === 0) return;
   const rows = await tx.$queryRaw<{ id: string; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]>`
     SELECT id, status FROM users WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) FOR SHARE`;
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byId = new Map(rows.map((row) => [row.id, row]));
   for (const id of ids) {
     const problem = targetProblem(deletedUserId, byId.get(id), id);
-    if (problem) throw ruleViolation(problem.message);
+    if (problem) throw refusalFailure(problem);
   }
 }
 
 /**
- * The first user who can still receive what is left at the very end: a member
- * of the step-1 choice who is still active, else the confirming admin, else any
- * active owner of the workspace.
+ * What `heirOf` decides from: which of `preferred` are ACTIVE (never the
+ * leaver) and the workspace's first active owner or admin.
  */
-export async function fallbackOwner(
+export async function heirCandidates(
   tx: Tx,
   workspaceId: string,
-  deletedUserId: string,
+  leaverId: string,
   preferred: readonly string[],
-): Promise<string> {
-  const rows = await tx.user.findMany({
-    where: { workspaceId, status: 'ACTIVE', id: { in: [...preferred], not: deletedUserId } },
+): Promise<HeirCandidates> {
+  const active = await tx.user.findMany({
+    where: { workspaceId, status: 'ACTIVE', id: { in: [...preferred], not: leaverId } },
     select: { id: true },
   });
-  const active = new Set(rows.map((r) => r.id));
-  const first = preferred.find((id) => active.has(id));
-  if (first) return first;
-  const owner = await tx.user.findFirst({
-    where: { workspaceId, status: 'ACTIVE', role: { in: ['OWNER', 'ADMIN'] }, id: { not: deletedUserId } },
+  const admins = await tx.user.findMany({
+    where: { workspaceId, status: 'ACTIVE', role: { in: ['OWNER', 'ADMIN'] }, id: { not: leaverId } },
     orderBy: [{ role: 'asc' }, { createdAt: 'asc' }],
     select: { id: true },
+    take: 1,
   });
-  if (!owner) throw ruleViolation('Nobody active is left in this workspace to take over what the user held.');
-  return owner.id;
+  return { preferred, active: new Set(active.map((user) => user.id)), admins: admins.map((user) => user.id) };
+}
+
+/** The refusal when nobody active is left to inherit. */
+export const NOBODY_LEFT = { kind: 'RuleViolation', message: 'Nobody active is left in this workspace to take over what the user held.' } as const;
+
+/** Who inherits what the leaver still holds (domain `heirOf`); refused when nobody is left. */
+export async function findHeir(tx: Tx, workspaceId: string, leaverId: string, preferred: readonly string[]): Promise<string> {
+  const heir = heirOf(await heirCandidates(tx, workspaceId, leaverId, preferred));
+  if (heir === null) throw refusalFailure(NOBODY_LEFT);
+  return heir;
 }
 
 /** Replaces a distribution's members (automation or integration) in the given order. */
@@ -101,30 +123,30 @@ export async function replaceMembers(
   id: string,
   distribution: Distribution,
 ): Promise<void> {
-  const rows = distribution.map((m, position) => ({ userId: m.userId, weight: m.weight, position }));
+  const rows = distribution.map((member, position) => ({ userId: member.userId, weight: member.weight, position }));
   if (kind === 'automations') {
     await tx.automationMember.deleteMany({ where: { automationId: id } });
-    await tx.automationMember.createMany({ data: rows.map((r) => ({ ...r, automationId: id })) });
+    await tx.automationMember.createMany({ data: rows.map((row) => ({ ...row, automationId: id })) });
   } else {
     await tx.integrationMember.deleteMany({ where: { integrationId: id } });
-    await tx.integrationMember.createMany({ data: rows.map((r) => ({ ...r, integrationId: id })) });
+    await tx.integrationMember.createMany({ data: rows.map((row) => ({ ...row, integrationId: id })) });
   }
 }
 
 type MemberRow = { userId: string; weight: number; position: number };
 export function toDistribution(members: MemberRow[]): Distribution {
-  return [...members].sort((a, b) => a.position - b.position).map((m) => ({ userId: m.userId, weight: m.weight }));
+  return [...members].sort((a, b) => a.position - b.position).map((member) => ({ userId: member.userId, weight: member.weight }));
 }
 
 /** Automations or integrations of the workspace whose distribution includes `userId`. */
-export async function routingWithUser(tx: Tx | Db, kind: 'automations' | 'integrations', workspaceId: string, userId: string) {
+export async function routingWithUser(client: Tx | Db, kind: 'automations' | 'integrations', workspaceId: string, userId: string) {
   const where = { workspaceId, members: { some: { userId } } };
   const select = { id: true, name: true, members: { select: { userId: true, weight: true, position: true } } };
   const rows =
     kind === 'automations'
-      ? await tx.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
-      : await tx.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-  return rows.map((r) => ({ id: r.id, name: r.name, current: toDistribution(r.members) }));
+      ? await client.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
+      : await client.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  return rows.map((row) => ({ id: row.id, name: row.name, current: toDistribution(row.members) }));
 }
 
 /** Serializable transactions fail under contention; the activity retry runs them again. */
@@ -136,11 +158,11 @@ export const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 } as const;
  * before starting and again inside the opening transaction.
  */
 export async function startProblem(
-  db: Tx | Db,
+  client: Tx | Db,
   workspaceId: string,
   target: { id: string; role: Role; status: UserStatus },
   actor: Actor,
 ): Promise<RuleProblem | null> {
-  const activeOwnerCount = await db.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
+  const activeOwnerCount = await client.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
   return startDeletionProblem({ actorUserId: actor.type === 'USER' ? actor.id : null, target, activeOwnerCount });
 }

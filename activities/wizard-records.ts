@@ -2,10 +2,11 @@
 import type { Prisma } from '../generated/prisma/client';
 import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
-import { alreadyDone, recordAudit, ruleViolation, startProblem, TX_OPTIONS, type Db } from './shared';
+import { refusalFailure } from '../domain/refusal';
+import { onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
 
-export function wizardRecordActivities(db: Db) {
+export function wizardRecordActivities(prisma: Db) {
   return {
     /**
      * Marks the user (PENDING_DELETION, or SUSPENDED until an HR `effectiveAt`),
@@ -13,7 +14,7 @@ export function wizardRecordActivities(db: Db) {
      * DELETION_STARTED, all in one transaction. Run twice, it returns the row.
      */
     async openDeletion(input: WizardInput): Promise<Deletion> {
-      return db.$transaction(async (tx) => {
+      return prisma.$transaction(async (tx) => {
         const existing = await tx.deletion.findUnique({ where: { id: input.deletionId } });
         if (existing) return existing.state as unknown as Deletion;
 
@@ -25,15 +26,15 @@ export function wizardRecordActivities(db: Db) {
           { id: string; name: string; email: string; role: 'OWNER' | 'ADMIN' | 'MEMBER'; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]
         >`SELECT id, name, email, role, status FROM users
           WHERE workspace_id = ${input.workspaceId} AND id = ${input.userId} FOR UPDATE`;
-        if (!user) throw ruleViolation(`User ${input.userId} is not in this workspace.`);
-        if (user.status === 'PENDING_DELETION') throw ruleViolation(`User ${user.id} is already being deleted.`);
+        if (!user) throw refusalFailure({ kind: 'RuleViolation', message: `User ${input.userId} is not in this workspace.` });
+        if (user.status === 'PENDING_DELETION') throw refusalFailure({ kind: 'RuleViolation', message: `User ${user.id} is already being deleted.` });
         const open = await tx.deletion.findFirst({
           where: { workspaceId: input.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
           select: { id: true },
         });
-        if (open) throw ruleViolation(`User ${user.id} is already being deleted (deletion ${open.id}).`);
+        if (open) throw refusalFailure({ kind: 'RuleViolation', message: `User ${user.id} is already being deleted (deletion ${open.id}).` });
         const problem = await startProblem(tx, input.workspaceId, user, input.actor);
-        if (problem) throw ruleViolation(problem.message);
+        if (problem) throw refusalFailure(problem);
 
         const now = new Date();
         const later = input.effectiveAt !== null && Date.parse(input.effectiveAt) > now.getTime();
@@ -104,7 +105,7 @@ export function wizardRecordActivities(db: Db) {
     async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion; version?: number }): Promise<void> {
       const view = { ...args.view, attention: args.view.attention ?? null };
       const forward = args.version === undefined ? {} : { version: { lt: args.version } };
-      await db.deletion.updateMany({
+      await prisma.deletion.updateMany({
         where: { id: args.deletionId, workspaceId: args.workspaceId, ...forward },
         data: {
           ...(args.version === undefined ? {} : { version: args.version }),
@@ -119,20 +120,19 @@ export function wizardRecordActivities(db: Db) {
 
     /** The HR `effectiveAt` has come: the suspended user is now being deleted. */
     async markPendingDeletion(args: { workspaceId: string; deletionId: string; userId: string }): Promise<void> {
-      await db.$transaction(async (tx) => {
-        if (await alreadyDone(tx, args.deletionId, 'USER_PENDING_DELETION')) return;
-        await tx.user.updateMany({
-          where: { id: args.userId, workspaceId: args.workspaceId, status: 'SUSPENDED' },
-          data: { status: 'PENDING_DELETION' },
-        });
-        await recordAudit(tx, {
-          workspaceId: args.workspaceId,
-          deletionId: args.deletionId,
-          actor: { type: 'SYSTEM', id: 'effective-date' },
-          action: 'USER_PENDING_DELETION',
-          detail: { userId: args.userId },
-        });
-      }, TX_OPTIONS);
+      const actor: Actor = { type: 'SYSTEM', id: 'effective-date' };
+      await onceInTransaction(
+        prisma,
+        { ...args, actor, action: 'USER_PENDING_DELETION' },
+        async (tx) => {
+          await tx.user.updateMany({
+            where: { id: args.userId, workspaceId: args.workspaceId, status: 'SUSPENDED' },
+            data: { status: 'PENDING_DELETION' },
+          });
+          return { result: undefined, detail: { userId: args.userId } };
+        },
+        () => undefined,
+      );
     },
 
     /**
@@ -147,47 +147,43 @@ export function wizardRecordActivities(db: Db) {
       actor: Actor;
       reason: string | null;
     }): Promise<{ moved: number | null }> {
-      return db.$transaction(async (tx) => {
-        const done = await alreadyDone(tx, args.deletionId, 'DELETION_CANCELLED');
-        if (done) return { moved: ((done.detail as { leadsMoved?: number | null }).leadsMoved ?? null) };
-        await tx.user.updateMany({
-          where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
-          data: { status: 'ACTIVE' },
-        });
-        // Close the move's streams first. Locking the move's row waits for
-        // streams being laid out at this moment (which hold it), so the update
-        // below sees them; it does not wait for batches, which only update it.
-        // Closing waits for any batch in flight (it holds its stream's row) and
-        // no batch acts on a closed stream, so the count read next is final.
-        await tx.$queryRaw`SELECT 1 FROM lead_moves WHERE deletion_id = ${args.deletionId} AND kind = 'MOVE' FOR KEY SHARE`;
-        await tx.leadMoveStream.updateMany({ where: { deletionId: args.deletionId, kind: 'MOVE' }, data: { done: true } });
-        const move = await tx.leadMove.findUnique({
-          where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
-        });
-        let moved: number | null = null;
-        if (move && !move.done) {
-          moved = move.moved;
-          await tx.leadMove.update({
+      return onceInTransaction(
+        prisma,
+        { ...args, action: 'DELETION_CANCELLED' },
+        async (tx) => {
+          await tx.user.updateMany({
+            where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
+            data: { status: 'ACTIVE' },
+          });
+          // Close the move's streams first. Locking the move's row waits for
+          // streams being laid out at this moment (which hold it), so the update
+          // below sees them; it does not wait for batches, which only update it.
+          // Closing waits for any batch in flight (it holds its stream's row) and
+          // no batch acts on a closed stream, so the count read next is final.
+          await tx.$queryRaw`SELECT 1 FROM lead_moves WHERE deletion_id = ${args.deletionId} AND kind = 'MOVE' FOR KEY SHARE`;
+          await tx.leadMoveStream.updateMany({ where: { deletionId: args.deletionId, kind: 'MOVE' }, data: { done: true } });
+          const move = await tx.leadMove.findUnique({
             where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
-            data: { done: true },
           });
-          await recordAudit(tx, {
-            workspaceId: args.workspaceId,
-            deletionId: args.deletionId,
-            actor: args.actor,
-            action: 'LEADS_MOVED',
-            detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: true },
-          });
-        }
-        await recordAudit(tx, {
-          workspaceId: args.workspaceId,
-          deletionId: args.deletionId,
-          actor: args.actor,
-          action: 'DELETION_CANCELLED',
-          detail: { userId: args.userId, reason: args.reason, leadsMoved: moved, userStatus: 'ACTIVE' },
-        });
-        return { moved };
-      }, TX_OPTIONS);
+          let moved: number | null = null;
+          if (move && !move.done) {
+            moved = move.moved;
+            await tx.leadMove.update({
+              where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
+              data: { done: true },
+            });
+            await recordAudit(tx, {
+              workspaceId: args.workspaceId,
+              deletionId: args.deletionId,
+              actor: args.actor,
+              action: 'LEADS_MOVED',
+              detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: true },
+            });
+          }
+          return { result: { moved }, detail: { userId: args.userId, reason: args.reason, leadsMoved: moved, userStatus: 'ACTIVE' } };
+        },
+        (detail) => ({ moved: (detail as { leadsMoved?: number | null }).leadsMoved ?? null }),
+      );
     },
   };
 }

@@ -11,14 +11,14 @@
 import { randomUUID } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
-  WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import type { PrismaClient } from '../generated/prisma/client';
-import { FAILURE_TYPES, notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
+import { notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
+import { refusalError } from '../domain/refusal';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
@@ -44,11 +44,8 @@ export const WIZARD_WAIT_LIMIT_MS = 10_000;
 
 /** Turns a refused update into the named error the API maps; anything else is rethrown. */
 export function refusalFrom(err: unknown): Error {
-  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    if (cause.type === FAILURE_TYPES.StepConflict) return new StepConflict(cause.message);
-    if (cause.type === FAILURE_TYPES.RuleViolation) return new RuleViolation(cause.message);
-  }
+  const refusal = refusalError(err);
+  if (refusal) return refusal;
   if (err instanceof WorkflowNotFoundError) return new StepConflict('This wizard is no longer running.');
   return err instanceof Error ? err : new Error(String(err));
 }

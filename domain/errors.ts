@@ -1,5 +1,5 @@
 // Named refusals, each mapped once to an HTTP status by the API
-// (api/problems.ts) and to an ApplicationFailure type by the workflow.
+// (api/problems.ts); domain/refusal.ts carries them across Temporal.
 // Messages are written for the admin who reads them.
 
 /** A field or body the client sent is malformed (HTTP 400). */
@@ -48,13 +48,3 @@ export class Unavailable extends Error {
     super(message);
   }
 }
-
-export type Refusal = BadInput | NotFound | StepConflict | RuleViolation;
-
-/** ApplicationFailure `type`s the workflow uses for refused updates. */
-export const FAILURE_TYPES = {
-  StepConflict: 'StepConflict',
-  RuleViolation: 'RuleViolation',
-  /** An activity's work was refused by the database for good (bad data, a broken constraint): not retried. */
-  DatabaseRefused: 'DatabaseRefused',
-} as const;

@@ -108,3 +108,24 @@ test('storableText writes out lone surrogates and NUL, and keeps everything else
   expect(W.storableText('plain')).toBe('plain');
   expect(W.storableText(null)).toBeNull();
 });
+
+test('a snapshot carried by older code resumes with the defaults it ran with, and a carried state keeps who acted', () => {
+  const old = openedSnapshot();
+  const resumed = W.resumedState(input, old, T1);
+  expect(resumed).toMatchObject({ leadsActor: input.actor, confirmedBy: null, applying: false, retryRequested: false, openRefusal: null });
+  expect(resumed.view).toEqual(old.view);
+
+  const ann = { type: 'USER' as const, id: 'ann' };
+  const carried = { ...resumed, leadsActor: ann, applying: true };
+  expect(W.resumedState(input, JSON.parse(JSON.stringify(carried)), T1)).toMatchObject({ leadsActor: ann, applying: false });
+});
+
+test('one guard refuses every change while the wizard opens or another change is applied', () => {
+  const fresh = W.resumedState(input, undefined, T0);
+  expect(W.changeInProgressProblem(fresh, 'busy')).toMatchObject({ kind: 'StepConflict', message: expect.stringContaining('opening') });
+  const waiting = W.resumedState(input, openedSnapshot(), T0);
+  expect(W.changeInProgressProblem(waiting, 'busy')).toBeNull();
+  expect(W.changeInProgressProblem({ ...waiting, applying: true }, 'busy')).toEqual({ kind: 'StepConflict', message: 'busy' });
+  expect(W.changeInProgressProblem(W.cancelRequested(waiting, T1), 'busy')).toEqual({ kind: 'StepConflict', message: 'busy' });
+  expect(W.changeInProgressProblem(W.confirmAccepted(waiting, T1), 'busy')).toEqual({ kind: 'StepConflict', message: 'busy' });
+});

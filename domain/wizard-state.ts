@@ -1,8 +1,10 @@
 // The wizard's state and its transitions, as plain data and pure functions.
-// The workflow holds one `WizardSnapshot` and replaces it through these
-// functions; activities use `openedView` to write the first mirror row. No
-// Temporal here, so every transition is unit-testable on its own.
+// The workflow holds one `WizardState` (a `WizardSnapshot` plus who acts and
+// what it waits for), replaces it through these functions and carries it whole
+// across continue-as-new; activities use `openedView` to write the first
+// mirror row. No Temporal here, so every transition is unit-testable on its own.
 import { suggestWithout } from './distribution';
+import type { RuleProblem } from './rules';
 import type {
   Actor,
   Deletion,
@@ -61,6 +63,51 @@ export interface WizardSnapshot {
    * snapshots carried over by older code: 0.
    */
   version?: number;
+}
+
+/** Everything the workflow keeps; continue-as-new carries it whole. */
+export interface WizardState extends WizardSnapshot {
+  /** Who submitted step 1 (the move runs after that update has returned). */
+  leadsActor: Actor;
+  /** Who confirmed; null before CONFIRM. */
+  confirmedBy: Actor | null;
+  /** An update is between its validator and its last write: every other change is refused. */
+  applying: boolean;
+  /** An operator asked to try again the work the database refused (see `attention`). */
+  retryRequested: boolean;
+  /** Why the wizard could not open (the refusal `waitOpened` answers with). */
+  openRefusal: string | null;
+}
+
+/** What continue-as-new hands over: older code carried only the snapshot. */
+export type CarriedState = WizardSnapshot & Partial<Omit<WizardState, keyof WizardSnapshot>>;
+
+/**
+ * The state a run starts with: a fresh one, or the carried one with each
+ * field older code did not carry at the default it ran with. No update is
+ * in flight at a continue-as-new, so `applying` starts false.
+ */
+export function resumedState(input: WizardInput, carried: CarriedState | undefined, now: string): WizardState {
+  return {
+    leadsActor: input.actor,
+    confirmedBy: null,
+    retryRequested: false,
+    openRefusal: null,
+    ...(carried ?? initialSnapshot(input, now)),
+    applying: false,
+  };
+}
+
+/**
+ * The one guard every change passes first: nothing changes while the wizard
+ * opens, or while another change (a step, a confirm, a cancel) is applied.
+ */
+export function changeInProgressProblem(state: WizardState, whileApplying: string): RuleProblem | null {
+  if (state.phase === 'OPENING') return { kind: 'StepConflict', message: 'The wizard is still opening; try again in a moment.' };
+  if (state.applying || state.phase === 'CANCELLING' || state.phase === 'CONFIRMING') {
+    return { kind: 'StepConflict', message: whileApplying };
+  }
+  return null;
 }
 
 export const STEP_ORDER: readonly Step[] = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];
@@ -133,50 +180,50 @@ export function initialSnapshot(input: WizardInput, now: string): WizardSnapshot
   };
 }
 
-function touch(s: WizardSnapshot, view: Partial<Deletion>, now: string, phase: Phase = s.phase): WizardSnapshot {
+function touch<S extends WizardSnapshot>(s: S, view: Partial<Deletion>, now: string, phase: Phase = s.phase): S {
   return { ...s, phase, view: { ...s.view, ...view, updatedAt: now } };
 }
 
-export function opened(s: WizardSnapshot, view: Deletion): WizardSnapshot {
+export function opened<S extends WizardSnapshot>(s: S, view: Deletion): S {
   return { ...s, phase: 'WAITING', view };
 }
 
-export function becameEffective(s: WizardSnapshot): WizardSnapshot {
+export function becameEffective<S extends WizardSnapshot>(s: S): S {
   return { ...s, effective: true };
 }
 
-export function moveStarted(s: WizardSnapshot, distribution: Distribution, total: number, now: string): WizardSnapshot {
+export function moveStarted<S extends WizardSnapshot>(s: S, distribution: Distribution, total: number, now: string): S {
   return touch(s, { leads: { ...s.view.leads, total, moved: 0, state: 'MOVING', distribution } }, now, 'MOVING');
 }
 
-export function moveProgressed(s: WizardSnapshot, moved: number, now: string): WizardSnapshot {
+export function moveProgressed<S extends WizardSnapshot>(s: S, moved: number, now: string): S {
   return touch(s, { leads: { ...s.view.leads, moved } }, now);
 }
 
 /** The move finished (or stopped for a cancel): the wizard goes on to AUTOMATIONS unless cancelling. */
-export function moveFinished(s: WizardSnapshot, moved: number, now: string): WizardSnapshot {
+export function moveFinished<S extends WizardSnapshot>(s: S, moved: number, now: string): S {
   const leads = { ...s.view.leads, moved, state: 'DONE' as const };
   if (s.phase === 'CANCELLING') return touch(s, { leads }, now);
   return touch(s, { leads, step: 'AUTOMATIONS' }, now, 'WAITING');
 }
 
-export function routingApplied(
-  s: WizardSnapshot,
+export function routingApplied<S extends WizardSnapshot>(
+  s: S,
   kind: 'automations' | 'integrations',
   applied: { id: string; distribution: Distribution }[],
   now: string,
-): WizardSnapshot {
+): S {
   const byId = new Map(applied.map((a) => [a.id, a.distribution]));
   const items = s.view[kind].map((item) => ({ ...item, applied: byId.get(item.id) ?? null }));
   return touch(s, { [kind]: items, step: nextStep(s.view.step) }, now, 'WAITING');
 }
 
-export function labelsApplied(
-  s: WizardSnapshot,
+export function labelsApplied<S extends WizardSnapshot>(
+  s: S,
   replacements: { labelId: string; replacementUserId: string | null }[],
   appliedIds: readonly string[],
   now: string,
-): WizardSnapshot {
+): S {
   const replacement = new Map(replacements.map((r) => [r.labelId, r.replacementUserId]));
   const applied = new Set(appliedIds);
   const labels = s.view.labels.map((l) => ({
@@ -187,35 +234,35 @@ export function labelsApplied(
   return touch(s, { labels, step: 'CONFIRM' }, now, 'WAITING');
 }
 
-export function confirmAccepted(s: WizardSnapshot, now: string): WizardSnapshot {
+export function confirmAccepted<S extends WizardSnapshot>(s: S, now: string): S {
   return touch(s, {}, now, 'CONFIRMING');
 }
 
-export function sweepProgressed(s: WizardSnapshot, swept: number, now: string): WizardSnapshot {
+export function sweepProgressed<S extends WizardSnapshot>(s: S, swept: number, now: string): S {
   return touch(s, { leads: { ...s.view.leads, swept } }, now);
 }
 
-export function completed(s: WizardSnapshot, swept: number, now: string): WizardSnapshot {
+export function completed<S extends WizardSnapshot>(s: S, swept: number, now: string): S {
   return touch(s, { status: 'COMPLETED', step: 'DONE', attention: null, leads: { ...s.view.leads, swept } }, now, 'FINISHED');
 }
 
-export function cancelRequested(s: WizardSnapshot, now: string): WizardSnapshot {
+export function cancelRequested<S extends WizardSnapshot>(s: S, now: string): S {
   return touch(s, {}, now, 'CANCELLING');
 }
 
-export function cancelled(s: WizardSnapshot, now: string): WizardSnapshot {
+export function cancelled<S extends WizardSnapshot>(s: S, now: string): S {
   const leads = s.view.leads.state === 'MOVING' ? { ...s.view.leads, state: 'DONE' as const } : s.view.leads;
   return touch(s, { status: 'CANCELLED', attention: null, leads }, now, 'FINISHED');
 }
 
 /** Work the database refuses for good: the wizard stays where it is and says why (the first `since` is kept). */
-export function attentionNeeded(s: WizardSnapshot, reason: string, now: string): WizardSnapshot {
+export function attentionNeeded<S extends WizardSnapshot>(s: S, reason: string, now: string): S {
   const since = s.view.attention?.since ?? now;
   return touch(s, { attention: { reason, since } }, now);
 }
 
 /** The work went through: nothing needs attention any more. */
-export function attentionCleared(s: WizardSnapshot, now: string): WizardSnapshot {
+export function attentionCleared<S extends WizardSnapshot>(s: S, now: string): S {
   return touch(s, { attention: null }, now);
 }
 
@@ -233,7 +280,7 @@ export function storableText(text: string | null): string | null {
   );
 }
 
-export function failed(s: WizardSnapshot, now: string): WizardSnapshot {
+export function failed<S extends WizardSnapshot>(s: S, now: string): S {
   return touch(s, { status: 'FAILED' }, now, 'FINISHED');
 }
 

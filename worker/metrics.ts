@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MoveKind } from '../activities/lead-move';
+import type { MoveKind } from '../activities/lead-move/sql';
 
 export const workerRegistry = new Registry();
 
@@ -26,7 +26,7 @@ const batchSeconds = new Histogram({
 
 let defaultsCollected = false;
 
-/** One committed batch of a bulk move (called by activities/lead-move.ts). */
+/** One committed batch of a bulk move (called by activities/lead-move/engine.ts). */
 export function recordLeadBatch(kind: MoveKind, leads: number, seconds: number): void {
   if (leads > 0) leadsMoved.inc({ kind }, leads);
   batchSeconds.observe(seconds);

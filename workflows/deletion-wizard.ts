@@ -20,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { WizardActivities as Activities } from '../activities';
-import { FAILURE_TYPES } from '../domain/errors';
+import { FAILURE_TYPES, refusalFailure, refusalOf } from '../domain/refusal';
 import {
   cancelProblem,
   confirmationProblem,
@@ -32,9 +32,19 @@ import {
   stepProblem,
   type RuleProblem,
 } from '../domain/rules';
-import type { AutomationsStepBody, CancelBody, Deletion, Distribution, IntegrationsStepBody, Step } from '../domain/schemas';
+import type {
+  AutomationsStepBody,
+  CancelBody,
+  ConfirmBody,
+  Deletion,
+  Distribution,
+  IntegrationsStepBody,
+  LabelsStepBody,
+  LeadsStepBody,
+  Step,
+} from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
-import * as W from '../domain/wizard-state';
+import * as wizardState from '../domain/wizard-state';
 import {
   cancel,
   confirm,
@@ -49,7 +59,7 @@ import {
 } from './definitions';
 
 /** Short database transactions: retried with backoff until the database answers. */
-const db = proxyActivities<Activities>({
+const transactions = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [FAILURE_TYPES.RuleViolation] },
 });
@@ -94,10 +104,6 @@ const PATCH = {
 /** How long one move activity runs before reporting progress to the workflow. */
 const MOVE_SLICE_MS = 2_000;
 
-function refuse(problem: RuleProblem): never {
-  throw ApplicationFailure.create({ type: problem.kind, message: problem.message, nonRetryable: true });
-}
-
 function now(): string {
   return new Date().toISOString();
 }
@@ -108,12 +114,9 @@ function now(): string {
  * stays a failure.
  */
 function asRefusal(err: unknown): never {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (
-    cause instanceof ApplicationFailure &&
-    (cause.type === FAILURE_TYPES.RuleViolation || cause.type === FAILURE_TYPES.DatabaseRefused)
-  ) {
-    throw ApplicationFailure.create({ type: FAILURE_TYPES.RuleViolation, message: cause.message, nonRetryable: true });
+  const refusal = refusalOf(err);
+  if (refusal && refusal.kind !== FAILURE_TYPES.StepConflict) {
+    throw refusalFailure({ kind: FAILURE_TYPES.RuleViolation, message: refusal.message });
   }
   throw err;
 }
@@ -123,34 +126,310 @@ function asRefusal(err: unknown): never {
  * (with `rules`, also a business rule's refusal); null for any other failure.
  */
 function refusedForGood(err: unknown, rules = false): string | null {
-  const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  if (!(cause instanceof ApplicationFailure)) return null;
-  if (cause.type === FAILURE_TYPES.DatabaseRefused) return cause.message;
-  return rules && cause.type === FAILURE_TYPES.RuleViolation ? cause.message : null;
+  const refusal = err instanceof ActivityFailure ? refusalOf(err) : null;
+  if (refusal?.kind === FAILURE_TYPES.DatabaseRefused) return refusal.message;
+  return rules && refusal?.kind === FAILURE_TYPES.RuleViolation ? refusal.message : null;
 }
 
-export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSnapshot): Promise<Deletion> {
-  let s: W.WizardSnapshot = carried ?? W.initialSnapshot(input, now());
-  /** An update handler is between validation and its last write. */
-  let busy = false;
-  let moveScope: CancellationScope | undefined;
-  /** Who submitted step 1 (the move runs after that update has returned). */
-  let leadsActor = input.actor;
-  /** Why the wizard could not open (the refusal `waitOpened` answers with). */
-  let openRefusal: string | null = null;
-  /** An operator asked to try again the work the database refused (see `attention`). */
-  let retryRequested = false;
-  const { workspaceId, userId, deletionId } = input;
+export async function deletionWizard(input: wizardState.WizardInput, carried?: wizardState.CarriedState): Promise<Deletion> {
+  const wizard = new DeletionWizard(input, wizardState.resumedState(input, carried, now()));
+  setHandler(getDeletion, () => wizard.deletion());
+  setHandler(waitOpened, () => wizard.waitOpened());
+  setHandler(retry, () => wizard.retry(), { validator: () => wizard.validateRetry() });
+  setHandler(submitLeads, (update) => wizard.submitLeads(update), { validator: (update) => wizard.validateLeads(update) });
+  setHandler(submitAutomations, (update) => wizard.submitRouting('automations', update), {
+    validator: (update) => wizard.validateRouting('automations', update),
+  });
+  setHandler(submitIntegrations, (update) => wizard.submitRouting('integrations', update), {
+    validator: (update) => wizard.validateRouting('integrations', update),
+  });
+  setHandler(submitLabels, (update) => wizard.submitLabels(update), { validator: (update) => wizard.validateLabels(update) });
+  setHandler(confirm, (update) => wizard.confirm(update), { validator: (update) => wizard.validateConfirm(update) });
+  // The validator declares the update's whole argument tuple (TypeScript overloads need it).
+  setHandler(cancel, (update) => wizard.cancel(update), { validator: (_update: StepInput<CancelBody>) => wizard.validateCancel() });
+  return wizard.run();
+}
 
-  const publish = async (next: W.WizardSnapshot) => {
-    // Each save carries a higher version than the one before: the row keeps the newest.
-    s = { ...next, version: (s.version ?? 0) + 1 };
-    upsertSearchAttributes([
-      { key: DeletionStep, value: s.view.step },
-      { key: DeletionStatus, value: s.view.status },
-    ]);
-    await db.saveDeletionState({ workspaceId, deletionId, view: s.view, version: s.version! });
-  };
+/** One wizard: its state (one object, carried by continue-as-new), its handlers and its main body. */
+class DeletionWizard {
+  /** The running lead move, so a cancel can stop it (a runtime handle, never carried). */
+  private moveScope: CancellationScope | undefined;
+
+  constructor(
+    private readonly input: wizardState.WizardInput,
+    private state: wizardState.WizardState,
+  ) {}
+
+  // ---- queries and validators ----------------------------------------------
+  /** Snapshots carried over from before `attention` existed have none: null. */
+  deletion(): Deletion {
+    return { ...this.state.view, attention: this.state.view.attention ?? null };
+  }
+
+  validateRetry(): void {
+    if (!this.state.view.attention) throw refusalFailure({ kind: 'StepConflict', message: 'Nothing in this wizard is waiting to be tried again.' });
+  }
+
+  validateLeads({ body }: StepInput<LeadsStepBody>): void {
+    this.validateStep('LEADS');
+    refuseIf(leadsStepProblem(this.input.userId, body));
+  }
+
+  validateRouting(kind: RoutingKind, { body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): void {
+    this.validateStep(kind === 'automations' ? 'AUTOMATIONS' : 'INTEGRATIONS');
+    refuseIf(
+      routingStepProblem({
+        deletedUserId: this.input.userId,
+        items: this.state.view[kind],
+        overrides: routingOverrides(body),
+        what: kind === 'automations' ? 'automation' : 'integration',
+      }),
+    );
+  }
+
+  validateLabels({ body }: StepInput<LabelsStepBody>): void {
+    this.validateStep('LABELS');
+    refuseIf(labelsStepProblem({ deletedUserId: this.input.userId, items: this.state.view.labels, replacements: body.replacements }));
+  }
+
+  validateConfirm({ body }: StepInput<ConfirmBody>): void {
+    this.validateStep('CONFIRM');
+    if (!this.state.effective) {
+      throw refusalFailure({
+        kind: 'StepConflict',
+        message: `The user leaves on ${this.input.effectiveAt}; the deletion can be confirmed from then on.`,
+      });
+    }
+    refuseIf(confirmationProblem(body.confirmation));
+  }
+
+  validateCancel(): void {
+    refuseIf(wizardState.changeInProgressProblem(this.state, 'This wizard is already being confirmed or cancelled.'));
+    refuseIf(cancelProblem(this.current()));
+  }
+
+  private validateStep(step: Step): void {
+    refuseIf(wizardState.changeInProgressProblem(this.state, 'Another change to this wizard is being applied; reload and try again.'));
+    refuseIf(stepProblem(this.current(), step));
+  }
+
+  private current() {
+    return { status: this.state.view.status, step: this.state.view.step, leadsMoving: this.state.phase === 'MOVING' };
+  }
+
+  // ---- updates ---------------------------------------------------------------
+  async waitOpened(): Promise<Deletion> {
+    await condition(() => this.state.phase !== 'OPENING');
+    if (this.state.view.status === 'FAILED') {
+      throw refusalFailure({ kind: 'RuleViolation', message: this.state.openRefusal ?? 'The wizard could not open.' });
+    }
+    return this.state.view;
+  }
+
+  retry(): Deletion {
+    this.state = { ...this.state, retryRequested: true };
+    return this.state.view;
+  }
+
+  submitLeads({ actor, body }: StepInput<LeadsStepBody>): Promise<Deletion> {
+    return this.exclusive(async () => {
+      const distribution = leadsChoice(body);
+      this.state = { ...this.state, leadsActor: actor };
+      const { total } = await transactions.startLeadMove({ ...this.ids(), userId: this.input.userId, kind: 'MOVE', distribution, actor });
+      await this.publish(wizardState.moveStarted(this.state, distribution, total, now()));
+      return this.state.view;
+    });
+  }
+
+  submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<Deletion> {
+    return this.exclusive(async () => {
+      const choices = resolveRouting(this.state.view[kind], routingOverrides(body));
+      const { applied } = await transactions.applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
+      await this.publish(wizardState.routingApplied(this.state, kind, applied, now()));
+      return this.state.view;
+    });
+  }
+
+  submitLabels({ actor, body }: StepInput<LabelsStepBody>): Promise<Deletion> {
+    return this.exclusive(async () => {
+      const labelIds = this.state.view.labels.map((label) => label.id);
+      const { applied } = await transactions.applyLabels({
+        ...this.ids(),
+        userId: this.input.userId,
+        labelIds,
+        replacements: body.replacements,
+        actor,
+      });
+      await this.publish(wizardState.labelsApplied(this.state, body.replacements, applied, now()));
+      return this.state.view;
+    });
+  }
+
+  confirm({ actor }: StepInput<ConfirmBody>): Promise<Deletion> {
+    return this.exclusive(async () => {
+      this.state = { ...this.state, confirmedBy: actor };
+      await this.publish(wizardState.confirmAccepted(this.state, now()));
+      return this.state.view;
+    });
+  }
+
+  async cancel({ actor, body }: StepInput<CancelBody>): Promise<Deletion> {
+    this.state = wizardState.cancelRequested(this.state, now());
+    this.moveScope?.cancel();
+    await condition(() => this.moveScope === undefined);
+    const args = { ...this.ids(), userId: this.input.userId, actor, reason: body.reason ?? null };
+    let result: { moved: number | null };
+    try {
+      result = await transactions.cancelDeletion(args);
+    } catch (err) {
+      if (refusedForGood(err) === null || !patched(PATCH.cancelReason)) throw err;
+      // The database refused the reason as sent (a lone surrogate, a NUL): keep it, written out escaped.
+      result = await this.untilItGoesThrough('Cancelling', () =>
+        transactions.cancelDeletion({ ...args, reason: wizardState.storableText(args.reason) }),
+      );
+    }
+    const stopped = result.moved === null ? this.state : wizardState.moveProgressed(this.state, result.moved, now());
+    await this.publish(wizardState.cancelled(stopped, now()));
+    return this.state.view;
+  }
+
+  /** Runs an update's writes one at a time, turning activity refusals into update refusals. */
+  private async exclusive<T>(apply: () => Promise<T>): Promise<T> {
+    this.state = { ...this.state, applying: true };
+    try {
+      return await apply();
+    } catch (err) {
+      asRefusal(err);
+    } finally {
+      this.state = { ...this.state, applying: false };
+    }
+  }
+
+  // ---- main body -----------------------------------------------------------
+  async run(): Promise<Deletion> {
+    const { workspaceId, userId } = this.input;
+    if (this.state.phase === 'OPENING') {
+      try {
+        const view = await transactions.openDeletion(this.input);
+        upsertSearchAttributes([
+          { key: DeletionWorkspaceId, value: workspaceId },
+          { key: DeletionUserId, value: userId },
+        ]);
+        await this.publish(wizardState.opened(this.state, view));
+      } catch (err) {
+        // A rule said no after the caller's own check (a race), or the database refused the input for good:
+        // nothing was written; the caller is told why.
+        const cause = err instanceof ActivityFailure ? err.cause : undefined;
+        if (cause instanceof ApplicationFailure) {
+          const openRefusal =
+            cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
+          this.state = { ...this.state, openRefusal };
+        }
+        this.state = wizardState.failed(this.state, now());
+        await condition(allHandlersFinished);
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return this.state.view;
+        throw err;
+      }
+    }
+
+    if (!this.state.effective) void this.becomeEffectiveLater();
+
+    while (this.state.phase !== 'FINISHED') {
+      await condition(
+        () =>
+          this.state.phase === 'MOVING' ||
+          this.state.phase === 'CONFIRMING' ||
+          this.state.phase === 'FINISHED' ||
+          (workflowInfo().continueAsNewSuggested && !this.state.applying && this.state.phase === 'WAITING'),
+      );
+      if (this.state.phase === 'MOVING') await this.runLeadMove();
+      else if (this.state.phase === 'CONFIRMING') await this.runConfirm();
+      else if (this.state.phase === 'WAITING') {
+        // History is long (a wizard left open for months): start afresh with the same state.
+        await condition(allHandlersFinished);
+        if (this.state.phase === 'WAITING' && !this.state.applying) {
+          return continueAsNew<typeof deletionWizard>(this.input, this.state);
+        }
+      }
+    }
+    await condition(allHandlersFinished);
+    return this.state.view;
+  }
+
+  // ---- the long parts --------------------------------------------------------
+  private async moveAll(kind: 'MOVE' | 'SWEEP', onProgress: (moved: number) => void): Promise<number> {
+    let batchSize: number | undefined;
+    const slices = patched(PATCH.cancelNoWait) ? moverNoWait : mover;
+    const what = kind === 'MOVE' ? 'Moving the leads' : 'Sweeping the leads';
+    // Who takes a leaver's share when no target is left.
+    const sliceActor = kind === 'MOVE' ? this.state.leadsActor : (this.state.confirmedBy ?? this.input.actor);
+    for (;;) {
+      const slice = await this.untilItGoesThrough(
+        what,
+        () => slices.moveLeadsSlice({ ...this.ids(), kind, budgetMs: MOVE_SLICE_MS, batchSize, actor: sliceActor }),
+        kind === 'MOVE',
+      );
+      onProgress(slice.moved);
+      if (slice.done) return slice.moved;
+      batchSize = slice.batchSize;
+    }
+  }
+
+  private async runLeadMove(): Promise<void> {
+    if (this.state.phase !== 'MOVING') return;
+    const scope = new CancellationScope();
+    this.moveScope = scope;
+    try {
+      await scope.run(() => this.moveAll('MOVE', (moved) => (this.state = wizardState.moveProgressed(this.state, moved, now()))));
+      const { moved } = await this.untilItGoesThrough(
+        'Finishing the lead move',
+        () => transactions.finishLeadMove({ ...this.ids(), kind: 'MOVE', actor: this.state.leadsActor }),
+        true,
+      );
+      await this.publish(wizardState.moveFinished(this.state, moved, now()));
+    } catch (err) {
+      // Cancelled: the cancel handler records how far it got. A cancel also wins over whatever the
+      // slice did meanwhile (failed, timed out because its worker was killed).
+      if (!isCancellation(err) && !((this.state.phase as wizardState.Phase) === 'CANCELLING' && patched(PATCH.cancelWins))) throw err;
+    } finally {
+      this.moveScope = undefined;
+    }
+  }
+
+  private async runConfirm(): Promise<void> {
+    const actor = this.state.confirmedBy ?? this.input.actor;
+    const { userId } = this.input;
+    const distribution = wizardState.leadChoice(this.state);
+    await this.untilItGoesThrough('Starting the final sweep', () =>
+      transactions.startLeadMove({ ...this.ids(), userId, kind: 'SWEEP', distribution, actor }),
+    );
+    await this.moveAll('SWEEP', (swept) => (this.state = wizardState.sweepProgressed(this.state, swept, now())));
+    const { moved: swept } = await this.untilItGoesThrough('Finishing the final sweep', () =>
+      transactions.finishLeadMove({ ...this.ids(), kind: 'SWEEP', actor }),
+    );
+    const removal = await this.untilItGoesThrough('Removing the user', () =>
+      transactions.removeUser({ ...this.ids(), userId, actor, fallback: distribution }),
+    );
+    await this.publish(wizardState.completed(this.state, swept + removal.leadsMovedAtRemoval, now()));
+  }
+
+  private async becomeEffectiveLater(): Promise<void> {
+    // A durable timer: the wait survives worker restarts and continue-as-new.
+    const wait = Math.max(Date.parse(this.input.effectiveAt!) - Date.now(), 1);
+    const ended = await condition(() => this.state.phase === 'FINISHED' || this.state.phase === 'CANCELLING', wait);
+    if (ended) return;
+    try {
+      await this.untilItGoesThrough(
+        'Marking the user as leaving',
+        () => transactions.markPendingDeletion({ ...this.ids(), userId: this.input.userId }),
+        true,
+      );
+    } catch (err) {
+      if (isCancellation(err)) return; // cancelled while the database refused it: the user is ACTIVE again anyway
+      throw err;
+    }
+    this.state = wizardState.becameEffective(this.state);
+  }
 
   /**
    * Background work that must go through. A transient failure is retried by
@@ -159,306 +438,43 @@ export async function deletionWizard(input: W.WizardInput, carried?: W.WizardSna
    * ends the wait with a CancelledFailure; inside the move's scope the scope's
    * cancellation does the same); `attention` is cleared once the work goes through.
    */
-  const untilItGoesThrough = async <T>(what: string, work: () => Promise<T>, cancellable = false): Promise<T> => {
+  private async untilItGoesThrough<T>(what: string, work: () => Promise<T>, cancellable = false): Promise<T> {
     for (;;) {
       try {
         const result = await work();
-        if (s.view.attention) await publish(W.attentionCleared(s, now()));
+        if (this.state.view.attention) await this.publish(wizardState.attentionCleared(this.state, now()));
         return result;
       } catch (err) {
         const reason = refusedForGood(err, true);
         if (reason === null || !patched(PATCH.attention)) throw err;
-        log.warn('wizard needs attention', { deletionId, what, reason });
-        retryRequested = false;
-        await publish(W.attentionNeeded(s, `${what}: ${reason}`, now()));
-        await condition(() => retryRequested || (cancellable && s.phase === 'CANCELLING'));
-        if (!retryRequested) throw new CancelledFailure(`${what}: cancelled while waiting for a retry`);
+        log.warn('wizard needs attention', { deletionId: this.input.deletionId, what, reason });
+        this.state = { ...this.state, retryRequested: false };
+        await this.publish(wizardState.attentionNeeded(this.state, `${what}: ${reason}`, now()));
+        await condition(() => this.state.retryRequested || (cancellable && this.state.phase === 'CANCELLING'));
+        if (!this.state.retryRequested) throw new CancelledFailure(`${what}: cancelled while waiting for a retry`);
       }
     }
-  };
-
-  const current = () => ({
-    status: s.view.status,
-    step: s.view.step,
-    leadsMoving: s.phase === 'MOVING',
-  });
-  const validateStep = (step: Step) => {
-    if (s.phase === 'OPENING') refuse({ kind: 'StepConflict', message: 'The wizard is still opening; try again in a moment.' });
-    if (busy || s.phase === 'CANCELLING' || s.phase === 'CONFIRMING') {
-      refuse({ kind: 'StepConflict', message: 'Another change to this wizard is being applied; reload and try again.' });
-    }
-    const problem = stepProblem(current(), step);
-    if (problem) refuse(problem);
-  };
-  /** Runs an update's writes one at a time, turning activity refusals into update refusals. */
-  const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
-    busy = true;
-    try {
-      return await fn();
-    } catch (err) {
-      asRefusal(err);
-    } finally {
-      busy = false;
-    }
-  };
-
-  // ---- handlers -----------------------------------------------------------
-  // Snapshots carried over from before `attention` existed have none: null.
-  setHandler(getDeletion, () => ({ ...s.view, attention: s.view.attention ?? null }));
-
-  setHandler(waitOpened, async () => {
-    await condition(() => s.phase !== 'OPENING');
-    if (s.view.status === 'FAILED') refuse({ kind: 'RuleViolation', message: openRefusal ?? 'The wizard could not open.' });
-    return s.view;
-  });
-
-  setHandler(
-    retry,
-    () => {
-      retryRequested = true;
-      return s.view;
-    },
-    {
-      validator: () => {
-        if (!s.view.attention) refuse({ kind: 'StepConflict', message: 'Nothing in this wizard is waiting to be tried again.' });
-      },
-    },
-  );
-
-  setHandler(
-    submitLeads,
-    ({ actor, body }) =>
-      exclusive(async () => {
-        const distribution = leadsChoice(body);
-        leadsActor = actor;
-        const { total } = await db.startLeadMove({ workspaceId, deletionId, userId, kind: 'MOVE', distribution, actor });
-        await publish(W.moveStarted(s, distribution, total, now()));
-        return s.view;
-      }),
-    {
-      validator: ({ body }) => {
-        validateStep('LEADS');
-        const problem = leadsStepProblem(userId, body);
-        if (problem) refuse(problem);
-      },
-    },
-  );
-
-  for (const [update, kind, step] of [
-    [submitAutomations, 'automations', 'AUTOMATIONS'],
-    [submitIntegrations, 'integrations', 'INTEGRATIONS'],
-  ] as const) {
-    setHandler(
-      update as typeof submitAutomations,
-      ({ actor, body }) =>
-        exclusive(async () => {
-          const choices = resolveRouting(s.view[kind], routingOverrides(body));
-          const { applied } = await db.applyRouting({ workspaceId, deletionId, userId, kind, choices, actor });
-          await publish(W.routingApplied(s, kind, applied, now()));
-          return s.view;
-        }),
-      {
-        validator: ({ body }) => {
-          validateStep(step);
-          const problem = routingStepProblem({
-            deletedUserId: userId,
-            items: s.view[kind],
-            overrides: routingOverrides(body),
-            what: kind === 'automations' ? 'automation' : 'integration',
-          });
-          if (problem) refuse(problem);
-        },
-      },
-    );
   }
 
-  setHandler(
-    submitLabels,
-    ({ actor, body }) =>
-      exclusive(async () => {
-        const labelIds = s.view.labels.map((l) => l.id);
-        const { applied } = await db.applyLabels({ workspaceId, deletionId, userId, labelIds, replacements: body.replacements, actor });
-        await publish(W.labelsApplied(s, body.replacements, applied, now()));
-        return s.view;
-      }),
-    {
-      validator: ({ body }) => {
-        validateStep('LABELS');
-        const problem = labelsStepProblem({ deletedUserId: userId, items: s.view.labels, replacements: body.replacements });
-        if (problem) refuse(problem);
-      },
-    },
-  );
-
-  let confirmedBy: W.WizardInput['actor'] | undefined;
-  setHandler(
-    confirm,
-    ({ actor }) =>
-      exclusive(async () => {
-        confirmedBy = actor;
-        await publish(W.confirmAccepted(s, now()));
-        return s.view;
-      }),
-    {
-      validator: ({ body }) => {
-        validateStep('CONFIRM');
-        if (!s.effective) {
-          refuse({
-            kind: 'StepConflict',
-            message: `The user leaves on ${input.effectiveAt}; the deletion can be confirmed from then on.`,
-          });
-        }
-        const problem = confirmationProblem(body.confirmation);
-        if (problem) refuse(problem);
-      },
-    },
-  );
-
-  setHandler(
-    cancel,
-    async ({ actor, body }) => {
-      s = W.cancelRequested(s, now());
-      moveScope?.cancel();
-      await condition(() => moveScope === undefined);
-      const args = { workspaceId, deletionId, userId, actor, reason: body.reason ?? null };
-      let result: { moved: number | null };
-      try {
-        result = await db.cancelDeletion(args);
-      } catch (err) {
-        if (refusedForGood(err) === null || !patched(PATCH.cancelReason)) throw err;
-        // The database refused the reason as sent (a lone surrogate, a NUL): keep it, written out escaped.
-        result = await untilItGoesThrough('Cancelling', () => db.cancelDeletion({ ...args, reason: W.storableText(args.reason) }));
-      }
-      await publish(W.cancelled(result.moved === null ? s : W.moveProgressed(s, result.moved, now()), now()));
-      return s.view;
-    },
-    {
-      // The validator declares the update's whole argument tuple (TypeScript overloads need it).
-      validator: (_input: StepInput<CancelBody>) => {
-        if (s.phase === 'OPENING') refuse({ kind: 'StepConflict', message: 'The wizard is still opening; try again in a moment.' });
-        if (busy || s.phase === 'CANCELLING' || s.phase === 'CONFIRMING') {
-          refuse({ kind: 'StepConflict', message: 'This wizard is already being confirmed or cancelled.' });
-        }
-        const problem = cancelProblem(current());
-        if (problem) refuse(problem);
-      },
-    },
-  );
-
-  // ---- main body ----------------------------------------------------------
-  if (s.phase === 'OPENING') {
-    try {
-      const view = await db.openDeletion(input);
-      upsertSearchAttributes([
-        { key: DeletionWorkspaceId, value: workspaceId },
-        { key: DeletionUserId, value: userId },
-      ]);
-      await publish(W.opened(s, view));
-    } catch (err) {
-      // A rule said no after the caller's own check (a race), or the database refused the input for good:
-      // nothing was written; the caller is told why.
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
-      if (cause instanceof ApplicationFailure) {
-        openRefusal =
-          cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
-      }
-      s = W.failed(s, now());
-      await condition(allHandlersFinished);
-      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return s.view;
-      throw err;
-    }
+  /** Mirrors the view to the database; each save carries a higher version than the one before: the row keeps the newest. */
+  private async publish(next: wizardState.WizardState): Promise<void> {
+    this.state = { ...next, version: (this.state.version ?? 0) + 1 };
+    upsertSearchAttributes([
+      { key: DeletionStep, value: this.state.view.step },
+      { key: DeletionStatus, value: this.state.view.status },
+    ]);
+    await transactions.saveDeletionState({ ...this.ids(), view: this.state.view, version: this.state.version! });
   }
 
-  if (!s.effective) void becomeEffectiveLater();
-
-  while (s.phase !== 'FINISHED') {
-    await condition(
-      () =>
-        s.phase === 'MOVING' ||
-        s.phase === 'CONFIRMING' ||
-        s.phase === 'FINISHED' ||
-        (workflowInfo().continueAsNewSuggested && !busy && s.phase === 'WAITING'),
-    );
-    if (s.phase === 'MOVING') await runLeadMove();
-    else if (s.phase === 'CONFIRMING') await runConfirm();
-    else if (s.phase === 'WAITING') {
-      // History is long (a wizard left open for months): start afresh with the same state.
-      await condition(allHandlersFinished);
-      if (s.phase === 'WAITING' && !busy) return continueAsNew<typeof deletionWizard>(input, s);
-    }
+  private ids(): { workspaceId: string; deletionId: string } {
+    return { workspaceId: this.input.workspaceId, deletionId: this.input.deletionId };
   }
-  await condition(allHandlersFinished);
-  return s.view;
+}
 
-  // ---- the long parts -----------------------------------------------------
-  async function moveAll(kind: 'MOVE' | 'SWEEP', onProgress: (moved: number) => void): Promise<number> {
-    let batchSize: number | undefined;
-    const slices = patched(PATCH.cancelNoWait) ? moverNoWait : mover;
-    const what = kind === 'MOVE' ? 'Moving the leads' : 'Sweeping the leads';
-    // Who takes a leaver's share when no target is left.
-    const sliceActor = kind === 'MOVE' ? leadsActor : (confirmedBy ?? input.actor);
-    for (;;) {
-      const r = await untilItGoesThrough(
-        what,
-        () => slices.moveLeadsSlice({ workspaceId, deletionId, kind, budgetMs: MOVE_SLICE_MS, batchSize, actor: sliceActor }),
-        kind === 'MOVE',
-      );
-      onProgress(r.moved);
-      if (r.done) return r.moved;
-      batchSize = r.batchSize;
-    }
-  }
+type RoutingKind = 'automations' | 'integrations';
 
-  async function runLeadMove(): Promise<void> {
-    if (s.phase !== 'MOVING') return;
-    const scope = new CancellationScope();
-    moveScope = scope;
-    try {
-      await scope.run(() => moveAll('MOVE', (moved) => (s = W.moveProgressed(s, moved, now()))));
-      const { moved } = await untilItGoesThrough(
-        'Finishing the lead move',
-        () => db.finishLeadMove({ workspaceId, deletionId, kind: 'MOVE', actor: leadsActor }),
-        true,
-      );
-      await publish(W.moveFinished(s, moved, now()));
-    } catch (err) {
-      // Cancelled: the cancel handler records how far it got. A cancel also wins over whatever the
-      // slice did meanwhile (failed, timed out because its worker was killed).
-      if (!isCancellation(err) && !((s.phase as W.Phase) === 'CANCELLING' && patched(PATCH.cancelWins))) throw err;
-    } finally {
-      moveScope = undefined;
-    }
-  }
-
-  async function runConfirm(): Promise<void> {
-    const actor = confirmedBy ?? input.actor;
-    const distribution = W.leadChoice(s);
-    await untilItGoesThrough('Starting the final sweep', () =>
-      db.startLeadMove({ workspaceId, deletionId, userId, kind: 'SWEEP', distribution, actor }),
-    );
-    await moveAll('SWEEP', (swept) => (s = W.sweepProgressed(s, swept, now())));
-    const { moved: swept } = await untilItGoesThrough('Finishing the final sweep', () =>
-      db.finishLeadMove({ workspaceId, deletionId, kind: 'SWEEP', actor }),
-    );
-    const removal = await untilItGoesThrough('Removing the user', () =>
-      db.removeUser({ workspaceId, deletionId, userId, actor, fallback: distribution }),
-    );
-    await publish(W.completed(s, swept + removal.leadsMovedAtRemoval, now()));
-  }
-
-  async function becomeEffectiveLater(): Promise<void> {
-    // A durable timer: the wait survives worker restarts and continue-as-new.
-    const wait = Math.max(Date.parse(input.effectiveAt!) - Date.now(), 1);
-    const ended = await condition(() => s.phase === 'FINISHED' || s.phase === 'CANCELLING', wait);
-    if (ended) return;
-    try {
-      await untilItGoesThrough('Marking the user as leaving', () => db.markPendingDeletion({ workspaceId, deletionId, userId }), true);
-    } catch (err) {
-      if (isCancellation(err)) return; // cancelled while the database refused it: the user is ACTIVE again anyway
-      throw err;
-    }
-    s = W.becameEffective(s);
-  }
+function refuseIf(problem: RuleProblem | null): void {
+  if (problem) throw refusalFailure(problem);
 }
 
 /** Automation and integration overrides in one shape: `{id, distribution}`. */

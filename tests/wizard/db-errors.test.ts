@@ -5,7 +5,7 @@ import net from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../activities';
 import { classifyDbError } from '../../activities/db-errors';
-import { FAILURE_TYPES } from '../../domain/errors';
+import { FAILURE_TYPES } from '../../domain/refusal';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createPrisma } from '../../infra/database';
 import { testEnv } from '../support/env';

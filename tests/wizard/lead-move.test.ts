@@ -3,7 +3,8 @@
 // begun by a single-stream worker is continued, and when leads disappear
 // under a running move.
 import { randomUUID } from 'node:crypto';
-import { leadMoveActivities, leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move';
+import { leadMoveActivities } from '../../activities/lead-move/activities';
+import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
 import { wizardRecordActivities } from '../../activities/wizard-records';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createPrisma } from '../../infra/database';

@@ -4,7 +4,7 @@
 // them. The move is driven slice by slice (as the workflow would), the
 // leaver's own wizard runs for real in between.
 import { createActivities } from '../../activities';
-import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move';
+import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
 import { asAdmin, finished, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 /** Fixed batches of 1,000 in two streams. */

@@ -1,0 +1,151 @@
+// The bulk move as Temporal activities: fix the plan, run slices, record the end.
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import type { Prisma } from '../../generated/prisma/client';
+import { splitCounts } from '../../domain/distribution';
+import { preferredHeirs, sweepDistribution } from '../../domain/heirs';
+import { receivedByUser, type Quota } from '../../domain/lead-plan';
+import { refusalFailure } from '../../domain/refusal';
+import type { Actor, Distribution } from '../../domain/schemas';
+import { assertTargets, heirCandidates, NOBODY_LEFT, onceInTransaction, TX_OPTIONS, type Db } from '../shared';
+import { leadMoveEngine, type MoveTuning, type SliceArgs, type SliceResult } from './engine';
+import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
+
+/** Audit action written when each kind of move ends. */
+const FINISH_ACTION: Record<MoveKind, string> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
+
+export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
+  const engine = leadMoveEngine(prisma, tuning);
+
+  return {
+    /**
+     * Fixes the plan of a move: checks the targets (step 1: refused when one is
+     * not active; sweep: falls back to whoever can still receive), counts the
+     * user's leads and splits that number over the targets. Run twice, it
+     * returns the plan already made.
+     */
+    async startLeadMove(args: {
+      workspaceId: string;
+      deletionId: string;
+      userId: string;
+      kind: MoveKind;
+      distribution: Distribution | null;
+      actor: Actor;
+    }): Promise<{ total: number; targets: Quota[] }> {
+      return prisma.$transaction(async (tx) => {
+        const existing = await tx.leadMove.findUnique({ where: moveKey(args.deletionId, args.kind) });
+        if (existing) return { total: existing.total, targets: existing.targets as unknown as Quota[] };
+        let distribution: Distribution;
+        if (args.kind === 'MOVE') {
+          distribution = args.distribution ?? [];
+          await assertTargets(tx, args.workspaceId, args.userId, distribution.map((member) => member.userId));
+        } else {
+          distribution = await sweepTargets(tx, args.workspaceId, args.userId, args.distribution, args.actor);
+        }
+        const total = await tx.lead.count({ where: { workspaceId: args.workspaceId, ownerId: args.userId } });
+        const targets: Quota[] = splitCounts(total, distribution).map((share) => ({ userId: share.userId, quota: share.count }));
+        await tx.leadMove.create({
+          data: {
+            deletionId: args.deletionId,
+            kind: args.kind,
+            fromUserId: args.userId,
+            targets: targets as unknown as Prisma.InputJsonValue,
+            cursor: 0n,
+            total,
+            moved: 0,
+            done: total === 0,
+          },
+        });
+        return { total, targets };
+      }, TX_OPTIONS);
+    },
+
+    /**
+     * One slice of a move (see `leadMoveEngine`): batches in every stream for
+     * up to `budgetMs`, heartbeating; a cancel stops it after the current
+     * batches.
+     */
+    async moveLeadsSlice(args: SliceArgs): Promise<SliceResult> {
+      const ctx = Context.current();
+      if (ctx.info.attempt > 1) {
+        // A retry: the committed cursors are where to go on from; the last heartbeat says how far the
+        // previous attempt got, which they can only trail if PostgreSQL itself lost batches.
+        const last = ctx.info.heartbeatDetails as { moved?: number } | undefined;
+        const committed = await prisma.leadMove.findUnique({ where: moveKey(args.deletionId, args.kind), select: { moved: true } });
+        const meta = { deletionId: args.deletionId, attempt: ctx.info.attempt, committed: committed?.moved, lastHeartbeat: last?.moved };
+        if (committed && last?.moved !== undefined && committed.moved < last.moved) {
+          ctx.log.warn('lead move resumes behind its last heartbeat: batches lost by the database are redone', meta);
+        } else {
+          ctx.log.info('lead move resumes from its committed cursors', meta);
+        }
+      }
+      const { stopped, ...result } = await engine.moveSlice(args, {
+        heartbeat: (d) => ctx.heartbeat(d),
+        signal: ctx.cancellationSignal,
+        log: ctx.log,
+      });
+      if (stopped) throw new CancelledFailure('Lead move cancelled after its current batches');
+      return result;
+    },
+
+    /** Ends a move: records what moved where (LEADS_MOVED or LEADS_SWEPT, even at 0). */
+    async finishLeadMove(args: {
+      workspaceId: string;
+      deletionId: string;
+      kind: MoveKind;
+      actor: Actor;
+    }): Promise<{ moved: number }> {
+      return onceInTransaction(
+        prisma,
+        { ...args, action: FINISH_ACTION[args.kind] },
+        async (tx) => {
+          const move = await tx.leadMove.findUniqueOrThrow({ where: moveKey(args.deletionId, args.kind) });
+          const targets = move.targets as unknown as Quota[];
+          const streams = await tx.leadMoveStream.findMany(streamsOf(args.deletionId, args.kind));
+          const handovers = await tx.auditEvent.findMany({
+            where: { deletionId: args.deletionId, action: 'LEAD_TARGET_LEFT' },
+            orderBy: [{ at: 'asc' }, { id: 'asc' }],
+            select: { detail: true },
+          });
+          // Positions before the first stream were moved before streams were laid out.
+          const prefix = streams[0]?.fromPosition ?? move.moved;
+          await tx.leadMove.update({ where: moveKey(args.deletionId, args.kind), data: { done: true } });
+          return {
+            result: { moved: move.moved },
+            detail: {
+              fromUserId: move.fromUserId,
+              total: move.total,
+              moved: move.moved,
+              batches: move.batches,
+              targets: receivedByUser(targets, streams.map(streamSpan), prefix),
+              streams: streams.length,
+              ...(handovers.length > 0
+                ? {
+                    targetsLeft: handovers
+                      .map((handover) => handover.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
+                      .filter((handover) => handover.kind === args.kind)
+                      .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
+                  }
+                : {}),
+            },
+          };
+        },
+        async (_detail, tx) => ({ moved: (await tx.leadMove.findUniqueOrThrow({ where: moveKey(args.deletionId, args.kind) })).moved }),
+      );
+    },
+  };
+}
+
+/** The sweep at confirm: the step-1 choice's members still active, else the heir (domain `sweepDistribution`). */
+async function sweepTargets(
+  tx: Prisma.TransactionClient,
+  workspaceId: string,
+  userId: string,
+  choice: Distribution | null,
+  actor: Actor,
+): Promise<Distribution> {
+  const candidates = await heirCandidates(tx, workspaceId, userId, preferredHeirs(choice, actor));
+  const distribution = sweepDistribution(choice, candidates);
+  if (!distribution) throw refusalFailure(NOBODY_LEFT);
+  return distribution;
+}

@@ -1,0 +1,164 @@
+// The engine of a bulk move, free of Temporal: one slice runs batches in every
+// stream at once for a bounded time, heartbeating through `SliceIo`, and
+// stops each stream after its current batch when aborted. Any slice, first
+// or retried after a crash, resumes from the committed cursors.
+import { classifyDbError } from '../db-errors';
+import { firstBatchSize, nextBatchSize, nextStreamBatch, type BatchSizing, type Quota } from '../../domain/lead-plan';
+import type { Actor } from '../../domain/schemas';
+import type { Db } from '../shared';
+import { recordLeadBatch } from '../../worker/metrics';
+import { handOver, layOut, moveKey, streamBatch, streamSpan, type MoveKind } from './sql';
+
+/** How bulk moves run: batch sizing, and how many streams a book is cut into. */
+export interface MoveTuning extends BatchSizing {
+  /** Concurrent streams per move (1 = one id-ordered walk). */
+  streams: number;
+}
+
+/** What a slice needs from whoever runs it (an activity's context, or a test). */
+export interface SliceIo {
+  heartbeat(details: unknown): void;
+  /** Aborted: stop each stream after its current batch. */
+  signal: AbortSignal;
+  log: { info(message: string, meta?: Record<string, unknown>): void };
+}
+
+export interface SliceArgs {
+  workspaceId: string;
+  deletionId: string;
+  kind: MoveKind;
+  budgetMs: number;
+  /** The size the previous slice settled on (see `nextBatchSize`). */
+  batchSize?: number;
+  /** Who takes a leaver's share when no target is left (the step-1 admin, the confirming admin). */
+  actor?: Actor;
+}
+
+export interface SliceResult {
+  moved: number;
+  total: number;
+  done: boolean;
+  batchSize: number;
+}
+
+/** The streams and batches of a move: `moveSlice` runs one slice of it. */
+export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
+  /**
+   * Moves batches for up to `budgetMs` in every stream at once, then reports.
+   * Heartbeats after every batch (cursors and count); an abort stops each
+   * stream after its current batch (`stopped` when that left work undone).
+   */
+  async function moveSlice(args: SliceArgs, io: SliceIo): Promise<SliceResult & { stopped: boolean }> {
+    const { workspaceId, deletionId, kind } = args;
+    const deadline = Date.now() + args.budgetMs;
+    const layout = await layOut(prisma, tuning.streams, workspaceId, deletionId, kind);
+    const streams = layout.streams;
+    const prefix = streams[0]?.fromPosition ?? 0;
+    const movedNow = () => streams.reduce((sum, stream) => sum + stream.moved, prefix);
+    const sizes = streams.map(() => firstBatchSize(tuning, args.batchSize));
+    // Longest row-lock hold (server side), and longest round trip as the worker saw it.
+    let longestMs = 0;
+    let longestRoundTripMs = 0;
+
+    const heartbeat = () =>
+      io.heartbeat({
+        moved: movedNow(),
+        total: layout.total,
+        streams: streams.map((stream) => ({ stream: stream.stream, cursor: stream.cursor.toString(), moved: stream.moved, done: stream.done })),
+      });
+
+    // One stream failing stops its siblings after their current batch (the retry takes over).
+    const stop = new AbortController();
+    const stopped = () => io.signal.aborted || stop.signal.aborted;
+
+    // A target left: one handover at a time for all streams of this slice.
+    let handing: Promise<boolean> | undefined;
+    const handOverOnce = () => (handing ??= handOver(prisma, workspaceId, deletionId, kind, args.actor).finally(() => (handing = undefined)));
+    /** Stream i as committed; the plan too when it was rewritten meanwhile. */
+    const reload = async (i: number) => {
+      const row = await prisma.leadMoveStream.findUniqueOrThrow({
+        where: { deletionId_kind_stream: { deletionId, kind, stream: streams[i]!.stream } },
+      });
+      if (row.plan !== streams[i]!.plan) {
+        const move = await prisma.leadMove.findUniqueOrThrow({ where: moveKey(deletionId, kind), select: { targets: true } });
+        layout.targets = move.targets as unknown as Quota[];
+      }
+      streams[i] = row;
+      return row;
+    };
+
+    async function run(i: number): Promise<void> {
+      for (;;) {
+        const stream = streams[i]!;
+        const next = stream.done ? null : nextStreamBatch(layout.targets, streamSpan(stream), sizes[i]!);
+        if (!next) {
+          stream.done = true;
+          return;
+        }
+        const t0 = Date.now();
+        let batch: Awaited<ReturnType<typeof streamBatch>>;
+        try {
+          batch = await streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, next.size);
+        } catch (err) {
+          // The target was deleted between the batch's check and its update (foreign key): hand over, go on.
+          if (classifyDbError(err).sqlstate !== '23503') throw err;
+          await handOverOnce();
+          if ((await reload(i)).plan === stream.plan) throw err;
+          continue;
+        }
+        longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
+        const ms = Math.ceil(batch.lock_ms);
+        if (batch.cursor === null || batch.moved === null || batch.done === null) {
+          // Another attempt moved this stream on, a cancel closed it, the plan was rewritten, or the target
+          // left (then hand their share over first): carry on from what is committed.
+          if (!batch.target_active) await handOverOnce();
+          const row = await reload(i);
+          if (!batch.target_active && row.plan === stream.plan && !row.done && row.cursor === stream.cursor && row.moved === stream.moved) {
+            throw new Error(`Lead move ${deletionId} ${kind}: target ${next.userId} is not active, yet nothing was handed over`);
+          }
+        } else {
+          recordLeadBatch(kind, batch.moved - stream.moved, (Date.now() - t0) / 1000);
+          streams[i] = { ...stream, cursor: batch.cursor, moved: batch.moved, done: batch.done };
+          longestMs = Math.max(longestMs, ms);
+          sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
+          heartbeat();
+        }
+        if (Date.now() >= deadline || stopped()) return;
+      }
+    }
+
+    const ran = await Promise.allSettled(
+      streams.map((_, i) =>
+        run(i).catch((err: unknown) => {
+          stop.abort();
+          throw err;
+        }),
+      ),
+    );
+    const failed = ran.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    const done = streams.every((stream) => stream.done);
+    const [row] = await prisma.$queryRaw<{ moved: number }[]>`
+      UPDATE lead_moves SET max_batch_ms = GREATEST(max_batch_ms, ${longestMs}), done = done OR ${done}, updated_at = now()
+      WHERE deletion_id = ${deletionId} AND kind = ${kind}
+      RETURNING moved`;
+    const moved = row!.moved;
+    const batchSize = sizes.length
+      ? Math.round(sizes.reduce((sum, size) => sum + size, 0) / sizes.length)
+      : firstBatchSize(tuning, args.batchSize);
+    const cancelled = io.signal.aborted && !done;
+    io.log.info(cancelled ? 'lead move stopped after its batches' : done ? 'lead move done' : 'lead move progress', {
+      deletionId,
+      kind,
+      moved,
+      total: layout.total,
+      streams: streams.length,
+      batchSize,
+      longestBatchMs: longestMs,
+      longestRoundTripMs,
+    });
+    return { moved, total: layout.total, done, batchSize, stopped: cancelled };
+  }
+
+  return { moveSlice };
+}

@@ -1,0 +1,198 @@
+// The bulk move's statements. Invariants each one keeps:
+// - a batch is ONE statement that moves the next leads past its stream's
+//   cursor and advances the cursor and the move's count in the same commit,
+//   and only if the stream is still where its caller last saw it (cursor,
+//   count, plan version) and the target is ACTIVE: a crash leaves every lead
+//   with exactly one owner, and two attempts never move a range twice;
+// - a batch never crosses a target's segment nor its stream's end;
+// - a plan is rewritten (a target left) only while every stream row is held,
+//   and every stream's plan version is bumped with it.
+// The story: README "The bulk move", docs/architecture.md.
+import type { Prisma } from '../../generated/prisma/client';
+import { preferredHeirs } from '../../domain/heirs';
+import { handOverLeavers, streamOffsets, type Quota } from '../../domain/lead-plan';
+import type { Actor } from '../../domain/schemas';
+import { findHeir, recordAudit, TX_OPTIONS, type Db } from '../shared';
+
+export type MoveKind = 'MOVE' | 'SWEEP';
+
+/** A stream gets at least this many leads; smaller books run in fewer streams. */
+export const MIN_STREAM_LEADS = 10_000;
+
+/** Above any lead id: the upper bound of the last stream. */
+const NO_UPPER = 9223372036854775807n;
+
+export interface Stream {
+  stream: number;
+  fromPosition: number;
+  toPosition: number;
+  cursor: bigint;
+  upperId: bigint | null;
+  moved: number;
+  done: boolean;
+  /** The version of the plan (targets) this stream was last seen under. */
+  plan: number;
+}
+
+export interface Layout {
+  fromUserId: string;
+  targets: Quota[];
+  total: number;
+  streams: Stream[];
+}
+
+/** A stream's place in the plan (domain `StreamSpan`). */
+export const streamSpan = (stream: Stream) => ({ from: stream.fromPosition, to: stream.toPosition, moved: stream.moved });
+
+/** Who writes the audit of a handover: the move itself. */
+const MOVE_ACTOR: Actor = { type: 'SYSTEM', id: 'lead-move' };
+
+/** The key of a move's row. */
+export const moveKey = (deletionId: string, kind: MoveKind) => ({ deletionId_kind: { deletionId, kind } });
+/** A move's stream rows, in stream order. */
+export const streamsOf = (deletionId: string, kind: MoveKind) => ({ where: { deletionId, kind }, orderBy: { stream: 'asc' as const } });
+
+/**
+ * The move's streams, laid out on first use: what is left of the book
+ * (after the move's cursor) is cut by position into consecutive ranges, each
+ * boundary found once through the (workspace, owner, id) index. A move begun
+ * before streams existed continues from its own cursor.
+ */
+export async function layOut(prisma: Db, streamCount: number, workspaceId: string, deletionId: string, kind: MoveKind): Promise<Layout> {
+  return prisma.$transaction(async (tx) => {
+    const [move] = await tx.$queryRaw<
+      { from_user_id: string; targets: Quota[]; cursor: bigint; moved: number; total: number; done: boolean }[]
+    >`SELECT from_user_id, targets, cursor, moved, total, done
+      FROM lead_moves WHERE deletion_id = ${deletionId} AND kind = ${kind} FOR UPDATE`;
+    if (!move) throw new Error(`No lead move ${kind} for deletion ${deletionId}`);
+    const layout = { fromUserId: move.from_user_id, targets: move.targets, total: move.total };
+    const existing = await tx.leadMoveStream.findMany(streamsOf(deletionId, kind));
+    if (existing.length > 0 || move.done) return { ...layout, streams: existing };
+    const offsets = streamOffsets(move.total - move.moved, streamCount, MIN_STREAM_LEADS);
+    const cursors = [move.cursor];
+    for (const offset of offsets.slice(1, -1)) {
+      const [boundary] = await tx.$queryRaw<{ id: bigint }[]>`
+        SELECT id FROM leads
+        WHERE workspace_id = ${workspaceId} AND owner_id = ${move.from_user_id} AND id > ${move.cursor}
+        ORDER BY workspace_id, owner_id, id OFFSET ${offset - 1} LIMIT 1`;
+      if (!boundary) break; // fewer leads than planned (some left meanwhile): fewer streams
+      cursors.push(boundary.id);
+    }
+    const streams: Stream[] = cursors.map((cursor, i) => ({
+      stream: i,
+      fromPosition: move.moved + offsets[i]!,
+      toPosition: i === cursors.length - 1 ? move.total : move.moved + offsets[i + 1]!,
+      cursor,
+      upperId: cursors[i + 1] ?? null,
+      moved: 0,
+      done: false,
+      plan: 0,
+    }));
+    await tx.leadMoveStream.createMany({ data: streams.map((stream) => ({ deletionId, kind, ...stream })) });
+    return { ...layout, streams };
+  }, TX_OPTIONS);
+}
+
+/**
+ * One batch of one stream, as a single statement: locks the stream row if it
+ * is still at `stream.cursor`/`stream.moved` (else changes nothing: `matched` false),
+ * reads the ids of the next `size` leads past the cursor (an index-only walk
+ * of the user's own leads), moves those leads to `to` (looked up by primary
+ * key), and advances the stream and the move's count.
+ * Asynchronous commit for this transaction only: a batch does not wait for
+ * its WAL flush. Should PostgreSQL itself crash, the last batches may be
+ * lost, but each one whole with its cursor: the next attempt redoes them and
+ * the sweep at confirm moves anything a lost final batch left behind.
+ */
+export async function streamBatch(prisma: Db, workspaceId: string, deletionId: string, kind: MoveKind, from: string, stream: Stream, to: string, size: number) {
+  const upper = stream.upperId ?? NO_UPPER;
+  const [result] = await prisma.$queryRaw<
+    // The stream as the batch left it (all null when it did not match), and whether the target is still active.
+    { cursor: bigint | null; moved: number | null; done: boolean | null; totals: number; lock_ms: number; target_active: boolean }[]
+  >`
+    WITH locked AS (
+      SELECT stream, set_config('synchronous_commit', 'off', true) FROM lead_move_streams
+      WHERE deletion_id = ${deletionId} AND kind = ${kind} AND stream = ${stream.stream}
+        AND cursor = ${stream.cursor} AND moved = ${stream.moved} AND NOT done AND plan = ${stream.plan}
+        AND EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE')
+      FOR UPDATE
+    ), batch AS (
+      -- The next leads past the cursor (at most size), read in the (workspace_id, owner_id, id)
+      -- index's own order (index-only): never a walk of other owners' leads by id.
+      SELECT array_agg(id) AS ids, max(id) AS last, count(*)::int AS found FROM (
+        SELECT id FROM leads
+        WHERE workspace_id = ${workspaceId} AND owner_id = ${from} AND id > ${stream.cursor} AND id <= ${upper}
+        ORDER BY workspace_id, owner_id, id LIMIT ${size}
+      ) next
+    ), moved AS (
+      UPDATE leads SET owner_id = ${to}
+      WHERE workspace_id = ${workspaceId} AND owner_id = ${from}
+        AND id = ANY((SELECT ids FROM batch)::bigint[]) AND EXISTS (SELECT 1 FROM locked)
+      RETURNING id
+    ), counted AS (
+      SELECT count(*)::int AS n FROM moved
+    ), advanced AS (
+      UPDATE lead_move_streams st
+      SET cursor = COALESCE(batch.last, st.cursor), moved = st.moved + counted.n,
+          done = batch.found < ${size} OR st.from_position + st.moved + counted.n >= st.to_position
+      FROM batch, counted
+      WHERE st.deletion_id = ${deletionId} AND st.kind = ${kind} AND st.stream = ${stream.stream} AND EXISTS (SELECT 1 FROM locked)
+      RETURNING st.cursor, st.moved, st.done
+    ), total AS (
+      UPDATE lead_moves m SET moved = m.moved + counted.n, batches = m.batches + 1, updated_at = now()
+      FROM counted
+      WHERE m.deletion_id = ${deletionId} AND m.kind = ${kind} AND EXISTS (SELECT 1 FROM locked)
+      RETURNING 1
+    )
+    -- Then how long the statement has run, read after both updates above
+    -- (joining "advanced" and counting "total" make them run first): every
+    -- row lock of the batch was taken within it and is released by the
+    -- commit that follows at once, so this bounds how long any lead stayed locked.
+    SELECT advanced.cursor, advanced.moved, advanced.done, (SELECT count(*) FROM total)::int AS totals,
+      (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms,
+      EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE') AS target_active
+    FROM counted LEFT JOIN advanced ON true`;
+  return result!;
+}
+
+/**
+ * Targets who are no longer ACTIVE get nothing more: in one transaction
+ * that holds every stream of the move (so no batch is in flight), the
+ * positions of their segments not yet moved go to the targets still active
+ * (or, where none is, to `actor` or another active admin), the plan's
+ * version is bumped on every stream, and each handover is audited
+ * (LEAD_TARGET_LEFT). False when nobody had anything left to hand over.
+ */
+export async function handOver(prisma: Db, workspaceId: string, deletionId: string, kind: MoveKind, actor: Actor | undefined): Promise<boolean> {
+  return prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ from_position: number; to_position: number; moved: number }[]>`
+      SELECT from_position, to_position, moved FROM lead_move_streams
+      WHERE deletion_id = ${deletionId} AND kind = ${kind} ORDER BY stream FOR UPDATE`;
+    const move = await tx.leadMove.findUniqueOrThrow({ where: moveKey(deletionId, kind) });
+    const targets = move.targets as unknown as Quota[];
+    const ids = [...new Set(targets.map((target) => target.userId))];
+    const active = new Set(
+      (
+        await tx.$queryRaw<{ id: string }[]>`
+          SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) AND status = 'ACTIVE' FOR SHARE`
+      ).map((user) => user.id),
+    );
+    if (active.size === ids.length) return false;
+    const spans = rows.map((row) => ({ from: row.from_position, to: row.to_position, moved: row.moved }));
+    const prefix = rows[0]?.from_position ?? move.moved;
+    const fallback =
+      active.size === 0 ? await findHeir(tx, workspaceId, move.fromUserId, preferredHeirs(null, actor)) : null;
+    const rewritten = handOverLeavers(targets, spans, prefix, (id) => active.has(id), fallback);
+    if (!rewritten) return false;
+    await tx.leadMove.update({ where: moveKey(deletionId, kind), data: { targets: rewritten.targets as unknown as Prisma.InputJsonValue } });
+    await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 } } });
+    for (const handover of rewritten.handovers) {
+      await recordAudit(
+        tx,
+        { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...handover } },
+        false,
+      );
+    }
+    return true;
+  }, TX_OPTIONS);
+}

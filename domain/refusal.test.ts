@@ -1,0 +1,32 @@
+// A refusal crosses Temporal and comes back as the same refusal.
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { RuleViolation, StepConflict } from './errors';
+import { FAILURE_TYPES, refusalError, refusalFailure, refusalOf, type Refusal } from './refusal';
+
+const refusals: Refusal[] = [
+  { kind: 'StepConflict', message: 'This wizard is at step LABELS, not LEADS.' },
+  { kind: 'RuleViolation', message: 'The shares must add up to 100.' },
+  { kind: FAILURE_TYPES.DatabaseRefused, message: 'The database refused a value it cannot store.' },
+];
+
+test.each(refusals)('$kind goes out as a non-retryable failure and comes back the same, also wrapped by an activity', (refusal) => {
+  const failure = refusalFailure(refusal);
+  expect(failure).toMatchObject({ type: refusal.kind, message: refusal.message, nonRetryable: true });
+  expect(refusalOf(failure)).toEqual(refusal);
+  const wrapped = new ActivityFailure('activity failed', 'applyLabels', '7', RetryState.NON_RETRYABLE_FAILURE, undefined, failure);
+  expect(refusalOf(wrapped)).toEqual(refusal);
+});
+
+test('any other failure carries no refusal', () => {
+  expect(refusalOf(new Error('boom'))).toBeNull();
+  expect(refusalOf(ApplicationFailure.create({ type: 'TypeError', message: 'x' }))).toBeNull();
+  expect(refusalOf(undefined)).toBeNull();
+  expect(refusalError(refusalFailure({ kind: FAILURE_TYPES.DatabaseRefused, message: 'no' }))).toBeNull();
+});
+
+test('an update refusal becomes the named error the API maps', () => {
+  expect(refusalError(refusalFailure({ kind: 'StepConflict', message: 'later' }))).toEqual(new StepConflict('later'));
+  const violation = refusalError(refusalFailure({ kind: 'RuleViolation', message: 'no' }));
+  expect(violation).toBeInstanceOf(RuleViolation);
+  expect(violation?.message).toBe('no');
+});

@@ -1,0 +1,44 @@
+// A refusal has one shape (`RuleProblem`, or the database's refusal for good)
+// and crosses Temporal only through this module: into a non-retryable
+// ApplicationFailure, and back out of it (an activity's, a validator's or an
+// update's failure) into the shape or the named error the API maps.
+// Importable from the workflow sandbox: no I/O here.
+import { ApplicationFailure } from '@temporalio/common';
+import { RuleViolation, StepConflict } from './errors';
+import type { RuleProblem } from './rules';
+
+/** ApplicationFailure `type`s of refusals. */
+export const FAILURE_TYPES = {
+  StepConflict: 'StepConflict',
+  RuleViolation: 'RuleViolation',
+  /** An activity's work was refused by the database for good (bad data, a broken constraint): not retried. */
+  DatabaseRefused: 'DatabaseRefused',
+} as const;
+
+/** A rule's refusal, or the database's refusal for good of an activity's work. */
+export type Refusal = RuleProblem | { kind: typeof FAILURE_TYPES.DatabaseRefused; message: string };
+
+/** The refusal as the failure Temporal carries: never retried. */
+export function refusalFailure(refusal: Refusal, extra: { details?: unknown[]; cause?: Error } = {}): ApplicationFailure {
+  return ApplicationFailure.create({ type: refusal.kind, message: refusal.message, nonRetryable: true, ...extra });
+}
+
+/**
+ * The refusal a failure carries, itself or as the cause of the failure that
+ * wraps it (an activity's, an update's); null for any other failure.
+ */
+export function refusalOf(err: unknown): Refusal | null {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const failure = err instanceof ApplicationFailure ? err : cause instanceof ApplicationFailure ? cause : null;
+  if (!failure) return null;
+  const kind = Object.values(FAILURE_TYPES).find((type) => type === failure.type);
+  return kind ? { kind, message: failure.message } : null;
+}
+
+/** An update's refusal as the named error the API maps to its status; null when `err` is no such refusal. */
+export function refusalError(err: unknown): StepConflict | RuleViolation | null {
+  const refusal = refusalOf(err);
+  if (refusal?.kind === FAILURE_TYPES.StepConflict) return new StepConflict(refusal.message);
+  if (refusal?.kind === FAILURE_TYPES.RuleViolation) return new RuleViolation(refusal.message);
+  return null;
+}
