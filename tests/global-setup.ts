@@ -75,6 +75,8 @@ export default async function globalSetup(): Promise<void> {
     process.env.DATABASE_URL = databaseUrl;
     process.env.TEMPORAL_ADDRESS = temporal.address;
     process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
+    // Worker processes the tests spawn serve no metrics unless a test asks (9464 may be taken on this machine).
+    process.env.WORKER_METRICS_PORT = '0';
     // Payloads are encrypted in tests as in production, with a fixed test-only
     // key (so histories recorded by a test run replay in later runs).
     process.env.PAYLOAD_ENCRYPTION_KEYS = TEST_PAYLOAD_KEYS;
