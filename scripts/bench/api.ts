@@ -7,7 +7,7 @@
 //                                       workflow's validator (a Temporal round trip)
 // p50/p99 of each, in the same run and under the same move.
 import type { BenchArgs } from './args';
-import { load, type LoadResult } from './http';
+import { load, warmUp, type LoadResult } from './http';
 import { setUpBooks, startMove } from './moving';
 import { machine, startStack, type Log } from './stack';
 import { ratio } from './stats';
@@ -16,7 +16,10 @@ import { removeBenchWorkspace } from './workspace';
 export async function apiBench(args: BenchArgs, log: Log): Promise<Record<string, unknown>> {
   const stack = await startStack({ api: true, log });
   const api = stack.apiUrl!;
-  const setup = await setUpBooks(stack, args, 1, log);
+  const setup = await setUpBooks(stack, args, 1, log).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
   try {
     const id = setup.deletionIds[0]!;
     const C = args.clients;
@@ -25,6 +28,8 @@ export async function apiBench(args: BenchArgs, log: Log): Promise<Record<string
       { name: 'deletion', path: `/v1/deletions/${id}`, expect: [200] },
       { name: 'step', path: `/v1/deletions/${id}/automations`, method: 'POST', body: { overrides: [] }, expect: [409] },
     ];
+    log('warming up the API (unmeasured)');
+    await warmUp([`${api}/v1/health`, `${api}/v1/deletions/${id}`], { connections: C, seconds: 2, token: setup.token });
     log(`moving ${args.leads.toLocaleString('en-US')} leads; meanwhile ${C} clients, ${args.durationS} s per route`);
     const move = await startMove(stack, setup, id, log);
     const out: Record<string, LoadResult & { duringMove: boolean }> = {};

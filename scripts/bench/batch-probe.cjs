@@ -50,4 +50,6 @@ if (file) {
     }
     return out;
   };
+  // Marks the wrapper, so a test can tell it is in place.
+  pg.Client.prototype.query.benchProbe = true;
 }

@@ -50,6 +50,16 @@ export interface LoadResult {
   statuses: Record<string, number>;
 }
 
+/**
+ * Unmeasured requests to each URL first (C connections, `seconds` each): a fresh
+ * server process compiles its handlers and opens its pools on the first ones.
+ */
+export async function warmUp(urls: string[], opts: { connections: number; seconds: number; token?: string }): Promise<void> {
+  for (const url of urls) {
+    await load({ url, connections: opts.connections, durationS: opts.seconds, token: opts.token, expect: [] });
+  }
+}
+
 /** C connections sending the same request back to back for `durationS` seconds. */
 export async function load(opts: {
   url: string;

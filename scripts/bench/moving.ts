@@ -4,7 +4,7 @@ import type { BenchArgs } from './args';
 import { seedBooks } from './books';
 import { call } from './http';
 import { settle, type Log, type Stack } from './stack';
-import { createBenchWorkspace } from './workspace';
+import { createBenchWorkspace, removeBenchWorkspace } from './workspace';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,22 +21,31 @@ export async function setUpBooks(stack: Stack, args: BenchArgs, books: number, l
   const { prisma } = stack;
   const api = stack.apiUrl!;
   const { ws, users, token } = await createBenchWorkspace(stack.prisma, 'api');
-  const [owner] = await users('owner', 1, 'OWNER');
-  const leavers = await users('leaver', books, 'MEMBER');
-  const [target] = await users('target', 1, 'MEMBER');
-  // Other people's leads and a page of users, as in a real workspace.
-  await users('member', 60, 'MEMBER');
-  const ownerToken = await token(owner!);
-  log(`seeding ${books} book(s) of ${args.leads.toLocaleString('en-US')} leads`);
-  await seedBooks(prisma, ws.id, leavers, args.leads, log);
-  const deletionIds: string[] = [];
-  for (const leaver of leavers) {
-    const r = await call(api, 'POST', `/v1/users/${leaver}/deletion`, { token: ownerToken, body: { reason: 'bench' } });
-    if (r.status !== 201) throw new Error(`starting a wizard answered ${r.status}: ${JSON.stringify(r.body)}`);
-    deletionIds.push(r.body.id);
+  try {
+    return await fill();
+  } catch (err) {
+    await removeBenchWorkspace(prisma, ws.id, log);
+    throw err;
   }
-  await settle(prisma, log);
-  return { workspaceId: ws.id, token: ownerToken, deletionIds, targetId: target! };
+
+  async function fill(): Promise<MovingSetup> {
+    const [owner] = await users('owner', 1, 'OWNER');
+    const leavers = await users('leaver', books, 'MEMBER');
+    const [target] = await users('target', 1, 'MEMBER');
+    // More than a page of other users, as in a real workspace.
+    await users('member', 60, 'MEMBER');
+    const ownerToken = await token(owner!);
+    log(`seeding ${books} book(s) of ${args.leads.toLocaleString('en-US')} leads`);
+    await seedBooks(prisma, ws.id, leavers, args.leads, log);
+    const deletionIds: string[] = [];
+    for (const leaver of leavers) {
+      const r = await call(api, 'POST', `/v1/users/${leaver}/deletion`, { token: ownerToken, body: { reason: 'bench' } });
+      if (r.status !== 201) throw new Error(`starting a wizard answered ${r.status}: ${JSON.stringify(r.body)}`);
+      deletionIds.push(r.body.id);
+    }
+    await settle(prisma, log);
+    return { workspaceId: ws.id, token: ownerToken, deletionIds, targetId: target! };
+  }
 }
 
 export interface RunningMove {

@@ -10,10 +10,10 @@
 // no load at all, so the move's own time with and without the reads compare.
 // On PostgreSQL with DATABASE_URL; without it on the embedded PGlite of `npm start`.
 import type { BenchArgs } from './args';
-import { load, type LoadResult } from './http';
+import { load, warmUp, type LoadResult } from './http';
 import { setUpBooks, startMove } from './moving';
 import { machine, settle, startStack, type Log } from './stack';
-import { ratio } from './stats';
+import { percentOf, ratio } from './stats';
 import { removeBenchWorkspace } from './workspace';
 
 interface Phase {
@@ -27,7 +27,10 @@ interface Phase {
 export async function readsBench(args: BenchArgs, log: Log): Promise<Record<string, unknown>> {
   const stack = await startStack({ api: true, log });
   const api = stack.apiUrl!;
-  const setup = await setUpBooks(stack, args, 2, log);
+  const setup = await setUpBooks(stack, args, 2, log).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
   try {
     const [aloneId, loadedId] = [setup.deletionIds[0]!, setup.deletionIds[1]!];
     const C = args.clients;
@@ -59,6 +62,8 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
       };
     };
 
+    log('warming up the API (unmeasured)');
+    await warmUp(routes(loadedId).map((r) => `${api}${r.path}`), { connections: C, seconds: 2, token: setup.token });
     log(`idle: ${C} clients, ${args.durationS} s per route`);
     const idle = await phase('idle');
 
@@ -83,7 +88,8 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
       duringMove: { ...duringFields, allDuringMove },
       durationS: args.durationS,
       leads: args.leads,
-      deletionShareOfBaseline: ratio(idle.deletionPerSec, idle.baselinePerSec),
+      deletionPctOfBaseline: percentOf(idle.deletionPerSec, idle.baselinePerSec),
+      duringMoveDeletionPctOfBaseline: percentOf(during.deletionPerSec, during.baselinePerSec),
       moveAloneMs,
       moveWithReadsMs,
       moveSlowdown: ratio(moveWithReadsMs, moveAloneMs),

@@ -23,3 +23,8 @@ export function round(n: number, digits = 0): number {
 export function ratio(a: number | null, b: number | null): number | null {
   return a === null || b === null || b === 0 ? null : round(a / b, 2);
 }
+
+/** `a` as a percentage of `b`, one decimal; null when b is 0. */
+export function percentOf(a: number, b: number): number | null {
+  return b === 0 ? null : round((a / b) * 100, 1);
+}
