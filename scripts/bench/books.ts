@@ -27,12 +27,14 @@ export async function seedBooks(prisma: PrismaClient, workspaceId: string, owner
  * the book cut by position into `parts` consecutive id ranges (boundaries read
  * in the owner index), then one bare UPDATE per range, all at once, each on its
  * own connection and in its own transaction. Returns the wall time of the
- * UPDATEs (not the boundary look-ups) and how many leads moved.
+ * UPDATEs (`ms`, not the boundary look-ups), how many leads moved, and the
+ * whole call's wall time (`wallMs`).
  */
 export async function bareParallelUpdate(
   databaseUrl: string,
   args: { workspaceId: string; fromUserId: string; toUserId: string; parts: number },
-): Promise<{ ms: number; moved: number }> {
+): Promise<{ ms: number; moved: number; wallMs: number }> {
+  const t0 = performance.now();
   const clients = Array.from({ length: args.parts }, () => new Client({ connectionString: databaseUrl }));
   await Promise.all(clients.map((c) => c.connect()));
   try {
@@ -68,7 +70,7 @@ export async function bareParallelUpdate(
       }),
     );
     const ms = Math.round(performance.now() - t);
-    return { ms, moved: moved.reduce((a, b) => a + b, 0) };
+    return { ms, moved: moved.reduce((a, b) => a + b, 0), wallMs: performance.now() - t0 };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
   }

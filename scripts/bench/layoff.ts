@@ -15,6 +15,7 @@
 import { signHookBody } from '../../api/hook-signature';
 import type { BenchArgs } from './args';
 import { batchTimesSince } from './batch-times';
+import { coresUsed, cpuSnapshot } from './cpu';
 import { bareUpdate, seedBooks } from './books';
 import { call, type Answer } from './http';
 import { machine, settle, startStack, type Log } from './stack';
@@ -82,6 +83,7 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     // 1. HR offboards everyone at once.
     log(`1. ${U} signed HR offboardings at once`);
     const emails = leavers.map((_, i) => `leaver-${i}@${slug}.test`);
+    const hookCpu = cpuSnapshot(stack.cpu);
     const hookStart = performance.now();
     const frozen = waitFor(
       'every leaver frozen',
@@ -98,6 +100,7 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     );
     for (const h of hooks) if (h.status !== 202) fail(`hook ${h.status}`);
     const allFrozenMs = Math.round(await frozen);
+    const hooksCores = coresUsed(hookCpu, cpuSnapshot(stack.cpu), allFrozenMs);
     const hookMs = hooks.map((h) => h.ms);
     log(`frozen in ${allFrozenMs} ms; hook p50 ${round(percentile(hookMs, 50)!)} ms, p99 ${round(percentile(hookMs, 99)!)} ms`);
     const deletionIds = await Promise.all(
@@ -114,6 +117,7 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     log(`2. ${U} lead steps at once`);
     // When each wizard left step LEADS (its move done), seen by polling from the first POST on.
     const movedAt = new Map<string, number>();
+    const moveCpu = cpuSnapshot(stack.cpu);
     const moveStartedAt = Date.now();
     const moveStart = performance.now();
     const allMoved = waitFor(
@@ -144,6 +148,8 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     );
     await allMoved;
     const allMovedMs = Math.round(performance.now() - moveStart);
+    const movesCores = coresUsed(moveCpu, cpuSnapshot(stack.cpu), allMovedMs);
+    log(`cores used: hooks ${JSON.stringify(hooksCores)}, moves ${JSON.stringify(movesCores)}`);
     const moves = await prisma.leadMove.findMany({ where: { deletionId: { in: deletionIds }, kind: 'MOVE' } });
     const moved = moves.reduce((s, m) => s + m.moved, 0);
     if (moved !== U * K) log(`the moves moved ${moved}, expected ${U * K}`);
@@ -197,6 +203,7 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
       planStartedMaxMs: Math.max(...planStartedMs),
       firstMovedMs: round(Math.min(...doneMs)),
       medianMovedMs: round(percentile(doneMs, 50)!),
+      coresUsed: { hooks: hooksCores, moves: movesCores },
       database: stack.embedded ? 'pglite' : 'postgresql',
     };
   } finally {

@@ -19,6 +19,7 @@ import { createWizardClient } from '../../client/wizard-client';
 import { ConfigError } from '../../infra/config';
 import type { BenchArgs } from './args';
 import { batchTimesSince } from './batch-times';
+import { coresUsed, cpuSnapshot } from './cpu';
 import { bareParallelUpdate, seedBooks } from './books';
 import { machine, rssMb, settle, startStack, type Log } from './stack';
 import { percentile, ratio } from './stats';
@@ -73,10 +74,12 @@ export async function leadsBench(args: BenchArgs, log: Log): Promise<Record<stri
     await settle(prisma, log);
 
     log('(a) one bare UPDATE');
+    let cpu = cpuSnapshot(stack.cpu);
     let t = performance.now();
     const bare = await prisma.$executeRaw`
       UPDATE leads SET owner_id = ${target.id} WHERE workspace_id = ${ws.id} AND owner_id = ${bareFrom.id}`;
     const bareUpdateMs = Math.round(performance.now() - t);
+    const bareCores = coresUsed(cpu, cpuSnapshot(stack.cpu), bareUpdateMs);
     if (bare !== leads) throw new Error(`bare UPDATE moved ${bare}, expected ${leads}`);
     await settle(prisma, log);
 
@@ -87,6 +90,7 @@ export async function leadsBench(args: BenchArgs, log: Log): Promise<Record<stri
     let peakRss = idleRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(stack.workerPid) ?? 0)), 100);
     const moveStartedAt = Date.now();
+    cpu = cpuSnapshot(stack.cpu);
     t = performance.now();
     await wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: target.id });
     let lastLog = 0;
@@ -102,6 +106,7 @@ export async function leadsBench(args: BenchArgs, log: Log): Promise<Record<stri
       await new Promise((r) => setTimeout(r, 200));
     }
     const wizardMoveMs = Math.round(performance.now() - t);
+    const wizardCores = coresUsed(cpu, cpuSnapshot(stack.cpu), wizardMoveMs);
     clearInterval(sampler);
     const move = await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId: deletion.id, kind: 'MOVE' } } });
     const left = await prisma.lead.count({ where: { workspaceId: ws.id, ownerId: wizardFrom.id } });
@@ -114,7 +119,10 @@ export async function leadsBench(args: BenchArgs, log: Log): Promise<Record<stri
     await settle(prisma, log);
 
     log(`(c) the bare UPDATE split over ${streams} connections, one id range each`);
+    cpu = cpuSnapshot(stack.cpu);
     const parallel = await bareParallelUpdate(stack.databaseUrl, { workspaceId: ws.id, fromUserId: parallelFrom.id, toUserId: target.id, parts: streams });
+    const parallelCores = coresUsed(cpu, cpuSnapshot(stack.cpu), parallel.wallMs);
+    log(`cores used: bare ${JSON.stringify(bareCores)}, wizard ${JSON.stringify(wizardCores)}, parallel ${JSON.stringify(parallelCores)}`);
     if (parallel.moved !== leads) throw new Error(`parallel bare UPDATE moved ${parallel.moved}, expected ${leads}`);
 
     log(`done on ${machine()}`);
@@ -134,6 +142,7 @@ export async function leadsBench(args: BenchArgs, log: Log): Promise<Record<stri
       bareParallelMs: parallel.ms,
       ratioParallel: ratio(wizardMoveMs, parallel.ms),
       p99BatchMs: percentile(batchMs, 99),
+      coresUsed: { bare: bareCores, wizard: wizardCores, parallel: parallelCores },
     };
   } finally {
     await connection.close();

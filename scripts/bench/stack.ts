@@ -20,6 +20,7 @@ import { createPrisma, ensureDatabase } from '../../infra/database';
 import { migrate } from '../../infra/migrate';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { startTemporalDevServer } from '../../infra/temporal-server';
+import { descendantNamed, type Components } from './cpu';
 
 export type Log = (m: string) => void;
 
@@ -38,6 +39,8 @@ export interface Stack {
   apiUrl: string | null;
   /** The process the worker runs in (RSS). */
   workerPid: number;
+  /** Processes whose CPU time the bench reports (worker, API, Temporal; PostgreSQL's are found by name). */
+  cpu: Components;
   /** Where batch-probe.cjs appends each batch's server-side time. */
   batchLog: string;
   stop(): Promise<void>;
@@ -121,11 +124,13 @@ export async function startStack(opts: { api: boolean; streams?: number; batch?:
     stops.push(() => prisma.$disconnect());
 
     let address = base.TEMPORAL_ADDRESS ? temporalAddress(base) : undefined;
+    let temporalPid: number | null = null;
     const namespace = base.TEMPORAL_ADDRESS ? base.TEMPORAL_NAMESPACE : 'crm-offboarding-bench';
     if (!address) {
       const cliPath = await findTemporalCli(base, log);
       const server = await startTemporalDevServer({ cliPath, port: 0, uiPort: null, dbFile: null, namespace, log: () => {} });
       address = server.address;
+      temporalPid = descendantNamed(server.pid, 'temporal') ?? server.pid;
       stops.push(server.stop);
     }
     const taskQueue = `bench-${randomUUID()}`;
@@ -146,11 +151,13 @@ export async function startStack(opts: { api: boolean; streams?: number; batch?:
     const worker = tsxProcess('worker/main.ts', { ...env, WORKFLOW_BUNDLE_PATH: bundlePath, BENCH_BATCH_LOG: batchLog }, log, 'the worker');
     stops.push(() => stopProcess(worker));
     let apiUrl: string | null = null;
+    let apiPid: number | null = null;
     if (opts.api) {
       const port = await freePort();
       const api = tsxProcess('api/main.ts', { ...env, HOST: '127.0.0.1', PORT: String(port) }, log, 'the API');
       stops.push(() => stopProcess(api));
       apiUrl = `http://127.0.0.1:${port}`;
+      apiPid = api.pid ?? null;
       log('waiting for the API');
       await waitHealthy(`${apiUrl}/v1/health`, api, 'the API');
     }
@@ -162,6 +169,7 @@ export async function startStack(opts: { api: boolean; streams?: number; batch?:
       temporal: { address, namespace, taskQueue },
       apiUrl,
       workerPid: worker.pid!,
+      cpu: { pids: { worker: worker.pid, api: apiPid, temporal: temporalPid, bench: process.pid }, postgres: true },
       batchLog,
       stop,
     };
@@ -215,6 +223,8 @@ async function startEmbedded(
     temporal: { address: temporalAddress(config), namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE },
     apiUrl,
     workerPid: app.pid!,
+    // One process: PGlite, the worker and the API; its Temporal dev server is its child.
+    cpu: { pids: { service: app.pid, temporal: descendantNamed(app.pid!, 'temporal'), bench: process.pid }, postgres: false },
     batchLog,
     stop,
   };
