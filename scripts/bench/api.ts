@@ -7,6 +7,7 @@
 //                                       workflow's validator (a Temporal round trip)
 // p50/p99 of each, in the same run and under the same move.
 import type { BenchArgs } from './args';
+import { coresUsed, cpuSnapshot } from './cpu';
 import { load, warmUp, type LoadResult } from './http';
 import { setUpBooks, startMove } from './moving';
 import { machine, startStack, type Log } from './stack';
@@ -32,16 +33,25 @@ export async function apiBench(args: BenchArgs, log: Log): Promise<Record<string
     await warmUp([`${api}/v1/health`, `${api}/v1/deletions/${id}`], { connections: C, seconds: 2, token: setup.token });
     log(`moving ${args.leads.toLocaleString('en-US')} leads; meanwhile ${C} clients, ${args.durationS} s per route`);
     const move = await startMove(stack, setup, id, log);
-    const out: Record<string, LoadResult & { duringMove: boolean }> = {};
+    const out: Record<string, LoadResult & { duringMove: boolean; coresUsed: Record<string, number> }> = {};
     for (const r of routes) {
+      const cpu = cpuSnapshot(stack.cpu);
+      const t = performance.now();
       const res = await load({ url: `${api}${r.path}`, connections: C, durationS: args.durationS, method: r.method, body: r.body, token: setup.token, expect: r.expect });
-      out[r.name] = { ...res, duringMove: !move.isDone() };
+      out[r.name] = { ...res, duringMove: !move.isDone(), coresUsed: coresUsed(cpu, cpuSnapshot(stack.cpu), performance.now() - t) };
       log(`${r.name}: ${res.perSec}/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.unexpected ? `, ${res.unexpected} unexpected (${JSON.stringify(res.statuses)})` : ''}`);
     }
     const moveMs = await move.done;
     if (Object.values(out).some((r) => !r.duringMove)) log('the move ended before the load did: use a bigger --leads or a shorter --duration');
     log(`done on ${machine()}`);
-    const brief = (r: LoadResult & { duringMove: boolean }) => ({ perSec: r.perSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, unexpected: r.unexpected, duringMove: r.duringMove });
+    const brief = (r: (typeof out)[string]) => ({
+      perSec: r.perSec,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      unexpected: r.unexpected,
+      duringMove: r.duringMove,
+      coresUsed: r.coresUsed,
+    });
     return {
       scenario: 'api',
       database: stack.embedded ? 'pglite' : 'postgresql',

@@ -10,6 +10,7 @@
 // no load at all, so the move's own time with and without the reads compare.
 // On PostgreSQL with DATABASE_URL; without it on the embedded PGlite of `npm start`.
 import type { BenchArgs } from './args';
+import { coresUsed, cpuSnapshot } from './cpu';
 import { load, warmUp, type LoadResult } from './http';
 import { setUpBooks, startMove } from './moving';
 import { machine, settle, startStack, type Log } from './stack';
@@ -41,15 +42,22 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
       { name: 'users', path: '/v1/users', expect: [200] },
     ];
     let unexpected = 0;
-    const phase = async (label: string, isDone?: () => boolean): Promise<Phase & { detail: Record<string, LoadResult>; allDuringMove: boolean }> => {
+    const phase = async (
+      label: string,
+      isDone?: () => boolean,
+    ): Promise<Phase & { detail: Record<string, LoadResult>; allDuringMove: boolean; coresUsed: Record<string, Record<string, number>> }> => {
       const detail: Record<string, LoadResult> = {};
+      const cores: Record<string, Record<string, number>> = {};
       let allDuringMove = true;
       for (const r of routes(loadedId)) {
+        const cpu = cpuSnapshot(stack.cpu);
+        const t = performance.now();
         const res = await load({ url: `${api}${r.path}`, connections: C, durationS: args.durationS, token: setup.token, expect: r.expect });
+        cores[r.name] = coresUsed(cpu, cpuSnapshot(stack.cpu), performance.now() - t);
         if (isDone?.()) allDuringMove = false;
         detail[r.name] = res;
         unexpected += res.unexpected;
-        log(`${label} ${r.name}: ${res.perSec}/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.unexpected ? `, ${res.unexpected} unexpected (${JSON.stringify(res.statuses)})` : ''}`);
+        log(`${label} ${r.name}: ${res.perSec}/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.unexpected ? `, ${res.unexpected} unexpected (${JSON.stringify(res.statuses)})` : ''}; cores ${JSON.stringify(cores[r.name])}`);
       }
       return {
         baselinePerSec: detail.baseline!.perSec,
@@ -59,6 +67,7 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
         usersPerSec: detail.users!.perSec,
         detail,
         allDuringMove,
+        coresUsed: cores,
       };
     };
 
@@ -78,8 +87,8 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
     const moveWithReadsMs = await move.done;
     if (!during.allDuringMove) log('the move ended before the reads did: use a shorter --duration (or a bigger --leads)');
     log(`done on ${machine()}`);
-    const { detail: _d1, allDuringMove: _a1, ...idleFields } = idle;
-    const { detail: _d2, allDuringMove, ...duringFields } = during;
+    const { detail: _d1, allDuringMove: _a1, coresUsed: idleCores, ...idleFields } = idle;
+    const { detail: _d2, allDuringMove, coresUsed: duringCores, ...duringFields } = during;
     return {
       scenario: 'reads',
       database: stack.embedded ? 'pglite' : 'postgresql',
@@ -94,6 +103,7 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
       moveWithReadsMs,
       moveSlowdown: ratio(moveWithReadsMs, moveAloneMs),
       unexpected,
+      coresUsed: { idle: idleCores, duringMove: duringCores },
     };
   } finally {
     await removeBenchWorkspace(stack.prisma, setup.workspaceId, log);
