@@ -1,0 +1,25 @@
+// Reads what batch-probe.cjs recorded: each lead-move batch's server-side time.
+import fs from 'node:fs';
+
+export interface BatchTime {
+  at: number;
+  ms: number;
+}
+
+/** Parses "<epoch ms> <lock_ms>" lines; ignores a torn last line. */
+export function parseBatchTimes(text: string): BatchTime[] {
+  const out: BatchTime[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+) (\d+(?:\.\d+)?(?:e[-+]?\d+)?)$/.exec(line.trim());
+    if (m) out.push({ at: Number(m[1]), ms: Number(m[2]) });
+  }
+  return out;
+}
+
+/** The batches recorded at or after `sinceMs` (epoch ms), as whole ms (rounded up, as maxBatchMs is). */
+export function batchTimesSince(file: string, sinceMs: number): number[] {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  return parseBatchTimes(text)
+    .filter((b) => b.at >= sinceMs)
+    .map((b) => Math.ceil(b.ms));
+}

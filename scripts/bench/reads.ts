@@ -1,0 +1,112 @@
+// `npm run bench -- --reads C`: the read path at scale (issue 14). One route
+// after the other, C concurrent clients for --duration seconds each
+// (autocannon) on:
+//   GET /v1/bench-unknown   no route: the framework's own ceiling (404)
+//   GET /v1/deletions/{id}  a wizard whose user holds --leads leads (default 1M)
+//   GET /v1/deletions       the list
+//   GET /v1/users           the list
+// first idle (that wizard's move not started: its total is the live count),
+// then while its move runs. Before that, a book of the same size is moved with
+// no load at all, so the move's own time with and without the reads compare.
+// On PostgreSQL with DATABASE_URL; without it on the embedded PGlite of `npm start`.
+import type { BenchArgs } from './args';
+import { coresUsed, cpuSnapshot } from './cpu';
+import { load, warmUp, type LoadResult } from './http';
+import { setUpBooks, startMove } from './moving';
+import { machine, settle, startStack, type Log } from './stack';
+import { percentOf, ratio } from './stats';
+import { removeBenchWorkspace } from './workspace';
+
+interface Phase {
+  baselinePerSec: number;
+  deletionPerSec: number;
+  deletionP99Ms: number;
+  deletionsListPerSec: number;
+  usersPerSec: number;
+}
+
+export async function readsBench(args: BenchArgs, log: Log): Promise<Record<string, unknown>> {
+  const stack = await startStack({ api: true, log });
+  const api = stack.apiUrl!;
+  const setup = await setUpBooks(stack, args, 2, log).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
+  try {
+    const [aloneId, loadedId] = [setup.deletionIds[0]!, setup.deletionIds[1]!];
+    const C = args.clients;
+    const routes = (id: string) => [
+      { name: 'baseline', path: '/v1/bench-unknown', expect: [404] },
+      { name: 'deletion', path: `/v1/deletions/${id}`, expect: [200] },
+      { name: 'deletionsList', path: '/v1/deletions', expect: [200] },
+      { name: 'users', path: '/v1/users', expect: [200] },
+    ];
+    let unexpected = 0;
+    const phase = async (
+      label: string,
+      isDone?: () => boolean,
+    ): Promise<Phase & { detail: Record<string, LoadResult>; allDuringMove: boolean; coresUsed: Record<string, Record<string, number>> }> => {
+      const detail: Record<string, LoadResult> = {};
+      const cores: Record<string, Record<string, number>> = {};
+      let allDuringMove = true;
+      for (const r of routes(loadedId)) {
+        const cpu = cpuSnapshot(stack.cpu);
+        const t = performance.now();
+        const res = await load({ url: `${api}${r.path}`, connections: C, durationS: args.durationS, token: setup.token, expect: r.expect });
+        cores[r.name] = coresUsed(cpu, cpuSnapshot(stack.cpu), performance.now() - t);
+        if (isDone?.()) allDuringMove = false;
+        detail[r.name] = res;
+        unexpected += res.unexpected;
+        log(`${label} ${r.name}: ${res.perSec}/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.unexpected ? `, ${res.unexpected} unexpected (${JSON.stringify(res.statuses)})` : ''}; cores ${JSON.stringify(cores[r.name])}`);
+      }
+      return {
+        baselinePerSec: detail.baseline!.perSec,
+        deletionPerSec: detail.deletion!.perSec,
+        deletionP99Ms: detail.deletion!.p99Ms,
+        deletionsListPerSec: detail.deletionsList!.perSec,
+        usersPerSec: detail.users!.perSec,
+        detail,
+        allDuringMove,
+        coresUsed: cores,
+      };
+    };
+
+    log('warming up the API (unmeasured)');
+    await warmUp(routes(loadedId).map((r) => `${api}${r.path}`), { connections: C, seconds: 2, token: setup.token });
+    log(`idle: ${C} clients, ${args.durationS} s per route`);
+    const idle = await phase('idle');
+
+    log(`a move of ${args.leads.toLocaleString('en-US')} leads with no load, for comparison`);
+    const alone = await startMove(stack, setup, aloneId, log);
+    const moveAloneMs = await alone.done;
+    await settle(stack.prisma, log);
+
+    log(`the same reads while a move of ${args.leads.toLocaleString('en-US')} leads runs`);
+    const move = await startMove(stack, setup, loadedId, log);
+    const during = await phase('during the move', move.isDone);
+    const moveWithReadsMs = await move.done;
+    if (!during.allDuringMove) log('the move ended before the reads did: use a shorter --duration (or a bigger --leads)');
+    log(`done on ${machine()}`);
+    const { detail: _d1, allDuringMove: _a1, coresUsed: idleCores, ...idleFields } = idle;
+    const { detail: _d2, allDuringMove, coresUsed: duringCores, ...duringFields } = during;
+    return {
+      scenario: 'reads',
+      database: stack.embedded ? 'pglite' : 'postgresql',
+      clients: C,
+      ...idleFields,
+      duringMove: { ...duringFields, allDuringMove },
+      durationS: args.durationS,
+      leads: args.leads,
+      deletionPctOfBaseline: percentOf(idle.deletionPerSec, idle.baselinePerSec),
+      duringMoveDeletionPctOfBaseline: percentOf(during.deletionPerSec, during.baselinePerSec),
+      moveAloneMs,
+      moveWithReadsMs,
+      moveSlowdown: ratio(moveWithReadsMs, moveAloneMs),
+      unexpected,
+      coresUsed: { idle: idleCores, duringMove: duringCores },
+    };
+  } finally {
+    await removeBenchWorkspace(stack.prisma, setup.workspaceId, log);
+    await stack.stop();
+  }
+}
