@@ -21,6 +21,8 @@ export interface WizardHarness {
   prisma: PrismaClient;
   temporal: Client;
   wizard: WizardApi;
+  /** Activities the in-process worker is running now (0 without one): a slice still going shows here. */
+  activitiesInFlight(): number;
   /** Stops the in-process worker (when there is one) and closes connections. */
   close(): Promise<void>;
 }
@@ -83,6 +85,7 @@ export async function wizardHarness(
     // Tests here drive the client directly, sometimes before their worker is up;
     // the 10 s limit is the HTTP contract's, and tests/api/support.ts keeps it.
     wizard: createWizardClient({ temporal, prisma, config, waitLimitMs: 300_000 }),
+    activitiesInFlight: () => worker?.worker.getStatus().numInFlightActivities ?? 0,
     async close() {
       if (worker) {
         worker.worker.shutdown();
