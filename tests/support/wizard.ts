@@ -56,7 +56,7 @@ export async function wizardHarness(
   const temporal = new Client({ connection, namespace: env.namespace, dataConverter: dataConverter(config) });
   let worker: { worker: Worker; close(): Promise<void> } | undefined;
   let running: Promise<void> | undefined;
-  // The paced worker's activities: the worker's own, on a client whose batches pass the gate.
+  // The paced worker's activities: the worker's own (tuning as worker/index.ts sets it), on a client whose batches pass the gate.
   const pacedDb = opts.pace && opts.worker !== false ? createPrisma(env.databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS }) : undefined;
   if (opts.worker !== false) {
     worker = await createWorker({
