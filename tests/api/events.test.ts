@@ -8,16 +8,18 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../api/server';
 import { deletionFeed, FEED_INTERVAL_MS } from '../../api/routes/events';
 import type { Deletion } from '../../domain/schemas';
+import { MovePace } from '../support/move-pace';
 import { makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { client, expectProblem, tokenOf, type Call } from './support';
 
-/** Enough leads in small batches that the move takes a while and its count moves many times. */
+/** A book of many small batches; the move is held at its gate (MovePace) so the stream surely sees it mid-way. */
 const BOOK = 20_000;
 const BATCH = 100;
 /** Short heartbeats here, so the tests see them (the server's default is 15 s). */
 const HEARTBEAT = 500;
 
 let h: WizardHarness;
+const pace = new MovePace();
 let app: FastifyInstance;
 let url: string;
 let ws: TestWorkspace;
@@ -25,7 +27,7 @@ let admin: Call;
 let adminToken: string;
 
 beforeAll(async () => {
-  h = await wizardHarness({ batchSize: BATCH });
+  h = await wizardHarness({ batchSize: BATCH, pace });
   app = buildServer({
     prisma: h.prisma,
     wizard: h.wizard,
@@ -45,6 +47,9 @@ beforeAll(async () => {
   adminToken = await tokenOf(h.prisma, ws, 'admin');
   admin = client(url, adminToken);
 });
+
+// A test that failed while holding the move must not leave the next one waiting.
+afterEach(() => pace.open());
 
 afterAll(async () => {
   await app?.close();
@@ -137,8 +142,16 @@ test('a subscriber sees the move progress, every step, and the end; then the str
   expect(first).toMatchObject({ id: d.id, step: 'LEADS', leads: { total: BOOK, state: 'PENDING' } });
 
   const split = { distribution: [{ userId: ws.users.ann!.id, weight: 50 }, { userId: ws.users.bob!.id, weight: 50 }] };
+  // The move runs two batches, then waits until the stream has told of them; then two more.
+  pace.hold();
+  pace.let(2);
   expect((await admin('POST', `/v1/deletions/${d.id}/leads`, split)).status).toBe(202);
+  const early = await s.next((e) => e.leads.state === 'MOVING' && e.leads.moved > 0, 'the first batches');
+  pace.let(2);
+  await s.next((e) => e.leads.state === 'MOVING' && e.leads.moved > early.leads.moved, 'more batches');
+  pace.open();
   const moved = await s.next((e) => e.step === 'AUTOMATIONS', 'step 2');
+  expect(pace.passed).toBeGreaterThanOrEqual(BOOK / BATCH); // every batch went through the gate
   expect(moved.leads).toMatchObject({ total: BOOK, moved: BOOK, state: 'DONE' });
 
   // The move as the stream told it: counts on the way, never going back, each sent once.
@@ -172,9 +185,14 @@ test('a subscriber sees the move progress, every step, and the end; then the str
 test('cancel during the move: the stream ends CANCELLED once the move has settled', async () => {
   const d = await start('quitter');
   const s = await subscribe(d.id);
+  // Two batches, then the move waits until the cancel is on its way.
+  pace.hold();
+  pace.let(2);
   expect((await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: ws.users.ann!.id })).status).toBe(202);
   await s.next((e) => e.leads.state === 'MOVING' && e.leads.moved > 0, 'the move under way');
-  expect((await admin('POST', `/v1/deletions/${d.id}/cancel`, { reason: 'changed our minds' })).status).toBe(200);
+  const cancel = admin('POST', `/v1/deletions/${d.id}/cancel`, { reason: 'changed our minds' });
+  pace.open();
+  expect((await cancel).status).toBe(200);
   await s.ended;
   const last = s.events[s.events.length - 1]!;
   expect(last).toMatchObject({ status: 'CANCELLED', leads: { state: 'DONE' } });

@@ -12,6 +12,8 @@ import type { Config } from '../../infra/config';
 import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
 import { createWorker } from '../../worker';
+import { createActivities } from '../../activities';
+import type { MovePace } from './move-pace';
 import { testConfig, testEnv } from './env';
 
 export interface WizardHarness {
@@ -19,6 +21,8 @@ export interface WizardHarness {
   prisma: PrismaClient;
   temporal: Client;
   wizard: WizardApi;
+  /** Activities the in-process worker is running now (0 without one): a slice still going shows here. */
+  activitiesInFlight(): number;
   /** Stops the in-process worker (when there is one) and closes connections. */
   close(): Promise<void>;
 }
@@ -32,7 +36,14 @@ function quietRuntime() {
   }
 }
 
-export async function wizardHarness(opts: { worker?: boolean; batchSize?: number } = {}): Promise<WizardHarness> {
+export async function wizardHarness(
+  opts: {
+    worker?: boolean;
+    batchSize?: number;
+    /** Every lead-move batch of this harness's worker first passes this gate (see move-pace.ts). */
+    pace?: MovePace;
+  } = {},
+): Promise<WizardHarness> {
   quietRuntime();
   const config = testConfig({
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
@@ -45,11 +56,25 @@ export async function wizardHarness(opts: { worker?: boolean; batchSize?: number
   const temporal = new Client({ connection, namespace: env.namespace, dataConverter: dataConverter(config) });
   let worker: { worker: Worker; close(): Promise<void> } | undefined;
   let running: Promise<void> | undefined;
+  // The paced worker's activities: the worker's own (tuning as worker/index.ts sets it), on a client whose batches pass the gate.
+  const pacedDb = opts.pace && opts.worker !== false ? createPrisma(env.databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS }) : undefined;
   if (opts.worker !== false) {
     worker = await createWorker({
       config,
       databaseUrl: env.databaseUrl,
       workflowBundlePath: env.workflowBundlePath ?? undefined,
+      ...(pacedDb && opts.pace
+        ? {
+            options: {
+              activities: createActivities(opts.pace.gate(pacedDb), {
+                min: 100,
+                max: config.LEAD_MOVE_BATCH_SIZE,
+                targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
+                streams: config.LEAD_MOVE_STREAMS,
+              }),
+            },
+          }
+        : {}),
     });
     running = worker.worker.run();
   }
@@ -60,12 +85,14 @@ export async function wizardHarness(opts: { worker?: boolean; batchSize?: number
     // Tests here drive the client directly, sometimes before their worker is up;
     // the 10 s limit is the HTTP contract's, and tests/api/support.ts keeps it.
     wizard: createWizardClient({ temporal, prisma, config, waitLimitMs: 300_000 }),
+    activitiesInFlight: () => worker?.worker.getStatus().numInFlightActivities ?? 0,
     async close() {
       if (worker) {
         worker.worker.shutdown();
         await running;
         await worker.close();
       }
+      await pacedDb?.$disconnect();
       await connection.close();
       await prisma.$disconnect();
     },

@@ -18,6 +18,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Route } fr
 import type { FastifyInstance } from 'fastify';
 import { createApiToken } from '../../infra/tokens';
 import { buildServer } from '../../api/server';
+import { MovePace } from '../support/move-pace';
 import { asAdmin, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -25,11 +26,12 @@ const WEB_DIST = path.join(ROOT, 'web', 'dist');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** Generous: a wait ends as soon as its condition holds; this only bounds a broken run. */
 const WAIT = { timeout: 60_000 };
-/** Many leads in small batches, so the move takes a few seconds and its count moves many times. */
+/** Many leads in small batches; the move is held at its gate (`pace`) until the page has shown it mid-way. */
 const BOOK = 20_000;
 const BATCH = 100;
 
 let h: WizardHarness;
+const pace = new MovePace();
 let app: FastifyInstance;
 let base: string;
 let browser: Browser;
@@ -71,7 +73,7 @@ beforeAll(async () => {
       stdio: 'inherit',
     });
   }
-  h = await wizardHarness({ batchSize: BATCH });
+  h = await wizardHarness({ batchSize: BATCH, pace });
   app = buildServer({
     prisma: h.prisma,
     wizard: h.wizard,
@@ -90,6 +92,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  pace.open(); // a test that failed while holding the move must not leave the next one waiting
   for (const c of contexts.splice(0)) await c.close();
 });
 
@@ -116,17 +119,28 @@ async function atStepOne(ws: TestWorkspace): Promise<{ page: Page; deletionId: s
   return { page, deletionId: deletion.id };
 }
 
-/** Waits for the bar at two different values strictly between 0 and the book, then for step 2. */
+/**
+ * Clicks Next with the move held at its gate: two batches, then once the bar
+ * has shown them two more, then once it has shown a second value strictly
+ * between 0 and the book, the rest; then waits for step 2.
+ */
 async function barMovesToStepTwo(page: Page): Promise<ProgressSample[]> {
+  pace.hold();
+  pace.let(2);
+  await page.getByTestId('next').click();
   await page.getByTestId('progress').waitFor(WAIT);
-  await page.waitForFunction(
-    (book) => {
-      const seen = (globalThis as unknown as { __progressSeen: ProgressSample[] }).__progressSeen;
-      return new Set(seen.filter((s) => s.value > 0 && s.value < book).map((s) => s.value)).size >= 2;
-    },
-    BOOK,
-    WAIT,
-  );
+  for (const shown of [1, 2]) {
+    await page.waitForFunction(
+      ([book, n]) => {
+        const seen = (globalThis as unknown as { __progressSeen: ProgressSample[] }).__progressSeen;
+        return new Set(seen.filter((s) => s.value > 0 && s.value < book).map((s) => s.value)).size >= n;
+      },
+      [BOOK, shown] as const,
+      WAIT,
+    );
+    if (shown === 1) pace.let(2);
+  }
+  pace.open();
   await page.locator('[data-testid="stepper-AUTOMATIONS"][aria-current="step"]').waitFor(WAIT);
   const seen = await page.evaluate(() => (globalThis as unknown as { __progressSeen: ProgressSample[] }).__progressSeen);
   const values = seen.map((s) => s.value);
@@ -153,7 +167,6 @@ test('with polling impossible, the progress bar moves and step 2 opens: the page
   const streams: string[] = [];
   page.on('request', (r) => r.url().endsWith(`/v1/deletions/${deletionId}/events`) && streams.push(r.headers().authorization ?? ''));
 
-  await page.getByTestId('next').click();
   await barMovesToStepTwo(page);
   expect(polled).toEqual([]);
   expect(streams.length).toBeGreaterThanOrEqual(1);
@@ -176,7 +189,6 @@ test('with the event stream refused, the page falls back to polling and the bar 
       return route.abort('failed');
     },
   );
-  await page.getByTestId('next').click();
   await barMovesToStepTwo(page);
   expect(refused).toBeGreaterThanOrEqual(1);
   expect(await updatesSeen(page)).toContain('poll');

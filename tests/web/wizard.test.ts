@@ -22,6 +22,7 @@ import type { FastifyInstance } from 'fastify';
 import { createApiToken } from '../../infra/tokens';
 import { signHookBody } from '../../api/hook-signature';
 import { buildServer } from '../../api/server';
+import { MovePace } from '../support/move-pace';
 import {
   asAdmin,
   eventually,
@@ -45,14 +46,16 @@ const WAIT = { timeout: 60_000 };
 
 /**
  * The lead move of the full wizard: many leads in small batches (each batch
- * one transaction that bumps the moved count the page polls every 500 ms), so
- * the move takes several seconds even on a fast PostgreSQL and the page shows
- * the bar at several values on the way.
+ * one transaction that bumps the moved count the page follows), held at the
+ * gate of `pace` a few batches at a time until the page has shown them, so the
+ * bar is seen at several values on the way whatever the machine's speed.
  */
 const BIG_BOOK = 30_000;
 const BATCH_SIZE = 100;
 
 let h: WizardHarness;
+/** Holds the lead move at its gate, so the page surely shows it mid-way, at two values, on any machine. */
+const pace = new MovePace();
 let app: FastifyInstance;
 let base: string;
 let browser: Browser;
@@ -107,7 +110,7 @@ beforeAll(async () => {
     });
   }
   fs.mkdirSync(SHOTS, { recursive: true });
-  h = await wizardHarness({ batchSize: BATCH_SIZE });
+  h = await wizardHarness({ batchSize: BATCH_SIZE, pace });
   app = buildServer({
     prisma: h.prisma,
     wizard: h.wizard,
@@ -135,6 +138,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  pace.open(); // a test that failed while holding the move must not leave the next one waiting
   // Each test has its own browser context (own session storage); close them as tests end.
   for (const c of contexts.splice(0)) await c.close();
 });
@@ -228,6 +232,9 @@ test('an admin deletes a user through every step, seeing the lead move progress 
   expect(await page.getByTestId('lead-distribution-sum').textContent()).toBe('Total 100%');
   expect(await page.getByTestId('next').isEnabled()).toBe(true);
   await snap(page, '04-step1-leads');
+  // The move runs two batches, then waits until the page has shown them; then two more.
+  pace.hold();
+  pace.let(2);
   await page.getByTestId('next').click();
 
   // The move: the bar is drawn, then seen at a value strictly between 0 and
@@ -246,6 +253,7 @@ test('an admin deletes a user through every step, seeing the lead move progress 
   await snap(page, '05-step1-progress');
   // The move is still under way when the screenshot shows it.
   expect(await page.getByTestId('progress').count()).toBe(1);
+  pace.let(2);
   await page.waitForFunction(
     (seenFirst) => {
       const seen = (globalThis as unknown as { __progressSeen: ProgressSample[] }).__progressSeen;
@@ -254,6 +262,7 @@ test('an admin deletes a user through every step, seeing the lead move progress 
     first.value,
     WAIT,
   );
+  pace.open();
 
   // Step 2 opens by itself once every lead has moved.
   await atStep(page, 'AUTOMATIONS', 'Step 2 of 4');

@@ -68,6 +68,8 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
   }, 240_000, 'the move to get going');
   const hold = new Client({ connectionString: testEnv().databaseUrl });
   await hold.connect();
+  // The dead worker's statements left waiting on the hold (none on PGlite, where the hold runs alone).
+  let orphans: number[] = [];
   try {
     await hold.query('BEGIN');
     // Streams first, then the move: the order a batch takes them in.
@@ -80,6 +82,10 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
     }, 60_000, 'a move slice in flight');
     child.kill('SIGKILL');
     await new Promise((resolve) => (child!.exitCode !== null || child!.signalCode !== null ? resolve(null) : child!.once('exit', resolve)));
+    const blocked = await hold.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))`,
+    );
+    orphans = blocked.rows.map((r) => r.pid);
   } finally {
     await hold.query('ROLLBACK');
     await hold.end();
@@ -99,7 +105,13 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
   expect(owners[ann]).toBe(cancelled.leads.moved);
   // The workflow itself ended well (not failed), and nothing moves any more.
   expect((await handle.describe()).status.name).toBe('COMPLETED');
-  await new Promise((r) => setTimeout(r, 1_500));
+  // Whatever could still move leads has had its chance: the dead worker's statements that waited on
+  // the hold have run and their sessions ended, and no slice runs on the new worker.
+  await eventually(async () => {
+    const [left] = await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY(${orphans}::int[])`;
+    return left!.n === 0 ? true : undefined;
+  }, 60_000, "the dead worker's statements to end");
+  await eventually(async () => (replacement!.worker.getStatus().numInFlightActivities === 0 ? true : undefined), 60_000, 'the move slice to end');
   expect(await leadsByOwner(prisma, ws.id)).toEqual(owners);
   const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
   expect(audit.items.map((e) => e.action)).toEqual(['DELETION_STARTED', 'LEADS_MOVED', 'DELETION_CANCELLED']);

@@ -55,8 +55,12 @@ test('cancel during the move stops it after the current batch; moved leads stay 
   expect(moved % 500).toBe(0); // whole batches only
   expect(owners[ws.users.leaver!.id]).toBe(60_000 - moved);
   expect(await prisma.user.findUnique({ where: { id: ws.users.leaver!.id } })).toMatchObject({ status: 'ACTIVE' });
-  // Nothing moves after the cancel.
-  await new Promise((r) => setTimeout(r, 1_500));
+  // Nothing moves after the cancel: once the workflow has ended and the slice it left running
+  // (a cancel does not wait for it) has ended too, its later batches found the streams closed.
+  const handle = h.temporal.workflow.getHandle(deletion.workflowId);
+  await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 60_000, 'the workflow to end');
+  await eventually(async () => (h.activitiesInFlight() === 0 ? true : undefined), 60_000, 'the move slice to end');
+  expect(await prisma.leadMoveStream.count({ where: { deletionId: deletion.id, kind: 'MOVE', done: false } })).toBe(0);
   expect((await leadsByOwner(prisma, ws.id))[ws.users.ann!.id]).toBe(moved);
   const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
   expect(audit.items.map((e) => e.action)).toEqual(['DELETION_STARTED', 'LEADS_MOVED', 'DELETION_CANCELLED']);

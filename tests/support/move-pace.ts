@@ -1,0 +1,66 @@
+// Paces a lead move on purpose, so a test can see it mid-way whatever the
+// machine's speed: every batch of a move (one statement, see
+// activities/lead-move.ts) first passes a gate the test controls. Open, the
+// gate changes nothing; held, batches wait until the test lets some through.
+// Works the same on PostgreSQL and PGlite (nothing is locked in the database).
+import type { PrismaClient } from '../../generated/prisma/client';
+
+export class MovePace {
+  private allowance = Number.POSITIVE_INFINITY;
+  private waiters: (() => void)[] = [];
+  /** Batches that have passed the gate. */
+  passed = 0;
+  /** Batches waiting at the gate now. */
+  get waiting() {
+    return this.waiters.length;
+  }
+
+  /** From now on no batch runs until `let` or `open`. */
+  hold() {
+    this.allowance = 0;
+  }
+
+  /** Lets `n` more batches through (then holds again). */
+  let(n: number) {
+    this.allowance += n;
+    this.wake();
+  }
+
+  /** Lets every batch through from now on. */
+  open() {
+    this.allowance = Number.POSITIVE_INFINITY;
+    this.wake();
+  }
+
+  async pass(): Promise<void> {
+    while (this.allowance <= 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.allowance -= 1;
+    this.passed += 1;
+  }
+
+  private wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** `db` whose lead-move batch statements first pass this gate; everything else goes straight through. */
+  gate(db: PrismaClient): PrismaClient {
+    return new Proxy(db, {
+      get: (target, prop) => {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop === '$queryRaw') {
+          return async (strings: TemplateStringsArray, ...values: unknown[]) => {
+            const sql = Array.isArray(strings) ? strings.join('?') : '';
+            if (isBatch(sql)) await this.pass();
+            return target.$queryRaw(strings, ...values);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+}
+
+/** A move's batch: the one statement that moves leads and advances a stream. */
+function isBatch(sql: string) {
+  return /UPDATE leads SET owner_id/.test(sql) && /lead_move_streams/.test(sql);
+}
