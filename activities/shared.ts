@@ -23,7 +23,7 @@ export function onceKey(deletionId: string, action: string): string {
 }
 
 /** The audit event an earlier run of this activity already wrote, if any. */
-async function alreadyDone(tx: Tx, deletionId: string, action: string) {
+export async function alreadyDone(tx: Tx, deletionId: string, action: string) {
   return tx.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, action) } });
 }
 

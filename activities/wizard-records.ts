@@ -3,7 +3,7 @@ import type { Prisma } from '../generated/prisma/client';
 import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
 import { refusalFailure } from '../domain/refusal';
-import { onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
+import { alreadyDone, onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
 
 export function wizardRecordActivities(prisma: Db) {
@@ -165,20 +165,27 @@ export function wizardRecordActivities(prisma: Db) {
           const move = await tx.leadMove.findUnique({
             where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
           });
+          // What moved is reported whether the move was stopped here or had already
+          // finished in the database (a retried slice that ran to its end after the
+          // workflow dropped it for this cancel): the wizard shows the true count.
           let moved: number | null = null;
-          if (move && !move.done) {
+          if (move) {
             moved = move.moved;
-            await tx.leadMove.update({
-              where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
-              data: { done: true },
-            });
-            await recordAudit(tx, {
-              workspaceId: args.workspaceId,
-              deletionId: args.deletionId,
-              actor: args.actor,
-              action: 'LEADS_MOVED',
-              detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: true },
-            });
+            if (!move.done) {
+              await tx.leadMove.update({
+                where: { deletionId_kind: { deletionId: args.deletionId, kind: 'MOVE' } },
+                data: { done: true },
+              });
+            }
+            if (!(await alreadyDone(tx, args.deletionId, 'LEADS_MOVED'))) {
+              await recordAudit(tx, {
+                workspaceId: args.workspaceId,
+                deletionId: args.deletionId,
+                actor: args.actor,
+                action: 'LEADS_MOVED',
+                detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: !move.done },
+              });
+            }
           }
           return { result: { moved }, detail: { userId: args.userId, reason: args.reason, leadsMoved: moved, userStatus: 'ACTIVE' } };
         },

@@ -193,3 +193,15 @@ test('a cancel while the streams are being laid out closes them too: no batch ru
   expect(r).toMatchObject({ moved: 0, done: true });
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [leaver]: 30_000 });
 }, 120_000);
+
+test('a cancel after a retried slice finished the move in the database reports every lead it moved, and audits them', async () => {
+  // The workflow dropped the move's activity for the cancel while its retry, on another worker,
+  // ran to the end: the move is done in the database, but LEADS_MOVED was never written.
+  const { ws, leaver, ann, deletionId, actor, args, engine } = await plannedMove(3_000, { ann: 100 });
+  expect(await engine.moveSlice(args, io())).toMatchObject({ done: true });
+  const cancelled = await wizardRecordActivities(prisma).cancelDeletion({ workspaceId: ws.id, deletionId, userId: leaver, actor, reason: null });
+  expect(cancelled).toEqual({ moved: 3_000 });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 3_000 });
+  const audit = await prisma.auditEvent.findFirstOrThrow({ where: { deletionId, action: 'LEADS_MOVED' } });
+  expect(audit.detail).toMatchObject({ moved: 3_000, total: 3_000 });
+});
