@@ -172,7 +172,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   // Before the routes: its hooks (HTTP metrics per route) see every one. GET /metrics.
-  registerMetrics(app, { prisma: deps.prisma });
+  registerMetrics(app, { prisma: deps.prisma, token: deps.config.METRICS_TOKEN });
 
   const OPTIONAL_BODY = 'x-optional-body';
   void app.register(fastifySwagger, {
