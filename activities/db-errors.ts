@@ -10,6 +10,11 @@
 //   intervention such as a restart or a statement timeout, the connection
 //   refused, reset or timed out): thrown as is, so the activity's retry
 //   policy runs it again with backoff until it goes through;
+// - one unique violation is transient, not permanent: 23505 on
+//   `audit_events_idempotency_key_key` (IDEMPOTENCY_CONSTRAINT). It means
+//   another attempt of the same change committed first (activities/shared.ts
+//   recordAudit), so this attempt rolled back and its retry finds that
+//   change done (`alreadyDone`). Every other unique violation stays permanent;
 // - anything else (a bug, an unknown error) is left to the retry policy too,
 //   as before. Class 42 (syntax, undefined table or column, privilege) is
 //   among them on purpose: during a deploy a worker can run ahead of the
@@ -58,8 +63,13 @@ const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPI
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
+/** The unique index on audit_events.idempotency_key (prisma/migrations/*_init). */
+export const IDEMPOTENCY_CONSTRAINT = 'audit_events_idempotency_key_key';
+
 interface Found {
   sqlstate: string | null;
+  /** The violated constraint's name, when the database or the adapter named it. */
+  constraint: string | null;
   kind: string | null;
   prismaCode: string | null;
   errno: string | null;
@@ -68,7 +78,7 @@ interface Found {
 
 /** Reads the SQLSTATE (and Prisma's kind) out of a pg error, a Prisma error or their causes. */
 function inspect(err: unknown): Found {
-  const found: Found = { sqlstate: null, kind: null, prismaCode: null, errno: null, message: '' };
+  const found: Found = { sqlstate: null, constraint: null, kind: null, prismaCode: null, errno: null, message: '' };
   const seen = new Set<unknown>();
   let e: unknown = err;
   while (e && typeof e === 'object' && !seen.has(e)) {
@@ -78,11 +88,14 @@ function inspect(err: unknown): Found {
     if (code && /^P\d{4}$/.test(code)) found.prismaCode ??= code;
     else if (code && SQLSTATE.test(code)) found.sqlstate ??= code;
     else if (code && /^E[A-Z]+$/.test(code)) found.errno ??= code;
+    if (typeof o.constraint === 'string') found.constraint ??= o.constraint;
     const cause = ((o.meta as Record<string, unknown> | undefined)?.driverAdapterError as Record<string, unknown> | undefined)
       ?.cause as Record<string, unknown> | undefined;
     if (cause) {
       if (typeof cause.originalCode === 'string' && SQLSTATE.test(cause.originalCode)) found.sqlstate ??= cause.originalCode;
       if (typeof cause.kind === 'string') found.kind ??= cause.kind;
+      const index = (cause.constraint as Record<string, unknown> | undefined)?.index;
+      if (typeof index === 'string') found.constraint ??= index;
       const m = cause.originalMessage ?? cause.message;
       if (typeof m === 'string' && !found.message) found.message = m;
     }
@@ -90,12 +103,16 @@ function inspect(err: unknown): Found {
     e = o.cause;
   }
   if (!found.message && err instanceof Error) found.message = err.message.trim().split('\n').at(-1) ?? err.message;
+  // Drivers that name the constraint only in the message (`... unique constraint "name"`).
+  found.constraint ??= /unique constraint "([^"]+)"/.exec(found.message)?.[1] ?? null;
   return found;
 }
 
 export function classifyDbError(err: unknown): DbErrorClass {
   const f = inspect(err);
   const base = { sqlstate: f.sqlstate, message: f.message };
+  const unique = f.sqlstate === '23505' || f.kind === 'UniqueConstraintViolation';
+  if (unique && f.constraint === IDEMPOTENCY_CONSTRAINT) return { kind: 'transient', ...base };
   if (f.sqlstate) {
     const cls = f.sqlstate.slice(0, 2);
     if (TRANSIENT_STATES.has(f.sqlstate) || TRANSIENT_CLASSES.has(cls)) return { kind: 'transient', ...base };

@@ -22,9 +22,17 @@ export function onceKey(deletionId: string, action: string): string {
   return `${deletionId}:${action}`;
 }
 
-/** The audit event an earlier run of this activity already wrote, if any. */
+/**
+ * The audit event an earlier run of this activity already wrote, if any. Call
+ * it first in the change's transaction: it takes a transaction-scoped lock on
+ * the change's key, so an overlapping attempt (a retry while the first still
+ * runs) waits here for the other to end and then sees its event, instead of
+ * doing the change a second time and colliding on a unique key half-way.
+ */
 export async function alreadyDone(tx: Tx, deletionId: string, action: string) {
-  return tx.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, action) } });
+  const key = onceKey(deletionId, action);
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))::text`;
+  return tx.auditEvent.findUnique({ where: { idempotencyKey: key } });
 }
 
 /**
@@ -50,7 +58,8 @@ export async function onceInTransaction<T>(
 
 /**
  * Records `action` in the same transaction as the change. With `once`, a second
- * attempt of the same change collides on the idempotency key and rolls back.
+ * attempt of the same change that got past `alreadyDone` collides on the
+ * idempotency key and rolls back (a transient failure: its retry finds it done).
  */
 export async function recordAudit(tx: Tx, entry: AuditEntry, once = true): Promise<void> {
   await tx.auditEvent.create({

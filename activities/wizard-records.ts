@@ -22,6 +22,9 @@ export function wizardRecordActivities(prisma: Db) {
         // per user), and two openings that each counted before the other wrote would both pass. NO KEY
         // UPDATE: rows that merely reference the workspace (leads, audit) are not held up.
         await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${input.workspaceId} FOR NO KEY UPDATE`;
+        // Again under the lock: another attempt of this opening may have committed while this one waited.
+        const opened = await tx.deletion.findUnique({ where: { id: input.deletionId } });
+        if (opened) return opened.state as unknown as Deletion;
         const [user] = await tx.$queryRaw<
           { id: string; name: string; email: string; role: 'OWNER' | 'ADMIN' | 'MEMBER'; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]
         >`SELECT id, name, email, role, status FROM users

@@ -10,6 +10,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ADMIN_ROLES } from '../domain/rules';
 import { HttpProblem } from './problems';
 
 const Base64 = z.string().max(4 * 1024 * 1024).regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
@@ -68,7 +69,7 @@ export function codecRoutes(scope: FastifyInstance, deps: { codec: PayloadCodec;
 
   for (const operation of ['decode', 'encode'] as const) {
     app.post(`/codec/${operation}`, {
-      config: { auth: 'token', roles: ['OWNER', 'ADMIN'] },
+      config: { auth: 'token', roles: ADMIN_ROLES },
       schema: {
         tags: ['system'],
         summary: `Temporal remote codec: ${operation} payloads (for the Temporal Web UI and CLI)`,

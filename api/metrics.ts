@@ -1,7 +1,10 @@
-// The API's Prometheus endpoint, GET /metrics (no token: counts only, no
-// personal data, no workspace labels), with prom-client: HTTP requests per
-// route pattern, Node's process metrics, and ours:
-//   crm_wizards{status,step}              wizards in the deletions table (read on scrape)
+// The API's Prometheus endpoint, GET /metrics (counts only, no personal data,
+// no workspace labels; with METRICS_TOKEN set it answers only
+// `Authorization: Bearer <METRICS_TOKEN>`), with prom-client: HTTP requests
+// per route pattern, Node's process metrics, and ours:
+//   crm_wizards{status,step}              wizards in the deletions table (read on scrape, at
+//                                         most WIZARD_GAUGES_MAX_AGE_MS old: one query however
+//                                         many scrapers)
 //   crm_wizards_attention{status,step}    of those, with `attention` set in their state
 //   crm_hr_offboardings_received_total{source,result}
 //                                         HR offboardings received (the signed hook; SCIM)
@@ -11,9 +14,11 @@
 // the auth hook (401/403) are measured too. fastify-metrics was tried: its
 // timer starts in an onRequest hook that runs after ours, so it never saw a
 // refused request.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PrismaClient } from '../generated/prisma/client';
+import { HttpProblem } from './problems';
 
 /** Module-wide, so any route (the hook, SCIM) can count into it; every server's registry includes it. */
 const hrOffboardings = new Counter({
@@ -41,8 +46,34 @@ export function offboardingResult(status: number): OffboardingResult {
 
 const HOOK_ROUTE = '/v1/hooks/:workspaceSlug/offboarding';
 
+/**
+ * The wizard gauges count every tenant's deletions (a GROUP BY over the
+ * table): a scrape within this many milliseconds of the last count shows that
+ * count, so any number of scrapers (several Prometheus replicas, a public
+ * caller in a loop) costs one query per interval.
+ */
+export const WIZARD_GAUGES_MAX_AGE_MS = 5_000;
+
+/** Whether an Authorization header carries `Bearer <token>`, compared in constant time. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '';
+  // Hashes have one length, so neither the comparison nor its refusal reveals the token's.
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(given), digest(token)) && given.length > 0;
+}
+
 /** Registers on the root instance, before the routes, so its hooks see every route. */
-export function registerMetrics(app: FastifyInstance, deps: { prisma: PrismaClient }): void {
+export function registerMetrics(
+  app: FastifyInstance,
+  deps: {
+    prisma: PrismaClient;
+    /** When set, GET /metrics requires `Authorization: Bearer <token>` (config METRICS_TOKEN). */
+    token?: string | undefined;
+    /** Oldest wizard count a scrape may show (default WIZARD_GAUGES_MAX_AGE_MS). */
+    wizardsMaxAgeMs?: number;
+  },
+): void {
+  const maxAgeMs = deps.wizardsMaxAgeMs ?? WIZARD_GAUGES_MAX_AGE_MS;
   // One registry per server (tests build many servers in one process).
   const registry = new Registry();
   registry.registerMetric(hrOffboardings);
@@ -54,11 +85,16 @@ export function registerMetrics(app: FastifyInstance, deps: { prisma: PrismaClie
     labelNames: ['status', 'step'],
     registers: [registry],
   });
-  // Both are read in one query when either is collected (a scrape collects both).
-  let reading: Promise<void> | null = null;
-  const read = () =>
-    (reading ??= (async () => {
-      try {
+  // Both are read in one query when either is collected (a scrape collects both); scrapes
+  // meanwhile (the query running included) share it, for `maxAgeMs` from when it began.
+  let reading: { begun: number; running: boolean; done: Promise<void> } | null = null;
+  const read = () => {
+    const now = Date.now();
+    if (reading && (reading.running || now - reading.begun < maxAgeMs)) return reading.done;
+    const entry = {
+      begun: now,
+      running: true,
+      done: (async () => {
         const rows = await deps.prisma.$queryRaw<{ status: string; step: string; n: number; attention: number }[]>`
           SELECT status::text, step::text, count(*)::int AS n,
                  count(*) FILTER (WHERE jsonb_typeof(state->'attention') IS DISTINCT FROM 'null' AND state ? 'attention')::int AS attention
@@ -69,12 +105,20 @@ export function registerMetrics(app: FastifyInstance, deps: { prisma: PrismaClie
           wizards.set({ status: r.status, step: r.step }, r.n);
           attention.set({ status: r.status, step: r.step }, r.attention);
         }
-      } finally {
-        setImmediate(() => {
-          reading = null;
-        });
-      }
-    })());
+      })(),
+    };
+    reading = entry;
+    entry.done.then(
+      () => {
+        entry.running = false;
+      },
+      () => {
+        // A failed count is not shared: the next scrape tries again.
+        if (reading === entry) reading = null;
+      },
+    );
+    return entry.done;
+  };
   Object.assign(wizards, { collect: read });
   Object.assign(attention, { collect: read });
 
@@ -94,7 +138,10 @@ export function registerMetrics(app: FastifyInstance, deps: { prisma: PrismaClie
     if (route === HOOK_ROUTE && request.method === 'POST') recordHrOffboarding('hook', offboardingResult(reply.statusCode));
   });
 
-  app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (request, reply) => {
+    if (deps.token !== undefined && !bearerMatches(request.headers.authorization, deps.token)) {
+      throw new HttpProblem(401, 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.', { 'www-authenticate': 'Bearer' });
+    }
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);
   });

@@ -78,6 +78,8 @@ export interface ApiDeps {
   webDir?: string;
   /** GET /v1/deletions/{id}/events: how often a watched wizard is read, and a heartbeat sent (api/routes/events.ts). */
   events?: { intervalMs?: number; heartbeatMs?: number };
+  /** GET /metrics: oldest wizard count a scrape may show (default WIZARD_GAUGES_MAX_AGE_MS, api/metrics.ts). */
+  metricsMaxAgeMs?: number;
 }
 
 /** Never logged: credentials and signatures. */
@@ -179,7 +181,11 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   // Before the routes: its hooks (HTTP metrics per route) see every one. GET /metrics.
-  registerMetrics(app, { prisma: deps.prisma });
+  registerMetrics(app, {
+    prisma: deps.prisma,
+    token: deps.config.METRICS_TOKEN,
+    ...(deps.metricsMaxAgeMs !== undefined ? { wizardsMaxAgeMs: deps.metricsMaxAgeMs } : {}),
+  });
 
   const OPTIONAL_BODY = 'x-optional-body';
   void app.register(fastifySwagger, {

@@ -105,10 +105,10 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * the server admitted is not withdrawn), which is why the answer is "try
    * again", not "refused".
    */
-  async function askWizard<T>(call: () => Promise<T>): Promise<T> {
+  async function askWizard<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = AbortSignal.timeout(waitLimitMs);
     try {
-      return await temporal.withAbortSignal(signal, call);
+      return await temporal.withAbortSignal(signal, () => call(signal));
     } catch (err) {
       const refusal = refusalFrom(err);
       if (refusal instanceof StepConflict || refusal instanceof RuleViolation) throw refusal;
@@ -190,24 +190,39 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         effectiveAt: args.effectiveAt ? args.effectiveAt.toISOString() : null,
       };
       const workflowId = deletionWorkflowId(args.workspaceId, user.id);
-      const opened = await askWizard(() =>
-        temporal.workflow.executeUpdateWithStart(defs.waitOpened, {
-          startWorkflowOperation: new WithStartWorkflowOperation<typeof deletionWizard>(defs.WORKFLOW_TYPE, {
-            workflowId,
-            taskQueue: config.TEMPORAL_TASK_QUEUE,
-            args: [input],
-            // Starting twice gives the same wizard; after one ends, a new one may start.
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-            typedSearchAttributes: [
-              { key: DeletionWorkspaceId, value: args.workspaceId },
-              { key: DeletionUserId, value: user.id },
-              { key: DeletionStep, value: 'LEADS' },
-              { key: DeletionStatus, value: 'IN_PROGRESS' },
-            ],
-          }),
-        }),
-      );
+      const startOrJoin = () => {
+        const operation = new WithStartWorkflowOperation<typeof deletionWizard>(defs.WORKFLOW_TYPE, {
+          workflowId,
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          args: [input],
+          // Starting twice gives the same wizard; after one ends, a new one may start.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          typedSearchAttributes: [
+            { key: DeletionWorkspaceId, value: args.workspaceId },
+            { key: DeletionUserId, value: user.id },
+            { key: DeletionStep, value: 'LEADS' },
+            { key: DeletionStatus, value: 'IN_PROGRESS' },
+          ],
+        });
+        return temporal.workflow
+          .executeUpdateWithStart(defs.waitOpened, { startWorkflowOperation: operation })
+          .then(async (view) => ({ view, handle: await operation.workflowHandle() }));
+      };
+      const opened = await askWizard(async (signal) => {
+        let joined = await startOrJoin();
+        // A wizard that has ended (its row already says so) but whose run has not closed yet is
+        // joined, not replaced: wait for that run to close, then start again (ALLOW_DUPLICATE lets
+        // the new run start). Its outcome does not matter here; the wait ends with the time limit.
+        for (let tries = 0; tries < 3 && joined.view.status !== 'IN_PROGRESS' && joined.view.id !== input.deletionId; tries++) {
+          // The handle is bound to the run the update reached (its result follows that run only).
+          await joined.handle.result().catch(() => {
+            if (signal.aborted) throw signal.reason;
+          });
+          joined = await startOrJoin();
+        }
+        return joined.view;
+      });
       return { deletion: await live(await row(args.workspaceId, opened.id)), created: opened.id === input.deletionId };
     },
 

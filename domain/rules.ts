@@ -15,8 +15,11 @@ const conflict = (message: string): RuleProblem => ({ kind: 'StepConflict', mess
 
 // ---- Start -----------------------------------------------------------------
 
-/** Roles that may use the deletion routes (preview, start, steps); a MEMBER gets 403. */
-export const DELETION_ROLES: readonly Role[] = ['OWNER', 'ADMIN'];
+/** A workspace's administrators: they manage its directory and the Temporal codec; a MEMBER gets 403. */
+export const ADMIN_ROLES: readonly Role[] = ['OWNER', 'ADMIN'];
+
+/** Roles that may use the deletion routes (preview, start, steps, event stream); a MEMBER gets 403. */
+export const DELETION_ROLES: readonly Role[] = ADMIN_ROLES;
 
 export function mayUseDeletions(role: Role): boolean {
   return DELETION_ROLES.includes(role);

@@ -28,12 +28,13 @@ import { countLeads, createLeads, deliverLeads, listLeads } from '../directory/l
 import { createAutomation, createIntegration, listAutomations, listIntegrations } from '../directory/routing';
 import { createLabel, listLabels } from '../directory/labels';
 import { requireOwnerFor } from '../auth';
+import { ADMIN_ROLES } from '../../domain/rules';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
 /** Any role of the workspace. */
 const anyRole = { auth: 'token' as const };
 /** Adding people to the workspace (possibly as OWNER) is an admin's act, not a MEMBER's. */
-const admins = { auth: 'token' as const, roles: ['OWNER', 'ADMIN'] as const };
+const admins = { auth: 'token' as const, roles: ADMIN_ROLES };
 
 export function directoryRoutes(app: Api, deps: ApiDeps): void {
   const { prisma } = deps;

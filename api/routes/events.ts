@@ -20,6 +20,7 @@
 import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import { NotFound } from '../../domain/errors';
+import { DELETION_ROLES } from '../../domain/rules';
 import { Deletion, IdParams } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
 import { authenticate, requireRole } from '../auth';
@@ -130,7 +131,7 @@ export function deletionFeed(
 export type DeletionFeed = ReturnType<typeof deletionFeed>;
 
 export function eventRoutes(app: Api, deps: ApiDeps): void {
-  const roles = ['OWNER', 'ADMIN'] as const;
+  const roles = DELETION_ROLES;
   const heartbeatMs = deps.events?.heartbeatMs ?? HEARTBEAT_MS;
   const feed = deletionFeed((ws, id) => deps.wizard.get(ws, id), {
     intervalMs: deps.events?.intervalMs ?? FEED_INTERVAL_MS,

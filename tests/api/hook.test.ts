@@ -1,7 +1,7 @@
 // The HR offboarding hook: signature over the raw body, the 5-minute window,
 // idempotency per employee, unknown emails, effectiveAt.
 import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
-import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { createApiToken } from '../../infra/tokens';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 import { finishThroughApi } from './wizard-steps';
@@ -83,6 +83,31 @@ describe('which wizard an offboarding joins (issue 9, item 8)', () => {
     expect(d.body).toEqual(expect.objectContaining({ status: 'IN_PROGRESS', source: 'HR' }));
     expect((await admin('GET', `/v1/users/${frank.id}`)).body.status).toBe('PENDING_DELETION');
     expect((await client(api.url, franksToken)('GET', `/v1/users/${frank.id}`)).status).toBe(401);
+  });
+
+  test('HR again right after each cancel (the cancelled run not yet closed) starts a new wizard every time', async () => {
+    const quinn = await api.prisma.user.create({
+      data: { workspaceId: ws.id, name: 'quinn', email: `quinn@${ws.slug}.test`, role: 'MEMBER' },
+    });
+    const raw = JSON.stringify({ email: quinn.email, employeeId: 'E-QUINN' });
+    let current = await send(raw, signHookBody(secret, raw));
+    expect(current.status).toBe(202);
+    const seen = [current.body.deletionId];
+    for (let round = 0; round < 5; round++) {
+      const id: string = current.body.deletionId;
+      const cancelling = admin('POST', `/v1/deletions/${id}/cancel`, {});
+      // HR again as soon as the row reads CANCELLED, whether or not the cancelled run has closed.
+      await eventually(async () => ((await api.prisma.deletion.findUniqueOrThrow({ where: { id } })).status === 'CANCELLED' ? true : undefined));
+      current = await send(raw, signHookBody(secret, raw));
+      expect((await cancelling).body.status).toBe('CANCELLED');
+      expect(current.status).toBe(202);
+      expect(seen).not.toContain(current.body.deletionId);
+      seen.push(current.body.deletionId);
+      expect((await admin('GET', `/v1/deletions/${current.body.deletionId}`)).body).toEqual(
+        expect.objectContaining({ status: 'IN_PROGRESS', source: 'HR' }),
+      );
+      expect((await admin('GET', `/v1/users/${quinn.id}`)).body.status).toBe('PENDING_DELETION');
+    }
   });
 
   test.each([

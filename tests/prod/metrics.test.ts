@@ -50,6 +50,8 @@ beforeAll(async () => {
     config: h.config,
     logger: false,
     webDir: '/nonexistent',
+    // Every scrape reads the table afresh (sharing one count is tests/api/metrics-access.test.ts's).
+    metricsMaxAgeMs: 0,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   apiUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

@@ -74,6 +74,19 @@ test('transient: the database refuses connections (nothing listens)', async () =
   }
 });
 
+test('transient: a second attempt colliding on the audit idempotency key (its retry finds the change done)', async () => {
+  const event = { workspaceId: ws.id, actorType: 'USER' as const, actorId: 'a', action: 'X', detail: {}, idempotencyKey: `once_${ws.id}` };
+  await prisma.auditEvent.create({ data: event });
+  for (const again of [() => prisma.auditEvent.create({ data: event }), () => prisma.$transaction((tx) => tx.auditEvent.create({ data: event }))]) {
+    expect(classifyDbError(await failure(again))).toMatchObject({ kind: 'transient', sqlstate: '23505' });
+  }
+  // The same key in raw SQL (the pg driver's own error).
+  const raw = () =>
+    prisma.$executeRaw`INSERT INTO audit_events (id, workspace_id, actor_type, actor_id, action, detail, idempotency_key)
+      VALUES (${`raw_${ws.id}`}, ${ws.id}, 'USER', 'a', 'X', '{}', ${event.idempotencyKey})`;
+  expect(classifyDbError(await failure(raw))).toMatchObject({ kind: 'transient', sqlstate: '23505' });
+});
+
 test('an ordinary bug is not called permanent (the retry policy keeps it)', () => {
   expect(classifyDbError(new TypeError('x is undefined')).kind).toBe('unknown');
 });
