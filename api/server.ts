@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import fastifySwagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
@@ -17,21 +17,18 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { PrismaClient } from '../generated/prisma/client';
-import type { WizardApi } from '../client/types';
 import { Client } from '@temporalio/client';
 import { createWizardClient } from '../client/wizard-client';
 import type { Config } from '../infra/config';
 import { lazyClient, temporalConnectOptions } from '../infra/temporal-connection';
 import { createPrisma } from '../infra/database';
 import { makeHealthCheck } from './health';
-import type { PayloadCodec } from '@temporalio/common';
 import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
 import { registerMetrics } from './metrics';
 import { clientInterceptors, traceRequests } from '../infra/tracing';
-import type { Role } from '../domain/schemas';
-import { authenticate, requireRole, type AuthContext } from './auth';
+import { authenticate, requireRole } from './auth';
+import { BODY_LIMIT, type ApiDeps } from './deps';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
@@ -43,44 +40,7 @@ import { SCIM_PREFIX, scimRoutes } from './scim';
 import { scimError, sendScim } from './scim/errors';
 import { systemRoutes } from './routes/system';
 
-/** Bodies over this answer 413 (api.md). */
-export const BODY_LIMIT = 10 * 1024 * 1024;
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** 'token': Bearer token required (then `roles`, if set). 'hook': the HR hook's signature. */
-    auth?: 'token' | 'hook';
-    roles?: readonly Role[];
-    /** The body may be left out entirely; it then reads as `{}`. */
-    optionalBody?: boolean;
-  }
-  interface FastifyRequest {
-    auth?: AuthContext;
-    /** The body exactly as received (the HR hook signs these bytes). */
-    rawBody?: Buffer;
-    /** A body problem held back until the signature is checked (HR hook: 401 before 400). */
-    deferredBodyError?: Error;
-  }
-}
-
-export interface ApiDeps {
-  prisma: PrismaClient;
-  wizard: WizardApi;
-  health: () => Promise<{ database: boolean; temporal: boolean }>;
-  config: Config;
-  /** Fastify logger options; `false` for silence. Default: JSON lines at config.LOG_LEVEL. */
-  logger?: FastifyServerOptions['logger'];
-  /** A pino-compatible logger instance to use instead (wins over `logger`). */
-  loggerInstance?: FastifyBaseLogger;
-  /** Payload encryption: serves /codec/decode and /codec/encode for the Temporal Web UI when set. */
-  codec?: PayloadCodec | null;
-  /** The built admin page; served at `/` when the folder exists. Default: web/dist. */
-  webDir?: string;
-  /** GET /v1/deletions/{id}/events: how often a watched wizard is read, and a heartbeat sent (api/routes/events.ts). */
-  events?: { intervalMs?: number; heartbeatMs?: number };
-  /** GET /metrics: oldest wizard count a scrape may show (default WIZARD_GAUGES_MAX_AGE_MS, api/metrics.ts). */
-  metricsMaxAgeMs?: number;
-}
 
 /** Never logged: credentials and signatures. */
 export const REDACTED_PATHS = [

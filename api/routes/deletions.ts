@@ -28,7 +28,7 @@ import {
 import { notInWorkspace } from '../../domain/errors';
 import { plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
 /** Problems of a route that waits on the wizard: 503 when it does not answer in time. */

@@ -22,7 +22,7 @@ import {
   User,
   UsersQuery,
 } from '../../domain/schemas';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { createUser, getUser, listUsers } from '../directory/users';
 import { countLeads, createLeads, deliverLeads, listLeads } from '../directory/leads';
 import { createAutomation, createIntegration, listAutomations, listIntegrations } from '../directory/routing';

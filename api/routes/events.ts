@@ -25,7 +25,7 @@ import { Deletion, IdParams } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
 import { authenticate, requireRole } from '../auth';
 import { HttpProblem } from '../problems';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
 /** How often a watched wizard is read (only while someone listens). */

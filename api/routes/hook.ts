@@ -17,8 +17,8 @@ import { BadInput, NotFound } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
-import type { ApiDeps } from '../server';
-import { BODY_LIMIT } from '../server';
+import type { ApiDeps } from '../deps';
+import { BODY_LIMIT } from '../deps';
 import { problems, type Api } from './common';
 import { plausibleId } from '../directory/common';
 

@@ -2,7 +2,7 @@
 // only what this role may do.
 import { NotFound } from '../../domain/errors';
 import { Me } from '../../domain/schemas';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
 export function meRoutes(app: Api, deps: ApiDeps): void {

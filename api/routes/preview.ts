@@ -6,7 +6,7 @@ import { DELETION_ROLES } from '../../domain/rules';
 import { DeletionPreview, UserIdParams } from '../../domain/schemas';
 import { deletionPreview } from '../../activities/wizard-contents';
 import { plausibleId } from '../directory/common';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
 const admins = { auth: 'token' as const, roles: DELETION_ROLES };

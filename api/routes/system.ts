@@ -1,6 +1,6 @@
 // Health and the OpenAPI document.
 import { Health } from '../../domain/schemas';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import type { Api } from './common';
 
 export function systemRoutes(app: Api, deps: ApiDeps): void {

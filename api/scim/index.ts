@@ -4,8 +4,8 @@
 // SCIM error (errors.ts). Described by its own discovery endpoints, not by
 // the v1 OpenAPI document (hidden there).
 import type { FastifyRequest } from 'fastify';
-import type { ApiDeps } from '../server';
-import { BODY_LIMIT } from '../server';
+import type { ApiDeps } from '../deps';
+import { BODY_LIMIT } from '../deps';
 import type { Api } from '../routes/common';
 import { SCIM } from '../../domain/scim';
 import { authenticateScim, type ScimAuth } from './auth';

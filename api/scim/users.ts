@@ -22,7 +22,7 @@ import {
   type ScimErrorType,
   type ScimUser,
 } from '../../domain/scim';
-import type { ApiDeps } from '../server';
+import type { ApiDeps } from '../deps';
 import type { ScimAuth } from './auth';
 import { ScimProblem, scimStatusOf } from './errors';
 import { usersWhere } from './filter';
