@@ -3,14 +3,12 @@
 // the lead move's progress on the way, and the stream ends after the final
 // state (COMPLETED, or CANCELLED once a stopped move settled); refusals are
 // the same as every deletion route's, before any byte of a stream.
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../api/server';
 import { deletionFeed, FEED_INTERVAL_MS } from '../../api/routes/events';
 import type { Deletion } from '../../domain/schemas';
 import { MovePace } from '../support/move-pace';
 import { makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
-import { client, expectProblem, tokenOf, type Call } from './support';
+import { client, expectProblem, listenTestServer, tokenOf, type Call } from './support';
 
 /** A book of many small batches; the move is held at its gate (MovePace) so the stream surely sees it mid-way. */
 const BOOK = 20_000;
@@ -28,17 +26,7 @@ let adminToken: string;
 
 beforeAll(async () => {
   h = await wizardHarness({ batchSize: BATCH, pace });
-  app = buildServer({
-    prisma: h.prisma,
-    wizard: h.wizard,
-    health: async () => ({ database: true, temporal: true }),
-    config: h.config,
-    logger: false,
-    webDir: '/nonexistent',
-    events: { heartbeatMs: HEARTBEAT },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  ({ app, url } = await listenTestServer(h, { events: { heartbeatMs: HEARTBEAT } }));
   ws = await makeWorkspace(
     h.prisma,
     { owner: 'OWNER', admin: 'ADMIN', member: 'MEMBER', leaver: 'MEMBER', quitter: 'MEMBER', done: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' },
@@ -224,19 +212,11 @@ test('heartbeats keep an idle stream open; a token revoked meanwhile ends it', a
 });
 
 test('closing the server ends its open streams (a stream never holds a shutdown)', async () => {
-  const second = buildServer({
-    prisma: h.prisma,
-    wizard: h.wizard,
-    health: async () => ({ database: true, temporal: true }),
-    config: h.config,
-    logger: false,
-    webDir: '/nonexistent',
-  });
-  await second.listen({ host: '127.0.0.1', port: 0 });
+  const { app: second, url: secondUrl } = await listenTestServer(h);
   const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
   const token = await tokenOf(h.prisma, other, 'admin');
   const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
-  const res = await fetch(`http://127.0.0.1:${(second.server.address() as AddressInfo).port}/v1/deletions/${d.id}/events`, {
+  const res = await fetch(`${secondUrl}/v1/deletions/${d.id}/events`, {
     headers: { authorization: `Bearer ${token}` },
   });
   expect(res.status).toBe(200);

@@ -1,6 +1,8 @@
 // The real API server on a real port, over the run's database and Temporal
 // dev server (tests/global-setup.ts), plus a tiny HTTP client.
+import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
+import type { ApiDeps } from '../../api/deps';
 import { buildServer } from '../../api/server';
 import { createApiToken } from '../../infra/tokens';
 import type { FastifyInstance } from 'fastify';
@@ -35,19 +37,15 @@ export async function startTestApi(
     config: harness.config,
     ...(opts.wizardWaitMs !== undefined ? { waitLimitMs: opts.wizardWaitMs } : {}),
   });
-  const app = buildServer({
-    prisma: harness.prisma,
-    wizard,
-    health: opts.health ?? (async () => ({ database: true, temporal: true })),
-    config: harness.config,
-    logger: opts.logStream ? { level: 'info', stream: opts.logStream } : false,
-    webDir: '/nonexistent',
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const { app, url } = await listenTestServer(
+    { prisma: harness.prisma, wizard, config: harness.config },
+    {
+      ...(opts.health ? { health: opts.health } : {}),
+      ...(opts.logStream ? { logger: { level: 'info', stream: opts.logStream } } : {}),
+    },
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     app,
     prisma: harness.prisma,
     wizard,
@@ -57,6 +55,27 @@ export async function startTestApi(
       await harness.close();
     },
   };
+}
+
+/**
+ * The real API server over a harness's database, wizard client and config, on a
+ * free loopback port; `deps` adds or overrides what a test needs.
+ */
+export async function listenTestServer(
+  harness: Pick<WizardHarness, 'prisma' | 'wizard' | 'config'>,
+  deps: Partial<ApiDeps> = {},
+): Promise<{ app: FastifyInstance; url: string }> {
+  const app = buildServer({
+    prisma: harness.prisma,
+    wizard: harness.wizard,
+    health: async () => ({ database: true, temporal: true }),
+    config: harness.config,
+    logger: false,
+    webDir: '/nonexistent',
+    ...deps,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
 
 export interface Answer<T = any> {

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import parse from 'parse-prometheus-text-format';
-import { buildServer } from '../../api/server';
+import { listenTestServer } from '../api/support';
 import { signHookBody } from '../../api/hook-signature';
 import { freePort } from '../../infra/temporal-server';
 import { testEnv } from '../support/env';
@@ -43,18 +43,9 @@ beforeAll(async () => {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   workerUrl = `http://127.0.0.1:${port}/metrics`;
-  const app = buildServer({
-    prisma: h.prisma,
-    wizard: h.wizard,
-    health: async () => ({ database: true, temporal: true }),
-    config: h.config,
-    logger: false,
-    webDir: '/nonexistent',
-    // Every scrape reads the table afresh (sharing one count is tests/api/metrics-access.test.ts's).
-    metricsMaxAgeMs: 0,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  apiUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  // Every scrape reads the table afresh (sharing one count is tests/api/metrics-access.test.ts's).
+  const { app, url } = await listenTestServer(h, { metricsMaxAgeMs: 0 });
+  apiUrl = url;
   closeApi = () => app.close();
 });
 

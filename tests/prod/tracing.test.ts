@@ -8,7 +8,7 @@ import { context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { buildServer } from '../../api/server';
+import { listenTestServer } from '../api/support';
 import { createWizardClient } from '../../client/wizard-client';
 import { getDeletion } from '../../workflows/definitions';
 import { dataConverter } from '../../infra/codec';
@@ -47,19 +47,10 @@ test('one trace from the HTTP request through the Temporal client and an activit
     dataConverter: dataConverter(h.config),
     interceptors: clientInterceptors(),
   });
-  const app = buildServer({
-    prisma: h.prisma,
-    wizard: createWizardClient({ temporal, prisma: h.prisma, config: h.config }),
-    health: async () => ({ database: true, temporal: true }),
-    config: h.config,
-    logger: false,
-    webDir: '/nonexistent',
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { app, url } = await listenTestServer({ ...h, wizard: createWizardClient({ temporal, prisma: h.prisma, config: h.config }) });
   try {
     const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 10 });
     const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.admin!.id, label: 'trace' });
-    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const res = await fetch(`${url}/v1/users/${ws.users.leaver!.id}/deletion`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -90,18 +81,10 @@ test('one trace from the HTTP request through the Temporal client and an activit
 });
 
 test('a caller\'s traceparent is continued, and no span is left active after a request', async () => {
-  const app = buildServer({
-    prisma: h.prisma,
-    wizard: h.wizard,
-    health: async () => ({ database: true, temporal: true }),
-    config: h.config,
-    logger: false,
-    webDir: '/nonexistent',
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { app, url } = await listenTestServer(h);
   try {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const res = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/v1/health`, {
+    const res = await fetch(`${url}/v1/health`, {
       headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     });
     expect(res.status).toBe(200);
