@@ -532,6 +532,8 @@ test('a MEMBER sees no Delete and no deletion wizards; an ADMIN sees no Delete f
   await snap(page, 'member-no-delete');
 
   const admin = await signedIn(ws, { handle: 'admin' });
+  // The menu follows GET /v1/me: wait for it, as for the member above, before reading the menu.
+  await admin.locator('[data-testid="me-role"]', { hasText: 'Admin' }).waitFor(WAIT);
   expect(await admin.getByTestId('nav-deletions').isVisible()).toBe(true);
   await admin.getByTestId(`user-link-${ws.users.owner!.id}`).click();
   await admin.getByTestId('delete-not-allowed').waitFor(WAIT);
