@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client';
 import { mayActOnRole } from '../domain/rules';
 import type { Role } from '../domain/schemas';
+import type { TokenRow } from '../client/types';
 import { hashToken } from '../infra/tokens';
 import { HttpProblem } from './problems';
 
@@ -30,19 +31,15 @@ export function bearerToken(header: string | string[] | undefined): string | nul
   return token;
 }
 
-export async function authenticate(prisma: PrismaClient, header: string | string[] | undefined): Promise<AuthContext> {
+/** The hash of the request's bearer token; 401 when there is none. */
+export function tokenHashOf(header: string | string[] | undefined): string {
   const token = bearerToken(header);
   if (!token) throw unauthorized('Send a token as "Authorization: Bearer <token>".');
-  const hash = hashToken(token);
-  // Token and user in ONE statement (a join on two primary/unique keys): every
-  // authenticated request pays for exactly this one lookup.
-  const [row] = await prisma.$queryRaw<
-    { tokenHash: string; workspaceId: string; userId: string; userWorkspaceId: string; role: Role; status: string }[]
-  >`
-    SELECT t.token_hash AS "tokenHash", t.workspace_id AS "workspaceId", u.id AS "userId",
-      u.workspace_id AS "userWorkspaceId", u.role::text AS "role", u.status::text AS "status"
-    FROM api_tokens t JOIN users u ON u.id = t.user_id
-    WHERE t.token_hash = ${hash}`;
+  return hashToken(token);
+}
+
+/** What a token's row (null: none has that hash) allows: its user, or 401. */
+export function acceptToken(row: TokenRow | null, hash: string): AuthContext {
   // The lookup is by hash; the comparison below keeps the final check
   // independent of where two hashes first differ.
   const expected = Buffer.from(row?.tokenHash ?? '0'.repeat(64), 'hex');
@@ -53,6 +50,19 @@ export async function authenticate(prisma: PrismaClient, header: string | string
     throw unauthorized('The token is not valid: its user cannot sign in.');
   }
   return { workspaceId: row.workspaceId, userId: row.userId, role: row.role };
+}
+
+export async function authenticate(prisma: PrismaClient, header: string | string[] | undefined): Promise<AuthContext> {
+  const hash = tokenHashOf(header);
+  // Token and user in ONE statement (a join on two primary/unique keys): every
+  // authenticated request pays for exactly this one lookup (GET
+  // /v1/deletions/{id} reads its wizard in the same statement: client/deletion-reads.ts).
+  const [row] = await prisma.$queryRaw<TokenRow[]>`
+    SELECT t.token_hash AS "tokenHash", t.workspace_id AS "workspaceId", u.id AS "userId",
+      u.workspace_id AS "userWorkspaceId", u.role::text AS "role", u.status::text AS "status"
+    FROM api_tokens t JOIN users u ON u.id = t.user_id
+    WHERE t.token_hash = ${hash}`;
+  return acceptToken(row ?? null, hash);
 }
 
 export function requireRole(auth: AuthContext, roles: readonly Role[] | undefined): void {

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import type { PayloadCodec } from '@temporalio/common';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { WizardApi } from '../client/types';
-import type { Role } from '../domain/schemas';
+import type { Deletion, Role } from '../domain/schemas';
 import type { Config } from '../infra/config';
 import type { AuthContext } from './auth';
 
@@ -17,11 +17,15 @@ declare module 'fastify' {
     /** 'token': Bearer token required (then `roles`, if set). 'hook': the HR hook's signature. */
     auth?: 'token' | 'hook';
     roles?: readonly Role[];
+    /** 'deletion': the token and the wizard of `:id` are read in one statement (GET /v1/deletions/{id}). */
+    read?: 'deletion';
     /** The body may be left out entirely; it then reads as `{}`. */
     optionalBody?: boolean;
   }
   interface FastifyRequest {
     auth?: AuthContext;
+    /** The wizard of `:id` as read with the token (`read: 'deletion'`); null when it is not in the token's workspace. */
+    deletionRead?: (() => Promise<Deletion>) | null;
     /** The body exactly as received (the HR hook signs these bytes). */
     rawBody?: Buffer;
     /** A body problem held back until the signature is checked (HR hook: 401 before 400). */

@@ -27,7 +27,8 @@ import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
 import { registerMetrics } from './metrics';
 import { clientInterceptors, traceRequests } from '../infra/tracing';
-import { authenticate, requireRole } from './auth';
+import { acceptToken, authenticate, requireRole, tokenHashOf } from './auth';
+import { plausibleId } from './directory/common';
 import { BODY_LIMIT, type ApiDeps } from './deps';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
@@ -107,6 +108,17 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     reply.header('x-request-id', request.id);
     const config = request.routeOptions.config;
     if (config?.auth !== 'token') return;
+    if (config.read === 'deletion') {
+      // The token and the wizard in one statement; what the wizard shows is decided by the handler, after 400.
+      const hash = tokenHashOf(request.headers.authorization);
+      const id = (request.params as { id?: string }).id ?? '';
+      const { token, deletion } = await deps.wizard.readWithToken(hash, plausibleId(id) ? id : '');
+      const auth = acceptToken(token, hash);
+      requireRole(auth, config.roles);
+      request.auth = auth;
+      request.deletionRead = deletion;
+      return;
+    }
     const auth = await authenticate(deps.prisma, request.headers.authorization);
     requireRole(auth, config.roles);
     request.auth = auth;

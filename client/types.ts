@@ -15,6 +15,7 @@ import type {
   IntegrationsStepBody,
   LabelsStepBody,
   LeadsStepBody,
+  Role,
 } from '../domain/schemas';
 import type { Page } from '../domain/pagination';
 
@@ -31,10 +32,27 @@ export interface StartDeletionArgs {
   effectiveAt?: Date;
 }
 
+/** An API token's row and its user's, as one read gives them (api/auth.ts decides what they allow). */
+export interface TokenRow {
+  tokenHash: string;
+  workspaceId: string;
+  userId: string;
+  userWorkspaceId: string;
+  role: Role;
+  status: string;
+}
+
 export interface WizardApi {
   /** Idempotent: the open wizard of that user if there is one (`created: false`). */
   start(args: StartDeletionArgs): Promise<{ deletion: Deletion; created: boolean }>;
   get(workspaceId: string, deletionId: string): Promise<Deletion>;
+  /**
+   * GET /v1/deletions/{id} in one statement with its caller's token: the
+   * token's row (null: no such token) and the wizard, when it is in that
+   * token's workspace (null otherwise), to be rendered once the token is
+   * accepted. Concurrent calls share statements (client/deletion-reads.ts).
+   */
+  readWithToken(tokenHash: string, deletionId: string): Promise<{ token: TokenRow | null; deletion: (() => Promise<Deletion>) | null }>;
   list(workspaceId: string, q: { status?: DeletionStatus; limit: number; cursor?: string }): Promise<Page<Deletion>>;
   submitLeads(workspaceId: string, deletionId: string, actor: Actor, body: LeadsStepBody): Promise<Deletion>;
   submitAutomations(workspaceId: string, deletionId: string, actor: Actor, body: AutomationsStepBody): Promise<Deletion>;

@@ -27,6 +27,7 @@ import { deletionWorkflowId, type WizardInput } from '../domain/wizard-state';
 import type { Config } from '../infra/config';
 import * as defs from '../workflows/definitions';
 import type { deletionWizard } from '../workflows/deletion-wizard';
+import { deletionReads, type DeletionRead } from './deletion-reads';
 import type { Page, StartDeletionArgs, WizardApi } from './types';
 
 export interface WizardClientDeps {
@@ -81,16 +82,10 @@ export function leadTotals(count: (workspaceId: string, userId: string) => Promi
   };
 }
 
-/** A deletion row as reads need it: the mirrored document and its moves' committed counts (null: no such move). */
-interface DeletionRead {
-  id: string;
-  workspaceId: string;
-  userId: string;
+/** A deletion row as `row` reads it: a read's fields, and the workflow's id and status. */
+interface DeletionRow extends DeletionRead {
   workflowId: string;
   status: string;
-  state: unknown;
-  moveMoved: number | null;
-  sweepMoved: number | null;
 }
 
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
@@ -128,8 +123,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   );
 
   /** The row and its moves' committed counts in one statement (primary keys only). */
-  async function row(workspaceId: string, deletionId: string): Promise<DeletionRead> {
-    const [found] = await prisma.$queryRaw<DeletionRead[]>`
+  async function row(workspaceId: string, deletionId: string): Promise<DeletionRow> {
+    const [found] = await prisma.$queryRaw<DeletionRow[]>`
       SELECT d.id, d.workspace_id AS "workspaceId", d.user_id AS "userId", d.workflow_id AS "workflowId",
         d.status::text AS status, d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved"
       FROM deletions d
@@ -145,14 +140,18 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * in: the moves' counts committed with each batch, and the lead total before
    * the move (shared count, see LEAD_TOTAL_MAX_AGE_MS).
    */
-  async function live(r: Omit<DeletionRead, 'workflowId' | 'status'>): Promise<Deletion> {
-    const view = structuredClone(r.state as Deletion);
+  async function live(r: DeletionRead): Promise<Deletion> {
+    // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).
+    const view = r.state as Deletion;
     if (view.status !== 'IN_PROGRESS') return view;
-    if (view.leads.state === 'PENDING') view.leads.total = await leadTotal(r.workspaceId, r.userId);
-    if (r.moveMoved !== null && view.leads.state === 'MOVING') view.leads.moved = Math.max(view.leads.moved, r.moveMoved);
-    if (r.sweepMoved !== null) view.leads.swept = Math.max(view.leads.swept, r.sweepMoved);
-    return view;
+    const leads = { ...view.leads };
+    if (leads.state === 'PENDING') leads.total = await leadTotal(r.workspaceId, r.userId);
+    if (r.moveMoved !== null && leads.state === 'MOVING') leads.moved = Math.max(leads.moved, r.moveMoved);
+    if (r.sweepMoved !== null) leads.swept = Math.max(leads.swept, r.sweepMoved);
+    return { ...view, leads };
   }
+
+  const readTogether = deletionReads(prisma);
 
   async function sendStep<A>(
     workspaceId: string,
@@ -228,6 +227,11 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
     async get(workspaceId, deletionId) {
       return live(await row(workspaceId, deletionId));
+    },
+
+    async readWithToken(tokenHash, deletionId) {
+      const { token, deletion } = await readTogether(tokenHash, deletionId);
+      return { token, deletion: deletion ? () => live(deletion) : null };
     },
 
     async list(workspaceId, q): Promise<Page<Deletion>> {

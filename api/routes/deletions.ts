@@ -219,7 +219,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
   });
 
   app.get('/v1/deletions/:id', {
-    config: admins,
+    config: { ...admins, read: 'deletion' },
     schema: {
       tags: ['deletions'],
       summary: 'Read a deletion wizard',
@@ -227,7 +227,13 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       params: IdParams,
       response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404) },
     },
-    handler: async (req) => wizard.get(authOf(req).workspaceId, deletionId(req.params.id)),
+    handler: async (req) => {
+      const id = deletionId(req.params.id);
+      // Read with the token, in one statement (onRequest, `read: 'deletion'`).
+      if (req.deletionRead === undefined) return wizard.get(authOf(req).workspaceId, id);
+      if (req.deletionRead === null) throw notInWorkspace('Deletion', id);
+      return req.deletionRead();
+    },
   });
 
   for (const registerStep of STEP_ROUTES) registerStep(app, wizard, ownerOnlyStep);

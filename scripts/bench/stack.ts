@@ -62,7 +62,9 @@ export function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function tsxProcess(script: string, env: NodeJS.ProcessEnv, log: Log, name: string, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
-  const child = spawn(process.execPath, ['--require', PROBE, '--import', 'tsx', path.join(ROOT, script)], {
+  // BENCH_CPU_PROFILE=<dir>: each service process writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROFILE)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--require', PROBE, '--import', 'tsx', path.join(ROOT, script)], {
     cwd: ROOT,
     env,
     stdio: ['ignore', stdout, 'inherit'],

@@ -1,10 +1,10 @@
 // What a read of a wizard costs the database, counted at the driver: every
 // statement the API sends is seen (a pg pool whose clients record each query).
 // A page open on a wizard reads it every 500 ms, a hundred pages at once on a
-// layoff day: GET /v1/deletions/{id} is one statement for the token and its
-// user, one for the wizard (its row and its moves' committed counts), and the
-// lead total before the move is counted at most once per LEAD_TOTAL_MAX_AGE_MS
-// per user, however many read it.
+// layoff day: GET /v1/deletions/{id} is ONE statement (the token, its user, the
+// wizard's row and its moves' committed counts), reads arriving together share
+// one, and the lead total before the move is counted at most once per
+// LEAD_TOTAL_MAX_AGE_MS per user, however many read it.
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { FastifyInstance } from 'fastify';
@@ -70,16 +70,15 @@ async function start(handle: string): Promise<string> {
   return r.body.id;
 }
 
-test('reading a wizard is one statement for the token and its user, one for the wizard, before and after the move', async () => {
+test('reading a wizard is one statement (token, user, row, moves), before and after the move', async () => {
   const id = await start('leaver');
   await admin('GET', `/v1/deletions/${id}`); // the first read counts the book; the next ones share that count
 
   const pending = await statementsOf(`/v1/deletions/${id}`);
   expect(pending.status).toBe(200);
   expect(pending.body.leads).toMatchObject({ total: 50, state: 'PENDING' });
-  expect(pending.sent).toHaveLength(2);
-  expect(pending.sent[0]).toMatch(/api_tokens.*JOIN.*users/is);
-  expect(pending.sent[1]).toMatch(/FROM .?deletions.*lead_moves/is);
+  expect(pending.sent).toHaveLength(1);
+  expect(pending.sent[0]).toMatch(/api_tokens.*JOIN.*users.*JOIN.*deletions.*lead_moves/is);
 
   expect((await admin('POST', `/v1/deletions/${id}/leads`, { targetUserId: ws.users.heir!.id })).status).toBe(202);
   const moved = await eventually(async () => {
@@ -87,7 +86,51 @@ test('reading a wizard is one statement for the token and its user, one for the 
     return r.body.step === 'AUTOMATIONS' ? r : undefined;
   }, 60_000, 'the move to finish');
   expect(moved.body.leads).toMatchObject({ total: 50, moved: 50, state: 'DONE' });
-  expect(moved.sent).toHaveLength(2);
+  expect(moved.sent).toHaveLength(1);
+});
+
+test('reads that arrive together share statements, and each gets its own answer', async () => {
+  const mine = await makeWorkspace(h.prisma, { admin: 'ADMIN', member: 'MEMBER', a: 'MEMBER', b: 'MEMBER' }, { a: 3, b: 4 });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const mineAdmin = client(base, await tokenOf(h.prisma, mine, 'admin'));
+  const member = client(base, await tokenOf(h.prisma, mine, 'member'));
+  const anonymous = client(base, 'not-a-token');
+  const ids: string[] = [];
+  for (const who of ['a', 'b'] as const) {
+    const r = await mineAdmin('POST', `/v1/users/${mine.users[who]!.id}/deletion`, {});
+    expect(r.status).toBe(201);
+    ids.push(r.body.id);
+  }
+  const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', x: 'MEMBER' }, { x: 1 });
+  const started = await client(base, await tokenOf(h.prisma, other, 'admin'))('POST', `/v1/users/${other.users.x!.id}/deletion`, {});
+  expect(started.status).toBe(201);
+  const otherWorkspaces: string = started.body.id;
+  for (const id of ids) await mineAdmin('GET', `/v1/deletions/${id}`); // the counts, shared from now on
+
+  statements.length = 0;
+  const rounds = 10;
+  const asked = Array.from({ length: rounds }, () => [
+    mineAdmin('GET', `/v1/deletions/${ids[0]}`),
+    mineAdmin('GET', `/v1/deletions/${ids[1]}`),
+    mineAdmin('GET', `/v1/deletions/${otherWorkspaces}`),
+    member('GET', `/v1/deletions/${ids[0]}`),
+    anonymous('GET', `/v1/deletions/${ids[0]}`),
+  ]).flat();
+  const answers = await Promise.all(asked);
+  const reads = statements.filter((q) => /FROM unnest/i.test(q));
+  expect(statements).toHaveLength(reads.length); // nothing but the shared reads
+  expect(reads.length).toBeLessThan(answers.length);
+
+  for (let i = 0; i < rounds; i++) {
+    const [a, b, other, byMember, byAnyone] = answers.slice(i * 5, i * 5 + 5);
+    expect(a!.status).toBe(200);
+    expect(a!.body).toMatchObject({ id: ids[0], user: { id: mine.users.a!.id }, leads: { total: 3 } });
+    expect(b!.status).toBe(200);
+    expect(b!.body).toMatchObject({ id: ids[1], user: { id: mine.users.b!.id }, leads: { total: 4 } });
+    expect(other!.status).toBe(404); // another workspace's wizard is not there
+    expect(byMember!.status).toBe(403);
+    expect(byAnyone!.status).toBe(401);
+  }
 });
 
 test('a page of wizards is read in a fixed number of statements, however many it holds', async () => {

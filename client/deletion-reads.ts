@@ -1,0 +1,142 @@
+// GET /v1/deletions/{id}: the read a page open on a wizard repeats every
+// 500 ms, a hundred pages at once on a layoff day. The caller's token, its
+// user, the wizard's row and its moves' committed counts come in ONE
+// statement, and that statement is shared: the reads that reach the API in
+// the same turn of its event loop go out together as one statement over
+// arrays of (token hash, deletion id), so under load the database sees a
+// statement per batch rather than two per request.
+//
+// Freshness is that of a statement per request: a read is only ever answered
+// by a statement that began after the read arrived (batches are formed from
+// waiting reads, never joined once sent), so a client that has seen its step
+// applied sees it in its next read.
+import DataLoader from 'dataloader';
+import type { PrismaClient } from '../generated/prisma/client';
+import type { TokenRow } from './types';
+
+/** A deletion row as reads need it: the mirrored document and its moves' committed counts (null: no such move). */
+export interface DeletionRead {
+  id: string;
+  workspaceId: string;
+  userId: string;
+  state: unknown;
+  moveMoved: number | null;
+  sweepMoved: number | null;
+}
+
+export interface TokenAndDeletion {
+  token: TokenRow | null;
+  deletion: DeletionRead | null;
+}
+
+interface Key {
+  tokenHash: string;
+  deletionId: string;
+}
+
+interface Row {
+  n: number;
+  tokenHash: string | null;
+  workspaceId: string | null;
+  userId: string | null;
+  userWorkspaceId: string | null;
+  role: TokenRow['role'] | null;
+  status: string | null;
+  deletionId: string | null;
+  deletionUserId: string | null;
+  state: unknown;
+  moveMoved: number | null;
+  sweepMoved: number | null;
+}
+
+/** Most reads one statement answers (a bigger wave is split into several). */
+export const MAX_READS_PER_STATEMENT = 256;
+/** Statements of these reads in flight at once; reads arriving meanwhile wait together for the next. */
+export const READ_STATEMENTS_IN_FLIGHT = 2;
+
+const keyOf = (k: Key) => `${k.tokenHash}\u0000${k.deletionId}`;
+
+/**
+ * Reads of (token hash, deletion id), batched. The deletion is only looked
+ * for in the token's own workspace: another workspace's wizard is `null`,
+ * exactly as one that does not exist.
+ */
+export function deletionReads(prisma: PrismaClient): (tokenHash: string, deletionId: string) => Promise<TokenAndDeletion> {
+  // Like a database's group commit: with a statement free, a read goes at
+  // once (after the event loop's turn, with whatever arrived in it); with all
+  // of them busy, the reads arriving meanwhile wait and go together in the
+  // next. Idle, no read waits; busy, the statements grow instead of multiplying.
+  let inFlight = 0;
+  const queued: (() => void)[] = [];
+  /** A statement ended: its slot goes to the reads waiting longest, else it is free. */
+  const settled = () => {
+    const next = queued.shift();
+    if (next) setImmediate(next);
+    else inFlight--;
+  };
+  const loader = new DataLoader<Key, TokenAndDeletion>(
+    async (keys) => {
+      try {
+        return await readAll(keys);
+      } finally {
+        settled();
+      }
+    },
+    {
+      // No memo between requests: every read is a fresh statement.
+      cache: false,
+      batchScheduleFn: (send) => {
+        if (inFlight >= READ_STATEMENTS_IN_FLIGHT) return void queued.push(send);
+        inFlight++;
+        setImmediate(send);
+      },
+      maxBatchSize: MAX_READS_PER_STATEMENT,
+    },
+  );
+
+  async function readAll(keys: readonly Key[]): Promise<TokenAndDeletion[]> {
+      const unique = [...new Map(keys.map((k) => [keyOf(k), k])).values()];
+      const hashes = unique.map((k) => k.tokenHash);
+      const ids = unique.map((k) => k.deletionId);
+      const rows = await prisma.$queryRaw<Row[]>`
+        SELECT r.n::int AS n, t.token_hash AS "tokenHash", t.workspace_id AS "workspaceId", u.id AS "userId",
+          u.workspace_id AS "userWorkspaceId", u.role::text AS "role", u.status::text AS "status",
+          d.id AS "deletionId", d.user_id AS "deletionUserId", d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved"
+        FROM unnest(${hashes}::text[], ${ids}::text[]) WITH ORDINALITY AS r(hash, id, n)
+        LEFT JOIN api_tokens t ON t.token_hash = r.hash
+        LEFT JOIN users u ON u.id = t.user_id
+        LEFT JOIN deletions d ON d.id = r.id AND d.workspace_id = t.workspace_id
+        LEFT JOIN lead_moves m ON m.deletion_id = d.id AND m.kind = 'MOVE'
+        LEFT JOIN lead_moves s ON s.deletion_id = d.id AND s.kind = 'SWEEP'`;
+      const answers = new Map<string, TokenAndDeletion>();
+      for (const row of rows) {
+        const key = unique[row.n - 1]!;
+        answers.set(keyOf(key), {
+          token:
+            row.tokenHash !== null && row.userId !== null
+              ? {
+                  tokenHash: row.tokenHash,
+                  workspaceId: row.workspaceId!,
+                  userId: row.userId,
+                  userWorkspaceId: row.userWorkspaceId!,
+                  role: row.role!,
+                  status: row.status!,
+                }
+              : null,
+          deletion:
+            row.deletionId !== null
+              ? {
+                  id: row.deletionId,
+                  workspaceId: row.workspaceId!,
+                  userId: row.deletionUserId!,
+                  state: row.state,
+                  moveMoved: row.moveMoved,
+                  sweepMoved: row.sweepMoved,
+                }
+              : null,
+        });
+      }
+      return keys.map((k) => answers.get(keyOf(k)) ?? { token: null, deletion: null });
+  }
+  return (tokenHash, deletionId) => loader.load({ tokenHash, deletionId });
+}
