@@ -71,7 +71,7 @@ export const ConfigSchema = z.object({
    * Batches adapt their size so each holds its row locks about this long
    * (ms); 0 keeps every batch at LEAD_MOVE_BATCH_SIZE.
    */
-  LEAD_MOVE_BATCH_TARGET_MS: z.coerce.number().int().min(0).max(10_000).default(30),
+  LEAD_MOVE_BATCH_TARGET_MS: z.coerce.number().int().min(0).max(10_000).default(20),
   /**
    * Concurrent streams a bulk move runs in (consecutive id ranges of the
    * book, each with its own batches): 2 lets PostgreSQL use two cores.
