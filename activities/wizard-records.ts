@@ -18,17 +18,19 @@ export function wizardRecordActivities(prisma: Db) {
         const existing = await tx.deletion.findUnique({ where: { id: input.deletionId } });
         if (existing) return existing.state as unknown as Deletion;
 
-        // One opening at a time per workspace: the rules below count (the last OWNER, one open wizard
-        // per user), and two openings that each counted before the other wrote would both pass. NO KEY
-        // UPDATE: rows that merely reference the workspace (leads, audit) are not held up.
-        await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${input.workspaceId} FOR NO KEY UPDATE`;
-        // Again under the lock: another attempt of this opening may have committed while this one waited.
-        const opened = await tx.deletion.findUnique({ where: { id: input.deletionId } });
-        if (opened) return opened.state as unknown as Deletion;
+        // The user's row first: one opening of this user at a time (one open wizard per user).
         const [user] = await tx.$queryRaw<
           { id: string; name: string; email: string; role: 'OWNER' | 'ADMIN' | 'MEMBER'; status: 'ACTIVE' | 'SUSPENDED' | 'PENDING_DELETION' }[]
         >`SELECT id, name, email, role, status FROM users
           WHERE workspace_id = ${input.workspaceId} AND id = ${input.userId} FOR UPDATE`;
+        // An OWNER's opening also takes the workspace's row: the last-OWNER rule counts the active
+        // OWNERs, and two OWNER openings that each counted before the other wrote would both pass.
+        // Nobody else's opening changes that count, so a hundred MEMBERs (a layoff) open side by side.
+        // NO KEY UPDATE: rows that merely reference the workspace (leads, audit) are not held up.
+        if (user?.role === 'OWNER') await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${input.workspaceId} FOR NO KEY UPDATE`;
+        // Again under the lock(s): another attempt of this opening may have committed while this one waited.
+        const opened = await tx.deletion.findUnique({ where: { id: input.deletionId } });
+        if (opened) return opened.state as unknown as Deletion;
         if (!user) throw refusalFailure({ kind: 'RuleViolation', message: `User ${input.userId} is not in this workspace.` });
         if (user.status === 'PENDING_DELETION') throw refusalFailure({ kind: 'RuleViolation', message: `User ${user.id} is already being deleted.` });
         const open = await tx.deletion.findFirst({

@@ -77,6 +77,11 @@ export const ConfigSchema = z.object({
    * book, each with its own batches): 2 lets PostgreSQL use two cores.
    */
   LEAD_MOVE_STREAMS: z.coerce.number().int().min(1).max(8).default(2),
+  /**
+   * Batch statements one worker runs at once over all its moves; batches past
+   * it queue first come, first served (moves take turns; see MoveTuning.statements).
+   */
+  LEAD_MOVE_WORKER_STATEMENTS: z.coerce.number().int().min(1).max(64).default(2),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

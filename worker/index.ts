@@ -53,6 +53,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
       max: config.LEAD_MOVE_BATCH_SIZE,
       targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
       streams: config.LEAD_MOVE_STREAMS,
+      statements: config.LEAD_MOVE_WORKER_STATEMENTS,
     }),
     // Heartbeats (move progress, cancellation) reach the server within a second.
     maxHeartbeatThrottleInterval: '1 second',

@@ -2,6 +2,7 @@
 // stream at once for a bounded time, heartbeating through `SliceIo`, and
 // stops each stream after its current batch when aborted. Any slice, first
 // or retried after a crash, resumes from the committed cursors.
+import pLimit from 'p-limit';
 import { classifyDbError } from '../db-errors';
 import { firstBatchSize, nextBatchSize, nextStreamBatch, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
@@ -13,6 +14,15 @@ import { handOver, layOut, moveKey, streamBatch, streamSpan, type MoveKind } fro
 export interface MoveTuning extends BatchSizing {
   /** Concurrent streams per move (1 = one id-ordered walk). */
   streams: number;
+  /**
+   * Batch statements this engine runs at once over all its moves (default:
+   * no limit beyond the pool). Batches past it wait in one first-come queue,
+   * so moves running together take turns batch by batch: a huge book never
+   * starves small ones, and each statement runs at the speed of a core
+   * rather than sharing one with a hundred others (which would also shrink
+   * every move's batches for nothing).
+   */
+  statements?: number;
 }
 
 /** What a slice needs from whoever runs it (an activity's context, or a test). */
@@ -43,6 +53,7 @@ export interface SliceResult {
 
 /** The streams and batches of a move: `moveSlice` runs one slice of it. */
 export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
+  const turn = pLimit(tuning.statements ?? Number.POSITIVE_INFINITY);
   /**
    * Moves batches for up to `budgetMs` in every stream at once, then reports.
    * Heartbeats after every batch (cursors and count); an abort stops each
@@ -95,10 +106,14 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           stream.done = true;
           return;
         }
-        const t0 = Date.now();
+        let t0 = Date.now();
         let batch: Awaited<ReturnType<typeof streamBatch>>;
         try {
-          batch = await streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, next.size);
+          // Timed from its turn: the wait in the queue is not the batch's.
+          batch = await turn(() => {
+            t0 = Date.now();
+            return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, next.size);
+          });
         } catch (err) {
           // The target was deleted between the batch's check and its update (foreign key): hand over, go on.
           if (classifyDbError(err).sqlstate !== '23503') throw err;

@@ -69,6 +69,8 @@ export async function load(opts: {
   token?: string;
   body?: unknown;
   expect: number[];
+  /** Requests per second over all connections (autocannon's overallRate); default: as fast as answered. */
+  overallRate?: number;
 }): Promise<LoadResult> {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -82,6 +84,7 @@ export async function load(opts: {
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     // A slow answer is a measured latency, not an error (autocannon's default gives up at 10 s).
     timeout: 60,
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
   });
   const statuses: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = (stat as { count: number }).count;

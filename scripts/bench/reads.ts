@@ -8,14 +8,23 @@
 // first idle (that wizard's move not started: its total is the live count),
 // then while its move runs. Before that, a book of the same size is moved with
 // no load at all, so the move's own time with and without the reads compare.
+// Last, the layoff day's real read load against a third move of that size:
+// PAGES wizard pages open, each reading every 500 ms (PAGES x 2 reads a
+// second in all), for the whole move: `pages.moveSlowdown` is what the pages
+// cost the move, where `moveSlowdown` is what reads as fast as the API can
+// answer cost it.
 // On PostgreSQL with DATABASE_URL; without it on the embedded PGlite of `npm start`.
 import type { BenchArgs } from './args';
 import { coresUsed, cpuSnapshot } from './cpu';
 import { load, warmUp, type LoadResult } from './http';
 import { setUpBooks, startMove } from './moving';
 import { machine, settle, startStack, type Log } from './stack';
-import { percentOf, ratio } from './stats';
+import { percentOf, ratio, round } from './stats';
 import { removeBenchWorkspace } from './workspace';
+
+/** Admin pages open at once on the layoff day (issue 14), each polling every 500 ms. */
+export const PAGES = 100;
+export const PAGE_READS_PER_SEC = 2;
 
 interface Phase {
   baselinePerSec: number;
@@ -28,12 +37,12 @@ interface Phase {
 export async function readsBench(args: BenchArgs, log: Log): Promise<Record<string, unknown>> {
   const stack = await startStack({ api: true, log });
   const api = stack.apiUrl!;
-  const setup = await setUpBooks(stack, args, 2, log).catch(async (err: unknown) => {
+  const setup = await setUpBooks(stack, args, 3, log).catch(async (err: unknown) => {
     await stack.stop();
     throw err;
   });
   try {
-    const [aloneId, loadedId] = [setup.deletionIds[0]!, setup.deletionIds[1]!];
+    const [aloneId, loadedId, pagedId] = [setup.deletionIds[0]!, setup.deletionIds[1]!, setup.deletionIds[2]!];
     const C = args.clients;
     const routes = (id: string) => [
       { name: 'baseline', path: '/v1/bench-unknown', expect: [404] },
@@ -86,6 +95,29 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
     const during = await phase('during the move', move.isDone);
     const moveWithReadsMs = await move.done;
     if (!during.allDuringMove) log('the move ended before the reads did: use a shorter --duration (or a bigger --leads)');
+    await settle(stack.prisma, log);
+
+    const rate = PAGES * PAGE_READS_PER_SEC;
+    log(`${PAGES} pages reading a wizard every ${1000 / PAGE_READS_PER_SEC} ms (${rate}/s in all) while a move of ${args.leads.toLocaleString('en-US')} leads runs`);
+    const paged = await startMove(stack, setup, pagedId, log);
+    // Rounds of 2 s until the move is done, so the pages cover all of it and little more.
+    const rounds: LoadResult[] = [];
+    const pagesStarted = performance.now();
+    while (!paged.isDone()) {
+      rounds.push(await load({ url: `${api}/v1/deletions/${pagedId}`, connections: PAGES, durationS: 2, token: setup.token, expect: [200], overallRate: rate }));
+    }
+    const pagesS = (performance.now() - pagesStarted) / 1000;
+    const movePagedMs = await paged.done;
+    const pages = {
+      pages: PAGES,
+      readsPerSec: round(rounds.reduce((n, r) => n + r.requests, 0) / pagesS, 1),
+      // The worst of the rounds' p99s (autocannon's histograms are per round).
+      p99Ms: Math.max(0, ...rounds.map((r) => r.p99Ms)),
+      moveMs: movePagedMs,
+      moveSlowdown: ratio(movePagedMs, moveAloneMs),
+    };
+    unexpected += rounds.reduce((n, r) => n + r.unexpected, 0);
+    log(`pages: ${pages.readsPerSec}/s, p99 ${pages.p99Ms} ms (worst round); the move ${movePagedMs} ms against ${moveAloneMs} ms alone`);
     log(`done on ${machine()}`);
     const { detail: _d1, allDuringMove: _a1, coresUsed: idleCores, ...idleFields } = idle;
     const { detail: _d2, allDuringMove, coresUsed: duringCores, ...duringFields } = during;
@@ -102,6 +134,7 @@ export async function readsBench(args: BenchArgs, log: Log): Promise<Record<stri
       moveAloneMs,
       moveWithReadsMs,
       moveSlowdown: ratio(moveWithReadsMs, moveAloneMs),
+      pages,
       unexpected,
       coresUsed: { idle: idleCores, duringMove: duringCores },
     };

@@ -112,6 +112,7 @@ export async function startStack(opts: { api: boolean; streams?: number; batch?:
     LEAD_MOVE_BATCH_SIZE: String(opts.batch ?? base.LEAD_MOVE_BATCH_SIZE),
     LEAD_MOVE_BATCH_TARGET_MS: String(base.LEAD_MOVE_BATCH_TARGET_MS),
     LEAD_MOVE_STREAMS: String(opts.streams ?? base.LEAD_MOVE_STREAMS),
+    LEAD_MOVE_WORKER_STATEMENTS: String(base.LEAD_MOVE_WORKER_STATEMENTS),
   };
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {

@@ -1,0 +1,86 @@
+// A layoff day runs a hundred moves in one worker at once. Their batches take
+// turns through one first-come queue (MoveTuning.statements): never more batch
+// statements at once than the limit, and a small book started after a huge
+// one is done long before it, not behind it.
+import type { PrismaClient } from '../../generated/prisma/client';
+import { createActivities } from '../../activities';
+import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
+import { asAdmin, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
+
+let h: WizardHarness;
+beforeAll(async () => {
+  h = await wizardHarness();
+});
+afterAll(() => h?.close());
+
+const io = (): SliceIo => ({ heartbeat: () => {}, signal: new AbortController().signal, log: { info: () => {} } });
+
+/** The database as the engine sees it, counting the batch statements running at once. */
+function watched(prisma: PrismaClient) {
+  const seen = { running: 0, most: 0, batches: 0, order: [] as unknown[] };
+  const proxy = new Proxy(prisma, {
+    get(target, prop, receiver) {
+      if (prop !== '$queryRaw') return Reflect.get(target, prop, receiver);
+      return (strings: TemplateStringsArray, ...values: unknown[]) => {
+        if (!strings.join('?').includes('WITH locked AS')) return target.$queryRaw(strings, ...values);
+        seen.running++;
+        seen.batches++;
+        seen.order.push(values[0]); // the batch's deletion id
+        seen.most = Math.max(seen.most, seen.running);
+        return Promise.resolve(target.$queryRaw(strings, ...values)).finally(() => seen.running--);
+      };
+    },
+  });
+  return { db: proxy, seen };
+}
+
+async function moveOf(ws: Awaited<ReturnType<typeof makeWorkspace>>, handle: string, heir: string, tuning: MoveTuning) {
+  const activities = createActivities(h.prisma, tuning);
+  const input = {
+    deletionId: `del_turns_${handle}_${ws.id}`,
+    workspaceId: ws.id,
+    userId: ws.users[handle]!.id,
+    source: 'ADMIN' as const,
+    actor: asAdmin(ws),
+    reason: null,
+    effectiveAt: null,
+  };
+  await activities.openDeletion(input);
+  await activities.startLeadMove({ ...input, kind: 'MOVE', distribution: [{ userId: ws.users[heir]!.id, weight: 100 }] });
+  return input.deletionId;
+}
+
+test.each([1, 2])('with %i statement(s) at once, moves take turns batch by batch: a small book is not stuck behind a big one', async (statements) => {
+  // Fixed batches of 100 in one stream per move: the big book is 30 batches, the small one 2.
+  const tuning: MoveTuning = { min: 100, max: 100, targetMs: 0, streams: 1, statements };
+  const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', big: 'MEMBER', small: 'MEMBER', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER' }, { big: 3_000, small: 200, c: 300 });
+  const bigId = await moveOf(ws, 'big', 'a', tuning);
+  const smallId = await moveOf(ws, 'small', 'b', tuning);
+  const otherId = await moveOf(ws, 'c', 'a', tuning);
+  const { db, seen } = watched(h.prisma);
+  const engine = leadMoveEngine(db, tuning);
+  const run = async (deletionId: string, name: string) => {
+    for (let i = 0; i < 100; i++) {
+      const r = await engine.moveSlice({ workspaceId: ws.id, deletionId, kind: 'MOVE', budgetMs: 60_000, actor: asAdmin(ws) }, io());
+      if (r.done) return r;
+    }
+    throw new Error(`${name}: the move did not finish`);
+  };
+
+  const big = run(bigId, 'big');
+  // The big move is well under way before the others start.
+  while (seen.batches < 5) await new Promise((r) => setTimeout(r, 5));
+  const [bigDone, smallDone, otherDone] = await Promise.all([big, run(smallId, 'small'), run(otherId, 'other')]);
+
+  expect(seen.most).toBe(statements);
+  expect([bigDone.moved, smallDone.moved, otherDone.moved]).toEqual([3_000, 200, 300]);
+  // Turn by turn: between the small book's first and last batch, the big one had at most a
+  // batch per turn (one per free statement), and it finished last.
+  const order = seen.order;
+  const [firstSmall, lastSmall] = [order.indexOf(smallId), order.lastIndexOf(smallId)];
+  expect(lastSmall - firstSmall).toBeGreaterThan(0); // two batches
+  expect(order.slice(firstSmall, lastSmall).filter((id) => id === bigId).length).toBeLessThanOrEqual(statements);
+  expect(order.lastIndexOf(bigId)).toBeGreaterThan(Math.max(lastSmall, order.lastIndexOf(otherId)));
+  const owners = await leadsByOwner(h.prisma, ws.id);
+  expect(owners).toEqual({ [ws.users.a!.id]: 3_300, [ws.users.b!.id]: 200 });
+});
