@@ -10,6 +10,9 @@ import type { Db } from '../shared';
 import { recordLeadBatch } from '../../worker/metrics';
 import { handOver, layOut, moveKey, streamBatch, streamSpan, type MoveKind } from './sql';
 
+/** How often a stream waiting for its turn heartbeats (the activity's heartbeat timeout is 10 s). */
+const QUEUED_HEARTBEAT_MS = 2_000;
+
 /** How bulk moves run: batch sizing, and how many streams a book is cut into. */
 export interface MoveTuning extends BatchSizing {
   /** Concurrent streams per move (1 = one id-ordered walk). */
@@ -107,10 +110,15 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           return;
         }
         let t0 = Date.now();
-        let batch: Awaited<ReturnType<typeof streamBatch>>;
+        let batch: Awaited<ReturnType<typeof streamBatch>> | null;
+        // Waiting for its turn (a layoff's hundred moves) is not silence: the activity keeps heartbeating.
+        const waiting = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
         try {
-          // Timed from its turn: the wait in the queue is not the batch's.
           batch = await turn(() => {
+            clearInterval(waiting);
+            // Stopped while queued (a cancel, a sibling stream failed): the turn passes on unused.
+            if (stopped()) return null;
+            // Timed from its turn: the wait in the queue is not the batch's.
             t0 = Date.now();
             return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, next.size);
           });
@@ -120,7 +128,10 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           await handOverOnce();
           if ((await reload(i)).plan === stream.plan) throw err;
           continue;
+        } finally {
+          clearInterval(waiting);
         }
+        if (batch === null) return;
         longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
         const ms = Math.ceil(batch.lock_ms);
         if (batch.cursor === null || batch.moved === null || batch.done === null) {
