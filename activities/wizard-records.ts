@@ -26,6 +26,8 @@ export function wizardRecordActivities(prisma: Db) {
         // An OWNER's opening also takes the workspace's row: the last-OWNER rule counts the active
         // OWNERs, and two OWNER openings that each counted before the other wrote would both pass.
         // Nobody else's opening changes that count, so a hundred MEMBERs (a layoff) open side by side.
+        // (Nothing changes a user's role today; any future change of role, or of status that lowers
+        // the count, must take this same workspace row first.)
         // NO KEY UPDATE: rows that merely reference the workspace (leads, audit) are not held up.
         if (user?.role === 'OWNER') await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${input.workspaceId} FOR NO KEY UPDATE`;
         // Again under the lock(s): another attempt of this opening may have committed while this one waited.

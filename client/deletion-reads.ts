@@ -11,6 +11,7 @@
 // waiting reads, never joined once sent), so a client that has seen its step
 // applied sees it in its next read.
 import DataLoader from 'dataloader';
+import { Unavailable } from '../domain/errors';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { TokenRow } from './types';
 
@@ -53,6 +54,11 @@ interface Row {
 export const MAX_READS_PER_STATEMENT = 256;
 /** Statements of these reads in flight at once; reads arriving meanwhile wait together for the next. */
 export const READ_STATEMENTS_IN_FLIGHT = 2;
+/**
+ * A statement not answered by then is given up (its reads answer 503, Retry-After) and its place
+ * freed: a database that hangs must not leave every later read queued behind it.
+ */
+export const READ_TIMEOUT_MS = 10_000;
 
 const keyOf = (k: Key) => `${k.tokenHash}\u0000${k.deletionId}`;
 
@@ -61,7 +67,11 @@ const keyOf = (k: Key) => `${k.tokenHash}\u0000${k.deletionId}`;
  * for in the token's own workspace: another workspace's wizard is `null`,
  * exactly as one that does not exist.
  */
-export function deletionReads(prisma: PrismaClient): (tokenHash: string, deletionId: string) => Promise<TokenAndDeletion> {
+export function deletionReads(
+  prisma: PrismaClient,
+  opts: { timeoutMs?: number } = {},
+): (tokenHash: string, deletionId: string) => Promise<TokenAndDeletion> {
+  const timeoutMs = opts.timeoutMs ?? READ_TIMEOUT_MS;
   // Like a database's group commit: with a statement free, a read goes at
   // once (after the event loop's turn, with whatever arrived in it); with all
   // of them busy, the reads arriving meanwhile wait and go together in the
@@ -76,9 +86,17 @@ export function deletionReads(prisma: PrismaClient): (tokenHash: string, deletio
   };
   const loader = new DataLoader<Key, TokenAndDeletion>(
     async (keys) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Unavailable(`The database did not answer within ${Math.round(timeoutMs / 1000)} s; try again.`)),
+          timeoutMs,
+        );
+      });
       try {
-        return await readAll(keys);
+        return await Promise.race([readAll(keys), late]);
       } finally {
+        clearTimeout(timer);
         settled();
       }
     },

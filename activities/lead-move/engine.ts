@@ -64,7 +64,9 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
    */
   async function moveSlice(args: SliceArgs, io: SliceIo): Promise<SliceResult & { stopped: boolean }> {
     const { workspaceId, deletionId, kind } = args;
-    const deadline = Date.now() + args.budgetMs;
+    // The budget starts with the slice's first turn: time spent queued behind other moves
+    // (a layoff's hundred) would otherwise leave each slice one batch per stream and its overhead.
+    let deadline = Number.POSITIVE_INFINITY;
     const layout = await layOut(prisma, tuning.streams, workspaceId, deletionId, kind);
     const streams = layout.streams;
     const prefix = streams[0]?.fromPosition ?? 0;
@@ -120,6 +122,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
             if (stopped()) return null;
             // Timed from its turn: the wait in the queue is not the batch's.
             t0 = Date.now();
+            if (deadline === Number.POSITIVE_INFINITY) deadline = t0 + args.budgetMs;
             return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, next.size);
           });
         } catch (err) {

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { PrismaClient } from '../../generated/prisma/client';
 import { buildServer } from '../../api/server';
 import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals } from '../../client/wizard-client';
+import { deletionReads } from '../../client/deletion-reads';
 import { addLeads, eventually, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { testEnv } from '../support/env';
 import { client, tokenOf, type Call } from './support';
@@ -210,5 +211,28 @@ describe('leadTotals: one count shared for at most its age', () => {
     await expect(total('w', 'u')).rejects.toThrow('database away');
     expect(await total('w', 'u')).toBe(3);
     expect(calls).toBe(2);
+  });
+});
+
+describe('deletionReads: the shared statement', () => {
+  test('a statement the database does not answer in time fails its reads with 503, and frees its place for the next', async () => {
+    let calls = 0;
+    const hanging = {
+      $queryRaw: () => {
+        calls++;
+        return calls <= 2 ? new Promise(() => {}) : Promise.resolve([]);
+      },
+    } as unknown as PrismaClient;
+    const read = deletionReads(hanging, { timeoutMs: 200 });
+    // Two statements in flight (both hang), a third batch queued behind them.
+    const first = read('a'.repeat(64), 'del_1');
+    await new Promise((r) => setImmediate(r));
+    const second = read('b'.repeat(64), 'del_2');
+    await new Promise((r) => setImmediate(r));
+    const third = read('c'.repeat(64), 'del_3');
+    await expect(first).rejects.toMatchObject({ name: 'Unavailable' });
+    await expect(second).rejects.toMatchObject({ name: 'Unavailable' });
+    await expect(third).resolves.toEqual({ token: null, deletion: null });
+    expect(calls).toBe(3);
   });
 });

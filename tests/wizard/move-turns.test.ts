@@ -16,7 +16,7 @@ afterAll(() => h?.close());
 const io = (): SliceIo => ({ heartbeat: () => {}, signal: new AbortController().signal, log: { info: () => {} } });
 
 /** The database as the engine sees it, counting the batch statements running at once. */
-function watched(prisma: PrismaClient) {
+function watched(prisma: PrismaClient, before?: (deletionId: unknown) => Promise<void>) {
   const seen = { running: 0, most: 0, batches: 0, order: [] as unknown[] };
   const proxy = new Proxy(prisma, {
     get(target, prop, receiver) {
@@ -27,7 +27,14 @@ function watched(prisma: PrismaClient) {
         seen.batches++;
         seen.order.push(values[0]); // the batch's deletion id
         seen.most = Math.max(seen.most, seen.running);
-        return Promise.resolve(target.$queryRaw(strings, ...values)).finally(() => seen.running--);
+        return (async () => {
+          try {
+            await before?.(values[0]);
+            return await target.$queryRaw(strings, ...values);
+          } finally {
+            seen.running--;
+          }
+        })();
       };
     },
   });
@@ -83,4 +90,36 @@ test.each([1, 2])('with %i statement(s) at once, moves take turns batch by batch
   expect(order.lastIndexOf(bigId)).toBeGreaterThan(Math.max(lastSmall, order.lastIndexOf(otherId)));
   const owners = await leadsByOwner(h.prisma, ws.id);
   expect(owners).toEqual({ [ws.users.a!.id]: 3_300, [ws.users.b!.id]: 200 });
+});
+
+test('a stream waiting for its turn heartbeats, and a slice stopped meanwhile gives its turn up unused', async () => {
+  const tuning: MoveTuning = { min: 100, max: 100, targetMs: 0, streams: 1, statements: 1 };
+  const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', first: 'MEMBER', second: 'MEMBER', a: 'MEMBER' }, { first: 300, second: 300 });
+  const firstId = await moveOf(ws, 'first', 'a', tuning);
+  const secondId = await moveOf(ws, 'second', 'a', tuning);
+  // The first move's first batch holds the only turn until `release`.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const { db, seen } = watched(h.prisma, async (deletionId) => {
+    if (deletionId === firstId && seen.batches === 1) await held;
+  });
+  const engine = leadMoveEngine(db, tuning);
+  const slice = (deletionId: string, sliceIo: SliceIo) =>
+    engine.moveSlice({ workspaceId: ws.id, deletionId, kind: 'MOVE', budgetMs: 60_000, actor: asAdmin(ws) }, sliceIo);
+
+  const first = slice(firstId, io());
+  while (seen.batches < 1) await new Promise((r) => setTimeout(r, 5));
+  const heartbeats: unknown[] = [];
+  const stop = new AbortController();
+  const second = slice(secondId, { heartbeat: (d) => heartbeats.push(d), signal: stop.signal, log: { info: () => {} } });
+  await new Promise((r) => setTimeout(r, 2_500));
+  expect(heartbeats.length).toBeGreaterThanOrEqual(1); // queued, not silent (the heartbeat timeout is 10 s)
+  stop.abort();
+  release();
+
+  const [firstDone, secondDone] = await Promise.all([first, second]);
+  expect(firstDone).toMatchObject({ moved: 300, done: true });
+  expect(secondDone).toMatchObject({ moved: 0, done: false, stopped: true });
+  expect(seen.order).not.toContain(secondId); // its queued batch never ran
+  expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ [ws.users.a!.id]: 300, [ws.users.second!.id]: 300 });
 });
