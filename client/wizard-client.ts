@@ -2,7 +2,9 @@
 // step inputs as Workflow Updates, and read it back. Reads come from the
 // Deletion row the workflow mirrors (plus live move progress), so listing and
 // reading work even while no worker runs. A read of one wizard is ONE indexed
-// statement (the row and its moves' committed counts, joined); before the
+// statement (the row and its moves' committed counts, joined; GET
+// /v1/deletions/{id} joins the caller's token in too and shares the statement
+// with the reads arriving together: client/deletion-reads.ts); before the
 // move starts, the user's lead total comes from a count shared for at most
 // `LEAD_TOTAL_MAX_AGE_MS` (see `leadTotals`). Refusals become the named errors of
 // domain/errors.ts, which the API maps to 404/409/422. No call waits on a
