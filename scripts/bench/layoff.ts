@@ -212,22 +212,40 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
   }
 }
 
+/** The step each route posts, in the wizard's order (domain/wizard-state.ts STEP_ORDER). */
+const ORDER = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];
+const STEP_OF: Record<string, string> = { leads: 'LEADS', automations: 'AUTOMATIONS', integrations: 'INTEGRATIONS', labels: 'LABELS', confirm: 'CONFIRM' };
+
+/** Whether the wizard as read shows `name` applied. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function stepApplied(d: any, name: string): boolean {
+  if (d.status !== 'IN_PROGRESS') return name === 'confirm' ? d.status === 'COMPLETED' : true;
+  if (name === 'leads') return d.leads?.state !== 'PENDING';
+  return ORDER.indexOf(d.step) > ORDER.indexOf(STEP_OF[name]!);
+}
+
 /**
- * Posts one step as an admin's page does; on 503 (the wizard did not answer
- * within 10 s) waits Retry-After, then posts again: a step already applied then
- * answers 409, which counts as done. Each answer outside `ok` is an error.
- * True when the step was applied.
+ * Posts one step as an admin's page does, and as api.md says to: on 503 (the
+ * wizard did not answer within 10 s) or a 409 (another change still being
+ * applied), read the wizard until it shows the step applied, for up to 30 s,
+ * then post again. Every answer outside `ok` counts as an error. True when the
+ * step was applied (within 10 minutes).
  */
 async function step(api: string, token: string, id: string, name: string, body: unknown, ok: number, fail: (what: string) => void): Promise<boolean> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const deadline = Date.now() + 10 * 60_000;
+  while (Date.now() < deadline) {
     const r = await call(api, 'POST', `/v1/deletions/${id}/${name}`, { token, body }).catch(
       (e: Error): Answer => ({ status: 0, body: e.message, ms: 0, retryAfterS: null }),
     );
     if (r.status === ok) return true;
-    if (attempt > 0 && r.status === 409) return true; // applied by the earlier attempt
     fail(`${name} ${r.status}`);
-    if (r.status !== 503 && r.status !== 0) return false;
-    await sleep((r.retryAfterS ?? 1) * 1_000);
+    if (r.status !== 503 && r.status !== 409 && r.status !== 0) return false;
+    await sleep(r.status === 503 ? (r.retryAfterS ?? 1) * 1_000 : 1_000);
+    for (let looked = 0; looked < 30; looked++) {
+      const d = await call(api, 'GET', `/v1/deletions/${id}`, { token }).catch(() => null);
+      if (d?.status === 200 && stepApplied(d.body, name)) return true;
+      await sleep(1_000);
+    }
   }
   return false;
 }
