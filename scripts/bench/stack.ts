@@ -155,6 +155,8 @@ export async function startStack(opts: { api: boolean; streams?: number; batch?:
     const env = {
       ...process.env,
       ...tuning,
+      // A port of its own: another bench, or `npm start`, may hold the default.
+      WORKER_METRICS_PORT: String(await freePort()),
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_TASK_QUEUE: taskQueue,
