@@ -9,7 +9,8 @@ import * as defs from '../../workflows/definitions';
 import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const OUT = path.resolve(__dirname, '../fixtures/histories');
-const stamp = new Date().toISOString().slice(0, 10);
+// RECORD_STAMP names a second recording of the same day (after another patched change).
+const stamp = process.env.RECORD_STAMP ?? new Date().toISOString().slice(0, 10);
 
 let h: WizardHarness;
 beforeAll(async () => {
