@@ -115,11 +115,13 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
         let batch: Awaited<ReturnType<typeof streamBatch>> | null;
         // Waiting for its turn (a layoff's hundred moves) is not silence: the activity keeps heartbeating.
         const waiting = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
+        const stoppedBefore = stopped();
         try {
           batch = await turn(() => {
             clearInterval(waiting);
             // Stopped while queued (a cancel, a sibling stream failed): the turn passes on unused.
-            if (stopped()) return null;
+            // (Stopped before: this batch runs, the last one, as it always has.)
+            if (stopped() && !stoppedBefore) return null;
             // Timed from its turn: the wait in the queue is not the batch's.
             t0 = Date.now();
             if (deadline === Number.POSITIVE_INFINITY) deadline = t0 + args.budgetMs;
