@@ -3,13 +3,12 @@
 // status and step, wizards needing attention, HR offboardings by result) and
 // the worker process's WORKER_METRICS_PORT (leads moved, batch durations, and
 // the Temporal SDK's own metrics).
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import parse from 'parse-prometheus-text-format';
 import { listenTestServer } from '../api/support';
 import { signHookBody } from '../../api/hook-signature';
 import { freePort } from '../../infra/temporal-server';
-import { testEnv } from '../support/env';
+import { spawnWorkerProcess } from '../support/worker-process';
 import { eventually, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 import { runWholeWizard } from './wizard-run';
 
@@ -24,24 +23,7 @@ let closeApi: () => Promise<void>;
 beforeAll(async () => {
   h = await wizardHarness({ worker: false, batchSize: 500 });
   const port = await freePort();
-  const env = testEnv();
-  worker = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    cwd: path.resolve(__dirname, '../..'),
-    env: {
-      ...process.env,
-      DATABASE_URL: env.databaseUrl,
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_NAMESPACE: env.namespace,
-      TEMPORAL_TASK_QUEUE: h.config.TEMPORAL_TASK_QUEUE,
-      LEAD_MOVE_BATCH_SIZE: '500',
-      LEAD_MOVE_BATCH_TARGET_MS: '0',
-      WORKFLOW_BUNDLE_PATH: env.workflowBundlePath ?? '',
-      WORKER_METRICS_PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  worker = spawnWorkerProcess(h.config.TEMPORAL_TASK_QUEUE, { LEAD_MOVE_BATCH_SIZE: '500', WORKER_METRICS_PORT: String(port), HOST: '127.0.0.1' });
   workerUrl = `http://127.0.0.1:${port}/metrics`;
   // Every scrape reads the table afresh (sharing one count is tests/api/metrics-access.test.ts's).
   const { app, url } = await listenTestServer(h, { metricsMaxAgeMs: 0 });

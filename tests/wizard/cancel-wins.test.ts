@@ -2,12 +2,12 @@
 // the worker running a slice is SIGKILLed and the cancel arrives right after,
 // while that slice is still "running" on the dead worker as far as Temporal
 // knows. The wizard ends CANCELLED, the user ACTIVE, every lead with one owner.
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { temporal as temporalProto } from '@temporalio/proto';
 import { Client } from 'pg';
 import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
+import { spawnWorkerProcess } from '../support/worker-process';
 import { asAdmin, eventually, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const BOOK = 30_000;
@@ -31,23 +31,7 @@ afterAll(async () => {
 });
 
 function startWorkerProcess(): ChildProcess {
-  const env = testEnv();
-  return spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    cwd: path.resolve(__dirname, '../..'),
-    env: {
-      ...process.env,
-      DATABASE_URL: env.databaseUrl,
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_NAMESPACE: env.namespace,
-      TEMPORAL_TASK_QUEUE: h.config.TEMPORAL_TASK_QUEUE,
-      LEAD_MOVE_BATCH_SIZE: String(BATCH),
-      LEAD_MOVE_BATCH_TARGET_MS: '0',
-      LEAD_MOVE_STREAMS: '1',
-      WORKFLOW_BUNDLE_PATH: env.workflowBundlePath ?? '',
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  return spawnWorkerProcess(h.config.TEMPORAL_TASK_QUEUE, { LEAD_MOVE_BATCH_SIZE: String(BATCH), LEAD_MOVE_STREAMS: '1' });
 }
 
 test('a cancel right after the worker running a move slice was killed: CANCELLED, user ACTIVE, no lead lost', async () => {

@@ -2,10 +2,9 @@
 // leads, then started again: the move completes, every lead has exactly one
 // owner throughout, and the retry resumes from the cursor committed with the
 // last batch of each of its streams instead of starting over.
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { testEnv } from '../support/env';
+import { spawnWorkerProcess } from '../support/worker-process';
 import { asAdmin, eventually, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const BOOK = 200_000;
@@ -22,23 +21,7 @@ afterAll(async () => {
 });
 
 function startWorkerProcess(): ChildProcess {
-  const env = testEnv();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    cwd: path.resolve(__dirname, '../..'),
-    env: {
-      ...process.env,
-      DATABASE_URL: env.databaseUrl,
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_NAMESPACE: env.namespace,
-      TEMPORAL_TASK_QUEUE: h.config.TEMPORAL_TASK_QUEUE,
-      LEAD_MOVE_BATCH_SIZE: String(BATCH),
-      LEAD_MOVE_BATCH_TARGET_MS: '0',
-      WORKFLOW_BUNDLE_PATH: env.workflowBundlePath ?? '',
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return child;
+  return spawnWorkerProcess(h.config.TEMPORAL_TASK_QUEUE, { LEAD_MOVE_BATCH_SIZE: String(BATCH) });
 }
 
 function exited(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
