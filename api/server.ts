@@ -27,7 +27,7 @@ import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
 import { registerMetrics } from './metrics';
 import { clientInterceptors, traceRequests } from '../infra/tracing';
-import { acceptToken, authenticate, requireRole, tokenHashOf } from './auth';
+import { acceptToken, authenticate, requireRole, tokenHashOf, type AuthContext } from './auth';
 import { plausibleId } from './directory/common';
 import { BODY_LIMIT, type ApiDeps } from './deps';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
@@ -108,18 +108,17 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     reply.header('x-request-id', request.id);
     const config = request.routeOptions.config;
     if (config?.auth !== 'token') return;
+    let auth: AuthContext;
     if (config.read === 'deletion') {
       // The token and the wizard in one statement; what the wizard shows is decided by the handler, after 400.
       const hash = tokenHashOf(request.headers.authorization);
       const id = (request.params as { id?: string }).id ?? '';
       const { token, deletion } = await deps.wizard.readWithToken(hash, plausibleId(id) ? id : '');
-      const auth = acceptToken(token, hash);
-      requireRole(auth, config.roles);
-      request.auth = auth;
+      auth = acceptToken(token, hash);
       request.deletionRead = deletion;
-      return;
+    } else {
+      auth = await authenticate(deps.prisma, request.headers.authorization);
     }
-    const auth = await authenticate(deps.prisma, request.headers.authorization);
     requireRole(auth, config.roles);
     request.auth = auth;
   });

@@ -13,6 +13,8 @@
 // included: the client then checks and retries as api.md says) and every
 // wizard that did not complete.
 import { signHookBody } from '../../api/hook-signature';
+import type { Step } from '../../domain/schemas';
+import { STEP_ORDER } from '../../domain/wizard-state';
 import type { BenchArgs } from './args';
 import { batchTimesSince } from './batch-times';
 import { coresUsed, cpuSnapshot } from './cpu';
@@ -212,16 +214,15 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
   }
 }
 
-/** The step each route posts, in the wizard's order (domain/wizard-state.ts STEP_ORDER). */
-const ORDER = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];
-const STEP_OF: Record<string, string> = { leads: 'LEADS', automations: 'AUTOMATIONS', integrations: 'INTEGRATIONS', labels: 'LABELS', confirm: 'CONFIRM' };
+/** The step each route posts. */
+const STEP_OF: Record<string, Step> = { leads: 'LEADS', automations: 'AUTOMATIONS', integrations: 'INTEGRATIONS', labels: 'LABELS', confirm: 'CONFIRM' };
 
 /** Whether the wizard as read shows `name` applied. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function stepApplied(d: any, name: string): boolean {
   if (d.status !== 'IN_PROGRESS') return name === 'confirm' ? d.status === 'COMPLETED' : true;
   if (name === 'leads') return d.leads?.state !== 'PENDING';
-  return ORDER.indexOf(d.step) > ORDER.indexOf(STEP_OF[name]!);
+  return STEP_ORDER.indexOf(d.step) > STEP_ORDER.indexOf(STEP_OF[name]!);
 }
 
 /**
