@@ -2,9 +2,10 @@
 // 500 ms, a hundred pages at once on a layoff day. The caller's token, its
 // user, the wizard's row and its moves' committed counts come in ONE
 // statement, and that statement is shared: the reads that reach the API in
-// the same turn of its event loop go out together as one statement over
-// arrays of (token hash, deletion id), so under load the database sees a
-// statement per batch rather than two per request.
+// the same turn of its event loop, or while the statements in flight are
+// busy, go out together as one statement over arrays of (token hash,
+// deletion id), so under load the database sees a statement per batch rather
+// than two per request.
 //
 // Freshness is that of a statement per request: a read is only ever answered
 // by a statement that began after the read arrived (batches are formed from
