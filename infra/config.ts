@@ -79,7 +79,8 @@ export const ConfigSchema = z.object({
   LEAD_MOVE_STREAMS: z.coerce.number().int().min(1).max(8).default(2),
   /**
    * Batch statements one worker runs at once over all its moves; batches past
-   * it queue first come, first served (moves take turns; see MoveTuning.statements).
+   * it wait, and each free turn goes to the move with the fewest leads left
+   * (see MoveTuning.statements).
    */
   LEAD_MOVE_WORKER_STATEMENTS: z.coerce.number().int().min(1).max(64).default(2),
 });

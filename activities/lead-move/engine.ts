@@ -2,13 +2,13 @@
 // stream at once for a bounded time, heartbeating through `SliceIo`, and
 // stops each stream after its current batch when aborted. Any slice, first
 // or retried after a crash, resumes from the committed cursors.
-import pLimit from 'p-limit';
 import { classifyDbError } from '../db-errors';
 import { firstBatchSize, nextBatchSize, nextStreamBatch, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
 import type { Db } from '../shared';
 import { recordLeadBatch } from '../../worker/metrics';
 import { handOver, layOut, moveKey, streamBatch, streamSpan, type MoveKind } from './sql';
+import { statementTurns } from './turns';
 
 /** How often a stream waiting for its turn heartbeats (the activity's heartbeat timeout is 10 s). */
 const QUEUED_HEARTBEAT_MS = 2_000;
@@ -19,11 +19,12 @@ export interface MoveTuning extends BatchSizing {
   streams: number;
   /**
    * Batch statements this engine runs at once over all its moves (default:
-   * no limit beyond the pool). Batches past it wait in one first-come queue,
-   * so moves running together take turns batch by batch: a huge book never
-   * starves small ones, and each statement runs at the speed of a core
-   * rather than sharing one with a hundred others (which would also shrink
-   * every move's batches for nothing).
+   * no limit beyond the pool). Batches past it wait, and each free turn goes
+   * to the move with the fewest leads left (./turns.ts): moves running
+   * together finish one after another, a huge book never starves small ones,
+   * and each statement runs at the speed of a core rather than sharing one
+   * with a hundred others (which would also shrink every move's batches for
+   * nothing).
    */
   statements?: number;
 }
@@ -56,7 +57,7 @@ export interface SliceResult {
 
 /** The streams and batches of a move: `moveSlice` runs one slice of it. */
 export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
-  const turn = pLimit(tuning.statements ?? Number.POSITIVE_INFINITY);
+  const turn = statementTurns(tuning.statements ?? Number.POSITIVE_INFINITY);
   /**
    * Moves batches for up to `budgetMs` in every stream at once, then reports.
    * Heartbeats after every batch (cursors and count); an abort stops each
@@ -117,7 +118,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
         const waiting = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
         const stoppedBefore = stopped();
         try {
-          batch = await turn(() => {
+          batch = await turn({ leadsLeft: layout.total - movedNow() }, () => {
             clearInterval(waiting);
             // Stopped while queued (a cancel, a sibling stream failed): the turn passes on unused.
             // (Stopped before: this batch runs, the last one, as it always has.)

@@ -1,7 +1,8 @@
 // A layoff day runs a hundred moves in one worker at once. Their batches take
-// turns through one first-come queue (MoveTuning.statements): never more batch
-// statements at once than the limit, and a small book started after a huge
-// one is done long before it, not behind it.
+// turns (MoveTuning.statements, activities/lead-move/turns.ts): never more
+// batch statements at once than the limit, a small book started after a huge
+// one is done long before it, not behind it, and books alike finish one after
+// another rather than all together at the end.
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createActivities } from '../../activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
@@ -90,6 +91,21 @@ test.each([1, 2])('with %i statement(s) at once, moves take turns batch by batch
   expect(order.lastIndexOf(bigId)).toBeGreaterThan(Math.max(lastSmall, order.lastIndexOf(otherId)));
   const owners = await leadsByOwner(h.prisma, ws.id);
   expect(owners).toEqual({ [ws.users.a!.id]: 3_300, [ws.users.b!.id]: 200 });
+});
+
+test('books alike, moved at once, finish one after another: each free turn goes to the move with the fewest leads left', async () => {
+  // Fixed batches of 1,000 in one stream per move, one statement at a time: three books of 3,000.
+  const tuning: MoveTuning = { min: 1_000, max: 1_000, targetMs: 0, streams: 1, statements: 1 };
+  const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', x: 'MEMBER', y: 'MEMBER', z: 'MEMBER', heir: 'MEMBER' }, { x: 3_000, y: 3_000, z: 3_000 });
+  const ids = [await moveOf(ws, 'x', 'heir', tuning), await moveOf(ws, 'y', 'heir', tuning), await moveOf(ws, 'z', 'heir', tuning)];
+  const { db, seen } = watched(h.prisma);
+  const engine = leadMoveEngine(db, tuning);
+  const results = await Promise.all(ids.map((deletionId) => engine.moveSlice({ workspaceId: ws.id, deletionId, kind: 'MOVE', budgetMs: 60_000, actor: asAdmin(ws) }, io())));
+  expect(results.map((r) => [r.moved, r.done])).toEqual([[3_000, true], [3_000, true], [3_000, true]]);
+  // Each book's batches ran back to back (taking turns round the table would interleave them: x y z x y z ...).
+  const runs = seen.order.filter((id, i) => i === 0 || id !== seen.order[i - 1]);
+  expect(runs).toHaveLength(3);
+  expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ [ws.users.heir!.id]: 9_000 });
 });
 
 test('a stream waiting for its turn heartbeats, and a slice stopped meanwhile gives its turn up unused', async () => {
