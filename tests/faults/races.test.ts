@@ -81,17 +81,23 @@ test('the same step ten times at once: exactly one applies, nine are 409; confir
 async function overlapOpenings(userIds: string[], send: () => Promise<Answer[]>): Promise<Answer[]> {
   if (!onPostgres) return send();
   const pg = new PgClient({ connectionString: testEnv().databaseUrl });
+  // Watched from a connection of its own: within the holding transaction, pg_stat_activity would
+  // keep showing what it showed at its first read.
+  const watch = new PgClient({ connectionString: testEnv().databaseUrl });
   await pg.connect();
+  await watch.connect();
   try {
+    const holder = (await pg.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     await pg.query('BEGIN');
     await pg.query('SELECT id FROM users WHERE id = ANY($1) FOR UPDATE', [userIds]);
     const sent = send();
     sent.catch(() => undefined);
     await eventually(
       async () => {
-        const { rows } = await pg.query<{ n: number }>(
+        const { rows } = await watch.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
+           WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), $1) AND wait_event_type = 'Lock'`,
+          [holder],
         );
         return rows[0]!.n >= 2 ? true : undefined;
       },
@@ -102,6 +108,7 @@ async function overlapOpenings(userIds: string[], send: () => Promise<Answer[]>)
     return await sent;
   } finally {
     await pg.end();
+    await watch.end();
   }
 }
 
