@@ -15,9 +15,12 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { WizardActivities as Activities } from '../activities';
 import { FAILURE_TYPES, refusalFailure, refusalOf } from '../domain/refusal';
@@ -59,10 +62,20 @@ import {
 } from './definitions';
 
 /** Short database transactions: retried with backoff until the database answers. */
-const transactions = proxyActivities<Activities>({
+const TRANSACTION_OPTIONS: Pick<ActivityOptions, 'startToCloseTimeout' | 'retry'> = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [FAILURE_TYPES.RuleViolation] },
-});
+};
+/** As activities of their own: each a round trip through the server (wizards that began before local ones). */
+const remoteTransactions = proxyActivities<Activities>(TRANSACTION_OPTIONS);
+/**
+ * As local activities: run by the worker inside the workflow task that asks
+ * for them, with their result recorded in the history all the same. A step's
+ * transaction and the mirror of its view then cost no task of their own.
+ */
+const localTransactions = proxyLocalActivities<Activities>(TRANSACTION_OPTIONS);
+
+type Transactions = typeof remoteTransactions;
 
 /**
  * The bulk move: each call moves leads in batches for up to a few seconds,
@@ -99,6 +112,15 @@ const PATCH = {
   cancelNoWait: 'cancel-does-not-wait-for-slice',
   /** A cancel reason the database refuses is stored escaped. */
   cancelReason: 'cancel-reason-stored-escaped',
+  /** The short transactions run as local activities (a layoff's hundred wizards on one small server). */
+  localTransactions: 'short-transactions-as-local-activities',
+  /**
+   * The workflow ends in a task of its own, never in the one that answers an
+   * update: the server refuses to end a workflow when an event arrived during
+   * the task (a move's slice finishing after a cancel), and with that task it
+   * would fail the update's answer too (temporalio/temporal#7296).
+   */
+  endApart: 'end-in-a-task-of-its-own',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -126,9 +148,19 @@ function asRefusal(err: unknown): never {
  * (with `rules`, also a business rule's refusal); null for any other failure.
  */
 function refusedForGood(err: unknown, rules = false): string | null {
-  const refusal = err instanceof ActivityFailure ? refusalOf(err) : null;
+  const refusal = activityCause(err) ? refusalOf(err) : null;
   if (refusal?.kind === FAILURE_TYPES.DatabaseRefused) return refusal.message;
   return rules && refusal?.kind === FAILURE_TYPES.RuleViolation ? refusal.message : null;
+}
+
+/**
+ * The ApplicationFailure an activity failed with: the cause of an
+ * ActivityFailure, or the failure itself (a local activity's failure reaches
+ * the workflow unwrapped, temporalio/sdk-rust#323); undefined otherwise.
+ */
+function activityCause(err: unknown): ApplicationFailure | undefined {
+  if (err instanceof ActivityFailure) return err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  return err instanceof ApplicationFailure ? err : undefined;
 }
 
 export async function deletionWizard(input: wizardState.WizardInput, carried?: wizardState.CarriedState): Promise<Deletion> {
@@ -154,11 +186,35 @@ export async function deletionWizard(input: wizardState.WizardInput, carried?: w
 class DeletionWizard {
   /** The running lead move, so a cancel can stop it (a runtime handle, never carried). */
   private moveScope: CancellationScope | undefined;
+  /** The end of the line of local transactions: each starts when the one before it has ended. */
+  private lane: Promise<unknown> = Promise.resolve();
+  private laned: Transactions | undefined;
 
   constructor(
     private readonly input: wizardState.WizardInput,
     private state: wizardState.WizardState,
   ) {}
+
+  /**
+   * The short transactions, the way this wizard runs them: as local
+   * activities one at a time (PATCH.localTransactions), else as activities of
+   * their own. One at a time, in the order asked: a step's handler and the
+   * main body never have two in flight together, so a history replays with
+   * each result in the same turn as it came (two local results recorded in
+   * one task would be handed back together on replay, in another order than
+   * the handlers and the main body saw them live).
+   */
+  private transactions(): Transactions {
+    if (!patched(PATCH.localTransactions)) return remoteTransactions;
+    this.laned ??= new Proxy(localTransactions, {
+      get: (local, name: string) => (args: never) => {
+        const result = this.lane.then(() => (local[name as keyof Transactions] as (a: never) => Promise<unknown>)(args));
+        this.lane = result.catch(() => undefined);
+        return result;
+      },
+    });
+    return this.laned;
+  }
 
   // ---- queries and validators ----------------------------------------------
   /** Snapshots carried over from before `attention` existed have none: null. */
@@ -235,7 +291,7 @@ class DeletionWizard {
     return this.exclusive(async () => {
       const distribution = leadsChoice(body);
       this.state = { ...this.state, leadsActor: actor };
-      const { total } = await transactions.startLeadMove({ ...this.ids(), userId: this.input.userId, kind: 'MOVE', distribution, actor });
+      const { total } = await this.transactions().startLeadMove({ ...this.ids(), userId: this.input.userId, kind: 'MOVE', distribution, actor });
       await this.publish(wizardState.moveStarted(this.state, distribution, total, now()));
       return this.state.view;
     });
@@ -244,7 +300,7 @@ class DeletionWizard {
   submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<Deletion> {
     return this.exclusive(async () => {
       const choices = resolveRouting(this.state.view[kind], routingOverrides(body));
-      const { applied } = await transactions.applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
+      const { applied } = await this.transactions().applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
       await this.publish(wizardState.routingApplied(this.state, kind, applied, now()));
       return this.state.view;
     });
@@ -253,7 +309,7 @@ class DeletionWizard {
   submitLabels({ actor, body }: StepInput<LabelsStepBody>): Promise<Deletion> {
     return this.exclusive(async () => {
       const labelIds = this.state.view.labels.map((label) => label.id);
-      const { applied } = await transactions.applyLabels({
+      const { applied } = await this.transactions().applyLabels({
         ...this.ids(),
         userId: this.input.userId,
         labelIds,
@@ -280,12 +336,12 @@ class DeletionWizard {
     const args = { ...this.ids(), userId: this.input.userId, actor, reason: body.reason ?? null };
     let result: { moved: number | null };
     try {
-      result = await transactions.cancelDeletion(args);
+      result = await this.transactions().cancelDeletion(args);
     } catch (err) {
       if (refusedForGood(err) === null || !patched(PATCH.cancelReason)) throw err;
       // The database refused the reason as sent (a lone surrogate, a NUL): keep it, written out escaped.
       result = await this.untilItGoesThrough('Cancelling', () =>
-        transactions.cancelDeletion({ ...args, reason: wizardState.storableText(args.reason) }),
+        this.transactions().cancelDeletion({ ...args, reason: wizardState.storableText(args.reason) }),
       );
     }
     const stopped = result.moved === null ? this.state : wizardState.moveProgressed(this.state, result.moved, now());
@@ -310,7 +366,7 @@ class DeletionWizard {
     const { workspaceId, userId } = this.input;
     if (this.state.phase === 'OPENING') {
       try {
-        const view = await transactions.openDeletion(this.input);
+        const view = await this.transactions().openDeletion(this.input);
         upsertSearchAttributes([
           { key: DeletionWorkspaceId, value: workspaceId },
           { key: DeletionUserId, value: userId },
@@ -319,15 +375,15 @@ class DeletionWizard {
       } catch (err) {
         // A rule said no after the caller's own check (a race), or the database refused the input for good:
         // nothing was written; the caller is told why.
-        const cause = err instanceof ActivityFailure ? err.cause : undefined;
-        if (cause instanceof ApplicationFailure) {
+        const cause = activityCause(err);
+        if (cause) {
           const openRefusal =
             cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
           this.state = { ...this.state, openRefusal };
         }
         this.state = wizardState.failed(this.state, now());
         await condition(allHandlersFinished);
-        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return this.state.view;
+        if (cause) return this.state.view;
         throw err;
       }
     }
@@ -353,7 +409,13 @@ class DeletionWizard {
       }
     }
     await condition(allHandlersFinished);
+    await this.endApart();
     return this.state.view;
+  }
+
+  /** Lets the task that answered the last update complete before the workflow ends (PATCH.endApart). */
+  private async endApart(): Promise<void> {
+    if (patched(PATCH.endApart)) await sleep(1);
   }
 
   // ---- the long parts --------------------------------------------------------
@@ -383,7 +445,7 @@ class DeletionWizard {
       await scope.run(() => this.moveAll('MOVE', (moved) => (this.state = wizardState.moveProgressed(this.state, moved, now()))));
       const { moved } = await this.untilItGoesThrough(
         'Finishing the lead move',
-        () => transactions.finishLeadMove({ ...this.ids(), kind: 'MOVE', actor: this.state.leadsActor }),
+        () => this.transactions().finishLeadMove({ ...this.ids(), kind: 'MOVE', actor: this.state.leadsActor }),
         true,
       );
       await this.publish(wizardState.moveFinished(this.state, moved, now()));
@@ -401,14 +463,14 @@ class DeletionWizard {
     const { userId } = this.input;
     const distribution = wizardState.leadChoice(this.state);
     await this.untilItGoesThrough('Starting the final sweep', () =>
-      transactions.startLeadMove({ ...this.ids(), userId, kind: 'SWEEP', distribution, actor }),
+      this.transactions().startLeadMove({ ...this.ids(), userId, kind: 'SWEEP', distribution, actor }),
     );
     await this.moveAll('SWEEP', (swept) => (this.state = wizardState.sweepProgressed(this.state, swept, now())));
     const { moved: swept } = await this.untilItGoesThrough('Finishing the final sweep', () =>
-      transactions.finishLeadMove({ ...this.ids(), kind: 'SWEEP', actor }),
+      this.transactions().finishLeadMove({ ...this.ids(), kind: 'SWEEP', actor }),
     );
     const removal = await this.untilItGoesThrough('Removing the user', () =>
-      transactions.removeUser({ ...this.ids(), userId, actor, fallback: distribution }),
+      this.transactions().removeUser({ ...this.ids(), userId, actor, fallback: distribution }),
     );
     await this.publish(wizardState.completed(this.state, swept + removal.leadsMovedAtRemoval, now()));
   }
@@ -421,7 +483,7 @@ class DeletionWizard {
     try {
       await this.untilItGoesThrough(
         'Marking the user as leaving',
-        () => transactions.markPendingDeletion({ ...this.ids(), userId: this.input.userId }),
+        () => this.transactions().markPendingDeletion({ ...this.ids(), userId: this.input.userId }),
         true,
       );
     } catch (err) {
@@ -463,7 +525,7 @@ class DeletionWizard {
       { key: DeletionStep, value: this.state.view.step },
       { key: DeletionStatus, value: this.state.view.status },
     ]);
-    await transactions.saveDeletionState({ ...this.ids(), view: this.state.view, version: this.state.version! });
+    await this.transactions().saveDeletionState({ ...this.ids(), view: this.state.view, version: this.state.version! });
   }
 
   private ids(): { workspaceId: string; deletionId: string } {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import * as defs from '../../workflows/definitions';
+import { MovePace } from '../support/move-pace';
 import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const OUT = path.resolve(__dirname, '../fixtures/histories');
@@ -13,10 +14,17 @@ const OUT = path.resolve(__dirname, '../fixtures/histories');
 const stamp = process.env.RECORD_STAMP ?? new Date().toISOString().slice(0, 10);
 
 let h: WizardHarness;
+// The move is held at its batches, so the mid-move history is taken mid-move on any machine.
+const pace = new MovePace();
 beforeAll(async () => {
-  h = await wizardHarness({ batchSize: 100 });
+  h = await wizardHarness({ batchSize: 100, pace });
 });
 afterAll(() => h?.close());
+
+/** Waits for the run to close (it ends a task after the wizard does), so the history is whole. */
+async function closed(workflowId: string) {
+  await h.temporal.workflow.getHandle(workflowId).result();
+}
 
 async function save(name: string, workflowId: string) {
   const history = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
@@ -35,19 +43,26 @@ test('record wizard histories at every pause point', async () => {
   const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: admin, source: 'ADMIN' });
   const id = deletion.id;
   await save('at-leads', deletion.workflowId);
+  pace.hold();
   await wizard.submitLeads(ws.id, id, admin, {
     distribution: [
       { userId: ann, weight: 70 },
       { userId: owner, weight: 30 },
     ],
   });
-  // Mid-move: at least two slices reported, not yet done.
+  // Mid-move: a slice reported, the next one running. The first slice's streams wait at the gate
+  // until past the slice's budget, then each runs one batch and the slice reports.
+  await eventually(async () => (pace.waiting > 0 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 2_500));
+  pace.let(2);
   await eventually(async () => {
     const hist = await h.temporal.workflow.getHandle(deletion.workflowId).fetchHistory();
-    const completed = (hist.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
-    return completed >= 4 ? true : undefined;
+    // Slices run one after another: a second scheduled means the first has reported.
+    const slices = (hist.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'moveLeadsSlice').length;
+    return slices >= 2 ? true : undefined;
   });
   await save('mid-move', deletion.workflowId);
+  pace.open();
   await moveDone(wizard, ws.id, id, 600_000);
   await save('at-automations', deletion.workflowId);
   await wizard.submitAutomations(ws.id, id, admin, { overrides: [{ automationId: sole, distribution: [{ userId: ann, weight: 100 }] }] });
@@ -58,12 +73,14 @@ test('record wizard histories at every pause point', async () => {
   await save('at-confirm', deletion.workflowId);
   await wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' });
   await finished(wizard, ws.id, id);
+  await closed(deletion.workflowId);
   await save('completed', deletion.workflowId);
 
   // A cancelled one, and an HR one waiting for its effective date.
   const other = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER' });
   const c = await wizard.start({ workspaceId: other.id, userId: other.users.a!.id, actor: asAdmin(other), source: 'ADMIN' });
   await wizard.cancel(other.id, c.deletion.id, asAdmin(other), { reason: 'recording' });
+  await closed(c.deletion.workflowId);
   await save('cancelled', c.deletion.workflowId);
   const hr = await wizard.start({
     workspaceId: other.id,
@@ -80,6 +97,7 @@ test('record wizard histories at every pause point', async () => {
   await wizard.submitLeads(third.id, m.deletion.id, asAdmin(third), { targetUserId: third.users.ann!.id });
   await eventually(async () => ((await wizard.get(third.id, m.deletion.id)).leads.moved >= 1_000 ? true : undefined));
   await wizard.cancel(third.id, m.deletion.id, asAdmin(third), {});
+  await closed(m.deletion.workflowId);
   await save('cancelled-mid-move', m.deletion.workflowId);
 
   // A move whose batch the database refuses for good: attention; then retried once the cause is gone.

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
         activityId: info.activityId,
         workflowId: info.workflowExecution?.workflowId,
         runId: info.workflowExecution?.runId,
+        local: info.isLocal,
         ...(outcome ? { outcome } : {}),
       },
     });

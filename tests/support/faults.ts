@@ -138,6 +138,8 @@ export interface Paused {
   workflowId: string;
   runId: string;
   outcome?: string;
+  /** A local activity: it runs inside a workflow task, not as a task of its own. */
+  local?: boolean;
 }
 
 export interface FaultWorkerOptions {
@@ -231,9 +233,12 @@ function spawnFaultWorker(o: FaultWorkerOptions, spare: boolean): FaultWorker {
  * Reports the attempt a killed worker was running as failed (retryable), as
  * the server itself would once the activity's start-to-close timeout (2
  * minutes for the wizard's database activities, which do not heartbeat) ran
- * out: the retry then comes in a second instead of minutes.
+ * out: the retry then comes in a second instead of minutes. A local activity
+ * has nothing to report: the workflow task it ran in times out (10 s) and the
+ * replacement runs that task again, the local activity with it.
  */
 export async function failDeadAttempt(temporal: Client, p: Paused): Promise<void> {
+  if (p.local) return;
   await temporal.activity.fail(
     { workflowId: p.workflowId, runId: p.runId, activityId: p.activityId },
     ApplicationFailure.retryable(`the worker running ${p.activity} was killed (SIGKILL)`, 'WorkerKilled'),

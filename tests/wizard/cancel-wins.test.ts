@@ -88,7 +88,7 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
   expect((owners[ann] ?? 0) + (owners[leaver] ?? 0)).toBe(BOOK);
   expect(owners[ann]).toBe(cancelled.leads.moved);
   // The workflow itself ended well (not failed), and nothing moves any more.
-  expect((await handle.describe()).status.name).toBe('COMPLETED');
+  await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 30_000, 'the workflow to end');
   // Whatever could still move leads has had its chance: the dead worker's statements that waited on
   // the hold have run and their sessions ended, and no slice runs on the new worker.
   await eventually(async () => {
@@ -142,7 +142,7 @@ test('a cancel while the slice is stuck past its heartbeat timeout (blocked in t
   const cancelled = await cancel;
   expect(cancelled).toMatchObject({ status: 'CANCELLED' });
   expect(await prisma.user.findUnique({ where: { id: leaver } })).toMatchObject({ status: 'ACTIVE' });
-  expect((await handle.describe()).status.name).toBe('COMPLETED');
+  await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 30_000, 'the workflow to end');
   const owners = await leadsByOwner(prisma, ws.id);
   expect((owners[ann] ?? 0) + (owners[leaver] ?? 0)).toBe(BOOK);
 }, 600_000);
