@@ -83,6 +83,16 @@ export const ConfigSchema = z.object({
    * (see MoveTuning.statements).
    */
   LEAD_MOVE_WORKER_STATEMENTS: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * Workflow tasks one worker works on at once. A wizard's short
+   * transactions run inside its workflow task (local activities), so a task
+   * lasts as long as they do: a layoff's hundred wizards each hold one.
+   */
+  WORKER_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(200),
+  /** Short transactions (local activities) one worker runs at once; past it they wait in the worker. */
+  WORKER_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).max(1_000).default(200),
+  /** Move slices (activities) one worker runs at once; a slice waiting for its batch's turn holds one. */
+  WORKER_ACTIVITIES: z.coerce.number().int().min(1).max(1_000).default(200),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -59,6 +59,9 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     shutdownGraceTime: '15 seconds',
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_WORKFLOW_TASKS,
+    maxConcurrentLocalActivityExecutions: config.WORKER_LOCAL_ACTIVITIES,
+    maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITIES,
     ...deps.options,
   });
   return {
