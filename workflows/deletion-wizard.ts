@@ -66,14 +66,19 @@ const TRANSACTION_OPTIONS: Pick<ActivityOptions, 'startToCloseTimeout' | 'retry'
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [FAILURE_TYPES.RuleViolation] },
 };
-/** As activities of their own: each a round trip through the server (wizards that began before local ones). */
+/** As activities of their own: each a round trip through the server (histories recorded before local ones). */
 const remoteTransactions = proxyActivities<Activities>(TRANSACTION_OPTIONS);
 /**
  * As local activities: run by the worker inside the workflow task that asks
  * for them, with their result recorded in the history all the same. A step's
  * transaction and the mirror of its view then cost no task of their own.
  */
-const localTransactions = proxyLocalActivities<Activities>(TRANSACTION_OPTIONS);
+const localTransactions = proxyLocalActivities<Activities>({
+  ...TRANSACTION_OPTIONS,
+  // Retries more than a few seconds apart wait on a durable timer, not inside one long workflow task
+  // (which would hold back the wizard's updates and add to its history every few seconds).
+  localRetryThreshold: '5 seconds',
+});
 
 type Transactions = typeof remoteTransactions;
 
@@ -207,10 +212,14 @@ class DeletionWizard {
   private transactions(): Transactions {
     if (!patched(PATCH.localTransactions)) return remoteTransactions;
     this.laned ??= new Proxy(localTransactions, {
-      get: (local, name: string) => (args: never) => {
-        const result = this.lane.then(() => (local[name as keyof Transactions] as (a: never) => Promise<unknown>)(args));
-        this.lane = result.catch(() => undefined);
-        return result;
+      get: (local, name) => {
+        // Only activity names are calls (not `then`, nor a symbol: the proxy is no promise).
+        if (typeof name !== 'string' || name === 'then') return undefined;
+        return (args: never) => {
+          const result = this.lane.then(() => (local[name as keyof Transactions] as (a: never) => Promise<unknown>)(args));
+          this.lane = result.catch(() => undefined);
+          return result;
+        };
       },
     });
     return this.laned;
@@ -383,6 +392,7 @@ class DeletionWizard {
         }
         this.state = wizardState.failed(this.state, now());
         await condition(allHandlersFinished);
+        await this.endApart();
         if (cause) return this.state.view;
         throw err;
       }

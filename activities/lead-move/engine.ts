@@ -57,7 +57,7 @@ export interface SliceResult {
 
 /** The streams and batches of a move: `moveSlice` runs one slice of it. */
 export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
-  const turn = statementTurns(tuning.statements ?? Number.POSITIVE_INFINITY);
+  const turns = statementTurns(tuning.statements ?? Number.POSITIVE_INFINITY);
   /**
    * Moves batches for up to `budgetMs` in every stream at once, then reports.
    * Heartbeats after every batch (cursors and count); an abort stops each
@@ -87,6 +87,9 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
     // One stream failing stops its siblings after their current batch (the retry takes over).
     const stop = new AbortController();
     const stopped = () => io.signal.aborted || stop.signal.aborted;
+    /** The move, as the turns know it: its streams and slices share one age. */
+    const move = `${deletionId}:${kind}`;
+    const stopping = AbortSignal.any([io.signal, stop.signal]);
 
     // A target left: one handover at a time for all streams of this slice.
     let handing: Promise<boolean> | undefined;
@@ -118,10 +121,10 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
         const waiting = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
         const stoppedBefore = stopped();
         try {
-          batch = await turn({ leadsLeft: layout.total - movedNow() }, () => {
+          // Stopped while queued (a cancel, a sibling stream failed): the place is given up unused.
+          // (Stopped before: this batch runs, the last one, as it always has.)
+          batch = await turns.take({ move, leadsLeft: layout.total - movedNow(), signal: stopping }, () => {
             clearInterval(waiting);
-            // Stopped while queued (a cancel, a sibling stream failed): the turn passes on unused.
-            // (Stopped before: this batch runs, the last one, as it always has.)
             if (stopped() && !stoppedBefore) return null;
             // Timed from its turn: the wait in the queue is not the batch's.
             t0 = Date.now();
@@ -170,6 +173,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
     const failed = ran.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed) throw failed.reason;
     const done = streams.every((stream) => stream.done);
+    if (done) turns.forget(move);
     const [row] = await prisma.$queryRaw<{ moved: number }[]>`
       UPDATE lead_moves SET max_batch_ms = GREATEST(max_batch_ms, ${longestMs}), done = done OR ${done}, updated_at = now()
       WHERE deletion_id = ${deletionId} AND kind = ${kind}

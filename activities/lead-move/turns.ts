@@ -4,30 +4,43 @@
 // finish one after another, each wizard going on to its next step while the
 // others still move (taking turns round the table would finish them all
 // together at the very end, every wizard's next round trips queued behind
-// the last batch), and a huge book never holds up small ones. Waiting
-// counts in a batch's favour, `agingLeadsPerMs` leads per millisecond (a
-// tenth or less of what one stream moves in that time, so a running move
-// keeps its turns), so a huge book still gets its turn while small ones
-// keep coming: a million leads' book within 500 s at most.
+// the last batch), and a huge book never holds up small ones.
+//
+// A move's age counts in its favour, `agingLeadsPerMs` leads per
+// millisecond since it first waited here (kept across its batches and
+// slices), so a huge book that small ones keep overtaking gets its turn in
+// the end, and then keeps it until done: a million leads' book waits 500 s
+// at most. The rate is far below what a move runs at (tens of leads per
+// millisecond), so a move that gets its turns never ages past a smaller one.
 
-/** A turn's claim: how many leads its move still has to move. */
+/** A turn's claim. */
 export interface TurnClaim {
+  /** The move the batch belongs to: its streams and slices share one age. */
+  move: string;
+  /** How many leads the move still has to move. */
   leadsLeft: number;
+  /** Aborted while waiting: the turn is given up unused and `take` answers null. */
+  signal?: AbortSignal;
 }
 
-/** Leads of "left" one millisecond of waiting is worth. */
+/** Leads of "left" one millisecond of a move's waiting is worth. */
 export const AGING_LEADS_PER_MS = 2;
 
+/** A move not seen for this long is forgotten (cancelled, or its worker's slice retried elsewhere). */
+const FORGET_AFTER_MS = 10 * 60_000;
+
 interface Waiting {
+  move: string;
   leadsLeft: number;
-  since: number;
   start: () => void;
 }
 
-export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_MS, now: () => number = Date.now) {
+export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_MS, now: () => number = () => performance.now()) {
   let running = 0;
   const waiting: Waiting[] = [];
-  const score = (w: Waiting, at: number) => w.leadsLeft - (at - w.since) * agingLeadsPerMs;
+  /** When each move first waited, and when it was last seen. */
+  const moves = new Map<string, { since: number; seen: number }>();
+  const score = (w: Waiting, at: number) => w.leadsLeft - (at - (moves.get(w.move)?.since ?? at)) * agingLeadsPerMs;
 
   function next(): void {
     while (running < limit && waiting.length > 0) {
@@ -41,19 +54,57 @@ export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_
     }
   }
 
-  /** Runs `work` when its turn comes; the turn is given back when it settles. */
-  return async function take<T>(claim: TurnClaim, work: () => Promise<T> | T): Promise<T> {
-    await new Promise<void>((start) => {
-      waiting.push({ leadsLeft: claim.leadsLeft, since: now(), start });
-      next();
-    });
-    try {
-      return await work();
-    } finally {
-      running--;
-      // Chosen once the caller has gone on: a move whose batch just ended queues its next one
-      // first, and is weighed with the others rather than passed over for being a moment late.
-      setImmediate(next);
+  function seen(move: string): void {
+    const at = now();
+    const known = moves.get(move);
+    if (known) known.seen = at;
+    else {
+      moves.set(move, { since: at, seen: at });
+      for (const [key, m] of moves) if (at - m.seen > FORGET_AFTER_MS) moves.delete(key);
     }
+  }
+
+  return {
+    /**
+     * Runs `work` when its turn comes and gives the turn back when it
+     * settles. A claim whose signal aborts while it waits gives its place up
+     * (null, `work` never runs); one already aborted when it comes still waits
+     * for its turn and runs.
+     */
+    async take<T>(claim: TurnClaim, work: () => Promise<T> | T): Promise<T | null> {
+      seen(claim.move);
+      const started = await new Promise<boolean>((resolve) => {
+        const entry: Waiting = { move: claim.move, leadsLeft: claim.leadsLeft, start: () => settle(true) };
+        const withdraw = () => {
+          const at = waiting.indexOf(entry);
+          if (at >= 0) {
+            waiting.splice(at, 1);
+            settle(false);
+          }
+        };
+        const signal = claim.signal?.aborted ? undefined : claim.signal;
+        function settle(turn: boolean) {
+          signal?.removeEventListener('abort', withdraw);
+          resolve(turn);
+        }
+        signal?.addEventListener('abort', withdraw, { once: true });
+        waiting.push(entry);
+        next();
+      });
+      if (!started) return null;
+      try {
+        return await work();
+      } finally {
+        running--;
+        // Chosen once the caller has gone on: a move whose batch just ended queues its next one
+        // first, and is weighed with the others rather than passed over for being a moment late.
+        setImmediate(next);
+      }
+    },
+
+    /** The move is done: its age is forgotten. */
+    forget(move: string): void {
+      moves.delete(move);
+    },
   };
 }

@@ -23,6 +23,8 @@ test('there are fixtures for every pause point', () => {
   const kinds = new Set(fixtures.map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, '').replace(/\.json$/, '')));
   for (const k of ['at-leads', 'mid-move', 'at-automations', 'at-integrations', 'at-labels', 'at-confirm', 'completed', 'cancelled', 'cancelled-mid-move', 'move-needs-attention', 'attention-cleared']) {
     expect(kinds).toContain(k);
+    // And recorded with the short transactions as local activities (RECORD_STAMP=…-local).
+    expect(kinds).toContain(`local-${k}`);
   }
 });
 

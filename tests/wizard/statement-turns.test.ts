@@ -1,6 +1,7 @@
 // Whose batch runs next (activities/lead-move/turns.ts), on its own: the
-// limit, fewest leads left first, first come among equals, waiting counted
-// in a batch's favour, and a failed batch giving its turn back.
+// limit, fewest leads left first, first come among equals, a move's age
+// counted in its favour across its batches, a stopped claim giving its place
+// up, and a failed batch giving its turn back.
 import { statementTurns } from '../../activities/lead-move/turns';
 
 /** A work that runs until released, recording when it started. */
@@ -20,16 +21,16 @@ function held(name: string, started: string[]) {
 const tick = () => new Promise((r) => setImmediate(r));
 
 test('at most `limit` at once; each free turn goes to the move with the fewest leads left, first come among equals', async () => {
-  const take = statementTurns(1);
+  const turns = statementTurns(1);
   const started: string[] = [];
   const first = held('first', started);
-  const running = take({ leadsLeft: 1_000_000 }, first.work);
+  const running = turns.take({ move: 'big', leadsLeft: 1_000_000 }, first.work);
   await tick();
   const waiting = [
-    take({ leadsLeft: 5_000 }, async () => void started.push('5000 (came first)')),
-    take({ leadsLeft: 900 }, async () => void started.push('900')),
-    take({ leadsLeft: 5_000 }, async () => void started.push('5000 (came second)')),
-    take({ leadsLeft: 300 }, async () => void started.push('300')),
+    turns.take({ move: 'a', leadsLeft: 5_000 }, async () => void started.push('5000 (came first)')),
+    turns.take({ move: 'b', leadsLeft: 900 }, async () => void started.push('900')),
+    turns.take({ move: 'c', leadsLeft: 5_000 }, async () => void started.push('5000 (came second)')),
+    turns.take({ move: 'd', leadsLeft: 300 }, async () => void started.push('300')),
   ];
   await tick();
   expect(started).toEqual(['first']); // one at a time: the others wait
@@ -39,10 +40,10 @@ test('at most `limit` at once; each free turn goes to the move with the fewest l
 });
 
 test('two at once with a limit of two', async () => {
-  const take = statementTurns(2);
+  const turns = statementTurns(2);
   const started: string[] = [];
   const [a, b, c] = [held('a', started), held('b', started), held('c', started)];
-  const all = [take({ leadsLeft: 1 }, a.work), take({ leadsLeft: 1 }, b.work), take({ leadsLeft: 1 }, c.work)];
+  const all = [a, b, c].map((w, i) => turns.take({ move: `m${i}`, leadsLeft: 1 }, w.work));
   await tick();
   expect(started).toEqual(['a', 'b']);
   b.release();
@@ -54,24 +55,64 @@ test('two at once with a limit of two', async () => {
   expect(await Promise.all(all)).toEqual(['a', 'b', 'c']);
 });
 
-test('waiting counts in a batch’s favour: a huge book is not starved by small ones that keep coming', async () => {
+test('a move’s age counts in its favour, across its batches: a huge book is not starved by small ones that keep coming', async () => {
   let clock = 0;
-  const take = statementTurns(1, 10, () => clock);
+  const turns = statementTurns(1, 2, () => clock);
+  const started: string[] = [];
+  const blocker = held('blocker', started);
+  const blocking = turns.take({ move: 'blocker', leadsLeft: 1 }, blocker.work);
+  await tick();
+  // The huge book first waits at 0; half a million leads' worth of waiting later (2 a millisecond)...
+  const firstHuge = turns.take({ move: 'huge', leadsLeft: 1_000_000 }, async () => void started.push('huge 1'));
+  clock = 250_000;
+  // ...a small book still goes first,
+  const small = turns.take({ move: 'small', leadsLeft: 100 }, async () => void started.push('small'));
+  blocker.release();
+  await Promise.all([blocking, small, firstHuge]);
+  expect(started).toEqual(['blocker', 'small', 'huge 1']);
+  // and once a million leads' worth has passed, the huge book's later batches (its age kept) go before new small ones.
+  clock = 500_100;
+  const next = held('blocker again', started);
+  const again = turns.take({ move: 'blocker', leadsLeft: 1 }, next.work);
+  await tick();
+  const hugeAgain = turns.take({ move: 'huge', leadsLeft: 999_000 }, async () => void started.push('huge 2'));
+  const newSmall = turns.take({ move: 'new small', leadsLeft: 100 }, async () => void started.push('new small'));
+  next.release();
+  await Promise.all([again, hugeAgain, newSmall]);
+  expect(started.slice(3)).toEqual(['blocker again', 'huge 2', 'new small']);
+  // A move done is forgotten: back at its size, it waits behind the small one.
+  turns.forget('huge');
+  const last = held('last blocker', started);
+  const lastBlocking = turns.take({ move: 'blocker', leadsLeft: 1 }, last.work);
+  await tick();
+  const hugeNew = turns.take({ move: 'huge', leadsLeft: 999_000 }, async () => void started.push('huge, anew'));
+  const small3 = turns.take({ move: 'small 3', leadsLeft: 100 }, async () => void started.push('small 3'));
+  last.release();
+  await Promise.all([lastBlocking, hugeNew, small3]);
+  expect(started.slice(6)).toEqual(['last blocker', 'small 3', 'huge, anew']);
+});
+
+test('a claim stopped while it waits gives its place up (null, its work never runs); one stopped before it came still runs', async () => {
+  const turns = statementTurns(1);
   const started: string[] = [];
   const first = held('first', started);
-  const running = take({ leadsLeft: 1 }, first.work);
+  const running = turns.take({ move: 'a', leadsLeft: 1 }, first.work);
   await tick();
-  const huge = take({ leadsLeft: 1_000_000 }, async () => void started.push('huge'));
-  clock = 100_000; // 100 s later: 1,000,000 leads' worth of waiting at 10 a millisecond, and a little more
-  clock += 1;
-  const small = take({ leadsLeft: 100 }, async () => void started.push('small'));
+  const stop = new AbortController();
+  const stopped = turns.take({ move: 'b', leadsLeft: 1, signal: stop.signal }, async () => void started.push('stopped'));
+  const before = new AbortController();
+  before.abort();
+  const stoppedBefore = turns.take({ move: 'c', leadsLeft: 2, signal: before.signal }, async () => (started.push('stopped before'), 'ran'));
+  stop.abort();
+  await expect(stopped).resolves.toBeNull();
   first.release();
-  await Promise.all([running, huge, small]);
-  expect(started).toEqual(['first', 'huge', 'small']);
+  await expect(stoppedBefore).resolves.toBe('ran');
+  await running;
+  expect(started).toEqual(['first', 'stopped before']);
 });
 
 test('a batch that fails gives its turn back', async () => {
-  const take = statementTurns(1);
-  await expect(take({ leadsLeft: 1 }, async () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
-  await expect(take({ leadsLeft: 1 }, () => 'next')).resolves.toBe('next');
+  const turns = statementTurns(1);
+  await expect(turns.take({ move: 'a', leadsLeft: 1 }, async () => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+  await expect(turns.take({ move: 'b', leadsLeft: 1 }, () => 'next')).resolves.toBe('next');
 });
