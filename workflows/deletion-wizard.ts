@@ -392,7 +392,6 @@ class DeletionWizard {
         }
         this.state = wizardState.failed(this.state, now());
         await condition(allHandlersFinished);
-        await this.endApart();
         if (cause) return this.state.view;
         throw err;
       }
