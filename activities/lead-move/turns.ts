@@ -8,10 +8,12 @@
 //
 // A move's age counts in its favour, `agingLeadsPerMs` leads per
 // millisecond since it first waited here (kept across its batches and
-// slices), so a huge book that small ones keep overtaking gets its turn in
-// the end, and then keeps it until done: a million leads' book waits 500 s
-// at most. The rate is far below what a move runs at (tens of leads per
-// millisecond), so a move that gets its turns never ages past a smaller one.
+// slices), so a huge book that newer small ones keep overtaking gets its turn
+// in the end, and then keeps it until done: behind moves that came after it,
+// a million leads' book waits 500 s at most (behind those that came with it,
+// as long as they take). The rate is far below what a move runs at (tens of
+// leads per millisecond), so a move that gets its turns never ages past a
+// smaller one.
 
 /** A turn's claim. */
 export interface TurnClaim {
@@ -26,7 +28,7 @@ export interface TurnClaim {
 /** Leads of "left" one millisecond of a move's waiting is worth. */
 export const AGING_LEADS_PER_MS = 2;
 
-/** A move not seen for this long is forgotten (cancelled, or its worker's slice retried elsewhere). */
+/** A move with nothing waiting, not seen for this long, is forgotten (cancelled, or its slice retried elsewhere). */
 const FORGET_AFTER_MS = 10 * 60_000;
 
 interface Waiting {
@@ -38,8 +40,8 @@ interface Waiting {
 export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_MS, now: () => number = () => performance.now()) {
   let running = 0;
   const waiting: Waiting[] = [];
-  /** When each move first waited, and when it was last seen. */
-  const moves = new Map<string, { since: number; seen: number }>();
+  /** When each move first waited, when it was last seen, and how many of its claims wait now. */
+  const moves = new Map<string, { since: number; seen: number; waiting: number }>();
   const score = (w: Waiting, at: number) => w.leadsLeft - (at - (moves.get(w.move)?.since ?? at)) * agingLeadsPerMs;
 
   function next(): void {
@@ -54,14 +56,18 @@ export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_
     }
   }
 
-  function seen(move: string): void {
+  /** A claim of `move` starts (+1) or stops (-1) waiting. */
+  function waits(move: string, change: 1 | -1): void {
     const at = now();
     const known = moves.get(move);
-    if (known) known.seen = at;
-    else {
-      moves.set(move, { since: at, seen: at });
-      for (const [key, m] of moves) if (at - m.seen > FORGET_AFTER_MS) moves.delete(key);
+    if (known) {
+      known.seen = at;
+      known.waiting += change;
+      return;
     }
+    if (change < 0) return;
+    moves.set(move, { since: at, seen: at, waiting: change });
+    for (const [key, m] of moves) if (m.waiting === 0 && at - m.seen > FORGET_AFTER_MS) moves.delete(key);
   }
 
   return {
@@ -72,7 +78,7 @@ export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_
      * for its turn and runs.
      */
     async take<T>(claim: TurnClaim, work: () => Promise<T> | T): Promise<T | null> {
-      seen(claim.move);
+      waits(claim.move, 1);
       const started = await new Promise<boolean>((resolve) => {
         const entry: Waiting = { move: claim.move, leadsLeft: claim.leadsLeft, start: () => settle(true) };
         const withdraw = () => {
@@ -85,6 +91,7 @@ export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_
         const signal = claim.signal?.aborted ? undefined : claim.signal;
         function settle(turn: boolean) {
           signal?.removeEventListener('abort', withdraw);
+          waits(claim.move, -1);
           resolve(turn);
         }
         signal?.addEventListener('abort', withdraw, { once: true });
@@ -102,9 +109,9 @@ export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_
       }
     },
 
-    /** The move is done: its age is forgotten. */
+    /** The move is done: its age is forgotten (kept while a claim of it still waits: a stale attempt's). */
     forget(move: string): void {
-      moves.delete(move);
+      if (!moves.get(move)?.waiting) moves.delete(move);
     },
   };
 }

@@ -2,6 +2,7 @@
 // limit, fewest leads left first, first come among equals, a move's age
 // counted in its favour across its batches, a stopped claim giving its place
 // up, and a failed batch giving its turn back.
+import { getEventListeners } from 'node:events';
 import { statementTurns } from '../../activities/lead-move/turns';
 
 /** A work that runs until released, recording when it started. */
@@ -105,10 +106,34 @@ test('a claim stopped while it waits gives its place up (null, its work never ru
   const stoppedBefore = turns.take({ move: 'c', leadsLeft: 2, signal: before.signal }, async () => (started.push('stopped before'), 'ran'));
   stop.abort();
   await expect(stopped).resolves.toBeNull();
+  expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   first.release();
   await expect(stoppedBefore).resolves.toBe('ran');
   await running;
   expect(started).toEqual(['first', 'stopped before']);
+  // The withdrawn place took no turn with it: still one at a time.
+  const [x, y] = [held('x', started), held('y', started)];
+  const both = [turns.take({ move: 'x', leadsLeft: 1 }, x.work), turns.take({ move: 'y', leadsLeft: 1 }, y.work)];
+  await tick();
+  expect(started).toEqual(['first', 'stopped before', 'x']);
+  x.release();
+  y.release();
+  await Promise.all(both);
+});
+
+test('a move that has waited longer than the forgetting time keeps its age while it still waits', async () => {
+  let clock = 0;
+  const turns = statementTurns(1, 2, () => clock);
+  const started: string[] = [];
+  const blocker = held('blocker', started);
+  const blocking = turns.take({ move: 'blocker', leadsLeft: 1 }, blocker.work);
+  await tick();
+  const huge = turns.take({ move: 'huge', leadsLeft: 1_000_000 }, async () => void started.push('huge'));
+  clock = 11 * 60_000; // past the 10 minutes after which moves with nothing waiting are forgotten
+  const small = turns.take({ move: 'new small', leadsLeft: 100 }, async () => void started.push('small'));
+  blocker.release();
+  await Promise.all([blocking, huge, small]);
+  expect(started).toEqual(['blocker', 'huge', 'small']);
 });
 
 test('a batch that fails gives its turn back', async () => {
