@@ -153,7 +153,7 @@ function asRefusal(err: unknown): never {
  * (with `rules`, also a business rule's refusal); null for any other failure.
  */
 function refusedForGood(err: unknown, rules = false): string | null {
-  const refusal = activityCause(err) ? refusalOf(err) : null;
+  const refusal = refusalOf(activityCause(err));
   if (refusal?.kind === FAILURE_TYPES.DatabaseRefused) return refusal.message;
   return rules && refusal?.kind === FAILURE_TYPES.RuleViolation ? refusal.message : null;
 }

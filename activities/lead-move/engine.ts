@@ -86,10 +86,10 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
 
     // One stream failing stops its siblings after their current batch (the retry takes over).
     const stop = new AbortController();
-    const stopped = () => io.signal.aborted || stop.signal.aborted;
+    const stopping = AbortSignal.any([io.signal, stop.signal]);
+    const stopped = () => stopping.aborted;
     /** The move, as the turns know it: its streams and slices share one age. */
     const move = `${deletionId}:${kind}`;
-    const stopping = AbortSignal.any([io.signal, stop.signal]);
 
     // A target left: one handover at a time for all streams of this slice.
     let handing: Promise<boolean> | undefined;
