@@ -21,6 +21,34 @@ function held(name: string, started: string[]) {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** A clock the test moves by hand. */
+function handClock() {
+  let ms = 0;
+  return { now: () => ms, set: (to: number) => void (ms = to) };
+}
+
+/**
+ * Holds the only turn, queues `claims` behind it in order (each at its
+ * `at` on `clock`, when given), lets go, and answers the order they ran in.
+ */
+async function orderBehindAHeldTurn(
+  turns: ReturnType<typeof statementTurns>,
+  claims: { move: string; leadsLeft: number; at?: number }[],
+  clock?: ReturnType<typeof handClock>,
+): Promise<string[]> {
+  const order: string[] = [];
+  const blocker = held('blocker', order);
+  const blocking = turns.take({ move: 'blocker', leadsLeft: 1 }, blocker.work);
+  await tick();
+  const queued = claims.map(({ at, ...claim }) => {
+    if (at !== undefined) clock!.set(at);
+    return turns.take(claim, async () => void order.push(claim.move));
+  });
+  blocker.release();
+  await Promise.all([blocking, ...queued]);
+  return order.slice(1);
+}
+
 test('at most `limit` at once; each free turn goes to the move with the fewest leads left, first come among equals', async () => {
   const turns = statementTurns(1);
   const started: string[] = [];
@@ -57,40 +85,22 @@ test('two at once with a limit of two', async () => {
 });
 
 test('a move’s age counts in its favour, across its batches: a huge book is not starved by small ones that keep coming', async () => {
-  let clock = 0;
-  const turns = statementTurns(1, 2, () => clock);
-  const started: string[] = [];
-  const blocker = held('blocker', started);
-  const blocking = turns.take({ move: 'blocker', leadsLeft: 1 }, blocker.work);
-  await tick();
-  // The huge book first waits at 0; half a million leads' worth of waiting later (2 a millisecond)...
-  const firstHuge = turns.take({ move: 'huge', leadsLeft: 1_000_000 }, async () => void started.push('huge 1'));
-  clock = 250_000;
-  // ...a small book still goes first,
-  const small = turns.take({ move: 'small', leadsLeft: 100 }, async () => void started.push('small'));
-  blocker.release();
-  await Promise.all([blocking, small, firstHuge]);
-  expect(started).toEqual(['blocker', 'small', 'huge 1']);
+  const clock = handClock();
+  const turns = statementTurns(1, 2, clock.now);
+  // The huge book first waits at 0; half a million leads' worth of waiting later (2 a millisecond), a small book still goes first,
+  expect(
+    await orderBehindAHeldTurn(turns, [{ move: 'huge', leadsLeft: 1_000_000, at: 0 }, { move: 'small', leadsLeft: 100, at: 250_000 }], clock),
+  ).toEqual(['small', 'huge']);
   // and once a million leads' worth has passed, the huge book's later batches (its age kept) go before new small ones.
-  clock = 500_100;
-  const next = held('blocker again', started);
-  const again = turns.take({ move: 'blocker', leadsLeft: 1 }, next.work);
-  await tick();
-  const hugeAgain = turns.take({ move: 'huge', leadsLeft: 999_000 }, async () => void started.push('huge 2'));
-  const newSmall = turns.take({ move: 'new small', leadsLeft: 100 }, async () => void started.push('new small'));
-  next.release();
-  await Promise.all([again, hugeAgain, newSmall]);
-  expect(started.slice(3)).toEqual(['blocker again', 'huge 2', 'new small']);
+  expect(
+    await orderBehindAHeldTurn(turns, [{ move: 'huge', leadsLeft: 999_000, at: 500_100 }, { move: 'new small', leadsLeft: 100 }], clock),
+  ).toEqual(['huge', 'new small']);
   // A move done is forgotten: back at its size, it waits behind the small one.
   turns.forget('huge');
-  const last = held('last blocker', started);
-  const lastBlocking = turns.take({ move: 'blocker', leadsLeft: 1 }, last.work);
-  await tick();
-  const hugeNew = turns.take({ move: 'huge', leadsLeft: 999_000 }, async () => void started.push('huge, anew'));
-  const small3 = turns.take({ move: 'small 3', leadsLeft: 100 }, async () => void started.push('small 3'));
-  last.release();
-  await Promise.all([lastBlocking, hugeNew, small3]);
-  expect(started.slice(6)).toEqual(['last blocker', 'small 3', 'huge, anew']);
+  expect(await orderBehindAHeldTurn(turns, [{ move: 'huge', leadsLeft: 999_000 }, { move: 'small 3', leadsLeft: 100 }], clock)).toEqual([
+    'small 3',
+    'huge',
+  ]);
 });
 
 test('a claim stopped while it waits gives its place up (null, its work never runs); one stopped before it came still runs', async () => {
@@ -122,18 +132,12 @@ test('a claim stopped while it waits gives its place up (null, its work never ru
 });
 
 test('a move that has waited longer than the forgetting time keeps its age while it still waits', async () => {
-  let clock = 0;
-  const turns = statementTurns(1, 2, () => clock);
-  const started: string[] = [];
-  const blocker = held('blocker', started);
-  const blocking = turns.take({ move: 'blocker', leadsLeft: 1 }, blocker.work);
-  await tick();
-  const huge = turns.take({ move: 'huge', leadsLeft: 1_000_000 }, async () => void started.push('huge'));
-  clock = 11 * 60_000; // past the 10 minutes after which moves with nothing waiting are forgotten
-  const small = turns.take({ move: 'new small', leadsLeft: 100 }, async () => void started.push('small'));
-  blocker.release();
-  await Promise.all([blocking, huge, small]);
-  expect(started).toEqual(['blocker', 'huge', 'small']);
+  const clock = handClock();
+  const turns = statementTurns(1, 2, clock.now);
+  // The small one comes past the 10 minutes after which moves with nothing waiting are forgotten.
+  expect(
+    await orderBehindAHeldTurn(turns, [{ move: 'huge', leadsLeft: 1_000_000, at: 0 }, { move: 'new small', leadsLeft: 100, at: 11 * 60_000 }], clock),
+  ).toEqual(['huge', 'new small']);
 });
 
 test('a batch that fails gives its turn back', async () => {
