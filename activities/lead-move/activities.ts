@@ -11,6 +11,25 @@ import { assertTargets, heirCandidates, NOBODY_LEFT, onceInTransaction, TX_OPTIO
 import { leadMoveEngine, type MoveTuning, type SliceArgs, type SliceResult } from './engine';
 import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
 
+/**
+ * How often a slice hands its progress to Temporal. The engine reports after
+ * every batch (tens a second); the SDK encodes, encrypts and passes each
+ * report to its core, which sends one every 8 s at most (80% of the 10-s
+ * heartbeat timeout). Reports in between would be work for nothing.
+ */
+export const HEARTBEAT_EVERY_MS = 1_000;
+
+/** `fn`, called at most once every `ms`: calls in between are dropped (the next one carries newer details). */
+export function atMostEvery<T>(ms: number, fn: (arg: T) => void, now: () => number = Date.now): (arg: T) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  return (arg) => {
+    const t = now();
+    if (t - last < ms) return;
+    last = t;
+    fn(arg);
+  };
+}
+
 /** Audit action written when each kind of move ends. */
 const FINISH_ACTION: Record<MoveKind, string> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
 
@@ -80,7 +99,7 @@ export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
         }
       }
       const { stopped, ...result } = await engine.moveSlice(args, {
-        heartbeat: (d) => ctx.heartbeat(d),
+        heartbeat: atMostEvery(HEARTBEAT_EVERY_MS, (d) => ctx.heartbeat(d)),
         signal: ctx.cancellationSignal,
         log: ctx.log,
       });
