@@ -14,8 +14,9 @@ import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
 /**
  * How often a slice hands its progress to Temporal. The engine reports after
  * every batch (tens a second); the SDK encodes, encrypts and passes each
- * report to its core, which sends one every 8 s at most (80% of the 10-s
- * heartbeat timeout). Reports in between would be work for nothing.
+ * report to its core, which sends at most one a second to the server
+ * (worker/index.ts, `maxHeartbeatThrottleInterval`). Reports in between would
+ * be work for nothing.
  */
 export const HEARTBEAT_EVERY_MS = 1_000;
 

@@ -1,7 +1,7 @@
 // What a slice hands Temporal as heartbeats (activities/lead-move/activities.ts):
 // the engine reports after every batch, tens of times a second; the SDK
-// encodes and encrypts each report before its core drops all but one every
-// 8 s. The activity passes on at most one a second, the newest at that moment.
+// encodes and encrypts each report before its core drops all but one a
+// second. The activity passes on at most one a second, the newest at that moment.
 import { atMostEvery, HEARTBEAT_EVERY_MS } from '../../activities/lead-move/activities';
 
 test('reports closer than a second apart are dropped; the first after it goes through with its own details', () => {
