@@ -4,17 +4,21 @@
 // taken from git (RECORD_OLD_REV, default a1613cc: the last release whose
 // short transactions were activities of their own) and bundled as a worker
 // of that release would have it; a worker of that bundle starts the wizard
-// and moves its leads, then stops; a worker of this code takes the wizard
-// through its remaining steps. Run by hand, like record.ts:
+// and moves its leads (all of them, or, in the second recording, a part:
+// the deploy lands mid-move), then stops; a worker of this code takes the
+// wizard through its remaining steps. Run by hand, like record.ts:
 //   RECORD_STAMP=… node scripts/bootstrap.mjs test --testMatch '<rootDir>/tests/replay/record-upgrade.ts'
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../../activities';
 import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
-import { asAdmin, finished, makeAutomation, makeLabel, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
+import { MovePace } from '../support/move-pace';
+import { createPrisma } from '../../infra/database';
+import { asAdmin, eventually, finished, makeAutomation, makeLabel, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const ROOT = path.resolve(__dirname, '../..');
 const OUT = path.resolve(__dirname, '../fixtures/histories');
@@ -44,16 +48,48 @@ async function bundleOf(rev: string): Promise<string> {
   return file;
 }
 
-async function runWorker(workflowBundlePath: string) {
-  const { worker, close } = await createWorker({ config: h.config, databaseUrl: testEnv().databaseUrl, workflowBundlePath });
+/** A worker of `workflowBundlePath` (this checkout's activities); with `pace`, its batches pass that gate. */
+async function runWorker(workflowBundlePath: string, pace?: MovePace) {
+  const config = h.config;
+  const pacedDb = pace ? createPrisma(testEnv().databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS }) : undefined;
+  const options = pacedDb
+    ? {
+        activities: createActivities(pace!.gate(pacedDb), {
+          min: 100,
+          max: config.LEAD_MOVE_BATCH_SIZE,
+          targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
+          streams: config.LEAD_MOVE_STREAMS,
+        }),
+        // A deploy's old worker stops at once: its slice is told to stop after its current batches.
+        shutdownGraceTime: 0,
+      }
+    : undefined;
+  const { worker, close } = await createWorker({ config, databaseUrl: testEnv().databaseUrl, workflowBundlePath, options });
   const running = worker.run();
   return {
-    async stop() {
+    /** Shuts down; resolves when the worker has stopped (`release` runs once shutdown has begun). */
+    async stop(release?: () => void) {
       worker.shutdown();
+      release?.();
       await running;
       await close();
+      await pacedDb?.$disconnect();
     },
   };
+}
+
+/** The history of the closed run of `workflowId`, checked free of failed tasks, written as fixture `name`. */
+async function saveClosed(name: string, workflowId: string) {
+  const handle = h.temporal.workflow.getHandle(workflowId);
+  await handle.result();
+  const history = await handle.fetchHistory();
+  expect((history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+  // Both ways are in it: activities of their own before the upgrade, local ones after.
+  const kinds = new Set((history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean));
+  expect(kinds).toContain('saveDeletionState');
+  expect((history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, `${stamp}-${name}.json`), historyToJSON(history) + '\n');
 }
 
 test('record a wizard begun on an older release and finished on this one', async () => {
@@ -80,16 +116,53 @@ test('record a wizard begun on an older release and finished on this one', async
     await wizard.submitLabels(ws.id, id, admin, { replacements: [] });
     await wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' });
     expect((await finished(wizard, ws.id, id)).status).toBe('COMPLETED');
-    const handle = h.temporal.workflow.getHandle(deletion.workflowId);
-    await handle.result();
-    const history = await handle.fetchHistory();
-    expect((history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
-    // Both ways are in it: activities of their own before the upgrade, local ones after.
-    const kinds = new Set((history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean));
-    expect(kinds).toContain('saveDeletionState');
-    expect((history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
-    fs.mkdirSync(OUT, { recursive: true });
-    fs.writeFileSync(path.join(OUT, `${stamp}-upgraded-after-the-move.json`), historyToJSON(history) + '\n');
+    await saveClosed('upgraded-after-the-move', deletion.workflowId);
+  } finally {
+    await current.stop();
+  }
+}, 600_000);
+
+test('record a wizard whose move began on an older release and ended on this one', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 20_000 });
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const admin = asAdmin(ws);
+
+  // The older release opens the wizard and starts the move; its first slice reports, the second runs.
+  const pace = new MovePace();
+  const old = await runWorker(await bundleOf(OLD_REV), pace);
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: admin, source: 'ADMIN' });
+  const id = deletion.id;
+  pace.hold();
+  await wizard.submitLeads(ws.id, id, admin, { targetUserId: ann });
+  await eventually(async () => (pace.waiting > 0 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 2_500)); // past the first slice's budget
+  pace.let(2);
+  const slices = async () =>
+    ((await h.temporal.workflow.getHandle(deletion.workflowId).fetchHistory()).events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'moveLeadsSlice',
+    ).length;
+  await eventually(async () => ((await slices()) >= 2 ? true : undefined));
+  // The deploy: the old worker stops; its running slice ends after the batches let through now.
+  await eventually(async () => (pace.waiting > 0 ? true : undefined));
+  await old.stop(() => pace.let(2));
+  const before = (await wizard.get(ws.id, id)).leads;
+  expect(before.state).toBe('MOVING');
+  expect(before.moved).toBeGreaterThan(0);
+  expect(before.moved).toBeLessThan(20_000);
+
+  // This release replays that, retries the slice from the committed cursors and goes on.
+  pace.open();
+  const current = await runWorker(testEnv().workflowBundlePath!);
+  try {
+    await moveDone(wizard, ws.id, id, 300_000);
+    expect(await prisma.lead.count({ where: { workspaceId: ws.id, ownerId: ann } })).toBe(20_000);
+    await wizard.submitAutomations(ws.id, id, admin, { overrides: [] });
+    await wizard.submitIntegrations(ws.id, id, admin, { overrides: [] });
+    await wizard.submitLabels(ws.id, id, admin, { replacements: [] });
+    await wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' });
+    expect((await finished(wizard, ws.id, id)).status).toBe('COMPLETED');
+    await saveClosed('upgraded-mid-move', deletion.workflowId);
   } finally {
     await current.stop();
   }

@@ -26,8 +26,10 @@ test('there are fixtures for every pause point', () => {
     // And recorded with the short transactions as local activities (RECORD_STAMP=…-local).
     expect(kinds).toContain(`local-${k}`);
   }
-  // A wizard begun on the release before local transactions and finished on this one (record-upgrade.ts).
+  // Wizards begun on the release before local transactions and finished on this one (record-upgrade.ts):
+  // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
   expect(kinds).toContain('upgraded-after-the-move');
+  expect(kinds).toContain('upgraded-mid-move');
 });
 
 test.each(fixtures)('%s replays on the current workflow code', async (file) => {
