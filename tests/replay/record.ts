@@ -121,3 +121,32 @@ test('record wizard histories at every pause point', async () => {
     await prisma.$executeRawUnsafe(`ALTER TABLE leads DROP CONSTRAINT IF EXISTS ${check}`);
   }
 }, 900_000);
+
+// Run alone (`-t 'refuses for good'`) to add these two without re-recording the others.
+test('record a wizard whose local transaction in the main body the database refuses for good', async () => {
+  const { prisma, wizard } = h;
+  pace.open();
+  // Finishing the move writes its audit (LEADS_MOVED) in a local transaction; a check the database
+  // enforces for this workspace refuses it: attention, then a retry once the check is gone.
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 300 });
+  const check = `refuse_${ws.id.replace(/\W/g, '')}`;
+  await prisma.$executeRawUnsafe(
+    `ALTER TABLE audit_events ADD CONSTRAINT ${check} CHECK (workspace_id <> '${ws.id}' OR action <> 'LEADS_MOVED') NOT VALID`,
+  );
+  try {
+    const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+    await wizard.submitLeads(ws.id, a.deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+    const attention = await eventually(async () => (await wizard.get(ws.id, a.deletion.id)).attention ?? undefined);
+    expect(attention.reason).toMatch(/^Finishing the lead move/);
+    await save('local-finish-needs-attention', a.deletion.workflowId);
+    await prisma.$executeRawUnsafe(`ALTER TABLE audit_events DROP CONSTRAINT ${check}`);
+    await h.temporal.workflow.getHandle(a.deletion.workflowId).executeUpdate(defs.retry);
+    await moveDone(wizard, ws.id, a.deletion.id);
+    expect((await wizard.get(ws.id, a.deletion.id)).attention).toBeNull();
+    await save('local-finish-attention-cleared', a.deletion.workflowId);
+    const events = (await h.temporal.workflow.getHandle(a.deletion.workflowId).fetchHistory()).events ?? [];
+    expect(events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finishLeadMove')).toBe(false);
+  } finally {
+    await prisma.$executeRawUnsafe(`ALTER TABLE audit_events DROP CONSTRAINT IF EXISTS ${check}`);
+  }
+}, 300_000);

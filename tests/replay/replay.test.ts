@@ -30,6 +30,9 @@ test('there are fixtures for every pause point', () => {
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
   expect(kinds).toContain('upgraded-after-the-move');
   expect(kinds).toContain('upgraded-mid-move');
+  // A local transaction of the main body refused for good (attention), then retried (record.ts).
+  expect(kinds).toContain('local-finish-needs-attention');
+  expect(kinds).toContain('local-finish-attention-cleared');
 });
 
 test.each(fixtures)('%s replays on the current workflow code', async (file) => {
