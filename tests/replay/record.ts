@@ -150,3 +150,40 @@ test('record a wizard whose local transaction in the main body the database refu
     await prisma.$executeRawUnsafe(`ALTER TABLE audit_events DROP CONSTRAINT IF EXISTS ${check}`);
   }
 }, 300_000);
+
+// Run alone (`-t 'outlasts'`) to add it without re-recording the others.
+test('record a wizard whose local transaction outlasts its workflow task', async () => {
+  const { prisma, wizard } = h;
+  pace.open();
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 300 });
+  const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  await wizard.submitLeads(ws.id, a.deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  await moveDone(wizard, ws.id, a.deletion.id);
+  // Someone holds the wizard's row past the workflow task timeout (10 s): the step's local
+  // transactions wait for it, and the worker keeps the task alive meanwhile.
+  let locked!: () => void;
+  const isLocked = new Promise<void>((r) => (locked = r));
+  const holding = prisma.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT id FROM deletions WHERE id = ${a.deletion.id} FOR UPDATE`;
+      locked();
+      await new Promise((r) => setTimeout(r, 15_000));
+    },
+    { timeout: 60_000 },
+  );
+  await isLocked;
+  await wizard.submitAutomations(ws.id, a.deletion.id, asAdmin(ws), { overrides: [] });
+  await holding;
+  const events = (await h.temporal.workflow.getHandle(a.deletion.workflowId).fetchHistory()).events ?? [];
+  // The long wait shows as a task the worker completed before its timeout, the transaction still running.
+  const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const startedAt = new Map(events.filter((e) => e.workflowTaskStartedEventAttributes).map((e) => [Number(e.eventId), at(e)]));
+  const longest = Math.max(
+    ...events
+      .filter((e) => e.workflowTaskCompletedEventAttributes)
+      .map((e) => at(e) - (startedAt.get(Number(e.workflowTaskCompletedEventAttributes!.startedEventId)) ?? at(e))),
+  );
+  expect(longest).toBeGreaterThan(5_000);
+  expect(events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes)).toEqual([]);
+  await save('local-outlasting-its-task', a.deletion.workflowId);
+}, 300_000);

@@ -33,6 +33,8 @@ test('there are fixtures for every pause point', () => {
   // A local transaction of the main body refused for good (attention), then retried (record.ts).
   expect(kinds).toContain('local-finish-needs-attention');
   expect(kinds).toContain('local-finish-attention-cleared');
+  // A local transaction waiting on a row lock past the workflow task timeout (record.ts).
+  expect(kinds).toContain('local-outlasting-its-task');
 });
 
 test.each(fixtures)('%s replays on the current workflow code', async (file) => {
