@@ -42,6 +42,8 @@ export async function wizardHarness(
     batchSize?: number;
     /** Every lead-move batch of this harness's worker first passes this gate (see move-pace.ts). */
     pace?: MovePace;
+    /** A Temporal server of the test's own (e.g. started with other dynamic config); default the run's. */
+    temporalAddress?: string;
   } = {},
 ): Promise<WizardHarness> {
   quietRuntime();
@@ -49,10 +51,11 @@ export async function wizardHarness(
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     // A test that names a batch size gets exactly that size (no adapting), so it can count batches.
     ...(opts.batchSize ? { LEAD_MOVE_BATCH_SIZE: String(opts.batchSize), LEAD_MOVE_BATCH_TARGET_MS: '0' } : {}),
+    ...(opts.temporalAddress ? { TEMPORAL_ADDRESS: opts.temporalAddress } : {}),
   });
   const env = testEnv();
   const prisma = createPrisma(env.databaseUrl, { max: 4 });
-  const connection = await Connection.connect({ address: env.temporalAddress });
+  const connection = await Connection.connect({ address: opts.temporalAddress ?? env.temporalAddress });
   const temporal = new Client({ connection, namespace: env.namespace, dataConverter: dataConverter(config) });
   let worker: { worker: Worker; close(): Promise<void> } | undefined;
   let running: Promise<void> | undefined;
