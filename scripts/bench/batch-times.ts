@@ -16,10 +16,13 @@ export function parseBatchTimes(text: string): BatchTime[] {
   return out;
 }
 
+/** The batches recorded at or after `sinceMs` (epoch ms), each with when it ended. */
+export function batchesSince(file: string, sinceMs: number): BatchTime[] {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  return parseBatchTimes(text).filter((b) => b.at >= sinceMs);
+}
+
 /** The batches recorded at or after `sinceMs` (epoch ms), as whole ms (rounded up, as maxBatchMs is). */
 export function batchTimesSince(file: string, sinceMs: number): number[] {
-  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-  return parseBatchTimes(text)
-    .filter((b) => b.at >= sinceMs)
-    .map((b) => Math.ceil(b.ms));
+  return batchesSince(file, sinceMs).map((b) => Math.ceil(b.ms));
 }

@@ -16,7 +16,7 @@ import { signHookBody } from '../../api/hook-signature';
 import type { Step } from '../../domain/schemas';
 import { STEP_ORDER } from '../../domain/wizard-state';
 import type { BenchArgs } from './args';
-import { batchTimesSince } from './batch-times';
+import { batchesSince } from './batch-times';
 import { coresUsed, cpuSnapshot } from './cpu';
 import { bareUpdate, seedBooks } from './books';
 import { call, type Answer } from './http';
@@ -155,7 +155,11 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     const moves = await prisma.leadMove.findMany({ where: { deletionId: { in: deletionIds }, kind: 'MOVE' } });
     const moved = moves.reduce((s, m) => s + m.moved, 0);
     if (moved !== U * K) log(`the moves moved ${moved}, expected ${U * K}`);
-    const batchMs = batchTimesSince(stack.batchLog, moveStartedAt);
+    const batches = batchesSince(stack.batchLog, moveStartedAt);
+    const batchMs = batches.map((b) => Math.ceil(b.ms));
+    // When the longest batches ran (their end, after the POSTs): a long one is the machine's busiest moment.
+    const longest = [...batches].sort((a, b) => b.ms - a.ms).slice(0, 5);
+    log(`longest batches: ${longest.map((b) => `${Math.ceil(b.ms)} ms (ended ${b.at - moveStartedAt} ms in)`).join(', ')}`);
     // Where the time went: each move's plan is written by its first activity (lead_moves.started_at).
     const planStartedMs = moves.map((m) => m.startedAt.getTime() - moveStartedAt);
     const doneMs = [...movedAt.values()];
