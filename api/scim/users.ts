@@ -92,6 +92,43 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string } | undefined)?.code === 'P2002';
 }
 
+/** Every attribute name this service reads or writes, by its lower case (RFC 7643 §2.1: names are case-insensitive). */
+const CANONICAL = new Map(
+  [
+    'schemas', 'id', 'externalId', 'userName', 'name', 'displayName', 'emails', 'active', 'meta',
+    'formatted', 'givenName', 'familyName', 'value', 'type', 'primary',
+    'resourceType', 'created', 'lastModified', 'location', 'Operations', 'op', 'path',
+  ].map((n) => [n.toLowerCase(), n]),
+);
+
+/** The same JSON with every known attribute name spelled as the schema spells it (`Active` → `active`). */
+export function canonicalKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonicalKeys);
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const name = CANONICAL.get(k.toLowerCase()) ?? k;
+    // Two spellings of one name: the schema's own spelling wins.
+    if (name in out && name !== k) continue;
+    out[name] = canonicalKeys(x);
+  }
+  return out;
+}
+
+/**
+ * A PATCH path with its attribute names as the schema spells them
+ * (`Active`, `urn:…:User:Active`, `emails[Type eq "work"].Value`); quoted
+ * values are left alone.
+ */
+export function canonicalPath(path: string): string {
+  const urn = `${SCIM.User}:`;
+  const bare = path.toLowerCase().startsWith(urn.toLowerCase()) ? path.slice(urn.length) : path;
+  return bare
+    .split(/("(?:[^"\\]|\\.)*")/)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/[A-Za-z][\w$-]*/g, (w) => CANONICAL.get(w.toLowerCase()) ?? w)))
+    .join('');
+}
+
 /**
  * Operations as RFC 7644 says them, from what providers send: any case of
  * `op` (Entra's "Replace"), and a path-less value object (Okta's
@@ -107,14 +144,16 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
     }
     if (op === 'remove') {
       if (!o.path) throw new ScimProblem(400, 'A remove operation needs a path.', 'noTarget');
-      out.push({ op, path: o.path });
+      out.push({ op, path: canonicalPath(o.path) });
       continue;
     }
     if (!('value' in o)) throw new ScimProblem(400, `The ${op} operation needs a value.`, 'invalidValue');
     if (o.path) {
-      out.push({ op, path: o.path, value: o.value });
+      out.push({ op, path: canonicalPath(o.path), value: canonicalKeys(o.value) });
     } else if (o.value !== null && typeof o.value === 'object' && !Array.isArray(o.value)) {
-      for (const [path, value] of Object.entries(o.value as Record<string, unknown>)) out.push({ op, path, value });
+      for (const [path, value] of Object.entries(o.value as Record<string, unknown>)) {
+        out.push({ op, path: canonicalPath(path), value: canonicalKeys(value) });
+      }
     } else {
       throw new ScimProblem(400, `A ${op} operation without a path needs an object as its value.`, 'invalidValue');
     }
@@ -287,7 +326,8 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       };
     },
 
-    async create(auth, body, base) {
+    async create(auth, rawBody: unknown, base) {
+      const body = canonicalKeys(rawBody);
       return counted(async (o) => {
         const input = parsed(ScimUserInput.safeParse(objectBody(body)));
         const email = emailOf(input);
@@ -330,14 +370,16 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       return toScimUser(await visible(auth, id), base);
     },
 
-    async replace(auth, id, body, base) {
+    async replace(auth, id, rawBody: unknown, base) {
+      const body = canonicalKeys(rawBody);
       return counted(async (o) => {
         const user = await visible(auth, id);
         return applyResource(auth, user, objectBody(body), base, { setsActive: true }, o);
       }, asksToDeactivate(body));
     },
 
-    async patch(auth, id, body, base) {
+    async patch(auth, id, rawBody: unknown, base) {
+      const body = canonicalKeys(rawBody);
       return counted((o) => patchUser(auth, id, body, base, o), asksToDeactivate(body));
     },
 
