@@ -300,6 +300,10 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       }
       throw err;
     }
+    // A removed externalId is unassigned (RFC 7644 §3.5.2.2), not kept.
+    if (user.externalId !== null && patched !== null && typeof patched === 'object' && !('externalId' in patched)) {
+      patched = { ...patched, externalId: null };
+    }
     const setsActive = operations.some((op) => op.path !== undefined && scimAttributeName(op.path) === 'active');
     return applyResource(auth, user, patched, base, { setsActive }, o);
   }
