@@ -212,8 +212,16 @@ async function counted<T>(work: (o: Offboarding) => Promise<T>, deactivates = fa
   }
 }
 
+export interface ScimUserList {
+  schemas: [typeof SCIM.ListResponse];
+  totalResults: number;
+  startIndex: number;
+  itemsPerPage: number;
+  Resources: ScimUser[];
+}
+
 export interface UsersService {
-  list(auth: ScimAuth, query: unknown, base: string): Promise<unknown>;
+  list(auth: ScimAuth, query: unknown, base: string): Promise<ScimUserList>;
   create(auth: ScimAuth, body: unknown, base: string): Promise<ScimUser>;
   get(auth: ScimAuth, id: string, base: string): Promise<ScimUser>;
   replace(auth: ScimAuth, id: string, body: unknown, base: string): Promise<ScimUser>;
@@ -322,7 +330,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
           : db.user.findMany({ where, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], skip: startIndex - 1, take: count }),
       ]);
       return {
-        schemas: [SCIM.ListResponse],
+        schemas: [SCIM.ListResponse] as [typeof SCIM.ListResponse],
         totalResults,
         startIndex,
         itemsPerPage: rows.length,
