@@ -161,6 +161,20 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
   return out;
 }
 
+/** The attributes a PATCH can change here; `emails` is read-only (it is the userName). */
+const WRITABLE = new Set(['externalId', 'userName', 'name', 'displayName', 'active']);
+
+/**
+ * Does this operation target an attribute kept here? Operations on others
+ * (emails, phoneNumbers, title, the enterprise extension, ...) change
+ * nothing, so they are dropped before the patch is applied: Entra's removes
+ * on them (with a value, or with a filter matching no value) must not fail
+ * the whole PATCH.
+ */
+function kept(op: ScimPatchOperation): boolean {
+  return op.path !== undefined && WRITABLE.has(op.path.split(/[.[]/)[0]!);
+}
+
 /** Does this SCIM value say false (`false`, Entra's `"False"`)? */
 function isFalse(value: unknown): boolean {
   const b = ScimBoolean.safeParse(value);
@@ -297,7 +311,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
   async function patchUser(auth: ScimAuth, id: string, body: unknown, base: string, o: Offboarding): Promise<ScimUser> {
     const user = await visible(auth, id);
     const request = parsed(ScimPatchBody.safeParse(objectBody(body)), 'invalidSyntax');
-    const operations = normaliseOperations(request.Operations);
+    const operations = normaliseOperations(request.Operations).filter(kept);
     let patched: unknown;
     try {
       patched = scimPatch(toScimUser(user, base) as never, operations, { mutateDocument: false, treatMissingAsAdd: true });

@@ -123,3 +123,34 @@ describe('attributes and excludedAttributes', () => {
     expect(r.body).toEqual(rest);
   });
 });
+
+// What Entra sends for attributes this service does not keep or derives
+// (shapes from AzureAD/SCIMReferenceCode#87 and scim-patch#453): a remove
+// with a value, filters on attributes the user has no value of. They change
+// nothing here and must not fail the whole PATCH (Entra would retry it and
+// quarantine the app).
+test('Entra removes on emails, phoneNumbers and manager are accepted and change nothing; an active change beside them applies', async () => {
+  const { id, email, body } = await newUser({ externalId: 'entra-rm' });
+  const r = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [
+      { op: 'Remove', path: 'emails[type eq "work"].value', value: 'other@example.org' },
+      { op: 'Remove', path: 'phoneNumbers[type eq "work"]' },
+      { op: 'Remove', path: 'manager[value eq "manager-id"]' },
+      { op: 'Remove', path: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager' },
+      { op: 'Replace', path: 'title', value: 'Rep' },
+    ],
+  });
+  expect(r.status).toBe(200);
+  expect(r.body).toEqual({ ...body, meta: expect.objectContaining({ location: body.meta.location }) });
+  const off = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [
+      { op: 'Remove', path: 'phoneNumbers[type eq "mobile"]' },
+      { op: 'Replace', path: 'active', value: 'False' },
+    ],
+  });
+  expect(off.status).toBe(200);
+  expect(off.body).toEqual(expect.objectContaining({ userName: email, active: false }));
+  expect((await openDeletionOf(id))?.source).toBe('IDP');
+});
