@@ -154,3 +154,32 @@ test('Entra removes on emails, phoneNumbers and manager are accepted and change 
   expect(off.body).toEqual(expect.objectContaining({ userName: email, active: false }));
   expect((await openDeletionOf(id))?.source).toBe('IDP');
 });
+
+// RFC 6750 §3 (bearer tokens, which RFC 7644 §2 uses): a 401 names the scheme.
+test('a 401 carries WWW-Authenticate: Bearer and the SCIM error body', async () => {
+  for (const authorization of [undefined, 'Bearer crm_scim_nope']) {
+    const r = await client(api.url)('GET', '/scim/v2/Users', undefined, authorization ? { authorization } : {});
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '401' }));
+  }
+});
+
+test('a filter with "+" for spaces (form encoding) finds the user', async () => {
+  const { id, email } = await newUser();
+  const r = await scim('GET', `/Users?filter=userName+eq+%22${encodeURIComponent(email)}%22&startIndex=1&count=100`);
+  expect(r.status).toBe(200);
+  expect(r.body.Resources.map((u: { id: string }) => u.id)).toEqual([id]);
+});
+
+// RFC 7644 §3.5.2 / §3.12: a PATCH or PUT to a userName another user holds is 409 uniqueness and changes nothing.
+test('PATCH or PUT of userName to a taken one is 409 uniqueness and changes nothing', async () => {
+  const a = await newUser();
+  const b = await newUser();
+  const patch = await scim('PATCH', `/Users/${b.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'userName', value: a.email.toUpperCase() }] });
+  expect(patch.status).toBe(409);
+  expect(patch.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '409', scimType: 'uniqueness' }));
+  const put = await scim('PUT', `/Users/${b.id}`, { schemas: [SCIM.User], userName: a.email, active: true });
+  expect(put.status).toBe(409);
+  expect((await scim('GET', `/Users/${b.id}`)).body.userName).toBe(b.email);
+});
