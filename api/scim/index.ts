@@ -18,6 +18,19 @@ export const SCIM_PREFIX = '/scim/v2';
 
 const hidden = { schema: { hide: true } } as const;
 
+/** A SearchRequest body (RFC 7644 §3.4.3) as the query of GET /Users: its attribute lists as comma lists. */
+function searchQuery(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ScimProblem(400, 'Send a SearchRequest JSON object as the body (application/scim+json).', 'invalidSyntax');
+  }
+  const query: Record<string, unknown> = { ...body };
+  for (const key of ['attributes', 'excludedAttributes']) {
+    const v = query[key];
+    if (Array.isArray(v)) query[key] = v.filter((a) => typeof a === 'string').join(',');
+  }
+  return query;
+}
+
 export function scimRoutes(app: Api, deps: ApiDeps): void {
   const users = usersService(deps);
   const authOf = new WeakMap<FastifyRequest, ScimAuth>();
@@ -59,6 +72,12 @@ export function scimRoutes(app: Api, deps: ApiDeps): void {
   app.get('/Users', hidden, async (req, reply) => {
     const list = await users.list(auth(req), req.query, scimBase(req));
     return sendScim(reply, 200, { ...list, Resources: list.Resources.map((u) => projected(u, req.query)) });
+  });
+  // RFC 7644 §3.4.3: the same query as a SearchRequest body.
+  app.post('/Users/.search', hidden, async (req, reply) => {
+    const query = searchQuery(req.body);
+    const list = await users.list(auth(req), query, scimBase(req));
+    return sendScim(reply, 200, { ...list, Resources: list.Resources.map((u) => projected(u, query)) });
   });
   app.post('/Users', hidden, async (req, reply) => {
     const created = await users.create(auth(req), req.body, scimBase(req));

@@ -183,3 +183,21 @@ test('PATCH or PUT of userName to a taken one is 409 uniqueness and changes noth
   expect(put.status).toBe(409);
   expect((await scim('GET', `/Users/${b.id}`)).body.userName).toBe(b.email);
 });
+
+// RFC 7644 §3.4.3: a query sent as POST {resource}/.search with a SearchRequest body.
+test('POST /Users/.search answers as GET /Users does, with filter, paging and attributes from the body', async () => {
+  const { id, email } = await newUser();
+  const r = await scim('POST', '/Users/.search', {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+    filter: `userName eq "${email}"`,
+    startIndex: 1,
+    count: 10,
+    attributes: ['userName'],
+  });
+  expect(r.status).toBe(200);
+  expect(r.contentType).toMatch(/^application\/scim\+json/);
+  expect(r.body).toEqual({ schemas: [SCIM.ListResponse], totalResults: 1, startIndex: 1, itemsPerPage: 1, Resources: [{ schemas: [SCIM.User], id, userName: email }] });
+  const bad = await scim('POST', '/Users/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'userName sw "x"' });
+  expect(bad.status).toBe(400);
+  expect(bad.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'invalidFilter' }));
+});
