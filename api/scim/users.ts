@@ -322,6 +322,14 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       }
       throw err;
     }
+    // displayName and name.formatted are one name (api.md): when the
+    // operations left displayName alone but changed name, the new name speaks
+    // (name.formatted, else givenName familyName), as it does in PUT.
+    const before = toScimUser(user, base);
+    const doc = patched as { displayName?: unknown; name?: { formatted?: unknown } | null };
+    if (doc.displayName === before.displayName && doc.name?.formatted !== before.name.formatted) {
+      patched = { ...doc, displayName: undefined };
+    }
     // A removed externalId is unassigned (RFC 7644 §3.5.2.2), not kept.
     if (user.externalId !== null && patched !== null && typeof patched === 'object' && !('externalId' in patched)) {
       patched = { ...patched, externalId: null };

@@ -201,3 +201,23 @@ test('POST /Users/.search answers as GET /Users does, with filter, paging and at
   expect(bad.status).toBe(400);
   expect(bad.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'invalidFilter' }));
 });
+
+// api.md: `name.formatted` and `displayName` are both the user's one name; a
+// PATCH that replaces either (Entra's name.formatted) renames the user, as PUT does, instead of answering 200 with the old name.
+test('PATCH of name.formatted renames the user; displayName changed beside it wins', async () => {
+  const { id } = await newUser();
+  const formatted = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'name.formatted', value: 'Nora Formatted' }] });
+  expect(formatted.status).toBe(200);
+  expect(formatted.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
+  expect((await admin('GET', `/v1/users/${id}`)).body.name).toBe('Nora Formatted');
+  // Replacing the name object keeps the sub-attributes it does not name
+  // (RFC 7644 §3.5.2.3), so name.formatted, the user's name, stays.
+  const whole = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'name', value: { givenName: 'Gina', familyName: 'Fox' } }] });
+  expect(whole.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
+  // displayName changed beside it wins, as in PUT.
+  const both = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: 'replace', path: 'name.formatted', value: 'Ignored' }, { op: 'replace', path: 'displayName', value: 'Dee Display' }],
+  });
+  expect(both.body).toEqual(expect.objectContaining({ displayName: 'Dee Display', name: { formatted: 'Dee Display' } }));
+});
