@@ -31,7 +31,9 @@ export function sendScim(reply: FastifyReply, status: number, body: unknown): Fa
 
 function toScimError(err: unknown): { status: number; body: ScimError; headers: Record<string, string>; unexpected: boolean } {
   if (err instanceof ScimProblem) {
-    return { status: err.status, body: scimError(err.status, err.message, err.scimType), headers: {}, unexpected: false };
+    // RFC 6750 §3: a refused bearer token names the scheme.
+    const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="scim"' } : {};
+    return { status: err.status, body: scimError(err.status, err.message, err.scimType), headers, unexpected: false };
   }
   const name = (err as { name?: string } | undefined)?.name;
   const message = (err as { message?: string } | undefined)?.message ?? '';

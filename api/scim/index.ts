@@ -8,6 +8,7 @@ import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import type { Api } from '../routes/common';
 import { SCIM } from '../../domain/scim';
+import { projected } from './attributes';
 import { authenticateScim, type ScimAuth } from './auth';
 import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery';
 import { ScimProblem, scimError, scimErrorHandler, sendScim } from './errors';
@@ -16,6 +17,19 @@ import { scimBase, usersService } from './users';
 export const SCIM_PREFIX = '/scim/v2';
 
 const hidden = { schema: { hide: true } } as const;
+
+/** A SearchRequest body (RFC 7644 §3.4.3) as the query of GET /Users: its attribute lists as comma lists. */
+function searchQuery(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ScimProblem(400, 'Send a SearchRequest JSON object as the body (application/scim+json).', 'invalidSyntax');
+  }
+  const query: Record<string, unknown> = { ...body };
+  for (const key of ['attributes', 'excludedAttributes']) {
+    const v = query[key];
+    if (Array.isArray(v)) query[key] = v.filter((a) => typeof a === 'string').join(',');
+  }
+  return query;
+}
 
 export function scimRoutes(app: Api, deps: ApiDeps): void {
   const users = usersService(deps);
@@ -54,19 +68,31 @@ export function scimRoutes(app: Api, deps: ApiDeps): void {
   });
 
   // ---- Users ----
-  app.get('/Users', hidden, async (req, reply) => sendScim(reply, 200, await users.list(auth(req), req.query, scimBase(req))));
+  // Every answer that carries Users honours `attributes` / `excludedAttributes` (RFC 7644 §3.9).
+  app.get('/Users', hidden, async (req, reply) => {
+    const list = await users.list(auth(req), req.query, scimBase(req));
+    return sendScim(reply, 200, { ...list, Resources: list.Resources.map((u) => projected(u, req.query)) });
+  });
+  // RFC 7644 §3.4.3: the same query as a SearchRequest body.
+  app.post('/Users/.search', hidden, async (req, reply) => {
+    const query = searchQuery(req.body);
+    const list = await users.list(auth(req), query, scimBase(req));
+    return sendScim(reply, 200, { ...list, Resources: list.Resources.map((u) => projected(u, query)) });
+  });
   app.post('/Users', hidden, async (req, reply) => {
     const created = await users.create(auth(req), req.body, scimBase(req));
     reply.header('location', created.meta.location);
-    return sendScim(reply, 201, created);
+    return sendScim(reply, 201, projected(created, req.query));
   });
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
-  app.get('/Users/:id', hidden, async (req, reply) => sendScim(reply, 200, await users.get(auth(req), idOf(req), scimBase(req))));
+  app.get('/Users/:id', hidden, async (req, reply) =>
+    sendScim(reply, 200, projected(await users.get(auth(req), idOf(req), scimBase(req)), req.query)),
+  );
   app.put('/Users/:id', hidden, async (req, reply) =>
-    sendScim(reply, 200, await users.replace(auth(req), idOf(req), req.body, scimBase(req))),
+    sendScim(reply, 200, projected(await users.replace(auth(req), idOf(req), req.body, scimBase(req)), req.query)),
   );
   app.patch('/Users/:id', hidden, async (req, reply) =>
-    sendScim(reply, 200, await users.patch(auth(req), idOf(req), req.body, scimBase(req))),
+    sendScim(reply, 200, projected(await users.patch(auth(req), idOf(req), req.body, scimBase(req)), req.query)),
   );
   app.delete('/Users/:id', hidden, async (req, reply) => {
     await users.remove(auth(req), idOf(req));

@@ -92,6 +92,43 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string } | undefined)?.code === 'P2002';
 }
 
+/** Every attribute name this service reads or writes, by its lower case (RFC 7643 §2.1: names are case-insensitive). */
+const CANONICAL = new Map(
+  [
+    'schemas', 'id', 'externalId', 'userName', 'name', 'displayName', 'emails', 'active', 'meta',
+    'formatted', 'givenName', 'familyName', 'value', 'type', 'primary',
+    'resourceType', 'created', 'lastModified', 'location', 'Operations', 'op', 'path',
+  ].map((n) => [n.toLowerCase(), n]),
+);
+
+/** The same JSON with every known attribute name spelled as the schema spells it (`Active` → `active`). */
+export function canonicalKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonicalKeys);
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const name = CANONICAL.get(k.toLowerCase()) ?? k;
+    // Two spellings of one name: the schema's own spelling wins.
+    if (name in out && name !== k) continue;
+    out[name] = canonicalKeys(x);
+  }
+  return out;
+}
+
+/**
+ * A PATCH path with its attribute names as the schema spells them
+ * (`Active`, `urn:…:User:Active`, `emails[Type eq "work"].Value`); quoted
+ * values are left alone.
+ */
+export function canonicalPath(path: string): string {
+  const urn = `${SCIM.User}:`;
+  const bare = path.toLowerCase().startsWith(urn.toLowerCase()) ? path.slice(urn.length) : path;
+  return bare
+    .split(/("(?:[^"\\]|\\.)*")/)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/[A-Za-z][\w$-]*/g, (w) => CANONICAL.get(w.toLowerCase()) ?? w)))
+    .join('');
+}
+
 /**
  * Operations as RFC 7644 says them, from what providers send: any case of
  * `op` (Entra's "Replace"), and a path-less value object (Okta's
@@ -107,19 +144,35 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
     }
     if (op === 'remove') {
       if (!o.path) throw new ScimProblem(400, 'A remove operation needs a path.', 'noTarget');
-      out.push({ op, path: o.path });
+      out.push({ op, path: canonicalPath(o.path) });
       continue;
     }
     if (!('value' in o)) throw new ScimProblem(400, `The ${op} operation needs a value.`, 'invalidValue');
     if (o.path) {
-      out.push({ op, path: o.path, value: o.value });
+      out.push({ op, path: canonicalPath(o.path), value: canonicalKeys(o.value) });
     } else if (o.value !== null && typeof o.value === 'object' && !Array.isArray(o.value)) {
-      for (const [path, value] of Object.entries(o.value as Record<string, unknown>)) out.push({ op, path, value });
+      for (const [path, value] of Object.entries(o.value as Record<string, unknown>)) {
+        out.push({ op, path: canonicalPath(path), value: canonicalKeys(value) });
+      }
     } else {
       throw new ScimProblem(400, `A ${op} operation without a path needs an object as its value.`, 'invalidValue');
     }
   }
   return out;
+}
+
+/** The attributes a PATCH can change here; `emails` is read-only (it is the userName). */
+const WRITABLE = new Set(['externalId', 'userName', 'name', 'displayName', 'active']);
+
+/**
+ * Does this operation target an attribute kept here? Operations on others
+ * (emails, phoneNumbers, title, the enterprise extension, ...) change
+ * nothing, so they are dropped before the patch is applied: Entra's removes
+ * on them (with a value, or with a filter matching no value) must not fail
+ * the whole PATCH.
+ */
+function kept(op: ScimPatchOperation): boolean {
+  return op.path !== undefined && WRITABLE.has(op.path.split(/[.[]/)[0]!);
 }
 
 /** Does this SCIM value say false (`false`, Entra's `"False"`)? */
@@ -173,8 +226,16 @@ async function counted<T>(work: (o: Offboarding) => Promise<T>, deactivates = fa
   }
 }
 
+export interface ScimUserList {
+  schemas: [typeof SCIM.ListResponse];
+  totalResults: number;
+  startIndex: number;
+  itemsPerPage: number;
+  Resources: ScimUser[];
+}
+
 export interface UsersService {
-  list(auth: ScimAuth, query: unknown, base: string): Promise<unknown>;
+  list(auth: ScimAuth, query: unknown, base: string): Promise<ScimUserList>;
   create(auth: ScimAuth, body: unknown, base: string): Promise<ScimUser>;
   get(auth: ScimAuth, id: string, base: string): Promise<ScimUser>;
   replace(auth: ScimAuth, id: string, body: unknown, base: string): Promise<ScimUser>;
@@ -250,7 +311,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
   async function patchUser(auth: ScimAuth, id: string, body: unknown, base: string, o: Offboarding): Promise<ScimUser> {
     const user = await visible(auth, id);
     const request = parsed(ScimPatchBody.safeParse(objectBody(body)), 'invalidSyntax');
-    const operations = normaliseOperations(request.Operations);
+    const operations = normaliseOperations(request.Operations).filter(kept);
     let patched: unknown;
     try {
       patched = scimPatch(toScimUser(user, base) as never, operations, { mutateDocument: false, treatMissingAsAdd: true });
@@ -260,6 +321,18 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
         throw new ScimProblem(400, err.message || 'The PATCH operation cannot be applied.', code ?? 'invalidValue');
       }
       throw err;
+    }
+    // displayName and name.formatted are one name (api.md): when the
+    // operations left displayName alone but changed name, the new name speaks
+    // (name.formatted, else givenName familyName), as it does in PUT.
+    const before = toScimUser(user, base);
+    const doc = patched as { displayName?: unknown; name?: { formatted?: unknown } | null };
+    if (doc.displayName === before.displayName && doc.name?.formatted !== before.name.formatted) {
+      patched = { ...doc, displayName: undefined };
+    }
+    // A removed externalId is unassigned (RFC 7644 §3.5.2.2), not kept.
+    if (user.externalId !== null && patched !== null && typeof patched === 'object' && !('externalId' in patched)) {
+      patched = { ...patched, externalId: null };
     }
     const setsActive = operations.some((op) => op.path !== undefined && scimAttributeName(op.path) === 'active');
     return applyResource(auth, user, patched, base, { setsActive }, o);
@@ -279,7 +352,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
           : db.user.findMany({ where, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], skip: startIndex - 1, take: count }),
       ]);
       return {
-        schemas: [SCIM.ListResponse],
+        schemas: [SCIM.ListResponse] as [typeof SCIM.ListResponse],
         totalResults,
         startIndex,
         itemsPerPage: rows.length,
@@ -287,7 +360,8 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       };
     },
 
-    async create(auth, body, base) {
+    async create(auth, rawBody: unknown, base) {
+      const body = canonicalKeys(rawBody);
       return counted(async (o) => {
         const input = parsed(ScimUserInput.safeParse(objectBody(body)));
         const email = emailOf(input);
@@ -330,14 +404,16 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       return toScimUser(await visible(auth, id), base);
     },
 
-    async replace(auth, id, body, base) {
+    async replace(auth, id, rawBody: unknown, base) {
+      const body = canonicalKeys(rawBody);
       return counted(async (o) => {
         const user = await visible(auth, id);
         return applyResource(auth, user, objectBody(body), base, { setsActive: true }, o);
       }, asksToDeactivate(body));
     },
 
-    async patch(auth, id, body, base) {
+    async patch(auth, id, rawBody: unknown, base) {
+      const body = canonicalKeys(rawBody);
       return counted((o) => patchUser(auth, id, body, base, o), asksToDeactivate(body));
     },
 

@@ -1,0 +1,223 @@
+// SCIM 2.0 conformance probes at /scim/v2: what RFC 7643/7644 require beyond
+// the provider flows of scim.test.ts (attribute names in any case, PATCH
+// remove, the scim+json media type with parameters, attributes and
+// excludedAttributes), against the real server, Temporal and database.
+import { createScimToken } from '../../api/scim/auth';
+import { SCIM } from '../../domain/scim';
+import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let api: TestApi;
+let ws: TestWorkspace;
+let admin: Call;
+let scim: Call;
+
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+function scimClient(url: string, token: string): Call {
+  const call = client(url, token);
+  return (method, path, body, headers = {}) =>
+    call(method, `/scim/v2${path}`, body, body === undefined ? headers : { 'content-type': 'application/scim+json', ...headers });
+}
+
+async function openDeletionOf(userId: string) {
+  return api.prisma.deletion.findFirst({ where: { userId, status: 'IN_PROGRESS' } });
+}
+
+let n = 0;
+async function newUser(extra: Record<string, unknown> = {}): Promise<{ id: string; email: string; body: any }> {
+  const email = `conf${n++}@${ws.slug}.test`;
+  const r = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, displayName: 'Conf User', active: true, ...extra });
+  expect(r.status).toBe(201);
+  return { id: r.body.id, email, body: r.body };
+}
+
+beforeAll(async () => {
+  api = await startTestApi({ worker: true });
+  ws = await makeWorkspace(api.prisma, { owner: 'OWNER', admin: 'ADMIN', heir: 'MEMBER' });
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
+  scim = scimClient(api.url, await createScimToken(api.prisma, ws.id));
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+// RFC 7643 §2.1: "Attribute names are case insensitive".
+describe('attribute names are case-insensitive', () => {
+  test('PATCH path "Active" deactivates (wizard open, user frozen), as "active" does', async () => {
+    const { id } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'Active', value: 'False' }] });
+    expect(r.status).toBe(200);
+    expect(r.body.active).toBe(false);
+    expect(r.body).not.toHaveProperty('Active');
+    expect((await openDeletionOf(id))?.source).toBe('IDP');
+    expect((await admin('GET', `/v1/users/${id}`)).body.status).toBe('PENDING_DELETION');
+  });
+
+  test('a path-less PATCH with {"Active": false} deactivates', async () => {
+    const { id } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { Active: false } }] });
+    expect(r.status).toBe(200);
+    expect(r.body.active).toBe(false);
+    expect((await openDeletionOf(id))?.source).toBe('IDP');
+  });
+
+  test('PATCH path "DisplayName" renames the user', async () => {
+    const { id } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'DisplayName', value: 'Renamed' }] });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual(expect.objectContaining({ displayName: 'Renamed', name: { formatted: 'Renamed' } }));
+    expect(r.body).not.toHaveProperty('DisplayName');
+  });
+
+  test('POST with "UserName"/"DisplayName"/"ExternalId" creates the user as the lower-case names would', async () => {
+    const email = `upper@${ws.slug}.test`;
+    const r = await scim('POST', '/Users', { Schemas: [SCIM.User], UserName: email, DisplayName: 'Up Per', ExternalId: 'ext-up', Active: true });
+    expect(r.status).toBe(201);
+    expect(r.body).toEqual(expect.objectContaining({ userName: email, displayName: 'Up Per', externalId: 'ext-up', active: true }));
+  });
+
+  test('PUT with "Active": false deactivates', async () => {
+    const { id, email } = await newUser();
+    const r = await scim('PUT', `/Users/${id}`, { schemas: [SCIM.User], userName: email, Active: false });
+    expect(r.status).toBe(200);
+    expect(r.body.active).toBe(false);
+    expect((await openDeletionOf(id))?.source).toBe('IDP');
+  });
+});
+
+// RFC 7644 §3.5.2.2: remove of a single-valued attribute leaves it unassigned.
+test('PATCH remove externalId unassigns it', async () => {
+  const { id } = await newUser({ externalId: 'to-remove' });
+  const r = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Remove', path: 'externalId' }] });
+  expect(r.status).toBe(200);
+  expect(r.body).not.toHaveProperty('externalId');
+  expect((await scim('GET', `/Users/${id}`)).body).not.toHaveProperty('externalId');
+  expect((await scim('GET', `/Users?filter=${encodeURIComponent('externalId eq "to-remove"')}`)).body.totalResults).toBe(0);
+});
+
+// RFC 7644 §3.1 / §8.1: application/scim+json, which clients send with a charset parameter too.
+test('a body sent as "application/scim+json; charset=utf-8" is read', async () => {
+  const email = `charset@${ws.slug}.test`;
+  const r = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, active: true }, { 'content-type': 'application/scim+json; charset=utf-8' });
+  expect(r.status).toBe(201);
+  expect(r.body.userName).toBe(email);
+});
+
+// RFC 7643 §2.4 (`returned`), RFC 7644 §3.4.2.5 and §3.9.
+describe('attributes and excludedAttributes', () => {
+  test('attributes=userName returns id and userName (and schemas), nothing else, on GET by id and in a list', async () => {
+    const { id, email } = await newUser({ externalId: 'ext-attr' });
+    const one = await scim('GET', `/Users/${id}?attributes=userName`);
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual({ schemas: [SCIM.User], id, userName: email });
+    const list = await scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}&attributes=UserName,name.formatted`);
+    expect(list.body.Resources).toEqual([{ schemas: [SCIM.User], id, userName: email, name: { formatted: 'Conf User' } }]);
+  });
+
+  test('excludedAttributes=emails,meta drops those and keeps the rest; id cannot be excluded', async () => {
+    const { id, body } = await newUser();
+    const r = await scim('GET', `/Users/${id}?excludedAttributes=emails,meta,id`);
+    expect(r.status).toBe(200);
+    const { emails: _e, meta: _m, ...rest } = body;
+    expect(r.body).toEqual(rest);
+  });
+});
+
+// What Entra sends for attributes this service does not keep or derives
+// (shapes from AzureAD/SCIMReferenceCode#87 and scim-patch#453): a remove
+// with a value, filters on attributes the user has no value of. They change
+// nothing here and must not fail the whole PATCH (Entra would retry it and
+// quarantine the app).
+test('Entra removes on emails, phoneNumbers and manager are accepted and change nothing; an active change beside them applies', async () => {
+  const { id, email, body } = await newUser({ externalId: 'entra-rm' });
+  const r = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [
+      { op: 'Remove', path: 'emails[type eq "work"].value', value: 'other@example.org' },
+      { op: 'Remove', path: 'phoneNumbers[type eq "work"]' },
+      { op: 'Remove', path: 'manager[value eq "manager-id"]' },
+      { op: 'Remove', path: 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager' },
+      { op: 'Replace', path: 'title', value: 'Rep' },
+    ],
+  });
+  expect(r.status).toBe(200);
+  expect(r.body).toEqual({ ...body, meta: expect.objectContaining({ location: body.meta.location }) });
+  const off = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [
+      { op: 'Remove', path: 'phoneNumbers[type eq "mobile"]' },
+      { op: 'Replace', path: 'active', value: 'False' },
+    ],
+  });
+  expect(off.status).toBe(200);
+  expect(off.body).toEqual(expect.objectContaining({ userName: email, active: false }));
+  expect((await openDeletionOf(id))?.source).toBe('IDP');
+});
+
+// RFC 6750 §3 (bearer tokens, which RFC 7644 §2 uses): a 401 names the scheme.
+test('a 401 carries WWW-Authenticate: Bearer and the SCIM error body', async () => {
+  for (const authorization of [undefined, 'Bearer crm_scim_nope']) {
+    const r = await client(api.url)('GET', '/scim/v2/Users', undefined, authorization ? { authorization } : {});
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
+    expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '401' }));
+  }
+});
+
+test('a filter with "+" for spaces (form encoding) finds the user', async () => {
+  const { id, email } = await newUser();
+  const r = await scim('GET', `/Users?filter=userName+eq+%22${encodeURIComponent(email)}%22&startIndex=1&count=100`);
+  expect(r.status).toBe(200);
+  expect(r.body.Resources.map((u: { id: string }) => u.id)).toEqual([id]);
+});
+
+// RFC 7644 §3.5.2 / §3.12: a PATCH or PUT to a userName another user holds is 409 uniqueness and changes nothing.
+test('PATCH or PUT of userName to a taken one is 409 uniqueness and changes nothing', async () => {
+  const a = await newUser();
+  const b = await newUser();
+  const patch = await scim('PATCH', `/Users/${b.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'userName', value: a.email.toUpperCase() }] });
+  expect(patch.status).toBe(409);
+  expect(patch.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '409', scimType: 'uniqueness' }));
+  const put = await scim('PUT', `/Users/${b.id}`, { schemas: [SCIM.User], userName: a.email, active: true });
+  expect(put.status).toBe(409);
+  expect((await scim('GET', `/Users/${b.id}`)).body.userName).toBe(b.email);
+});
+
+// RFC 7644 §3.4.3: a query sent as POST {resource}/.search with a SearchRequest body.
+test('POST /Users/.search answers as GET /Users does, with filter, paging and attributes from the body', async () => {
+  const { id, email } = await newUser();
+  const r = await scim('POST', '/Users/.search', {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+    filter: `userName eq "${email}"`,
+    startIndex: 1,
+    count: 10,
+    attributes: ['userName'],
+  });
+  expect(r.status).toBe(200);
+  expect(r.contentType).toMatch(/^application\/scim\+json/);
+  expect(r.body).toEqual({ schemas: [SCIM.ListResponse], totalResults: 1, startIndex: 1, itemsPerPage: 1, Resources: [{ schemas: [SCIM.User], id, userName: email }] });
+  const bad = await scim('POST', '/Users/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'userName sw "x"' });
+  expect(bad.status).toBe(400);
+  expect(bad.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'invalidFilter' }));
+});
+
+// api.md: `name.formatted` and `displayName` are both the user's one name; a
+// PATCH that replaces either (Entra's name.formatted) renames the user, as PUT does, instead of answering 200 with the old name.
+test('PATCH of name.formatted renames the user; displayName changed beside it wins', async () => {
+  const { id } = await newUser();
+  const formatted = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'name.formatted', value: 'Nora Formatted' }] });
+  expect(formatted.status).toBe(200);
+  expect(formatted.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
+  expect((await admin('GET', `/v1/users/${id}`)).body.name).toBe('Nora Formatted');
+  // Replacing the name object keeps the sub-attributes it does not name
+  // (RFC 7644 §3.5.2.3), so name.formatted, the user's name, stays.
+  const whole = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'name', value: { givenName: 'Gina', familyName: 'Fox' } }] });
+  expect(whole.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
+  // displayName changed beside it wins, as in PUT.
+  const both = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: 'replace', path: 'name.formatted', value: 'Ignored' }, { op: 'replace', path: 'displayName', value: 'Dee Display' }],
+  });
+  expect(both.body).toEqual(expect.objectContaining({ displayName: 'Dee Display', name: { formatted: 'Dee Display' } }));
+});
