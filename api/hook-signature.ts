@@ -80,6 +80,13 @@ const STANDARD_WORDS: Record<string, string> = {
   'No matching signature found': 'The signature does not match the body.',
 };
 
+/**
+ * The longest `webhook-id` kept, in UTF-8 bytes: it keys the stored answer
+ * (webhook_deliveries' primary key), and PostgreSQL refuses an index entry
+ * over about 2,700 bytes; a header of 2,000 Latin-1 characters can take 4,000.
+ */
+export const MAX_WEBHOOK_ID_BYTES = 1_000;
+
 /** Why a Standard Webhooks delivery is refused, or null when it is good. */
 export function standardSignatureProblem(
   secret: string,
@@ -91,6 +98,9 @@ export function standardSignatureProblem(
     const v = headers[h];
     if (typeof v !== 'string' || v.length === 0 || v.length > 2_000) return STANDARD_WORDS['Missing required headers']!;
     given[h] = v;
+  }
+  if (Buffer.byteLength(given['webhook-id']!, 'utf8') > MAX_WEBHOOK_ID_BYTES) {
+    return `The webhook-id header is longer than ${MAX_WEBHOOK_ID_BYTES} bytes.`;
   }
   try {
     new Webhook(secret).verify(rawBody, given, { jsonParse: false });

@@ -1,0 +1,51 @@
+// A demanding client written from api.md only: where the service disagreed
+// with the contract (each case failed before its fix).
+import { newStandardSecret, signStandard } from '../../api/hook-signature';
+import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let api: TestApi;
+let ws: TestWorkspace;
+let owner: Call;
+let admin: Call;
+let member: Call;
+let anyone: Call;
+let whsec: string;
+
+beforeAll(async () => {
+  api = await startTestApi({ worker: true });
+  ws = await makeWorkspace(api.prisma, { owner: 'OWNER', owner2: 'OWNER', admin: 'ADMIN', ann: 'MEMBER', bea: 'MEMBER', cid: 'MEMBER' }, { ann: 5 });
+  owner = client(api.url, await tokenOf(api.prisma, ws, 'owner'));
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
+  member = client(api.url, await tokenOf(api.prisma, ws, 'ann'));
+  anyone = client(api.url);
+  whsec = newStandardSecret();
+  await api.prisma.workspace.update({ where: { id: ws.id }, data: { hookStandardSecret: whsec } });
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const id = (h: string) => ws.users[h]!.id;
+
+describe('Standard Webhooks: a webhook-id the database cannot key on', () => {
+  test('a signed delivery whose webhook-id is too long to keep is 401 and starts nothing (was 500 after freezing the user)', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'hx', email: `hx@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: u.email });
+    // 1,990 characters (under the 2,000 a header may hold) that take two bytes
+    // each in UTF-8, in no repeating pattern (a pattern would be compressed).
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const longId = Array.from({ length: 1990 }, () => String.fromCharCode(0x80 + (next() % 0x7f))).join('');
+    const r = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, longId, raw));
+    expectProblem(r, 401);
+    expect(r.body.detail).toMatch(/webhook-id/);
+    expect((await owner('GET', `/v1/users/${u.id}`)).body.status).toBe('ACTIVE');
+    expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: u.id } })).toBe(0);
+    // An id of ordinary length still goes through, and its answer is kept for a second delivery.
+    const ok = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, 'é'.repeat(100), raw));
+    expect(ok.status).toBe(202);
+    const again = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, 'é'.repeat(100), raw));
+    expect(again.body).toEqual(ok.body);
+  });
+});
