@@ -1,6 +1,6 @@
 // A demanding client written from api.md only: where the service disagreed
 // with the contract (each case failed before its fix).
-import { newStandardSecret, signStandard } from '../../api/hook-signature';
+import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
@@ -47,5 +47,26 @@ describe('Standard Webhooks: a webhook-id the database cannot key on', () => {
     expect(ok.status).toBe(202);
     const again = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, 'é'.repeat(100), raw));
     expect(again.body).toEqual(ok.body);
+  });
+});
+
+describe('HR effectiveAt: the instant, not only the year as written, lies in 1970–9999', () => {
+  test('a time written in 9999 or 1970 whose offset puts it in 10000 or 1969 is 400 naming effectiveAt; nothing starts', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'tz', email: `tz@${ws.slug}.test`, role: 'MEMBER' } });
+    const secret = (await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } })).hookSecret;
+    for (const effectiveAt of ['9999-12-31T23:59:59-14:00', '1970-01-01T00:00:00+14:00']) {
+      const raw = JSON.stringify({ email: u.email, employeeId: `E-${effectiveAt}`, effectiveAt });
+      const r = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(secret, raw) });
+      expect({ effectiveAt, status: r.status, fields: (r.body?.errors ?? []).map((e: { path: string }) => e.path) }).toEqual({
+        effectiveAt,
+        status: 400,
+        fields: ['effectiveAt'],
+      });
+    }
+    expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: u.id } })).toBe(0);
+    expect((await owner('GET', `/v1/users/${u.id}`)).body.status).toBe('ACTIVE');
+    // The same edges with an offset that keeps them inside are accepted.
+    const raw = JSON.stringify({ email: u.email, employeeId: 'E-edge', effectiveAt: '9999-12-31T23:59:59+14:00' });
+    expect((await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(secret, raw) })).status).toBe(202);
   });
 });
