@@ -70,3 +70,21 @@ describe('HR effectiveAt: the instant, not only the year as written, lies in 197
     expect((await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(secret, raw) })).status).toBe(202);
   });
 });
+
+describe('a query string that does not decode', () => {
+  test('a parameter whose percent-encoding is not UTF-8 (a lone surrogate, a stray %) is 400 naming it, not a lookup of the raw text', async () => {
+    for (const [path, field] of [
+      ['/v1/leads?ownerId=%ED%A0%80', 'query.ownerId'],
+      ['/v1/leads/count?ownerId=%ZZ', 'query.ownerId'],
+      ['/v1/users?status=ACTIVE&cursor=%C3', 'query.cursor'],
+    ] as const) {
+      const r = await owner('GET', path);
+      expectProblem(r, 400);
+      expect({ path, fields: r.body.errors.map((e: { path: string }) => e.path) }).toEqual({ path, fields: [field] });
+    }
+    // Well-formed encodings still reach the lookup: an unknown owner is 404.
+    expectProblem(await owner('GET', `/v1/leads?ownerId=${encodeURIComponent('nobody ü')}`), 404);
+    // And 401 still comes first.
+    expectProblem(await anyone('GET', '/v1/leads?ownerId=%ED%A0%80'), 401);
+  });
+});
