@@ -88,7 +88,10 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       }
       void sendProblem(reply, problem(status, detail));
     },
-    routerOptions: { maxParamLength: 200 },
+    // Longer than any URL Node lets through (16 KB of request line and
+    // headers): a path id too long to be ours reaches its route, which answers
+    // it as api.md says (401 first; then 404, or the hook's 401), never 414.
+    routerOptions: { maxParamLength: 16_384 },
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 

@@ -88,3 +88,32 @@ describe('a query string that does not decode', () => {
     expectProblem(await anyone('GET', '/v1/leads?ownerId=%ED%A0%80'), 401);
   });
 });
+
+describe('an id too long to be ours, in the path', () => {
+  const long = 'x'.repeat(201);
+  test('without a token it is still 401 first; with one, 404 as for any unknown id', async () => {
+    for (const [method, path] of [
+      ['GET', `/v1/deletions/${long}`],
+      ['POST', `/v1/deletions/${long}/confirm`],
+      ['GET', `/v1/users/${long}/deletion-preview`],
+    ] as const) {
+      expect({ path: path.slice(0, 30), status: (await anyone(method, path, method === 'POST' ? {} : undefined)).status }).toEqual({
+        path: path.slice(0, 30),
+        status: 401,
+      });
+      const r = await owner(method, path, method === 'POST' ? { confirmation: 'CONFIRM' } : undefined);
+      expectProblem(r, 404);
+      expect(r.body.detail).not.toMatch(/^No route/);
+    }
+    // A MEMBER is refused (403) before the id is looked at.
+    expectProblem(await member('GET', `/v1/deletions/${long}`), 403);
+  });
+
+  test('an unknown workspace slug of any length answers the HR hook exactly as a bad signature does', async () => {
+    const raw = JSON.stringify({ email: `owner@${ws.slug}.test` });
+    const unknown = await anyone('POST', `/v1/hooks/${'s'.repeat(201)}/offboarding`, raw, { 'x-signature': 't=1,v1=00' });
+    const badSignature = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': 't=1,v1=00' });
+    expectProblem(unknown, 401);
+    expect(unknown.body).toEqual(badSignature.body);
+  });
+});
