@@ -1,7 +1,7 @@
 // A demanding client written from api.md only: where the service disagreed
 // with the contract (each case failed before its fix).
 import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
-import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { eventually, makeAutomation, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
 let api: TestApi;
@@ -116,4 +116,55 @@ describe('an id too long to be ours, in the path', () => {
     expectProblem(unknown, 401);
     expect(unknown.body).toEqual(badSignature.body);
   });
+});
+
+describe('the lead step (one of two shapes) with an unknown field', () => {
+  test('400 names the unknown field, not the whole body; nothing changes', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'lx', email: `lx@${ws.slug}.test`, role: 'MEMBER' } });
+    const started = await owner('POST', `/v1/users/${u.id}/deletion`, {});
+    expect(started.status).toBe(201);
+    const d = started.body.id;
+    for (const [body, fields] of [
+      [{ targetUserId: id('bea'), extra: 1 }, ['extra']],
+      [{ distribution: [{ userId: id('bea'), weight: 100 }], note: 'x' }, ['note']],
+      [{ targetUserId: id('bea'), extra: 1, more: 2 }, ['extra', 'more']],
+    ] as const) {
+      const r = await owner('POST', `/v1/deletions/${d}/leads`, body);
+      expectProblem(r, 400);
+      expect({ body, fields: r.body.errors.map((e: { path: string }) => e.path) }).toEqual({ body, fields });
+    }
+    const after = await owner('GET', `/v1/deletions/${d}`);
+    expect(after.body).toEqual(expect.objectContaining({ step: 'LEADS', leads: expect.objectContaining({ state: 'PENDING' }) }));
+    expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+  });
+});
+
+describe('a step body within the 10 MB limit but too big for the wizard to take', () => {
+  // 5,000 overrides with ids of 200 characters: about 2.3 MB of valid shape.
+  const big = (n: number) => ({
+    overrides: Array.from({ length: n }, (_, i) => ({
+      automationId: `a${i}`.padEnd(200, 'x'),
+      distribution: [{ userId: 'u'.padEnd(200, 'y'), weight: 100 }],
+    })),
+  });
+
+  test('is 409 at another step and 422 at its own (it names more than the step lists), never 5xx; the wizard goes on', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'big', email: `big@${ws.slug}.test`, role: 'MEMBER' } });
+    await makeAutomation(api.prisma, ws.id, 'Big', [{ userId: u.id, weight: 50 }, { userId: id('bea'), weight: 50 }]);
+    const d = (await owner('POST', `/v1/users/${u.id}/deletion`, {})).body.id;
+
+    const atLeads = await owner('POST', `/v1/deletions/${d}/automations`, big(5_000));
+    expectProblem(atLeads, 409);
+
+    expect((await owner('POST', `/v1/deletions/${d}/leads`, { targetUserId: id('bea') })).status).toBe(202);
+    await eventually(async () => ((await owner('GET', `/v1/deletions/${d}`)).body.step === 'AUTOMATIONS' ? true : undefined), 60_000, 'the move');
+    const atOwnStep = await owner('POST', `/v1/deletions/${d}/automations`, big(5_000));
+    expectProblem(atOwnStep, 422);
+
+    // Nothing changed: the step still takes an ordinary body.
+    const ok = await owner('POST', `/v1/deletions/${d}/automations`, { overrides: [] });
+    expect(ok.status).toBe(200);
+    expect(ok.body.step).toBe('INTEGRATIONS');
+    expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+  }, 120_000);
 });
