@@ -67,9 +67,15 @@ export function newStandardSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
-/** True when the request uses the Standard Webhooks scheme rather than X-Signature. */
+/**
+ * True when the request uses the Standard Webhooks scheme rather than
+ * X-Signature: it carries a `webhook-signature`, or no X-Signature and some
+ * Standard header. A sender's X-Signature with a `webhook-id` of its own (a
+ * delivery id) is an X-Signature request.
+ */
 export function usesStandardWebhooks(headers: Record<string, string | string[] | undefined>): boolean {
-  return STANDARD_HEADERS.some((h) => headers[h] !== undefined);
+  if (headers['webhook-signature'] !== undefined) return true;
+  return headers['x-signature'] === undefined && STANDARD_HEADERS.some((h) => headers[h] !== undefined);
 }
 
 const STANDARD_WORDS: Record<string, string> = {

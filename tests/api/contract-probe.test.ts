@@ -168,3 +168,19 @@ describe('a step body within the 10 MB limit but too big for the wizard to take'
     expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
   }, 120_000);
 });
+
+describe('HR hook: the scheme is the one whose signature is sent', () => {
+  test('a good X-Signature is accepted even when the sender also puts a webhook-id (a delivery id) on the request', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'xs', email: `xs@${ws.slug}.test`, role: 'MEMBER' } });
+    const secret = (await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } })).hookSecret;
+    const raw = JSON.stringify({ email: u.email });
+    const r = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(secret, raw), 'webhook-id': 'delivery-1' });
+    expect(r.status).toBe(202);
+    expect((await owner('GET', `/v1/deletions/${r.body.deletionId}`)).body.user.id).toBe(u.id);
+    // A bad X-Signature stays 401 with or without that header; a Standard signature without its other headers too.
+    const bad = { 'x-signature': signHookBody('not-the-secret', raw) };
+    expectProblem(await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { ...bad, 'webhook-id': 'delivery-2' }), 401);
+    expectProblem(await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'webhook-signature': 'v1,AAAA', 'webhook-id': 'd3' }), 401);
+    expect((await owner('POST', `/v1/deletions/${r.body.deletionId}/cancel`, {})).status).toBe(200);
+  });
+});
