@@ -183,3 +183,20 @@ describe('HR hook: the scheme is the one whose signature is sent', () => {
     expect((await owner('POST', `/v1/deletions/${r.body.deletionId}/cancel`, {})).status).toBe(200);
   });
 });
+
+describe('Standard Webhooks: a refusal that names what the body held is kept for its webhook-id', () => {
+  test('an unknown field whose name holds a NUL or a lone surrogate is 400 naming it, twice alike, never 500', async () => {
+    const email = `owner@${ws.slug}.test`;
+    for (const [n, raw] of [
+      [1, `{"email":"${email}","a\\u0000":1}`],
+      [2, `{"email":"${email}","\\ud800":1}`],
+    ] as const) {
+      const first = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, `msg_odd_key_${n}`, raw));
+      expectProblem(first, 400);
+      const again = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, `msg_odd_key_${n}`, raw));
+      expect(again.status).toBe(400);
+      expect(again.body).toEqual(first.body);
+    }
+    expect((await owner('GET', `/v1/users/${id('owner')}`)).body.status).toBe('ACTIVE');
+  });
+});
