@@ -67,9 +67,15 @@ export function newStandardSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
-/** True when the request uses the Standard Webhooks scheme rather than X-Signature. */
+/**
+ * True when the request uses the Standard Webhooks scheme rather than
+ * X-Signature: it carries a `webhook-signature`, or no X-Signature and some
+ * Standard header. A sender's X-Signature with a `webhook-id` of its own (a
+ * delivery id) is an X-Signature request.
+ */
 export function usesStandardWebhooks(headers: Record<string, string | string[] | undefined>): boolean {
-  return STANDARD_HEADERS.some((h) => headers[h] !== undefined);
+  if (headers['webhook-signature'] !== undefined) return true;
+  return headers['x-signature'] === undefined && STANDARD_HEADERS.some((h) => headers[h] !== undefined);
 }
 
 const STANDARD_WORDS: Record<string, string> = {
@@ -79,6 +85,13 @@ const STANDARD_WORDS: Record<string, string> = {
   'Message timestamp too new': 'The signature timestamp is more than 5 minutes away from now; sign the request again.',
   'No matching signature found': 'The signature does not match the body.',
 };
+
+/**
+ * The longest `webhook-id` kept, in UTF-8 bytes: it keys the stored answer
+ * (webhook_deliveries' primary key), and PostgreSQL refuses an index entry
+ * over about 2,700 bytes; a header of 2,000 Latin-1 characters can take 4,000.
+ */
+export const MAX_WEBHOOK_ID_BYTES = 1_000;
 
 /** Why a Standard Webhooks delivery is refused, or null when it is good. */
 export function standardSignatureProblem(
@@ -91,6 +104,9 @@ export function standardSignatureProblem(
     const v = headers[h];
     if (typeof v !== 'string' || v.length === 0 || v.length > 2_000) return STANDARD_WORDS['Missing required headers']!;
     given[h] = v;
+  }
+  if (Buffer.byteLength(given['webhook-id']!, 'utf8') > MAX_WEBHOOK_ID_BYTES) {
+    return `The webhook-id header is longer than ${MAX_WEBHOOK_ID_BYTES} bytes.`;
   }
   try {
     new Webhook(secret).verify(rawBody, given, { jsonParse: false });

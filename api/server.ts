@@ -30,6 +30,7 @@ import { clientInterceptors, traceRequests } from '../infra/tracing';
 import { acceptToken, authenticate, requireRole, tokenHashOf, type AuthContext } from './auth';
 import { plausibleId } from './directory/common';
 import { BODY_LIMIT, type ApiDeps } from './deps';
+import { BadInput } from '../domain/errors';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
@@ -87,7 +88,10 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       }
       void sendProblem(reply, problem(status, detail));
     },
-    routerOptions: { maxParamLength: 200 },
+    // Longer than any URL Node lets through (16 KB of request line and
+    // headers): a path id too long to be ours reaches its route, which answers
+    // it as api.md says (401 first; then 404, or the hook's 401), never 414.
+    routerOptions: { maxParamLength: 16_384 },
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -206,6 +210,14 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   void app.register(async (scope) => {
     const api = scope.withTypeProvider<ZodTypeProvider>();
+    // After auth (401, 403), before the schemas: the query parser keeps a
+    // value that does not decode as its raw text, which the schemas would take.
+    api.addHook('preValidation', async (request) => {
+      const issues = undecodableQuery(request.url);
+      if (issues.length > 0) {
+        throw new BadInput(`The request is malformed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
+      }
+    });
     systemRoutes(api, deps);
     directoryRoutes(api, deps);
     deletionRoutes(api, deps);
@@ -230,6 +242,35 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     });
   }
   return app;
+}
+
+function decoded(text: string): string | null {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The query parameters of `url` whose name or value is not well-formed
+ * percent-encoded UTF-8 (`%ZZ`, a cut `%C3`, an encoded lone surrogate
+ * `%ED%A0%80`): api.md wants every string well-formed, and 400 naming it.
+ */
+export function undecodableQuery(url: string): { path: string; message: string }[] {
+  const at = url.indexOf('?');
+  if (at < 0) return [];
+  const issues: { path: string; message: string }[] = [];
+  for (const part of url.slice(at + 1).split('&')) {
+    if (part.length === 0) continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const key = decoded(name);
+    if (key === null || (eq >= 0 && decoded(part.slice(eq + 1)) === null)) {
+      issues.push({ path: `query.${key ?? name}`, message: 'is not well-formed percent-encoded UTF-8' });
+    }
+  }
+  return issues;
 }
 
 /** `/v1/users/:id` → a regex over concrete paths. */

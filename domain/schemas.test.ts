@@ -34,5 +34,9 @@ test('Timestamp accepts a date-time exactly when its year is 1970–9999', () =>
   expect(Timestamp.safeParse('0000-01-01T00:00:00Z').success).toBe(false);
   expect(Timestamp.safeParse('1970-01-01T00:00:00Z').success).toBe(true);
   expect(Timestamp.safeParse('9999-12-31T23:59:59+01:00').success).toBe(true);
+  // As an instant too: these are in 10000 and 1969 (UTC).
+  expect(Timestamp.safeParse('9999-12-31T23:59:59-01:00').success).toBe(false);
+  expect(Timestamp.safeParse('1970-01-01T00:00:00+00:30').success).toBe(false);
+  expect(Timestamp.safeParse('1970-01-01T00:00:00-00:30').success).toBe(true);
   expect(Timestamp.safeParse('tomorrow').success).toBe(false);
 });

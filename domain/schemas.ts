@@ -24,11 +24,21 @@ export const Text = z.string().regex(STORABLE_TEXT, TEXT_MESSAGE);
 
 /** The years a timestamp may have, as written: 1970 to 9999. */
 export const TIMESTAMP_YEARS = /^(?:19[7-9]\d|[2-9]\d{3})-/;
-/** An ISO 8601 date-time with an offset (`Z` or `±hh:mm`), in the years 1970–9999. */
+const FIRST_INSTANT = Date.UTC(1970, 0, 1);
+const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/**
+ * An ISO 8601 date-time with an offset (`Z` or `±hh:mm`), in the years
+ * 1970–9999: as written, and as an instant (`9999-12-31T23:59:59-14:00` is in
+ * the year 10000, which the server could only write back as `+010000-…`).
+ */
 export const Timestamp = z.iso
   // abort: a string that is no date-time is told so once, not also about its year.
   .datetime({ offset: true, abort: true })
-  .regex(TIMESTAMP_YEARS, 'must lie between the years 1970 and 9999')
+  .regex(TIMESTAMP_YEARS, { message: 'must lie between the years 1970 and 9999', abort: true })
+  .refine((s) => {
+    const at = Date.parse(s);
+    return at >= FIRST_INSTANT && at <= LAST_INSTANT;
+  }, 'must lie between the years 1970 and 9999 (in UTC)')
   .meta({ format: 'date-time' });
 
 export const Id = Text.min(1).max(200);

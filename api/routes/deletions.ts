@@ -25,9 +25,10 @@ import {
   UserIdParams,
   type Actor,
 } from '../../domain/schemas';
-import { notInWorkspace } from '../../domain/errors';
+import { notInWorkspace, RuleViolation, StepConflict } from '../../domain/errors';
 import { plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
+import { HttpProblem } from '../problems';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
@@ -64,11 +65,47 @@ interface StepRoute<Body extends z.ZodType> {
   optionalBody?: boolean;
   /** Problems besides the token's and 503; default a step's: 404, 409, 422. */
   refusals?: readonly number[];
+  /** How many items the body names, and how many the wizard lists at this step (`overrides`, `replacements`). */
+  items?: { named(body: z.output<Body>): number; listed(deletion: Deletion): number };
   /** The WizardApi call that applies the step. */
   submit(
     wizard: WizardApi,
     ...args: [workspaceId: string, deletionId: string, actor: Actor, body: z.output<Body>]
   ): Promise<Deletion>;
+}
+
+/**
+ * The largest step body handed to the wizard: Temporal refuses a payload over
+ * 2 MB (it answered 503, "try again", to a body of valid shape that could
+ * never go through). A body of real ids is far below this.
+ */
+const WIZARD_BODY_BUDGET = 1_500_000;
+
+/**
+ * A step body too big to hand to the wizard gets the answer the wizard would
+ * give, decided from its state: 409 at another step (or finished), 422 when
+ * it names more items than the step lists (so some are not in the step or
+ * named twice); else 413.
+ */
+async function refuseUnsendable<Body extends z.ZodType>(
+  wizard: WizardApi,
+  workspaceId: string,
+  id: string,
+  route: StepRoute<Body>,
+  body: z.output<Body>,
+): Promise<never> {
+  const deletion = await wizard.get(workspaceId, id);
+  if (deletion.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${deletion.status}.`);
+  const step = route.path.toUpperCase();
+  if (deletion.step !== step) throw new StepConflict(`This wizard is at step ${deletion.step}, not ${step}.`);
+  if (route.items) {
+    const named = route.items.named(body);
+    const listed = route.items.listed(deletion);
+    if (named > listed) {
+      throw new RuleViolation(`This step lists ${listed} item(s) and the body names ${named}: name only the items of this step, each once.`);
+    }
+  }
+  throw new HttpProblem(413, 'The body is too large for the wizard to take; send fewer or shorter items.');
 }
 
 /** What registers a step's route on `app`. */
@@ -90,7 +127,9 @@ function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
         // Validated against `route.body`; the type provider cannot resolve a generic schema's type.
         const body = req.body as z.output<Body>;
         const { workspaceId } = authOf(req);
-        const deletion = await route.submit(wizard, workspaceId, deletionId(req.params.id), actorOf(req), body);
+        const id = deletionId(req.params.id);
+        if (Buffer.byteLength(JSON.stringify(body)) > WIZARD_BODY_BUDGET) await refuseUnsendable(wizard, workspaceId, id, route, body);
+        const deletion = await route.submit(wizard, workspaceId, id, actorOf(req), body);
         return reply.code(route.status).send(deletion);
       },
     });
@@ -111,6 +150,7 @@ const STEP_ROUTES = [
     summary: 'Step 2: workflow automations (unnamed ones keep their suggestion)',
     body: AutomationsStepBody,
     status: 200,
+    items: { named: (body) => body.overrides.length, listed: (d) => d.automations.length },
     submit: (wizard, ...args) => wizard.submitAutomations(...args),
   }),
   stepRoute({
@@ -118,6 +158,7 @@ const STEP_ROUTES = [
     summary: 'Step 3: integrations (unnamed ones keep their suggestion)',
     body: IntegrationsStepBody,
     status: 200,
+    items: { named: (body) => body.overrides.length, listed: (d) => d.integrations.length },
     submit: (wizard, ...args) => wizard.submitIntegrations(...args),
   }),
   stepRoute({
@@ -125,6 +166,7 @@ const STEP_ROUTES = [
     summary: 'Step 4: labels (unnamed ones lose the user with no replacement)',
     body: LabelsStepBody,
     status: 200,
+    items: { named: (body) => body.replacements.length, listed: (d) => d.labels.length },
     submit: (wizard, ...args) => wizard.submitLabels(...args),
   }),
   stepRoute({

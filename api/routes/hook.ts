@@ -66,16 +66,20 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
   app.addHook('onSend', async (req, reply, payload) => {
     const webhookId = accepted.get(req)?.webhookId;
     if (!webhookId || !replayable(reply.statusCode) || typeof payload !== 'string') return payload;
-    let body: unknown;
     try {
-      body = JSON.parse(payload);
+      JSON.parse(payload);
     } catch {
       return payload;
     }
-    await db.webhookDelivery.createMany({
-      data: [{ workspaceId: accepted.get(req)!.workspaceId, webhookId, status: reply.statusCode, body: body as object }],
-      skipDuplicates: true,
-    });
+    // Kept as the JSON text that was sent (a jsonb string): a refusal may name
+    // a field with a NUL or a lone surrogate, which jsonb cannot hold as an
+    // object, and the database must never be the one to refuse a value.
+    await db.webhookDelivery
+      .createMany({
+        data: [{ workspaceId: accepted.get(req)!.workspaceId, webhookId, status: reply.statusCode, body: payload }],
+        skipDuplicates: true,
+      })
+      .catch((err: unknown) => req.log.warn({ err }, 'the answer to a webhook-id was not kept'));
     return payload;
   });
 
@@ -145,10 +149,11 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
   });
 }
 
+/** The kept answer again: its JSON text, or (kept before the text was) its JSON value. */
 function replay(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply
     .code(status)
     .type(status >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json; charset=utf-8')
-    .serializer((b: unknown) => JSON.stringify(b))
+    .serializer((b: unknown) => (typeof b === 'string' ? b : JSON.stringify(b)))
     .send(body);
 }
