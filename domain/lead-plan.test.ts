@@ -140,6 +140,16 @@ describe('batch sizing', () => {
     expect(firstBatchSize(s, 4_321)).toBe(4_321);
     expect(firstBatchSize(s, 99_999)).toBe(10_000);
   });
+  test("a slice starts no bigger than the worker's latest batch of any move led to", () => {
+    // Other moves' batches ran long just now (a busy machine): a new move starts at their size, not 1,000.
+    expect(firstBatchSize(s, undefined, 320)).toBe(320);
+    // A move going on takes the smaller of its own last size and the latest; a fast database lets a new one start big.
+    expect(firstBatchSize(s, 4_000, 320)).toBe(320);
+    expect(firstBatchSize(s, 400, 6_000)).toBe(400);
+    expect(firstBatchSize(s, undefined, 6_000)).toBe(6_000);
+    expect(firstBatchSize(s, undefined, 12)).toBe(100);
+    expect(firstBatchSize({ ...s, targetMs: 0 }, 400, 320)).toBe(10_000);
+  });
   test('on a database with a steady cost per lead, batches settle near the target', () => {
     fc.assert(
       fc.property(fc.double({ min: 0.001, max: 0.5, noNaN: true }), (msPerLead) => {

@@ -58,6 +58,8 @@ export interface SliceResult {
 /** The streams and batches of a move: `moveSlice` runs one slice of it. */
 export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
   const turns = statementTurns(tuning.statements ?? Number.POSITIVE_INFINITY);
+  /** The size this engine's most recent batch (of any move) led to: where a new slice starts at most. */
+  let latestSize: number | undefined;
   /**
    * Moves batches for up to `budgetMs` in every stream at once, then reports.
    * Heartbeats after every batch (cursors and count); an abort stops each
@@ -72,7 +74,9 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
     const streams = layout.streams;
     const prefix = streams[0]?.fromPosition ?? 0;
     const movedNow = () => streams.reduce((sum, stream) => sum + stream.moved, prefix);
-    const sizes = streams.map(() => firstBatchSize(tuning, args.batchSize));
+    const sizes = streams.map(() => firstBatchSize(tuning, args.batchSize, latestSize));
+    /** Streams that have had their first turn in this slice (their size is their own from then on). */
+    const started = streams.map(() => false);
     // Longest row-lock hold (server side), and longest round trip as the worker saw it.
     let longestMs = 0;
     let longestRoundTripMs = 0;
@@ -129,7 +133,14 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
             // Timed from its turn: the wait in the queue is not the batch's.
             t0 = Date.now();
             if (deadline === Number.POSITIVE_INFINITY) deadline = t0 + args.budgetMs;
-            return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, next.size);
+            // A first batch waited for its turn (behind a layoff's hundred moves): sized by how fast
+            // the database is now, as the latest batch of any move found it.
+            if (!started[i]) {
+              started[i] = true;
+              sizes[i] = Math.min(sizes[i]!, firstBatchSize(tuning, args.batchSize, latestSize));
+            }
+            const size = Math.min(next.size, sizes[i]!);
+            return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, size);
           });
         } catch (err) {
           // The target was deleted between the batch's check and its update (foreign key): hand over, go on.
@@ -156,6 +167,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           streams[i] = { ...stream, cursor: batch.cursor, moved: batch.moved, done: batch.done };
           longestMs = Math.max(longestMs, ms);
           sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
+          latestSize = sizes[i];
           heartbeat();
         }
         if (Date.now() >= deadline || stopped()) return;
