@@ -5,7 +5,19 @@
 // which passes what it found.
 // Pure: no I/O, no clock, no randomness; safe inside the Temporal workflow sandbox.
 import { distributionFromTarget, distributionProblem } from './distribution';
-import type { DeletionStatus, Distribution, LeadsStepBody, Role, StartBlocker, Step, UserStatus } from './schemas';
+import type {
+  AutomationsStepBody,
+  Deletion,
+  DeletionStatus,
+  Distribution,
+  IntegrationsStepBody,
+  LabelsStepBody,
+  LeadsStepBody,
+  Role,
+  StartBlocker,
+  Step,
+  UserStatus,
+} from './schemas';
 
 /** Why an input is refused: the kind picks the HTTP status (409 / 422). */
 export type RuleProblem = { kind: 'StepConflict' | 'RuleViolation'; message: string };
@@ -248,6 +260,34 @@ export function resolveRouting(
  * replacement who is not the user being deleted. Whether the replacement
  * exists and is active is checked by the caller with `targetProblem`.
  */
+/** Automation and integration overrides in one shape: `{id, distribution}`. */
+export function routingOverrides(body: AutomationsStepBody | IntegrationsStepBody): { id: string; distribution: Distribution }[] {
+  return body.overrides.map((o) => ({ id: 'automationId' in o ? o.automationId : o.integrationId, distribution: o.distribution }));
+}
+
+/**
+ * What the wizard would say to a step's body, from its view alone (the rules
+ * its update validators apply): a body the API cannot hand to the wizard
+ * (too big for Temporal) is answered with the same refusal.
+ */
+export function stepBodyProblem(
+  deletion: Pick<Deletion, 'status' | 'step' | 'leads' | 'user' | 'automations' | 'integrations' | 'labels'>,
+  step: 'AUTOMATIONS' | 'INTEGRATIONS' | 'LABELS',
+  body: AutomationsStepBody | IntegrationsStepBody | LabelsStepBody,
+): RuleProblem | null {
+  const current = { status: deletion.status, step: deletion.step, leadsMoving: deletion.leads.state === 'MOVING' };
+  const problem = stepProblem(current, step);
+  if (problem) return problem;
+  const deletedUserId = deletion.user.id;
+  if (step === 'LABELS') {
+    return labelsStepProblem({ deletedUserId, items: deletion.labels, replacements: (body as LabelsStepBody).replacements });
+  }
+  const routing = body as AutomationsStepBody | IntegrationsStepBody;
+  return step === 'AUTOMATIONS'
+    ? routingStepProblem({ deletedUserId, items: deletion.automations, overrides: routingOverrides(routing), what: 'automation' })
+    : routingStepProblem({ deletedUserId, items: deletion.integrations, overrides: routingOverrides(routing), what: 'integration' });
+}
+
 export function labelsStepProblem(args: {
   deletedUserId: string;
   items: { id: string }[];

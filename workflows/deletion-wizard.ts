@@ -31,6 +31,7 @@ import {
   leadsChoice,
   leadsStepProblem,
   resolveRouting,
+  routingOverrides,
   routingStepProblem,
   stepProblem,
   type RuleProblem,
@@ -546,9 +547,4 @@ type RoutingKind = 'automations' | 'integrations';
 
 function refuseIf(problem: RuleProblem | null): void {
   if (problem) throw refusalFailure(problem);
-}
-
-/** Automation and integration overrides in one shape: `{id, distribution}`. */
-function routingOverrides(body: AutomationsStepBody | IntegrationsStepBody): { id: string; distribution: Distribution }[] {
-  return body.overrides.map((o) => ({ id: 'automationId' in o ? o.automationId : o.integrationId, distribution: o.distribution }));
 }

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import type { WizardApi } from '../../client/types';
-import { DELETION_ROLES, mayActOnRole } from '../../domain/rules';
+import { DELETION_ROLES, mayActOnRole, stepBodyProblem } from '../../domain/rules';
 import {
   AuditEvent,
   AutomationsStepBody,
@@ -65,8 +65,8 @@ interface StepRoute<Body extends z.ZodType> {
   optionalBody?: boolean;
   /** Problems besides the token's and 503; default a step's: 404, 409, 422. */
   refusals?: readonly number[];
-  /** How many items the body names, and how many the wizard lists at this step (`overrides`, `replacements`). */
-  items?: { named(body: z.output<Body>): number; listed(deletion: Deletion): number };
+  /** Steps whose body may be too big to hand to the wizard (lists of overrides or replacements). */
+  listStep?: 'AUTOMATIONS' | 'INTEGRATIONS' | 'LABELS';
   /** The WizardApi call that applies the step. */
   submit(
     wizard: WizardApi,
@@ -83,28 +83,21 @@ const WIZARD_BODY_BUDGET = 1_500_000;
 
 /**
  * A step body too big to hand to the wizard gets the answer the wizard would
- * give, decided from its state: 409 at another step (or finished), 422 when
- * it names more items than the step lists (so some are not in the step or
- * named twice); else 413.
+ * give, decided from its view by the same rules (domain `stepBodyProblem`):
+ * 409 at another step (or finished), 422 for an item not in the step, named
+ * twice, or a distribution the rules refuse; only a body they all accept is
+ * 413.
  */
-async function refuseUnsendable<Body extends z.ZodType>(
+async function refuseUnsendable(
   wizard: WizardApi,
   workspaceId: string,
   id: string,
-  route: StepRoute<Body>,
-  body: z.output<Body>,
+  step: 'AUTOMATIONS' | 'INTEGRATIONS' | 'LABELS',
+  body: AutomationsStepBody | IntegrationsStepBody | LabelsStepBody,
 ): Promise<never> {
-  const deletion = await wizard.get(workspaceId, id);
-  if (deletion.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${deletion.status}.`);
-  const step = route.path.toUpperCase();
-  if (deletion.step !== step) throw new StepConflict(`This wizard is at step ${deletion.step}, not ${step}.`);
-  if (route.items) {
-    const named = route.items.named(body);
-    const listed = route.items.listed(deletion);
-    if (named > listed) {
-      throw new RuleViolation(`This step lists ${listed} item(s) and the body names ${named}: name only the items of this step, each once.`);
-    }
-  }
+  const problem = stepBodyProblem(await wizard.get(workspaceId, id), step, body);
+  if (problem?.kind === 'StepConflict') throw new StepConflict(problem.message);
+  if (problem) throw new RuleViolation(problem.message);
   throw new HttpProblem(413, 'The body is too large for the wizard to take; send fewer or shorter items.');
 }
 
@@ -128,7 +121,9 @@ function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
         const body = req.body as z.output<Body>;
         const { workspaceId } = authOf(req);
         const id = deletionId(req.params.id);
-        if (Buffer.byteLength(JSON.stringify(body)) > WIZARD_BODY_BUDGET) await refuseUnsendable(wizard, workspaceId, id, route, body);
+        if (route.listStep && Buffer.byteLength(JSON.stringify(body)) > WIZARD_BODY_BUDGET) {
+          await refuseUnsendable(wizard, workspaceId, id, route.listStep, body as AutomationsStepBody | IntegrationsStepBody | LabelsStepBody);
+        }
         const deletion = await route.submit(wizard, workspaceId, id, actorOf(req), body);
         return reply.code(route.status).send(deletion);
       },
@@ -150,7 +145,7 @@ const STEP_ROUTES = [
     summary: 'Step 2: workflow automations (unnamed ones keep their suggestion)',
     body: AutomationsStepBody,
     status: 200,
-    items: { named: (body) => body.overrides.length, listed: (d) => d.automations.length },
+    listStep: 'AUTOMATIONS',
     submit: (wizard, ...args) => wizard.submitAutomations(...args),
   }),
   stepRoute({
@@ -158,7 +153,7 @@ const STEP_ROUTES = [
     summary: 'Step 3: integrations (unnamed ones keep their suggestion)',
     body: IntegrationsStepBody,
     status: 200,
-    items: { named: (body) => body.overrides.length, listed: (d) => d.integrations.length },
+    listStep: 'INTEGRATIONS',
     submit: (wizard, ...args) => wizard.submitIntegrations(...args),
   }),
   stepRoute({
@@ -166,7 +161,7 @@ const STEP_ROUTES = [
     summary: 'Step 4: labels (unnamed ones lose the user with no replacement)',
     body: LabelsStepBody,
     status: 200,
-    items: { named: (body) => body.replacements.length, listed: (d) => d.labels.length },
+    listStep: 'LABELS',
     submit: (wizard, ...args) => wizard.submitLabels(...args),
   }),
   stepRoute({
