@@ -166,6 +166,25 @@ describe('a step body within the 10 MB limit but too big for the wizard to take'
     expect(ok.body.step).toBe('INTEGRATIONS');
     expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
   }, 120_000);
+
+  test('naming only the listed items, each once, is still 422 when a rule refuses one of them (the leaver in a distribution), as the wizard would say', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'big2', email: `big2@${ws.slug}.test`, role: 'MEMBER' } });
+    const automations: string[] = [];
+    for (let i = 0; i < 70; i++) {
+      automations.push(await makeAutomation(api.prisma, ws.id, `Big2 ${i}`, [{ userId: u.id, weight: 50 }, { userId: id('bea'), weight: 50 }]));
+    }
+    const d = (await owner('POST', `/v1/users/${u.id}/deletion`, {})).body.id;
+    expect((await owner('POST', `/v1/deletions/${d}/leads`, { targetUserId: id('bea') })).status).toBe(202);
+    await eventually(async () => ((await owner('GET', `/v1/deletions/${d}`)).body.step === 'AUTOMATIONS' ? true : undefined), 60_000, 'the move');
+    // 70 listed automations, each named once, 100 members of weight 1: about 1.6 MB. The last one names the leaver.
+    const members = (n: number) => Array.from({ length: 100 }, (_, m) => ({ userId: `m${n}-${m}`.padEnd(200, 'z'), weight: 1 }));
+    const overrides = automations.map((automationId, n) => ({ automationId, distribution: members(n) }));
+    overrides[69]!.distribution[0] = { userId: u.id, weight: 1 };
+    const r = await owner('POST', `/v1/deletions/${d}/automations`, { overrides });
+    expectProblem(r, 422);
+    expect(r.body.detail).toContain('is the user being deleted');
+    expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+  }, 120_000);
 });
 
 describe('HR hook: the scheme is the one whose signature is sent', () => {
@@ -193,6 +212,10 @@ describe('Standard Webhooks: a refusal that names what the body held is kept for
     ] as const) {
       const first = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, `msg_odd_key_${n}`, raw));
       expectProblem(first, 400);
+      // The answer was kept for its webhook-id (as its JSON text), and the second delivery got it back.
+      const kept = await api.prisma.webhookDelivery.findUniqueOrThrow({ where: { workspaceId_webhookId: { workspaceId: ws.id, webhookId: `msg_odd_key_${n}` } } });
+      expect(kept.status).toBe(400);
+      expect(JSON.parse(kept.body as string)).toEqual(first.body);
       const again = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, signStandard(whsec, `msg_odd_key_${n}`, raw));
       expect(again.status).toBe(400);
       expect(again.body).toEqual(first.body);
