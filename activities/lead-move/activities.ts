@@ -20,8 +20,12 @@ import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
  */
 export const HEARTBEAT_EVERY_MS = 1_000;
 
-/** `fn`, called at most once every `ms`: calls in between are dropped (the next one carries newer details). */
-export function atMostEvery<T>(ms: number, fn: (arg: T) => void, now: () => number = Date.now): (arg: T) => void {
+/**
+ * `fn`, called at most once every `ms`: calls in between are dropped (the next
+ * one carries newer details). Timed on the monotonic clock: a wall clock set
+ * back (NTP) must not silence the slice into its heartbeat timeout.
+ */
+export function atMostEvery<T>(ms: number, fn: (arg: T) => void, now: () => number = () => performance.now()): (arg: T) => void {
   let last = Number.NEGATIVE_INFINITY;
   return (arg) => {
     const t = now();
