@@ -3,7 +3,9 @@
 // way a deploy meets a wizard paused for weeks. The older workflow code is
 // taken from git (RECORD_OLD_REV, default a1613cc: the last release whose
 // short transactions were activities of their own) and bundled as a worker
-// of that release would have it; a worker of that bundle starts the wizard
+// of that release would have it (only the workflow code is old: the worker
+// runs this checkout's activities, whose names and results that release
+// shares); a worker of that bundle starts the wizard
 // and moves its leads (all of them, or, in the second recording, a part:
 // the deploy lands mid-move), then stops; a worker of this code takes the
 // wizard through its remaining steps. Run by hand, like record.ts:
