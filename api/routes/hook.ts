@@ -83,6 +83,21 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
     return payload;
   });
 
+  // Answers kept longer than WEBHOOK_ID_RETENTION_DAYS go, after the answer is
+  // sent: senders retry for a day or two (Svix: about 28 hours), and the table
+  // must not grow forever. At most 1,000 a delivery, oldest first, so a
+  // backlog drains without holding up any one request.
+  app.addHook('onResponse', async (req) => {
+    const kept = accepted.get(req);
+    if (!kept?.webhookId) return;
+    const cutoff = new Date(Date.now() - deps.config.WEBHOOK_ID_RETENTION_DAYS * 86_400_000);
+    await db.$executeRaw`
+      DELETE FROM webhook_deliveries WHERE ctid IN (
+        SELECT ctid FROM webhook_deliveries
+        WHERE workspace_id = ${kept.workspaceId} AND created_at < ${cutoff}
+        ORDER BY created_at LIMIT 1000)`.catch((err: unknown) => req.log.warn({ err }, 'old webhook answers were not pruned'));
+  });
+
   app.post('/v1/hooks/:workspaceSlug/offboarding', {
     config: { auth: 'hook' },
     schema: {

@@ -285,6 +285,27 @@ describe('Standard Webhooks', () => {
     expect((await admin('GET', `/v1/users/${ivy.id}`)).body.status).toBe('PENDING_DELETION');
   });
 
+  test('answers kept longer than WEBHOOK_ID_RETENTION_DAYS (30) are pruned when a delivery comes; younger ones stay', async () => {
+    const day = 86_400_000;
+    const old = { workspaceId: ws.id, status: 202, body: '{"deletionId":"old"}' };
+    await api.prisma.webhookDelivery.createMany({
+      data: [
+        { ...old, webhookId: 'msg_31_days', createdAt: new Date(Date.now() - 31 * day) },
+        { ...old, webhookId: 'msg_400_days', createdAt: new Date(Date.now() - 400 * day) },
+        { ...old, webhookId: 'msg_29_days', createdAt: new Date(Date.now() - 29 * day) },
+      ],
+    });
+    const raw = JSON.stringify({ email: `nobody@${ws.slug}.test` });
+    expectProblem(await deliver(raw, signStandard(whsec, 'msg_prune', raw)), 404);
+    const ids = async () =>
+      (await api.prisma.webhookDelivery.findMany({ where: { workspaceId: ws.id, webhookId: { in: ['msg_31_days', 'msg_400_days', 'msg_29_days', 'msg_prune'] } } }))
+        .map((d) => d.webhookId)
+        .sort();
+    // Pruned after the answer was sent.
+    await eventually(async () => ((await ids()).length === 2 ? true : undefined), 10_000, 'the prune');
+    expect(await ids()).toEqual(['msg_29_days', 'msg_prune']);
+  });
+
   test('a refusal is the same answer again too; the X-Signature scheme still works beside it', async () => {
     const raw = JSON.stringify({ email: `nobody-yet@${ws.slug}.test` });
     expectProblem(await deliver(raw, signStandard(whsec, 'msg_404', raw)), 404);
