@@ -70,6 +70,13 @@ describe('attribute names are case-insensitive', () => {
     expect(r.body).not.toHaveProperty('DisplayName');
   });
 
+  test('a path-less PATCH with {"Name": {"Formatted": ...}} renames the user (sub-attribute names too)', async () => {
+    const { id } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, { Schemas: [PATCH_OP], operations: [{ OP: 'Replace', Value: { Name: { Formatted: 'Sub Case' } } }] });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual(expect.objectContaining({ displayName: 'Sub Case', name: { formatted: 'Sub Case' } }));
+  });
+
   test('POST with "UserName"/"DisplayName"/"ExternalId" creates the user as the lower-case names would', async () => {
     const email = `upper@${ws.slug}.test`;
     const r = await scim('POST', '/Users', { Schemas: [SCIM.User], UserName: email, DisplayName: 'Up Per', ExternalId: 'ext-up', Active: true });
