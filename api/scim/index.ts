@@ -18,12 +18,25 @@ export const SCIM_PREFIX = '/scim/v2';
 
 const hidden = { schema: { hide: true } } as const;
 
-/** A SearchRequest body (RFC 7644 §3.4.3) as the query of GET /Users: its attribute lists as comma lists. */
+/** The SearchRequest attributes (RFC 7644 §3.4.3), by their lower case: names are case-insensitive (RFC 7643 §2.1). */
+const SEARCH_KEYS = new Map(
+  ['schemas', 'filter', 'startIndex', 'count', 'attributes', 'excludedAttributes', 'sortBy', 'sortOrder'].map((k) => [k.toLowerCase(), k]),
+);
+
+/**
+ * A SearchRequest body (RFC 7644 §3.4.3) as the query of GET /Users: its
+ * attribute names in any case (`Filter`), its attribute lists as comma
+ * lists; other members are ignored. Two spellings of one name: the RFC's wins.
+ */
 function searchQuery(body: unknown): Record<string, unknown> {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ScimProblem(400, 'Send a SearchRequest JSON object as the body (application/scim+json).', 'invalidSyntax');
   }
-  const query: Record<string, unknown> = { ...body };
+  const query: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    const key = SEARCH_KEYS.get(k.toLowerCase());
+    if (key !== undefined && (!(key in query) || key === k)) query[key] = v;
+  }
   for (const key of ['attributes', 'excludedAttributes']) {
     const v = query[key];
     if (Array.isArray(v)) query[key] = v.filter((a) => typeof a === 'string').join(',');

@@ -6,6 +6,7 @@
 // §3.6) while admins finish the wizard in the CRM.
 import type { FastifyRequest } from 'fastify';
 import { scimPatch, ScimError as PatchError, type ScimPatchOperation } from 'scim-patch';
+import { parse as parseFilter } from 'scim2-parse-filter';
 import { offboardUser, reinstateUser } from '../../client/offboarding';
 import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
@@ -24,6 +25,7 @@ import {
 } from '../../domain/scim';
 import type { ApiDeps } from '../deps';
 import type { ScimAuth } from './auth';
+import { USER_ATTRIBUTES } from './discovery';
 import { ScimProblem, scimStatusOf } from './errors';
 import { usersWhere } from './filter';
 
@@ -92,25 +94,38 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string } | undefined)?.code === 'P2002';
 }
 
-/** Every attribute name this service reads or writes, by its lower case (RFC 7643 §2.1: names are case-insensitive). */
+/**
+ * Every attribute name this service reads or writes, by its lower case (RFC
+ * 7643 §2.1: names are case-insensitive): the User schema's attributes and
+ * sub-attributes (discovery.ts), the common ones (RFC 7643 §3.1), the name
+ * parts nameOf reads, and the PatchOp message's own.
+ */
 const CANONICAL = new Map(
   [
-    'schemas', 'id', 'externalId', 'userName', 'name', 'displayName', 'emails', 'active', 'meta',
-    'formatted', 'givenName', 'familyName', 'value', 'type', 'primary',
-    'resourceType', 'created', 'lastModified', 'location', 'Operations', 'op', 'path',
+    ...USER_ATTRIBUTES.flatMap((a) => [a.name, ...(a.subAttributes ?? []).map((s) => s.name)]),
+    'schemas', 'id', 'externalId', 'meta', 'resourceType', 'created', 'lastModified', 'location',
+    'givenName', 'familyName', 'Operations', 'op', 'path', 'value',
   ].map((n) => [n.toLowerCase(), n]),
 );
 
-/** The same JSON with every known attribute name spelled as the schema spells it (`Active` → `active`). */
-export function canonicalKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonicalKeys);
-  if (v === null || typeof v !== 'object') return v;
+/**
+ * How deep canonicalKeys renames keys: a PatchOp body, its Operations, an
+ * operation, its value, an attribute of it (name, emails) and an emails item.
+ * Deeper than anything this service reads; what lies below is left as sent,
+ * so a value nested 200,000 deep costs no recursion (and no stack overflow).
+ */
+const KEY_DEPTH = 6;
+
+/** The same JSON with every known attribute name spelled as the schema spells it (`Active` → `active`), down to KEY_DEPTH. */
+export function canonicalKeys(v: unknown, depth = KEY_DEPTH): unknown {
+  if (depth === 0 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => canonicalKeys(x, depth - 1));
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     const name = CANONICAL.get(k.toLowerCase()) ?? k;
     // Two spellings of one name: the schema's own spelling wins.
     if (name in out && name !== k) continue;
-    out[name] = canonicalKeys(x);
+    out[name] = canonicalKeys(x, depth - 1);
   }
   return out;
 }
@@ -129,6 +144,38 @@ export function canonicalPath(path: string): string {
     .join('');
 }
 
+/** Read-only attributes of the core User (RFC 7643 §3.1): a PATCH naming one is 400 mutability. */
+const READ_ONLY = new Set(['id', 'meta', 'schemas']);
+
+/**
+ * An operation's own path, checked (RFC 7644 §3.5.2): `attr[.sub]` or
+ * `attr[filter][.sub]`, after an optional schema URN, with the filter as
+ * scim2-parse-filter (scim-patch's parser) reads it; else 400 invalidPath.
+ * A core attribute that is read-only is 400 mutability. Checked before
+ * operations on attributes not kept here are dropped.
+ */
+function checkedPath(raw: string): string {
+  const path = canonicalPath(raw);
+  const bracket = path.indexOf('[');
+  const head = bracket === -1 ? path : path.slice(0, bracket);
+  const extension = /^urn:/i.test(path);
+  const attrPath = extension ? path.slice(head.lastIndexOf(':') + 1) : path;
+  const m = /^([A-Za-z][\w$-]*)(?:\[(.*)\])?(?:\.([A-Za-z][\w$-]*))?$/s.exec(attrPath);
+  let valid = m !== null;
+  if (m?.[2] !== undefined) {
+    try {
+      parseFilter(m[2]);
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new ScimProblem(400, `The path ${JSON.stringify(raw)} is not a SCIM attribute path.`, 'invalidPath');
+  if (!extension && READ_ONLY.has(m![1]!.toLowerCase())) {
+    throw new ScimProblem(400, `${m![1]} is read-only; a PATCH cannot change it.`, 'mutability');
+  }
+  return path;
+}
+
 /**
  * Operations as RFC 7644 says them, from what providers send: any case of
  * `op` (Entra's "Replace"), and a path-less value object (Okta's
@@ -144,12 +191,12 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
     }
     if (op === 'remove') {
       if (!o.path) throw new ScimProblem(400, 'A remove operation needs a path.', 'noTarget');
-      out.push({ op, path: canonicalPath(o.path) });
+      out.push({ op, path: checkedPath(o.path) });
       continue;
     }
     if (!('value' in o)) throw new ScimProblem(400, `The ${op} operation needs a value.`, 'invalidValue');
     if (o.path) {
-      out.push({ op, path: canonicalPath(o.path), value: canonicalKeys(o.value) });
+      out.push({ op, path: checkedPath(o.path), value: canonicalKeys(o.value) });
     } else if (o.value !== null && typeof o.value === 'object' && !Array.isArray(o.value)) {
       for (const [path, value] of Object.entries(o.value as Record<string, unknown>)) {
         out.push({ op, path: canonicalPath(path), value: canonicalKeys(value) });
@@ -322,12 +369,14 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       }
       throw err;
     }
-    // displayName and name.formatted are one name (api.md): when the
-    // operations left displayName alone but changed name, the new name speaks
-    // (name.formatted, else givenName familyName), as it does in PUT.
+    // displayName and name.formatted are one name (api.md): when no
+    // operation names displayName but name changed, the new name speaks
+    // (name.formatted, else givenName familyName), as it does in PUT. An
+    // operation that names displayName wins, even with the current name.
     const before = toScimUser(user, base);
     const doc = patched as { displayName?: unknown; name?: { formatted?: unknown } | null };
-    if (doc.displayName === before.displayName && doc.name?.formatted !== before.name.formatted) {
+    const namesDisplay = operations.some((op) => op.path !== undefined && op.path.split(/[.[]/)[0] === 'displayName');
+    if (!namesDisplay && doc.name?.formatted !== before.name.formatted) {
       patched = { ...doc, displayName: undefined };
     }
     // A removed externalId is unassigned (RFC 7644 §3.5.2.2), not kept.

@@ -70,6 +70,13 @@ describe('attribute names are case-insensitive', () => {
     expect(r.body).not.toHaveProperty('DisplayName');
   });
 
+  test('a path-less PATCH with {"Name": {"Formatted": ...}} renames the user (sub-attribute names too)', async () => {
+    const { id } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, { Schemas: [PATCH_OP], operations: [{ OP: 'Replace', Value: { Name: { Formatted: 'Sub Case' } } }] });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual(expect.objectContaining({ displayName: 'Sub Case', name: { formatted: 'Sub Case' } }));
+  });
+
   test('POST with "UserName"/"DisplayName"/"ExternalId" creates the user as the lower-case names would', async () => {
     const email = `upper@${ws.slug}.test`;
     const r = await scim('POST', '/Users', { Schemas: [SCIM.User], UserName: email, DisplayName: 'Up Per', ExternalId: 'ext-up', Active: true });
@@ -220,4 +227,110 @@ test('PATCH of name.formatted renames the user; displayName changed beside it wi
     Operations: [{ op: 'replace', path: 'name.formatted', value: 'Ignored' }, { op: 'replace', path: 'displayName', value: 'Dee Display' }],
   });
   expect(both.body).toEqual(expect.objectContaining({ displayName: 'Dee Display', name: { formatted: 'Dee Display' } }));
+});
+
+// api.md: no request ever answers 500 because of what the client sent. A
+// value nested 20,000 deep (a few tens of KB of JSON) is read by JSON.parse;
+// nothing here may recurse over it.
+describe('a deeply nested value is a 2xx or 4xx, never a 5xx', () => {
+  const DEPTH = 20_000;
+  const deepArray = '['.repeat(DEPTH) + ']'.repeat(DEPTH);
+  const deepObject = '{"a":'.repeat(DEPTH) + '1' + '}'.repeat(DEPTH);
+
+  test('in POST, PUT and PATCH (arrays and objects, under kept and unkept attributes)', async () => {
+    const { id, email } = await newUser();
+    const bodies: [string, string, string][] = [];
+    for (const deep of [deepArray, deepObject]) {
+      bodies.push(
+        ['POST', '/Users', `{"schemas":["${SCIM.User}"],"userName":"deep${bodies.length}@${ws.slug}.test","title":${deep}}`],
+        ['POST', '/Users', `{"schemas":["${SCIM.User}"],"userName":"deepn${bodies.length}@${ws.slug}.test","name":{"givenName":${deep}}}`],
+        ['PUT', `/Users/${id}`, `{"schemas":["${SCIM.User}"],"userName":"${email}","title":${deep}}`],
+        ['PUT', `/Users/${id}`, `{"schemas":["${SCIM.User}"],"userName":"${email}","displayName":${deep}}`],
+        ['PATCH', `/Users/${id}`, `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"title","value":${deep}}]}`],
+        ['PATCH', `/Users/${id}`, `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","value":{"title":${deep}}}]}`],
+        ['PATCH', `/Users/${id}`, `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"replace","path":"displayName","value":${deep}}]}`],
+        ['PATCH', `/Users/${id}`, `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"name","value":{"givenName":${deep}}}]}`],
+      );
+    }
+    for (const [method, path, body] of bodies) {
+      const r = await scim(method as 'POST', path, body);
+      expect([method, path, body.slice(0, 120), r.status < 500]).toEqual([method, path, body.slice(0, 120), true]);
+    }
+    expect((await scim('GET', `/Users/${id}`)).body.userName).toBe(email);
+  });
+});
+
+// RFC 7644 §3.5.2: a PATCH that names displayName keeps it, even when it is
+// the current name and name.formatted changes beside it (as PUT does).
+test('PATCH that sets displayName to the current name beside a new name.formatted keeps displayName', async () => {
+  const { id } = await newUser({ displayName: 'Old Name' });
+  const r = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [
+      { op: 'replace', path: 'DisplayName', value: 'Old Name' },
+      { op: 'replace', path: 'name.formatted', value: 'X Other' },
+    ],
+  });
+  expect(r.status).toBe(200);
+  expect(r.body).toEqual(expect.objectContaining({ displayName: 'Old Name', name: { formatted: 'Old Name' } }));
+  expect((await admin('GET', `/v1/users/${id}`)).body.name).toBe('Old Name');
+});
+
+// RFC 7643 §2.1: a SearchRequest's attribute names are case-insensitive too.
+test('POST /Users/.search reads "Filter", "Count" and "Attributes" in any case', async () => {
+  const { id, email } = await newUser();
+  await newUser();
+  const r = await scim('POST', '/Users/.search', {
+    Schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+    Filter: `userName eq "${email}"`,
+    StartIndex: 1,
+    COUNT: 5,
+    Attributes: ['userName'],
+  });
+  expect(r.status).toBe(200);
+  expect(r.body).toEqual({ schemas: [SCIM.ListResponse], totalResults: 1, startIndex: 1, itemsPerPage: 1, Resources: [{ schemas: [SCIM.User], id, userName: email }] });
+  const excluded = await scim('POST', '/Users/.search', { FILTER: `userName eq "${email}"`, ExcludedAttributes: 'meta,emails' });
+  expect(excluded.body.Resources).toHaveLength(1);
+  expect(excluded.body.Resources[0]).not.toHaveProperty('meta');
+  expect(excluded.body.Resources[0]).not.toHaveProperty('emails');
+});
+
+// RFC 7644 §3.5.2: a path that does not parse is 400 invalidPath; an
+// operation on a read-only attribute is 400 mutability; neither changes anything.
+describe('PATCH paths are checked before unkept operations are dropped', () => {
+  test.each([
+    ['emails[type eq'],
+    ['emails[type eq "work"'],
+    ['phoneNumbers[type zz "work"]'],
+    ['title..x'],
+    ['[type eq "work"]'],
+  ])('an unparseable path %s is 400 invalidPath and changes nothing', async (path) => {
+    const { id, body } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', path: 'displayName', value: 'Should Not' }, { op: 'remove', path }],
+    });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'invalidPath' }));
+    expect((await scim('GET', `/Users/${id}`)).body.displayName).toBe(body.displayName);
+  });
+
+  test.each([
+    ['replace', 'id', 'other-id'],
+    ['remove', 'meta', undefined],
+    ['replace', 'meta.created', '2020-01-01T00:00:00Z'],
+    ['add', 'schemas', ['urn:x']],
+    ['replace', `${SCIM.User}:id`, 'x'],
+  ])('%s of read-only %s is 400 mutability and changes nothing', async (op, path, value) => {
+    const { id, body } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', path: 'displayName', value: 'Should Not' }, { op, path, ...(value !== undefined ? { value } : {}) }],
+    });
+    expect(r.status).toBe(400);
+    expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'mutability' }));
+    const now = (await scim('GET', `/Users/${id}`)).body;
+    expect(now.id).toBe(id);
+    expect(now.displayName).toBe(body.displayName);
+  });
 });
