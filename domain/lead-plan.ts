@@ -225,15 +225,14 @@ export function nextBatchSize(size: number, ms: number, s: BatchSizing): number 
 }
 
 /**
- * The first batch of a slice: the smaller of where this move's previous slice
- * left off and `latest`, the size the worker's most recent batch of any move
- * led to (how fast the database is right now: a hundred moves starting at
- * once on a busy machine must not each open with a batch sized for a quiet
- * one); else small (it grows within a few batches); the fixed size when not
- * adapting.
+ * The first batch of a slice: where this move's previous slice left off, else
+ * small (1,000: it grows within a few batches); and never more than `latest`,
+ * the size the worker's most recent full batch of any move led to (how fast
+ * the database is right now: a hundred moves starting at once on a busy
+ * machine must not each open with a batch sized for a quiet one). The fixed
+ * size when not adapting.
  */
 export function firstBatchSize(s: BatchSizing, previous?: number, latest?: number): number {
   if (s.targetMs <= 0) return s.max;
-  const known = [previous, latest].filter((n): n is number => n !== undefined);
-  return Math.min(s.max, Math.max(s.min, known.length > 0 ? Math.min(...known) : 1_000));
+  return Math.min(s.max, Math.max(s.min, Math.min(previous ?? 1_000, latest ?? Number.POSITIVE_INFINITY)));
 }

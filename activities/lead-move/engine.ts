@@ -120,6 +120,8 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           return;
         }
         let t0 = Date.now();
+        /** The size this batch ran at: below the stream's size when a target's segment or the stream ends first. */
+        let ranSize = 0;
         let batch: Awaited<ReturnType<typeof streamBatch>> | null;
         // Waiting for its turn (a layoff's hundred moves) is not silence: the activity keeps heartbeating.
         const waiting = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
@@ -139,8 +141,8 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
               started[i] = true;
               sizes[i] = Math.min(sizes[i]!, firstBatchSize(tuning, args.batchSize, latestSize));
             }
-            const size = Math.min(next.size, sizes[i]!);
-            return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, size);
+            ranSize = Math.min(next.size, sizes[i]!);
+            return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, ranSize);
           });
         } catch (err) {
           // The target was deleted between the batch's check and its update (foreign key): hand over, go on.
@@ -166,8 +168,11 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           recordLeadBatch(kind, batch.moved - stream.moved, (Date.now() - t0) / 1000);
           streams[i] = { ...stream, cursor: batch.cursor, moved: batch.moved, done: batch.done };
           longestMs = Math.max(longestMs, ms);
+          // Only a batch of the full size says how fast the database is: a short one (a segment's
+          // last leads) is fast for its size and must not push every later first batch up.
+          const full = ranSize === sizes[i];
           sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
-          latestSize = sizes[i];
+          if (full) latestSize = sizes[i];
           heartbeat();
         }
         if (Date.now() >= deadline || stopped()) return;
