@@ -253,13 +253,6 @@ export function resolveRouting(
   });
 }
 
-// ---- Step 4: labels ----------------------------------------------------------
-
-/**
- * The labels step: each replacement names a label of the step, once, and a
- * replacement who is not the user being deleted. Whether the replacement
- * exists and is active is checked by the caller with `targetProblem`.
- */
 /** Automation and integration overrides in one shape: `{id, distribution}`. */
 export function routingOverrides(body: AutomationsStepBody | IntegrationsStepBody): { id: string; distribution: Distribution }[] {
   return body.overrides.map((o) => ({ id: 'automationId' in o ? o.automationId : o.integrationId, distribution: o.distribution }));
@@ -288,6 +281,13 @@ export function stepBodyProblem(
     : routingStepProblem({ deletedUserId, items: deletion.integrations, overrides: routingOverrides(routing), what: 'integration' });
 }
 
+// ---- Step 4: labels ----------------------------------------------------------
+
+/**
+ * The labels step: each replacement names a label of the step, once, and a
+ * replacement who is not the user being deleted. Whether the replacement
+ * exists and is active is checked by the caller with `targetProblem`.
+ */
 export function labelsStepProblem(args: {
   deletedUserId: string;
   items: { id: string }[];

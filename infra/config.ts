@@ -56,7 +56,7 @@ export const ConfigSchema = z.object({
   TEMPORAL_PROFILE: z.string().optional(),
   HOST: z.string().default('127.0.0.1'),
   /** How long the HR hook keeps its answer to a Standard Webhooks `webhook-id` (a retried delivery gets it again), in days. */
-  WEBHOOK_ID_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  WEBHOOK_ID_RETENTION_DAYS: z.coerce.number().int().min(3, 'WEBHOOK_ID_RETENTION_DAYS must be at least 3: senders retry for a day or two.').max(3650).default(30),
   /** When set, the API's GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (unset: open, for in-cluster scrapes). */
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 32`).').optional(),
   /** Where the worker serves Prometheus metrics (its own and the Temporal SDK's): HOST:WORKER_METRICS_PORT/metrics; 0 turns it off. */

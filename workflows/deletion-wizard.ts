@@ -41,7 +41,6 @@ import type {
   CancelBody,
   ConfirmBody,
   Deletion,
-  Distribution,
   IntegrationsStepBody,
   LabelsStepBody,
   LeadsStepBody,
