@@ -35,10 +35,17 @@ export function refusalOf(err: unknown): Refusal | null {
   return kind ? { kind, message: failure.message } : null;
 }
 
+/** A refusal as the named error the API maps to its status (409 / 422); null for the database's. */
+export function refusalAsError(refusal: RuleProblem): StepConflict | RuleViolation;
+export function refusalAsError(refusal: Refusal): StepConflict | RuleViolation | null;
+export function refusalAsError(refusal: Refusal): StepConflict | RuleViolation | null {
+  if (refusal.kind === FAILURE_TYPES.StepConflict) return new StepConflict(refusal.message);
+  if (refusal.kind === FAILURE_TYPES.RuleViolation) return new RuleViolation(refusal.message);
+  return null;
+}
+
 /** An update's refusal as the named error the API maps to its status; null when `err` is no such refusal. */
 export function refusalError(err: unknown): StepConflict | RuleViolation | null {
   const refusal = refusalOf(err);
-  if (refusal?.kind === FAILURE_TYPES.StepConflict) return new StepConflict(refusal.message);
-  if (refusal?.kind === FAILURE_TYPES.RuleViolation) return new RuleViolation(refusal.message);
-  return null;
+  return refusal ? refusalAsError(refusal) : null;
 }

@@ -25,7 +25,8 @@ import {
   UserIdParams,
   type Actor,
 } from '../../domain/schemas';
-import { notInWorkspace, RuleViolation, StepConflict } from '../../domain/errors';
+import { notInWorkspace } from '../../domain/errors';
+import { refusalAsError } from '../../domain/refusal';
 import { plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
 import { HttpProblem } from '../problems';
@@ -96,8 +97,7 @@ async function refuseUnsendable(
   body: AutomationsStepBody | IntegrationsStepBody | LabelsStepBody,
 ): Promise<never> {
   const problem = stepBodyProblem(await wizard.get(workspaceId, id), step, body);
-  if (problem?.kind === 'StepConflict') throw new StepConflict(problem.message);
-  if (problem) throw new RuleViolation(problem.message);
+  if (problem) throw refusalAsError(problem);
   throw new HttpProblem(413, 'The body is too large for the wizard to take; send fewer or shorter items.');
 }
 
