@@ -3,7 +3,7 @@
 // type (application/scim+json, application/json too), and every refusal as a
 // SCIM error (errors.ts). Described by its own discovery endpoints, not by
 // the v1 OpenAPI document (hidden there).
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import type { Api } from '../routes/common';
@@ -82,16 +82,13 @@ export function scimRoutes(app: Api, deps: ApiDeps): void {
 
   // ---- Users ----
   // Every answer that carries Users honours `attributes` / `excludedAttributes` (RFC 7644 §3.9).
-  app.get('/Users', hidden, async (req, reply) => {
-    const list = await users.list(auth(req), req.query, scimBase(req));
-    return sendScim(reply, 200, { ...list, Resources: list.Resources.map((u) => projected(u, req.query)) });
-  });
-  // RFC 7644 §3.4.3: the same query as a SearchRequest body.
-  app.post('/Users/.search', hidden, async (req, reply) => {
-    const query = searchQuery(req.body);
+  const listed = async (req: FastifyRequest, reply: FastifyReply, query: unknown) => {
     const list = await users.list(auth(req), query, scimBase(req));
     return sendScim(reply, 200, { ...list, Resources: list.Resources.map((u) => projected(u, query)) });
-  });
+  };
+  app.get('/Users', hidden, async (req, reply) => listed(req, reply, req.query));
+  // RFC 7644 §3.4.3: the same query as a SearchRequest body.
+  app.post('/Users/.search', hidden, async (req, reply) => listed(req, reply, searchQuery(req.body)));
   app.post('/Users', hidden, async (req, reply) => {
     const created = await users.create(auth(req), req.body, scimBase(req));
     reply.header('location', created.meta.location);
