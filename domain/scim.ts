@@ -26,9 +26,13 @@ export const SCIM_MAX_RESULTS = 200;
  * `active`).
  */
 export function scimAttributeName(path: string): string {
-  const lower = path.toLowerCase();
-  const urn = `${SCIM.User.toLowerCase()}:`;
-  return lower.startsWith(urn) ? lower.slice(urn.length) : lower;
+  return withoutUserUrn(path).toLowerCase();
+}
+
+/** The path without the User schema's URN in front (in any case), its own spelling kept. */
+export function withoutUserUrn(path: string): string {
+  const urn = `${SCIM.User}:`;
+  return path.toLowerCase().startsWith(urn.toLowerCase()) ? path.slice(urn.length) : path;
 }
 
 /** A SCIM boolean as providers send it: `false`, or Entra's `"False"`. */

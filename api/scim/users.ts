@@ -20,6 +20,7 @@ import {
   ScimPatchBody,
   ScimUserInput,
   scimAttributeName,
+  withoutUserUrn,
   type ScimErrorType,
   type ScimUser,
 } from '../../domain/scim';
@@ -136,9 +137,7 @@ export function canonicalKeys(v: unknown, depth = KEY_DEPTH): unknown {
  * values are left alone.
  */
 export function canonicalPath(path: string): string {
-  const urn = `${SCIM.User}:`;
-  const bare = path.toLowerCase().startsWith(urn.toLowerCase()) ? path.slice(urn.length) : path;
-  return bare
+  return withoutUserUrn(path)
     .split(/("(?:[^"\\]|\\.)*")/)
     .map((part, i) => (i % 2 === 1 ? part : part.replace(/[A-Za-z][\w$-]*/g, (w) => CANONICAL.get(w.toLowerCase()) ?? w)))
     .join('');
