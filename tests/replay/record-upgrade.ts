@@ -18,6 +18,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
+import { passRoutingSteps } from '../support/faults';
 import { MovePace } from '../support/move-pace';
 import { createPrisma } from '../../infra/database';
 import { asAdmin, eventually, finished, makeAutomation, makeLabel, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
@@ -159,9 +160,7 @@ test('record a wizard whose move began on an older release and ended on this one
   try {
     await moveDone(wizard, ws.id, id, 300_000);
     expect(await prisma.lead.count({ where: { workspaceId: ws.id, ownerId: ann } })).toBe(20_000);
-    await wizard.submitAutomations(ws.id, id, admin, { overrides: [] });
-    await wizard.submitIntegrations(ws.id, id, admin, { overrides: [] });
-    await wizard.submitLabels(ws.id, id, admin, { replacements: [] });
+    await passRoutingSteps(wizard, ws.id, id, admin);
     await wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' });
     expect((await finished(wizard, ws.id, id)).status).toBe('COMPLETED');
     await saveClosed('upgraded-mid-move', deletion.workflowId);
