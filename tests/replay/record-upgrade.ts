@@ -19,7 +19,7 @@ import { createActivities } from '../../activities';
 import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
 import { passRoutingSteps } from '../support/faults';
-import { MovePace } from '../support/move-pace';
+import { MovePace, untilMidMove } from '../support/move-pace';
 import { createPrisma } from '../../infra/database';
 import { asAdmin, eventually, finished, makeAutomation, makeLabel, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
@@ -138,14 +138,7 @@ test('record a wizard whose move began on an older release and ended on this one
   const id = deletion.id;
   pace.hold();
   await wizard.submitLeads(ws.id, id, admin, { targetUserId: ann });
-  await eventually(async () => (pace.waiting > 0 ? true : undefined));
-  await new Promise((r) => setTimeout(r, 2_500)); // past the first slice's budget
-  pace.let(2);
-  const slices = async () =>
-    ((await h.temporal.workflow.getHandle(deletion.workflowId).fetchHistory()).events ?? []).filter(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'moveLeadsSlice',
-    ).length;
-  await eventually(async () => ((await slices()) >= 2 ? true : undefined));
+  await untilMidMove(pace, h.temporal, deletion.workflowId);
   // The deploy: the old worker stops; its running slice ends after the batches let through now.
   await eventually(async () => (pace.waiting > 0 ? true : undefined));
   await old.stop(() => pace.let(2));

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import * as defs from '../../workflows/definitions';
-import { MovePace } from '../support/move-pace';
+import { MovePace, untilMidMove } from '../support/move-pace';
 import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const OUT = path.resolve(__dirname, '../fixtures/histories');
@@ -50,17 +50,8 @@ test('record wizard histories at every pause point', async () => {
       { userId: owner, weight: 30 },
     ],
   });
-  // Mid-move: a slice reported, the next one running. The first slice's streams wait at the gate
-  // until past the slice's budget, then each runs one batch and the slice reports.
-  await eventually(async () => (pace.waiting > 0 ? true : undefined));
-  await new Promise((r) => setTimeout(r, 2_500));
-  pace.let(2);
-  await eventually(async () => {
-    const hist = await h.temporal.workflow.getHandle(deletion.workflowId).fetchHistory();
-    // Slices run one after another: a second scheduled means the first has reported.
-    const slices = (hist.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'moveLeadsSlice').length;
-    return slices >= 2 ? true : undefined;
-  });
+  // Mid-move: a slice reported, the next one running.
+  await untilMidMove(pace, h.temporal, deletion.workflowId);
   await save('mid-move', deletion.workflowId);
   pace.open();
   await moveDone(wizard, ws.id, id, 600_000);

@@ -3,7 +3,9 @@
 // activities/lead-move.ts) first passes a gate the test controls. Open, the
 // gate changes nothing; held, batches wait until the test lets some through.
 // Works the same on PostgreSQL and PGlite (nothing is locked in the database).
+import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../../generated/prisma/client';
+import { eventually } from './wizard';
 
 export class MovePace {
   private allowance = Number.POSITIVE_INFINITY;
@@ -58,6 +60,24 @@ export class MovePace {
       },
     });
   }
+}
+
+/**
+ * With `pace` held and a lead step just submitted: the move's first slice
+ * waits at the gate past its budget, then each of its streams runs one batch
+ * and it reports; resolves once the next slice is scheduled. The wizard is
+ * then mid-move, whatever the machine's speed.
+ */
+export async function untilMidMove(pace: MovePace, temporal: Client, workflowId: string): Promise<void> {
+  await eventually(async () => (pace.waiting > 0 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 2_500)); // past the first slice's budget (2 s)
+  pace.let(2);
+  await eventually(async () => {
+    const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    // Slices run one after another: a second scheduled means the first has reported.
+    const slices = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'moveLeadsSlice').length;
+    return slices >= 2 ? true : undefined;
+  });
 }
 
 /** A move's batch: the one statement that moves leads and advances a stream. */
