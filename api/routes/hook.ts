@@ -64,8 +64,9 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
 
   // A Standard Webhooks delivery's first answer is kept for its webhook-id.
   app.addHook('onSend', async (req, reply, payload) => {
-    const webhookId = accepted.get(req)?.webhookId;
-    if (!webhookId || !replayable(reply.statusCode) || typeof payload !== 'string') return payload;
+    const kept = accepted.get(req);
+    const webhookId = kept?.webhookId;
+    if (!kept || !webhookId || !replayable(reply.statusCode) || typeof payload !== 'string') return payload;
     try {
       JSON.parse(payload);
     } catch {
@@ -76,7 +77,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
     // object, and the database must never be the one to refuse a value.
     await db.webhookDelivery
       .createMany({
-        data: [{ workspaceId: accepted.get(req)!.workspaceId, webhookId, status: reply.statusCode, body: payload }],
+        data: [{ workspaceId: kept.workspaceId, webhookId, status: reply.statusCode, body: payload }],
         skipDuplicates: true,
       })
       .catch((err: unknown) => req.log.warn({ err }, 'the answer to a webhook-id was not kept'));
