@@ -1,7 +1,8 @@
 // Preloaded into a worker process by the bench (`node --require` this file):
 // records the server-side time of every lead-move batch, i.e. the `lock_ms`
-// column each batch statement returns (activities/lead-move.ts, the same
-// figure `maxBatchMs` keeps the maximum of), as "<epoch ms> <lock_ms>" lines
+// column each turn of a stream returns, an array of one figure per batch
+// (activities/lead-move/sql.ts; `maxBatchMs` keeps their maximum), as
+// "<epoch ms> <lock_ms>" lines
 // appended to the file named by BENCH_BATCH_LOG. It wraps pg's Client#query
 // and only reads results: nothing the worker does changes.
 'use strict';
@@ -16,8 +17,12 @@ if (file) {
     if (col < 0) return;
     const lines = [];
     for (const row of result.rows || []) {
-      const v = Number(Array.isArray(row) ? row[col] : row.lock_ms);
-      if (Number.isFinite(v)) lines.push(`${Date.now()} ${v}\n`);
+      // One batch's figure, or (a turn of several batches, procedure lead_move_run) an array of them.
+      const value = Array.isArray(row) ? row[col] : row.lock_ms;
+      for (const one of Array.isArray(value) ? value : [value]) {
+        const v = Number(one);
+        if (Number.isFinite(v)) lines.push(`${Date.now()} ${v}\n`);
+      }
     }
     if (lines.length) fs.appendFileSync(file, lines.join(''));
   };
