@@ -201,6 +201,12 @@ export function receivedByTarget(targets: readonly Quota[], moved: number): { us
   return receivedBySpans(targets, [], moved);
 }
 
+/**
+ * How a move sizes its batches. The rule itself runs in the database with the
+ * batches (procedure lead_move_run): a batch that held its row locks more than
+ * a quarter past `targetMs` shrinks the next in proportion, one that held them
+ * less than three quarters of it grows the next by a quarter.
+ */
 export interface BatchSizing {
   /** Fewest leads per batch. */
   min: number;
@@ -208,20 +214,6 @@ export interface BatchSizing {
   max: number;
   /** Aim for batches that hold their row locks about this long; 0 keeps the size fixed at `max`. */
   targetMs: number;
-}
-
-/**
- * The next batch's size after one of `size` took `ms`: shrinks at once in
- * proportion when a batch ran long, grows by a quarter when it ran short, so
- * that no batch holds its row locks much past the target, whatever the
- * database's speed, while fast databases still move big batches.
- */
-export function nextBatchSize(size: number, ms: number, s: BatchSizing): number {
-  if (s.targetMs <= 0) return s.max;
-  let next = size;
-  if (ms > s.targetMs * 1.25) next = Math.floor((size * s.targetMs) / ms);
-  else if (ms < s.targetMs * 0.75) next = Math.ceil(size * 1.25);
-  return Math.min(s.max, Math.max(s.min, next));
 }
 
 /**

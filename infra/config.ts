@@ -86,6 +86,11 @@ export const ConfigSchema = z.object({
    */
   LEAD_MOVE_WORKER_STATEMENTS: z.coerce.number().int().min(1).max(64).default(2),
   /**
+   * How long one turn of a stream runs batches in the database, one after
+   * another, before it hands the turn back (ms); 0 runs one batch a turn.
+   */
+  LEAD_MOVE_TURN_MS: z.coerce.number().int().min(0).max(5_000).default(200),
+  /**
    * Workflow tasks one worker works on at once. A wizard's short
    * transactions run inside its workflow task (local activities), so a task
    * lasts as long as they do: a layoff's hundred wizards each hold one.

@@ -54,6 +54,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
       targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
       streams: config.LEAD_MOVE_STREAMS,
       statements: config.LEAD_MOVE_WORKER_STATEMENTS,
+      turnMs: config.LEAD_MOVE_TURN_MS,
     }),
     // Heartbeats (move progress, cancellation) reach the server within a second.
     maxHeartbeatThrottleInterval: '1 second',

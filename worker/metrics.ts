@@ -19,7 +19,7 @@ const leadsMoved = new Counter({
 
 const batchSeconds = new Histogram({
   name: 'crm_lead_move_batch_seconds',
-  help: 'Round trip of one bulk-move batch statement, moves and sweeps alike (its row locks are held within it).',
+  help: 'How long one bulk-move batch held its row locks, from its statement to its commit, moves and sweeps alike.',
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   registers: [workerRegistry],
 });

@@ -1,17 +1,23 @@
-// The engine of a bulk move, free of Temporal: one slice runs batches in every
-// stream at once for a bounded time, heartbeating through `SliceIo`, and
-// stops each stream after its current batch when aborted. Any slice, first
-// or retried after a crash, resumes from the committed cursors.
+// The engine of a bulk move, free of Temporal: one slice runs every stream at
+// once for a bounded time, in turns (each a call of the database procedure
+// lead_move_run, which runs batch after batch itself), heartbeating through
+// `SliceIo` between turns, and stops each stream after its current turn when
+// aborted (a cancel also closes the streams in the database, which stops the
+// turn after its current batch). Any slice, first or retried after a crash,
+// resumes from the committed cursors.
 import { classifyDbError } from '../db-errors';
-import { firstBatchSize, nextBatchSize, nextStreamBatch, type BatchSizing, type Quota } from '../../domain/lead-plan';
+import { firstBatchSize, nextStreamBatch, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
 import type { Db } from '../shared';
 import { recordLeadBatch } from '../../worker/metrics';
-import { handOver, layOut, moveKey, streamBatch, streamSpan, type MoveKind } from './sql';
+import { handOver, layOut, moveKey, streamRun, streamSpan, type MoveKind, type StreamRun } from './sql';
 import { statementTurns } from './turns';
 
 /** How often a stream waiting for its turn heartbeats (the activity's heartbeat timeout is 10 s). */
 const QUEUED_HEARTBEAT_MS = 2_000;
+
+/** A turn's length when the tuning names none (LEAD_MOVE_TURN_MS's default). */
+export const DEFAULT_TURN_MS = 200;
 
 /** How bulk moves run: batch sizing, and how many streams a book is cut into. */
 export interface MoveTuning extends BatchSizing {
@@ -27,6 +33,13 @@ export interface MoveTuning extends BatchSizing {
    * nothing).
    */
   statements?: number;
+  /**
+   * How long one turn of a stream runs batches in the database, one after
+   * another without a round trip between them, before it hands the turn back
+   * (the next goes to the move with the fewest leads left), heartbeats and
+   * sees a stop: at most this plus one batch. 0: one batch a turn. Default DEFAULT_TURN_MS.
+   */
+  turnMs?: number;
 }
 
 /** What a slice needs from whoever runs it (an activity's context, or a test). */
@@ -42,7 +55,7 @@ export interface SliceArgs {
   deletionId: string;
   kind: MoveKind;
   budgetMs: number;
-  /** The size the previous slice settled on (see `nextBatchSize`). */
+  /** The size the previous slice settled on (the procedure lead_move_run sizes batches). */
   batchSize?: number;
   /** Who takes a leaver's share when no target is left (the step-1 admin, the confirming admin). */
   actor?: Actor;
@@ -114,21 +127,20 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
     async function run(i: number): Promise<void> {
       for (;;) {
         const stream = streams[i]!;
-        const next = stream.done ? null : nextStreamBatch(layout.targets, streamSpan(stream), sizes[i]!);
+        // Where the current target's segment (or the stream) ends: a turn never runs past it.
+        const next = stream.done ? null : nextStreamBatch(layout.targets, streamSpan(stream), Number.MAX_SAFE_INTEGER);
         if (!next) {
           stream.done = true;
           return;
         }
         let t0 = Date.now();
-        /** The size this batch ran at: below the stream's size when a target's segment or the stream ends first. */
-        let ranSize = 0;
-        let batch: Awaited<ReturnType<typeof streamBatch>> | null;
+        let batch: StreamRun | null;
         // Waiting for its turn (a layoff's hundred moves) is not silence: the activity keeps heartbeating.
         const waiting = setInterval(heartbeat, QUEUED_HEARTBEAT_MS);
         const stoppedBefore = stopped();
         try {
           // Stopped while queued (a cancel, a sibling stream failed): the place is given up unused.
-          // (Stopped before: this batch runs, the last one, as it always has.)
+          // (Stopped before: this turn runs, the last one, as it always has.)
           batch = await turns.take({ move, leadsLeft: layout.total - movedNow(), signal: stopping }, () => {
             clearInterval(waiting);
             if (stopped() && !stoppedBefore) return null;
@@ -141,8 +153,15 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
               started[i] = true;
               sizes[i] = Math.min(sizes[i]!, firstBatchSize(tuning, args.batchSize, latestSize));
             }
-            ranSize = Math.min(next.size, sizes[i]!);
-            return streamBatch(prisma, workspaceId, deletionId, kind, layout.fromUserId, stream, next.userId, ranSize);
+            // Stopped before its turn: one last batch, as it always has.
+            const budgetMs = stopped() ? 0 : Math.max(0, Math.min(tuning.turnMs ?? DEFAULT_TURN_MS, deadline - t0));
+            return streamRun(
+              prisma,
+              { workspaceId, deletionId, kind, from: layout.fromUserId },
+              stream,
+              { to: next.userId, size: sizes[i]!, limit: next.size, budgetMs },
+              tuning,
+            );
           });
         } catch (err) {
           // The target was deleted between the batch's check and its update (foreign key): hand over, go on.
@@ -155,25 +174,25 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
         }
         if (batch === null) return;
         longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
-        const ms = Math.ceil(batch.lock_ms);
-        if (batch.cursor === null || batch.moved === null || batch.done === null) {
-          // Another attempt moved this stream on, a cancel closed it, the plan was rewritten, or the target
-          // left (then hand their share over first): carry on from what is committed.
-          if (!batch.target_active) await handOverOnce();
-          const row = await reload(i);
-          if (!batch.target_active && row.plan === stream.plan && !row.done && row.cursor === stream.cursor && row.moved === stream.moved) {
-            throw new Error(`Lead move ${deletionId} ${kind}: target ${next.userId} is not active, yet nothing was handed over`);
-          }
-        } else {
-          recordLeadBatch(kind, batch.moved - stream.moved, (Date.now() - t0) / 1000);
-          streams[i] = { ...stream, cursor: batch.cursor, moved: batch.moved, done: batch.done };
-          longestMs = Math.max(longestMs, ms);
+        if (batch.lock_ms.length > 0) {
+          batch.lock_ms.forEach((ms, b) => recordLeadBatch(kind, batch.batch_leads[b]!, ms / 1000));
+          streams[i] = { ...stream, cursor: BigInt(batch.cursor), moved: batch.moved, done: batch.done };
+          longestMs = Math.max(longestMs, Math.ceil(Math.max(...batch.lock_ms)));
+          sizes[i] = batch.next_size;
           // Only a batch of the full size says how fast the database is: a short one (a segment's
           // last leads) is fast for its size and must not push every later first batch up.
-          const full = ranSize === sizes[i];
-          sizes[i] = nextBatchSize(sizes[i]!, ms, tuning);
-          if (full) latestSize = sizes[i];
+          if (batch.last_full) latestSize = sizes[i];
           heartbeat();
+        }
+        if (!batch.matched) {
+          // Another attempt moved this stream on, a cancel closed it, the plan was rewritten, or the target
+          // left (then hand their share over first): carry on from what is committed.
+          const seen = streams[i]!;
+          if (!batch.target_active) await handOverOnce();
+          const row = await reload(i);
+          if (!batch.target_active && row.plan === seen.plan && !row.done && row.cursor === seen.cursor && row.moved === seen.moved) {
+            throw new Error(`Lead move ${deletionId} ${kind}: target ${next.userId} is not active, yet nothing was handed over`);
+          }
         }
         if (Date.now() >= deadline || stopped()) return;
       }

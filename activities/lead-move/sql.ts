@@ -1,5 +1,6 @@
 // The bulk move's statements. Invariants each one keeps:
-// - a batch is ONE statement that moves the next leads past its stream's
+// - a batch (run by the database, procedure lead_move_run) is ONE statement,
+//   committed on its own, that moves the next leads past its stream's
 //   cursor and advances the cursor and the move's count in the same commit,
 //   and only if the stream is still where its caller last saw it (cursor,
 //   count, plan version) and the target is ACTIVE: a crash leaves every lead
@@ -10,7 +11,7 @@
 // The story: README "The bulk move", docs/architecture.md.
 import type { Prisma } from '../../generated/prisma/client';
 import { preferredHeirs } from '../../domain/heirs';
-import { handOverLeavers, streamOffsets, type Quota } from '../../domain/lead-plan';
+import { handOverLeavers, streamOffsets, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
 import { findHeir, recordAudit, TX_OPTIONS, type Db } from '../shared';
 
@@ -93,65 +94,51 @@ export async function layOut(prisma: Db, streamCount: number, workspaceId: strin
   }, TX_OPTIONS);
 }
 
+/** What one turn of a stream did (procedure `lead_move_run`). */
+export interface StreamRun {
+  /** The stream as the turn left it (as the caller saw it when no batch ran). */
+  cursor: bigint;
+  moved: number;
+  done: boolean;
+  /** False when a batch found the stream moved on, closed, re-planned, or its target gone: nothing more ran. */
+  matched: boolean;
+  /** Whether the target was still ACTIVE when a batch did not match. */
+  target_active: boolean;
+  /** Each committed batch: leads moved, and how long it held its row locks (ms, its commit included). */
+  batch_leads: number[];
+  lock_ms: number[];
+  /** The size the stream's next batch should have (the sizing rule is the procedure's), and whether the last batch ran at full size. */
+  next_size: number;
+  last_full: boolean;
+}
+
 /**
- * One batch of one stream, as a single statement: locks the stream row if it
- * is still at `stream.cursor`/`stream.moved` (else changes nothing: `matched` false),
- * reads the ids of the next `size` leads past the cursor (an index-only walk
- * of the user's own leads), moves those leads to `to` (looked up by primary
- * key), and advances the stream and the move's count.
- * Asynchronous commit for this transaction only: a batch does not wait for
- * its WAL flush. Should PostgreSQL itself crash, the last batches may be
- * lost, but each one whole with its cursor: the next attempt redoes them and
- * the sweep at confirm moves anything a lost final batch left behind.
+ * One turn of one stream: batches of it, run by the database one after
+ * another (procedure `lead_move_run`, prisma/migrations/…_lead_move_run),
+ * each one statement and its own commit, for up to `budgetMs` and never past
+ * `limit` leads (the target's segment, the stream's end). Each batch locks
+ * the stream row only while it is still where the last one left it, moves
+ * the next leads past the cursor and advances the stream and the move's count
+ * in the same commit: a crash loses at most the batch in flight, whole, with
+ * its cursor. The batches' sizes follow `sizing` from `size` on.
+ * Asynchronous commit for these transactions only: should PostgreSQL itself
+ * crash, the last batches may be lost, but each one whole with its cursor:
+ * the next attempt redoes them and the sweep at confirm moves anything a lost
+ * final batch left behind.
  */
-export async function streamBatch(prisma: Db, workspaceId: string, deletionId: string, kind: MoveKind, from: string, stream: Stream, to: string, size: number) {
+export async function streamRun(
+  prisma: Db,
+  move: { workspaceId: string; deletionId: string; kind: MoveKind; from: string },
+  stream: Stream,
+  batch: { to: string; size: number; limit: number; budgetMs: number },
+  sizing: BatchSizing,
+): Promise<StreamRun> {
+  const { workspaceId, deletionId, kind, from } = move;
   const upper = stream.upperId ?? NO_UPPER;
-  const [result] = await prisma.$queryRaw<
-    // The stream as the batch left it (all null when it did not match), and whether the target is still active.
-    { cursor: bigint | null; moved: number | null; done: boolean | null; totals: number; lock_ms: number; target_active: boolean }[]
-  >`
-    WITH locked AS (
-      SELECT stream, set_config('synchronous_commit', 'off', true) FROM lead_move_streams
-      WHERE deletion_id = ${deletionId} AND kind = ${kind} AND stream = ${stream.stream}
-        AND cursor = ${stream.cursor} AND moved = ${stream.moved} AND NOT done AND plan = ${stream.plan}
-        AND EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE')
-      FOR UPDATE
-    ), batch AS (
-      -- The next leads past the cursor (at most size), read in the (workspace_id, owner_id, id)
-      -- index's own order (index-only): never a walk of other owners' leads by id.
-      SELECT array_agg(id) AS ids, max(id) AS last, count(*)::int AS found FROM (
-        SELECT id FROM leads
-        WHERE workspace_id = ${workspaceId} AND owner_id = ${from} AND id > ${stream.cursor} AND id <= ${upper}
-        ORDER BY workspace_id, owner_id, id LIMIT ${size}
-      ) next
-    ), moved AS (
-      UPDATE leads SET owner_id = ${to}
-      WHERE workspace_id = ${workspaceId} AND owner_id = ${from}
-        AND id = ANY((SELECT ids FROM batch)::bigint[]) AND EXISTS (SELECT 1 FROM locked)
-      RETURNING id
-    ), counted AS (
-      SELECT count(*)::int AS n FROM moved
-    ), advanced AS (
-      UPDATE lead_move_streams st
-      SET cursor = COALESCE(batch.last, st.cursor), moved = st.moved + counted.n,
-          done = batch.found < ${size} OR st.from_position + st.moved + counted.n >= st.to_position
-      FROM batch, counted
-      WHERE st.deletion_id = ${deletionId} AND st.kind = ${kind} AND st.stream = ${stream.stream} AND EXISTS (SELECT 1 FROM locked)
-      RETURNING st.cursor, st.moved, st.done
-    ), total AS (
-      UPDATE lead_moves m SET moved = m.moved + counted.n, batches = m.batches + 1, updated_at = now()
-      FROM counted
-      WHERE m.deletion_id = ${deletionId} AND m.kind = ${kind} AND EXISTS (SELECT 1 FROM locked)
-      RETURNING 1
-    )
-    -- Then how long the statement has run, read after both updates above
-    -- (joining "advanced" and counting "total" make them run first): every
-    -- row lock of the batch was taken within it and is released by the
-    -- commit that follows at once, so this bounds how long any lead stayed locked.
-    SELECT advanced.cursor, advanced.moved, advanced.done, (SELECT count(*) FROM total)::int AS totals,
-      (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::float8 AS lock_ms,
-      EXISTS (SELECT 1 FROM users WHERE id = ${to} AND status = 'ACTIVE') AS target_active
-    FROM counted LEFT JOIN advanced ON true`;
+  const [result] = await prisma.$queryRaw<StreamRun[]>`
+    CALL lead_move_run(${deletionId}, ${kind}, ${stream.stream}, ${stream.plan}, ${workspaceId}, ${from}, ${batch.to}, ${upper},
+      ${batch.size}::int, ${sizing.min}::int, ${sizing.max}::int, ${sizing.targetMs}::float8,
+      ${batch.limit}::int, ${batch.budgetMs}::float8, ${stream.cursor}::bigint, ${stream.moved}::int)`;
   return result!;
 }
 

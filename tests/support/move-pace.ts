@@ -1,6 +1,7 @@
 // Paces a lead move on purpose, so a test can see it mid-way whatever the
-// machine's speed: every batch of a move (one statement, see
-// activities/lead-move.ts) first passes a gate the test controls. Open, the
+// machine's speed: every turn of a move's streams (a call of lead_move_run,
+// activities/lead-move/sql.ts; the paced worker runs one batch a turn) first
+// passes a gate the test controls. Open, the
 // gate changes nothing; held, batches wait until the test lets some through.
 // Works the same on PostgreSQL and PGlite (nothing is locked in the database).
 import type { Client } from '@temporalio/client';
@@ -80,7 +81,7 @@ export async function untilMidMove(pace: MovePace, temporal: Client, workflowId:
   });
 }
 
-/** A move's batch: the one statement that moves leads and advances a stream. */
+/** A turn of a move's stream: the call that runs its batches. */
 function isBatch(sql: string) {
-  return /UPDATE leads SET owner_id/.test(sql) && /lead_move_streams/.test(sql);
+  return /CALL lead_move_run/.test(sql);
 }

@@ -74,6 +74,8 @@ export async function wizardHarness(
                 max: config.LEAD_MOVE_BATCH_SIZE,
                 targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
                 streams: config.LEAD_MOVE_STREAMS,
+                // One batch a turn: each pass of the gate is one batch.
+                turnMs: 0,
               }),
             },
           }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { leadMoveActivities } from '../../activities/lead-move/activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
+import { layOut, streamRun } from '../../activities/lead-move/sql';
 import { wizardRecordActivities } from '../../activities/wizard-records';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createPrisma } from '../../infra/database';
@@ -82,7 +83,10 @@ test('two attempts running the same move at once move every lead once, in the pl
   const [a, b] = [io(), io()];
   const results = await Promise.all([engine.moveSlice(args, a), engine.moveSlice(args, b)]);
   expect(results.map((r) => r.done)).toEqual([true, true]);
-  expect(a.beats.length + b.beats.length).toBe(40); // one heartbeat per batch that acted
+  // One heartbeat per turn that acted (each turn runs batches for up to TURN_MS): at least one per
+  // stream, never more than one per batch.
+  expect(a.beats.length + b.beats.length).toBeGreaterThanOrEqual(2);
+  expect(a.beats.length + b.beats.length).toBeLessThanOrEqual(40);
 
   const move = await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } });
   // 2 streams of 20,000 in batches of 1,000: 40 batches, none run twice, none skipped.
@@ -104,6 +108,42 @@ test('two attempts running the same move at once move every lead once, in the pl
     ],
   });
 }, 120_000);
+
+test('a turn runs batches one after another in the database, each sized by the rule from the one before', async () => {
+  const { ws, leaver, ann, deletionId } = await plannedMove(30_000, { ann: 100 });
+  const move = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, from: leaver };
+  const [stream] = (await layOut(prisma, 2, ws.id, deletionId, 'MOVE')).streams;
+  const fast = { min: 100, max: 10_000, targetMs: 60_000 }; // every batch well under: each grows the next by a quarter
+  const grown = await streamRun(prisma, move, stream!, { to: ann, size: 1_000, limit: 10_000, budgetMs: 60_000 }, fast);
+  // 1,000 → 1,250 → 1,563 → 1,954 → 2,443, then what the limit leaves (the target's segment, the stream's end).
+  expect(grown.batch_leads).toEqual([1_000, 1_250, 1_563, 1_954, 2_443, 1_790]);
+  expect(grown.lock_ms).toHaveLength(6);
+  expect(grown).toMatchObject({ moved: 10_000, done: false, matched: true, last_full: false, next_size: 3_818 });
+  const row = await prisma.leadMoveStream.findUniqueOrThrow({ where: { deletionId_kind_stream: { deletionId, kind: 'MOVE', stream: 0 } } });
+  expect(row).toMatchObject({ moved: 10_000, cursor: BigInt(grown.cursor) });
+  expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 10_000, batches: 6 });
+
+  // Every batch over its aim: the next shrinks in proportion, never under the minimum.
+  const after = { ...stream!, cursor: BigInt(grown.cursor), moved: grown.moved };
+  const slow = { ...fast, targetMs: 0.001 };
+  const shrunk = await streamRun(prisma, move, after, { to: ann, size: 1_000, limit: 2_000, budgetMs: 60_000 }, slow);
+  expect(shrunk.batch_leads).toEqual([1_000, ...Array(10).fill(100)]);
+  expect(shrunk).toMatchObject({ moved: 12_000, next_size: 100, last_full: true });
+
+  // No budget: one batch. A caller whose view is stale (another attempt moved the stream on): nothing runs.
+  const now = { ...after, cursor: BigInt(shrunk.cursor), moved: shrunk.moved };
+  const one = await streamRun(prisma, move, now, { to: ann, size: 500, limit: 3_000, budgetMs: 0 }, fast);
+  expect(one.batch_leads).toEqual([500]);
+  const stale = await streamRun(prisma, move, now, { to: ann, size: 500, limit: 3_000, budgetMs: 60_000 }, fast);
+  expect(stale).toMatchObject({ matched: false, target_active: true, batch_leads: [], moved: 12_000 });
+
+  // The target leaves: the next turn runs nothing and says so; what moved stays moved.
+  await prisma.user.update({ where: { id: ann }, data: { status: 'SUSPENDED' } });
+  const latest = { ...now, cursor: BigInt(one.cursor), moved: one.moved };
+  const gone = await streamRun(prisma, move, latest, { to: ann, size: 500, limit: 3_000, budgetMs: 60_000 }, fast);
+  expect(gone).toMatchObject({ matched: false, target_active: false, batch_leads: [], moved: 12_500 });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 12_500, [leaver]: 17_500 });
+});
 
 test('a move begun by a single-stream worker continues from its cursor in streams', async () => {
   const { ws, leaver, ann, bob, ids, deletionId, acts, actor, args, engine } = await plannedMove(30_000, { ann: 50, bob: 50 });

@@ -1,8 +1,8 @@
 // A layoff day runs a hundred moves in one worker at once. Their batches take
-// turns (MoveTuning.statements, activities/lead-move/turns.ts): never more
-// batch statements at once than the limit, a small book started after a huge
-// one is done long before it, not behind it, and books alike finish one after
-// another rather than all together at the end.
+// turns (MoveTuning.statements, activities/lead-move/turns.ts; here one batch
+// a turn, turnMs 0): never more turns at once than the limit, a small book
+// started after a huge one is done long before it, not behind it, and books
+// alike finish one after another rather than all together at the end.
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createActivities } from '../../activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
@@ -16,17 +16,17 @@ afterAll(() => h?.close());
 
 const io = (): SliceIo => ({ heartbeat: () => {}, signal: new AbortController().signal, log: { info: () => {} } });
 
-/** The database as the engine sees it, counting the batch statements running at once. */
+/** The database as the engine sees it, counting the turns (calls of lead_move_run) running at once. */
 function watched(prisma: PrismaClient, before?: (deletionId: unknown) => Promise<void>) {
   const seen = { running: 0, most: 0, batches: 0, order: [] as unknown[] };
   const proxy = new Proxy(prisma, {
     get(target, prop, receiver) {
       if (prop !== '$queryRaw') return Reflect.get(target, prop, receiver);
       return (strings: TemplateStringsArray, ...values: unknown[]) => {
-        if (!strings.join('?').includes('WITH locked AS')) return target.$queryRaw(strings, ...values);
+        if (!strings.join('?').includes('CALL lead_move_run')) return target.$queryRaw(strings, ...values);
         seen.running++;
         seen.batches++;
-        seen.order.push(values[0]); // the batch's deletion id
+        seen.order.push(values[0]); // the turn's deletion id
         seen.most = Math.max(seen.most, seen.running);
         return (async () => {
           try {
@@ -59,8 +59,8 @@ async function moveOf(ws: Awaited<ReturnType<typeof makeWorkspace>>, handle: str
 }
 
 test.each([1, 2])('with %i statement(s) at once, moves take turns batch by batch: a small book is not stuck behind a big one', async (statements) => {
-  // Fixed batches of 100 in one stream per move: the big book is 30 batches, the small one 2.
-  const tuning: MoveTuning = { min: 100, max: 100, targetMs: 0, streams: 1, statements };
+  // Fixed batches of 100 in one stream per move, one a turn: the big book is 30 batches, the small one 2.
+  const tuning: MoveTuning = { min: 100, max: 100, targetMs: 0, streams: 1, statements, turnMs: 0 };
   const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', big: 'MEMBER', small: 'MEMBER', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER' }, { big: 3_000, small: 200, c: 300 });
   const bigId = await moveOf(ws, 'big', 'a', tuning);
   const smallId = await moveOf(ws, 'small', 'b', tuning);
@@ -95,7 +95,7 @@ test.each([1, 2])('with %i statement(s) at once, moves take turns batch by batch
 
 test('books alike, moved at once, finish one after another: each free turn goes to the move with the fewest leads left', async () => {
   // Fixed batches of 1,000 in one stream per move, one statement at a time: three books of 3,000.
-  const tuning: MoveTuning = { min: 1_000, max: 1_000, targetMs: 0, streams: 1, statements: 1 };
+  const tuning: MoveTuning = { min: 1_000, max: 1_000, targetMs: 0, streams: 1, statements: 1, turnMs: 0 };
   const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', x: 'MEMBER', y: 'MEMBER', z: 'MEMBER', heir: 'MEMBER' }, { x: 3_000, y: 3_000, z: 3_000 });
   const ids = [await moveOf(ws, 'x', 'heir', tuning), await moveOf(ws, 'y', 'heir', tuning), await moveOf(ws, 'z', 'heir', tuning)];
   const { db, seen } = watched(h.prisma);
@@ -109,7 +109,7 @@ test('books alike, moved at once, finish one after another: each free turn goes 
 });
 
 test('a stream waiting for its turn heartbeats, and a slice stopped meanwhile gives its turn up unused', async () => {
-  const tuning: MoveTuning = { min: 100, max: 100, targetMs: 0, streams: 1, statements: 1 };
+  const tuning: MoveTuning = { min: 100, max: 100, targetMs: 0, streams: 1, statements: 1, turnMs: 0 };
   const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', first: 'MEMBER', second: 'MEMBER', a: 'MEMBER' }, { first: 300, second: 300 });
   const firstId = await moveOf(ws, 'first', 'a', tuning);
   const secondId = await moveOf(ws, 'second', 'a', tuning);
