@@ -127,18 +127,18 @@ describe('batch sizing', () => {
   const s = { min: 100, max: 10_000, targetMs: 50 };
   test('a first batch stays within min and max, and is fixed at max when not adapting', () => {
     expect(firstBatchSize({ ...s, targetMs: 0 })).toBe(10_000);
-    expect(firstBatchSize(s)).toBe(1_000);
+    expect(firstBatchSize(s)).toBe(500);
     expect(firstBatchSize(s, 4_321)).toBe(4_321);
     expect(firstBatchSize(s, 99_999)).toBe(10_000);
   });
   test("a slice starts no bigger than the worker's latest batch of any move led to", () => {
-    // Other moves' batches ran long just now (a busy machine): a new move starts at their size, not 1,000.
+    // Other moves' batches ran long just now (a busy machine): a new move starts at their size, not 500.
     expect(firstBatchSize(s, undefined, 320)).toBe(320);
     // A move going on takes the smaller of its own last size and the latest.
     expect(firstBatchSize(s, 4_000, 320)).toBe(320);
     expect(firstBatchSize(s, 400, 6_000)).toBe(400);
-    // A fast database never lets a new move open bigger than 1,000: its first batch is how it learns.
-    expect(firstBatchSize(s, undefined, 6_000)).toBe(1_000);
+    // A fast database never lets a new move open bigger than 500: its first batch is how it learns.
+    expect(firstBatchSize(s, undefined, 6_000)).toBe(500);
     expect(firstBatchSize(s, undefined, 12)).toBe(100);
     expect(firstBatchSize({ ...s, targetMs: 0 }, 400, 320)).toBe(10_000);
   });

@@ -217,8 +217,16 @@ export interface BatchSizing {
 }
 
 /**
+ * A new move's first batch. Small: it is how the move learns how fast the
+ * database is, and a layoff's moves open in the seconds when the lead steps'
+ * own transactions take both cores. Growing from it costs little, since a
+ * turn's batches follow one another in the database (a quarter more each).
+ */
+export const FIRST_BATCH = 500;
+
+/**
  * The first batch of a slice: where this move's previous slice left off, else
- * small (1,000: it grows within a few batches); and never more than `latest`,
+ * FIRST_BATCH; and never more than `latest`,
  * the size the worker's most recent full batch of any move led to (how fast
  * the database is right now: a hundred moves starting at once on a busy
  * machine must not each open with a batch sized for a quiet one). The fixed
@@ -226,5 +234,5 @@ export interface BatchSizing {
  */
 export function firstBatchSize(s: BatchSizing, previous?: number, latest?: number): number {
   if (s.targetMs <= 0) return s.max;
-  return Math.min(s.max, Math.max(s.min, Math.min(previous ?? 1_000, latest ?? Number.POSITIVE_INFINITY)));
+  return Math.min(s.max, Math.max(s.min, Math.min(previous ?? FIRST_BATCH, latest ?? Number.POSITIVE_INFINITY)));
 }
