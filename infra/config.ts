@@ -88,8 +88,9 @@ export const ConfigSchema = z.object({
   /**
    * How long one turn of a stream runs batches in the database, one after
    * another, before it hands the turn back (ms); 0 runs one batch a turn.
+   * Unset: 200, or 0 on the embedded database (worker/index.ts).
    */
-  LEAD_MOVE_TURN_MS: z.coerce.number().int().min(0).max(5_000).default(200),
+  LEAD_MOVE_TURN_MS: z.coerce.number().int().min(0).max(5_000).optional(),
   /**
    * Workflow tasks one worker works on at once. A wizard's short
    * transactions run inside its workflow task (local activities), so a task

@@ -141,7 +141,7 @@ async function startEverything(settings: Config, stops: Stop[], fatal: (reason: 
   // any moment after that reaches it.
   log('Starting the worker (bundling workflows) and the API…');
   const [created, api] = await Promise.all([
-    createWorker({ config, databaseUrl: db.url }),
+    createWorker({ config, databaseUrl: db.url, embedded: db.embedded }),
     startApi({ config, databaseUrl: db.url }),
   ]);
   const { worker } = created;

@@ -4,6 +4,7 @@
 // then are cancelled and retried elsewhere from their committed cursor.
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { DEFAULT_TURN_MS, type MoveTuning } from '../activities/lead-move/engine';
 import type { Config } from '../infra/config';
 import { dataConverter } from '../infra/codec';
 import { activityInterceptors, WORKFLOW_INTERCEPTOR_MODULE } from '../infra/tracing';
@@ -13,10 +14,28 @@ import { connectWorker, temporalConnectOptions } from '../infra/temporal-connect
 export interface WorkerDeps {
   config: Config;
   databaseUrl: string;
+  /**
+   * The database is the embedded PGlite, whose one backend serves every
+   * client in turn: a move's turns then run one batch each (unless
+   * LEAD_MOVE_TURN_MS says otherwise), so the API is never held up longer.
+   */
+  embedded?: boolean;
   /** A pre-built workflow bundle (tests build one per run); default: bundle `workflows/` now. */
   workflowBundlePath?: string;
   /** Overrides for tests (task queue, concurrency). */
   options?: Partial<WorkerOptions>;
+}
+
+/** How this worker's bulk moves run, from its configuration (and whether the database is the embedded one). */
+export function moveTuning(config: Config, embedded = false): MoveTuning {
+  return {
+    min: 100,
+    max: config.LEAD_MOVE_BATCH_SIZE,
+    targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
+    streams: config.LEAD_MOVE_STREAMS,
+    statements: config.LEAD_MOVE_WORKER_STATEMENTS,
+    turnMs: config.LEAD_MOVE_TURN_MS ?? (embedded ? 0 : DEFAULT_TURN_MS),
+  };
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; close(): Promise<void> }> {
@@ -48,14 +67,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     },
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflows,
-    activities: createActivities(prisma, {
-      min: 100,
-      max: config.LEAD_MOVE_BATCH_SIZE,
-      targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
-      streams: config.LEAD_MOVE_STREAMS,
-      statements: config.LEAD_MOVE_WORKER_STATEMENTS,
-      turnMs: config.LEAD_MOVE_TURN_MS,
-    }),
+    activities: createActivities(prisma, moveTuning(config, deps.embedded)),
     // Heartbeats (move progress, cancellation) reach the server within a second.
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',

@@ -35,7 +35,7 @@ async function main() {
   }
   const database = await ensureDatabase(config, (msg) => console.log(msg));
   try {
-    await runWorker({ config, databaseUrl: database.url, workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined });
+    await runWorker({ config, databaseUrl: database.url, embedded: database.embedded, workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined });
   } finally {
     await metrics?.close();
     await tracing?.shutdown();

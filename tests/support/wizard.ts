@@ -11,7 +11,7 @@ import type { PrismaClient } from '../../generated/prisma/client';
 import type { Config } from '../../infra/config';
 import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
-import { createWorker } from '../../worker';
+import { createWorker, moveTuning } from '../../worker';
 import { createActivities } from '../../activities';
 import type { MovePace } from './move-pace';
 import { testConfig, testEnv } from './env';
@@ -69,14 +69,8 @@ export async function wizardHarness(
       ...(pacedDb && opts.pace
         ? {
             options: {
-              activities: createActivities(opts.pace.gate(pacedDb), {
-                min: 100,
-                max: config.LEAD_MOVE_BATCH_SIZE,
-                targetMs: config.LEAD_MOVE_BATCH_TARGET_MS,
-                streams: config.LEAD_MOVE_STREAMS,
-                // One batch a turn: each pass of the gate is one batch.
-                turnMs: 0,
-              }),
+              // One batch a turn: each pass of the gate is one batch.
+              activities: createActivities(opts.pace.gate(pacedDb), { ...moveTuning(config), turnMs: 0 }),
             },
           }
         : {}),

@@ -30,9 +30,19 @@ afterAll(async () => {
   await h?.close();
 });
 
+// One batch a turn (a round trip each, as a move ran before turns): the move lasts long enough to be
+// caught with a slice in flight, even on PGlite, whose one backend a 200-ms turn would hold.
+const ONE_BATCH_A_TURN = 0;
+
 function startWorkerProcess(): ChildProcess {
-  return spawnWorkerProcess(h.config.TEMPORAL_TASK_QUEUE, { LEAD_MOVE_BATCH_SIZE: String(BATCH), LEAD_MOVE_STREAMS: '1' });
+  return spawnWorkerProcess(h.config.TEMPORAL_TASK_QUEUE, {
+    LEAD_MOVE_BATCH_SIZE: String(BATCH),
+    LEAD_MOVE_STREAMS: '1',
+    LEAD_MOVE_TURN_MS: String(ONE_BATCH_A_TURN),
+  });
 }
+
+const workerConfig = () => ({ ...h.config, LEAD_MOVE_TURN_MS: ONE_BATCH_A_TURN });
 
 test('a cancel right after the worker running a move slice was killed: CANCELLED, user ACTIVE, no lead lost', async () => {
   const { prisma, wizard, temporal } = h;
@@ -78,7 +88,7 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
   expect(before.done).toBe(false);
 
   // A new worker comes up, and the admin cancels.
-  replacement = await createWorker({ config: h.config, databaseUrl: testEnv().databaseUrl, workflowBundlePath: testEnv().workflowBundlePath ?? undefined });
+  replacement = await createWorker({ config: workerConfig(), databaseUrl: testEnv().databaseUrl, workflowBundlePath: testEnv().workflowBundlePath ?? undefined });
   running = replacement.worker.run();
   const cancelled = await wizard.cancel(ws.id, deletion.id, asAdmin(ws), { reason: 'changed our mind' });
 
@@ -104,7 +114,7 @@ test('a cancel right after the worker running a move slice was killed: CANCELLED
 test('a cancel while the slice is stuck past its heartbeat timeout (blocked in the database): CANCELLED, user ACTIVE', async () => {
   const { prisma, wizard, temporal } = h;
   if (!replacement) {
-    replacement = await createWorker({ config: h.config, databaseUrl: testEnv().databaseUrl, workflowBundlePath: testEnv().workflowBundlePath ?? undefined });
+    replacement = await createWorker({ config: workerConfig(), databaseUrl: testEnv().databaseUrl, workflowBundlePath: testEnv().workflowBundlePath ?? undefined });
     running = replacement.worker.run();
   }
   const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: BOOK });
