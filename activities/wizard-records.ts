@@ -144,7 +144,7 @@ export function wizardRecordActivities(prisma: Db) {
 
     /**
      * Cancel: the user is ACTIVE again; what was reassigned stays reassigned.
-     * A move still running was stopped after its batch by the workflow; its
+     * A move still running was stopped after its turn by the workflow; its
      * count so far is recorded (LEADS_MOVED) and returned.
      */
     async cancelDeletion(args: {

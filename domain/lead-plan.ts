@@ -202,10 +202,9 @@ export function receivedByTarget(targets: readonly Quota[], moved: number): { us
 }
 
 /**
- * How a move sizes its batches. The rule itself runs in the database with the
- * batches (procedure lead_move_run): a batch that held its row locks more than
- * a quarter past `targetMs` shrinks the next in proportion, one that held them
- * less than three quarters of it grows the next by a quarter.
+ * How a move sizes its batches. The rule runs in the database with the
+ * batches (function lead_move_next_size, called by the procedure
+ * lead_move_run; tests/wizard/lead-move.test.ts).
  */
 export interface BatchSizing {
   /** Fewest leads per batch. */

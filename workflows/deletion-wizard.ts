@@ -85,7 +85,8 @@ type Transactions = typeof remoteTransactions;
 /**
  * The bulk move: each call moves leads in batches for up to a few seconds,
  * heartbeating its cursor; a retry (crash, timeout) resumes from the cursor
- * committed with the last batch. Cancelling waits for the current batch.
+ * committed with the last batch. Cancelling waits for the current turn (at most
+ * LEAD_MOVE_TURN_MS and a batch; closing the streams in the database stops it after its batch).
  */
 const mover = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',

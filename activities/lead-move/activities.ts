@@ -13,7 +13,7 @@ import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
 
 /**
  * How often a slice hands its progress to Temporal. The engine reports after
- * every batch (tens a second); the SDK encodes, encrypts and passes each
+ * every turn (up to five a second per stream); the SDK encodes, encrypts and passes each
  * report to its core, which sends at most one a second to the server
  * (worker/index.ts, `maxHeartbeatThrottleInterval`). Reports in between would
  * be work for nothing.

@@ -24,8 +24,9 @@ export interface MoveTuning extends BatchSizing {
   /** Concurrent streams per move (1 = one id-ordered walk). */
   streams: number;
   /**
-   * Batch statements this engine runs at once over all its moves (default:
-   * no limit beyond the pool). Batches past it wait, and each free turn goes
+   * Turns (calls of lead_move_run, each holding one connection) this engine
+   * runs at once over all its moves (default: no limit beyond the pool).
+   * Turns past it wait, and each free turn goes
    * to the move with the fewest leads left (./turns.ts): moves running
    * together finish one after another, a huge book never starves small ones,
    * and each statement runs at the speed of a core rather than sharing one
@@ -45,7 +46,7 @@ export interface MoveTuning extends BatchSizing {
 /** What a slice needs from whoever runs it (an activity's context, or a test). */
 export interface SliceIo {
   heartbeat(details: unknown): void;
-  /** Aborted: stop each stream after its current batch. */
+  /** Aborted: stop each stream after its current turn. */
   signal: AbortSignal;
   log: { info(message: string, meta?: Record<string, unknown>): void };
 }
@@ -75,8 +76,8 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
   let latestSize: number | undefined;
   /**
    * Moves batches for up to `budgetMs` in every stream at once, then reports.
-   * Heartbeats after every batch (cursors and count); an abort stops each
-   * stream after its current batch (`stopped` when that left work undone).
+   * Heartbeats after every turn (cursors and count); an abort stops each
+   * stream after its current turn (`stopped` when that left work undone).
    */
   async function moveSlice(args: SliceArgs, io: SliceIo): Promise<SliceResult & { stopped: boolean }> {
     const { workspaceId, deletionId, kind } = args;
@@ -90,9 +91,9 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
     const sizes = streams.map(() => firstBatchSize(tuning, args.batchSize, latestSize));
     /** Streams that have had their first turn in this slice (their size is their own from then on). */
     const started = streams.map(() => false);
-    // Longest row-lock hold (server side), and longest round trip as the worker saw it.
+    // Longest row-lock hold (server side), and longest turn as the worker saw it.
     let longestMs = 0;
-    let longestRoundTripMs = 0;
+    let longestTurnMs = 0;
 
     const heartbeat = () =>
       io.heartbeat({
@@ -173,7 +174,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           clearInterval(waiting);
         }
         if (batch === null) return;
-        longestRoundTripMs = Math.max(longestRoundTripMs, Date.now() - t0);
+        longestTurnMs = Math.max(longestTurnMs, Date.now() - t0);
         if (batch.lock_ms.length > 0) {
           batch.lock_ms.forEach((ms, b) => recordLeadBatch(kind, batch.batch_leads[b]!, ms / 1000));
           streams[i] = { ...stream, cursor: BigInt(batch.cursor), moved: batch.moved, done: batch.done };
@@ -181,7 +182,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
           sizes[i] = batch.next_size;
           // Only a batch of the full size says how fast the database is: a short one (a segment's
           // last leads) is fast for its size and must not push every later first batch up.
-          if (batch.last_full) latestSize = sizes[i];
+          if (batch.full_next_size !== null) latestSize = batch.full_next_size;
           heartbeat();
         }
         if (!batch.matched) {
@@ -227,7 +228,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
       streams: streams.length,
       batchSize,
       longestBatchMs: longestMs,
-      longestRoundTripMs,
+      longestTurnMs,
     });
     return { moved, total: layout.total, done, batchSize, stopped: cancelled };
   }

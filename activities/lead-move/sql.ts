@@ -107,9 +107,10 @@ export interface StreamRun {
   /** Each committed batch: leads moved, and how long it held its row locks (ms, its commit included). */
   batch_leads: number[];
   lock_ms: number[];
-  /** The size the stream's next batch should have (the sizing rule is the procedure's), and whether the last batch ran at full size. */
+  /** The size the stream's next batch should have (the rule: lead_move_next_size). */
   next_size: number;
-  last_full: boolean;
+  /** The size that followed the turn's last batch that ran at full size (null when none did): how fast the database is now. */
+  full_next_size: number | null;
 }
 
 /**
@@ -120,7 +121,11 @@ export interface StreamRun {
  * the stream row only while it is still where the last one left it, moves
  * the next leads past the cursor and advances the stream and the move's count
  * in the same commit: a crash loses at most the batch in flight, whole, with
- * its cursor. The batches' sizes follow `sizing` from `size` on.
+ * its cursor. The batches' sizes follow `sizing` from `size` on (the rule:
+ * lead_move_next_size). Should a batch fail, those before it stay committed
+ * and the caller learns of them by reloading the stream. A worker killed
+ * meanwhile does not stop the call: it runs on for at most `budgetMs` and a
+ * batch.
  * Asynchronous commit for these transactions only: should PostgreSQL itself
  * crash, the last batches may be lost, but each one whole with its cursor:
  * the next attempt redoes them and the sweep at confirm moves anything a lost

@@ -1,13 +1,14 @@
-// Whose batch runs next, when a worker runs many moves at once (a layoff's
-// hundred): at most `limit` batch statements at a time, and each free turn
-// goes to the waiting batch whose move has the fewest leads left. So moves
+// Whose turn runs next, when a worker runs many moves at once (a layoff's
+// hundred): at most `limit` turns at a time (a turn: a call of lead_move_run,
+// batches run by the database for up to LEAD_MOVE_TURN_MS), and each free
+// turn goes to the waiting stream whose move has the fewest leads left. So moves
 // finish one after another, each wizard going on to its next step while the
 // others still move (taking turns round the table would finish them all
 // together at the very end, every wizard's next round trips queued behind
-// the last batch), and a huge book never holds up small ones.
+// the last turn), and a huge book never holds up small ones.
 //
 // A move's age counts in its favour, `agingLeadsPerMs` leads per
-// millisecond since it first waited here (kept across its batches and
+// millisecond since it first waited here (kept across its turns and
 // slices), so a huge book that newer small ones keep overtaking gets its turn
 // in the end, and then keeps it until done: behind moves that came after it,
 // a million leads' book waits 500 s at most (behind those that came with it,
@@ -103,7 +104,7 @@ export function statementTurns(limit: number, agingLeadsPerMs = AGING_LEADS_PER_
         return await work();
       } finally {
         running--;
-        // Chosen once the caller has gone on: a move whose batch just ended queues its next one
+        // Chosen once the caller has gone on: a move whose turn just ended queues its next one
         // first, and is weighed with the others rather than passed over for being a moment late.
         setImmediate(next);
       }

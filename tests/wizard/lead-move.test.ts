@@ -118,7 +118,8 @@ test('a turn runs batches one after another in the database, each sized by the r
   // 1,000 → 1,250 → 1,563 → 1,954 → 2,443, then what the limit leaves (the target's segment, the stream's end).
   expect(grown.batch_leads).toEqual([1_000, 1_250, 1_563, 1_954, 2_443, 1_790]);
   expect(grown.lock_ms).toHaveLength(6);
-  expect(grown).toMatchObject({ moved: 10_000, done: false, matched: true, last_full: false, next_size: 3_818 });
+  // The size after the last full batch says how fast the database is; the short last one does not.
+  expect(grown).toMatchObject({ moved: 10_000, done: false, matched: true, full_next_size: 3_054, next_size: 3_818 });
   const row = await prisma.leadMoveStream.findUniqueOrThrow({ where: { deletionId_kind_stream: { deletionId, kind: 'MOVE', stream: 0 } } });
   expect(row).toMatchObject({ moved: 10_000, cursor: BigInt(grown.cursor) });
   expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 10_000, batches: 6 });
@@ -128,7 +129,7 @@ test('a turn runs batches one after another in the database, each sized by the r
   const slow = { ...fast, targetMs: 0.001 };
   const shrunk = await streamRun(prisma, move, after, { to: ann, size: 1_000, limit: 2_000, budgetMs: 60_000 }, slow);
   expect(shrunk.batch_leads).toEqual([1_000, ...Array(10).fill(100)]);
-  expect(shrunk).toMatchObject({ moved: 12_000, next_size: 100, last_full: true });
+  expect(shrunk).toMatchObject({ moved: 12_000, next_size: 100, full_next_size: 100 });
 
   // No budget: one batch. A caller whose view is stale (another attempt moved the stream on): nothing runs.
   const now = { ...after, cursor: BigInt(shrunk.cursor), moved: shrunk.moved };
@@ -143,6 +144,38 @@ test('a turn runs batches one after another in the database, each sized by the r
   const gone = await streamRun(prisma, move, latest, { to: ann, size: 500, limit: 3_000, budgetMs: 60_000 }, fast);
   expect(gone).toMatchObject({ matched: false, target_active: false, batch_leads: [], moved: 12_500 });
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 12_500, [leaver]: 17_500 });
+});
+
+test('the sizing rule (lead_move_next_size): a slow batch shrinks the next in proportion, a fast one grows it by a quarter', async () => {
+  const next = async (size: number, ms: number, targetMs = 50) =>
+    (await prisma.$queryRaw<{ n: number }[]>`SELECT lead_move_next_size(${size}::int, ${ms}::float8, 100, 10000, ${targetMs}::float8) AS n`)[0]!.n;
+  expect(await next(5_000, 200)).toBe(1_250);
+  expect(await next(1_000, 10)).toBe(1_250);
+  expect(await next(1_000, 50)).toBe(1_000); // within a quarter of the aim: kept
+  expect(await next(1_000, 62)).toBe(1_000);
+  expect(await next(9_000, 1)).toBe(10_000); // never past the maximum
+  expect(await next(150, 10_000)).toBe(100); // nor under the minimum
+  expect(await next(123, 10_000, 0)).toBe(10_000); // not adapting: the maximum
+  // On a database with a steady cost per lead, batches settle near the aim within a few dozen.
+  for (const msPerLead of [0.001, 0.02, 0.08, 0.5]) {
+    let size = 500;
+    for (let i = 0; i < 40; i++) size = await next(size, size * msPerLead);
+    const ideal = Math.min(10_000, Math.max(100, 50 / msPerLead));
+    expect(size * msPerLead <= 50 * 1.25 || size === 100).toBe(true);
+    expect(size).toBeGreaterThanOrEqual(Math.min(ideal * 0.6, 10_000));
+  }
+});
+
+test('a turn refuses a size, limit or budget it cannot run, and changes nothing', async () => {
+  const { ws, leaver, ann, deletionId } = await plannedMove(2_000, { ann: 100 });
+  const move = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, from: leaver };
+  const [stream] = (await layOut(prisma, 1, ws.id, deletionId, 'MOVE')).streams;
+  const sizing = { min: 100, max: 10_000, targetMs: 20 };
+  for (const bad of [{ size: 0, limit: 100, budgetMs: 10 }, { size: 100, limit: 0, budgetMs: 10 }, { size: 100, limit: 100, budgetMs: -1 }]) {
+    await expect(streamRun(prisma, move, stream!, { to: ann, ...bad }, sizing)).rejects.toThrow(/lead_move_run: size/);
+  }
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [leaver]: 2_000 });
+  expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 0, batches: 0 });
 });
 
 test('a move begun by a single-stream worker continues from its cursor in streams', async () => {

@@ -15,12 +15,30 @@
 --   call (a target's segment or the stream's end);
 -- - moves them, and advances the stream and the move's count, in the same
 --   commit.
--- Batch sizing (one rule, here only): a batch that held its row locks more
--- than a quarter past p_target_ms shrinks the next in proportion; one that
--- held them less than three quarters of it grows the next by a quarter;
--- always within [p_min, p_max]. p_target_ms 0 keeps p_size. A batch's time
--- runs from its statement's start to its commit's end: the foreign-key
--- checks and the commit included, as long as any lead stayed locked.
+-- Batch sizing: lead_move_next_size, below. A batch's time runs from its
+-- statement's start to its commit's end: the foreign-key checks and the
+-- commit included, as long as any lead stayed locked.
+--
+-- A worker killed during a call does not stop it: the call runs on for at
+-- most p_budget_ms and one batch, each batch committed; a retry's batch waits
+-- for the stream row, then finds the cursor moved on and reloads.
+
+-- The next batch's size after one of `size` held its locks `ms`: shrinks in
+-- proportion when it ran more than a quarter past `target_ms`, grows by a
+-- quarter when it ran under three quarters of it, always within
+-- [min_size, max_size]; target_ms 0 (not adapting) keeps max_size.
+CREATE FUNCTION lead_move_next_size(size integer, ms double precision, min_size integer, max_size integer, target_ms double precision)
+RETURNS integer LANGUAGE sql IMMUTABLE STRICT AS $fn$
+  SELECT CASE
+    WHEN target_ms <= 0 THEN max_size
+    ELSE least(max_size, greatest(min_size, CASE
+      WHEN ms > target_ms * 1.25 THEN floor(size * target_ms / ms)::integer
+      WHEN ms < target_ms * 0.75 THEN ceil(size * 1.25)::integer
+      ELSE size
+    END))
+  END
+$fn$;
+
 CREATE PROCEDURE lead_move_run(
   p_deletion_id text, p_kind text, p_stream integer, p_plan integer,
   p_workspace_id text, p_from text, p_to text, p_upper bigint,
@@ -34,25 +52,30 @@ CREATE PROCEDURE lead_move_run(
   -- Each committed batch: its leads moved and how long it held its locks (ms).
   INOUT batch_leads integer[] DEFAULT NULL,
   INOUT lock_ms double precision[] DEFAULT NULL,
-  -- The size the next batch should have, and whether the last one ran at full size.
+  -- The size the next batch should have; and the size that followed the last
+  -- batch that ran at full size (null when none did): how fast the database is.
   INOUT next_size integer DEFAULT NULL,
-  INOUT last_full boolean DEFAULT NULL)
+  INOUT full_next_size integer DEFAULT NULL)
 LANGUAGE plpgsql AS $proc$
 DECLARE
   call_started timestamptz := clock_timestamp();
   batch_started timestamptz;
   room integer := p_limit;
   this_size integer;
+  n integer;
   ms double precision;
   r record;
 BEGIN
+  IF p_size IS NULL OR p_size < 1 OR p_limit IS NULL OR p_limit < 1 OR p_budget_ms IS NULL OR p_budget_ms < 0 THEN
+    RAISE EXCEPTION 'lead_move_run: size % and limit % must be at least 1, budget % at least 0', p_size, p_limit, p_budget_ms
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   done := false;
   matched := true;
   target_active := true;
   batch_leads := '{}';
   lock_ms := '{}';
   next_size := p_size;
-  last_full := false;
   LOOP
     this_size := least(next_size, room);
     batch_started := clock_timestamp();
@@ -102,21 +125,19 @@ BEGIN
     END IF;
     COMMIT;
     ms := extract(epoch FROM clock_timestamp() - batch_started) * 1000;
-    batch_leads := batch_leads || (r.new_moved - moved);
+    n := r.new_moved - moved;
+    batch_leads := batch_leads || n;
     lock_ms := lock_ms || ms;
-    room := room - (r.new_moved - moved);
-    last_full := this_size = next_size;
+    room := room - n;
     cursor := r.new_cursor;
     moved := r.new_moved;
     done := r.new_done;
-    IF p_target_ms > 0 THEN
-      IF ms > p_target_ms * 1.25 THEN
-        next_size := floor(next_size * p_target_ms / ms);
-      ELSIF ms < p_target_ms * 0.75 THEN
-        next_size := ceil(next_size * 1.25);
-      END IF;
-      next_size := least(p_max, greatest(p_min, next_size));
+    -- Only a batch that ran at full size and moved all it asked for says how fast the
+    -- database is: a short one (a segment's last leads) is fast for its size.
+    IF this_size = next_size AND n = this_size THEN
+      full_next_size := lead_move_next_size(next_size, ms, p_min, p_max, p_target_ms);
     END IF;
+    next_size := lead_move_next_size(next_size, ms, p_min, p_max, p_target_ms);
     EXIT WHEN done OR room <= 0 OR extract(epoch FROM clock_timestamp() - call_started) * 1000 >= p_budget_ms;
   END LOOP;
 END
