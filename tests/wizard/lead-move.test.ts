@@ -146,6 +146,39 @@ test('a turn runs batches one after another in the database, each sized by the r
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 12_500, [leaver]: 17_500 });
 });
 
+test("a batch moves the leaver's next leads in id order and no one else's, however others' leads lie between them", async () => {
+  // Books of leads that arrived over time: the leaver's leads and carl's alternate in id order.
+  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', carl: 'MEMBER' });
+  const [leaver, ann, carl] = ['leaver', 'ann', 'carl'].map((h) => ws.users[h]!.id) as [string, string, string];
+  await prisma.$executeRaw`
+    INSERT INTO leads (workspace_id, owner_id, name, email)
+    SELECT ${ws.id}, CASE WHEN g % 2 = 0 THEN ${leaver} ELSE ${carl} END, 'Lead ' || g, 'lead' || g || '@example.test'
+    FROM generate_series(1, 6000) AS g`;
+  const theirs = (await prisma.lead.findMany({ where: { workspaceId: ws.id, ownerId: leaver }, orderBy: { id: 'asc' }, select: { id: true } })).map((l) => l.id);
+  const deletionId = await deletionFor(ws, 'leaver');
+  const acts = leadMoveActivities(prisma, TUNING);
+  await acts.startLeadMove({ workspaceId: ws.id, deletionId, userId: leaver, kind: 'MOVE', distribution: [{ userId: ann, weight: 100 }], actor: { type: 'USER', id: ws.users.admin!.id } });
+  const move = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, from: leaver };
+  const [stream] = (await layOut(prisma, 1, ws.id, deletionId, 'MOVE')).streams;
+  const fixed = { min: 100, max: 10_000, targetMs: 0 };
+
+  const first = await streamRun(prisma, move, stream!, { to: ann, size: 1_000, limit: 10_000, budgetMs: 0 }, { ...fixed, max: 1_000 });
+  expect(first).toMatchObject({ batch_leads: [1_000], moved: 1_000, done: false });
+  expect(BigInt(first.cursor)).toBe(theirs[999]);
+  const owners = async () =>
+    new Map((await prisma.lead.findMany({ where: { workspaceId: ws.id }, select: { id: true, ownerId: true } })).map((l) => [l.id, l.ownerId]));
+  let now = await owners();
+  expect(theirs.filter((id) => now.get(id) === ann)).toEqual(theirs.slice(0, 1_000));
+  expect([...now.values()].filter((o) => o === carl)).toHaveLength(3_000);
+
+  // The rest in batches of 700: the last one short, the stream done, carl's leads untouched.
+  const rest = await streamRun(prisma, move, { ...stream!, cursor: BigInt(first.cursor), moved: first.moved }, { to: ann, size: 700, limit: 10_000, budgetMs: 60_000 }, { ...fixed, max: 700 });
+  expect(rest).toMatchObject({ batch_leads: [700, 700, 600], moved: 3_000, done: true });
+  now = await owners();
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 3_000, [carl]: 3_000 });
+  expect(theirs.every((id) => now.get(id) === ann)).toBe(true);
+});
+
 test('the sizing rule (lead_move_next_size): a slow batch shrinks the next in proportion, a fast one grows it by a quarter', async () => {
   const next = async (size: number, ms: number, targetMs = 50) =>
     (await prisma.$queryRaw<{ n: number }[]>`SELECT lead_move_next_size(${size}::int, ${ms}::float8, 100, 10000, ${targetMs}::float8) AS n`)[0]!.n;
