@@ -3,14 +3,16 @@
 // begun by a single-stream worker is continued, and when leads disappear
 // under a running move.
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { leadMoveActivities } from '../../activities/lead-move/activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
 import { layOut, streamRun } from '../../activities/lead-move/sql';
 import { wizardRecordActivities } from '../../activities/wizard-records';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createPrisma } from '../../infra/database';
+import { DATABASE_KINDS } from '../db/helpers';
 import { testEnv } from '../support/env';
-import { leadsByOwner, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { eventually, leadsByOwner, makeWorkspace, type TestWorkspace } from '../support/wizard';
 
 /** Fixed batches of 1,000 in two streams, so batches can be counted. */
 const TUNING: MoveTuning = { min: 100, max: 1_000, targetMs: 0, streams: 2 };
@@ -178,6 +180,71 @@ test("a batch moves the leaver's next leads in id order and no one else's, howev
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 3_000, [carl]: 3_000 });
   expect(theirs.every((id) => now.get(id) === ann)).toBe(true);
 });
+
+test("a sparse book (1 lead in 40 of the ids, others' leads between) moves the same way, lead by lead", async () => {
+  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', carl: 'MEMBER' });
+  const [leaver, ann, carl] = ['leaver', 'ann', 'carl'].map((h) => ws.users[h]!.id) as [string, string, string];
+  await prisma.$executeRaw`
+    INSERT INTO leads (workspace_id, owner_id, name, email)
+    SELECT ${ws.id}, CASE WHEN g % 40 = 0 THEN ${leaver} ELSE ${carl} END, 'Lead ' || g, 'lead' || g || '@example.test'
+    FROM generate_series(1, 20000) AS g`;
+  const theirs = (await prisma.lead.findMany({ where: { workspaceId: ws.id, ownerId: leaver }, orderBy: { id: 'asc' }, select: { id: true } })).map((l) => l.id);
+  expect(theirs).toHaveLength(500);
+  const deletionId = await deletionFor(ws, 'leaver');
+  const acts = leadMoveActivities(prisma, TUNING);
+  await acts.startLeadMove({ workspaceId: ws.id, deletionId, userId: leaver, kind: 'MOVE', distribution: [{ userId: ann, weight: 100 }], actor: { type: 'USER', id: ws.users.admin!.id } });
+  const move = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, from: leaver };
+  const [stream] = (await layOut(prisma, 1, ws.id, deletionId, 'MOVE')).streams;
+  const fixed = { min: 100, max: 150, targetMs: 0 };
+
+  const first = await streamRun(prisma, move, stream!, { to: ann, size: 150, limit: 150, budgetMs: 0 }, fixed);
+  expect(first).toMatchObject({ batch_leads: [150], moved: 150, done: false });
+  expect(BigInt(first.cursor)).toBe(theirs[149]);
+  const moved = await prisma.lead.findMany({ where: { workspaceId: ws.id, ownerId: ann }, orderBy: { id: 'asc' }, select: { id: true } });
+  expect(moved.map((l) => l.id)).toEqual(theirs.slice(0, 150));
+
+  const rest = await streamRun(prisma, move, { ...stream!, cursor: BigInt(first.cursor), moved: first.moved }, { to: ann, size: 150, limit: 10_000, budgetMs: 60_000 }, fixed);
+  expect(rest).toMatchObject({ batch_leads: [150, 150, 50], moved: 500, done: true });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 500, [carl]: 19_500 });
+  expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 500, batches: 4 });
+});
+
+// PGlite runs one transaction at a time: there a batch cannot be held half-way.
+if (DATABASE_KINDS.includes('PostgreSQL'))
+  test("a batch takes the move's shared count only after its leads' checks: a batch held there keeps the other stream waiting for nothing", async () => {
+    const { ws, leaver, ann, deletionId } = await plannedMove(4_000, { ann: 100 });
+    const move = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, from: leaver };
+    const [first] = (await layOut(prisma, 2, ws.id, deletionId, 'MOVE')).streams;
+    const fixed = { min: 100, max: 1_000, targetMs: 0 };
+    // Hold the target's row: the batch's foreign-key checks (FOR KEY SHARE on ann) wait at the end of its UPDATE.
+    const hold = new Client({ connectionString: testEnv().databaseUrl });
+    const probe = new Client({ connectionString: testEnv().databaseUrl });
+    await Promise.all([hold.connect(), probe.connect()]);
+    try {
+      await hold.query('BEGIN');
+      await hold.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [ann]);
+      const holdPid = (await hold.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const batch = streamRun(prisma, move, first!, { to: ann, size: 1_000, limit: 1_000, budgetMs: 0 }, fixed);
+      await eventually(async () => {
+        const { rows } = await probe.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holdPid]);
+        return rows.length > 0 ? true : undefined;
+      }, 30_000, 'the batch to wait on its checks');
+      // What the other stream's batch needs next: the move's count row, free (it used to be held here).
+      await probe.query('BEGIN');
+      await expect(
+        probe.query('SELECT moved FROM lead_moves WHERE deletion_id = $1 AND kind = $2 FOR NO KEY UPDATE NOWAIT', [deletionId, 'MOVE']),
+      ).resolves.toMatchObject({ rows: [{ moved: 0 }] });
+      await probe.query('ROLLBACK');
+      await hold.query('ROLLBACK');
+      expect(await batch).toMatchObject({ batch_leads: [1_000], moved: 1_000, matched: true });
+    } finally {
+      await hold.end().catch(() => {});
+      await probe.end().catch(() => {});
+    }
+    // One transaction still: the leads, the stream's cursor and the move's count moved together.
+    expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 1_000, batches: 1 });
+    expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 1_000, [leaver]: 3_000 });
+  }, 120_000);
 
 test('the sizing rule (lead_move_next_size): a slow batch shrinks the next in proportion, a fast one grows it by a quarter', async () => {
   const next = async (size: number, ms: number, targetMs = 50) =>

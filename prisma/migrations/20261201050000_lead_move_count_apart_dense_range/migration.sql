@@ -1,0 +1,134 @@
+-- A batch of lead_move_run updates the move's count (lead_moves, one row
+-- shared by all the move's streams) in a statement of its own, after the
+-- statement that moves the leads, in the same transaction. In one statement
+-- the count's row lock was taken before the leads' foreign-key checks, which
+-- run at the end of the statement, so each stream held it through ~1,000
+-- checks while the other stream waited for its commit (2.8% of the streams'
+-- time in a 1M move, pg_stat_activity sampled every 10 ms). Now the lock is
+-- held for one single-row UPDATE and the commit. Still one transaction per
+-- batch: the leads, the stream's cursor and the move's count commit together.
+--
+-- And the range of a batch is used only where it is dense: at most 16 ids
+-- (of any owner, any workspace) per lead of the batch between the cursor and
+-- the batch's last id. The planner cannot see the range's upper end (it comes
+-- from the batch), so on a table where one owner holds a large share it may
+-- walk the primary key over the range instead of the owner index; bounded so,
+-- that walk reads at most 16 rows per lead moved. A sparse batch (a book that
+-- grew slowly among many others' leads, or a first batch behind a long gap)
+-- moves its leads by id, one primary-key lookup each, as before 2026-12-01.
+-- Either way exactly the batch's leads move: the read and the UPDATE share
+-- the statement's snapshot, and only one of the two UPDATEs acts.
+--
+-- Everything else is unchanged (see 20261201033000_lead_move_range_update).
+CREATE OR REPLACE PROCEDURE lead_move_run(
+  p_deletion_id text, p_kind text, p_stream integer, p_plan integer,
+  p_workspace_id text, p_from text, p_to text, p_upper bigint,
+  p_size integer, p_min integer, p_max integer, p_target_ms double precision,
+  p_limit integer, p_budget_ms double precision,
+  -- The stream as the caller last saw it; as the call left it.
+  INOUT cursor bigint, INOUT moved integer,
+  INOUT done boolean DEFAULT NULL,
+  INOUT matched boolean DEFAULT NULL,
+  INOUT target_active boolean DEFAULT NULL,
+  -- Each committed batch: its leads moved and how long it held its locks (ms).
+  INOUT batch_leads integer[] DEFAULT NULL,
+  INOUT lock_ms double precision[] DEFAULT NULL,
+  -- The size the next batch should have; and the size that followed the last
+  -- batch that ran at full size (null when none did): how fast the database is.
+  INOUT next_size integer DEFAULT NULL,
+  INOUT full_next_size integer DEFAULT NULL)
+LANGUAGE plpgsql AS $proc$
+DECLARE
+  call_started timestamptz := clock_timestamp();
+  batch_started timestamptz;
+  room integer := p_limit;
+  this_size integer;
+  n integer;
+  ms double precision;
+  r record;
+BEGIN
+  IF p_size IS NULL OR p_size < 1 OR p_limit IS NULL OR p_limit < 1 OR p_budget_ms IS NULL OR p_budget_ms < 0 THEN
+    RAISE EXCEPTION 'lead_move_run: size % and limit % must be at least 1, budget % at least 0', p_size, p_limit, p_budget_ms
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  done := false;
+  matched := true;
+  target_active := true;
+  batch_leads := '{}';
+  lock_ms := '{}';
+  next_size := p_size;
+  LOOP
+    this_size := least(next_size, room);
+    batch_started := clock_timestamp();
+    WITH locked AS (
+      SELECT s.stream, set_config('synchronous_commit', 'off', true) FROM lead_move_streams s
+      WHERE s.deletion_id = p_deletion_id AND s.kind = p_kind AND s.stream = p_stream
+        AND s.cursor = lead_move_run.cursor AND s.moved = lead_move_run.moved AND NOT s.done AND s.plan = p_plan
+        AND EXISTS (SELECT 1 FROM users u WHERE u.id = p_to AND u.status = 'ACTIVE')
+      FOR UPDATE
+    ), batch AS (
+      SELECT array_agg(n.id) AS ids, max(n.id) AS last, count(*)::int AS found,
+        -- Dense: the batch's id span holds at most 16 ids per lead of it.
+        max(n.id) - lead_move_run.cursor <= 16 * count(*) AS dense
+      FROM (
+        SELECT l.id FROM leads l
+        WHERE l.workspace_id = p_workspace_id AND l.owner_id = p_from
+          AND l.id > lead_move_run.cursor AND l.id <= p_upper
+        ORDER BY l.workspace_id, l.owner_id, l.id LIMIT this_size
+      ) n
+    ), moved_range AS (
+      UPDATE leads l SET owner_id = p_to
+      WHERE l.workspace_id = p_workspace_id AND l.owner_id = p_from
+        AND l.id > lead_move_run.cursor AND l.id <= (SELECT b.last FROM batch b WHERE b.dense)
+        AND EXISTS (SELECT 1 FROM locked)
+      RETURNING l.id
+    ), moved_ids AS (
+      UPDATE leads l SET owner_id = p_to
+      WHERE l.workspace_id = p_workspace_id AND l.owner_id = p_from
+        AND l.id = ANY((SELECT b.ids FROM batch b WHERE NOT b.dense)::bigint[])
+        AND EXISTS (SELECT 1 FROM locked)
+      RETURNING l.id
+    ), counted AS (
+      SELECT (SELECT count(*) FROM moved_range)::int + (SELECT count(*) FROM moved_ids)::int AS n
+    ), advanced AS (
+      UPDATE lead_move_streams st
+      SET cursor = COALESCE(b.last, st.cursor), moved = st.moved + c.n,
+          done = b.found < this_size OR st.from_position + st.moved + c.n >= st.to_position
+      FROM batch b, counted c
+      WHERE st.deletion_id = p_deletion_id AND st.kind = p_kind AND st.stream = p_stream AND EXISTS (SELECT 1 FROM locked)
+      RETURNING st.cursor AS new_cursor, st.moved AS new_moved, st.done AS new_done
+    )
+    SELECT a.new_cursor, a.new_moved, a.new_done,
+      EXISTS (SELECT 1 FROM users u WHERE u.id = p_to AND u.status = 'ACTIVE') AS active
+    INTO r
+    FROM counted LEFT JOIN advanced a ON true;
+    IF r.new_cursor IS NULL THEN
+      -- Another attempt moved this stream on, a cancel closed it, the plan was
+      -- rewritten, or the target left: nothing changed; the caller reloads.
+      matched := false;
+      target_active := r.active;
+      RETURN;
+    END IF;
+    n := r.new_moved - moved;
+    -- The move's count, shared by all its streams: its row lock is taken only
+    -- now, after the leads' foreign-key checks, and held just to the commit.
+    UPDATE lead_moves m SET moved = m.moved + n, batches = m.batches + 1, updated_at = now()
+    WHERE m.deletion_id = p_deletion_id AND m.kind = p_kind;
+    COMMIT;
+    ms := extract(epoch FROM clock_timestamp() - batch_started) * 1000;
+    batch_leads := batch_leads || n;
+    lock_ms := lock_ms || ms;
+    room := room - n;
+    cursor := r.new_cursor;
+    moved := r.new_moved;
+    done := r.new_done;
+    -- Only a batch that ran at full size and moved all it asked for says how fast the
+    -- database is: a short one (a segment's last leads) is fast for its size.
+    IF this_size = next_size AND n = this_size THEN
+      full_next_size := lead_move_next_size(next_size, ms, p_min, p_max, p_target_ms);
+    END IF;
+    next_size := lead_move_next_size(next_size, ms, p_min, p_max, p_target_ms);
+    EXIT WHEN done OR room <= 0 OR extract(epoch FROM clock_timestamp() - call_started) * 1000 >= p_budget_ms;
+  END LOOP;
+END
+$proc$;
