@@ -115,7 +115,8 @@ export interface StreamRun {
 
 /**
  * One turn of one stream: batches of it, run by the database one after
- * another (procedure `lead_move_run`, prisma/migrations/…_lead_move_run),
+ * another (procedure `lead_move_run`, latest body in
+ * prisma/migrations/…_lead_move_count_apart_dense_range),
  * each one statement and its own commit, for up to `budgetMs` and never past
  * `limit` leads (the target's segment, the stream's end). Each batch locks
  * the stream row only while it is still where the last one left it, moves
