@@ -1,7 +1,8 @@
 // The bulk move's statements. Invariants each one keeps:
-// - a batch (run by the database, procedure lead_move_run) is ONE statement,
+// - a batch (run by the database, procedure lead_move_run) is ONE transaction,
 //   committed on its own, that moves the next leads past its stream's
-//   cursor and advances the cursor and the move's count in the same commit,
+//   cursor and advances the cursor (one statement) and the move's count (a
+//   second, after the leads' foreign-key checks) in the same commit,
 //   and only if the stream is still where its caller last saw it (cursor,
 //   count, plan version) and the target is ACTIVE: a crash leaves every lead
 //   with exactly one owner, and two attempts never move a range twice;
@@ -117,7 +118,7 @@ export interface StreamRun {
  * One turn of one stream: batches of it, run by the database one after
  * another (procedure `lead_move_run`, latest body in
  * prisma/migrations/…_lead_move_count_apart_dense_range),
- * each one statement and its own commit, for up to `budgetMs` and never past
+ * each its own transaction, for up to `budgetMs` and never past
  * `limit` leads (the target's segment, the stream's end). Each batch locks
  * the stream row only while it is still where the last one left it, moves
  * the next leads past the cursor and advances the stream and the move's count

@@ -181,7 +181,7 @@ test("a batch moves the leaver's next leads in id order and no one else's, howev
   expect(theirs.every((id) => now.get(id) === ann)).toBe(true);
 });
 
-test("a sparse book (1 lead in 40 of the ids, others' leads between) moves the same way, lead by lead", async () => {
+test("a sparse book (1 lead in 40 of the ids, others' leads between) moves exactly its leads, batch by batch (by id: too sparse for a range)", async () => {
   const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', carl: 'MEMBER' });
   const [leaver, ann, carl] = ['leaver', 'ann', 'carl'].map((h) => ws.users[h]!.id) as [string, string, string];
   await prisma.$executeRaw`
@@ -209,6 +209,20 @@ test("a sparse book (1 lead in 40 of the ids, others' leads between) moves the s
   expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 500, batches: 4 });
 });
 
+test('the density rule (lead_move_dense): a batch moves as one range when its ids, first to last, are at most 16 per lead', async () => {
+  const dense = async (first: number, last: number, found: number) =>
+    (await prisma.$queryRaw<{ d: boolean | null }[]>`SELECT lead_move_dense(${first}::bigint, ${last}::bigint, ${found}::bigint) AS d`)[0]!.d;
+  expect(await dense(1, 16, 1)).toBe(true);
+  expect(await dense(1, 17, 1)).toBe(false);
+  // 1,000 leads spread over 16,000 ids: dense; over one id more: by id.
+  expect(await dense(100_001, 116_000, 1_000)).toBe(true);
+  expect(await dense(100_001, 116_001, 1_000)).toBe(false);
+  // A book's leads back to back, and one lead in 40 (the sparse test above).
+  expect(await dense(5, 1_004, 1_000)).toBe(true);
+  expect(await dense(40, 40 * 150, 150)).toBe(false);
+  expect(await dense(1, 1, 0)).toBe(false);
+});
+
 // PGlite runs one transaction at a time: there a batch cannot be held half-way.
 if (DATABASE_KINDS.includes('PostgreSQL'))
   test("a batch takes the move's shared count only after its leads' checks: a batch held there keeps the other stream waiting for nothing", async () => {
@@ -220,11 +234,12 @@ if (DATABASE_KINDS.includes('PostgreSQL'))
     const hold = new Client({ connectionString: testEnv().databaseUrl });
     const probe = new Client({ connectionString: testEnv().databaseUrl });
     await Promise.all([hold.connect(), probe.connect()]);
+    let batch: ReturnType<typeof streamRun> | undefined;
     try {
       await hold.query('BEGIN');
       await hold.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [ann]);
       const holdPid = (await hold.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const batch = streamRun(prisma, move, first!, { to: ann, size: 1_000, limit: 1_000, budgetMs: 0 }, fixed);
+      batch = streamRun(prisma, move, first!, { to: ann, size: 1_000, limit: 1_000, budgetMs: 0 }, fixed);
       await eventually(async () => {
         const { rows } = await probe.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holdPid]);
         return rows.length > 0 ? true : undefined;
@@ -240,6 +255,7 @@ if (DATABASE_KINDS.includes('PostgreSQL'))
     } finally {
       await hold.end().catch(() => {});
       await probe.end().catch(() => {});
+      await batch?.catch(() => {}); // settled before the test ends, whatever failed above
     }
     // One transaction still: the leads, the stream's cursor and the move's count moved together.
     expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 1_000, batches: 1 });

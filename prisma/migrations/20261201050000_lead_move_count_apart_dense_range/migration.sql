@@ -8,18 +8,30 @@
 -- held for one single-row UPDATE and the commit. Still one transaction per
 -- batch: the leads, the stream's cursor and the move's count commit together.
 --
--- And the range of a batch is used only where it is dense: at most 16 ids
--- (of any owner, any workspace) per lead of the batch between the cursor and
--- the batch's last id. The planner cannot see the range's upper end (it comes
--- from the batch), so on a table where one owner holds a large share it may
--- walk the primary key over the range instead of the owner index; bounded so,
--- that walk reads at most 16 rows per lead moved. A sparse batch (a book that
--- grew slowly among many others' leads, or a first batch behind a long gap)
--- moves its leads by id, one primary-key lookup each, as before 2026-12-01.
--- Either way exactly the batch's leads move: the read and the UPDATE share
--- the statement's snapshot, and only one of the two UPDATEs acts.
+-- And a batch's leads move as one range only where the range is dense
+-- (lead_move_dense, below): its ids from the batch's first to its last, of
+-- any owner and any workspace, at most 16 per lead of the batch. The planner
+-- cannot see the range's ends (they come from the batch), so where one owner
+-- holds a large share of the table it may walk the primary key over the range
+-- instead of the owner index: bounded so, that walk reads at most 16 rows per
+-- lead moved. A sparse batch (a book that grew slowly among many others'
+-- leads) moves its leads by id, one primary-key lookup each, as before
+-- 2026-12-01. The range starts at the batch's first lead, not at the cursor:
+-- in the statement's snapshot no lead of the user lies between the two, and a
+-- gap before a book (a first batch behind others' leads) does not count
+-- against it. Either way exactly the batch's leads move: the read and the
+-- UPDATE share the statement's snapshot, and only one of the two UPDATEs acts
+-- (the other is switched off as a whole, whatever its plan).
 --
 -- Everything else is unchanged (see 20261201033000_lead_move_range_update).
+
+-- Is a batch of `found` leads, ids `first` to `last`, dense enough to move as
+-- one range: at most 16 ids (of anyone) per lead of it.
+CREATE FUNCTION lead_move_dense(first bigint, last bigint, found bigint)
+RETURNS boolean LANGUAGE sql IMMUTABLE STRICT AS $fn$
+  SELECT found > 0 AND last - first + 1 <= 16 * found
+$fn$;
+
 CREATE OR REPLACE PROCEDURE lead_move_run(
   p_deletion_id text, p_kind text, p_stream integer, p_plan integer,
   p_workspace_id text, p_from text, p_to text, p_upper bigint,
@@ -67,9 +79,8 @@ BEGIN
         AND EXISTS (SELECT 1 FROM users u WHERE u.id = p_to AND u.status = 'ACTIVE')
       FOR UPDATE
     ), batch AS (
-      SELECT array_agg(n.id) AS ids, max(n.id) AS last, count(*)::int AS found,
-        -- Dense: the batch's id span holds at most 16 ids per lead of it.
-        max(n.id) - lead_move_run.cursor <= 16 * count(*) AS dense
+      SELECT array_agg(n.id) AS ids, min(n.id) AS first, max(n.id) AS last, count(*)::int AS found,
+        lead_move_dense(min(n.id), max(n.id), count(*)) AS dense
       FROM (
         SELECT l.id FROM leads l
         WHERE l.workspace_id = p_workspace_id AND l.owner_id = p_from
@@ -79,14 +90,14 @@ BEGIN
     ), moved_range AS (
       UPDATE leads l SET owner_id = p_to
       WHERE l.workspace_id = p_workspace_id AND l.owner_id = p_from
-        AND l.id > lead_move_run.cursor AND l.id <= (SELECT b.last FROM batch b WHERE b.dense)
-        AND EXISTS (SELECT 1 FROM locked)
+        AND l.id >= (SELECT b.first FROM batch b) AND l.id <= (SELECT b.last FROM batch b)
+        AND (SELECT b.dense FROM batch b) AND EXISTS (SELECT 1 FROM locked)
       RETURNING l.id
     ), moved_ids AS (
       UPDATE leads l SET owner_id = p_to
       WHERE l.workspace_id = p_workspace_id AND l.owner_id = p_from
-        AND l.id = ANY((SELECT b.ids FROM batch b WHERE NOT b.dense)::bigint[])
-        AND EXISTS (SELECT 1 FROM locked)
+        AND l.id = ANY((SELECT b.ids FROM batch b)::bigint[])
+        AND (SELECT NOT b.dense FROM batch b) AND EXISTS (SELECT 1 FROM locked)
       RETURNING l.id
     ), counted AS (
       SELECT (SELECT count(*) FROM moved_range)::int + (SELECT count(*) FROM moved_ids)::int AS n
@@ -114,6 +125,10 @@ BEGIN
     -- now, after the leads' foreign-key checks, and held just to the commit.
     UPDATE lead_moves m SET moved = m.moved + n, batches = m.batches + 1, updated_at = now()
     WHERE m.deletion_id = p_deletion_id AND m.kind = p_kind;
+    IF NOT FOUND THEN
+      -- Cannot happen while the stream's row exists (it goes with the move's); never count silently wrong.
+      RAISE EXCEPTION 'lead_move_run: no move % % for stream %', p_deletion_id, p_kind, p_stream;
+    END IF;
     COMMIT;
     ms := extract(epoch FROM clock_timestamp() - batch_started) * 1000;
     batch_leads := batch_leads || n;
