@@ -43,6 +43,12 @@ export interface HealthCheck {
  * The check keeps a Temporal connection of its own, without the SDK's retry
  * interceptor: that one keeps retrying an unreachable server on timers that
  * an abort does not stop, while a health check wants one quick answer.
+ *
+ * Calls that come while a check runs share its answer, so a crowd of probes
+ * (load balancers, many pods' kubelets, a benchmark) costs one check at a
+ * time. One check per request ran into Temporal's namespace rate limit
+ * (RESOURCE_EXHAUSTED) at ~1,700 requests a second: health answered 503,
+ * "temporal down", for a server that was up.
  */
 export function makeHealthCheck(deps: {
   prisma: PrismaClient;
@@ -71,5 +77,10 @@ export function makeHealthCheck(deps: {
     ]);
     return { database, temporal };
   };
-  return Object.assign(check, { close: () => connection.close().catch(() => {}) });
+  let running: Promise<{ database: boolean; temporal: boolean }> | undefined;
+  const shared = () =>
+    (running ??= check().finally(() => {
+      running = undefined;
+    }));
+  return Object.assign(shared, { close: () => connection.close().catch(() => {}) });
 }

@@ -185,6 +185,44 @@ describe('health', () => {
     }
   });
 
+  test('a crowd of requests at once shares checks: every one answers ok, and never two checks run at once', async () => {
+    const env = testEnv();
+    const prisma = createPrisma(env.databaseUrl, { max: 4 });
+    let checks = 0;
+    let running = 0;
+    let most = 0;
+    // Each check asks the database once: counted here. Temporal is the real dev server.
+    const counted = {
+      $queryRaw: async (...args: unknown[]) => {
+        checks++;
+        most = Math.max(most, ++running);
+        try {
+          return await (prisma.$queryRaw as (...a: unknown[]) => Promise<unknown>)(...args);
+        } finally {
+          running--;
+        }
+      },
+    } as unknown as typeof prisma;
+    const health = makeHealthCheck({ prisma: counted, temporalAddress: env.temporalAddress, namespace: env.namespace });
+    const up = await startTestApi({ health });
+    try {
+      const call = client(up.url);
+      const answers = await Promise.all(Array.from({ length: 400 }, () => call('GET', '/v1/health')));
+      expect(answers.filter((r) => r.status !== 200)).toEqual([]);
+      // One check per request ran up to 400 at once (and into Temporal's namespace rate limit).
+      expect(most).toBe(1);
+      expect(checks).toBeGreaterThanOrEqual(1);
+      // A request after the crowd gets a check of its own, not an old answer.
+      const before = checks;
+      expect((await call('GET', '/v1/health')).status).toBe(200);
+      expect(checks).toBe(before + 1);
+    } finally {
+      await up.close();
+      await health.close();
+      await prisma.$disconnect();
+    }
+  });
+
   test('503 when Temporal is down (nothing listens at its address)', async () => {
     const env = testEnv();
     const prisma = createPrisma(env.databaseUrl, { max: 1 });
