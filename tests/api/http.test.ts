@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { makeHealthCheck } from '../../api/health';
+import { makeHealthCheck, temporalThrottled } from '../../api/health';
 import { buildServer } from '../../api/server';
 import { signHookBody } from '../../api/hook-signature';
 import { createPrisma } from '../../infra/database';
@@ -185,42 +185,59 @@ describe('health', () => {
     }
   });
 
-  test('a crowd of requests at once shares checks: every one answers ok, and never two checks run at once', async () => {
+  test('a crowd of requests at once shares checks: every one answers ok, never two checks run at once, a fresh one after the reuse window', async () => {
     const env = testEnv();
     const prisma = createPrisma(env.databaseUrl, { max: 4 });
     let checks = 0;
     let running = 0;
     let most = 0;
-    // Each check asks the database once: counted here. Temporal is the real dev server.
+    // Each check asks the database once: counted here, and held 50 ms so that checks run per
+    // request would overlap. Temporal is the real dev server.
     const counted = {
       $queryRaw: async (...args: unknown[]) => {
         checks++;
         most = Math.max(most, ++running);
         try {
+          await new Promise((r) => setTimeout(r, 50));
           return await (prisma.$queryRaw as (...a: unknown[]) => Promise<unknown>)(...args);
         } finally {
           running--;
         }
       },
     } as unknown as typeof prisma;
-    const health = makeHealthCheck({ prisma: counted, temporalAddress: env.temporalAddress, namespace: env.namespace });
+    const health = makeHealthCheck({ prisma: counted, temporalAddress: env.temporalAddress, namespace: env.namespace, reuseMs: 60_000 });
+    const soon = makeHealthCheck({ prisma: counted, temporalAddress: env.temporalAddress, namespace: env.namespace, reuseMs: 200 });
     const up = await startTestApi({ health });
     try {
       const call = client(up.url);
       const answers = await Promise.all(Array.from({ length: 400 }, () => call('GET', '/v1/health')));
       expect(answers.filter((r) => r.status !== 200)).toEqual([]);
-      // One check per request ran up to 400 at once (and into Temporal's namespace rate limit).
+      // One check per request: up to 400 at once (and into Temporal's namespace rate limit).
       expect(most).toBe(1);
-      expect(checks).toBeGreaterThanOrEqual(1);
-      // A request after the crowd gets a check of its own, not an old answer.
-      const before = checks;
-      expect((await call('GET', '/v1/health')).status).toBe(200);
-      expect(checks).toBe(before + 1);
+      expect(checks).toBe(1);
+      expect(await health()).toEqual({ database: true, temporal: true });
+      expect(checks).toBe(1);
+
+      // Past the reuse window a call gets a check of its own, not an old answer.
+      expect(await soon()).toEqual({ database: true, temporal: true });
+      expect(await soon()).toEqual({ database: true, temporal: true });
+      expect(checks).toBe(2);
+      await new Promise((r) => setTimeout(r, 250));
+      expect(await soon()).toEqual({ database: true, temporal: true });
+      expect(checks).toBe(3);
     } finally {
       await up.close();
-      await health.close();
+      await Promise.all([health.close(), soon.close()]);
       await prisma.$disconnect();
     }
+  });
+
+  test('Temporal throttling its namespace (RESOURCE_EXHAUSTED) is a busy server, not a missing one', () => {
+    expect(temporalThrottled(Object.assign(new Error('8 RESOURCE_EXHAUSTED: namespace rate limit exceeded'), { code: 8 }))).toBe(true);
+    expect(temporalThrottled(Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }))).toBe(false);
+    expect(temporalThrottled(Object.assign(new Error('4 DEADLINE_EXCEEDED'), { code: 4 }))).toBe(false);
+    expect(temporalThrottled(new Error('no code'))).toBe(false);
+    expect(temporalThrottled(undefined)).toBe(false);
   });
 
   test('503 when Temporal is down (nothing listens at its address)', async () => {
