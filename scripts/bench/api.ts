@@ -8,7 +8,7 @@
 //   GET /v1/deletions/{id}              the moving wizard, as its page reads it
 //   POST /v1/deletions/{id}/automations a step posted mid-move: 409 from the
 //                                       workflow's validator (a Temporal round trip)
-// p50/p99 of each, in the same run and under the same move.
+// p50/p99 of each, in the same run, each under a move of its own.
 import type { BenchArgs } from './args';
 import { coresUsed, cpuSnapshot } from './cpu';
 import { load, warmUp, type LoadResult } from './http';
@@ -38,6 +38,7 @@ export async function apiBench(args: BenchArgs, log: Log): Promise<Record<string
       const id = setup.deletionIds[i]!;
       log(`${r.name}: moving ${args.leads.toLocaleString('en-US')} leads; meanwhile ${C} clients for ${args.durationS} s`);
       const move = await startMove(stack, setup, id, log);
+      move.done.catch(() => {}); // awaited below; a load that throws first must not leave it unhandled
       const cpu = cpuSnapshot(stack.cpu);
       const t = performance.now();
       const res = await load({ url: `${api}${r.path(id)}`, connections: C, durationS: args.durationS, method: r.method, body: r.body, token: setup.token, expect: r.expect });
