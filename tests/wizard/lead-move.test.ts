@@ -148,23 +148,33 @@ test('a turn runs batches one after another in the database, each sized by the r
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 12_500, [leaver]: 17_500 });
 });
 
-test("a batch moves the leaver's next leads in id order and no one else's, however others' leads lie between them", async () => {
-  // Books of leads that arrived over time: the leaver's leads and carl's alternate in id order.
+/**
+ * A book that grew among another owner's leads: of `total` leads in id order,
+ * every `every`-th is the leaver's, the rest carl's; a move of it to ann, in
+ * one stream.
+ */
+async function interleavedMove(every: number, total: number) {
   const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', carl: 'MEMBER' });
   const [leaver, ann, carl] = ['leaver', 'ann', 'carl'].map((h) => ws.users[h]!.id) as [string, string, string];
   await prisma.$executeRaw`
     INSERT INTO leads (workspace_id, owner_id, name, email)
-    SELECT ${ws.id}, CASE WHEN g % 2 = 0 THEN ${leaver} ELSE ${carl} END, 'Lead ' || g, 'lead' || g || '@example.test'
-    FROM generate_series(1, 6000) AS g`;
+    SELECT ${ws.id}, CASE WHEN g % ${every} = 0 THEN ${leaver} ELSE ${carl} END, 'Lead ' || g, 'lead' || g || '@example.test'
+    FROM generate_series(1, ${total}) AS g`;
   const theirs = (await prisma.lead.findMany({ where: { workspaceId: ws.id, ownerId: leaver }, orderBy: { id: 'asc' }, select: { id: true } })).map((l) => l.id);
   const deletionId = await deletionFor(ws, 'leaver');
   const acts = leadMoveActivities(prisma, TUNING);
   await acts.startLeadMove({ workspaceId: ws.id, deletionId, userId: leaver, kind: 'MOVE', distribution: [{ userId: ann, weight: 100 }], actor: { type: 'USER', id: ws.users.admin!.id } });
   const move = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, from: leaver };
   const [stream] = (await layOut(prisma, 1, ws.id, deletionId, 'MOVE')).streams;
+  return { ws, ann, carl, theirs, deletionId, move, stream: stream! };
+}
+
+test("a batch moves the leaver's next leads in id order and no one else's, however others' leads lie between them", async () => {
+  // The leaver's leads and carl's alternate in id order (dense enough for a range).
+  const { ws, ann, carl, theirs, move, stream } = await interleavedMove(2, 6_000);
   const fixed = { min: 100, max: 10_000, targetMs: 0 };
 
-  const first = await streamRun(prisma, move, stream!, { to: ann, size: 1_000, limit: 10_000, budgetMs: 0 }, { ...fixed, max: 1_000 });
+  const first = await streamRun(prisma, move, stream, { to: ann, size: 1_000, limit: 10_000, budgetMs: 0 }, { ...fixed, max: 1_000 });
   expect(first).toMatchObject({ batch_leads: [1_000], moved: 1_000, done: false });
   expect(BigInt(first.cursor)).toBe(theirs[999]);
   const owners = async () =>
@@ -174,7 +184,7 @@ test("a batch moves the leaver's next leads in id order and no one else's, howev
   expect([...now.values()].filter((o) => o === carl)).toHaveLength(3_000);
 
   // The rest in batches of 700: the last one short, the stream done, carl's leads untouched.
-  const rest = await streamRun(prisma, move, { ...stream!, cursor: BigInt(first.cursor), moved: first.moved }, { to: ann, size: 700, limit: 10_000, budgetMs: 60_000 }, { ...fixed, max: 700 });
+  const rest = await streamRun(prisma, move, { ...stream, cursor: BigInt(first.cursor), moved: first.moved }, { to: ann, size: 700, limit: 10_000, budgetMs: 60_000 }, { ...fixed, max: 700 });
   expect(rest).toMatchObject({ batch_leads: [700, 700, 600], moved: 3_000, done: true });
   now = await owners();
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 3_000, [carl]: 3_000 });
@@ -182,28 +192,17 @@ test("a batch moves the leaver's next leads in id order and no one else's, howev
 });
 
 test("a sparse book (1 lead in 40 of the ids, others' leads between) moves exactly its leads, batch by batch (by id: too sparse for a range)", async () => {
-  const ws = await makeWorkspace(prisma, { admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', carl: 'MEMBER' });
-  const [leaver, ann, carl] = ['leaver', 'ann', 'carl'].map((h) => ws.users[h]!.id) as [string, string, string];
-  await prisma.$executeRaw`
-    INSERT INTO leads (workspace_id, owner_id, name, email)
-    SELECT ${ws.id}, CASE WHEN g % 40 = 0 THEN ${leaver} ELSE ${carl} END, 'Lead ' || g, 'lead' || g || '@example.test'
-    FROM generate_series(1, 20000) AS g`;
-  const theirs = (await prisma.lead.findMany({ where: { workspaceId: ws.id, ownerId: leaver }, orderBy: { id: 'asc' }, select: { id: true } })).map((l) => l.id);
+  const { ws, ann, carl, theirs, deletionId, move, stream } = await interleavedMove(40, 20_000);
   expect(theirs).toHaveLength(500);
-  const deletionId = await deletionFor(ws, 'leaver');
-  const acts = leadMoveActivities(prisma, TUNING);
-  await acts.startLeadMove({ workspaceId: ws.id, deletionId, userId: leaver, kind: 'MOVE', distribution: [{ userId: ann, weight: 100 }], actor: { type: 'USER', id: ws.users.admin!.id } });
-  const move = { workspaceId: ws.id, deletionId, kind: 'MOVE' as const, from: leaver };
-  const [stream] = (await layOut(prisma, 1, ws.id, deletionId, 'MOVE')).streams;
   const fixed = { min: 100, max: 150, targetMs: 0 };
 
-  const first = await streamRun(prisma, move, stream!, { to: ann, size: 150, limit: 150, budgetMs: 0 }, fixed);
+  const first = await streamRun(prisma, move, stream, { to: ann, size: 150, limit: 150, budgetMs: 0 }, fixed);
   expect(first).toMatchObject({ batch_leads: [150], moved: 150, done: false });
   expect(BigInt(first.cursor)).toBe(theirs[149]);
   const moved = await prisma.lead.findMany({ where: { workspaceId: ws.id, ownerId: ann }, orderBy: { id: 'asc' }, select: { id: true } });
   expect(moved.map((l) => l.id)).toEqual(theirs.slice(0, 150));
 
-  const rest = await streamRun(prisma, move, { ...stream!, cursor: BigInt(first.cursor), moved: first.moved }, { to: ann, size: 150, limit: 10_000, budgetMs: 60_000 }, fixed);
+  const rest = await streamRun(prisma, move, { ...stream, cursor: BigInt(first.cursor), moved: first.moved }, { to: ann, size: 150, limit: 10_000, budgetMs: 60_000 }, fixed);
   expect(rest).toMatchObject({ batch_leads: [150, 150, 50], moved: 500, done: true });
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [ann]: 500, [carl]: 19_500 });
   expect(await prisma.leadMove.findUniqueOrThrow({ where: { deletionId_kind: { deletionId, kind: 'MOVE' } } })).toMatchObject({ moved: 500, batches: 4 });
