@@ -65,7 +65,34 @@ server.on('error', (err) => { console.error(String(err)); process.exit(127); });
 server.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGTERM' ? 0 : 1)));
 `;
 
+/** A server that exited before it was ready, on ports we picked: another try, on other ports, may well work. */
+class ExitedEarly extends Error {}
+
+/** Attempts when the ports are ours to pick (port 0). */
+const PICKED_PORT_ATTEMPTS = 3;
+
+/**
+ * Starts a dev server and waits until its namespace and search attributes
+ * answer. With `port` 0 the ports are picked here, free when picked but not
+ * held until the server binds them: another process can take one meanwhile
+ * (seen in CI: the server exited at start with code 2). A server that exits
+ * before it is ready is then started again on other ports, up to 3 times in
+ * all, each failure logged with its reason.
+ */
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  const attempts = opts.port === 0 ? PICKED_PORT_ATTEMPTS : 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      // A picked port taken before the check (ConfigError) or before the server bound it (ExitedEarly).
+      if (!(err instanceof ExitedEarly || err instanceof ConfigError) || attempt >= attempts) throw err;
+      opts.log(`${err.message.split('\n')[0]} Trying again on other ports (attempt ${attempt + 1} of ${attempts}).`);
+    }
+  }
+}
+
+async function startOnce(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
   const { cliPath, namespace, log } = opts;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
@@ -94,11 +121,14 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const pid = child.pid;
   if (pid === undefined) throw new Error(`Could not start ${cliPath}`);
 
-  // Keep the last lines of output so a failure can say why.
+  // Keep the last lines of output so a failure can say why, and the first line of a
+  // Go panic (its goroutine dump would push it out of the last lines).
   const tail: string[] = [];
+  let panicLine: string | null = null;
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line.trim()) continue;
+      if (panicLine === null && /^(panic|fatal error): /.test(line)) panicLine = line.trim();
       tail.push(line);
       if (tail.length > 30) tail.shift();
     }
@@ -142,8 +172,10 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     await waitUntilReady(address, namespace, readyTimeoutMs, () => exited !== null);
   } catch (err) {
     await stop();
-    const why = exited ? `it exited (code ${(exited as { code: number | null }).code})` : (err as Error).message;
-    throw new Error(`Temporal dev server did not become ready on ${address}: ${why}.\n${tail.join('\n')}`);
+    const died = exited as { code: number | null } | null;
+    const why = died ? `it exited (code ${died.code})${panicLine ? `: ${panicLine}` : ''}` : (err as Error).message;
+    const message = `Temporal dev server did not become ready on ${address}: ${why}.\n${tail.join('\n')}`;
+    throw died ? new ExitedEarly(message) : new Error(message);
   }
   log(`Temporal dev server ready on ${address}${uiUrl ? `, UI at ${uiUrl}` : ''}.`);
   return { address, uiUrl, pid, stop };

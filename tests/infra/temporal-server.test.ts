@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { ConfigError } from '../../infra/config';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
-import { type TemporalDevServer, startTemporalDevServer } from '../../infra/temporal-server';
+import { type TemporalDevServer, freePort, startTemporalDevServer } from '../../infra/temporal-server';
 import { testEnv } from '../support/env';
 
 const { cliPath } = testEnv();
@@ -96,6 +96,53 @@ test('without a file, a restart starts empty', async () => {
   await startOpenWorkflow(first, 'lost-on-restart');
   await stopAndForget(first);
   expect(await statusAfterRestart(null, 'lost-on-restart')).toBe('NOT_FOUND');
+});
+
+/**
+ * A CLI that fails as a port taken at start does (a Go panic, exit code 2, a
+ * goroutine dump) the first `failures` times, then is the real one.
+ */
+function flakyCli(failures: number): { cliPath: string; runs: () => number } {
+  const counter = path.join(scratch, 'runs');
+  const script = path.join(scratch, 'flaky-temporal');
+  fs.writeFileSync(
+    script,
+    `#!/bin/sh
+echo run >> '${counter}'
+if [ "$(wc -l < '${counter}')" -le ${failures} ]; then
+  echo 'panic: listen tcp 127.0.0.1:7235: bind: address already in use' >&2
+  for i in $(seq 1 40); do echo "goroutine $i [running]:" >&2; done
+  exit 2
+fi
+exec '${cliPath}' "$@"
+`,
+    { mode: 0o755 },
+  );
+  return { cliPath: script, runs: () => (fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').trim().split('\n').length : 0) };
+}
+
+test('on ports it picked, a server that dies at start is started again on other ports, and the reason is logged', async () => {
+  const cli = flakyCli(2);
+  const lines: string[] = [];
+  const server = await startTemporalDevServer({ cliPath: cli.cliPath, port: 0, uiPort: null, dbFile: null, namespace: 'retry-test', log: (m) => lines.push(m) });
+  running.push(server);
+  expect(cli.runs()).toBe(3);
+  const retries = lines.filter((l) => l.includes('Trying again on other ports'));
+  expect(retries).toHaveLength(2);
+  expect(retries[0]).toMatch(/exited \(code 2\): panic: listen tcp 127\.0\.0\.1:7235: bind: address already in use/);
+  const status = await withClient(server, 'retry-test', async (client) => {
+    await client.workflow.start('neverPolled', { taskQueue: 'nobody-polls-this', workflowId: 'after-retries' });
+    return (await client.workflow.getHandle('after-retries').describe()).status.name;
+  });
+  expect(status).toBe('RUNNING');
+});
+
+test('on a port the caller chose, a server that dies at start is not retried, and the error says why', async () => {
+  const cli = flakyCli(5);
+  const port = await freePort();
+  const attempt = startTemporalDevServer({ cliPath: cli.cliPath, port, uiPort: null, dbFile: null, namespace: 'x', log: quiet });
+  await expect(attempt).rejects.toThrow(/exited \(code 2\): panic: listen tcp 127\.0\.0\.1:7235: bind: address already in use/);
+  expect(cli.runs()).toBe(1);
 });
 
 test('a busy port is refused in one sentence', async () => {
