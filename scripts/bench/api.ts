@@ -4,7 +4,7 @@
 // for --duration seconds (autocannon); the next route waits for that move to
 // end and gets a fresh one, so every route is measured under a move however
 // fast moves get. The routes:
-//   GET /v1/health                      the floor (database and Temporal pinged)
+//   GET /v1/health                      the floor (a shared check of the database and Temporal)
 //   GET /v1/deletions/{id}              the moving wizard, as its page reads it
 //   POST /v1/deletions/{id}/automations a step posted mid-move: 409 from the
 //                                       workflow's validator (a Temporal round trip)
