@@ -8,6 +8,7 @@ import {
   auditCounts,
   failDeadAttempt,
   faultHarness,
+  holdAttemptOpen,
   killAllChildren,
   passRoutingSteps,
   spareFaultWorkers,
@@ -123,15 +124,16 @@ test('cancel right after the worker was killed mid-slice: CANCELLED, the user AC
   const actor = asAdmin(ws);
   const first = await worker({ activity: 'moveLeadsSlice', kind: 'MOVE', at: 'after' });
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
-  // The replacement is built before the slice stops, so that it polls at once after the kill: the
-  // cancel then reaches the slice well before the dead attempt's heartbeat times out (10 s).
+  // The replacement is built before the slice stops, so that it polls at once after the kill.
   await spares.warm();
   await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: bea });
-  await first.paused();
+  const held = holdAttemptOpen(h.temporal, await first.paused());
   const w = await worker();
   expect(await first.kill()).toBe('SIGKILL');
 
-  // The killed slice is still open for the server (until its heartbeat times out) when the cancel lands.
+  // The killed slice is still open for the server when the cancel lands: the test heartbeats for it
+  // until then, however slow the machine (on a loaded CI run the kill, the cancel's workflow task and
+  // its update took over the 10 s heartbeat timeout, so the cancel met a retry instead).
   const cancelling = h.wizard.cancel(ws.id, deletion.id, actor, { reason: 'changed our mind' });
   cancelling.catch(() => undefined);
   const handle = h.temporal.workflow.getHandle(deletion.workflowId);
@@ -139,8 +141,10 @@ test('cancel right after the worker was killed mid-slice: CANCELLED, the user AC
     const { raw } = await handle.describe();
     const a = raw.pendingActivities?.find((x) => x.activityType?.name === 'moveLeadsSlice');
     return a && a.state === CANCEL_REQUESTED ? a : undefined;
-  }, 20_000, 'the cancel to reach the killed slice');
+  }, 60_000, 'the cancel to reach the killed slice');
   expect(slice.attempt).toBe(1);
+  // From here on it is a dead worker's slice: the server ends it when its heartbeat times out.
+  await held.release();
   // Until the wizard ends, or its workflow does without it (then the wizard is stuck: the row stays IN_PROGRESS).
   const end = await eventually(
     async () => {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { ActivityCancelledError, ActivityNotFoundError, Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
 import { createWizardClient } from '../../client/wizard-client';
@@ -243,6 +243,45 @@ export async function failDeadAttempt(temporal: Client, p: Paused): Promise<void
     { workflowId: p.workflowId, runId: p.runId, activityId: p.activityId },
     ApplicationFailure.retryable(`the worker running ${p.activity} was killed (SIGKILL)`, 'WorkerKilled'),
   );
+}
+
+/**
+ * Heartbeats a stopped (or killed) worker's attempt from the test until
+ * `release()`, as the worker did while it ran: the server keeps the attempt
+ * open (its heartbeat timeout is 10 s) however long the machine takes between
+ * the kill and the test's next step. A test that needs "the attempt is still
+ * open when X lands" holds it until it has seen X land. The heartbeats carry
+ * no details (a retry of this attempt would resume from the committed cursors).
+ */
+export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promise<void> } {
+  const id = { workflowId: p.workflowId, runId: p.runId, activityId: p.activityId };
+  let held = true;
+  let wake = () => undefined as void;
+  const beating = (async () => {
+    while (held) {
+      try {
+        await temporal.activity.heartbeat(id);
+      } catch (err) {
+        if (err instanceof ActivityNotFoundError) return; // it ended: nothing left to hold
+        if (!(err instanceof ActivityCancelledError)) throw err; // a cancel requested: still open, still held
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1_000);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  })();
+  beating.catch(() => undefined);
+  return {
+    async release() {
+      held = false;
+      wake();
+      await beating;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------
