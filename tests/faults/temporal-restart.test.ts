@@ -59,6 +59,9 @@ test('the Temporal server killed mid-move and restarted: the wizard resumes wher
     batchSize: BATCH,
     sliceBudgetMs: 0,
     trap: { activity: 'moveLeadsSlice', kind: 'MOVE', at: 'after' },
+    // The paused slice stops heartbeating, and the server may time it out once it is back (a kill and
+    // a restart can take over 10 s on a loaded machine): its retry must not run before the checks below.
+    oneActivity: true,
   });
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
   await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });

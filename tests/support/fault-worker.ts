@@ -18,6 +18,9 @@
 //                          stdin line "go <trap JSON or nothing>" (a warm replacement).
 //   FAULT_NO_STICKY=1      no workflow cache, so no sticky queue: workflow tasks
 //                          never wait for this worker once it is dead.
+//   FAULT_ONE_ACTIVITY=1   one activity at a time: a paused activity holds the only
+//                          slot, so a retry of it (after its heartbeat timed out)
+//                          cannot run on this worker until the test releases it.
 // Prints {"ready": true} once the worker polls. Tests kill it with SIGKILL.
 import readline from 'node:readline';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
     options: {
       interceptors: { activity: [() => ({ inbound: new TrapInterceptor() })] },
       ...(process.env.FAULT_NO_STICKY ? { maxCachedWorkflows: 0 } : {}),
+      ...(process.env.FAULT_ONE_ACTIVITY ? { maxConcurrentActivityTaskExecutions: 1 } : {}),
     },
   });
   if (process.env.FAULT_WAIT_GO) {

@@ -154,6 +154,8 @@ export interface FaultWorkerOptions {
   trap?: Trap;
   /** Workflow tasks never wait on this worker's sticky queue once it is dead. */
   noSticky?: boolean;
+  /** One activity at a time: a paused one keeps its retry off this worker until released. */
+  oneActivity?: boolean;
 }
 
 export class FaultWorker extends LineChild {
@@ -223,6 +225,7 @@ function spawnFaultWorker(o: FaultWorkerOptions, spare: boolean): FaultWorker {
       FAULT_TRAP: o.trap ? JSON.stringify(o.trap) : '',
       ...(o.sliceBudgetMs !== undefined ? { FAULT_SLICE_BUDGET_MS: String(o.sliceBudgetMs) } : {}),
       ...(o.noSticky ? { FAULT_NO_STICKY: '1' } : {}),
+      ...(o.oneActivity ? { FAULT_ONE_ACTIVITY: '1' } : {}),
       ...(spare ? { FAULT_WAIT_GO: '1' } : {}),
     },
     `worker${o.trap ? ` (trap: ${o.trap.activity}${o.trap.kind ? ` ${o.trap.kind}` : ''} ${o.trap.at})` : spare ? ' (spare)' : ''}`,
