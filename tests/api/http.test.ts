@@ -170,7 +170,8 @@ describe('health', () => {
   test('ok when the database and Temporal answer', async () => {
     const env = testEnv();
     const prisma = createPrisma(env.databaseUrl, { max: 1 });
-    const health = makeHealthCheck({ prisma, temporalAddress: env.temporalAddress, namespace: env.namespace });
+    // (A long timeout: the first connections on a loaded machine can take longer than the default.)
+    const health = makeHealthCheck({ prisma, temporalAddress: env.temporalAddress, namespace: env.namespace, timeoutMs: 30_000 });
     const up = await startTestApi({ health });
     try {
       const r = await client(up.url)('GET', '/v1/health');
@@ -205,8 +206,9 @@ describe('health', () => {
         }
       },
     } as unknown as typeof prisma;
-    const health = makeHealthCheck({ prisma: counted, temporalAddress: env.temporalAddress, namespace: env.namespace, reuseMs: 60_000 });
-    const soon = makeHealthCheck({ prisma: counted, temporalAddress: env.temporalAddress, namespace: env.namespace, reuseMs: 200 });
+    const opts = { prisma: counted, temporalAddress: env.temporalAddress, namespace: env.namespace, timeoutMs: 30_000 };
+    const health = makeHealthCheck({ ...opts, reuseMs: 60_000 });
+    const soon = makeHealthCheck({ ...opts, reuseMs: 1_000 });
     const up = await startTestApi({ health });
     try {
       const call = client(up.url);
@@ -222,7 +224,7 @@ describe('health', () => {
       expect(await soon()).toEqual({ database: true, temporal: true });
       expect(await soon()).toEqual({ database: true, temporal: true });
       expect(checks).toBe(2);
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 1_050));
       expect(await soon()).toEqual({ database: true, temporal: true });
       expect(checks).toBe(3);
     } finally {
