@@ -145,8 +145,8 @@ describe('startEmbeddedPostgres', () => {
       await other.connect();
       await idle.connect();
       await other.query('CREATE TABLE idle_t (id int)');
-      await idle.query('BEGIN');
-      await idle.query('INSERT INTO idle_t VALUES (1)');
+      // One message: two round trips could themselves be 300 ms apart on a loaded machine.
+      await idle.query('BEGIN; INSERT INTO idle_t VALUES (1)');
       // `idle` now sits in its transaction and sends nothing more.
       const answer = await within(30_000, other.query<{ n: number }>('SELECT count(*)::int AS n FROM idle_t'), 'the other client was not served');
       expect(answer.rows[0]!.n).toBe(0); // the idle one's insert was rolled back

@@ -75,7 +75,7 @@ test('cancel during the move stops it after the current batch; moved leads stay 
 test('HR effectiveAt in the future: SUSPENDED at once, PENDING_DELETION when the durable timer fires', async () => {
   const { prisma, wizard } = h;
   const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' });
-  const effectiveAt = new Date(Date.now() + 4_000);
+  const effectiveAt = new Date(Date.now() + 8_000);
   const { deletion } = await wizard.start({
     workspaceId: ws.id,
     userId: ws.users.leaver!.id,
@@ -91,7 +91,7 @@ test('HR effectiveAt in the future: SUSPENDED at once, PENDING_DELETION when the
   await wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
   await wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
   await wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
-  if (Date.now() < effectiveAt.getTime() - 500) {
+  if (Date.now() < effectiveAt.getTime() - 3_000) {
     await expect(wizard.confirm(ws.id, deletion.id, asAdmin(ws), { confirmation: 'CONFIRM' })).rejects.toThrow(/leaves on/);
   }
   await eventually(async () => {

@@ -6,7 +6,7 @@
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createActivities } from '../../activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
-import { asAdmin, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
+import { asAdmin, eventually, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
 beforeAll(async () => {
@@ -128,8 +128,8 @@ test('a stream waiting for its turn heartbeats, and a slice stopped meanwhile gi
   const heartbeats: unknown[] = [];
   const stop = new AbortController();
   const second = slice(secondId, { heartbeat: (d) => heartbeats.push(d), signal: stop.signal, log: { info: () => {} } });
-  await new Promise((r) => setTimeout(r, 2_500));
-  expect(heartbeats.length).toBeGreaterThanOrEqual(1); // queued, not silent (the heartbeat timeout is 10 s)
+  // Queued behind the first move's held turn, not silent (the heartbeat timeout is 10 s).
+  await eventually(async () => (heartbeats.length >= 1 ? true : undefined), 30_000, 'a heartbeat while queued');
   stop.abort();
   release();
 
