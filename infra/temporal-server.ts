@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { ConfigError } from './config';
+import { freePort } from './ports';
 import type { Log } from './temporal-cli';
 
 export interface TemporalDevServerOptions {
@@ -210,18 +211,6 @@ function unrefChild(child: ReturnType<typeof spawn>): void {
   for (const stream of [child.stdin, child.stdout, child.stderr]) {
     (stream as unknown as { unref?: () => void } | null)?.unref?.();
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function assertPortFree(port: number, what: string): Promise<void> {

@@ -13,7 +13,8 @@ import { loadConfig } from '../infra/config';
 import { startEmbeddedPostgres } from '../infra/database';
 import { migrate } from '../infra/migrate';
 import { findTemporalCli } from '../infra/temporal-cli';
-import { freePort, startTemporalDevServer } from '../infra/temporal-server';
+import { startTemporalDevServer } from '../infra/temporal-server';
+import { freePort } from '../infra/ports';
 import { TEST_ENV_VARS } from './support/env';
 import { createThrowawayDatabase } from './support/throwaway-database';
 

@@ -10,7 +10,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -22,6 +21,7 @@ import { migrate } from '../../infra/migrate';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { startTemporalDevServer } from '../../infra/temporal-server';
 import { descendantNamed, type Components } from './cpu';
+import { freePort } from '../../infra/ports';
 
 export type Log = (m: string) => void;
 
@@ -45,18 +45,6 @@ export interface Stack {
   /** Where batch-probe.cjs appends each batch's server-side time. */
   batchLog: string;
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

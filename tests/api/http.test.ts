@@ -9,7 +9,7 @@ import { makeHealthCheck, temporalThrottled } from '../../api/health';
 import { buildServer } from '../../api/server';
 import { signHookBody } from '../../api/hook-signature';
 import { createPrisma } from '../../infra/database';
-import { freePort } from '../../infra/temporal-server';
+import { freePort } from '../../infra/ports';
 import { testEnv } from '../support/env';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { CONTRACT_ROUTES } from './contract';

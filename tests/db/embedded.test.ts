@@ -11,7 +11,8 @@ import path from 'node:path';
 import { Client, Pool } from 'pg';
 import { ConfigError, loadConfig } from '../../infra/config';
 import { ensureDatabase } from '../../infra/database';
-import { freePort, holdDatabase, type HeldDatabase } from './helpers';
+import { freePort } from '../../infra/ports';
+import { holdDatabase, type HeldDatabase } from './helpers';
 
 const tmpDirs: string[] = [];
 function tmpDir(): string {

@@ -2,7 +2,6 @@
 // database on DATABASE_URL's PostgreSQL server when one is configured (CI).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { createThrowawayDatabase } from '../support/throwaway-database';
@@ -71,17 +70,6 @@ export async function freshDatabase(kind: FreshDatabase['kind']): Promise<FreshD
   const name = `crm_dbtest_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const database = await createThrowawayDatabase(process.env.DATABASE_URL!, name);
   return { kind, url: database.url, drop: database.drop };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs a TypeScript file of this repository with tsx in a child process. */

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { ConfigError } from '../../infra/config';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
-import { type TemporalDevServer, freePort, startTemporalDevServer } from '../../infra/temporal-server';
+import { type TemporalDevServer, startTemporalDevServer } from '../../infra/temporal-server';
+import { freePort } from '../../infra/ports';
 import { testEnv } from '../support/env';
 
 const { cliPath } = testEnv();
@@ -135,6 +136,26 @@ test('on ports it picked, a server that dies at start is started again on other 
     return (await client.workflow.getHandle('after-retries').describe()).status.name;
   });
   expect(status).toBe('RUNNING');
+});
+
+test('a picked port is kept from the kernel\'s own picks until the server binds it (TIME_WAIT), and an explicit bind still gets it', async () => {
+  const port = await freePort();
+  // /proc/net/tcp: "sl local_address rem_address st ...", addresses as HEXIP:HEXPORT, st 06 = TIME_WAIT.
+  const waiting = fs
+    .readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields[3] === '06')
+    .map((fields) => parseInt(fields[1]!.split(':')[1]!, 16));
+  expect(waiting).toContain(port);
+  // The server we start on it binds it at once (SO_REUSEADDR, as Go's listeners and Node's set it).
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  await new Promise((resolve) => server.close(resolve));
 });
 
 test('on a port the caller chose, a server that dies at start is not retried, and the error says why', async () => {

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import parse from 'parse-prometheus-text-format';
 import { listenTestServer } from '../api/support';
 import { signHookBody } from '../../api/hook-signature';
-import { freePort } from '../../infra/temporal-server';
+import { freePort } from '../../infra/ports';
 import { spawnWorkerProcess } from '../support/worker-process';
 import { eventually, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 import { runWholeWizard } from './wizard-run';

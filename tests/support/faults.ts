@@ -17,7 +17,7 @@ import type { WizardApi } from '../../client/types';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
-import { freePort } from '../../infra/temporal-server';
+import { freePort } from '../../infra/ports';
 import { testConfig, testEnv } from './env';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
