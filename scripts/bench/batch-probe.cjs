@@ -2,8 +2,8 @@
 // records the server-side time of every lead-move batch, i.e. the `lock_ms`
 // column each turn of a stream returns, an array of one figure per batch
 // (activities/lead-move/sql.ts; `maxBatchMs` keeps their maximum), as
-// "<epoch ms> <lock_ms>" lines
-// appended to the file named by BENCH_BATCH_LOG. It wraps pg's Client#query
+// "<epoch ms> <lock_ms> <leads>" lines (leads: the batch's, from `batch_leads`
+// beside it, when the result has that column) appended to the file named by BENCH_BATCH_LOG. It wraps pg's Client#query
 // and only reads results: nothing the worker does changes.
 'use strict';
 const fs = require('node:fs');
@@ -15,14 +15,18 @@ if (file) {
     if (!fields) return;
     const col = fields.findIndex((f) => f && f.name === 'lock_ms');
     if (col < 0) return;
+    const leadsCol = fields.findIndex((f) => f && f.name === 'batch_leads');
     const lines = [];
     for (const row of result.rows || []) {
       // One batch's figure, or (a turn of several batches, procedure lead_move_run) an array of them.
       const value = Array.isArray(row) ? row[col] : row.lock_ms;
-      for (const one of Array.isArray(value) ? value : [value]) {
+      const leads = leadsCol < 0 ? undefined : Array.isArray(row) ? row[leadsCol] : row.batch_leads;
+      const values = Array.isArray(value) ? value : [value];
+      values.forEach((one, i) => {
         const v = Number(one);
-        if (Number.isFinite(v)) lines.push(`${Date.now()} ${v}\n`);
-      }
+        const n = Number(Array.isArray(leads) ? leads[i] : leads);
+        if (Number.isFinite(v)) lines.push(`${Date.now()} ${v}${leads !== undefined && leads !== null && Number.isFinite(n) ? ` ${n}` : ''}\n`);
+      });
     }
     if (lines.length) fs.appendFileSync(file, lines.join(''));
   };

@@ -4,14 +4,16 @@ import fs from 'node:fs';
 export interface BatchTime {
   at: number;
   ms: number;
+  /** Leads the batch moved, when recorded. */
+  leads?: number;
 }
 
-/** Parses "<epoch ms> <lock_ms>" lines; ignores a torn last line. */
+/** Parses "<epoch ms> <lock_ms> [<leads>]" lines; ignores a torn last line. */
 export function parseBatchTimes(text: string): BatchTime[] {
   const out: BatchTime[] = [];
   for (const line of text.split('\n')) {
-    const m = /^(\d+) (\d+(?:\.\d+)?(?:e[-+]?\d+)?)$/.exec(line.trim());
-    if (m) out.push({ at: Number(m[1]), ms: Number(m[2]) });
+    const m = /^(\d+) (\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?: (\d+))?$/.exec(line.trim());
+    if (m) out.push({ at: Number(m[1]), ms: Number(m[2]), ...(m[3] !== undefined ? { leads: Number(m[3]) } : {}) });
   }
   return out;
 }

@@ -159,7 +159,7 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     const batchMs = batches.map((b) => Math.ceil(b.ms));
     // When the longest batches ran (their end, after the POSTs): a long one is the machine's busiest moment.
     const longest = [...batches].sort((a, b) => b.ms - a.ms).slice(0, 5);
-    log(`longest batches: ${longest.map((b) => `${Math.ceil(b.ms)} ms (ended ${b.at - moveStartedAt} ms in)`).join(', ')}`);
+    log(`longest batches: ${longest.map((b) => `${Math.ceil(b.ms)} ms${b.leads !== undefined ? ` for ${b.leads} leads` : ''} (ended ${b.at - moveStartedAt} ms in)`).join(', ')}`);
     // Where the time went: each move's plan is written by its first activity (lead_moves.started_at).
     const planStartedMs = moves.map((m) => m.startedAt.getTime() - moveStartedAt);
     const doneMs = [...movedAt.values()];

@@ -12,7 +12,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 // Asynchronous: the embedded test database may be served by this very process.
 const run = promisify(execFile);
 
-test('records lock_ms from Prisma, a pg pool and a pg client, one line per batch of an array; ignores other results', async () => {
+test('records lock_ms from Prisma, a pg pool and a pg client, one line per batch of an array, with its leads where given; ignores other results', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-'));
   const file = path.join(dir, 'batches.log');
   try {
@@ -24,6 +24,7 @@ test('records lock_ms from Prisma, a pg pool and a pg client, one line per batch
     );
     const times = parseBatchTimes(fs.readFileSync(file, 'utf8'));
     expect(times.map((t) => t.ms)).toEqual([12.5, 3.5, 4, 30, 7, 8]);
+    expect(times.map((t) => t.leads)).toEqual([undefined, 500, 625, undefined, undefined, undefined]);
     expect(times.every((t) => t.at >= before && t.at <= Date.now())).toBe(true);
     // Whole ms, rounded up like maxBatchMs; nothing before the window.
     expect(batchTimesSince(file, before)).toEqual([13, 4, 4, 30, 7, 8]);
