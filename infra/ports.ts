@@ -22,21 +22,35 @@ export async function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as net.AddressInfo;
-  try {
-    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  // The guard is best effort: without it the port is still free, as ports were picked before.
+  await closeFromAcceptedSide(server, port).catch(() => undefined);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** One connection to `server`, closed by the accepted side first (that end then waits in TIME_WAIT). */
+function closeFromAcceptedSide(server: net.Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let accepted: net.Socket | undefined;
     const client = net.connect(port, '127.0.0.1');
     client.unref();
-    const clientClosed = new Promise<void>((resolve, reject) => {
-      client.once('error', reject);
-      client.once('close', () => resolve());
+    const end = (err?: Error) => {
+      clearTimeout(timer);
+      if (!err) return resolve();
+      // Nothing left open: server.close() waits for every accepted connection.
+      client.destroy();
+      accepted?.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => end(new Error(`port ${port}: the connection did not close within 2 s`)), 2_000);
+    timer.unref();
+    server.once('connection', (socket) => {
+      accepted = socket;
+      socket.on('error', () => undefined);
+      // Its FIN goes first; the client answers with its own when it sees the end (allowHalfOpen is off).
+      socket.end();
     });
-    const socket = await accepted;
-    // The accepted side sends its FIN first, so its end is the one left in TIME_WAIT;
-    // the client answers with its own when it sees the end (allowHalfOpen is off).
-    socket.end();
-    await clientClosed;
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-  return port;
+    client.once('error', end);
+    client.once('close', () => end());
+  });
 }

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MoveKind } from '../activities/lead-move/sql';
+import { freePort } from '../infra/ports';
 
 export const workerRegistry = new Registry();
 
@@ -39,11 +40,7 @@ export function coreTelemetry(coreBindAddress: string) {
 
 /** A free loopback port for the core's exporter (read back by our endpoint only). */
 export async function freeLoopbackAddress(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${port}`;
+  return `127.0.0.1:${await freePort()}`;
 }
 
 export interface MetricsServer {

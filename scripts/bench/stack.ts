@@ -20,8 +20,8 @@ import { createPrisma, ensureDatabase } from '../../infra/database';
 import { migrate } from '../../infra/migrate';
 import { findTemporalCli } from '../../infra/temporal-cli';
 import { startTemporalDevServer } from '../../infra/temporal-server';
-import { descendantNamed, type Components } from './cpu';
 import { freePort } from '../../infra/ports';
+import { descendantNamed, type Components } from './cpu';
 
 export type Log = (m: string) => void;
 
