@@ -2,9 +2,10 @@
 // records the server-side time of every lead-move batch, i.e. the `lock_ms`
 // column each turn of a stream returns, an array of one figure per batch
 // (activities/lead-move/sql.ts; `maxBatchMs` keeps their maximum), as
-// "<epoch ms> <lock_ms> <leads>" lines (leads: the batch's, from `batch_leads`
-// beside it, when the result has that column) appended to the file named by BENCH_BATCH_LOG. It wraps pg's Client#query
-// and only reads results: nothing the worker does changes.
+// "<epoch ms> <lock_ms> <leads>" lines (the batch's leads from the
+// `batch_leads` column beside it, when there is one) appended to the file
+// named by BENCH_BATCH_LOG. It wraps pg's Client#query and only reads
+// results: nothing the worker does changes.
 'use strict';
 const fs = require('node:fs');
 const file = process.env.BENCH_BATCH_LOG;
@@ -24,8 +25,9 @@ if (file) {
       const values = Array.isArray(value) ? value : [value];
       values.forEach((one, i) => {
         const v = Number(one);
-        const n = Number(Array.isArray(leads) ? leads[i] : leads);
-        if (Number.isFinite(v)) lines.push(`${Date.now()} ${v}${leads !== undefined && leads !== null && Number.isFinite(n) ? ` ${n}` : ''}\n`);
+        const l = Array.isArray(leads) ? leads[i] : leads;
+        const n = l === undefined || l === null ? NaN : Number(l);
+        if (Number.isFinite(v)) lines.push(`${Date.now()} ${v}${Number.isInteger(n) && n >= 0 ? ` ${n}` : ''}\n`);
       });
     }
     if (lines.length) fs.appendFileSync(file, lines.join(''));
