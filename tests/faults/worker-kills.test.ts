@@ -137,14 +137,20 @@ test('cancel right after the worker was killed mid-slice: CANCELLED, the user AC
   const cancelling = h.wizard.cancel(ws.id, deletion.id, actor, { reason: 'changed our mind' });
   cancelling.catch(() => undefined);
   const handle = h.temporal.workflow.getHandle(deletion.workflowId);
-  const slice = await eventually(async () => {
-    const { raw } = await handle.describe();
-    const a = raw.pendingActivities?.find((x) => x.activityType?.name === 'moveLeadsSlice');
-    return a && a.state === CANCEL_REQUESTED ? a : undefined;
-  }, 60_000, 'the cancel to reach the killed slice');
+  let slice;
+  try {
+    slice = await eventually(async () => {
+      const { raw } = await handle.describe();
+      const a = raw.pendingActivities?.find((x) => x.activityType?.name === 'moveLeadsSlice');
+      return a && a.state === CANCEL_REQUESTED ? a : undefined;
+    }, 60_000, 'the cancel to reach the killed slice');
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (last failed heartbeat for it: ${String(held.lastError() ?? 'none')})`);
+  } finally {
+    // From here on it is a dead worker's slice: the server ends it when its heartbeat times out.
+    await held.release();
+  }
   expect(slice.attempt).toBe(1);
-  // From here on it is a dead worker's slice: the server ends it when its heartbeat times out.
-  await held.release();
   // Until the wizard ends, or its workflow does without it (then the wizard is stuck: the row stays IN_PROGRESS).
   const end = await eventually(
     async () => {

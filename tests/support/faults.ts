@@ -254,11 +254,15 @@ export async function failDeadAttempt(temporal: Client, p: Paused): Promise<void
  * open (its heartbeat timeout is 10 s) however long the machine takes between
  * the kill and the test's next step. A test that needs "the attempt is still
  * open when X lands" holds it until it has seen X land. The heartbeats carry
- * no details (a retry of this attempt would resume from the committed cursors).
+ * no details (a retry of this attempt would resume from the committed cursors,
+ * without comparing them with the dead attempt's last heartbeat). A failed
+ * heartbeat (the server busy) is tried again a second later; `lastError` says
+ * what failed last, for a test's failure message.
  */
-export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promise<void> } {
+export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promise<void>; lastError(): unknown } {
   const id = { workflowId: p.workflowId, runId: p.runId, activityId: p.activityId };
   let held = true;
+  let failed: unknown;
   let wake = () => undefined as void;
   const beating = (async () => {
     while (held) {
@@ -266,7 +270,8 @@ export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promi
         await temporal.activity.heartbeat(id);
       } catch (err) {
         if (err instanceof ActivityNotFoundError) return; // it ended: nothing left to hold
-        if (!(err instanceof ActivityCancelledError)) throw err; // a cancel requested: still open, still held
+        // A cancel requested: still open, still held. Anything else: tried again.
+        if (!(err instanceof ActivityCancelledError)) failed = err;
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 1_000);
@@ -277,13 +282,13 @@ export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promi
       });
     }
   })();
-  beating.catch(() => undefined);
   return {
     async release() {
       held = false;
       wake();
       await beating;
     },
+    lastError: () => failed,
   };
 }
 

@@ -369,7 +369,24 @@ test('a cancel while the streams are being laid out closes them too: no batch ru
   await inserted;
   // ...while the admin cancels.
   const cancelling = wizardRecordActivities(prisma).cancelDeletion({ workspaceId: ws.id, deletionId, userId: leaver, actor, reason: null });
-  await new Promise((r) => setTimeout(r, 300));
+  if (DATABASE_KINDS.includes('PostgreSQL')) {
+    // Released only once the cancel waits on the lay-out's locks.
+    const probe = new Client({ connectionString: testEnv().databaseUrl });
+    await probe.connect();
+    try {
+      await eventually(async () => {
+        const { rows } = await probe.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
+        );
+        return rows.length > 0 ? true : undefined;
+      }, 30_000, 'the cancel to wait on the lay-out');
+    } finally {
+      await probe.end();
+    }
+  } else {
+    // PGlite runs one transaction at a time: the cancel, once sent, waits behind the lay-out whatever it needs.
+    await new Promise((r) => setTimeout(r, 300));
+  }
   release();
   await layingOut;
   expect(await cancelling).toEqual({ moved: 0 });

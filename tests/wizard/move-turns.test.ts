@@ -128,8 +128,8 @@ test('a stream waiting for its turn heartbeats, and a slice stopped meanwhile gi
   const heartbeats: unknown[] = [];
   const stop = new AbortController();
   const second = slice(secondId, { heartbeat: (d) => heartbeats.push(d), signal: stop.signal, log: { info: () => {} } });
-  // Queued behind the first move's held turn, not silent (the heartbeat timeout is 10 s).
-  await eventually(async () => (heartbeats.length >= 1 ? true : undefined), 30_000, 'a heartbeat while queued');
+  // Queued behind the first move's held turn, not silent: a heartbeat within the activity's heartbeat timeout (10 s).
+  await eventually(async () => (heartbeats.length >= 1 ? true : undefined), 9_000, 'a heartbeat while queued');
   stop.abort();
   release();
 
