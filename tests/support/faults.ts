@@ -273,6 +273,7 @@ export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promi
         // A cancel requested: still open, still held. Anything else: tried again.
         if (!(err instanceof ActivityCancelledError)) failed = err;
       }
+      if (!held) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 1_000);
         wake = () => {

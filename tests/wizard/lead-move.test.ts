@@ -345,11 +345,12 @@ test('a cancel while the streams are being laid out closes them too: no batch ru
   // Lay the streams out in a transaction held open, the way a slice's first step holds the move's row...
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
-  let laidOut!: () => void;
-  const inserted = new Promise<void>((r) => (laidOut = r));
+  let laidOut!: (pid: number) => void;
+  const inserted = new Promise<number>((r) => (laidOut = r));
   const layingOut = prisma.$transaction(
     async (tx) => {
       await tx.$queryRaw`SELECT 1 FROM lead_moves WHERE deletion_id = ${deletionId} AND kind = 'MOVE' FOR UPDATE`;
+      const [{ pid }] = (await tx.$queryRaw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`) as [{ pid: number }];
       await tx.leadMoveStream.createMany({
         data: [0, 1].map((stream) => ({
           deletionId,
@@ -361,23 +362,22 @@ test('a cancel while the streams are being laid out closes them too: no batch ru
           upperId: null,
         })),
       });
-      laidOut();
+      laidOut(pid);
       await held;
     },
     { timeout: 60_000 },
   );
-  await inserted;
+  const layOutPid = await inserted;
   // ...while the admin cancels.
   const cancelling = wizardRecordActivities(prisma).cancelDeletion({ workspaceId: ws.id, deletionId, userId: leaver, actor, reason: null });
   if (DATABASE_KINDS.includes('PostgreSQL')) {
-    // Released only once the cancel waits on the lay-out's locks.
+    // Released only once the cancel is blocked by the lay-out's transaction (not any lock wait: other
+    // test files share this database).
     const probe = new Client({ connectionString: testEnv().databaseUrl });
     await probe.connect();
     try {
       await eventually(async () => {
-        const { rows } = await probe.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
-        );
+        const { rows } = await probe.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [layOutPid]);
         return rows.length > 0 ? true : undefined;
       }, 30_000, 'the cancel to wait on the lay-out');
     } finally {
