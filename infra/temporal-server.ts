@@ -74,11 +74,12 @@ const PICKED_PORT_ATTEMPTS = 3;
 
 /**
  * Starts a dev server and waits until its namespace and search attributes
- * answer. With `port` 0 the ports are picked here, free when picked but not
- * held until the server binds them: another process can take one meanwhile
- * (seen in CI: the server exited at start with code 2). A server that exits
- * before it is ready is then started again on other ports, up to 3 times in
- * all, each failure logged with its reason.
+ * answer. With `port` 0 the ports are picked here (`freePort`: kept from the
+ * kernel's own picks until the server binds them, though a process binding
+ * one of them by number can still take it; seen in CI before that guard: the
+ * server exited at start with code 2). A server that exits before it is ready
+ * is then started again on other ports, up to 3 times in all, each failure
+ * logged with its reason.
  */
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
   const attempts = opts.port === 0 ? PICKED_PORT_ATTEMPTS : 1;
