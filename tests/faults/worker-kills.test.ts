@@ -137,6 +137,7 @@ test('cancel right after the worker was killed mid-slice: CANCELLED, the user AC
   const cancelling = h.wizard.cancel(ws.id, deletion.id, actor, { reason: 'changed our mind' });
   cancelling.catch(() => undefined);
   const handle = h.temporal.workflow.getHandle(deletion.workflowId);
+  const lastHeartbeat = () => `last failed heartbeat for it: ${String(held.lastError() ?? 'none')}`;
   let slice;
   try {
     slice = await eventually(async () => {
@@ -145,12 +146,12 @@ test('cancel right after the worker was killed mid-slice: CANCELLED, the user AC
       return a && a.state === CANCEL_REQUESTED ? a : undefined;
     }, 60_000, 'the cancel to reach the killed slice');
   } catch (err) {
-    throw new Error(`${(err as Error).message} (last failed heartbeat for it: ${String(held.lastError() ?? 'none')})`);
+    throw new Error(`${(err as Error).message} (${lastHeartbeat()})`);
   } finally {
     // From here on it is a dead worker's slice: the server ends it when its heartbeat times out.
     await held.release();
   }
-  if (slice.attempt !== 1) throw new Error(`the cancel reached attempt ${slice.attempt}, not the killed one (last failed heartbeat for it: ${String(held.lastError() ?? 'none')})`);
+  if (slice.attempt !== 1) throw new Error(`the cancel reached attempt ${slice.attempt}, not the killed one (${lastHeartbeat()})`);
   // Until the wizard ends, or its workflow does without it (then the wizard is stuck: the row stays IN_PROGRESS).
   const end = await eventually(
     async () => {

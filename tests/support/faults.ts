@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ActivityCancelledError, ActivityNotFoundError, Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
@@ -261,11 +262,10 @@ export async function failDeadAttempt(temporal: Client, p: Paused): Promise<void
  */
 export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promise<void>; lastError(): unknown } {
   const id = { workflowId: p.workflowId, runId: p.runId, activityId: p.activityId };
-  let held = true;
+  const released = new AbortController();
   let failed: unknown;
-  let wake = () => undefined as void;
   const beating = (async () => {
-    while (held) {
+    while (!released.signal.aborted) {
       try {
         await temporal.activity.heartbeat(id);
       } catch (err) {
@@ -273,20 +273,12 @@ export function holdAttemptOpen(temporal: Client, p: Paused): { release(): Promi
         // A cancel requested: still open, still held. Anything else: tried again.
         if (!(err instanceof ActivityCancelledError)) failed = err;
       }
-      if (!held) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 1_000);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      await sleep(1_000, undefined, { signal: released.signal }).catch(() => undefined); // cut short by release()
     }
   })();
   return {
     async release() {
-      held = false;
-      wake();
+      released.abort();
       await beating;
     },
     lastError: () => failed,
