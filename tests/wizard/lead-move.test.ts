@@ -222,6 +222,14 @@ test('the density rule (lead_move_dense): a batch moves as one range when its id
   expect(await dense(1, 1, 0)).toBe(false);
 });
 
+/** Waits until a backend waits on a lock that backend `pid` holds (seen through `probe`). */
+function untilBlockedBy(probe: Client, pid: number, what: string) {
+  return eventually(async () => {
+    const { rows } = await probe.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
+    return rows.length > 0 ? true : undefined;
+  }, 30_000, what);
+}
+
 // PGlite runs one transaction at a time: there a batch cannot be held half-way.
 if (DATABASE_KINDS.includes('PostgreSQL'))
   test("a batch takes the move's shared count only after its leads' checks: a batch held there keeps the other stream waiting for nothing", async () => {
@@ -239,10 +247,7 @@ if (DATABASE_KINDS.includes('PostgreSQL'))
       await hold.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [ann]);
       const holdPid = (await hold.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       batch = streamRun(prisma, move, first!, { to: ann, size: 1_000, limit: 1_000, budgetMs: 0 }, fixed);
-      await eventually(async () => {
-        const { rows } = await probe.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holdPid]);
-        return rows.length > 0 ? true : undefined;
-      }, 30_000, 'the batch to wait on its checks');
+      await untilBlockedBy(probe, holdPid, 'the batch to wait on its checks');
       // What the other stream's batch needs next: the move's count row, free (it used to be held here).
       await probe.query('BEGIN');
       await expect(
@@ -376,10 +381,7 @@ test('a cancel while the streams are being laid out closes them too: no batch ru
     const probe = new Client({ connectionString: testEnv().databaseUrl });
     await probe.connect();
     try {
-      await eventually(async () => {
-        const { rows } = await probe.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [layOutPid]);
-        return rows.length > 0 ? true : undefined;
-      }, 30_000, 'the cancel to wait on the lay-out');
+      await untilBlockedBy(probe, layOutPid, 'the cancel to wait on the lay-out');
     } finally {
       await probe.end();
     }
