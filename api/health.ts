@@ -2,6 +2,7 @@
 // Temporal frontend describes our namespace, each within a short deadline.
 import { Connection } from '@temporalio/client';
 import type { PrismaClient } from '../generated/prisma/client';
+import { singleFlight } from '../infra/single-flight';
 import { clientConnectionOptions, type TemporalConnectOptions } from '../infra/temporal-connection';
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -97,19 +98,13 @@ export function makeHealthCheck(deps: {
     ]);
     return { database, temporal };
   };
-  let running: Promise<{ database: boolean; temporal: boolean }> | undefined;
   let last: { at: number; answer: { database: boolean; temporal: boolean } } | undefined;
-  const shared = async () => {
-    if (last && performance.now() - last.at < reuseMs) return last.answer;
-    running ??= check()
-      .then((answer) => {
-        last = { at: performance.now(), answer };
-        return answer;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
+  const checkShared = singleFlight(() =>
+    check().then((answer) => {
+      last = { at: performance.now(), answer };
+      return answer;
+    }),
+  );
+  const shared = async () => (last && performance.now() - last.at < reuseMs ? last.answer : checkShared());
   return Object.assign(shared, { close: () => connection.close().catch(() => {}) });
 }

@@ -6,6 +6,7 @@
 // turn after its current batch). Any slice, first or retried after a crash,
 // resumes from the committed cursors.
 import { classifyDbError } from '../db-errors';
+import { singleFlight } from '../../infra/single-flight';
 import { firstBatchSize, nextStreamBatch, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
 import type { Db } from '../shared';
@@ -110,8 +111,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
     const move = `${deletionId}:${kind}`;
 
     // A target left: one handover at a time for all streams of this slice.
-    let handing: Promise<boolean> | undefined;
-    const handOverOnce = () => (handing ??= handOver(prisma, workspaceId, deletionId, kind, args.actor).finally(() => (handing = undefined)));
+    const handOverOnce = singleFlight(() => handOver(prisma, workspaceId, deletionId, kind, args.actor));
     /** Stream i as committed; the plan too when it was rewritten meanwhile. */
     const reload = async (i: number) => {
       const row = await prisma.leadMoveStream.findUniqueOrThrow({
