@@ -1,5 +1,5 @@
 // Ports for the servers this project starts itself (the Temporal dev server,
-// the embedded database, the bench's processes).
+// the embedded database, the bench's processes, CI's PostgreSQL).
 import net from 'node:net';
 
 /**
