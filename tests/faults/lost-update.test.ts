@@ -1,0 +1,94 @@
+// A step's writes and the server's record of the step. Seen on the layoff
+// bench (1,000 wizards on 2 cores): a lead step's local transactions wrote
+// the move and the wizard's view (MOVING) inside a workflow task that then
+// timed out, and the server never recorded the update as accepted (its
+// retried task came without it); the API had answered 503 and was gone. The
+// wizard showed "moving 0 of 1,000" for good while its workflow still waited
+// for the step. So a step writes nothing until the server has recorded it
+// (workflows/deletion-wizard.ts, PATCH.acceptedFirst): lost before that, the
+// read still shows the step to do, and a client after its 503 (api.md: read,
+// post again unless applied) posts it again.
+import type { Client } from '@temporalio/client';
+import { createWizardClient } from '../../client/wizard-client';
+import { faultHarness, killAllChildren, spareFaultWorkers, type FaultHarness, type FaultWorker, type Trap } from '../support/faults';
+import { asAdmin, finished, leadsByOwner, makeWorkspace, moveDone, type TestWorkspace } from '../support/wizard';
+
+const BOOK = 500;
+
+let h: FaultHarness;
+let ws: TestWorkspace;
+let spares: ReturnType<typeof spareFaultWorkers>;
+beforeAll(async () => {
+  h = await faultHarness();
+  // No sticky queue: after a kill, the task goes to the replacement as soon as it times out.
+  spares = spareFaultWorkers({ taskQueue: h.taskQueue, batchSize: 100, sliceBudgetMs: 0, noSticky: true });
+  ws = await makeWorkspace(
+    h.prisma,
+    { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', ann: 'MEMBER' },
+    { leaver: BOOK, quitter: BOOK, third: BOOK },
+  );
+});
+afterAll(async () => {
+  await killAllChildren();
+  await h?.close();
+});
+
+const worker = (trap?: Trap): Promise<FaultWorker> => spares.take(trap);
+
+/** The updates of that name the server has recorded as accepted in the workflow's history. */
+async function acceptedUpdates(temporal: Client, workflowId: string, name: string): Promise<number> {
+  const history = await temporal.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === name).length;
+}
+
+test('a step and a cancel write nothing before the server has recorded them as accepted', async () => {
+  const actor = asAdmin(ws);
+  const [leaver, quitter, ann] = [ws.users.leaver!.id, ws.users.quitter!.id, ws.users.ann!.id];
+
+  // The lead step: its first write is the move's start.
+  let w = await worker({ activity: 'startLeadMove', at: 'before' });
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+  const step = h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
+  expect((await w.paused()).activity).toBe('startLeadMove');
+  expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
+  w.release();
+  await step;
+  expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: BOOK } });
+  await w.kill();
+
+  // A cancel: its first write gives the user back.
+  w = await worker({ activity: 'cancelDeletion', at: 'before' });
+  const { deletion: other } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
+  const cancelling = h.wizard.cancel(ws.id, other.id, actor, {});
+  expect((await w.paused()).activity).toBe('cancelDeletion');
+  expect(await acceptedUpdates(h.temporal, other.workflowId, 'cancel')).toBe(1);
+  w.release();
+  await cancelling;
+  expect(await finished(h.wizard, ws.id, other.id)).toMatchObject({ status: 'CANCELLED' });
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
+  await w.kill();
+}, 180_000);
+
+test('the worker killed inside a step after its writes, the API gone after its 503: the wizard goes on', async () => {
+  const actor = asAdmin(ws);
+  const ann = ws.users.ann!.id;
+  let w = await worker();
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.third!.id, actor, source: 'ADMIN' });
+  await w.kill();
+  // The next write of the wizard's view is the step's own (leads MOVING).
+  w = await worker({ activity: 'saveDeletionState', at: 'after' });
+  // The API's caller: it waits 1 s, then answers 503 and is gone.
+  const api = createWizardClient({ temporal: h.temporal, prisma: h.prisma, config: { TEMPORAL_TASK_QUEUE: h.taskQueue }, waitLimitMs: 1_000 });
+  await expect(api.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann })).rejects.toMatchObject({ name: 'Unavailable' });
+  expect((await w.paused()).activity).toBe('saveDeletionState');
+  expect(await w.kill()).toBe('SIGKILL');
+  w = await worker();
+
+  // A client after its 503: it reads; unless the step shows applied, it posts again.
+  const seen = await h.wizard.get(ws.id, deletion.id);
+  if (seen.leads.state === 'PENDING') await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
+  expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', total: BOOK, moved: BOOK } });
+  // The leaver's and this user's books with ann; the cancelled quitter kept theirs.
+  expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ [ann]: 2 * BOOK, [ws.users.quitter!.id]: BOOK });
+  await w.kill();
+}, 180_000);
