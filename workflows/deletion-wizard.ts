@@ -127,6 +127,15 @@ const PATCH = {
    * would fail the update's answer too (temporalio/temporal#7296).
    */
   endApart: 'end-in-a-task-of-its-own',
+  /**
+   * An update writes nothing before the server has recorded it as accepted:
+   * its handler first lets the task that accepts it complete. Otherwise its
+   * local transactions run in that very task, and if the task is lost (timed
+   * out under load) and the server lets go of the update, what they wrote
+   * (a move begun, the view saying MOVING) stays while the workflow never
+   * had the step: a wizard "moving" for good (seen at 1,000 wizards at once).
+   */
+  acceptedFirst: 'update-accepted-before-it-writes',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -292,7 +301,9 @@ class DeletionWizard {
     return this.state.view;
   }
 
-  retry(): Deletion {
+  async retry(): Promise<Deletion> {
+    // Only once it is recorded: the main body goes on (and writes) as soon as it sees the request.
+    await this.acceptedFirst();
     this.state = { ...this.state, retryRequested: true };
     return this.state.view;
   }
@@ -342,6 +353,7 @@ class DeletionWizard {
   async cancel({ actor, body }: StepInput<CancelBody>): Promise<Deletion> {
     this.state = wizardState.cancelRequested(this.state, now());
     this.moveScope?.cancel();
+    await this.acceptedFirst();
     await condition(() => this.moveScope === undefined);
     const args = { ...this.ids(), userId: this.input.userId, actor, reason: body.reason ?? null };
     let result: { moved: number | null };
@@ -363,6 +375,7 @@ class DeletionWizard {
   private async exclusive<T>(apply: () => Promise<T>): Promise<T> {
     this.state = { ...this.state, applying: true };
     try {
+      await this.acceptedFirst();
       return await apply();
     } catch (err) {
       asRefusal(err);
@@ -421,6 +434,11 @@ class DeletionWizard {
     await condition(allHandlersFinished);
     await this.endApart();
     return this.state.view;
+  }
+
+  /** Lets the task that accepts an update complete before the update writes anything (PATCH.acceptedFirst). */
+  private async acceptedFirst(): Promise<void> {
+    if (patched(PATCH.acceptedFirst)) await sleep(1);
   }
 
   /** Lets the task that answered the last update complete before the workflow ends (PATCH.endApart). */
