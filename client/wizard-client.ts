@@ -99,8 +99,12 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * gRPC calls in flight (the SDK then throws WorkflowUpdateRPCTimeoutOrCancelledError).
    * A refusal that arrived in time stays a refusal; anything else after the
    * limit is Unavailable. The wizard may still apply what was sent (an update
-   * the server admitted is not withdrawn), which is why the answer is "try
-   * again", not "refused".
+   * the server admitted usually reaches the workflow), or may not (one not yet
+   * recorded as accepted is lost if the server lets go of it, e.g. when its
+   * task times out under load, and nobody is left to send it again), which is
+   * why the answer is "read, and send it again if it did not apply", not
+   * "refused". An update writes nothing before it is recorded, so the read
+   * tells the two apart (workflows/deletion-wizard.ts, PATCH.acceptedFirst).
    */
   async function askWizard<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = AbortSignal.timeout(waitLimitMs);

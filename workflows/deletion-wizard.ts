@@ -301,11 +301,14 @@ class DeletionWizard {
     return this.state.view;
   }
 
-  async retry(): Promise<Deletion> {
+  retry(): Deletion | Promise<Deletion> {
     // Only once it is recorded: the main body goes on (and writes) as soon as it sees the request.
-    await this.acceptedFirst();
-    this.state = { ...this.state, retryRequested: true };
-    return this.state.view;
+    const requested = () => {
+      this.state = { ...this.state, retryRequested: true };
+      return this.state.view;
+    };
+    const recorded = this.acceptedFirst();
+    return recorded ? recorded.then(requested) : requested();
   }
 
   submitLeads({ actor, body }: StepInput<LeadsStepBody>): Promise<Deletion> {
@@ -353,7 +356,8 @@ class DeletionWizard {
   async cancel({ actor, body }: StepInput<CancelBody>): Promise<Deletion> {
     this.state = wizardState.cancelRequested(this.state, now());
     this.moveScope?.cancel();
-    await this.acceptedFirst();
+    const recorded = this.acceptedFirst();
+    if (recorded) await recorded;
     await condition(() => this.moveScope === undefined);
     const args = { ...this.ids(), userId: this.input.userId, actor, reason: body.reason ?? null };
     let result: { moved: number | null };
@@ -375,7 +379,8 @@ class DeletionWizard {
   private async exclusive<T>(apply: () => Promise<T>): Promise<T> {
     this.state = { ...this.state, applying: true };
     try {
-      await this.acceptedFirst();
+      const recorded = this.acceptedFirst();
+      if (recorded) await recorded;
       return await apply();
     } catch (err) {
       asRefusal(err);
@@ -436,9 +441,13 @@ class DeletionWizard {
     return this.state.view;
   }
 
-  /** Lets the task that accepts an update complete before the update writes anything (PATCH.acceptedFirst). */
-  private async acceptedFirst(): Promise<void> {
-    if (patched(PATCH.acceptedFirst)) await sleep(1);
+  /**
+   * Lets the task that accepts an update complete before the update writes
+   * anything (PATCH.acceptedFirst). Nothing to await on histories recorded
+   * before: their handlers go on in the same turn, exactly as they ran.
+   */
+  private acceptedFirst(): Promise<void> | undefined {
+    return patched(PATCH.acceptedFirst) ? sleep(1) : undefined;
   }
 
   /** Lets the task that answered the last update complete before the workflow ends (PATCH.endApart). */

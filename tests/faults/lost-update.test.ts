@@ -47,48 +47,54 @@ test('a step and a cancel write nothing before the server has recorded them as a
 
   // The lead step: its first write is the move's start.
   let w = await worker({ activity: 'startLeadMove', at: 'before' });
-  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
-  const step = h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
-  expect((await w.paused()).activity).toBe('startLeadMove');
-  expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
-  w.release();
-  await step;
-  expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: BOOK } });
-  await w.kill();
+  try {
+    const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+    const step = h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
+    expect((await w.paused()).activity).toBe('startLeadMove');
+    expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
+    w.release();
+    await step;
+    expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: BOOK } });
+    await w.kill();
 
-  // A cancel: its first write gives the user back.
-  w = await worker({ activity: 'cancelDeletion', at: 'before' });
-  const { deletion: other } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
-  const cancelling = h.wizard.cancel(ws.id, other.id, actor, {});
-  expect((await w.paused()).activity).toBe('cancelDeletion');
-  expect(await acceptedUpdates(h.temporal, other.workflowId, 'cancel')).toBe(1);
-  w.release();
-  await cancelling;
-  expect(await finished(h.wizard, ws.id, other.id)).toMatchObject({ status: 'CANCELLED' });
-  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
-  await w.kill();
+    // A cancel: its first write gives the user back.
+    w = await worker({ activity: 'cancelDeletion', at: 'before' });
+    const { deletion: other } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
+    const cancelling = h.wizard.cancel(ws.id, other.id, actor, {});
+    expect((await w.paused()).activity).toBe('cancelDeletion');
+    expect(await acceptedUpdates(h.temporal, other.workflowId, 'cancel')).toBe(1);
+    w.release();
+    await cancelling;
+    expect(await finished(h.wizard, ws.id, other.id)).toMatchObject({ status: 'CANCELLED' });
+    expect(await h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
+  } finally {
+    await w.kill();
+  }
 }, 180_000);
 
-test('the worker killed inside a step after its writes, the API gone after its 503: the wizard goes on', async () => {
+test('the worker killed inside a lead step after its writes, the API gone after its 503: the step, recorded, goes on', async () => {
   const actor = asAdmin(ws);
-  const ann = ws.users.ann!.id;
+  const [third, ann] = [ws.users.third!.id, ws.users.ann!.id];
+  const before = await leadsByOwner(h.prisma, ws.id);
   let w = await worker();
-  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.third!.id, actor, source: 'ADMIN' });
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: third, actor, source: 'ADMIN' });
   await w.kill();
   // The next write of the wizard's view is the step's own (leads MOVING).
   w = await worker({ activity: 'saveDeletionState', at: 'after' });
-  // The API's caller: it waits 1 s, then answers 503 and is gone.
-  const api = createWizardClient({ temporal: h.temporal, prisma: h.prisma, config: { TEMPORAL_TASK_QUEUE: h.taskQueue }, waitLimitMs: 1_000 });
-  await expect(api.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann })).rejects.toMatchObject({ name: 'Unavailable' });
-  expect((await w.paused()).activity).toBe('saveDeletionState');
-  expect(await w.kill()).toBe('SIGKILL');
-  w = await worker();
-
-  // A client after its 503: it reads; unless the step shows applied, it posts again.
-  const seen = await h.wizard.get(ws.id, deletion.id);
-  if (seen.leads.state === 'PENDING') await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
-  expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', total: BOOK, moved: BOOK } });
-  // The leaver's and this user's books with ann; the cancelled quitter kept theirs.
-  expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ [ann]: 2 * BOOK, [ws.users.quitter!.id]: BOOK });
-  await w.kill();
+  try {
+    // The API's caller: it waits 1 s, then answers 503 and is gone.
+    const api = createWizardClient({ temporal: h.temporal, prisma: h.prisma, config: { TEMPORAL_TASK_QUEUE: h.taskQueue }, waitLimitMs: 1_000 });
+    await expect(api.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann })).rejects.toMatchObject({ name: 'Unavailable' });
+    expect((await w.paused()).activity).toBe('saveDeletionState');
+    // What the read shows (MOVING) the server has recorded: the step is not lost with the task.
+    expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
+    expect(await w.kill()).toBe('SIGKILL');
+    expect(await h.wizard.get(ws.id, deletion.id)).toMatchObject({ step: 'LEADS', leads: { state: 'MOVING' } });
+    w = await worker();
+    expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', total: BOOK, moved: BOOK } });
+    // The step ran again on the replacement (its writes are idempotent): every lead moved once.
+    expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ ...before, [ann]: (before[ann] ?? 0) + BOOK, [third]: undefined });
+  } finally {
+    await w.kill();
+  }
 }, 180_000);
