@@ -10,30 +10,17 @@
 // post again unless applied) posts it again.
 import type { Client } from '@temporalio/client';
 import { createWizardClient } from '../../client/wizard-client';
-import { faultHarness, killAllChildren, spareFaultWorkers, type FaultHarness, type FaultWorker, type Trap } from '../support/faults';
-import { asAdmin, finished, leadsByOwner, makeWorkspace, moveDone, type TestWorkspace } from '../support/wizard';
+import { faultSuite } from '../support/faults';
+import { asAdmin, finished, leadsByOwner, moveDone } from '../support/wizard';
 
 const BOOK = 500;
 
-let h: FaultHarness;
-let ws: TestWorkspace;
-let spares: ReturnType<typeof spareFaultWorkers>;
-beforeAll(async () => {
-  h = await faultHarness();
-  // No sticky queue: after a kill, the task goes to the replacement as soon as it times out.
-  spares = spareFaultWorkers({ taskQueue: h.taskQueue, batchSize: 100, sliceBudgetMs: 0, noSticky: true });
-  ws = await makeWorkspace(
-    h.prisma,
-    { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', ann: 'MEMBER' },
-    { leaver: BOOK, quitter: BOOK, third: BOOK },
-  );
+const t = faultSuite({
+  batchSize: 100,
+  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', ann: 'MEMBER' },
+  leads: { leaver: BOOK, quitter: BOOK, third: BOOK },
 });
-afterAll(async () => {
-  await killAllChildren();
-  await h?.close();
-});
-
-const worker = (trap?: Trap): Promise<FaultWorker> => spares.take(trap);
+const { worker } = t;
 
 /** The updates of that name the server has recorded as accepted in the workflow's history. */
 async function acceptedUpdates(temporal: Client, workflowId: string, name: string): Promise<number> {
@@ -42,58 +29,58 @@ async function acceptedUpdates(temporal: Client, workflowId: string, name: strin
 }
 
 test('a step and a cancel write nothing before the server has recorded them as accepted', async () => {
-  const actor = asAdmin(ws);
-  const [leaver, quitter, ann] = [ws.users.leaver!.id, ws.users.quitter!.id, ws.users.ann!.id];
+  const actor = asAdmin(t.ws);
+  const [leaver, quitter, ann] = [t.ws.users.leaver!.id, t.ws.users.quitter!.id, t.ws.users.ann!.id];
 
   // The lead step: its first write is the move's start.
   let w = await worker({ activity: 'startLeadMove', at: 'before' });
   try {
-    const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
-    const step = h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
+    const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: leaver, actor, source: 'ADMIN' });
+    const step = t.h.wizard.submitLeads(t.ws.id, deletion.id, actor, { targetUserId: ann });
     expect((await w.paused()).activity).toBe('startLeadMove');
-    expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
+    expect(await acceptedUpdates(t.h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
     w.release();
     await step;
-    expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: BOOK } });
+    expect(await moveDone(t.h.wizard, t.ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: BOOK } });
     await w.kill();
 
     // A cancel: its first write gives the user back.
     w = await worker({ activity: 'cancelDeletion', at: 'before' });
-    const { deletion: other } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
-    const cancelling = h.wizard.cancel(ws.id, other.id, actor, {});
+    const { deletion: other } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: quitter, actor, source: 'ADMIN' });
+    const cancelling = t.h.wizard.cancel(t.ws.id, other.id, actor, {});
     expect((await w.paused()).activity).toBe('cancelDeletion');
-    expect(await acceptedUpdates(h.temporal, other.workflowId, 'cancel')).toBe(1);
+    expect(await acceptedUpdates(t.h.temporal, other.workflowId, 'cancel')).toBe(1);
     w.release();
     await cancelling;
-    expect(await finished(h.wizard, ws.id, other.id)).toMatchObject({ status: 'CANCELLED' });
-    expect(await h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
+    expect(await finished(t.h.wizard, t.ws.id, other.id)).toMatchObject({ status: 'CANCELLED' });
+    expect(await t.h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
   } finally {
     await w.kill();
   }
 }, 180_000);
 
 test('the worker killed inside a lead step after its writes, the API gone after its 503: the step, recorded, goes on', async () => {
-  const actor = asAdmin(ws);
-  const [third, ann] = [ws.users.third!.id, ws.users.ann!.id];
-  const before = await leadsByOwner(h.prisma, ws.id);
+  const actor = asAdmin(t.ws);
+  const [third, ann] = [t.ws.users.third!.id, t.ws.users.ann!.id];
+  const before = await leadsByOwner(t.h.prisma, t.ws.id);
   let w = await worker();
-  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: third, actor, source: 'ADMIN' });
+  const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: third, actor, source: 'ADMIN' });
   await w.kill();
   // The next write of the wizard's view is the step's own (leads MOVING).
   w = await worker({ activity: 'saveDeletionState', at: 'after' });
   try {
     // The API's caller: it waits 1 s, then answers 503 and is gone.
-    const api = createWizardClient({ temporal: h.temporal, prisma: h.prisma, config: { TEMPORAL_TASK_QUEUE: h.taskQueue }, waitLimitMs: 1_000 });
-    await expect(api.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann })).rejects.toMatchObject({ name: 'Unavailable' });
+    const api = createWizardClient({ temporal: t.h.temporal, prisma: t.h.prisma, config: { TEMPORAL_TASK_QUEUE: t.h.taskQueue }, waitLimitMs: 1_000 });
+    await expect(api.submitLeads(t.ws.id, deletion.id, actor, { targetUserId: ann })).rejects.toMatchObject({ name: 'Unavailable' });
     expect((await w.paused()).activity).toBe('saveDeletionState');
     // What the read shows (MOVING) the server has recorded: the step is not lost with the task.
-    expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
+    expect(await acceptedUpdates(t.h.temporal, deletion.workflowId, 'submitLeads')).toBe(1);
     expect(await w.kill()).toBe('SIGKILL');
-    expect(await h.wizard.get(ws.id, deletion.id)).toMatchObject({ step: 'LEADS', leads: { state: 'MOVING' } });
+    expect(await t.h.wizard.get(t.ws.id, deletion.id)).toMatchObject({ step: 'LEADS', leads: { state: 'MOVING' } });
     w = await worker();
-    expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', total: BOOK, moved: BOOK } });
+    expect(await moveDone(t.h.wizard, t.ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', total: BOOK, moved: BOOK } });
     // The step ran again on the replacement (its writes are idempotent): every lead moved once.
-    expect(await leadsByOwner(h.prisma, ws.id)).toEqual({ ...before, [ann]: (before[ann] ?? 0) + BOOK, [third]: undefined });
+    expect(await leadsByOwner(t.h.prisma, t.ws.id)).toEqual({ ...before, [ann]: (before[ann] ?? 0) + BOOK, [third]: undefined });
   } finally {
     await w.kill();
   }

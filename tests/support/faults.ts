@@ -19,7 +19,9 @@ import type { PrismaClient } from '../../generated/prisma/client';
 import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
 import { freePort } from '../../infra/ports';
+import type { Role } from '../../domain/schemas';
 import { testConfig, testEnv } from './env';
+import { makeWorkspace, type TestWorkspace } from './wizard';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 const run = promisify(execFile);
@@ -296,6 +298,45 @@ export interface FaultHarness {
   /** New database connections (after a database restart the old ones are gone). */
   reconnectDatabase(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A fault suite's setting, before all its tests: the harness, a workspace of
+ * `users` with their `leads`, and warm replacement workers without a workflow
+ * cache, hence no sticky queue (after a kill, workflow tasks go to the
+ * replacement at once rather than after the dead worker's sticky timeout);
+ * after all of them, every worker killed and the harness closed. Move slices
+ * are one batch of `batchSize` per stream, so a test knows what each commits.
+ */
+export function faultSuite(o: { batchSize: number; users: Record<string, Role>; leads: Record<string, number> }): {
+  readonly h: FaultHarness;
+  readonly ws: TestWorkspace;
+  worker(trap?: Trap): Promise<FaultWorker>;
+  /** Resolves once the next replacement is built (see spareFaultWorkers). */
+  warm(): Promise<void>;
+} {
+  let h: FaultHarness | undefined;
+  let ws: TestWorkspace | undefined;
+  let spares: ReturnType<typeof spareFaultWorkers> | undefined;
+  beforeAll(async () => {
+    h = await faultHarness();
+    spares = spareFaultWorkers({ taskQueue: h.taskQueue, batchSize: o.batchSize, sliceBudgetMs: 0, noSticky: true });
+    ws = await makeWorkspace(h.prisma, o.users, o.leads);
+  });
+  afterAll(async () => {
+    await killAllChildren();
+    await h?.close();
+  });
+  return {
+    get h() {
+      return h!;
+    },
+    get ws() {
+      return ws!;
+    },
+    worker: (trap) => spares!.take(trap),
+    warm: () => spares!.warm(),
+  };
 }
 
 export async function faultHarness(o: { databaseUrl?: string; temporalAddress?: string; namespace?: string } = {}): Promise<FaultHarness> {
