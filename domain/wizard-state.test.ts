@@ -120,12 +120,16 @@ test('a snapshot carried by older code resumes with the defaults it ran with, an
   expect(W.resumedState(input, JSON.parse(JSON.stringify(carried)), T1)).toMatchObject({ leadsActor: ann, applying: false });
 });
 
-test('one guard refuses every change while the wizard opens or another change is applied', () => {
+test('one guard refuses every change while the wizard opens or another change is applied, saying which', () => {
   const fresh = W.resumedState(input, undefined, T0);
-  expect(W.changeInProgressProblem(fresh, 'busy')).toMatchObject({ kind: 'StepConflict', message: expect.stringContaining('opening') });
+  expect(W.changeInProgressProblem(fresh)).toEqual({ kind: 'StepConflict', message: expect.stringContaining('still opening') });
   const waiting = W.resumedState(input, openedSnapshot(), T0);
-  expect(W.changeInProgressProblem(waiting, 'busy')).toBeNull();
-  expect(W.changeInProgressProblem({ ...waiting, applying: true }, 'busy')).toEqual({ kind: 'StepConflict', message: 'busy' });
-  expect(W.changeInProgressProblem(W.cancelRequested(waiting, T1), 'busy')).toEqual({ kind: 'StepConflict', message: 'busy' });
-  expect(W.changeInProgressProblem(W.confirmAccepted(waiting, T1), 'busy')).toEqual({ kind: 'StepConflict', message: 'busy' });
+  expect(W.changeInProgressProblem(waiting)).toBeNull();
+  // A step being applied: try again (a cancel too; it is not being cancelled).
+  const applying = W.changeInProgressProblem({ ...waiting, applying: true });
+  expect(applying).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being applied.*try again/) });
+  expect(applying!.message).not.toMatch(/cancel|confirm/i);
+  expect(W.changeInProgressProblem(W.cancelRequested(waiting, T1))).toEqual({ kind: 'StepConflict', message: 'This wizard is being cancelled.' });
+  expect(W.changeInProgressProblem({ ...W.cancelRequested(waiting, T1), applying: true })!.message).toBe('This wizard is being cancelled.');
+  expect(W.changeInProgressProblem(W.confirmAccepted(waiting, T1))).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being confirmed.*no longer/) });
 });

@@ -101,12 +101,15 @@ export function resumedState(input: WizardInput, carried: CarriedState | undefin
 /**
  * The one guard every change passes first: nothing changes while the wizard
  * opens, or while another change (a step, a confirm, a cancel) is applied.
+ * The message says which, so that a cancel refused while a step is applied
+ * is told to try again rather than that the wizard is being cancelled.
  */
-export function changeInProgressProblem(state: WizardState, whileApplying: string): RuleProblem | null {
-  if (state.phase === 'OPENING') return { kind: 'StepConflict', message: 'The wizard is still opening; try again in a moment.' };
-  if (state.applying || state.phase === 'CANCELLING' || state.phase === 'CONFIRMING') {
-    return { kind: 'StepConflict', message: whileApplying };
-  }
+export function changeInProgressProblem(state: WizardState): RuleProblem | null {
+  const busy = (message: string): RuleProblem => ({ kind: 'StepConflict', message });
+  if (state.phase === 'OPENING') return busy('The wizard is still opening; try again in a moment.');
+  if (state.phase === 'CANCELLING') return busy('This wizard is being cancelled.');
+  if (state.phase === 'CONFIRMING') return busy('This deletion is being confirmed; it can no longer be changed or cancelled.');
+  if (state.applying) return busy('Another change to this wizard is being applied; reload and try again in a moment.');
   return null;
 }
 

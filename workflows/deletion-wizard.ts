@@ -279,12 +279,12 @@ class DeletionWizard {
   }
 
   validateCancel(): void {
-    refuseIf(wizardState.changeInProgressProblem(this.state, 'This wizard is already being confirmed or cancelled.'));
+    refuseIf(wizardState.changeInProgressProblem(this.state));
     refuseIf(cancelProblem(this.current()));
   }
 
   private validateStep(step: Step): void {
-    refuseIf(wizardState.changeInProgressProblem(this.state, 'Another change to this wizard is being applied; reload and try again.'));
+    refuseIf(wizardState.changeInProgressProblem(this.state));
     refuseIf(stepProblem(this.current(), step));
   }
 

@@ -17,8 +17,8 @@ const BOOK = 500;
 
 const t = faultSuite({
   batchSize: 100,
-  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', ann: 'MEMBER' },
-  leads: { leaver: BOOK, quitter: BOOK, third: BOOK },
+  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', fourth: 'MEMBER', ann: 'MEMBER' },
+  leads: { leaver: BOOK, quitter: BOOK, third: BOOK, fourth: BOOK },
 });
 const { worker } = t;
 
@@ -81,6 +81,36 @@ test('the worker killed inside a lead step after its writes, the API gone after 
     expect(await moveDone(t.h.wizard, t.ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', total: BOOK, moved: BOOK } });
     // The step ran again on the replacement (its writes are idempotent): every lead moved once.
     expect(await leadsByOwner(t.h.prisma, t.ws.id)).toEqual({ ...before, [ann]: (before[ann] ?? 0) + BOOK, [third]: undefined });
+  } finally {
+    await w.kill();
+  }
+}, 180_000);
+
+test('a cancel sent while a step is being applied is told to try again, not that the wizard is being cancelled; then it cancels', async () => {
+  const actor = asAdmin(t.ws);
+  const [fourth, ann] = [t.ws.users.fourth!.id, t.ws.users.ann!.id];
+  const w = await worker({ activity: 'startLeadMove', at: 'before' });
+  try {
+    const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: fourth, actor, source: 'ADMIN' });
+    const step = t.h.wizard.submitLeads(t.ws.id, deletion.id, actor, { targetUserId: ann });
+    step.catch(() => undefined); // awaited below; an assertion failing first must not leave it unhandled
+    // The step is accepted and stopped right before its first write: it is being applied.
+    expect((await w.paused()).activity).toBe('startLeadMove');
+    // The cancel reaches the wizard once the task running the step's transaction checks in (within
+    // the task's timeout): past the API's 10 s, so this caller waits longer.
+    const patient = createWizardClient({ temporal: t.h.temporal, prisma: t.h.prisma, config: { TEMPORAL_TASK_QUEUE: t.h.taskQueue }, waitLimitMs: 60_000 });
+    const refused = await patient.cancel(t.ws.id, deletion.id, actor, {}).then(
+      () => null,
+      (err: Error) => err,
+    );
+    expect(refused).toMatchObject({ name: 'StepConflict', message: expect.stringMatching(/being applied.*try again/) });
+    expect(refused!.message).not.toMatch(/cancel/i);
+    w.release();
+    await step;
+    // Tried again once the step is applied: the cancel goes through, as it always can before CONFIRM.
+    await patient.cancel(t.ws.id, deletion.id, actor, {});
+    expect(await finished(t.h.wizard, t.ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED' });
+    expect(await t.h.prisma.user.findUniqueOrThrow({ where: { id: fourth } })).toMatchObject({ status: 'ACTIVE' });
   } finally {
     await w.kill();
   }
