@@ -18,3 +18,21 @@ export function createActivities(prisma: PrismaClient, tuning: MoveTuning) {
 }
 
 export type WizardActivities = ReturnType<typeof createActivities>;
+
+/**
+ * The activities of the acknowledgement queue (workflows/definitions.ts,
+ * `acknowledgementTaskQueue`), a queue of their own so that a layoff's move
+ * slices, which hold the main queue's activity slots while they wait for
+ * their turn, never hold them up.
+ */
+export const acknowledgementActivities = {
+  /**
+   * Does nothing. The wizard schedules it in the workflow task that accepts
+   * an update, and writes nothing for the update before it is done: by then
+   * the server has that task, and the update's acceptance, on record
+   * (workflows/deletion-wizard.ts, PATCH.acceptedByActivity).
+   */
+  async acknowledgeUpdate(): Promise<void> {},
+};
+
+export type AcknowledgementActivities = typeof acknowledgementActivities;

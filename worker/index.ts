@@ -2,8 +2,9 @@
 // queue, with a Prisma client of its own. Shutdown is graceful: running
 // activities get `shutdownGraceTime` to finish their batch and heartbeat,
 // then are cancelled and retried elsewhere from their committed cursor.
-import { Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { Worker, type State, type WorkerOptions, type WorkerStatus } from '@temporalio/worker';
+import { acknowledgementActivities, createActivities } from '../activities';
+import { acknowledgementTaskQueue } from '../workflows/definitions';
 import { DEFAULT_TURN_MS, type MoveTuning } from '../activities/lead-move/engine';
 import type { Config } from '../infra/config';
 import { dataConverter } from '../infra/codec';
@@ -38,7 +39,24 @@ export function moveTuning(config: Config, embedded = false): MoveTuning {
   };
 }
 
-export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; close(): Promise<void> }> {
+/**
+ * One worker of the wizard, as its callers run it: the Temporal worker of the
+ * task queue (workflows and activities) and the one of the acknowledgement
+ * queue beside it (workflows/definitions.ts), run and stopped together.
+ */
+export interface WizardWorker {
+  /** Runs both until shut down; one stopping (or failing) stops the other. */
+  run(): Promise<void>;
+  shutdown(): void;
+  /** The task queue's worker's state and status. */
+  getState(): State;
+  getStatus(): WorkerStatus;
+}
+
+/** How many acknowledgements (no-ops, each a few milliseconds) one worker runs at once. */
+const ACKNOWLEDGEMENTS_AT_ONCE = 100;
+
+export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWorker; close(): Promise<void> }> {
   const { config } = deps;
   // A running move holds up to LEAD_MOVE_STREAMS connections, one statement at
   // a time each; moves running at once queue for this pool, which bounds the
@@ -77,12 +95,40 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITIES,
     ...deps.options,
   });
+  const acknowledger = await Worker.create({
+    connection,
+    namespace: temporal.namespace,
+    dataConverter: dataConverter(config),
+    taskQueue: acknowledgementTaskQueue(config.TEMPORAL_TASK_QUEUE),
+    activities: acknowledgementActivities,
+    maxConcurrentActivityTaskExecutions: ACKNOWLEDGEMENTS_AT_ONCE,
+    shutdownGraceTime: '5 seconds',
+  });
   return {
-    worker,
+    worker: runTogether(worker, acknowledger),
     async close() {
       await connection.close();
       await prisma.$disconnect();
     },
+  };
+}
+
+function runTogether(main: Worker, beside: Worker): WizardWorker {
+  const stop = (w: Worker) => {
+    if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  return {
+    async run() {
+      const runs = [main, beside].map((w, i, both) => w.run().finally(() => stop(both[1 - i]!)));
+      const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    shutdown() {
+      stop(beside);
+      main.shutdown(); // throws when not running, as Worker.shutdown does
+    },
+    getState: () => main.getState(),
+    getStatus: () => main.getStatus(),
   };
 }
 

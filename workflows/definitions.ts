@@ -14,6 +14,14 @@ import type {
 
 export const WORKFLOW_TYPE = 'deletionWizard';
 
+/**
+ * The task queue of the acknowledgement each update waits for before it
+ * writes (activities/index.ts): polled by every worker beside its own queue.
+ */
+export function acknowledgementTaskQueue(taskQueue: string): string {
+  return `${taskQueue}-acknowledgements`;
+}
+
 /** Every step input carries who sends it, for the audit trail. */
 export interface StepInput<B> {
   actor: Actor;

@@ -3,9 +3,8 @@
 // change applied. Here no worker runs (a real Temporal server, nothing to
 // serve the wizard), so a wizard never answers; the limit is shortened for
 // the test through the wizard client's deps.
-import type { Worker } from '@temporalio/worker';
 import { signHookBody } from '../../api/hook-signature';
-import { createWorker } from '../../worker';
+import { createWorker, type WizardWorker } from '../../worker';
 import { testEnv } from '../support/env';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
@@ -13,7 +12,7 @@ import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi }
 let api: TestApi;
 let ws: TestWorkspace;
 let admin: Call;
-let running: { worker: Worker; close(): Promise<void>; done: Promise<void> } | undefined;
+let running: { worker: WizardWorker; close(): Promise<void>; done: Promise<void> } | undefined;
 
 /** A worker on the API's task queue, started and stopped by the test. */
 async function startWorker(): Promise<void> {

@@ -10,15 +10,15 @@
 // post again unless applied) posts it again.
 import type { Client } from '@temporalio/client';
 import { createWizardClient } from '../../client/wizard-client';
-import { faultSuite } from '../support/faults';
+import { faultSuite, startFaultWorker } from '../support/faults';
 import { asAdmin, finished, leadsByOwner, moveDone } from '../support/wizard';
 
 const BOOK = 500;
 
 const t = faultSuite({
   batchSize: 100,
-  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', fourth: 'MEMBER', ann: 'MEMBER' },
-  leads: { leaver: BOOK, quitter: BOOK, third: BOOK, fourth: BOOK },
+  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', fourth: 'MEMBER', fifth: 'MEMBER', ann: 'MEMBER' },
+  leads: { leaver: BOOK, quitter: BOOK, third: BOOK, fourth: BOOK, fifth: BOOK },
 });
 const { worker } = t;
 
@@ -111,6 +111,32 @@ test('a cancel sent while a step is being applied is told to try again, not that
     await patient.cancel(t.ws.id, deletion.id, actor, {});
     expect(await finished(t.h.wizard, t.ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED' });
     expect(await t.h.prisma.user.findUniqueOrThrow({ where: { id: fourth } })).toMatchObject({ status: 'ACTIVE' });
+  } finally {
+    await w.kill();
+  }
+}, 180_000);
+
+test('a cancel is answered while a move slice holds every activity slot of the worker', async () => {
+  const actor = asAdmin(t.ws);
+  const [fifth, ann] = [t.ws.users.fifth!.id, t.ws.users.ann!.id];
+  // One activity slot, held by the move's slice, paused before it moves anything: as a layoff's
+  // hundreds of slices waiting for their turn hold every slot. The no-op each update waits for
+  // before it writes has a queue and slots of its own.
+  const w = await startFaultWorker({
+    taskQueue: t.h.taskQueue,
+    batchSize: 100,
+    sliceBudgetMs: 0,
+    noSticky: true,
+    oneActivity: true,
+    trap: { activity: 'moveLeadsSlice', kind: 'MOVE', at: 'before' },
+  });
+  try {
+    const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: fifth, actor, source: 'ADMIN' });
+    await t.h.wizard.submitLeads(t.ws.id, deletion.id, actor, { targetUserId: ann });
+    expect((await w.paused()).activity).toBe('moveLeadsSlice');
+    expect(await t.h.wizard.cancel(t.ws.id, deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+    expect(await t.h.prisma.user.findUniqueOrThrow({ where: { id: fifth } })).toMatchObject({ status: 'ACTIVE' });
+    expect((await leadsByOwner(t.h.prisma, t.ws.id))[fifth]).toBe(BOOK);
   } finally {
     await w.kill();
   }

@@ -27,6 +27,8 @@ test('there are fixtures for every pause point', () => {
     expect(kinds).toContain(`local-${k}`);
     // And with each update recorded as accepted before it writes (RECORD_STAMP=…-accepted-first).
     expect(kinds).toContain(`accepted-first-${k}`);
+    // And with that acceptance waited for by a no-op activity rather than a timer (RECORD_STAMP=…-acknowledged).
+    expect(kinds).toContain(`acknowledged-${k}`);
   }
   // Wizards begun on the release before local transactions and finished on this one (record-upgrade.ts):
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).

@@ -3,7 +3,7 @@
 // workspace(s), so files run in parallel without seeing each other.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWizardClient } from '../../client/wizard-client';
 import type { WizardApi } from '../../client/types';
 import type { Distribution, Role } from '../../domain/schemas';
@@ -11,7 +11,7 @@ import type { PrismaClient } from '../../generated/prisma/client';
 import type { Config } from '../../infra/config';
 import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
-import { createWorker, moveTuning } from '../../worker';
+import { createWorker, moveTuning, type WizardWorker } from '../../worker';
 import { createActivities } from '../../activities';
 import type { MovePace } from './move-pace';
 import { testConfig, testEnv } from './env';
@@ -57,7 +57,7 @@ export async function wizardHarness(
   const prisma = createPrisma(env.databaseUrl, { max: 4 });
   const connection = await Connection.connect({ address: opts.temporalAddress ?? env.temporalAddress });
   const temporal = new Client({ connection, namespace: env.namespace, dataConverter: dataConverter(config) });
-  let worker: { worker: Worker; close(): Promise<void> } | undefined;
+  let worker: { worker: WizardWorker; close(): Promise<void> } | undefined;
   let running: Promise<void> | undefined;
   // The paced worker's activities: the worker's own (tuning as worker/index.ts sets it), on a client whose batches pass the gate.
   const pacedDb = opts.pace && opts.worker !== false ? createPrisma(env.databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS }) : undefined;
