@@ -1,5 +1,6 @@
-// Worker wiring: the bundled deletion workflow and its activities on one task
-// queue, with a Prisma client of its own. Shutdown is graceful: running
+// Worker wiring: the bundled deletion workflow and its activities on the task
+// queue, the acknowledgement no-op on a queue of its own beside it (both on
+// one connection), with a Prisma client of its own. Shutdown is graceful: running
 // activities get `shutdownGraceTime` to finish their batch and heartbeat,
 // then are cancelled and retried elsewhere from their committed cursor.
 import { Worker, type State, type WorkerOptions, type WorkerStatus } from '@temporalio/worker';
@@ -74,43 +75,63 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
   const workflows = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
-  const worker = await Worker.create({
-    connection,
-    namespace: temporal.namespace,
-    dataConverter: dataConverter(config),
-    // Traces: activities continue the trace the workflow was started or updated in.
-    interceptors: {
-      activity: activityInterceptors(),
-      ...(deps.workflowBundlePath ? {} : { workflowModules: [WORKFLOW_INTERCEPTOR_MODULE] }),
-    },
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...workflows,
-    activities: createActivities(prisma, moveTuning(config, deps.embedded)),
-    // Heartbeats (move progress, cancellation) reach the server within a second.
-    maxHeartbeatThrottleInterval: '1 second',
-    defaultHeartbeatThrottleInterval: '1 second',
-    shutdownGraceTime: '15 seconds',
-    maxConcurrentWorkflowTaskExecutions: config.WORKER_WORKFLOW_TASKS,
-    maxConcurrentLocalActivityExecutions: config.WORKER_LOCAL_ACTIVITIES,
-    maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITIES,
-    ...deps.options,
-  });
-  const acknowledger = await Worker.create({
-    connection,
-    namespace: temporal.namespace,
-    dataConverter: dataConverter(config),
-    taskQueue: acknowledgementTaskQueue(config.TEMPORAL_TASK_QUEUE),
-    activities: acknowledgementActivities,
-    maxConcurrentActivityTaskExecutions: ACKNOWLEDGEMENTS_AT_ONCE,
-    shutdownGraceTime: '5 seconds',
-  });
-  return {
-    worker: runTogether(worker, acknowledger),
-    async close() {
-      await connection.close();
-      await prisma.$disconnect();
-    },
-  };
+  const created: Worker[] = [];
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: temporal.namespace,
+      dataConverter: dataConverter(config),
+      // Traces: activities continue the trace the workflow was started or updated in.
+      interceptors: {
+        activity: activityInterceptors(),
+        ...(deps.workflowBundlePath ? {} : { workflowModules: [WORKFLOW_INTERCEPTOR_MODULE] }),
+      },
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      ...workflows,
+      activities: createActivities(prisma, moveTuning(config, deps.embedded)),
+      // Heartbeats (move progress, cancellation) reach the server within a second.
+      maxHeartbeatThrottleInterval: '1 second',
+      defaultHeartbeatThrottleInterval: '1 second',
+      shutdownGraceTime: '15 seconds',
+      maxConcurrentWorkflowTaskExecutions: config.WORKER_WORKFLOW_TASKS,
+      maxConcurrentLocalActivityExecutions: config.WORKER_LOCAL_ACTIVITIES,
+      maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITIES,
+      ...deps.options,
+    });
+    created.push(worker);
+    const acknowledger = await Worker.create({
+      connection,
+      namespace: temporal.namespace,
+      dataConverter: dataConverter(config),
+      interceptors: { activity: activityInterceptors() },
+      // The queue the workflows name: their own (a test's options may set it) and the suffix.
+      taskQueue: acknowledgementTaskQueue(deps.options?.taskQueue ?? config.TEMPORAL_TASK_QUEUE),
+      activities: acknowledgementActivities,
+      maxConcurrentActivityTaskExecutions: ACKNOWLEDGEMENTS_AT_ONCE,
+      shutdownGraceTime: '5 seconds',
+    });
+    created.push(acknowledger);
+    return {
+      worker: runTogether(worker, acknowledger),
+      async close() {
+        await connection.close();
+        await prisma.$disconnect();
+      },
+    };
+  } catch (err) {
+    // A worker that was created holds the connection until it has run and stopped.
+    await Promise.allSettled(created.map(runAndStop));
+    await connection.close().catch(() => undefined);
+    await prisma.$disconnect();
+    throw err;
+  }
+}
+
+/** Lets go of a worker that was created and is not to run: a Worker lets go only once it has run and stopped. */
+async function runAndStop(w: { run(): Promise<void>; shutdown(): void }): Promise<void> {
+  const running = w.run(); // RUNNING at once: shutdown() may follow
+  w.shutdown();
+  await running;
 }
 
 function runTogether(main: Worker, beside: Worker): WizardWorker {
@@ -120,8 +141,9 @@ function runTogether(main: Worker, beside: Worker): WizardWorker {
   return {
     async run() {
       const runs = [main, beside].map((w, i, both) => w.run().finally(() => stop(both[1 - i]!)));
-      const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      const failed = (await Promise.allSettled(runs)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length === 1) throw failed[0]!.reason;
+      if (failed.length > 1) throw new AggregateError(failed.map((r) => r.reason), 'Both Temporal workers of this process failed');
     },
     shutdown() {
       stop(beside);
@@ -137,6 +159,7 @@ export async function runWorker(deps: WorkerDeps & { shutdownSignal?: AbortSigna
   const { worker, close } = await createWorker(deps);
   if (deps.shutdownSignal?.aborted) {
     // Asked to stop while the worker was still being created (bundling takes seconds).
+    await runAndStop(worker);
     await close();
     return;
   }

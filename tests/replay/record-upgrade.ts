@@ -8,7 +8,10 @@
 // shares); a worker of that bundle starts the wizard
 // and moves its leads (all of them, or, in the second recording, a part:
 // the deploy lands mid-move), then stops; a worker of this code takes the
-// wizard through its remaining steps. Run by hand, like record.ts:
+// wizard through its remaining steps. The third recording begins on the
+// release whose updates waited for their acceptance with a 1 ms timer
+// (RECORD_TIMER_REV) and ends on this one, which waits with a no-op activity.
+// Run by hand, like record.ts (-t 'timer' for the third alone):
 //   RECORD_STAMP=… node scripts/bootstrap.mjs test --testMatch '<rootDir>/tests/replay/record-upgrade.ts'
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +29,8 @@ import { asAdmin, eventually, finished, makeAutomation, makeLabel, makeWorkspace
 const ROOT = path.resolve(__dirname, '../..');
 const OUT = path.resolve(__dirname, '../fixtures/histories');
 const OLD_REV = process.env.RECORD_OLD_REV ?? 'a1613cc';
+// The last release whose updates waited for their acceptance with a 1 ms timer (not the no-op).
+const TIMER_REV = process.env.RECORD_TIMER_REV ?? 'f76185c';
 const stamp = process.env.RECORD_STAMP ?? new Date().toISOString().slice(0, 10);
 
 let h: WizardHarness;
@@ -81,16 +86,22 @@ async function runWorker(workflowBundlePath: string, pace?: MovePace) {
   };
 }
 
-/** The history of the closed run of `workflowId`, checked free of failed tasks, written as fixture `name`. */
-async function saveClosed(name: string, workflowId: string) {
+type Events = NonNullable<Awaited<ReturnType<ReturnType<WizardHarness['temporal']['workflow']['getHandle']>['fetchHistory']>>['events']>;
+
+/** Both ways are in it: activities of their own before the upgrade, local ones after. */
+function bothWaysOfTransactions(events: Events) {
+  const kinds = new Set(events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean));
+  expect(kinds).toContain('saveDeletionState');
+  expect(events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
+}
+
+/** The history of the closed run of `workflowId`, checked free of failed tasks and by `check`, written as fixture `name`. */
+async function saveClosed(name: string, workflowId: string, check: (events: Events) => void = bothWaysOfTransactions) {
   const handle = h.temporal.workflow.getHandle(workflowId);
   await handle.result();
   const history = await handle.fetchHistory();
   expect((history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
-  // Both ways are in it: activities of their own before the upgrade, local ones after.
-  const kinds = new Set((history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean));
-  expect(kinds).toContain('saveDeletionState');
-  expect((history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
+  check(history.events ?? []);
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, `${stamp}-${name}.json`), historyToJSON(history) + '\n');
 }
@@ -157,6 +168,40 @@ test('record a wizard whose move began on an older release and ended on this one
     await wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' });
     expect((await finished(wizard, ws.id, id)).status).toBe('COMPLETED');
     await saveClosed('upgraded-mid-move', deletion.workflowId);
+  } finally {
+    await current.stop();
+  }
+}, 600_000);
+
+test('record a wizard whose first steps waited with the 1 ms timer and the next ones with the no-op', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 2_000 });
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const admin = asAdmin(ws);
+
+  // The release with the timer opens the wizard and takes the lead step and the automations.
+  const old = await runWorker(await bundleOf(TIMER_REV));
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: leaver, actor: admin, source: 'ADMIN' });
+  const id = deletion.id;
+  await wizard.submitLeads(ws.id, id, admin, { targetUserId: ann });
+  await moveDone(wizard, ws.id, id, 300_000);
+  await wizard.submitAutomations(ws.id, id, admin, { overrides: [] });
+  await old.stop();
+
+  // This release replays the timers and waits for the no-op from the next step on.
+  const current = await runWorker(testEnv().workflowBundlePath!);
+  try {
+    await wizard.submitIntegrations(ws.id, id, admin, { overrides: [] });
+    await wizard.submitLabels(ws.id, id, admin, { replacements: [] });
+    await wizard.confirm(ws.id, id, admin, { confirmation: 'CONFIRM' });
+    expect((await finished(wizard, ws.id, id)).status).toBe('COMPLETED');
+    await saveClosed('upgraded-timer-to-acknowledgement', deletion.workflowId, (events) => {
+      const acknowledged = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'acknowledgeUpdate');
+      // integrations, labels, confirm
+      expect(acknowledged).toHaveLength(3);
+      // lead step and automations (and the run's end in a task of its own)
+      expect(events.filter((e) => e.timerStartedEventAttributes).length).toBeGreaterThanOrEqual(2);
+    });
   } finally {
     await current.stop();
   }

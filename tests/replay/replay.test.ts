@@ -34,6 +34,8 @@ test('there are fixtures for every pause point', () => {
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
   expect(kinds).toContain('upgraded-after-the-move');
   expect(kinds).toContain('upgraded-mid-move');
+  // Begun on the release whose updates waited with a 1 ms timer, finished on the no-op (record-upgrade.ts).
+  expect(kinds).toContain('upgraded-timer-to-acknowledgement');
   // A local transaction of the main body refused for good (attention), then retried (record.ts).
   expect(kinds).toContain('local-finish-needs-attention');
   expect(kinds).toContain('local-finish-attention-cleared');

@@ -15,6 +15,7 @@ import {
   type WizardHarness,
 } from '../support/wizard';
 import { hashToken } from '../../infra/tokens';
+import { acknowledgementTaskQueue } from '../../workflows/definitions';
 
 let h: WizardHarness;
 beforeAll(async () => {
@@ -180,6 +181,26 @@ test('a user with leads, automations, an integration and labels is fully reassig
   expect(inProgress.items).toHaveLength(0);
   const completed = await wizard.list(ws.id, { status: 'COMPLETED', limit: 50 });
   expect(completed.items.map((d) => d.id)).toEqual([d0.id]);
+
+  // Each step waited for its acceptance to be on record with the no-op on the acknowledgement queue,
+  // never with a timer (which the server fires up to a second late: every step would answer late).
+  const events = (await h.temporal.workflow.getHandle(d0.workflowId).fetchHistory()).events ?? [];
+  const accepted = events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+  const updates = accepted.map((e) => e.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest!.input!.name);
+  expect(updates).toEqual(['waitOpened', 'submitLeads', 'submitAutomations', 'submitIntegrations', 'submitLabels', 'confirm']);
+  for (const event of accepted.slice(1)) {
+    const after = events.slice(events.indexOf(event) + 1);
+    const scheduled = after.findIndex((e) => e.activityTaskScheduledEventAttributes);
+    expect(after[scheduled]!.activityTaskScheduledEventAttributes).toMatchObject({
+      activityType: { name: 'acknowledgeUpdate' },
+      taskQueue: { name: acknowledgementTaskQueue(h.config.TEMPORAL_TASK_QUEUE) },
+    });
+    // Nothing written before it (no local transaction's marker), and no timer.
+    const before = after.slice(0, scheduled);
+    expect(before.filter((e) => e.timerStartedEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);
+  }
+  // The one timer: the run ends in a task of its own after the last answer (endApart).
+  expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
 });
 
 test('a user with nothing at all passes every empty step with empty inputs', async () => {
