@@ -120,17 +120,20 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
     };
   } catch (err) {
     // A worker that was created holds the connection until it has run and stopped.
-    await Promise.allSettled(created.map(runAndStop));
-    await connection.close().catch(() => undefined);
-    await prisma.$disconnect();
+    try {
+      await Promise.allSettled(created.map(runAndStop));
+    } finally {
+      await connection.close().catch(() => undefined);
+      await prisma.$disconnect();
+    }
     throw err;
   }
 }
 
 /** Lets go of a worker that was created and is not to run: a Worker lets go only once it has run and stopped. */
-async function runAndStop(w: { run(): Promise<void>; shutdown(): void }): Promise<void> {
-  const running = w.run(); // RUNNING at once: shutdown() may follow
-  w.shutdown();
+async function runAndStop(w: { run(): Promise<void>; shutdown(): void; getState(): State }): Promise<void> {
+  const running = w.run(); // the SDK's run() is RUNNING before its first await
+  if (w.getState() === 'RUNNING') w.shutdown();
   await running;
 }
 

@@ -2,7 +2,7 @@
 // it writes (workflows/deletion-wizard.ts, PATCH.acceptedByActivity): by the
 // time the no-op has ended, the task that accepted the update is on record.
 // However it ended: with no worker polling that queue (a worker of another
-// build, a misnamed queue), the update goes on after the no-op's 10 s rather
+// build, a misnamed queue), the update goes on after the no-op's 3 s rather
 // than waiting for good.
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -28,16 +28,18 @@ test('with no worker polling the acknowledgement queue, a step still applies (af
   // The task queue's worker alone: nobody polls `${queue}-acknowledgements`.
   const connection = await connectWorker(temporalConnectOptions(config));
   const db = createPrisma(env.databaseUrl, { max: 4 });
-  const worker = await Worker.create({
-    connection,
-    namespace: env.namespace,
-    taskQueue: queue,
-    workflowBundle: { codePath: env.workflowBundlePath! },
-    activities: createActivities(db, moveTuning(config)),
-    dataConverter: dataConverter(config),
-  });
-  const running = worker.run();
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
   try {
+    worker = await Worker.create({
+      connection,
+      namespace: env.namespace,
+      taskQueue: queue,
+      workflowBundle: { codePath: env.workflowBundlePath! },
+      activities: createActivities(db, moveTuning(config)),
+      dataConverter: dataConverter(config),
+    });
+    running = worker.run();
     const temporal = new Client({ connection: h.temporal.connection, namespace: env.namespace, dataConverter: dataConverter(config) });
     const wizard = createWizardClient({ temporal, prisma: h.prisma, config, waitLimitMs: 60_000 });
     const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 50 });
@@ -52,8 +54,8 @@ test('with no worker polling the acknowledgement queue, a step still applies (af
     expect(noop.activityTaskScheduledEventAttributes!.taskQueue?.name).toBe(`${queue}-acknowledgements`);
     expect(events.filter((e) => e.activityTaskTimedOutEventAttributes?.scheduledEventId?.toString() === noop.eventId?.toString())).toHaveLength(1);
   } finally {
-    worker.shutdown();
-    await running;
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await running?.catch(() => undefined);
     await connection.close();
     await db.$disconnect();
   }
