@@ -164,7 +164,8 @@ const PATCH = {
   /**
    * The same, with a no-op activity in place of the 1-ms timer, which the
    * server fired late (measured: 0.97 to 1.07 s, 100 of 100 in a layoff run;
-   * 0.88 to 0.97 s for each step of one wizard): steps answered a second later. An activity is handed to a worker as soon as the task that
+   * 0.88 to 0.97 s for each step of one wizard): steps answered a second
+   * later. An activity is handed to a worker as soon as the task that
    * accepts the update completes. A wizard whose history holds the timer
    * replays it there, and takes the no-op from its next update on.
    */
