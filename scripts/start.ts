@@ -17,7 +17,7 @@ import { temporalConnectOptions } from '../infra/temporal-connection';
 import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
-import { createWorker } from '../worker/index';
+import { createWorker, stopIfRunning } from '../worker/index';
 import { coreTelemetry, freeLoopbackAddress, serveWorkerMetrics } from '../worker/metrics';
 import { seedDemo } from './seed';
 
@@ -150,7 +150,7 @@ async function startEverything(settings: Config, stops: Stop[], fatal: (reason: 
   stops.push({
     name: 'worker',
     stop: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopIfRunning(worker);
       await workerDone;
     },
   });

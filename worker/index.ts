@@ -75,12 +75,14 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
   const workflows = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
+  // One payload codec (the encryption keys, parsed once) for both workers.
+  const converter = dataConverter(config);
   const created: Worker[] = [];
   try {
     const worker = await Worker.create({
       connection,
       namespace: temporal.namespace,
-      dataConverter: dataConverter(config),
+      dataConverter: converter,
       // Traces: activities continue the trace the workflow was started or updated in.
       interceptors: {
         activity: activityInterceptors(),
@@ -102,7 +104,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
     const acknowledger = await Worker.create({
       connection,
       namespace: temporal.namespace,
-      dataConverter: dataConverter(config),
+      dataConverter: converter,
       interceptors: { activity: activityInterceptors() },
       // The queue the workflows name: their own (a test's options may set it) and the suffix.
       taskQueue: acknowledgementTaskQueue(deps.options?.taskQueue ?? config.TEMPORAL_TASK_QUEUE),
@@ -130,26 +132,28 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
   }
 }
 
+/** Shuts a worker down unless it is not running (Worker.shutdown throws then). */
+export function stopIfRunning(w: { getState(): State; shutdown(): void }): void {
+  if (w.getState() === 'RUNNING') w.shutdown();
+}
+
 /** Lets go of a worker that was created and is not to run: a Worker lets go only once it has run and stopped. */
 async function runAndStop(w: { run(): Promise<void>; shutdown(): void; getState(): State }): Promise<void> {
   const running = w.run(); // the SDK's run() is RUNNING before its first await
-  if (w.getState() === 'RUNNING') w.shutdown();
+  stopIfRunning(w);
   await running;
 }
 
 function runTogether(main: Worker, beside: Worker): WizardWorker {
-  const stop = (w: Worker) => {
-    if (w.getState() === 'RUNNING') w.shutdown();
-  };
   return {
     async run() {
-      const runs = [main, beside].map((w, i, both) => w.run().finally(() => stop(both[1 - i]!)));
+      const runs = [main, beside].map((w, i, both) => w.run().finally(() => stopIfRunning(both[1 - i]!)));
       const failed = (await Promise.allSettled(runs)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length === 1) throw failed[0]!.reason;
       if (failed.length > 1) throw new AggregateError(failed.map((r) => r.reason), 'Both Temporal workers of this process failed');
     },
     shutdown() {
-      stop(beside);
+      stopIfRunning(beside);
       main.shutdown(); // throws when not running, as Worker.shutdown does
     },
     getState: () => main.getState(),
@@ -166,7 +170,7 @@ export async function runWorker(deps: WorkerDeps & { shutdownSignal?: AbortSigna
     await close();
     return;
   }
-  const stop = () => worker.getState() === 'RUNNING' && worker.shutdown();
+  const stop = () => stopIfRunning(worker);
   deps.shutdownSignal?.addEventListener('abort', stop, { once: true });
   try {
     await worker.run();

@@ -11,7 +11,7 @@ import { createWizardClient } from '../../client/wizard-client';
 import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
 import { connectWorker, temporalConnectOptions } from '../../infra/temporal-connection';
-import { moveTuning } from '../../worker';
+import { moveTuning, stopIfRunning } from '../../worker';
 import { testEnv } from '../support/env';
 import { asAdmin, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
@@ -54,7 +54,7 @@ test('with no worker polling the acknowledgement queue, a step still applies (af
     expect(noop.activityTaskScheduledEventAttributes!.taskQueue?.name).toBe(`${queue}-acknowledgements`);
     expect(events.filter((e) => e.activityTaskTimedOutEventAttributes?.scheduledEventId?.toString() === noop.eventId?.toString())).toHaveLength(1);
   } finally {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    if (worker) stopIfRunning(worker);
     await running?.catch(() => undefined);
     await connection.close();
     await db.$disconnect();
