@@ -125,11 +125,37 @@ test('one guard refuses every change while the wizard opens or another change is
   expect(W.changeInProgressProblem(fresh)).toEqual({ kind: 'StepConflict', message: expect.stringContaining('still opening') });
   const waiting = W.resumedState(input, openedSnapshot(), T0);
   expect(W.changeInProgressProblem(waiting)).toBeNull();
-  // A step being applied: try again (a cancel too; it is not being cancelled).
+  // A step being applied: try again (a step or a confirm; a cancel waits instead, see below).
   const applying = W.changeInProgressProblem({ ...waiting, applying: true });
   expect(applying).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being applied.*try again/) });
   expect(applying!.message).not.toMatch(/cancel|confirm/i);
   expect(W.changeInProgressProblem(W.cancelRequested(waiting, T1))).toEqual({ kind: 'StepConflict', message: 'This wizard is being cancelled.' });
   expect(W.changeInProgressProblem({ ...W.cancelRequested(waiting, T1), applying: true })!.message).toBe('This wizard is being cancelled.');
   expect(W.changeInProgressProblem(W.confirmAccepted(waiting, T1))).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being confirmed.*no longer/) });
+});
+
+test('a cancel waits while the wizard opens or a step is applied, and is refused once cancelling, confirming or finished', () => {
+  const fresh = W.resumedState(input, undefined, T0);
+  const waiting = W.resumedState(input, openedSnapshot(), T0);
+  // Opening, or a step being applied (a move it began included): the cancel waits, not refused.
+  expect(W.cancelWaits(fresh)).toBe(true);
+  expect(W.cancelRefusal(fresh)).toBeNull();
+  expect(W.cancelWaits({ ...waiting, applying: true })).toBe(true);
+  expect(W.cancelRefusal({ ...waiting, applying: true })).toBeNull();
+  const moving = { ...W.moveStarted(waiting, [{ userId: 'ann', weight: 100 }], 10, T1), applying: true };
+  expect(moving.phase).toBe('MOVING');
+  expect(W.cancelWaits(moving)).toBe(true);
+  // Nothing in the way: it goes ahead.
+  expect(W.cancelWaits(waiting)).toBe(false);
+  expect(W.cancelRefusal(waiting)).toBeNull();
+  expect(W.cancelRefusal({ ...moving, applying: false })).toBeNull();
+  // A confirm being applied wins (CONFIRMING), as does another cancel; a finished wizard is done.
+  const confirming = { ...W.confirmAccepted(waiting, T1), applying: true };
+  expect(W.cancelWaits(confirming)).toBe(false);
+  expect(W.cancelRefusal(confirming)).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being confirmed.*no longer/) });
+  expect(W.cancelWaits({ ...W.cancelRequested(waiting, T1), applying: true })).toBe(false);
+  expect(W.cancelRefusal(W.cancelRequested(waiting, T1))).toEqual({ kind: 'StepConflict', message: 'This wizard is being cancelled.' });
+  const done = W.cancelled(W.cancelRequested(waiting, T1), T1);
+  expect(W.cancelRefusal(done)).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/already CANCELLED/) });
+  expect(W.cancelRefusal(W.failed(fresh, T1))).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/FAILED/) });
 });

@@ -4,7 +4,7 @@
 // across continue-as-new; activities use `openedView` to write the first
 // mirror row. No Temporal here, so every transition is unit-testable on its own.
 import { suggestWithout } from './distribution';
-import type { RuleProblem } from './rules';
+import { cancelProblem, type RuleProblem } from './rules';
 import type {
   Actor,
   Deletion,
@@ -99,10 +99,10 @@ export function resumedState(input: WizardInput, carried: CarriedState | undefin
 }
 
 /**
- * The one guard every change passes first: nothing changes while the wizard
- * opens, or while another change (a step, a confirm, a cancel) is applied.
- * The message says which, so that a cancel refused while a step is applied
- * is told to try again rather than that the wizard is being cancelled.
+ * The one guard every step and confirm passes first: nothing changes while
+ * the wizard opens, or while another change (a step, a confirm, a cancel) is
+ * applied. The message says which. A cancel waits instead where it can
+ * (`cancelWaits`).
  */
 export function changeInProgressProblem(state: WizardState): RuleProblem | null {
   const busy = (message: string): RuleProblem => ({ kind: 'StepConflict', message });
@@ -111,6 +111,21 @@ export function changeInProgressProblem(state: WizardState): RuleProblem | null 
   if (state.phase === 'CONFIRMING') return busy('This deletion is being confirmed; it can no longer be changed or cancelled.');
   if (state.applying) return busy('Another change to this wizard is being applied; reload and try again in a moment.');
   return null;
+}
+
+/**
+ * A cancel sent while the wizard opens or while a step is being applied is
+ * not refused: it waits for them, then is checked again (`cancelRefusal`),
+ * because before CONFIRM a wizard can always be cancelled (api.md). A confirm
+ * being applied may still win: once CONFIRMING, the cancel is refused.
+ */
+export function cancelWaits(state: WizardState): boolean {
+  return state.phase === 'OPENING' || (state.applying && (state.phase === 'WAITING' || state.phase === 'MOVING'));
+}
+
+/** Why a cancel is refused now; null when it may go ahead, or wait (`cancelWaits`) and be checked again. */
+export function cancelRefusal(state: WizardState): RuleProblem | null {
+  return (cancelWaits(state) ? null : changeInProgressProblem(state)) ?? cancelProblem({ status: state.view.status, step: state.view.step });
 }
 
 export const STEP_ORDER: readonly Step[] = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];

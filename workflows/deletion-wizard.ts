@@ -25,7 +25,6 @@ import {
 import type { AcknowledgementActivities, WizardActivities as Activities } from '../activities';
 import { FAILURE_TYPES, refusalFailure, refusalOf } from '../domain/refusal';
 import {
-  cancelProblem,
   confirmationProblem,
   labelsStepProblem,
   leadsChoice,
@@ -170,6 +169,13 @@ const PATCH = {
    * replays it there, and takes the no-op from its next update on.
    */
   acceptedByActivity: 'update-accepted-before-it-writes-by-activity',
+  /**
+   * A cancel sent while the wizard opens or while a step is being applied
+   * waits for it, then is checked again, instead of being refused (409) and
+   * left to the caller to send again (`wizardState.cancelWaits`). Before it,
+   * the validator refused such a cancel, so no history holds one.
+   */
+  cancelWaits: 'cancel-waits-for-the-change-being-applied',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -313,8 +319,7 @@ class DeletionWizard {
   }
 
   validateCancel(): void {
-    refuseIf(wizardState.changeInProgressProblem(this.state));
-    refuseIf(cancelProblem(this.current()));
+    refuseIf(wizardState.cancelRefusal(this.state));
   }
 
   private validateStep(step: Step): void {
@@ -388,6 +393,12 @@ class DeletionWizard {
   }
 
   async cancel({ actor, body }: StepInput<CancelBody>): Promise<Deletion> {
+    if (wizardState.cancelWaits(this.state) && patched(PATCH.cancelWaits)) {
+      // Sent while the wizard opens or a step is applied: it goes on once that is done, checked
+      // again then (a confirm applied meanwhile, or another cancel, wins).
+      await condition(() => !wizardState.cancelWaits(this.state));
+      refuseIf(wizardState.cancelRefusal(this.state));
+    }
     this.state = wizardState.cancelRequested(this.state, now());
     this.moveScope?.cancel();
     const recorded = this.acceptedFirst();

@@ -280,6 +280,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
     schema: {
       tags: ['deletions'],
       summary: 'Cancel the wizard (what moved stays moved; the user is ACTIVE again)',
+      description:
+        'Sent while a step is being applied or the wizard is still opening, it waits for that, then cancels ' +
+        '(503 past 10 s; it still applies). 409 once the deletion is confirmed, being cancelled, or finished.',
       security: bearer,
       params: IdParams,
       body: CancelBody.optional(),

@@ -11,14 +11,14 @@
 import type { Client } from '@temporalio/client';
 import { createWizardClient } from '../../client/wizard-client';
 import { faultSuite, startFaultWorker } from '../support/faults';
-import { asAdmin, finished, leadsByOwner, moveDone } from '../support/wizard';
+import { asAdmin, eventually, finished, leadsByOwner, moveDone } from '../support/wizard';
 
 const BOOK = 500;
 
 const t = faultSuite({
   batchSize: 100,
-  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', fourth: 'MEMBER', fifth: 'MEMBER', ann: 'MEMBER' },
-  leads: { leaver: BOOK, quitter: BOOK, third: BOOK, fourth: BOOK, fifth: BOOK },
+  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', fourth: 'MEMBER', fifth: 'MEMBER', sixth: 'MEMBER', ann: 'MEMBER' },
+  leads: { leaver: BOOK, quitter: BOOK, third: BOOK, fourth: BOOK, fifth: BOOK, sixth: BOOK },
 });
 const { worker } = t;
 
@@ -86,9 +86,10 @@ test('the worker killed inside a lead step after its writes, the API gone after 
   }
 }, 180_000);
 
-test('a cancel sent while a step is being applied is told to try again, not that the wizard is being cancelled; then it cancels', async () => {
+test('a cancel sent while a step is being applied waits for it, then cancels; a second cancel meanwhile is told it is being cancelled', async () => {
   const actor = asAdmin(t.ws);
   const [fourth, ann] = [t.ws.users.fourth!.id, t.ws.users.ann!.id];
+  const before = await leadsByOwner(t.h.prisma, t.ws.id);
   const w = await worker({ activity: 'startLeadMove', at: 'before' });
   try {
     const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: fourth, actor, source: 'ADMIN' });
@@ -96,21 +97,77 @@ test('a cancel sent while a step is being applied is told to try again, not that
     step.catch(() => undefined); // awaited below; an assertion failing first must not leave it unhandled
     // The step is accepted and stopped right before its first write: it is being applied.
     expect((await w.paused()).activity).toBe('startLeadMove');
-    // The cancel reaches the wizard once the task running the step's transaction checks in (within
+    // The cancels reach the wizard once the task running the step's transaction checks in (within
     // the task's timeout): past the API's 10 s, so this caller waits longer.
     const patient = createWizardClient({ temporal: t.h.temporal, prisma: t.h.prisma, config: { TEMPORAL_TASK_QUEUE: t.h.taskQueue }, waitLimitMs: 60_000 });
-    const refused = await patient.cancel(t.ws.id, deletion.id, actor, {}).then(
-      () => null,
-      (err: Error) => err,
+    const settled = (p: Promise<unknown>) => p.then(() => 'answered', (err: Error) => err);
+    const first = patient.cancel(t.ws.id, deletion.id, actor, { reason: 'first' });
+    const second = patient.cancel(t.ws.id, deletion.id, actor, { reason: 'second' });
+    const answers = [settled(first), settled(second)];
+    // Both are taken (recorded as accepted) while the step is still stopped: not refused with a 409.
+    await eventually(
+      async () => {
+        for (const answer of answers) {
+          const early = await Promise.race([answer, Promise.resolve(undefined)]);
+          if (early !== undefined) throw new Error(`A cancel was answered while the step was being applied: ${String(early)}`);
+        }
+        return (await acceptedUpdates(t.h.temporal, deletion.workflowId, 'cancel')) === 2 ? true : undefined;
+      },
+      60_000,
+      'both cancels recorded as accepted',
     );
-    expect(refused).toMatchObject({ name: 'StepConflict', message: expect.stringMatching(/being applied.*try again/) });
-    expect(refused!.message).not.toMatch(/cancel/i);
+    expect((await t.h.wizard.get(t.ws.id, deletion.id)).status).toBe('IN_PROGRESS');
     w.release();
+    // The step applies first (its answer is a success), then the cancel stops the move it began.
     await step;
-    // Tried again once the step is applied: the cancel goes through, as it always can before CONFIRM.
-    await patient.cancel(t.ws.id, deletion.id, actor, {});
-    expect(await finished(t.h.wizard, t.ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED' });
+    const [a, b] = await Promise.all(answers);
+    const refused = [a, b].filter((x): x is Error => x instanceof Error);
+    expect([a, b].filter((x) => x === 'answered')).toHaveLength(1);
+    expect(refused).toEqual([expect.objectContaining({ name: 'StepConflict', message: expect.stringMatching(/being cancelled/) })]);
+    const end = await finished(t.h.wizard, t.ws.id, deletion.id);
+    // DONE, not PENDING: the move had begun (a cancel before the lead step leaves it PENDING).
+    expect(end).toMatchObject({ status: 'CANCELLED', leads: { state: 'DONE' } });
     expect(await t.h.prisma.user.findUniqueOrThrow({ where: { id: fourth } })).toMatchObject({ status: 'ACTIVE' });
+    // Every lead has exactly one owner: the leaver's, or the target's for those the move got to.
+    const after = await leadsByOwner(t.h.prisma, t.ws.id);
+    expect((after[fourth] ?? 0) + (after[ann] ?? 0)).toBe(BOOK + (before[ann] ?? 0));
+    expect((after[ann] ?? 0) - (before[ann] ?? 0)).toBe(end.leads.moved);
+  } finally {
+    await w.kill();
+  }
+}, 180_000);
+
+test('a cancel sent while the wizard is still opening waits for it, then cancels', async () => {
+  const actor = asAdmin(t.ws);
+  const sixth = t.ws.users.sixth!.id;
+  // Opening has written the wizard's row and is stopped before the workflow hears back: the row
+  // is there to cancel (an identity provider's reactivation a moment after its deactivation),
+  // the workflow still opening.
+  const w = await worker({ activity: 'openDeletion', at: 'after' });
+  try {
+    const patient = createWizardClient({ temporal: t.h.temporal, prisma: t.h.prisma, config: { TEMPORAL_TASK_QUEUE: t.h.taskQueue }, waitLimitMs: 60_000 });
+    const starting = patient.start({ workspaceId: t.ws.id, userId: sixth, actor, source: 'ADMIN' });
+    starting.catch(() => undefined); // awaited below
+    expect((await w.paused()).activity).toBe('openDeletion');
+    const row = await t.h.prisma.deletion.findFirstOrThrow({ where: { workspaceId: t.ws.id, userId: sixth } });
+    const cancelling = patient.cancel(t.ws.id, row.id, actor, { reason: 'reactivated' });
+    const answer = cancelling.then(() => 'answered', (err: Error) => err);
+    await eventually(
+      async () => {
+        const early = await Promise.race([answer, Promise.resolve(undefined)]);
+        if (early !== undefined) throw new Error(`The cancel was answered while the wizard was opening: ${String(early)}`);
+        return (await acceptedUpdates(t.h.temporal, row.workflowId, 'cancel')) === 1 ? true : undefined;
+      },
+      60_000,
+      'the cancel recorded as accepted',
+    );
+    w.release();
+    expect(await answer).toBe('answered');
+    expect(await cancelling).toMatchObject({ status: 'CANCELLED' });
+    await starting;
+    expect(await finished(t.h.wizard, t.ws.id, row.id)).toMatchObject({ status: 'CANCELLED', leads: { state: 'PENDING' } });
+    expect(await t.h.prisma.user.findUniqueOrThrow({ where: { id: sixth } })).toMatchObject({ status: 'ACTIVE' });
+    expect((await leadsByOwner(t.h.prisma, t.ws.id))[sixth]).toBe(BOOK);
   } finally {
     await w.kill();
   }

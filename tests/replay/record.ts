@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Prisma } from '../../generated/prisma/client';
+import { deletionWorkflowId } from '../../domain/wizard-state';
 import * as defs from '../../workflows/definitions';
 import { MovePace, untilMidMove } from '../support/move-pace';
 import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
@@ -177,4 +179,65 @@ test('record a wizard whose local transaction outlasts its workflow task', async
   expect(longest).toBeGreaterThan(5_000);
   expect(events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes)).toEqual([]);
   await save('local-outlasting-its-task', a.deletion.workflowId);
+}, 300_000);
+
+/** Holds one row (`FOR UPDATE`) for `ms`; resolves `held` once it is locked. */
+function holdRow(sql: Prisma.Sql, ms: number): { held: Promise<void>; done: Promise<unknown> } {
+  let locked!: () => void;
+  const held = new Promise<void>((r) => (locked = r));
+  const done = h.prisma.$transaction(
+    async (tx) => {
+      await tx.$queryRaw(sql);
+      locked();
+      await new Promise((r) => setTimeout(r, ms));
+    },
+    { timeout: ms + 45_000 },
+  );
+  return { held, done };
+}
+
+/** How many updates of that name the server recorded as accepted. */
+async function accepted(workflowId: string, name: string): Promise<number> {
+  const events = (await h.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === name).length;
+}
+
+// Run alone (`-t 'waited'`) to add these two without re-recording the others.
+test('record cancels that waited for a step being applied, and for the wizard opening', async () => {
+  const { prisma, wizard } = h;
+  pace.open();
+
+  // A step held by a lock on the wizard's row (its transaction waits for it); a cancel sent meanwhile.
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 300 });
+  const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  await wizard.submitLeads(ws.id, a.deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  await moveDone(wizard, ws.id, a.deletion.id);
+  const handle = h.temporal.workflow.getHandle(a.deletion.workflowId);
+  const lock = holdRow(Prisma.sql`SELECT id FROM deletions WHERE id = ${a.deletion.id} FOR UPDATE`, 15_000);
+  await lock.held;
+  const step = handle.executeUpdate(defs.submitAutomations, { args: [{ actor: asAdmin(ws), body: { overrides: [] } }] });
+  await eventually(async () => ((await accepted(a.deletion.workflowId, 'submitAutomations')) === 1 ? true : undefined));
+  const cancelling = handle.executeUpdate(defs.cancel, { args: [{ actor: asAdmin(ws), body: { reason: 'recording' } }] });
+  await eventually(async () => ((await accepted(a.deletion.workflowId, 'cancel')) === 1 ? true : undefined), 60_000);
+  await lock.done;
+  expect(await step).toMatchObject({ step: 'INTEGRATIONS' });
+  expect(await cancelling).toMatchObject({ status: 'CANCELLED' });
+  await closed(a.deletion.workflowId);
+  await save('cancel-waited-for-step', a.deletion.workflowId);
+
+  // The user's row held while the wizard opens; a cancel sent to the opening workflow.
+  const other = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' }, { leaver: 50 });
+  const userLock = holdRow(Prisma.sql`SELECT id FROM users WHERE id = ${other.users.leaver!.id} FOR UPDATE`, 15_000);
+  await userLock.held;
+  const starting = wizard.start({ workspaceId: other.id, userId: other.users.leaver!.id, actor: asAdmin(other), source: 'ADMIN' });
+  starting.catch(() => undefined); // it answers 503 after 10 s: the opening waits for the lock
+  const workflowId = deletionWorkflowId(other.id, other.users.leaver!.id);
+  await eventually(async () => ((await h.temporal.workflow.getHandle(workflowId).describe().catch(() => null)) ? true : undefined));
+  const opening = h.temporal.workflow.getHandle(workflowId);
+  const early = opening.executeUpdate(defs.cancel, { args: [{ actor: asAdmin(other), body: {} }] });
+  await eventually(async () => ((await accepted(workflowId, 'cancel')) === 1 ? true : undefined), 60_000);
+  await userLock.done;
+  expect(await early).toMatchObject({ status: 'CANCELLED' });
+  await closed(workflowId);
+  await save('cancel-waited-for-opening', workflowId);
 }, 300_000);

@@ -41,6 +41,9 @@ test('there are fixtures for every pause point', () => {
   expect(kinds).toContain('local-finish-attention-cleared');
   // A local transaction waiting on a row lock past the workflow task timeout (record.ts).
   expect(kinds).toContain('local-outlasting-its-task');
+  // A cancel that waited for a step being applied, and for the wizard opening, then cancelled (record.ts).
+  expect(kinds).toContain('cancel-waited-for-step');
+  expect(kinds).toContain('cancel-waited-for-opening');
 });
 
 test.each(fixtures)('%s replays on the current workflow code', async (file) => {
