@@ -3,7 +3,7 @@
 // one connection), with a Prisma client of its own. Shutdown is graceful: running
 // activities get `shutdownGraceTime` to finish their batch and heartbeat,
 // then are cancelled and retried elsewhere from their committed cursor.
-import { Worker, type State, type WorkerOptions, type WorkerStatus } from '@temporalio/worker';
+import { Worker, type ActivityInterceptorsFactory, type State, type WorkerOptions, type WorkerStatus } from '@temporalio/worker';
 import { acknowledgementActivities, createActivities } from '../activities';
 import { acknowledgementTaskQueue } from '../workflows/definitions';
 import { DEFAULT_TURN_MS, type MoveTuning } from '../activities/lead-move/engine';
@@ -26,6 +26,8 @@ export interface WorkerDeps {
   workflowBundlePath?: string;
   /** Overrides for tests (task queue, concurrency). */
   options?: Partial<WorkerOptions>;
+  /** Activity interceptors added to both workers' (a test's trap), after the tracing ones. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** How this worker's bulk moves run, from its configuration (and whether the database is the embedded one). */
@@ -85,7 +87,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
       dataConverter: converter,
       // Traces: activities continue the trace the workflow was started or updated in.
       interceptors: {
-        activity: activityInterceptors(),
+        activity: [...activityInterceptors(), ...(deps.activityInterceptors ?? [])],
         ...(deps.workflowBundlePath ? {} : { workflowModules: [WORKFLOW_INTERCEPTOR_MODULE] }),
       },
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -105,7 +107,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
       connection,
       namespace: temporal.namespace,
       dataConverter: converter,
-      interceptors: { activity: activityInterceptors() },
+      interceptors: { activity: [...activityInterceptors(), ...(deps.activityInterceptors ?? [])] },
       // The queue the workflows name: their own (a test's options may set it) and the suffix.
       taskQueue: acknowledgementTaskQueue(deps.options?.taskQueue ?? config.TEMPORAL_TASK_QUEUE),
       activities: acknowledgementActivities,

@@ -10,7 +10,13 @@
 //                          reported). The process then prints
 //                          {"paused": {...}} and waits for "release" on stdin
 //                          (a 'before' trap then says {"running": name}). `nth`: the
-//                          nth matching execution springs it instead of the first.
+//                          nth matching execution springs it instead of the first;
+//                          `every`: each matching execution pauses (and each says so),
+//                          until "release" lets all of them go. The trap sees the
+//                          acknowledgement worker's activities too.
+//   FAULT_CORE_METRICS     host:port: the Temporal SDK core serves its Prometheus
+//                          metrics there (workflows' own metrics included), as
+//                          worker/main.ts does with WORKER_METRICS_PORT.
 //   FAULT_SLICE_BUDGET_MS  replaces the move's slice budget (0: one batch per
 //                          stream per slice, so a test knows how far a slice goes).
 //   FAULT_WAIT_GO=1        a spare: the worker is built (bundle loaded, connected),
@@ -28,6 +34,7 @@ import { Context } from '@temporalio/activity';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../infra/config';
 import { createWorker } from '../../worker';
+import { coreTelemetry } from '../../worker/metrics';
 
 interface Trap {
   activity: string;
@@ -35,6 +42,8 @@ interface Trap {
   at: 'before' | 'after';
   /** Springs on the nth matching execution (default 1). */
   nth?: number;
+  /** Every matching execution pauses, not only one. */
+  every?: boolean;
 }
 
 function say(message: object): void {
@@ -56,18 +65,19 @@ rl.on('close', () => process.exit(1));
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const coreMetrics = process.env.FAULT_CORE_METRICS;
+  Runtime.install({ logger: new DefaultLogger('ERROR'), ...(coreMetrics ? { telemetryOptions: coreTelemetry(coreMetrics) } : {}) });
   let trap: Trap | null = process.env.FAULT_TRAP ? (JSON.parse(process.env.FAULT_TRAP) as Trap) : null;
   const budget = process.env.FAULT_SLICE_BUDGET_MS;
   let sprung = false;
   let seen = 0;
 
   const matches = (name: string, args: unknown[]): boolean => {
-    if (!trap || sprung || trap.activity !== name) return false;
+    if (!trap || (sprung && !trap.every) || trap.activity !== name) return false;
     const kind = (args[0] as { kind?: string } | undefined)?.kind;
     if (trap.kind !== undefined && trap.kind !== kind) return false;
     seen += 1;
-    return seen === (trap.nth ?? 1);
+    return trap.every === true || seen === (trap.nth ?? 1);
   };
   const pause = (at: Trap['at'], outcome?: string) => {
     const info = Context.current().info;
@@ -115,8 +125,8 @@ async function main(): Promise<void> {
     config,
     databaseUrl: process.env.DATABASE_URL!,
     workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined,
+    activityInterceptors: [() => ({ inbound: new TrapInterceptor() })],
     options: {
-      interceptors: { activity: [() => ({ inbound: new TrapInterceptor() })] },
       ...(process.env.FAULT_NO_STICKY ? { maxCachedWorkflows: 0 } : {}),
       ...(process.env.FAULT_ONE_ACTIVITY ? { maxConcurrentActivityTaskExecutions: 1 } : {}),
     },

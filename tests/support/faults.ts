@@ -125,12 +125,14 @@ export class LineChild {
 // Workers with a trap
 
 export interface Trap {
-  activity: 'openDeletion' | 'moveLeadsSlice' | 'removeUser' | 'finishLeadMove' | 'cancelDeletion' | 'saveDeletionState' | 'startLeadMove';
+  activity: 'openDeletion' | 'moveLeadsSlice' | 'removeUser' | 'finishLeadMove' | 'cancelDeletion' | 'saveDeletionState' | 'startLeadMove' | 'acknowledgeUpdate';
   kind?: 'MOVE' | 'SWEEP';
   /** before: it has not run; after: it ran (committed) and its result is not reported yet. */
   at: 'before' | 'after';
   /** Springs on the nth matching execution (default 1). */
   nth?: number;
+  /** Every matching execution pauses, not only one (`release` lets all go). */
+  every?: boolean;
 }
 
 export interface Paused {
@@ -159,6 +161,8 @@ export interface FaultWorkerOptions {
   noSticky?: boolean;
   /** One activity at a time: a paused one keeps its retry off this worker until released. */
   oneActivity?: boolean;
+  /** host:port where the worker's Temporal SDK core serves Prometheus metrics (workflows' own included). */
+  coreMetrics?: string;
 }
 
 export class FaultWorker extends LineChild {
@@ -229,6 +233,7 @@ function spawnFaultWorker(o: FaultWorkerOptions, spare: boolean): FaultWorker {
       ...(o.sliceBudgetMs !== undefined ? { FAULT_SLICE_BUDGET_MS: String(o.sliceBudgetMs) } : {}),
       ...(o.noSticky ? { FAULT_NO_STICKY: '1' } : {}),
       ...(o.oneActivity ? { FAULT_ONE_ACTIVITY: '1' } : {}),
+      ...(o.coreMetrics ? { FAULT_CORE_METRICS: o.coreMetrics } : {}),
       ...(spare ? { FAULT_WAIT_GO: '1' } : {}),
     },
     `worker${o.trap ? ` (trap: ${o.trap.activity}${o.trap.kind ? ` ${o.trap.kind}` : ''} ${o.trap.at})` : spare ? ' (spare)' : ''}`,

@@ -3,7 +3,7 @@
 // time the no-op has ended, the task that accepted the update is on record.
 // However it ended: with no worker polling that queue (a worker of another
 // build, a misnamed queue), the update goes on after the no-op's 3 s rather
-// than waiting for good.
+// than waiting for good. Each such update is counted in the worker's metrics.
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -12,7 +12,9 @@ import { dataConverter } from '../../infra/codec';
 import { createPrisma } from '../../infra/database';
 import { connectWorker, temporalConnectOptions } from '../../infra/temporal-connection';
 import { moveTuning, stopIfRunning } from '../../worker';
+import { freePort } from '../../infra/ports';
 import { testEnv } from '../support/env';
+import { startFaultWorker } from '../support/faults';
 import { asAdmin, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
@@ -58,5 +60,35 @@ test('with no worker polling the acknowledgement queue, a step still applies (af
     await running?.catch(() => undefined);
     await connection.close();
     await db.$disconnect();
+  }
+}, 120_000);
+
+test('an acknowledgement that never ends in time is counted in the worker\'s metrics, and the step applies', async () => {
+  const coreMetrics = `127.0.0.1:${await freePort()}`;
+  // The real worker process, its acknowledgement worker polling, but every no-op held before it
+  // runs (as on a worker too busy to run it): each attempt times out, and the update goes on.
+  const w = await startFaultWorker({
+    taskQueue: h.config.TEMPORAL_TASK_QUEUE,
+    batchSize: 1_000,
+    coreMetrics,
+    trap: { activity: 'acknowledgeUpdate', at: 'before', every: true },
+  });
+  try {
+    const missed = async () => {
+      const text = await (await fetch(`http://${coreMetrics}/metrics`)).text();
+      const lines = text.split('\n').filter((l) => l.startsWith('crm_update_acknowledgements_missed_total'));
+      return lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    };
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 50 });
+    const admin = asAdmin(ws);
+    const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: admin, source: 'ADMIN' });
+    expect(await missed()).toBe(0);
+    await h.wizard.submitLeads(ws.id, deletion.id, admin, { targetUserId: ws.users.ann!.id });
+    expect((await w.paused()).activity).toBe('acknowledgeUpdate');
+    expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: 50 } });
+    // One update (the lead step), one acknowledgement missed; the metric says so.
+    expect(await missed()).toBe(1);
+  } finally {
+    await w.kill();
   }
 }, 120_000);
