@@ -112,12 +112,12 @@ test('storableText writes out lone surrogates and NUL, and keeps everything else
 test('a snapshot carried by older code resumes with the defaults it ran with, and a carried state keeps who acted', () => {
   const old = openedSnapshot();
   const resumed = W.resumedState(input, old, T1);
-  expect(resumed).toMatchObject({ leadsActor: input.actor, confirmedBy: null, applying: false, retryRequested: false, openRefusal: null });
+  expect(resumed).toMatchObject({ leadsActor: input.actor, confirmedBy: null, applying: false, cancelWaiting: false, retryRequested: false, openRefusal: null });
   expect(resumed.view).toEqual(old.view);
 
   const ann = { type: 'USER' as const, id: 'ann' };
-  const carried = { ...resumed, leadsActor: ann, applying: true };
-  expect(W.resumedState(input, JSON.parse(JSON.stringify(carried)), T1)).toMatchObject({ leadsActor: ann, applying: false });
+  const carried = { ...resumed, leadsActor: ann, applying: true, cancelWaiting: true };
+  expect(W.resumedState(input, JSON.parse(JSON.stringify(carried)), T1)).toMatchObject({ leadsActor: ann, applying: false, cancelWaiting: false });
 });
 
 test('one guard refuses every change while the wizard opens or another change is applied, saying which', () => {
@@ -142,6 +142,11 @@ test('a cancel waits while the wizard opens or a step is applied, and is refused
   expect(W.cancelRefusal(fresh)).toBeNull();
   expect(W.cancelWaits({ ...waiting, applying: true })).toBe(true);
   expect(W.cancelRefusal({ ...waiting, applying: true })).toBeNull();
+  // One cancel waits at a time: a second is told at once.
+  expect(W.cancelRefusal({ ...waiting, applying: true, cancelWaiting: true })).toEqual({
+    kind: 'StepConflict',
+    message: expect.stringMatching(/Another cancel is already waiting/),
+  });
   const moving = { ...W.moveStarted(waiting, [{ userId: 'ann', weight: 100 }], 10, T1), applying: true };
   expect(moving.phase).toBe('MOVING');
   expect(W.cancelWaits(moving)).toBe(true);

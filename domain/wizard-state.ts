@@ -73,6 +73,8 @@ export interface WizardState extends WizardSnapshot {
   confirmedBy: Actor | null;
   /** An update is between its validator and its last write: every other change is refused. */
   applying: boolean;
+  /** A cancel waits for that update, or for the opening (`cancelWaits`): another cancel is refused. */
+  cancelWaiting: boolean;
   /** An operator asked to try again the work the database refused (see `attention`). */
   retryRequested: boolean;
   /** Why the wizard could not open (the refusal `waitOpened` answers with). */
@@ -85,7 +87,7 @@ export type CarriedState = WizardSnapshot & Partial<Omit<WizardState, keyof Wiza
 /**
  * The state a run starts with: a fresh one, or the carried one with each
  * field older code did not carry at the default it ran with. No update is
- * in flight at a continue-as-new, so `applying` starts false.
+ * in flight at a continue-as-new, so `applying` and `cancelWaiting` start false.
  */
 export function resumedState(input: WizardInput, carried: CarriedState | undefined, now: string): WizardState {
   return {
@@ -95,14 +97,15 @@ export function resumedState(input: WizardInput, carried: CarriedState | undefin
     openRefusal: null,
     ...(carried ?? initialSnapshot(input, now)),
     applying: false,
+    cancelWaiting: false,
   };
 }
 
 /**
- * The one guard every step and confirm passes first: nothing changes while
- * the wizard opens, or while another change (a step, a confirm, a cancel) is
- * applied. The message says which. A cancel waits instead where it can
- * (`cancelWaits`).
+ * The one guard every change passes first: nothing changes while the wizard
+ * opens, or while another change (a step, a confirm, a cancel) is applied.
+ * The message says which. A cancel waits instead where it can (`cancelWaits`,
+ * `cancelRefusal`).
  */
 export function changeInProgressProblem(state: WizardState): RuleProblem | null {
   const busy = (message: string): RuleProblem => ({ kind: 'StepConflict', message });
@@ -123,8 +126,15 @@ export function cancelWaits(state: WizardState): boolean {
   return state.phase === 'OPENING' || (state.applying && (state.phase === 'WAITING' || state.phase === 'MOVING'));
 }
 
-/** Why a cancel is refused now; null when it may go ahead, or wait (`cancelWaits`) and be checked again. */
+/**
+ * Why a cancel is refused now; null when it may go ahead, or wait
+ * (`cancelWaits`) and be checked again. One cancel waits at a time: a second
+ * would only be told, later, that the wizard is being cancelled.
+ */
 export function cancelRefusal(state: WizardState): RuleProblem | null {
+  if (state.cancelWaiting) {
+    return { kind: 'StepConflict', message: 'Another cancel is already waiting for the change being applied; read the wizard in a moment.' };
+  }
   return (cancelWaits(state) ? null : changeInProgressProblem(state)) ?? cancelProblem({ status: state.view.status, step: state.view.step });
 }
 

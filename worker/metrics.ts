@@ -1,8 +1,9 @@
 // The worker's Prometheus endpoint (WORKER_METRICS_PORT, default 9464): the
 // Temporal SDK runtime's own metrics (task slots, polls, schedule-to-start
 // latencies, activity failures: served by the Rust core's exporter on a
-// loopback port of its own) and ours (leads moved, batch durations, Node's
-// process metrics), as one scrape.
+// loopback port of its own, which also carries the workflows' own metrics,
+// e.g. crm_update_acknowledgements_missed_total) and ours (leads moved, batch
+// durations, Node's process metrics), as one scrape.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -132,6 +132,7 @@ async function acknowledged(): Promise<void> {
     log.warn('The acknowledgement of an update did not run; the update goes on', { error: String(err) });
     // Counted where the worker's metrics are scraped (the SDK core's; not on replay): each one is a
     // step answered up to 3 s late, and a run of them means nobody serves the acknowledgement queue.
+    // (The SDK marks its workflow metric API experimental; a sink call, no command: no history change.)
     metricMeter
       .createCounter(
         'crm_update_acknowledgements_missed',
@@ -405,8 +406,13 @@ class DeletionWizard {
   async cancel({ actor, body }: StepInput<CancelBody>): Promise<Deletion> {
     if (wizardState.cancelWaits(this.state) && patched(PATCH.cancelWaits)) {
       // Sent while the wizard opens or a step is applied: it goes on once that is done, checked
-      // again then (a confirm applied meanwhile, or another cancel, wins).
-      await condition(() => !wizardState.cancelWaits(this.state));
+      // again then (a confirm applied meanwhile wins; so does a failed opening).
+      this.state = { ...this.state, cancelWaiting: true };
+      try {
+        await condition(() => !wizardState.cancelWaits(this.state));
+      } finally {
+        this.state = { ...this.state, cancelWaiting: false };
+      }
       refuseIf(wizardState.cancelRefusal(this.state));
     }
     this.state = wizardState.cancelRequested(this.state, now());

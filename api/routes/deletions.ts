@@ -281,8 +281,9 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       tags: ['deletions'],
       summary: 'Cancel the wizard (what moved stays moved; the user is ACTIVE again)',
       description:
-        'Sent while a step is being applied or the wizard is still opening, it waits for that, then cancels ' +
-        '(503 past 10 s; it still applies). 409 once the deletion is confirmed, being cancelled, or finished.',
+        'Sent while a step is being applied or the wizard is still opening, it waits for that, is checked again, ' +
+        'and cancels (503 past 10 s: read the wizard to see whether it applied). 409 when the deletion is confirmed ' +
+        '(also a confirm applied while the cancel waited), being cancelled, finished, or another cancel already waits.',
       security: bearer,
       params: IdParams,
       body: CancelBody.optional(),

@@ -10,15 +10,15 @@
 // post again unless applied) posts it again.
 import type { Client } from '@temporalio/client';
 import { createWizardClient } from '../../client/wizard-client';
-import { faultSuite, startFaultWorker } from '../support/faults';
+import { faultSuite, passRoutingSteps, startFaultWorker } from '../support/faults';
 import { asAdmin, eventually, finished, leadsByOwner, moveDone } from '../support/wizard';
 
 const BOOK = 500;
 
 const t = faultSuite({
   batchSize: 100,
-  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', fourth: 'MEMBER', fifth: 'MEMBER', sixth: 'MEMBER', ann: 'MEMBER' },
-  leads: { leaver: BOOK, quitter: BOOK, third: BOOK, fourth: BOOK, fifth: BOOK, sixth: BOOK },
+  users: { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', third: 'MEMBER', fourth: 'MEMBER', fifth: 'MEMBER', sixth: 'MEMBER', seventh: 'MEMBER', ann: 'MEMBER' },
+  leads: { leaver: BOOK, quitter: BOOK, third: BOOK, fourth: BOOK, fifth: BOOK, sixth: BOOK, seventh: BOOK },
 });
 const { worker } = t;
 
@@ -86,7 +86,7 @@ test('the worker killed inside a lead step after its writes, the API gone after 
   }
 }, 180_000);
 
-test('a cancel sent while a step is being applied waits for it, then cancels; a second cancel meanwhile is told it is being cancelled', async () => {
+test('a cancel sent while a step is being applied waits for it, then cancels; a second cancel meanwhile is told one waits', async () => {
   const actor = asAdmin(t.ws);
   const [fourth, ann] = [t.ws.users.fourth!.id, t.ws.users.ann!.id];
   const before = await leadsByOwner(t.h.prisma, t.ws.id);
@@ -97,33 +97,33 @@ test('a cancel sent while a step is being applied waits for it, then cancels; a 
     step.catch(() => undefined); // awaited below; an assertion failing first must not leave it unhandled
     // The step is accepted and stopped right before its first write: it is being applied.
     expect((await w.paused()).activity).toBe('startLeadMove');
-    // The cancels reach the wizard once the task running the step's transaction checks in (within
+    // The cancel reaches the wizard once the task running the step's transaction checks in (within
     // the task's timeout): past the API's 10 s, so this caller waits longer.
     const patient = createWizardClient({ temporal: t.h.temporal, prisma: t.h.prisma, config: { TEMPORAL_TASK_QUEUE: t.h.taskQueue }, waitLimitMs: 60_000 });
-    const settled = (p: Promise<unknown>) => p.then(() => 'answered', (err: Error) => err);
-    const first = patient.cancel(t.ws.id, deletion.id, actor, { reason: 'first' });
-    const second = patient.cancel(t.ws.id, deletion.id, actor, { reason: 'second' });
-    const answers = [settled(first), settled(second)];
-    // Both are taken (recorded as accepted) while the step is still stopped: not refused with a 409.
+    const cancelling = patient.cancel(t.ws.id, deletion.id, actor, { reason: 'first' });
+    const answer = cancelling.then(() => 'answered', (err: Error) => err);
+    // Taken (recorded as accepted) while the step is still stopped: not refused with a 409.
     await eventually(
       async () => {
-        for (const answer of answers) {
-          const early = await Promise.race([answer, Promise.resolve(undefined)]);
-          if (early !== undefined) throw new Error(`A cancel was answered while the step was being applied: ${String(early)}`);
-        }
-        return (await acceptedUpdates(t.h.temporal, deletion.workflowId, 'cancel')) === 2 ? true : undefined;
+        const early = await Promise.race([answer, Promise.resolve(undefined)]);
+        if (early !== undefined) throw new Error(`The cancel was answered while the step was being applied: ${String(early)}`);
+        return (await acceptedUpdates(t.h.temporal, deletion.workflowId, 'cancel')) === 1 ? true : undefined;
       },
       60_000,
-      'both cancels recorded as accepted',
+      'the cancel recorded as accepted',
     );
+    // One cancel waits at a time: a second one is told so at once, and is not recorded.
+    await expect(patient.cancel(t.ws.id, deletion.id, actor, { reason: 'second' })).rejects.toMatchObject({
+      name: 'StepConflict',
+      message: expect.stringMatching(/Another cancel is already waiting/),
+    });
+    expect(await acceptedUpdates(t.h.temporal, deletion.workflowId, 'cancel')).toBe(1);
     expect((await t.h.wizard.get(t.ws.id, deletion.id)).status).toBe('IN_PROGRESS');
     w.release();
     // The step applies first (its answer is a success), then the cancel stops the move it began.
     await step;
-    const [a, b] = await Promise.all(answers);
-    const refused = [a, b].filter((x): x is Error => x instanceof Error);
-    expect([a, b].filter((x) => x === 'answered')).toHaveLength(1);
-    expect(refused).toEqual([expect.objectContaining({ name: 'StepConflict', message: expect.stringMatching(/being cancelled/) })]);
+    expect(await answer).toBe('answered');
+    expect(await cancelling).toMatchObject({ status: 'CANCELLED' });
     const end = await finished(t.h.wizard, t.ws.id, deletion.id);
     // DONE, not PENDING: the move had begun (a cancel before the lead step leaves it PENDING).
     expect(end).toMatchObject({ status: 'CANCELLED', leads: { state: 'DONE' } });
@@ -133,6 +133,37 @@ test('a cancel sent while a step is being applied waits for it, then cancels; a 
     expect((after[fourth] ?? 0) + (after[ann] ?? 0)).toBe(BOOK + (before[ann] ?? 0));
     expect((after[ann] ?? 0) - (before[ann] ?? 0)).toBe(end.leads.moved);
   } finally {
+    await w.kill();
+  }
+}, 180_000);
+
+test('a cancel that waited behind a confirm is refused once the confirm is applied, and the deletion completes', async () => {
+  const actor = asAdmin(t.ws);
+  const [seventh, ann] = [t.ws.users.seventh!.id, t.ws.users.ann!.id];
+  // Each update waits for its acknowledgement no-op before it writes; the fifth is the confirm's
+  // (leads, automations, integrations, labels, confirm). Held, the confirm is being applied for
+  // the no-op's 3 s, then goes on without it.
+  const w = await worker({ activity: 'acknowledgeUpdate', at: 'before', nth: 5 });
+  try {
+    const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: seventh, actor, source: 'ADMIN' });
+    await t.h.wizard.submitLeads(t.ws.id, deletion.id, actor, { targetUserId: ann });
+    await moveDone(t.h.wizard, t.ws.id, deletion.id, 60_000);
+    await passRoutingSteps(t.h.wizard, t.ws.id, deletion.id, actor);
+    const confirming = t.h.wizard.confirm(t.ws.id, deletion.id, actor, { confirmation: 'CONFIRM' });
+    confirming.catch(() => undefined); // awaited below
+    expect((await w.paused()).activity).toBe('acknowledgeUpdate');
+    const cancel = await t.h.wizard.cancel(t.ws.id, deletion.id, actor, {}).then(
+      () => null,
+      (err: Error) => err,
+    );
+    expect(cancel).toMatchObject({ name: 'StepConflict', message: expect.stringMatching(/being confirmed.*no longer be changed or cancelled/) });
+    // It was taken and waited (not refused on arrival): the server recorded it.
+    expect(await acceptedUpdates(t.h.temporal, deletion.workflowId, 'cancel')).toBe(1);
+    await confirming;
+    expect(await finished(t.h.wizard, t.ws.id, deletion.id)).toMatchObject({ status: 'COMPLETED' });
+    expect(await t.h.prisma.user.findUnique({ where: { id: seventh } })).toBeNull();
+  } finally {
+    w.release();
     await w.kill();
   }
 }, 180_000);

@@ -181,25 +181,45 @@ test('record a wizard whose local transaction outlasts its workflow task', async
   await save('local-outlasting-its-task', a.deletion.workflowId);
 }, 300_000);
 
-/** Holds one row (`FOR UPDATE`) for `ms`; resolves `held` once it is locked. */
-function holdRow(sql: Prisma.Sql, ms: number): { held: Promise<void>; done: Promise<unknown> } {
+/** Holds one row (`FOR UPDATE`) until `release()` (at most `maxMs`); `held` resolves once it is locked. */
+function holdRow(sql: Prisma.Sql, maxMs = 120_000): { held: Promise<void>; release(): Promise<unknown> } {
   let locked!: () => void;
+  let release!: () => void;
   const held = new Promise<void>((r) => (locked = r));
+  const released = new Promise<void>((r) => (release = r));
   const done = h.prisma.$transaction(
     async (tx) => {
       await tx.$queryRaw(sql);
       locked();
-      await new Promise((r) => setTimeout(r, ms));
+      await Promise.race([released, new Promise((r) => setTimeout(r, maxMs))]);
     },
-    { timeout: ms + 45_000 },
+    { timeout: maxMs + 30_000 },
   );
-  return { held, done };
+  return {
+    held,
+    release: () => {
+      release();
+      return done;
+    },
+  };
 }
 
-/** How many updates of that name the server recorded as accepted. */
-async function accepted(workflowId: string, name: string): Promise<number> {
+/** The ids of the updates of that name the server recorded as accepted, in order. */
+async function accepted(workflowId: string, name: string): Promise<string[]> {
   const events = (await h.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-  return events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === name).length;
+  return events
+    .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
+    .filter((a) => a?.acceptedRequest?.input?.name === name)
+    .map((a) => a!.protocolInstanceId!);
+}
+
+/** Whether the update `waited` was accepted before the update `first` completed (it waited for it). */
+async function acceptedBeforeCompleted(workflowId: string, waited: string, first: string): Promise<boolean> {
+  const events = (await h.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const at = (found: (e: (typeof events)[number]) => boolean) => events.findIndex(found);
+  const acceptedAt = at((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.protocolInstanceId === waited);
+  const completedAt = at((e) => e.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId === first);
+  return acceptedAt >= 0 && completedAt >= 0 && acceptedAt < completedAt;
 }
 
 // Run alone (`-t 'waited'`) to add these two without re-recording the others.
@@ -213,31 +233,35 @@ test('record cancels that waited for a step being applied, and for the wizard op
   await wizard.submitLeads(ws.id, a.deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
   await moveDone(wizard, ws.id, a.deletion.id);
   const handle = h.temporal.workflow.getHandle(a.deletion.workflowId);
-  const lock = holdRow(Prisma.sql`SELECT id FROM deletions WHERE id = ${a.deletion.id} FOR UPDATE`, 15_000);
+  const lock = holdRow(Prisma.sql`SELECT id FROM deletions WHERE id = ${a.deletion.id} FOR UPDATE`);
   await lock.held;
-  const step = handle.executeUpdate(defs.submitAutomations, { args: [{ actor: asAdmin(ws), body: { overrides: [] } }] });
-  await eventually(async () => ((await accepted(a.deletion.workflowId, 'submitAutomations')) === 1 ? true : undefined));
-  const cancelling = handle.executeUpdate(defs.cancel, { args: [{ actor: asAdmin(ws), body: { reason: 'recording' } }] });
-  await eventually(async () => ((await accepted(a.deletion.workflowId, 'cancel')) === 1 ? true : undefined), 60_000);
-  await lock.done;
+  const step = handle.executeUpdate(defs.submitAutomations, { args: [{ actor: asAdmin(ws), body: { overrides: [] } }], updateId: 'step' });
+  await eventually(async () => ((await accepted(a.deletion.workflowId, 'submitAutomations')).length === 1 ? true : undefined));
+  const cancelling = handle.executeUpdate(defs.cancel, { args: [{ actor: asAdmin(ws), body: { reason: 'recording' } }], updateId: 'cancel' });
+  // Released only once the cancel is on record, the step still waiting on the lock.
+  await eventually(async () => ((await accepted(a.deletion.workflowId, 'cancel')).length === 1 ? true : undefined), 60_000);
+  await lock.release();
   expect(await step).toMatchObject({ step: 'INTEGRATIONS' });
   expect(await cancelling).toMatchObject({ status: 'CANCELLED' });
   await closed(a.deletion.workflowId);
+  expect(await acceptedBeforeCompleted(a.deletion.workflowId, 'cancel', 'step')).toBe(true);
   await save('cancel-waited-for-step', a.deletion.workflowId);
 
   // The user's row held while the wizard opens; a cancel sent to the opening workflow.
   const other = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' }, { leaver: 50 });
-  const userLock = holdRow(Prisma.sql`SELECT id FROM users WHERE id = ${other.users.leaver!.id} FOR UPDATE`, 15_000);
+  const userLock = holdRow(Prisma.sql`SELECT id FROM users WHERE id = ${other.users.leaver!.id} FOR UPDATE`);
   await userLock.held;
   const starting = wizard.start({ workspaceId: other.id, userId: other.users.leaver!.id, actor: asAdmin(other), source: 'ADMIN' });
   starting.catch(() => undefined); // it answers 503 after 10 s: the opening waits for the lock
   const workflowId = deletionWorkflowId(other.id, other.users.leaver!.id);
-  await eventually(async () => ((await h.temporal.workflow.getHandle(workflowId).describe().catch(() => null)) ? true : undefined));
+  await eventually(async () => ((await accepted(workflowId, 'waitOpened').catch(() => [])).length === 1 ? true : undefined));
   const opening = h.temporal.workflow.getHandle(workflowId);
-  const early = opening.executeUpdate(defs.cancel, { args: [{ actor: asAdmin(other), body: {} }] });
-  await eventually(async () => ((await accepted(workflowId, 'cancel')) === 1 ? true : undefined), 60_000);
-  await userLock.done;
+  const early = opening.executeUpdate(defs.cancel, { args: [{ actor: asAdmin(other), body: {} }], updateId: 'cancel' });
+  await eventually(async () => ((await accepted(workflowId, 'cancel')).length === 1 ? true : undefined), 60_000);
+  await userLock.release();
   expect(await early).toMatchObject({ status: 'CANCELLED' });
   await closed(workflowId);
+  const [opened] = await accepted(workflowId, 'waitOpened');
+  expect(await acceptedBeforeCompleted(workflowId, 'cancel', opened!)).toBe(true);
   await save('cancel-waited-for-opening', workflowId);
 }, 300_000);

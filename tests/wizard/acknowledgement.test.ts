@@ -72,6 +72,9 @@ test('an acknowledgement that never ends in time is counted in the worker\'s met
     batchSize: 1_000,
     coreMetrics,
     trap: { activity: 'acknowledgeUpdate', at: 'before', every: true },
+    // No cache: every workflow task replays the history first, the missed one included, and a
+    // replayed miss must not be counted again.
+    noSticky: true,
   });
   try {
     const missed = async () => {
@@ -82,12 +85,14 @@ test('an acknowledgement that never ends in time is counted in the worker\'s met
     const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 50 });
     const admin = asAdmin(ws);
     const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: admin, source: 'ADMIN' });
-    expect(await missed()).toBe(0);
     await h.wizard.submitLeads(ws.id, deletion.id, admin, { targetUserId: ws.users.ann!.id });
     expect((await w.paused()).activity).toBe('acknowledgeUpdate');
     expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: 50 } });
-    // One update (the lead step), one acknowledgement missed; the metric says so.
+    // One update (the lead step), one acknowledgement missed; the metric says so, once, although
+    // the tasks after it (the move's progress, its end) replayed it.
     expect(await missed()).toBe(1);
+    await h.wizard.submitAutomations(ws.id, deletion.id, admin, { overrides: [] });
+    expect(await missed()).toBe(2);
   } finally {
     await w.kill();
   }
