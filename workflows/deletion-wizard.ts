@@ -118,7 +118,7 @@ const moverNoWait = proxyActivities<Activities>({
  * within the API's 10 s. A worker killed while holding it costs one short
  * timeout, not a transaction's two minutes.
  */
-async function acknowledged(): Promise<void> {
+async function acknowledged(what: 'update' | 'end' = 'update'): Promise<void> {
   const { acknowledgeUpdate } = proxyActivities<AcknowledgementActivities>({
     taskQueue: acknowledgementTaskQueue(workflowInfo().taskQueue),
     scheduleToCloseTimeout: '3 seconds',
@@ -129,6 +129,10 @@ async function acknowledged(): Promise<void> {
     await acknowledgeUpdate();
   } catch (err) {
     if (isCancellation(err)) throw err;
+    if (what === 'end') {
+      log.warn('The no-op before the end did not run; the run ends anyway', { error: String(err) });
+      return;
+    }
     log.warn('The acknowledgement of an update did not run; the update goes on', { error: String(err) });
     // Counted where the worker's metrics are scraped (the SDK core's; not on replay): each one is a
     // step answered up to 3 s late, and a run of them means nobody serves the acknowledgement queue.
@@ -187,6 +191,14 @@ const PATCH = {
    * the validator refused such a cancel, so no history holds one.
    */
   cancelWaits: 'cancel-waits-for-the-change-being-applied',
+  /**
+   * The run ends in a task of its own (PATCH.endApart) after the same no-op
+   * as an update's acknowledgement, not after a 1-ms timer, which the server
+   * fired about a second late: the run closed a second after the wizard
+   * ended, and a new wizard of the same user (an HR offboarding right after
+   * a cancel) waited for that close.
+   */
+  endApartByActivity: 'end-in-a-task-of-its-own-by-activity',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -514,8 +526,13 @@ class DeletionWizard {
     return patched(PATCH.acceptedFirst) ? sleep(1) : undefined;
   }
 
-  /** Lets the task that answered the last update complete before the workflow ends (PATCH.endApart). */
+  /**
+   * Lets the task that answered the last update complete before the workflow
+   * ends: a no-op activity (PATCH.endApartByActivity); in a history that
+   * ended with the 1-ms timer, that timer (PATCH.endApart).
+   */
   private async endApart(): Promise<void> {
+    if (patched(PATCH.endApartByActivity)) return acknowledged('end');
     if (patched(PATCH.endApart)) await sleep(1);
   }
 

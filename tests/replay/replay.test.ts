@@ -29,6 +29,8 @@ test('there are fixtures for every pause point', () => {
     expect(kinds).toContain(`accepted-first-${k}`);
     // And with that acceptance waited for by a no-op activity rather than a timer (RECORD_STAMP=…-acknowledged).
     expect(kinds).toContain(`acknowledged-${k}`);
+    // And ending after that no-op rather than a timer (RECORD_STAMP=…-ended-by-activity).
+    expect(kinds).toContain(`ended-by-activity-${k}`);
   }
   // Wizards begun on the release before local transactions and finished on this one (record-upgrade.ts):
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
