@@ -484,6 +484,9 @@ class DeletionWizard {
         }
         this.state = wizardState.failed(this.state, now());
         await condition(allHandlersFinished);
+        // Not in the task that answers `waitOpened` (the refusal): in one of its own, as every end.
+        // Histories of openings refused before this replay without it (neither patch is on record).
+        await this.endApart();
         if (cause) return this.state.view;
         throw err;
       }

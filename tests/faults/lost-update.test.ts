@@ -90,7 +90,9 @@ test('a cancel sent while a step is being applied waits for it, then cancels; a 
   const actor = asAdmin(t.ws);
   const [fourth, ann] = [t.ws.users.fourth!.id, t.ws.users.ann!.id];
   const before = await leadsByOwner(t.h.prisma, t.ws.id);
-  const w = await worker({ activity: 'startLeadMove', at: 'before' });
+  // Every execution held, not only the first: on a loaded machine a workflow task that outlives its
+  // timeout is replayed, and the replay runs the step's transaction again (held too, until release).
+  const w = await worker({ activity: 'startLeadMove', at: 'before', every: true });
   try {
     const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: fourth, actor, source: 'ADMIN' });
     const step = t.h.wizard.submitLeads(t.ws.id, deletion.id, actor, { targetUserId: ann });
@@ -141,9 +143,9 @@ test('a cancel that waited behind a confirm is refused once the confirm is appli
   const actor = asAdmin(t.ws);
   const [seventh, ann] = [t.ws.users.seventh!.id, t.ws.users.ann!.id];
   // Each update waits for its acknowledgement no-op before it writes; the fifth is the confirm's
-  // (leads, automations, integrations, labels, confirm). Held, the confirm is being applied for
-  // the no-op's 3 s, then goes on without it.
-  const w = await worker({ activity: 'acknowledgeUpdate', at: 'before', nth: 5 });
+  // (leads, automations, integrations, labels, confirm). Every attempt from it on held, the confirm
+  // is being applied for the no-op's 3 s (its schedule-to-close), then goes on without it.
+  const w = await worker({ activity: 'acknowledgeUpdate', at: 'before', nth: 5, every: true });
   try {
     const { deletion } = await t.h.wizard.start({ workspaceId: t.ws.id, userId: seventh, actor, source: 'ADMIN' });
     await t.h.wizard.submitLeads(t.ws.id, deletion.id, actor, { targetUserId: ann });
@@ -174,7 +176,7 @@ test('a cancel sent while the wizard is still opening waits for it, then cancels
   // Opening has written the wizard's row and is stopped before the workflow hears back: the row
   // is there to cancel (an identity provider's reactivation a moment after its deactivation),
   // the workflow still opening.
-  const w = await worker({ activity: 'openDeletion', at: 'after' });
+  const w = await worker({ activity: 'openDeletion', at: 'after', every: true }); // every: a replay's run of it held too
   try {
     const patient = createWizardClient({ temporal: t.h.temporal, prisma: t.h.prisma, config: { TEMPORAL_TASK_QUEUE: t.h.taskQueue }, waitLimitMs: 60_000 });
     const starting = patient.start({ workspaceId: t.ws.id, userId: sixth, actor, source: 'ADMIN' });

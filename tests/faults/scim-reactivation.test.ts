@@ -10,7 +10,7 @@ import { createScimToken } from '../../api/scim/auth';
 import { SCIM } from '../../domain/scim';
 import { client, startTestApi, tokenOf, type Call, type TestApi } from '../api/support';
 import { startFaultWorker, type FaultWorker } from '../support/faults';
-import { makeWorkspace, moveDone } from '../support/wizard';
+import { eventually, makeWorkspace, moveDone } from '../support/wizard';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const BOOK = 200;
@@ -18,21 +18,28 @@ const BOOK = 200;
 let api: TestApi;
 let w: FaultWorker | undefined;
 beforeAll(async () => {
-  api = await startTestApi({ worker: false });
+  // The API waits on a wizard longer than its 10 s here: a cancel reaches a workflow whose step is
+  // held inside its transaction only when that task checks in (within the task's 10 s timeout).
+  api = await startTestApi({ worker: false, wizardWaitMs: 60_000 });
 });
 afterAll(async () => {
   await w?.kill();
   await api?.close();
 });
 
+/** The updates of that name the server has recorded as accepted, by id. */
+async function accepted(workflowId: string, name: string): Promise<string[]> {
+  const events = (await api.harness.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return events
+    .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
+    .filter((a) => a?.acceptedRequest?.input?.name === name)
+    .map((a) => a!.protocolInstanceId!);
+}
+
 test('a SCIM reactivation while an admin applies a step waits for the step, then cancels the wizard', async () => {
-  // Each update waits for its acknowledgement no-op before it writes: the second is the automations
-  // step's. Held, that step is being applied for the no-op's 3 s, then goes on without it.
-  w = await startFaultWorker({
-    taskQueue: api.harness.config.TEMPORAL_TASK_QUEUE,
-    batchSize: 100,
-    trap: { activity: 'acknowledgeUpdate', at: 'before', nth: 2 },
-  });
+  // The automations step's transaction held before it runs (every run of it: a replay of a workflow
+  // task lost on a loaded machine runs it again): the step is being applied for as long as the test wants.
+  w = await startFaultWorker({ taskQueue: api.harness.config.TEMPORAL_TASK_QUEUE, batchSize: 100, trap: { activity: 'applyRouting', at: 'before', every: true } });
   const ws = await makeWorkspace(api.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', heir: 'MEMBER' }, { leaver: BOOK });
   const [leaver, heir] = [ws.users.leaver!.id, ws.users.heir!.id];
   const admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
@@ -46,14 +53,29 @@ test('a SCIM reactivation while an admin applies a step waits for the step, then
   expect((await admin('POST', `/v1/deletions/${wizard.id}/leads`, { targetUserId: heir })).status).toBe(202);
   await moveDone(api.wizard, ws.id, wizard.id, 60_000);
   const step = admin('POST', `/v1/deletions/${wizard.id}/automations`, { overrides: [] });
-  expect((await w.paused()).activity).toBe('acknowledgeUpdate');
+  expect((await w.paused()).activity).toBe('applyRouting');
 
-  // The provider reactivates the user meanwhile: not refused; the step applies first, then the cancel.
-  const on = await scim('PATCH', `/Users/${leaver}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: true } }] });
-  expect(on.status).toBe(200);
-  expect(on.body).toMatchObject({ schemas: [SCIM.User], id: leaver, active: true });
+  // The provider reactivates the user meanwhile. The cancel is taken (on record) while the step is
+  // still held, rather than refused.
+  const on = scim('PATCH', `/Users/${leaver}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: true } }] });
+  const answer = on.then((r) => r.status);
+  await eventually(
+    async () => {
+      const early = await Promise.race([answer, Promise.resolve(undefined)]);
+      if (early !== undefined) throw new Error(`The reactivation was answered while the step was held: ${early}`);
+      return (await accepted(wizard.workflowId, 'cancel')).length === 1 ? true : undefined;
+    },
+    60_000,
+    'the cancel recorded as accepted',
+  );
+  w.release();
+  // The step applies first, then the cancel: the reactivation answers 200.
   expect((await step).status).toBe(200);
-  const after = await admin('GET', `/v1/deletions/${wizard.id}`);
-  expect(after.body).toMatchObject({ status: 'CANCELLED', automations: [], leads: { state: 'DONE', moved: BOOK } });
+  const reactivated = await on;
+  expect(reactivated.status).toBe(200);
+  expect(reactivated.body).toMatchObject({ schemas: [SCIM.User], id: leaver, active: true });
+  expect((await admin('GET', `/v1/deletions/${wizard.id}`)).body.status).toBe('CANCELLED');
   expect((await admin('GET', `/v1/users/${leaver}`)).body.status).toBe('ACTIVE');
+  const actions = (await admin('GET', `/v1/deletions/${wizard.id}/audit`)).body.items.map((e: { action: string }) => e.action);
+  expect(actions).toEqual(expect.arrayContaining(['AUTOMATIONS_APPLIED', 'DELETION_CANCELLED']));
 }, 180_000);

@@ -265,3 +265,16 @@ test('record cancels that waited for a step being applied, and for the wizard op
   expect(await acceptedBeforeCompleted(workflowId, 'cancel', opened!)).toBe(true);
   await save('cancel-waited-for-opening', workflowId);
 }, 300_000);
+
+// Run alone (`-t 'opening the database refuses'`) to add it without re-recording the others.
+test('record a wizard whose opening the database refuses', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' });
+  // A reason PostgreSQL cannot store (half an emoji): the API refuses it first; the client does not.
+  await expect(wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN', reason: 'half \ud83d' })).rejects.toThrow(
+    /could not open/,
+  );
+  const workflowId = deletionWorkflowId(ws.id, ws.users.leaver!.id);
+  await closed(workflowId);
+  await save('opening-refused', workflowId);
+}, 120_000);

@@ -38,11 +38,15 @@ test('there are fixtures for every pause point', () => {
   expect(kinds).toContain('upgraded-mid-move');
   // Begun on the release whose updates waited with a 1 ms timer, finished on the no-op (record-upgrade.ts).
   expect(kinds).toContain('upgraded-timer-to-acknowledgement');
+  // The same, finished on the release whose run also ends after the no-op (RECORD_STAMP=…-ended-by-activity).
+  expect(kinds).toContain('ended-by-activity-upgraded-timer-to-acknowledgement');
   // A local transaction of the main body refused for good (attention), then retried (record.ts).
   expect(kinds).toContain('local-finish-needs-attention');
   expect(kinds).toContain('local-finish-attention-cleared');
   // A local transaction waiting on a row lock past the workflow task timeout (record.ts).
   expect(kinds).toContain('local-outlasting-its-task');
+  // An opening the database refused: FAILED, the run ending in a task of its own (record.ts).
+  expect(kinds).toContain('opening-refused');
   // A cancel that waited for a step being applied, and for the wizard opening, then cancelled (record.ts).
   expect(kinds).toContain('cancel-waited-for-step');
   expect(kinds).toContain('cancel-waited-for-opening');

@@ -11,8 +11,8 @@
 //                          {"paused": {...}} and waits for "release" on stdin
 //                          (a 'before' trap then says {"running": name}). `nth`: the
 //                          nth matching execution springs it instead of the first;
-//                          `every`: each matching execution pauses (and each says so),
-//                          until "release" lets all of them go. The trap sees the
+//                          `every`: each matching execution pauses from the nth on (and
+//                          each says so), until "release" lets all of them go. The trap sees the
 //                          acknowledgement worker's activities too.
 //   FAULT_CORE_METRICS     host:port: the Temporal SDK core serves its Prometheus
 //                          metrics there (workflows' own metrics included), as
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     const kind = (args[0] as { kind?: string } | undefined)?.kind;
     if (trap.kind !== undefined && trap.kind !== kind) return false;
     seen += 1;
-    return trap.every === true || seen === (trap.nth ?? 1);
+    return trap.every ? seen >= (trap.nth ?? 1) : seen === (trap.nth ?? 1);
   };
   const pause = (at: Trap['at'], outcome?: string) => {
     const info = Context.current().info;

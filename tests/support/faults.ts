@@ -125,13 +125,13 @@ export class LineChild {
 // Workers with a trap
 
 export interface Trap {
-  activity: 'openDeletion' | 'moveLeadsSlice' | 'removeUser' | 'finishLeadMove' | 'cancelDeletion' | 'saveDeletionState' | 'startLeadMove' | 'acknowledgeUpdate';
+  activity: 'openDeletion' | 'moveLeadsSlice' | 'removeUser' | 'finishLeadMove' | 'cancelDeletion' | 'saveDeletionState' | 'startLeadMove' | 'acknowledgeUpdate' | 'applyRouting';
   kind?: 'MOVE' | 'SWEEP';
   /** before: it has not run; after: it ran (committed) and its result is not reported yet. */
   at: 'before' | 'after';
   /** Springs on the nth matching execution (default 1). */
   nth?: number;
-  /** Every matching execution pauses, not only one (`release` lets all go). */
+  /** Every matching execution from the nth on pauses, not only the nth (`release` lets all go). */
   every?: boolean;
 }
 

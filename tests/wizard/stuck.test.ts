@@ -5,6 +5,7 @@
 // row never goes back to an older save.
 import { createActivities } from '../../activities';
 import { RuleViolation } from '../../domain/errors';
+import { deletionWorkflowId } from '../../domain/wizard-state';
 import * as defs from '../../workflows/definitions';
 import { asAdmin, eventually, finished, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
@@ -22,6 +23,16 @@ test('a reason the database cannot store: the start answers at once with the rea
   await expect(start).rejects.toThrow(/could not open.*refused a value/);
   expect(await prisma.user.findUnique({ where: { id: ws.users.leaver!.id } })).toMatchObject({ status: 'ACTIVE' });
   expect(await prisma.deletion.count({ where: { workspaceId: ws.id } })).toBe(0);
+  // The run ends in a task of its own, after the one that answered the start with the refusal
+  // (an event arriving during the answering task would make the server refuse both, temporalio/temporal#7296).
+  const run = h.temporal.workflow.getHandle(deletionWorkflowId(ws.id, ws.users.leaver!.id));
+  await run.result();
+  const events = (await run.fetchHistory()).events ?? [];
+  const answered = events.findIndex((e) => e.workflowExecutionUpdateCompletedEventAttributes);
+  const tasksAfter = events.slice(answered + 1).filter((e) => e.workflowTaskCompletedEventAttributes);
+  expect(answered).toBeGreaterThan(0);
+  expect(tasksAfter.length).toBeGreaterThanOrEqual(1);
+  expect(events.at(-1)!.workflowExecutionCompletedEventAttributes).toBeTruthy();
   // The user can be offboarded with a reason that stores.
   const again = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN', reason: 'left' });
   expect(again.deletion).toMatchObject({ status: 'IN_PROGRESS', reason: 'left', attention: null });
