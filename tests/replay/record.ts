@@ -28,8 +28,20 @@ async function closed(workflowId: string) {
   await h.temporal.workflow.getHandle(workflowId).result();
 }
 
+/**
+ * Writes the history once no workflow task is open at its end: the mirror (what the recorder waits
+ * for) is written by a local transaction before its task completes, and a history cut inside that
+ * task would leave its last task to run live on replay, unchecked.
+ */
 async function save(name: string, workflowId: string) {
-  const history = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const open = (events: { workflowTaskScheduledEventAttributes?: unknown; workflowTaskStartedEventAttributes?: unknown }[]) => {
+    const last = events.at(-1);
+    return Boolean(last?.workflowTaskScheduledEventAttributes || last?.workflowTaskStartedEventAttributes);
+  };
+  const history = await eventually(async () => {
+    const fetched = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
+    return open(fetched.events ?? []) ? undefined : fetched;
+  }, 30_000, `no open workflow task at the end of ${name}`);
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, `${stamp}-${name}.json`), historyToJSON(history) + '\n');
 }
@@ -144,42 +156,15 @@ test('record a wizard whose local transaction in the main body the database refu
   }
 }, 300_000);
 
-// Run alone (`-t 'outlasts'`) to add it without re-recording the others.
-test('record a wizard whose local transaction outlasts its workflow task', async () => {
-  const { prisma, wizard } = h;
+/** A wizard of its own workspace whose lead move is done: it waits at AUTOMATIONS. */
+async function wizardPastTheMove() {
   pace.open();
-  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 300 });
-  const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  await wizard.submitLeads(ws.id, a.deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
-  await moveDone(wizard, ws.id, a.deletion.id);
-  // Someone holds the wizard's row past the workflow task timeout (10 s): the step's local
-  // transactions wait for it, and the worker keeps the task alive meanwhile.
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => (locked = r));
-  const holding = prisma.$transaction(
-    async (tx) => {
-      await tx.$queryRaw`SELECT id FROM deletions WHERE id = ${a.deletion.id} FOR UPDATE`;
-      locked();
-      await new Promise((r) => setTimeout(r, 15_000));
-    },
-    { timeout: 60_000 },
-  );
-  await isLocked;
-  await wizard.submitAutomations(ws.id, a.deletion.id, asAdmin(ws), { overrides: [] });
-  await holding;
-  const events = (await h.temporal.workflow.getHandle(a.deletion.workflowId).fetchHistory()).events ?? [];
-  // The long wait shows as a task the worker completed before its timeout, the transaction still running.
-  const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
-  const startedAt = new Map(events.filter((e) => e.workflowTaskStartedEventAttributes).map((e) => [Number(e.eventId), at(e)]));
-  const longest = Math.max(
-    ...events
-      .filter((e) => e.workflowTaskCompletedEventAttributes)
-      .map((e) => at(e) - (startedAt.get(Number(e.workflowTaskCompletedEventAttributes!.startedEventId)) ?? at(e))),
-  );
-  expect(longest).toBeGreaterThan(5_000);
-  expect(events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes)).toEqual([]);
-  await save('local-outlasting-its-task', a.deletion.workflowId);
-}, 300_000);
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 300 });
+  const a = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  await h.wizard.submitLeads(ws.id, a.deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  await moveDone(h.wizard, ws.id, a.deletion.id);
+  return { ws, a };
+}
 
 /** Holds one row (`FOR UPDATE`) until `release()` (at most `maxMs`); `held` resolves once it is locked. */
 function holdRow(sql: Prisma.Sql, maxMs = 120_000): { held: Promise<void>; release(): Promise<unknown> } {
@@ -222,16 +207,36 @@ async function acceptedBeforeCompleted(workflowId: string, waited: string, first
   return acceptedAt >= 0 && completedAt >= 0 && acceptedAt < completedAt;
 }
 
+// Run alone (`-t 'outlasts'`) to add it without re-recording the others.
+test('record a wizard whose local transaction outlasts its workflow task', async () => {
+  const { wizard } = h;
+  const { ws, a } = await wizardPastTheMove();
+  // Someone holds the wizard's row past the workflow task timeout (10 s): the step's local
+  // transactions wait for it, and the worker keeps the task alive meanwhile.
+  const lock = holdRow(Prisma.sql`SELECT id FROM deletions WHERE id = ${a.deletion.id} FOR UPDATE`, 15_000);
+  await lock.held;
+  await wizard.submitAutomations(ws.id, a.deletion.id, asAdmin(ws), { overrides: [] });
+  await lock.release();
+  const events = (await h.temporal.workflow.getHandle(a.deletion.workflowId).fetchHistory()).events ?? [];
+  // The long wait shows as a task the worker completed before its timeout, the transaction still running.
+  const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const startedAt = new Map(events.filter((e) => e.workflowTaskStartedEventAttributes).map((e) => [Number(e.eventId), at(e)]));
+  const longest = Math.max(
+    ...events
+      .filter((e) => e.workflowTaskCompletedEventAttributes)
+      .map((e) => at(e) - (startedAt.get(Number(e.workflowTaskCompletedEventAttributes!.startedEventId)) ?? at(e))),
+  );
+  expect(longest).toBeGreaterThan(5_000);
+  expect(events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes)).toEqual([]);
+  await save('local-outlasting-its-task', a.deletion.workflowId);
+}, 300_000);
+
 // Run alone (`-t 'waited'`) to add these two without re-recording the others.
 test('record cancels that waited for a step being applied, and for the wizard opening', async () => {
   const { prisma, wizard } = h;
-  pace.open();
 
   // A step held by a lock on the wizard's row (its transaction waits for it); a cancel sent meanwhile.
-  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 300 });
-  const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  await wizard.submitLeads(ws.id, a.deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
-  await moveDone(wizard, ws.id, a.deletion.id);
+  const { ws, a } = await wizardPastTheMove();
   const handle = h.temporal.workflow.getHandle(a.deletion.workflowId);
   const lock = holdRow(Prisma.sql`SELECT id FROM deletions WHERE id = ${a.deletion.id} FOR UPDATE`);
   await lock.held;
