@@ -79,15 +79,16 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
     : { workflowsPath: require.resolve('../workflows') };
   // One payload codec (the encryption keys, parsed once) for both workers.
   const converter = dataConverter(config);
+  // Traces: activities continue the trace the workflow was started or updated in (and a test's trap, if any).
+  const activityInterceptorList = [...activityInterceptors(), ...(deps.activityInterceptors ?? [])];
   const created: Worker[] = [];
   try {
     const worker = await Worker.create({
       connection,
       namespace: temporal.namespace,
       dataConverter: converter,
-      // Traces: activities continue the trace the workflow was started or updated in.
       interceptors: {
-        activity: [...activityInterceptors(), ...(deps.activityInterceptors ?? [])],
+        activity: activityInterceptorList,
         ...(deps.workflowBundlePath ? {} : { workflowModules: [WORKFLOW_INTERCEPTOR_MODULE] }),
       },
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -107,7 +108,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: WizardWo
       connection,
       namespace: temporal.namespace,
       dataConverter: converter,
-      interceptors: { activity: [...activityInterceptors(), ...(deps.activityInterceptors ?? [])] },
+      interceptors: { activity: activityInterceptorList },
       // The queue the workflows name: their own (a test's options may set it) and the suffix.
       taskQueue: acknowledgementTaskQueue(deps.options?.taskQueue ?? config.TEMPORAL_TASK_QUEUE),
       activities: acknowledgementActivities,
