@@ -10,7 +10,7 @@ import { createScimToken } from '../../api/scim/auth';
 import { SCIM } from '../../domain/scim';
 import { client, startTestApi, tokenOf, type Call, type TestApi } from '../api/support';
 import { startFaultWorker, type FaultWorker } from '../support/faults';
-import { eventually, makeWorkspace, moveDone } from '../support/wizard';
+import { acceptedUpdates, acceptedWhilePending, makeWorkspace, moveDone } from '../support/wizard';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const BOOK = 200;
@@ -26,15 +26,6 @@ afterAll(async () => {
   await w?.kill();
   await api?.close();
 });
-
-/** The updates of that name the server has recorded as accepted, by id. */
-async function accepted(workflowId: string, name: string): Promise<string[]> {
-  const events = (await api.harness.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-  return events
-    .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
-    .filter((a) => a?.acceptedRequest?.input?.name === name)
-    .map((a) => a!.protocolInstanceId!);
-}
 
 test('a SCIM reactivation while an admin applies a step waits for the step, then cancels the wizard', async () => {
   // The automations step's transaction held before it runs (every run of it: a replay of a workflow
@@ -58,15 +49,10 @@ test('a SCIM reactivation while an admin applies a step waits for the step, then
   // The provider reactivates the user meanwhile. The cancel is taken (on record) while the step is
   // still held, rather than refused.
   const on = scim('PATCH', `/Users/${leaver}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: true } }] });
-  const answer = on.then((r) => r.status);
-  await eventually(
-    async () => {
-      const early = await Promise.race([answer, Promise.resolve(undefined)]);
-      if (early !== undefined) throw new Error(`The reactivation was answered while the step was held: ${early}`);
-      return (await accepted(wizard.workflowId, 'cancel')).length === 1 ? true : undefined;
-    },
-    60_000,
-    'the cancel recorded as accepted',
+  await acceptedWhilePending(
+    on,
+    async () => (await acceptedUpdates(api.harness.temporal, wizard.workflowId, 'cancel')).length === 1,
+    'the cancel recorded as accepted, the step still held',
   );
   w.release();
   // The step applies first, then the cancel: the reactivation answers 200.

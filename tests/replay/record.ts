@@ -9,7 +9,7 @@ import { Prisma } from '../../generated/prisma/client';
 import { deletionWorkflowId } from '../../domain/wizard-state';
 import * as defs from '../../workflows/definitions';
 import { MovePace, untilMidMove } from '../support/move-pace';
-import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
+import { acceptedUpdates, asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, moveDone, finished, wizardHarness, type WizardHarness } from '../support/wizard';
 
 const OUT = path.resolve(__dirname, '../fixtures/histories');
 // RECORD_STAMP names a second recording of the same day (after another patched change).
@@ -190,13 +190,7 @@ function holdRow(sql: Prisma.Sql, maxMs = 120_000): { held: Promise<void>; relea
 }
 
 /** The ids of the updates of that name the server recorded as accepted, in order. */
-async function accepted(workflowId: string, name: string): Promise<string[]> {
-  const events = (await h.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-  return events
-    .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
-    .filter((a) => a?.acceptedRequest?.input?.name === name)
-    .map((a) => a!.protocolInstanceId!);
-}
+const accepted = (workflowId: string, name: string) => acceptedUpdates(h.temporal, workflowId, name);
 
 /** Whether the update `waited` was accepted before the update `first` completed (it waited for it). */
 async function acceptedBeforeCompleted(workflowId: string, waited: string, first: string): Promise<boolean> {

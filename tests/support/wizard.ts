@@ -191,6 +191,37 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
+/** The ids of the updates of that name the server has recorded as accepted in the workflow's history, in order. */
+export async function acceptedUpdates(temporal: Client, workflowId: string, name: string): Promise<string[]> {
+  const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return events
+    .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
+    .filter((a) => a?.acceptedRequest?.input?.name === name)
+    .map((a) => a!.protocolInstanceId!);
+}
+
+/**
+ * Polls `accepted` until it holds, failing at once should `pending` (the call
+ * that sent the update) be answered first: it must still be waiting then.
+ */
+export async function acceptedWhilePending(pending: Promise<unknown>, accepted: () => Promise<boolean>, what: string): Promise<void> {
+  let answer: string | undefined;
+  pending.then(
+    () => (answer = 'answered'),
+    (err: unknown) => (answer = String(err)),
+  );
+  await eventually(
+    async () => {
+      const done = await accepted();
+      // Checked after the await: a call answered before this helper began has set it by now.
+      if (answer !== undefined) throw new Error(`Answered before ${what}: ${answer}`);
+      return done ? true : undefined;
+    },
+    60_000,
+    what,
+  );
+}
+
 /** Waits until the wizard leaves the lead move (state DONE). */
 export function moveDone(wizard: WizardApi, workspaceId: string, deletionId: string, timeoutMs = 120_000) {
   return eventually(
