@@ -20,6 +20,7 @@ import {
 import { Client } from '@temporalio/client';
 import { createWizardClient } from '../client/wizard-client';
 import type { Config } from '../infra/config';
+import { loggerOptions } from '../infra/logger';
 import { lazyClient, temporalConnectOptions } from '../infra/temporal-connection';
 import { createPrisma } from '../infra/database';
 import { makeHealthCheck } from './health';
@@ -42,35 +43,15 @@ import { SCIM_PREFIX, scimRoutes } from './scim';
 import { scimError, sendScim } from './scim/errors';
 import { systemRoutes } from './routes/system';
 
-
-
-/** Never logged: credentials and signatures. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers["x-signature"]',
-  'req.headers["webhook-signature"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers["x-signature"]',
-  '*.token',
-  '*.tokenHash',
-  '*.hookSecret',
-  '*.secret',
-];
-
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 export function buildServer(deps: ApiDeps): FastifyInstance {
-  const loggerOptions =
-    deps.logger === false
-      ? false
-      : {
-          level: deps.config.LOG_LEVEL,
-          ...(typeof deps.logger === 'object' && deps.logger !== null ? deps.logger : {}),
-          redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-        };
+  // Ours (infra/logger.ts, every process's), a test's overrides on top; never without the redaction.
+  const ours = loggerOptions(deps.config.LOG_LEVEL);
+  const fastifyLogger =
+    deps.logger === false ? false : { ...ours, ...(typeof deps.logger === 'object' && deps.logger !== null ? deps.logger : {}), redact: ours.redact };
   const app = Fastify({
-    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: loggerOptions }),
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: fastifyLogger }),
     bodyLimit: BODY_LIMIT,
     // A caller's own request id is kept (for correlating logs); otherwise one is made.
     genReqId: (req) => {

@@ -5,10 +5,11 @@
 // the API. Ctrl-C stops everything it started, in reverse order; the next
 // start finds all data where it was.
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { startApi } from '../api/server';
 import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
+import { processLogger } from '../infra/logger';
 import { withPayloadKeys } from '../infra/codec';
 import { setupTracing } from '../infra/tracing';
 import { migrate } from '../infra/migrate';
@@ -18,6 +19,7 @@ import { ensureNamespace } from '../infra/temporal-namespace';
 import { startTemporalDevServer } from '../infra/temporal-server';
 import { createApiToken } from '../infra/tokens';
 import { createWorker, stopIfRunning } from '../worker/index';
+import { runtimeLogging } from '../worker/logging';
 import { coreTelemetry, freeLoopbackAddress, serveWorkerMetrics } from '../worker/metrics';
 import { seedDemo } from './seed';
 
@@ -121,11 +123,9 @@ async function startEverything(settings: Config, stops: Stop[], fatal: (reason: 
   const tracing = setupTracing(config);
   if (tracing) stops.push({ name: 'trace exporter', stop: () => tracing.shutdown() });
   const coreMetrics = config.WORKER_METRICS_PORT ? await freeLoopbackAddress() : undefined;
-  Runtime.install({
-    shutdownSignals: [],
-    logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN'),
-    ...(coreMetrics ? { telemetryOptions: coreTelemetry(coreMetrics) } : {}),
-  });
+  // The worker's lines are JSON, as the API's; below WARN only when asked for debug (the console is a person's).
+  const { logger: sdk, logging } = runtimeLogging(processLogger(config, 'worker'), config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? config.LOG_LEVEL : 'warn');
+  Runtime.install({ shutdownSignals: [], logger: sdk, telemetryOptions: { logging, ...(coreMetrics ? coreTelemetry(coreMetrics) : {}) } });
   let workerMetricsUrl: string | null = null;
   if (config.WORKER_METRICS_PORT) {
     const metrics = await serveWorkerMetrics({ host: config.HOST, port: config.WORKER_METRICS_PORT, ...(coreMetrics ? { coreAddress: coreMetrics } : {}) }).catch(

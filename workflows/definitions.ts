@@ -19,8 +19,9 @@ export const WORKFLOW_TYPE = 'deletionWizard';
  * writes (activities/index.ts): polled by every worker beside its own queue.
  */
 export function acknowledgementTaskQueue(taskQueue: string): string {
-  return `${taskQueue}-acknowledgements`;
+  return `${taskQueue}${ACKNOWLEDGEMENTS_SUFFIX}`;
 }
+export const ACKNOWLEDGEMENTS_SUFFIX = '-acknowledgements';
 
 /** Every step input carries who sends it, for the audit trail. */
 export interface StepInput<B> {

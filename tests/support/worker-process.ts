@@ -9,7 +9,8 @@ import { testEnv } from './env';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-export function spawnWorkerProcess(taskQueue: string, env: Record<string, string> = {}): ChildProcess {
+/** `stdout: 'pipe'` to read the worker's log (JSON lines); stderr is the test's own either way. */
+export function spawnWorkerProcess(taskQueue: string, env: Record<string, string> = {}, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
   const run = testEnv();
   return spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
     cwd: ROOT,
@@ -25,6 +26,6 @@ export function spawnWorkerProcess(taskQueue: string, env: Record<string, string
       LOG_LEVEL: 'error',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
   });
 }

@@ -1,0 +1,62 @@
+// The worker process's log, as an aggregator reads it: one JSON object a
+// line on stdout, the Temporal SDK's lines (workflows', activities', its
+// core's) among them with the workflow they belong to, and nothing of the
+// wizard's personal data.
+import type { ChildProcess } from 'node:child_process';
+import { spawnWorkerProcess } from '../support/worker-process';
+import { eventually, wizardHarness, type WizardHarness } from '../support/wizard';
+import { runWholeWizard } from './wizard-run';
+
+let h: WizardHarness;
+let worker: ChildProcess | undefined;
+let out = '';
+
+beforeAll(async () => {
+  h = await wizardHarness({ worker: false, batchSize: 500 });
+  worker = spawnWorkerProcess(h.config.TEMPORAL_TASK_QUEUE, { LEAD_MOVE_BATCH_SIZE: '500', LOG_LEVEL: 'info' }, 'pipe');
+  worker.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+});
+
+afterAll(async () => {
+  if (worker && worker.exitCode === null) {
+    worker.kill('SIGTERM');
+    await new Promise((resolve) => worker!.once('exit', resolve));
+  }
+  await h?.close();
+});
+
+type Line = Record<string, unknown> & { level: number; time: number; msg: string; name: string };
+
+function lines(): Line[] {
+  return out
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Line;
+      } catch {
+        throw new Error(`A line of the worker's log is not JSON: ${line}`);
+      }
+    });
+}
+
+test('a whole wizard: every line JSON; the move logged with its workflow; no personal data nor task token; no warning for the acknowledgement queue', async () => {
+  const run = await runWholeWizard(h, { leads: 3_000 });
+  const done = await eventually(
+    async () => lines().find((l) => l.msg === 'lead move done' && l.kind === 'MOVE' && l.workflowId === run.workflowId),
+    30_000,
+    "the move's last line in the worker's log",
+  );
+  expect(done).toMatchObject({ level: 30, name: 'worker', activityType: 'moveLeadsSlice', sdkComponent: 'activity', moved: 3_000 });
+  expect(typeof done.time).toBe('number');
+
+  for (const line of lines()) {
+    expect(typeof line.level).toBe('number');
+    expect(typeof line.msg).toBe('string');
+    expect(line.name).toBe('worker');
+    expect(line).not.toHaveProperty('taskToken');
+  }
+  // The acknowledgement worker has no workflows by design: said at DEBUG, not as a warning at every start.
+  expect(lines().filter((l) => /No workflows registered/.test(l.msg))).toEqual([]);
+  for (const secret of run.secrets) expect(out).not.toContain(secret);
+});

@@ -1,0 +1,60 @@
+// The Temporal SDK's logs (the worker's, its core's, and what workflows and
+// activities log through it) as lines of the process's JSON log.
+import { DefaultLogger, type LogEntry, type LogLevel } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { Config } from '../infra/config';
+import { ACKNOWLEDGEMENTS_SUFFIX } from '../workflows/definitions';
+
+/** The SDK's level for each of ours (the SDK has neither `fatal` nor `silent`). */
+const SDK_LEVEL: Record<Config['LOG_LEVEL'], LogLevel> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+  fatal: 'ERROR',
+  silent: 'ERROR',
+};
+
+const PINO_METHOD = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+
+/**
+ * Said once at start by the worker that serves only the acknowledgements'
+ * queue (worker/index.ts): it has no workflows by design, so it is no warning.
+ */
+const NO_WORKFLOWS = 'No workflows registered, not polling for workflow tasks';
+
+function levelOf(entry: LogEntry): LogLevel {
+  const queue = entry.meta?.taskQueue;
+  return entry.message === NO_WORKFLOWS && typeof queue === 'string' && queue.endsWith(ACKNOWLEDGEMENTS_SUFFIX) ? 'DEBUG' : entry.level;
+}
+
+/**
+ * What `Runtime.install` takes to log through `logger` at `level` and above:
+ * the SDK's logger (below), and its core's own lines (Rust: polling, heartbeats,
+ * connections) forwarded to it rather than printed as text, at WARN or above
+ * (its INFO speaks of every poll).
+ */
+export function runtimeLogging(logger: Logger, level: Config['LOG_LEVEL']) {
+  const sdkLevel = SDK_LEVEL[level];
+  const coreLevel: LogLevel = sdkLevel === 'ERROR' ? 'ERROR' : 'WARN';
+  return {
+    logger: sdkLogger(logger, sdkLevel),
+    logging: { filter: { core: coreLevel, other: coreLevel }, forward: {} },
+  } as const;
+}
+
+/**
+ * A Temporal runtime logger writing through `logger` at `level` and above:
+ * the message as `msg`, the SDK's metadata (workflowId, runId, activityType,
+ * taskQueue, …) as fields of the same line, but for an activity's task
+ * token. Workflows' own logs are not
+ * repeated on replay (the SDK drops them).
+ */
+export function sdkLogger(logger: Logger, level: LogLevel): DefaultLogger {
+  return new DefaultLogger(level, (entry) => {
+    // An activity's task token completes or fails it through the client API: a credential, never logged.
+    const { taskToken: _credential, ...fields } = entry.meta ?? {};
+    logger[PINO_METHOD[levelOf(entry)]](fields, entry.message);
+  });
+}
