@@ -2,6 +2,7 @@
 //   DATABASE_URL=postgresql://… TEMPORAL_ADDRESS=host:7233 npx tsx api/main.ts
 import { ConfigError, loadConfig } from '../infra/config';
 import { withPayloadKeys } from '../infra/codec';
+import { processLogger } from '../infra/logger';
 import { setupTracing } from '../infra/tracing';
 import { startApi } from './index';
 
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   }
   const tracing = setupTracing(config);
   const api = await startApi({ config, databaseUrl: config.DATABASE_URL });
-  console.log(JSON.stringify({ level: 30, time: Date.now(), msg: `API listening on ${api.url} (docs at ${api.url}/docs)` }));
+  processLogger(config, 'api').info(`API listening on ${api.url} (docs at ${api.url}/docs)`);
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

@@ -47,7 +47,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 export function buildServer(deps: ApiDeps): FastifyInstance {
   // Ours (infra/logger.ts, every process's), a test's overrides on top; never without the redaction.
-  const ours = loggerOptions(deps.config.LOG_LEVEL);
+  const ours = loggerOptions(deps.config.LOG_LEVEL, 'api');
   const fastifyLogger =
     deps.logger === false ? false : { ...ours, ...(typeof deps.logger === 'object' && deps.logger !== null ? deps.logger : {}), redact: ours.redact };
   const app = Fastify({

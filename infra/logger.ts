@@ -17,10 +17,11 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
-/** The options of every logger of ours, the API's included. */
-export function loggerOptions(level: Config['LOG_LEVEL']) {
+/** The options of every logger of ours, the API's included; `name` says which process (`api`, `worker`). */
+export function loggerOptions(level: Config['LOG_LEVEL'], name: string) {
   return {
     level,
+    name,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     // An Error under either name is written with its type, message and stack (JSON alone writes `{}`).
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
@@ -29,5 +30,14 @@ export function loggerOptions(level: Config['LOG_LEVEL']) {
 
 /** A process's logger (the worker's; `npm start`'s for what is not the API's), writing to stdout. */
 export function processLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): Logger {
-  return pino({ ...loggerOptions(config.LOG_LEVEL), name });
+  return pino(loggerOptions(config.LOG_LEVEL, name));
+}
+
+/**
+ * A `(message) => void` for code that reports in sentences (the database's
+ * setup, the embedded server): a failure at WARN, so that LOG_LEVEL=warn still
+ * shows it, the rest at INFO.
+ */
+export function sentenceLog(logger: Logger): (message: string) => void {
+  return (message) => (/\b(fail|failed|error|unexpectedly|refusing|could not|did not)\b/i.test(message) ? logger.warn(message) : logger.info(message));
 }

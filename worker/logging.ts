@@ -53,8 +53,18 @@ export function runtimeLogging(logger: Logger, level: Config['LOG_LEVEL']) {
  */
 export function sdkLogger(logger: Logger, level: LogLevel): DefaultLogger {
   return new DefaultLogger(level, (entry) => {
-    // An activity's task token completes or fails it through the client API: a credential, never logged.
-    const { taskToken: _credential, ...fields } = entry.meta ?? {};
-    logger[PINO_METHOD[levelOf(entry)]](fields, entry.message);
+    const fields = { ...entry.meta };
+    for (const key of TASK_TOKEN_FIELDS) delete fields[key];
+    logger[PINO_METHOD[levelOf(entry)]](fields, entry.message.replace(TOKEN_IN_MESSAGE, '$1 [redacted] $2'));
   });
 }
+
+/**
+ * An activity's task token completes or fails it through the client API: a
+ * credential, never logged. Where the SDK puts one: an activity's context
+ * (`taskToken`), its core's fields (`task_token`), the whole task and its
+ * encoding when the SDK cannot start an activity (`task`, `taskEncoded`).
+ */
+const TASK_TOKEN_FIELDS = ['taskToken', 'task_token', 'task', 'taskEncoded'];
+/** The core's "Attempted to complete activity task <token> but we were not tracking it". */
+const TOKEN_IN_MESSAGE = /(activity task) \S+ (but)/;

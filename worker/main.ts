@@ -2,7 +2,7 @@
 // The Temporal runtime shuts the worker down gracefully on SIGINT/SIGTERM.
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../infra/config';
-import { processLogger } from '../infra/logger';
+import { processLogger, sentenceLog } from '../infra/logger';
 import { withPayloadKeys } from '../infra/codec';
 import { setupTracing } from '../infra/tracing';
 import { ensureDatabase } from '../infra/database';
@@ -25,7 +25,7 @@ async function main() {
     });
     logger.info(`worker metrics on ${metrics.url}`);
   }
-  const database = await ensureDatabase(config, (msg) => logger.info(msg));
+  const database = await ensureDatabase(config, sentenceLog(logger));
   try {
     await runWorker({ config, databaseUrl: database.url, embedded: database.embedded, workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined });
   } finally {

@@ -9,8 +9,8 @@ import { testEnv } from './env';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** `stdout: 'pipe'` to read the worker's log (JSON lines); stderr is the test's own either way. */
-export function spawnWorkerProcess(taskQueue: string, env: Record<string, string> = {}, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+/** `output: 'pipe'` to read what the worker writes (its log on stdout); else stdout is dropped and stderr is the test's. */
+export function spawnWorkerProcess(taskQueue: string, env: Record<string, string> = {}, output: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
   const run = testEnv();
   return spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
     cwd: ROOT,
@@ -26,6 +26,6 @@ export function spawnWorkerProcess(taskQueue: string, env: Record<string, string
       LOG_LEVEL: 'error',
       ...env,
     },
-    stdio: ['ignore', stdout, 'inherit'],
+    stdio: output === 'pipe' ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'ignore', 'inherit'],
   });
 }

@@ -2,7 +2,7 @@
 // the SDK's becomes in the process's JSON log.
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { loggerOptions } from '../../infra/logger';
+import { loggerOptions, sentenceLog } from '../../infra/logger';
 import { runtimeLogging, sdkLogger } from '../../worker/logging';
 
 function capture(level: 'info' | 'warn' | 'debug' = 'info') {
@@ -13,7 +13,7 @@ function capture(level: 'info' | 'warn' | 'debug' = 'info') {
       done();
     },
   });
-  return { logger: pino({ ...loggerOptions(level), name: 'worker' }, sink), lines };
+  return { logger: pino(loggerOptions(level, 'worker'), sink), lines };
 }
 
 test('a line of the SDK: its message and metadata as fields of one JSON line, an error with its message and stack, no task token', () => {
@@ -58,4 +58,29 @@ test("the core's own lines are forwarded to the same logger, at WARN and above (
   expect(runtimeLogging(logger, 'debug').logging.filter.core).toBe('WARN');
   expect(runtimeLogging(logger, 'error').logging.filter.core).toBe('ERROR');
   expect(runtimeLogging(logger, 'silent').logger.level).toBe('ERROR');
+});
+
+test("a task token is written nowhere: neither the activity's, nor the core's field or message, nor the task the SDK could not start", () => {
+  const { logger, lines } = capture();
+  const sdk = sdkLogger(logger, 'INFO');
+  const token = 'CiQwMWEyMzJiNS03ZDMzLTc2ZGUtOTAxMy0zOGI4NTRmMTA2YjQSPGRlbGV0aW9u';
+  sdk.warn('Activity not found on completion. This may happen if the activity has already been cancelled but completed anyway.', {
+    sdkComponent: 'core',
+    task_token: token,
+  });
+  sdk.warn(`Attempted to complete activity task ${token} but we were not tracking it`, { sdkComponent: 'core' });
+  sdk.error('Error while processing ActivityTask.start', { task: JSON.stringify({ taskToken: token }), taskEncoded: Buffer.from(token).toString('base64') });
+  expect(lines).toHaveLength(3);
+  expect(JSON.stringify(lines)).not.toContain(token);
+  expect(lines[1]!.msg).toBe('Attempted to complete activity task [redacted] but we were not tracking it');
+});
+
+test('a sentence of the database setup: a failure at WARN (still shown at LOG_LEVEL=warn), the rest at INFO', () => {
+  const { logger, lines } = capture();
+  const log = sentenceLog(logger);
+  log('embedded PostgreSQL (PGlite in /data/pglite) listening on 127.0.0.1:54329');
+  log('embedded database thread stopped unexpectedly (exit code 1); its clients are disconnected');
+  log('embedded database thread failed: Error: out of memory');
+  log('embedded database: refusing a connection, 100 already open');
+  expect(lines.map((l) => l.level)).toEqual([30, 40, 40, 40]);
 });
