@@ -148,10 +148,18 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
         return performance.now() - t;
       }),
     );
+    // The moves' phase in two: until the last lead step is answered (the wizards' own work: few moves have
+    // started), and after (mostly the moves).
+    const answeredMs = Math.round(performance.now() - moveStart);
+    const answeredCpu = cpuSnapshot(stack.cpu);
     await allMoved;
     const allMovedMs = Math.round(performance.now() - moveStart);
-    const movesCores = coresUsed(moveCpu, cpuSnapshot(stack.cpu), allMovedMs);
+    const movedCpu = cpuSnapshot(stack.cpu);
+    const movesCores = coresUsed(moveCpu, movedCpu, allMovedMs);
+    const leadStepsCores = coresUsed(moveCpu, answeredCpu, answeredMs);
+    const afterAnswersCores = coresUsed(answeredCpu, movedCpu, allMovedMs - answeredMs);
     log(`cores used: hooks ${JSON.stringify(hooksCores)}, moves ${JSON.stringify(movesCores)}`);
+    log(`  of the moves: until the last lead step was answered (${answeredMs} ms) ${JSON.stringify(leadStepsCores)}, after it ${JSON.stringify(afterAnswersCores)}`);
     const moves = await prisma.leadMove.findMany({ where: { deletionId: { in: deletionIds }, kind: 'MOVE' } });
     const moved = moves.reduce((s, m) => s + m.moved, 0);
     if (moved !== U * K) log(`the moves moved ${moved}, expected ${U * K}`);
@@ -209,7 +217,8 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
       planStartedMaxMs: Math.max(...planStartedMs),
       firstMovedMs: round(Math.min(...doneMs)),
       medianMovedMs: round(percentile(doneMs, 50)!),
-      coresUsed: { hooks: hooksCores, moves: movesCores },
+      coresUsed: { hooks: hooksCores, moves: movesCores, leadSteps: leadStepsCores, afterAnswers: afterAnswersCores },
+      allAnsweredMs: answeredMs,
       database: stack.embedded ? 'pglite' : 'postgresql',
     };
   } finally {
