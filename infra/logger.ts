@@ -1,5 +1,5 @@
-// One log format for every process of ours: a JSON object a line (pino, the
-// API's own through Fastify), with the same fields redacted everywhere.
+// One log format for the API and the worker: a JSON object a line (pino, the
+// API's through Fastify), with the same fields redacted in both.
 import pino, { type Logger } from 'pino';
 import type { Config } from './config';
 
@@ -28,7 +28,7 @@ export function loggerOptions(level: Config['LOG_LEVEL'], name: string) {
   };
 }
 
-/** A process's logger (the worker's; `npm start`'s for what is not the API's), writing to stdout. */
+/** A process's own logger (the worker's, and the API process's lines outside requests), writing to stdout. */
 export function processLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): Logger {
   return pino(loggerOptions(config.LOG_LEVEL, name));
 }
