@@ -17,11 +17,29 @@ export const REDACTED_PATHS = [
   '*.secret',
 ];
 
+/** When set, the time the line being written happened (ms since the epoch): see `atTime`. */
+let happenedAt: number | undefined;
+
+/**
+ * Writes `write`'s line(s) with `ms` as their `time` rather than now: for
+ * lines that reach us after they happened (the Temporal SDK holds its lines
+ * up to 0.2 s to sort them), so that they sort with the API's by time.
+ */
+export function atTime(ms: number, write: () => void): void {
+  happenedAt = ms;
+  try {
+    write();
+  } finally {
+    happenedAt = undefined;
+  }
+}
+
 /** The options of every logger of ours, the API's included; `name` says which process (`api`, `worker`). */
 export function loggerOptions(level: Config['LOG_LEVEL'], name: string) {
   return {
     level,
     name,
+    timestamp: () => `,"time":${Math.round(happenedAt ?? Date.now())}`,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     // An Error under either name is written with its type, message and stack (JSON alone writes `{}`).
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },

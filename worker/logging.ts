@@ -3,6 +3,7 @@
 import { DefaultLogger, type LogEntry, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
+import { atTime } from '../infra/logger';
 import { ACKNOWLEDGEMENTS_SUFFIX } from '../workflows/definitions';
 
 /** The SDK's level for each of ours (the SDK has neither `fatal` nor `silent`). */
@@ -55,7 +56,10 @@ export function sdkLogger(logger: Logger, level: LogLevel): DefaultLogger {
   return new DefaultLogger(level, (entry) => {
     const fields = { ...entry.meta };
     for (const key of TASK_TOKEN_FIELDS) delete fields[key];
-    logger[PINO_METHOD[levelOf(entry)]](fields, entry.message.replace(TOKEN_IN_MESSAGE, '$1 [redacted] $2'));
+    // Stamped with when it was said, not when the SDK let it through.
+    atTime(Number(entry.timestampNanos / 1_000_000n), () =>
+      logger[PINO_METHOD[levelOf(entry)]](fields, entry.message.replace(TOKEN_IN_MESSAGE, '$1 [redacted] $2')),
+    );
   });
 }
 

@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loggerOptions, sentenceLog } from '../../infra/logger';
+import { LogTimestamp } from '@temporalio/worker';
 import { runtimeLogging, sdkLogger } from '../../worker/logging';
 
 function capture(level: 'info' | 'warn' | 'debug' = 'info') {
@@ -83,4 +84,14 @@ test('a sentence of the database setup: a failure at WARN (still shown at LOG_LE
   log('embedded database thread failed: Error: out of memory');
   log('embedded database: refusing a connection, 100 already open');
   expect(lines.map((l) => l.level)).toEqual([30, 40, 40, 40]);
+});
+
+test('a line the SDK held back is stamped with when it was said; a line of our own, with now', () => {
+  const { logger, lines } = capture();
+  const said = Date.now() - 180; // the SDK sorts its lines and its core's for 0.1-0.2 s before they reach us
+  sdkLogger(logger, 'INFO').info('Worker state changed', { [LogTimestamp]: BigInt(said) * 1_000_000n, state: 'RUNNING' });
+  const before = Date.now();
+  logger.info('worker metrics on http://127.0.0.1:9464/metrics');
+  expect(lines[0]).toMatchObject({ time: said, msg: 'Worker state changed' });
+  expect(lines[1]!.time).toBeGreaterThanOrEqual(before);
 });
