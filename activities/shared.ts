@@ -30,9 +30,18 @@ export function onceKey(deletionId: string, action: string): string {
  * doing the change a second time and colliding on a unique key half-way.
  */
 export async function alreadyDone(tx: Tx, deletionId: string, action: string) {
-  const key = onceKey(deletionId, action);
-  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))::text`;
-  return tx.auditEvent.findUnique({ where: { idempotencyKey: key } });
+  await oneAtATime(tx, deletionId, action);
+  return tx.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, action) } });
+}
+
+/**
+ * Takes the transaction-scoped lock of `action` on this deletion: two attempts
+ * of the same change (an activity retried, or a local one run again by a
+ * replayed workflow task, while the first still runs) go one after the other,
+ * so the second sees what the first committed.
+ */
+export async function oneAtATime(tx: Tx, deletionId: string, action: string): Promise<void> {
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${onceKey(deletionId, action)}, 0))::text`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { preferredHeirs, sweepDistribution } from '../../domain/heirs';
 import { receivedByUser, type Quota } from '../../domain/lead-plan';
 import { refusalFailure } from '../../domain/refusal';
 import type { Actor, Distribution } from '../../domain/schemas';
-import { assertTargets, heirCandidates, NOBODY_LEFT, onceInTransaction, TX_OPTIONS, type Db } from '../shared';
+import { assertTargets, heirCandidates, NOBODY_LEFT, onceInTransaction, oneAtATime, TX_OPTIONS, type Db } from '../shared';
 import { leadMoveEngine, type MoveTuning, type SliceArgs, type SliceResult } from './engine';
 import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
 
@@ -45,8 +45,8 @@ export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
     /**
      * Fixes the plan of a move: checks the targets (step 1: refused when one is
      * not active; sweep: falls back to whoever can still receive), counts the
-     * user's leads and splits that number over the targets. Run twice, it
-     * returns the plan already made.
+     * user's leads and splits that number over the targets. Run twice, even
+     * at once, it returns the plan already made.
      */
     async startLeadMove(args: {
       workspaceId: string;
@@ -57,6 +57,9 @@ export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
       actor: Actor;
     }): Promise<{ total: number; targets: Quota[] }> {
       return prisma.$transaction(async (tx) => {
+        // An attempt running beside another (a replayed workflow task runs the step's local activity again
+        // while the first still runs) waits for it, then answers its plan, instead of colliding on the key.
+        await oneAtATime(tx, args.deletionId, `PLAN_${args.kind}`);
         const existing = await tx.leadMove.findUnique({ where: moveKey(args.deletionId, args.kind) });
         if (existing) return { total: existing.total, targets: existing.targets as unknown as Quota[] };
         let distribution: Distribution;

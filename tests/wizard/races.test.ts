@@ -169,6 +169,38 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     expect(await h.prisma.deletion.count({ where: { workspaceId: ws.id, status: 'IN_PROGRESS' } })).toBe(1);
   });
 
+  test("a lead step's plan run twice at once (a workflow task replayed while its first attempt still runs): one plan, both attempts answer it", async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 10 });
+    const leaving = opening(ws, 'leaver', 'admin');
+    await activities.openDeletion(leaving);
+    // The target's row held: each attempt waits there, after it has looked for a plan and found none.
+    await hold.query('BEGIN');
+    await hold.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [ws.users.ann!.id]);
+    const plan = () =>
+      activities
+        .startLeadMove({
+          workspaceId: ws.id,
+          deletionId: leaving.deletionId,
+          userId: ws.users.leaver!.id,
+          kind: 'MOVE',
+          distribution: [{ userId: ws.users.ann!.id, weight: 100 }],
+          actor: leaving.actor,
+        })
+        .then((planned) => planned, (e: Error) => e);
+    const first = plan();
+    await waitersOnHold(1);
+    const second = plan();
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    const results = await Promise.all([first, second]);
+    // Not "the database refused the change" (a duplicate plan) for one of them: the same plan for both.
+    expect(results).toEqual([
+      { total: 10, targets: [{ userId: ws.users.ann!.id, quota: 10 }] },
+      { total: 10, targets: [{ userId: ws.users.ann!.id, quota: 10 }] },
+    ]);
+    expect(await h.prisma.leadMove.count({ where: { deletionId: leaving.deletionId } })).toBe(1);
+  });
+
   test('a step-1 target whose own wizard is opening at that moment: the step waits for it, then is refused', async () => {
     const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 10 });
     const leaving = opening(ws, 'leaver', 'admin');
