@@ -34,12 +34,9 @@ export function reassignmentActivities(prisma: Db) {
             args.choices.flatMap((choice) => choice.distribution.map((member) => member.userId)),
           );
           const ids = args.choices.map((choice) => choice.id);
-          const existing = new Set(
-            (args.kind === 'automations'
-              ? await tx.automation.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
-              : await tx.integration.findMany({ where: { workspaceId: args.workspaceId, id: { in: ids } }, select: { id: true } })
-            ).map((row) => row.id),
-          );
+          // Each one's row held before its members are replaced: another leaver's wizard replacing the same
+          // distribution at this moment (a layoff) waits, then replaces what this one wrote.
+          const existing = new Set((await lockRouting(tx, args.kind, args.workspaceId, ids)).map((row) => row.id));
           const applied = args.choices.filter((choice) => existing.has(choice.id));
           for (const choice of applied) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
           const detail = { userId: args.userId, count: applied.length, applied, skippedIds: ids.filter((id) => !existing.has(id)) };
@@ -73,6 +70,9 @@ export function reassignmentActivities(prisma: Db) {
             args.userId,
             args.replacements.flatMap((replacement) => (replacement.replacementUserId ? [replacement.replacementUserId] : [])),
           );
+          // The labels' rows held first, then their members read: another leaver's wizard changing the same
+          // label at this moment waits, and this one sees what it wrote.
+          await tx.$queryRaw`SELECT id FROM labels WHERE workspace_id = ${args.workspaceId} AND id = ANY(${args.labelIds}) ORDER BY id FOR NO KEY UPDATE`;
           const labels = await tx.label.findMany({
             where: { workspaceId: args.workspaceId, id: { in: args.labelIds } },
             select: { id: true, ownerId: true, members: { select: { userId: true, position: true } } },
@@ -165,6 +165,17 @@ export function reassignmentActivities(prisma: Db) {
       );
     },
   };
+}
+
+/**
+ * The automations or integrations of `ids` in this workspace, each row held
+ * (in id order, so two such transactions never wait for each other in a circle;
+ * NO KEY: their members' foreign-key checks are not held up).
+ */
+function lockRouting(tx: Tx, kind: 'automations' | 'integrations', workspaceId: string, ids: string[]) {
+  return kind === 'automations'
+    ? tx.$queryRaw<{ id: string }[]>`SELECT id FROM automations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}) ORDER BY id FOR NO KEY UPDATE`
+    : tx.$queryRaw<{ id: string }[]>`SELECT id FROM integrations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}) ORDER BY id FOR NO KEY UPDATE`;
 }
 
 async function handOverLabel(

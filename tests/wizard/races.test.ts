@@ -14,7 +14,7 @@ import { RuleViolation } from '../../domain/errors';
 import type { WizardInput } from '../../domain/wizard-state';
 import { DATABASE_KINDS } from '../db/helpers';
 import { testEnv } from '../support/env';
-import { asAdmin, eventually, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
 beforeAll(async () => {
@@ -199,6 +199,57 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
       { total: 10, targets: [{ userId: ws.users.ann!.id, quota: 10 }] },
     ]);
     expect(await h.prisma.leadMove.count({ where: { deletionId: leaving.deletionId } })).toBe(1);
+  });
+
+  /** Holds, uncommitted, the rows of these users: a step naming one of them as a target waits in its first check. */
+  async function holdUsers(ids: string[]) {
+    await hold.query('BEGIN');
+    await hold.query('SELECT id FROM users WHERE id = ANY($1) FOR UPDATE', [ids]);
+  }
+
+  test('two leavers of one automation, their steps applied at the same moment (a layoff): both apply, the automation ends with one of their distributions', async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER', d: 'MEMBER' });
+    const [a, b, c, d] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id, ws.users.d!.id];
+    const shared = await makeAutomation(h.prisma, ws.id, 'Round robin', [a, b, c].map((userId) => ({ userId, weight: 1 })));
+    const [leavingA, leavingB] = [opening(ws, 'a', 'admin'), opening(ws, 'b', 'admin')];
+    await activities.openDeletion(leavingA);
+    await activities.openDeletion(leavingB);
+    const apply = (leaving: WizardInput, distribution: { userId: string; weight: number }[]) =>
+      activities
+        .applyRouting({ ...leaving, kind: 'automations', choices: [{ id: shared, distribution }], actor: leaving.actor })
+        .then(() => 'applied', (e: Error) => e);
+    await holdUsers([c]);
+    const first = apply(leavingA, [{ userId: c, weight: 50 }, { userId: d, weight: 50 }]);
+    await waitersOnHold(1);
+    const second = apply(leavingB, [{ userId: c, weight: 100 }]);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    // Not "the database refused the change" (a duplicate member) for the second.
+    expect(await Promise.all([first, second])).toEqual(['applied', 'applied']);
+    const members = await h.prisma.automationMember.findMany({ where: { automationId: shared }, orderBy: { position: 'asc' } });
+    expect([[`${c}:50`, `${d}:50`].join(), `${c}:100`]).toContain(members.map((m) => `${m.userId}:${m.weight}`).join());
+  });
+
+  test('two leavers of one shared label, each replaced by the same colleague at the same moment: both apply, the colleague is a member once', async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER' });
+    const [a, b, c] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id];
+    const label = await makeLabel(h.prisma, ws.id, 'Key accounts', 'SHARED', ws.users.owner!.id, [a, b]);
+    const [leavingA, leavingB] = [opening(ws, 'a', 'admin'), opening(ws, 'b', 'admin')];
+    await activities.openDeletion(leavingA);
+    await activities.openDeletion(leavingB);
+    const apply = (leaving: WizardInput) =>
+      activities
+        .applyLabels({ ...leaving, labelIds: [label], replacements: [{ labelId: label, replacementUserId: c }], actor: leaving.actor })
+        .then(() => 'applied', (e: Error) => e);
+    await holdUsers([c]);
+    const first = apply(leavingA);
+    await waitersOnHold(1);
+    const second = apply(leavingB);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    expect(await Promise.all([first, second])).toEqual(['applied', 'applied']);
+    const members = await h.prisma.labelMember.findMany({ where: { labelId: label } });
+    expect(members.map((m) => m.userId)).toEqual([c]);
   });
 
   test('a step-1 target whose own wizard is opening at that moment: the step waits for it, then is refused', async () => {
