@@ -72,7 +72,7 @@ export function reassignmentActivities(prisma: Db) {
           );
           // The labels' rows held first, then their members read: another leaver's wizard changing the same
           // label at this moment waits, and this one sees what it wrote.
-          await tx.$queryRaw`SELECT id FROM labels WHERE workspace_id = ${args.workspaceId} AND id = ANY(${args.labelIds}) ORDER BY id FOR NO KEY UPDATE`;
+          await tx.$queryRaw`SELECT id FROM labels WHERE workspace_id = ${args.workspaceId} AND id = ANY(${args.labelIds}::text[]) ORDER BY id FOR NO KEY UPDATE`;
           const labels = await tx.label.findMany({
             where: { workspaceId: args.workspaceId, id: { in: args.labelIds } },
             select: { id: true, ownerId: true, members: { select: { userId: true, position: true } } },
@@ -174,8 +174,8 @@ export function reassignmentActivities(prisma: Db) {
  */
 function lockRouting(tx: Tx, kind: 'automations' | 'integrations', workspaceId: string, ids: string[]) {
   return kind === 'automations'
-    ? tx.$queryRaw<{ id: string }[]>`SELECT id FROM automations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}) ORDER BY id FOR NO KEY UPDATE`
-    : tx.$queryRaw<{ id: string }[]>`SELECT id FROM integrations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}) ORDER BY id FOR NO KEY UPDATE`;
+    ? tx.$queryRaw<{ id: string }[]>`SELECT id FROM automations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`
+    : tx.$queryRaw<{ id: string }[]>`SELECT id FROM integrations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`;
 }
 
 async function handOverLabel(
