@@ -126,6 +126,9 @@ export function reassignmentActivities(prisma: Db) {
 
           const fixed: Record<'automations' | 'integrations', Applied> = { automations: [], integrations: [] };
           for (const kind of ['automations', 'integrations'] as const) {
+            // Their rows held first, then their members read again: another leaver's step or confirm replacing
+            // one of them at this moment (a layoff) waits, or is waited for and then seen.
+            await lockRouting(tx, kind, workspaceId, (await routingWithUser(tx, kind, workspaceId, userId)).map((item) => item.id));
             for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
               const distribution = suggestWithout(item.current, userId) ?? [{ userId: heir, weight: 100 }];
               await replaceMembers(tx, kind, item.id, distribution);

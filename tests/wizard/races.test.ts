@@ -230,6 +230,31 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     expect([[`${c}:50`, `${d}:50`].join(), `${c}:100`]).toContain(members.map((m) => `${m.userId}:${m.weight}`).join());
   });
 
+  test("a leaver's confirm while another leaver's step replaces the automation they share (a layoff): the confirm sees that step's members, no refusal", async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER', d: 'MEMBER' });
+    const [a, b, c, d] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id, ws.users.d!.id];
+    const shared = await makeAutomation(h.prisma, ws.id, 'Round robin', [a, b, c].map((userId) => ({ userId, weight: 1 })));
+    const [leavingA, leavingB] = [opening(ws, 'a', 'admin'), opening(ws, 'b', 'admin')];
+    await activities.openDeletion(leavingA);
+    await activities.openDeletion(leavingB);
+    // B's step holds at its very end: its members written (c and d), not committed.
+    await holdAuditKeys(ws, [`${leavingB.deletionId}:AUTOMATIONS_APPLIED`]);
+    const step = activities
+      .applyRouting({ ...leavingB, kind: 'automations', choices: [{ id: shared, distribution: [{ userId: c, weight: 50 }, { userId: d, weight: 50 }] }], actor: leavingB.actor })
+      .then(() => 'applied', (e: Error) => e);
+    await waitersOnHold(1);
+    // A's confirm removes A meanwhile: it must not rebuild the automation from the members it saw before B's commit.
+    const removal = activities
+      .removeUser({ workspaceId: ws.id, deletionId: leavingA.deletionId, userId: a, actor: leavingA.actor, fallback: null })
+      .then(() => 'removed', (e: Error) => e);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    expect(await Promise.all([step, removal])).toEqual(['applied', 'removed']);
+    const members = await h.prisma.automationMember.findMany({ where: { automationId: shared }, orderBy: { position: 'asc' } });
+    // B's choice stands (not overwritten with a list that puts B back in).
+    expect(members.map((m) => `${m.userId}:${m.weight}`)).toEqual([`${c}:50`, `${d}:50`]);
+  });
+
   test('two leavers of one shared label, each replaced by the same colleague at the same moment: both apply, the colleague is a member once', async () => {
     const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER' });
     const [a, b, c] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id];
