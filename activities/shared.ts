@@ -167,7 +167,12 @@ export async function routingWithUser(client: Tx | Db, kind: 'automations' | 'in
   return rows.map((row) => ({ id: row.id, name: row.name, current: toDistribution(row.members) }));
 }
 
-/** Serializable transactions fail under contention; the activity retry runs them again. */
+/**
+ * The short transactions' limits. Their isolation is the database's default,
+ * READ COMMITTED, on purpose: a change that must see another attempt's commit
+ * first takes a lock (`oneAtATime`, a row `FOR UPDATE`) and then reads, which
+ * sees that commit; under REPEATABLE READ that read would not.
+ */
 export const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 } as const;
 
 /**
