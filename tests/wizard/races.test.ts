@@ -174,22 +174,10 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     const leaving = opening(ws, 'leaver', 'admin');
     await activities.openDeletion(leaving);
     // The target's row held: each attempt waits there, after it has looked for a plan and found none.
-    await hold.query('BEGIN');
-    await hold.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [ws.users.ann!.id]);
-    const plan = () =>
-      activities
-        .startLeadMove({
-          workspaceId: ws.id,
-          deletionId: leaving.deletionId,
-          userId: ws.users.leaver!.id,
-          kind: 'MOVE',
-          distribution: [{ userId: ws.users.ann!.id, weight: 100 }],
-          actor: leaving.actor,
-        })
-        .then((planned) => planned, (e: Error) => e);
-    const first = plan();
+    await holdUsers([ws.users.ann!.id]);
+    const first = planToAnn(ws, leaving);
     await waitersOnHold(1);
-    const second = plan();
+    const second = planToAnn(ws, leaving);
     await waitersOnHold(2);
     await hold.query('ROLLBACK');
     const results = await Promise.all([first, second]);
@@ -200,6 +188,19 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     ]);
     expect(await h.prisma.leadMove.count({ where: { deletionId: leaving.deletionId } })).toBe(1);
   });
+
+  /** Step 1's plan for `leaving`: all of the leaver's leads to Ann. Its answer, or its refusal. */
+  const planToAnn = (ws: TestWorkspace, leaving: WizardInput) =>
+    activities
+      .startLeadMove({
+        workspaceId: ws.id,
+        deletionId: leaving.deletionId,
+        userId: ws.users.leaver!.id,
+        kind: 'MOVE',
+        distribution: [{ userId: ws.users.ann!.id, weight: 100 }],
+        actor: leaving.actor,
+      })
+      .then((planned) => planned, (e: Error) => e);
 
   /** Holds, uncommitted, the rows of these users: a step naming one of them as a target waits in its first check. */
   async function holdUsers(ids: string[]) {
@@ -286,16 +287,7 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     const annOpened = activities.openDeletion(annLeaving);
     await waitersOnHold(1);
     // Ann's opening holds her row; step 1 of the other wizard names her as the target.
-    const step = activities
-      .startLeadMove({
-        workspaceId: ws.id,
-        deletionId: leaving.deletionId,
-        userId: ws.users.leaver!.id,
-        kind: 'MOVE',
-        distribution: [{ userId: ws.users.ann!.id, weight: 100 }],
-        actor: leaving.actor,
-      })
-      .then(() => 'planned', (e: Error) => e);
+    const step = planToAnn(ws, leaving);
     await waitersOnHold(2);
     await hold.query('ROLLBACK');
     await annOpened;
