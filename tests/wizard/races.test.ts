@@ -189,6 +189,17 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     expect(await h.prisma.leadMove.count({ where: { deletionId: leaving.deletionId } })).toBe(1);
   });
 
+  /** Leavers a and b (wizards open) of one automation with c; d beside them. */
+  async function twoLeaversOfOneAutomation() {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER', d: 'MEMBER' });
+    const [a, b, c, d] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id, ws.users.d!.id];
+    const shared = await makeAutomation(h.prisma, ws.id, 'Round robin', [a, b, c].map((userId) => ({ userId, weight: 1 })));
+    const [leavingA, leavingB] = [opening(ws, 'a', 'admin'), opening(ws, 'b', 'admin')];
+    await activities.openDeletion(leavingA);
+    await activities.openDeletion(leavingB);
+    return { ws, a, c, d, shared, leavingA, leavingB };
+  }
+
   /** Step 1's plan for `leaving`: all of the leaver's leads to Ann. Its answer, or its refusal. */
   const planToAnn = (ws: TestWorkspace, leaving: WizardInput) =>
     activities
@@ -209,12 +220,7 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
   }
 
   test('two leavers of one automation, their steps applied at the same moment (a layoff): both apply, the automation ends with one of their distributions', async () => {
-    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER', d: 'MEMBER' });
-    const [a, b, c, d] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id, ws.users.d!.id];
-    const shared = await makeAutomation(h.prisma, ws.id, 'Round robin', [a, b, c].map((userId) => ({ userId, weight: 1 })));
-    const [leavingA, leavingB] = [opening(ws, 'a', 'admin'), opening(ws, 'b', 'admin')];
-    await activities.openDeletion(leavingA);
-    await activities.openDeletion(leavingB);
+    const { ws, c, d, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
     const apply = (leaving: WizardInput, distribution: { userId: string; weight: number }[]) =>
       activities
         .applyRouting({ ...leaving, kind: 'automations', choices: [{ id: shared, distribution }], actor: leaving.actor })
@@ -232,12 +238,7 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
   });
 
   test("a leaver's confirm while another leaver's step replaces the automation they share (a layoff): the confirm sees that step's members, no refusal", async () => {
-    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER', d: 'MEMBER' });
-    const [a, b, c, d] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id, ws.users.d!.id];
-    const shared = await makeAutomation(h.prisma, ws.id, 'Round robin', [a, b, c].map((userId) => ({ userId, weight: 1 })));
-    const [leavingA, leavingB] = [opening(ws, 'a', 'admin'), opening(ws, 'b', 'admin')];
-    await activities.openDeletion(leavingA);
-    await activities.openDeletion(leavingB);
+    const { ws, a, c, d, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
     // B's step holds at its very end: its members written (c and d), not committed.
     await holdAuditKeys(ws, [`${leavingB.deletionId}:AUTOMATIONS_APPLIED`]);
     const step = activities
