@@ -3,6 +3,7 @@
 import { suggestWithout } from '../domain/distribution';
 import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Distribution } from '../domain/schemas';
+import { Prisma } from '../generated/prisma/client';
 import { assertTargets, findHeir, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
 
 const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTEGRATIONS_APPLIED' } as const;
@@ -36,7 +37,7 @@ export function reassignmentActivities(prisma: Db) {
           const ids = args.choices.map((choice) => choice.id);
           // Each one's row held before its members are replaced: another leaver's wizard replacing the same
           // distribution at this moment (a layoff) waits, then replaces what this one wrote.
-          const existing = new Set((await lockRouting(tx, args.kind, args.workspaceId, ids)).map((row) => row.id));
+          const existing = new Set((await holdRows(tx, args.kind, args.workspaceId, ids)).map((row) => row.id));
           const applied = args.choices.filter((choice) => existing.has(choice.id));
           for (const choice of applied) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
           const detail = { userId: args.userId, count: applied.length, applied, skippedIds: ids.filter((id) => !existing.has(id)) };
@@ -72,7 +73,7 @@ export function reassignmentActivities(prisma: Db) {
           );
           // The labels' rows held first, then their members read: another leaver's wizard changing the same
           // label at this moment waits, and this one sees what it wrote.
-          await tx.$queryRaw`SELECT id FROM labels WHERE workspace_id = ${args.workspaceId} AND id = ANY(${args.labelIds}::text[]) ORDER BY id FOR NO KEY UPDATE`;
+          await holdRows(tx, 'labels', args.workspaceId, args.labelIds);
           const labels = await tx.label.findMany({
             where: { workspaceId: args.workspaceId, id: { in: args.labelIds } },
             select: { id: true, ownerId: true, members: { select: { userId: true, position: true } } },
@@ -128,7 +129,7 @@ export function reassignmentActivities(prisma: Db) {
           for (const kind of ['automations', 'integrations'] as const) {
             // Their rows held first, then their members read again: another leaver's step or confirm replacing
             // one of them at this moment (a layoff) waits, or is waited for and then seen.
-            await lockRouting(tx, kind, workspaceId, (await routingWithUser(tx, kind, workspaceId, userId)).map((item) => item.id));
+            await holdRows(tx, kind, workspaceId, (await routingWithUser(tx, kind, workspaceId, userId)).map((item) => item.id));
             for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
               const distribution = suggestWithout(item.current, userId) ?? [{ userId: heir, weight: 100 }];
               await replaceMembers(tx, kind, item.id, distribution);
@@ -171,14 +172,13 @@ export function reassignmentActivities(prisma: Db) {
 }
 
 /**
- * The automations or integrations of `ids` in this workspace, each row held
- * (in id order, so two such transactions never wait for each other in a circle;
- * NO KEY: their members' foreign-key checks are not held up).
+ * The automations, integrations or labels of `ids` in this workspace, each row
+ * held (in id order, so two such transactions never wait for each other in a
+ * circle; NO KEY: their members' foreign-key checks are not held up).
  */
-function lockRouting(tx: Tx, kind: 'automations' | 'integrations', workspaceId: string, ids: string[]) {
-  return kind === 'automations'
-    ? tx.$queryRaw<{ id: string }[]>`SELECT id FROM automations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`
-    : tx.$queryRaw<{ id: string }[]>`SELECT id FROM integrations WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`;
+function holdRows(tx: Tx, table: 'automations' | 'integrations' | 'labels', workspaceId: string, ids: string[]) {
+  const held = { automations: Prisma.sql`automations`, integrations: Prisma.sql`integrations`, labels: Prisma.sql`labels` }[table];
+  return tx.$queryRaw<{ id: string }[]>`SELECT id FROM ${held} WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`;
 }
 
 async function handOverLabel(
