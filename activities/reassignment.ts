@@ -7,6 +7,8 @@ import { Prisma } from '../generated/prisma/client';
 import { assertTargets, findHeir, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
 
 const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTEGRATIONS_APPLIED' } as const;
+/** In this order wherever both are held. */
+const ROUTING_KINDS = ['automations', 'integrations'] as const;
 
 type Applied = { id: string; distribution: Distribution }[];
 
@@ -114,6 +116,10 @@ export function reassignmentActivities(prisma: Db) {
         { ...args, action: 'USER_DELETED' },
         async (tx) => {
           const { workspaceId, userId } = args;
+          // The automations and integrations naming the user held before the user's row: another leaver's
+          // confirm rewriting one of them keeps this user as a member, and its new member row waits for
+          // this user's row; holding the shared rows first, the two confirms queue instead of deadlocking.
+          for (const kind of ROUTING_KINDS) await holdRouting(tx, kind, workspaceId, userId);
           // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.
           const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
             SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
@@ -126,10 +132,10 @@ export function reassignmentActivities(prisma: Db) {
           });
 
           const fixed: Record<'automations' | 'integrations', Applied> = { automations: [], integrations: [] };
-          for (const kind of ['automations', 'integrations'] as const) {
-            // Their rows held first, then their members read again: another leaver's step or confirm replacing
-            // one of them at this moment (a layoff) waits, or is waited for and then seen.
-            await holdRows(tx, kind, workspaceId, (await routingWithUser(tx, kind, workspaceId, userId)).map((item) => item.id));
+          for (const kind of ROUTING_KINDS) {
+            // Held (again: one that named the user since), then their members read again: another leaver's
+            // step or confirm replacing one of them at this moment (a layoff) waits, or was waited for and is seen.
+            await holdRouting(tx, kind, workspaceId, userId);
             for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
               const distribution = suggestWithout(item.current, userId) ?? [{ userId: heir, weight: 100 }];
               await replaceMembers(tx, kind, item.id, distribution);
@@ -179,6 +185,11 @@ export function reassignmentActivities(prisma: Db) {
 function holdRows(tx: Tx, table: 'automations' | 'integrations' | 'labels', workspaceId: string, ids: string[]) {
   const held = { automations: Prisma.sql`automations`, integrations: Prisma.sql`integrations`, labels: Prisma.sql`labels` }[table];
   return tx.$queryRaw<{ id: string }[]>`SELECT id FROM ${held} WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`;
+}
+
+/** The automations (or integrations) naming the user, held (`holdRows`). */
+async function holdRouting(tx: Tx, kind: (typeof ROUTING_KINDS)[number], workspaceId: string, userId: string) {
+  await holdRows(tx, kind, workspaceId, (await routingWithUser(tx, kind, workspaceId, userId)).map((item) => item.id));
 }
 
 async function handOverLabel(

@@ -14,7 +14,7 @@ import { RuleViolation } from '../../domain/errors';
 import type { WizardInput } from '../../domain/wizard-state';
 import { DATABASE_KINDS } from '../db/helpers';
 import { testEnv } from '../support/env';
-import { asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { addLeads, asAdmin, eventually, makeAutomation, makeLabel, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
 beforeAll(async () => {
@@ -213,6 +213,12 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
       })
       .then((planned) => planned, (e: Error) => e);
 
+  /** The confirm's last transaction for `leaving` (removing `userId`): 'removed', or its refusal. */
+  const removal = (ws: TestWorkspace, leaving: WizardInput, userId: string) =>
+    activities
+      .removeUser({ workspaceId: ws.id, deletionId: leaving.deletionId, userId, actor: leaving.actor, fallback: null })
+      .then(() => 'removed', (e: Error) => e);
+
   /** Holds, uncommitted, the rows of these users: a step naming one of them as a target waits in its first check. */
   async function holdUsers(ids: string[]) {
     await hold.query('BEGIN');
@@ -246,15 +252,48 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
       .then(() => 'applied', (e: Error) => e);
     await waitersOnHold(1);
     // A's confirm removes A meanwhile: it must not rebuild the automation from the members it saw before B's commit.
-    const removal = activities
-      .removeUser({ workspaceId: ws.id, deletionId: leavingA.deletionId, userId: a, actor: leavingA.actor, fallback: null })
-      .then(() => 'removed', (e: Error) => e);
+    const removed = removal(ws, leavingA, a);
     await waitersOnHold(2);
     await hold.query('ROLLBACK');
-    expect(await Promise.all([step, removal])).toEqual(['applied', 'removed']);
+    expect(await Promise.all([step, removed])).toEqual(['applied', 'removed']);
     const members = await h.prisma.automationMember.findMany({ where: { automationId: shared }, orderBy: { position: 'asc' } });
     // B's choice stands (not overwritten with a list that puts B back in).
     expect(members.map((m) => `${m.userId}:${m.weight}`)).toEqual([`${c}:50`, `${d}:50`]);
+  });
+
+  test('two leavers of one automation confirmed at the same moment (a layoff): both are removed, neither is put back by the other', async () => {
+    const { ws, a, c, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
+    // A's confirm holds at its very end: the automation rewritten without A, not committed.
+    await holdAuditKeys(ws, [`${leavingA.deletionId}:USER_DELETED`]);
+    const first = removal(ws, leavingA, a);
+    await waitersOnHold(1);
+    // B's confirm meanwhile: it must wait for A's rows, not rebuild the automation from the members it saw before.
+    const second = removal(ws, leavingB, ws.users.b!.id);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    expect(await Promise.all([first, second])).toEqual(['removed', 'removed']);
+    const members = await h.prisma.automationMember.findMany({ where: { automationId: shared }, orderBy: { position: 'asc' } });
+    expect(members.map((m) => m.userId)).toEqual([c]);
+    expect(await h.prisma.user.count({ where: { id: { in: [a, ws.users.b!.id] }, status: 'ACTIVE' } })).toBe(0);
+  });
+
+  test("two leavers of one automation confirmed at the same moment, the one whose user is kept by the other's new members locked first: no deadlock, both removed", async () => {
+    const { ws, a, c, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
+    const b = ws.users.b!.id;
+    await addLeads(h.prisma, ws.id, b, 1);
+    // B's confirm holds after locking B's user row, at B's last lead.
+    await hold.query('BEGIN');
+    await hold.query('SELECT id FROM leads WHERE owner_id = $1 FOR UPDATE', [b]);
+    const second = removal(ws, leavingB, b);
+    await waitersOnHold(1);
+    // A's confirm rewrites the automation to B and C, so its new member row waits for B's user row.
+    const first = removal(ws, leavingA, a);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    // Not a deadlock (40P01, retried by the activity's policy a second later) for one of them.
+    expect(await Promise.all([first, second])).toEqual(['removed', 'removed']);
+    const members = await h.prisma.automationMember.findMany({ where: { automationId: shared }, orderBy: { position: 'asc' } });
+    expect(members.map((m) => m.userId)).toEqual([c]);
   });
 
   test('two leavers of one shared label, each replaced by the same colleague at the same moment: both apply, the colleague is a member once', async () => {
