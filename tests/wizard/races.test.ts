@@ -290,7 +290,7 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     const first = removal(ws, leavingA, a);
     await waitersOnHold(2);
     await hold.query('ROLLBACK');
-    // Not a deadlock (40P01, retried by the activity's policy a second later) for one of them.
+    // Not a deadlock for one of them (40P01, which Prisma reports as P2034; the activity's policy would retry it a second later).
     expect(await Promise.all([first, second])).toEqual(['removed', 'removed']);
     const members = await h.prisma.automationMember.findMany({ where: { automationId: shared }, orderBy: { position: 'asc' } });
     expect(members.map((m) => m.userId)).toEqual([c]);
