@@ -116,10 +116,16 @@ export function reassignmentActivities(prisma: Db) {
         { ...args, action: 'USER_DELETED' },
         async (tx) => {
           const { workspaceId, userId } = args;
-          // The automations and integrations naming the user held before the user's row: another leaver's
-          // confirm rewriting one of them keeps this user as a member, and its new member row waits for
-          // this user's row; holding the shared rows first, the two confirms queue instead of deadlocking.
+          // The automations, integrations and labels naming the user held before the user's row, in that
+          // order, each in id order: two leavers' confirms sharing one queue there instead of deadlocking
+          // (one's rewrite keeps the other as a member, whose row it then waits for; or both delete the
+          // same label members, the labels of one and the memberships of the other, in opposite orders).
           for (const kind of ROUTING_KINDS) await holdRouting(tx, kind, workspaceId, userId);
+          const labelsOfUser = await tx.label.findMany({
+            where: { workspaceId, OR: [{ ownerId: userId }, { members: { some: { userId } } }] },
+            select: { id: true },
+          });
+          await holdRows(tx, 'labels', workspaceId, labelsOfUser.map((label) => label.id));
           // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.
           const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
             SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;

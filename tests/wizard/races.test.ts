@@ -296,6 +296,30 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     expect(members.map((m) => m.userId)).toEqual([c]);
   });
 
+  test("a leaver's private labels, another leaver a member of two of them, both confirmed at the same moment: no deadlock, both removed", async () => {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER' });
+    const [a, b] = [ws.users.a!.id, ws.users.b!.id];
+    const [leavingA, leavingB] = [opening(ws, 'a', 'admin'), opening(ws, 'b', 'admin')];
+    await activities.openDeletion(leavingA);
+    await activities.openDeletion(leavingB);
+    // A's private labels L and M, in that order; B's memberships written M first: B's confirm removes them in
+    // the other order than A's confirm does when it deletes the labels (and their members with them).
+    const [l, m] = [await makeLabel(h.prisma, ws.id, 'L', 'PRIVATE', a, []), await makeLabel(h.prisma, ws.id, 'M', 'PRIVATE', a, [])];
+    await h.prisma.labelMember.create({ data: { labelId: m, userId: b, position: 0 } });
+    await h.prisma.labelMember.create({ data: { labelId: l, userId: b, position: 0 } });
+    // B's confirm holds at its first membership (M's); A's comes to the same rows meanwhile (on the code before,
+    // it deleted L's member, then waited for M's, while B's went on to L's: a deadlock).
+    await hold.query('BEGIN');
+    await hold.query('SELECT 1 FROM label_members WHERE label_id = $1 AND user_id = $2 FOR UPDATE', [m, b]);
+    const second = removal(ws, leavingB, b);
+    await waitersOnHold(1);
+    const first = removal(ws, leavingA, a);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    expect(await Promise.all([first, second])).toEqual(['removed', 'removed']);
+    expect(await h.prisma.label.count({ where: { id: { in: [l, m] } } })).toBe(0);
+  });
+
   test('two leavers of one shared label, each replaced by the same colleague at the same moment: both apply, the colleague is a member once', async () => {
     const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER', c: 'MEMBER' });
     const [a, b, c] = [ws.users.a!.id, ws.users.b!.id, ws.users.c!.id];
