@@ -219,6 +219,21 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
       .removeUser({ workspaceId: ws.id, deletionId: leaving.deletionId, userId, actor: leaving.actor, fallback: null })
       .then(() => 'removed', (e: Error) => e);
 
+  /**
+   * B's confirm started while a test connection holds a row it needs (`held`, a query locking it), then A's once
+   * B's waits; both let go once A's waits too (on B's, or on the held row): their answers, A's first.
+   */
+  async function confirmsWhileBWaits(ws: TestWorkspace, [leavingB, b]: [WizardInput, string], [leavingA, a]: [WizardInput, string], held: [string, string[]]) {
+    await hold.query('BEGIN');
+    await hold.query(...held);
+    const second = removal(ws, leavingB, b);
+    await waitersOnHold(1);
+    const first = removal(ws, leavingA, a);
+    await waitersOnHold(2);
+    await hold.query('ROLLBACK');
+    return Promise.all([first, second]);
+  }
+
   /** Holds, uncommitted, the rows of these users: a step naming one of them as a target waits in its first check. */
   async function holdUsers(ids: string[]) {
     await hold.query('BEGIN');
@@ -281,17 +296,13 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     const { ws, a, c, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
     const b = ws.users.b!.id;
     await addLeads(h.prisma, ws.id, b, 1);
-    // B's confirm holds after locking B's user row, at B's last lead.
-    await hold.query('BEGIN');
-    await hold.query('SELECT id FROM leads WHERE owner_id = $1 FOR UPDATE', [b]);
-    const second = removal(ws, leavingB, b);
-    await waitersOnHold(1);
-    // A's confirm rewrites the automation to B and C, so its new member row waits for B's user row.
-    const first = removal(ws, leavingA, a);
-    await waitersOnHold(2);
-    await hold.query('ROLLBACK');
+    // B's confirm holds after locking B's user row, at B's last lead; A's rewrites the automation to B and C,
+    // so on the code before its new member row waited for B's user row while B's confirm waited for the automation.
     // Not a deadlock for one of them (40P01, which Prisma reports as P2034; the activity's policy would retry it a second later).
-    expect(await Promise.all([first, second])).toEqual(['removed', 'removed']);
+    expect(await confirmsWhileBWaits(ws, [leavingB, b], [leavingA, a], ['SELECT id FROM leads WHERE owner_id = $1 FOR UPDATE', [b]])).toEqual([
+      'removed',
+      'removed',
+    ]);
     const members = await h.prisma.automationMember.findMany({ where: { automationId: shared }, orderBy: { position: 'asc' } });
     expect(members.map((m) => m.userId)).toEqual([c]);
   });
@@ -309,14 +320,8 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     await h.prisma.labelMember.create({ data: { labelId: l, userId: b, position: 0 } });
     // B's confirm holds at its first membership (M's); A's comes to the same rows meanwhile (on the code before,
     // it deleted L's member, then waited for M's, while B's went on to L's: a deadlock).
-    await hold.query('BEGIN');
-    await hold.query('SELECT 1 FROM label_members WHERE label_id = $1 AND user_id = $2 FOR UPDATE', [m, b]);
-    const second = removal(ws, leavingB, b);
-    await waitersOnHold(1);
-    const first = removal(ws, leavingA, a);
-    await waitersOnHold(2);
-    await hold.query('ROLLBACK');
-    expect(await Promise.all([first, second])).toEqual(['removed', 'removed']);
+    const held: [string, string[]] = ['SELECT 1 FROM label_members WHERE label_id = $1 AND user_id = $2 FOR UPDATE', [m, b]];
+    expect(await confirmsWhileBWaits(ws, [leavingB, b], [leavingA, a], held)).toEqual(['removed', 'removed']);
     expect(await h.prisma.label.count({ where: { id: { in: [l, m] } } })).toBe(0);
   });
 
