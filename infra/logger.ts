@@ -52,10 +52,14 @@ export function processLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): 
 }
 
 /**
- * A `(message) => void` for code that reports in sentences (the database's
- * setup, the embedded server): a failure at WARN, so that LOG_LEVEL=warn still
- * shows it, the rest at INFO.
+ * Where code that reports in sentences writes them (the database's setup, the
+ * embedded server and its thread, migrations, the Temporal CLI and dev
+ * server): `warn` for what goes wrong (what LOG_LEVEL=warn still shows), else
+ * `info`. A caller printing to a terminal may ignore the level.
  */
-export function sentenceLog(logger: Logger): (message: string) => void {
-  return (message) => (/\b(fail|failed|error|unexpectedly|refusing|could not|did not)\b/i.test(message) ? logger.warn(message) : logger.info(message));
+export type Log = (message: string, level?: 'info' | 'warn') => void;
+
+/** A `Log` writing each sentence to `logger` at the level it was said at. */
+export function sentenceLog(logger: Logger): Log {
+  return (message, level = 'info') => logger[level](message);
 }

@@ -31,6 +31,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import type { Log } from './logger';
 
 export const DEFAULT_MIGRATIONS_DIR = path.resolve(__dirname, '..', 'prisma', 'migrations');
 
@@ -41,7 +42,6 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-type Log = (msg: string) => void;
 
 interface LocalMigration {
   name: string;
@@ -147,7 +147,7 @@ function check(local: LocalMigration[], rows: AppliedRow[], log: Log): void {
     if (row.finished_at === null || row.rolled_back_at !== null) continue;
     const m = byName.get(row.migration_name);
     if (!m) {
-      log(`warning: migration ${row.migration_name} is applied in the database but missing from the migrations folder`);
+      log(`warning: migration ${row.migration_name} is applied in the database but missing from the migrations folder`, 'warn');
       continue;
     }
     if (!sameScript(row, m)) {

@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, ConfigError } from './config';
+import type { Log } from './logger';
 
-export type Log = (message: string) => void;
+export type { Log };
 
 /** The newest CLI tag `go install pkg@version` accepts (v1.6.0+ carry `replace` directives it refuses). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';

@@ -146,7 +146,7 @@ async function startOnce(opts: TemporalDevServerOptions): Promise<TemporalDevSer
   const exitPromise = new Promise<void>((resolve) => {
     child.on('exit', (code, signal) => {
       exited = { code, signal };
-      if (!stopping) log(`Temporal dev server exited unexpectedly (code ${code ?? signal}): ${tail.slice(-10).join('\n')}`);
+      if (!stopping) log(`Temporal dev server exited unexpectedly (code ${code ?? signal}): ${tail.slice(-10).join('\n')}`, 'warn');
       resolve();
     });
   });

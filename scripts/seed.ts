@@ -5,8 +5,7 @@
 // joined). `npm run seed` runs seedDemo; seedBook makes big books for load tests.
 import crypto from 'node:crypto';
 import type { LabelVisibility, PrismaClient } from '../generated/prisma/client';
-
-type Log = (msg: string) => void;
+import type { Log } from '../infra/logger';
 
 export const DEMO_SLUGS = ['demo', 'other'] as const;
 /** Leads per workspace, by user key. member1 holds the biggest book. */

@@ -9,7 +9,7 @@ import { Runtime } from '@temporalio/worker';
 import { startApi } from '../api/server';
 import { type Config, ConfigError, loadConfig } from '../infra/config';
 import { createPrisma, ensureDatabase } from '../infra/database';
-import { processLogger } from '../infra/logger';
+import { processLogger, type Log } from '../infra/logger';
 import { withPayloadKeys } from '../infra/codec';
 import { setupTracing } from '../infra/tracing';
 import { migrate } from '../infra/migrate';
@@ -25,9 +25,8 @@ import { seedDemo } from './seed';
 
 const DEMO_ADMIN_EMAIL = 'admin@demo.test';
 
-function log(message: string): void {
-  console.log(`[start] ${message}`);
-}
+/** Progress on stdout; what went wrong (a `warn` sentence) on stderr. */
+const log: Log = (message, level = 'info') => (level === 'warn' ? console.error : console.log)(`[start] ${message}`);
 
 type Stop = { name: string; stop: () => Promise<void> };
 

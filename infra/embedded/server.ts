@@ -60,7 +60,7 @@ async function serveEmbedded(db: PGlite, opts: ServeOptions): Promise<{ port: nu
       socket.resume();
     } catch (err) {
       forget();
-      log(`embedded database: could not attach a client: ${(err as Error).message}`);
+      log(`embedded database: could not attach a client: ${(err as Error).message}`, 'warn');
       socket.destroy();
     }
   };
@@ -70,7 +70,7 @@ async function serveEmbedded(db: PGlite, opts: ServeOptions): Promise<{ port: nu
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {}); // a client that vanished; its handler cleans up
     if (sockets.size > maxConnections) {
-      log(`embedded database: refusing a connection, ${maxConnections} already open`);
+      log(`embedded database: refusing a connection, ${maxConnections} already open`, 'warn');
       socket.end(errorResponse('FATAL', '53300', `too many connections (the embedded database accepts ${maxConnections})`));
       return;
     }
@@ -84,7 +84,7 @@ async function serveEmbedded(db: PGlite, opts: ServeOptions): Promise<{ port: nu
       resolve();
     });
   });
-  server.on('error', (err) => log(`embedded database server error: ${err.message}`));
+  server.on('error', (err) => log(`embedded database server error: ${err.message}`, 'warn'));
 
   let closing: Promise<void> | null = null;
   return {
@@ -122,7 +122,7 @@ export interface EmbeddedPostgres {
 /** What the thread is given (workerData) and what it says. */
 export type ThreadOptions = Omit<EmbeddedOptions, 'log'>;
 export type ThreadMessage =
-  | { type: 'log'; message: string }
+  | { type: 'log'; message: string; level?: 'info' | 'warn' }
   | { type: 'ready'; port: number; password: string }
   | { type: 'failed'; message: string; code?: string }
   | { type: 'stopped' };
@@ -194,11 +194,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions & { inProcess?
       void exited.then((code) => reject(new Error(`the embedded database thread exited (code ${code})`)));
     });
   thread.on('message', (m: ThreadMessage) => {
-    if (m.type === 'log') log(m.message);
+    if (m.type === 'log') log(m.message, m.level);
   });
-  thread.on('error', (err) => log(`embedded database thread failed: ${err.stack ?? err.message}`));
+  thread.on('error', (err) => log(`embedded database thread failed: ${err.stack ?? err.message}`, 'warn'));
   void exited.then((code) => {
-    if (!stopping) log(`embedded database thread stopped unexpectedly (exit code ${code}); its clients are disconnected`);
+    if (!stopping) log(`embedded database thread stopped unexpectedly (exit code ${code}); its clients are disconnected`, 'warn');
   });
 
   const ready = await said('ready').catch((err: Error) => ({ type: 'failed' as const, message: err.message }));

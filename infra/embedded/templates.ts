@@ -54,7 +54,7 @@ export async function openPglite(dataDir: string | undefined, log: Log): Promise
       try {
         return await PGlite.create({ ...(dataDir ? { dataDir } : {}), loadDataDir: template });
       } catch (err) {
-        log(`embedded database: the blank-cluster template did not load (${(err as Error).message}); running initdb`);
+        log(`embedded database: the blank-cluster template did not load (${(err as Error).message}); running initdb`, 'warn');
         fs.rmSync(templatePath(), { force: true });
         if (dataDir) {
           fs.rmSync(dataDir, { recursive: true, force: true });

@@ -8,13 +8,13 @@ const port = parentPort!;
 const say = (m: ThreadMessage) => port.postMessage(m);
 
 async function main(): Promise<void> {
-  const served = await serveInThisThread({ ...(workerData as ThreadOptions), log: (message) => say({ type: 'log', message }) });
+  const served = await serveInThisThread({ ...(workerData as ThreadOptions), log: (message, level) => say({ type: 'log', message, level }) });
   port.on('message', (m: unknown) => {
     if (m !== 'stop') return;
     served.close().then(
       () => say({ type: 'stopped' }),
       (err: Error) => {
-        say({ type: 'log', message: `embedded database: stopping failed: ${err.message}` });
+        say({ type: 'log', message: `embedded database: stopping failed: ${err.message}`, level: 'warn' });
         say({ type: 'stopped' });
       },
     );

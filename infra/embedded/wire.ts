@@ -10,8 +10,9 @@
 //   - A client that disconnects while owning the backend has its unfinished
 //     work rolled back, and the backend is released.
 import type { PGlite } from '@electric-sql/pglite';
+import type { Log } from '../logger';
 
-export type Log = (msg: string) => void;
+export type { Log };
 
 /** A backend message: type byte, int32 length, body. */
 export function backendMessage(type: string, body: Buffer): Buffer {
@@ -147,7 +148,7 @@ export class SessionQueue {
         if (this.db.isInTransaction()) await this.db.execProtocolRaw(simpleQuery('ROLLBACK'));
       });
     } catch (err) {
-      this.log(`embedded database: rolling back a client's unfinished work failed: ${(err as Error).message}`);
+      this.log(`embedded database: rolling back a client's unfinished work failed: ${(err as Error).message}`, 'warn');
     } finally {
       this.running = false;
     }
@@ -171,7 +172,7 @@ export class SessionQueue {
   private async expire(handlerId: number): Promise<void> {
     this.idleTimer = null;
     if (this.owner !== handlerId || this.running || this.queue.some((q) => q.handlerId === handlerId)) return;
-    this.log(`embedded database: closing a connection idle in a transaction for more than ${this.idleLimitMs} ms`);
+    this.log(`embedded database: closing a connection idle in a transaction for more than ${this.idleLimitMs} ms`, 'warn');
     // Nothing more of it runs: a statement sent now would otherwise run after the rollback, outside its transaction.
     this.expired.add(handlerId);
     this.closers.get(handlerId)?.(errorResponse('FATAL', '25P03', 'terminating connection due to idle-in-transaction timeout'));

@@ -23,7 +23,9 @@ import { startTemporalDevServer } from '../../infra/temporal-server';
 import { freePort } from '../../infra/ports';
 import { descendantNamed, type Components } from './cpu';
 
-export type Log = (m: string) => void;
+import type { Log } from '../../infra/logger';
+
+export type { Log };
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROBE = path.join(__dirname, 'batch-probe.cjs');

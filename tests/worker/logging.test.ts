@@ -1,10 +1,12 @@
 // The worker's SDK logger (worker/logging.ts) unit by unit: what a line of
-// the SDK's becomes in the process's JSON log.
+// the SDK's becomes in the process's JSON log; and the sentences of the
+// embedded database, at their levels.
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loggerOptions, sentenceLog } from '../../infra/logger';
 import { LogTimestamp } from '@temporalio/worker';
 import { runtimeLogging, sdkLogger } from '../../worker/logging';
+import { runTs } from '../db/helpers';
 
 function capture(level: 'info' | 'warn' | 'debug' = 'info') {
   const lines: Record<string, unknown>[] = [];
@@ -76,14 +78,30 @@ test("a task token is written nowhere: neither the activity's, nor the core's fi
   expect(lines[1]!.msg).toBe('Attempted to complete activity task [redacted] but we were not tracking it');
 });
 
-test('a sentence of the database setup: a failure at WARN (still shown at LOG_LEVEL=warn), the rest at INFO', () => {
+test('a sentence is written at the level it was said at: INFO unless WARN', () => {
   const { logger, lines } = capture();
   const log = sentenceLog(logger);
   log('embedded PostgreSQL (PGlite in /data/pglite) listening on 127.0.0.1:54329');
-  log('embedded database thread stopped unexpectedly (exit code 1); its clients are disconnected');
-  log('embedded database thread failed: Error: out of memory');
-  log('embedded database: refusing a connection, 100 already open');
-  expect(lines.map((l) => l.level)).toEqual([30, 40, 40, 40]);
+  log('embedded database thread stopped unexpectedly (exit code 1); its clients are disconnected', 'warn');
+  expect(lines.map((l) => [l.level, l.msg])).toEqual([
+    [30, 'embedded PostgreSQL (PGlite in /data/pglite) listening on 127.0.0.1:54329'],
+    [40, 'embedded database thread stopped unexpectedly (exit code 1); its clients are disconnected'],
+  ]);
+});
+
+test("the embedded database's failures reach the worker's log at WARN (still shown at LOG_LEVEL=warn), from its own thread", () => {
+  const out = runTs('tests/db/fixtures/log-levels.ts', []);
+  expect(out.status).toBe(0);
+  const lines = out.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { level: number; msg: string });
+  expect(lines).toContainEqual(expect.objectContaining({ level: 40, msg: 'embedded database: refusing a connection, 1 already open' }));
+  expect(lines).toContainEqual(
+    expect.objectContaining({ level: 40, msg: 'embedded database: closing a connection idle in a transaction for more than 200 ms' }),
+  );
+  expect(lines).toContainEqual(expect.objectContaining({ level: 30, msg: expect.stringMatching(/^embedded PostgreSQL \(PGlite, in memory\) listening on/) }));
+  expect(lines.filter((line) => line.level >= 40)).toHaveLength(2);
 });
 
 test('a line the SDK held back is stamped with when it was said; a line of our own, with now', () => {
