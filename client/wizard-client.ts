@@ -108,12 +108,16 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    */
   async function askWizard<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = AbortSignal.timeout(waitLimitMs);
+    // The limit is also every gRPC call's deadline: the abort cancels the calls in flight when it fires,
+    // but the SDK's retry of a call that failed (Temporal unreachable: a new call after a backoff of up to
+    // 5 s, up to 10 times) starts a call nobody would cancel, and the request waited for all of them.
+    const deadline = Date.now() + waitLimitMs;
     try {
-      return await temporal.withAbortSignal(signal, () => call(signal));
+      return await temporal.withDeadline(deadline, () => temporal.withAbortSignal(signal, () => call(signal)));
     } catch (err) {
       const refusal = refusalFrom(err);
       if (refusal instanceof StepConflict || refusal instanceof RuleViolation) throw refusal;
-      if (signal.aborted || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      if (signal.aborted || Date.now() >= deadline || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
         throw new Unavailable(
           `The wizard did not answer within ${Math.round(waitLimitMs / 1000)} s (its worker may be busy or away). ` +
             'What you sent may still apply: read the deletion to see, and send it again if it did not.',

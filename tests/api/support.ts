@@ -27,9 +27,11 @@ export async function startTestApi(
     logStream?: Writable;
     /** How long a request waits on a wizard before it answers 503 (default: the client's 10 s). */
     wizardWaitMs?: number;
+    /** Where the API reaches Temporal (default: the run's server). */
+    temporalAddress?: string;
   } = {},
 ): Promise<TestApi> {
-  const harness = await wizardHarness({ worker: opts.worker ?? false });
+  const harness = await wizardHarness({ worker: opts.worker ?? false, ...(opts.temporalAddress ? { temporalAddress: opts.temporalAddress } : {}) });
   // The API's own client: waits on a wizard as long as the contract says (10 s), or as a test asks.
   const wizard = createWizardClient({
     temporal: harness.temporal,

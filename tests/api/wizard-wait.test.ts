@@ -6,6 +6,7 @@
 import { signHookBody } from '../../api/hook-signature';
 import { createWorker, type WizardWorker } from '../../worker';
 import { testEnv } from '../support/env';
+import { tcpProxy } from '../support/tcp-proxy';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
@@ -48,6 +49,23 @@ function expectUnavailable(r: Awaited<ReturnType<Call>>): void {
   expectProblem(r, 503);
   expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
 }
+
+test('Temporal unreachable (every connection refused): a start is 503 within the wait, not after the SDK has retried its call for ~20 s', async () => {
+  const proxy = await tcpProxy(testEnv().temporalAddress);
+  const through = await startTestApi({ wizardWaitMs: 1_000, temporalAddress: proxy.address });
+  try {
+    const w = await makeWorkspace(through.prisma, { admin: 'ADMIN', leaver: 'MEMBER' });
+    const call = client(through.url, await tokenOf(through.prisma, w, 'admin'));
+    proxy.refuse();
+    const sent = performance.now();
+    expectUnavailable(await call('POST', `/v1/users/${w.users.leaver!.id}/deletion`, {}));
+    // The wait bounds it (1 s here, 10 s in service): the SDK retries a refused call up to 10 times over ~20 s.
+    expect(performance.now() - sent).toBeLessThan(5_000);
+  } finally {
+    await through.close();
+    await proxy.close();
+  }
+});
 
 test('a start that no worker answers is 503 with Retry-After; once a worker runs, the wizard is there', async () => {
   expectUnavailable(await admin('POST', `/v1/users/${id('late')}/deletion`, { reason: 'no worker' }));
