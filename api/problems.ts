@@ -80,6 +80,25 @@ function unionIssues(at: string, branches: unknown): ZodIssueLike[] | null {
   return fitting[0]!.map((i) => ({ ...i, path: [...at.split('/').filter((x) => x.length > 0), ...(i.path ?? [])] }));
 }
 
+/**
+ * A union of objects none of whose branches fits the body alone (none of its
+ * fields given, or fields of two): the fields that tell the branches apart,
+ * each missing from one branch or unknown to another, by name (the same
+ * answer whichever way the body is wrong).
+ */
+function unionFields(branches: unknown): string[] {
+  if (!Array.isArray(branches)) return [];
+  const fields = new Set<string>();
+  for (const branch of branches) {
+    if (!Array.isArray(branch)) continue;
+    for (const i of branch as ZodIssueLike[]) {
+      if (i.code === 'unrecognized_keys' && Array.isArray(i.keys)) i.keys.forEach((key) => fields.add(String(key)));
+      else if (i.path?.length) fields.add(String(i.path[0]));
+    }
+  }
+  return [...fields].sort();
+}
+
 function zodIssues(context: string | undefined, issue: ZodIssueLike, into: Issue[]): void {
   const at = `/${(issue.path ?? []).join('/')}`;
   if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys)) {
@@ -90,6 +109,13 @@ function zodIssues(context: string | undefined, issue: ZodIssueLike, into: Issue
     const inner = unionIssues(at, issue.errors);
     if (inner) {
       for (const i of inner) zodIssues(context, i, into);
+      return;
+    }
+    // ({} or {targetUserId, distribution} for the lead step: each field named, with the rule.)
+    const fields = unionFields(issue.errors);
+    if (fields.length > 1) {
+      const rule = `give exactly one of ${fields.slice(0, -1).join(', ')} or ${fields.at(-1)}`;
+      for (const field of fields) into.push({ path: issuePath(context, `${at}/${field}`), message: rule });
       return;
     }
   }

@@ -72,8 +72,15 @@ test('a whole deletion: start 201 then 200, lead step 202, steps 200, confirm 20
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' }), 409);
 
   // Lead step: refusals, then 202.
-  expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('heir'), distribution: [] }), 400);
-  expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, {}), 400);
+  // Neither of the two fields, or both: each named, with the rule (not the body as a whole).
+  for (const body of [{ targetUserId: id('heir'), distribution: [] }, {}]) {
+    const refused = await admin('POST', `/v1/deletions/${d.id}/leads`, body);
+    expectProblem(refused, 400);
+    expect(refused.body.errors).toEqual([
+      { path: 'distribution', message: 'give exactly one of distribution or targetUserId' },
+      { path: 'targetUserId', message: 'give exactly one of distribution or targetUserId' },
+    ]);
+  }
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('leaver') }), 422);
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: 'nobody' }), 422);
   expectProblem(
