@@ -58,6 +58,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // The HR hook's slug is checked with its signature (401 alike for an unknown one); one that does not
+    // even decode names no workspace either, so it goes there too, as a slug no workspace has.
+    rewriteUrl: (req) => hookUrlNamingNoWorkspace(req.url ?? '/'),
     // Framework-level refusals (a URL that does not decode, ...) are problems too.
     frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
@@ -318,4 +321,20 @@ export async function startApi(opts: {
         await prisma.$disconnect();
       })()),
   };
+}
+
+/**
+ * A hook URL whose slug does not decode (invalid percent-encoded UTF-8),
+ * rewritten with a slug that decodes and names no workspace (a NUL): the hook
+ * then answers 401 as for any unknown slug, where the router would answer 400.
+ */
+export function hookUrlNamingNoWorkspace(url: string): string {
+  const hook = /^\/v1\/hooks\/([^/?]*)\/offboarding(?=\?|$)/.exec(url);
+  if (!hook) return url;
+  try {
+    decodeURIComponent(hook[1]!);
+    return url;
+  } catch {
+    return `/v1/hooks/%00/offboarding${url.slice(hook[0].length)}`;
+  }
 }

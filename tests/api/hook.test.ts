@@ -142,8 +142,9 @@ describe('which wizard an offboarding joins (issue 9, item 8)', () => {
       { 'x-signature': signHookBody('not-the-secret', raw) },
       { 'x-signature': signHookBody(secret, raw, now() - 3600) },
     ];
-    for (const headers of headerCases) {
-      const unknown = await anyone('POST', '/v1/hooks/no-such-workspace/offboarding', raw, headers);
+    // A slug that does not even decode (a lone surrogate, percent-encoded) is one more unknown slug.
+    for (const [headers, slug] of headerCases.flatMap((h) => [[h, 'no-such-workspace'], [h, '%ED%A0%80']] as const)) {
+      const unknown = await anyone('POST', `/v1/hooks/${slug}/offboarding`, raw, headers);
       expectProblem(unknown, 401);
       const known = await anyone('POST', hookPath(), raw, headers);
       expectProblem(known, 401);
