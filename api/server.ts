@@ -317,6 +317,7 @@ export async function startApi(opts: {
       (closing ??= (async () => {
         await app.close();
         await health.close();
+        await wizard.settled();
         await connection.close().catch(() => {});
         await prisma.$disconnect();
       })()),

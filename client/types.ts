@@ -63,4 +63,11 @@ export interface WizardApi {
   /** Tries again the background work the database refused for good (`attention`); StepConflict when nothing waits. */
   retry(workspaceId: string, deletionId: string): Promise<Deletion>;
   audit(workspaceId: string, deletionId: string, q: { limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
+  /**
+   * Once the Temporal calls of requests answered at their wait limit have
+   * ended (past it the SDK may still wait out one retry's backoff, up to
+   * ~6 s, before its call fails on the deadline): await it before closing
+   * the Temporal connection, which such a retry would find shut.
+   */
+  settled(): Promise<void>;
 }

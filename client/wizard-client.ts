@@ -90,9 +90,14 @@ interface DeletionRow extends DeletionRead {
   status: string;
 }
 
+/** The wait limit passed before the wizard answered (`askWizard`). */
+const TIMED_OUT = Symbol('timed out');
+
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
   const { temporal, prisma, config } = deps;
   const waitLimitMs = deps.waitLimitMs ?? WIZARD_WAIT_LIMIT_MS;
+  /** The Temporal work of requests not yet ended (`settled`). */
+  const inFlight = new Set<Promise<void>>();
 
   /**
    * One call to the wizard, given up after `waitLimitMs`: the abort cancels the
@@ -112,8 +117,19 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     // but the SDK's retry of a call that failed (Temporal unreachable: a new call after a backoff of up to
     // 5 s, up to 10 times) starts a call nobody would cancel, and the request waited for all of them.
     const deadline = Date.now() + waitLimitMs;
+    const work = temporal.withDeadline(deadline, () => temporal.withAbortSignal(signal, () => call(signal)));
+    const ended = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    inFlight.add(ended);
+    void ended.then(() => inFlight.delete(ended));
+    // And the answer does not wait for what the SDK may still wait on (a retry's backoff timer).
+    const limit = new Promise<typeof TIMED_OUT>((resolve) => signal.addEventListener('abort', () => resolve(TIMED_OUT), { once: true }));
     try {
-      return await temporal.withDeadline(deadline, () => temporal.withAbortSignal(signal, () => call(signal)));
+      const answer = await Promise.race([work, limit]);
+      if (answer === TIMED_OUT) throw signal.reason;
+      return answer;
     } catch (err) {
       const refusal = refusalFrom(err);
       if (refusal instanceof StepConflict || refusal instanceof RuleViolation) throw refusal;
@@ -233,6 +249,10 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         return joined.view;
       });
       return { deletion: await live(await row(args.workspaceId, opened.id)), created: opened.id === input.deletionId };
+    },
+
+    async settled() {
+      await Promise.all(inFlight);
     },
 
     async get(workspaceId, deletionId) {

@@ -54,6 +54,7 @@ export async function startTestApi(
     harness,
     async close() {
       await app.close();
+      await wizard.settled();
       await harness.close();
     },
   };

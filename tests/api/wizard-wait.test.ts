@@ -3,11 +3,14 @@
 // change applied. Here no worker runs (a real Temporal server, nothing to
 // serve the wizard), so a wizard never answers; the limit is shortened for
 // the test through the wizard client's deps.
+import type { Client } from '@temporalio/client';
 import { signHookBody } from '../../api/hook-signature';
+import { createWizardClient } from '../../client/wizard-client';
+import { Unavailable } from '../../domain/errors';
 import { createWorker, type WizardWorker } from '../../worker';
 import { testEnv } from '../support/env';
 import { tcpProxy } from '../support/tcp-proxy';
-import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { asAdmin, eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
 let api: TestApi;
@@ -50,6 +53,21 @@ function expectUnavailable(r: Awaited<ReturnType<Call>>): void {
   expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
 }
 
+test('a Temporal call that never settles (a retry the SDK still waits on): the wizard client gives up at its limit all the same', async () => {
+  const w = await makeWorkspace(api.prisma, { admin: 'ADMIN', stuck: 'MEMBER' });
+  const never = () => new Promise<never>(() => undefined);
+  // Only the unit under test is real: a Temporal client whose every call hangs, and ignores the abort and the deadline.
+  const temporal = {
+    withDeadline: (_at: number, fn: () => unknown) => fn(),
+    withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
+    workflow: { executeUpdateWithStart: never, getHandle: never },
+  } as unknown as Client;
+  const wizard = createWizardClient({ temporal, prisma: api.prisma, config: api.harness.config, waitLimitMs: 300 });
+  await expect(wizard.start({ workspaceId: w.id, userId: w.users.stuck!.id, source: 'ADMIN', actor: asAdmin(w) })).rejects.toBeInstanceOf(
+    Unavailable,
+  );
+});
+
 test('Temporal unreachable (every connection refused): a start is 503 within the wait, not after the SDK has retried its call for ~20 s', async () => {
   const proxy = await tcpProxy(testEnv().temporalAddress);
   const through = await startTestApi({ wizardWaitMs: 1_000, temporalAddress: proxy.address });
@@ -60,6 +78,7 @@ test('Temporal unreachable (every connection refused): a start is 503 within the
     const sent = performance.now();
     expectUnavailable(await call('POST', `/v1/users/${w.users.leaver!.id}/deletion`, {}));
     // The wait bounds it (1 s here, 10 s in service): the SDK retries a refused call up to 10 times over ~20 s.
+    // (The bound leaves room for a loaded machine; the test above pins the limit itself.)
     expect(performance.now() - sent).toBeLessThan(5_000);
   } finally {
     await through.close();

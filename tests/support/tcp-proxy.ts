@@ -1,7 +1,7 @@
 // A TCP proxy in front of a server (host:port), for tests that make it
 // unreachable on demand: `refuse()` drops every open connection and closes
-// each new one at once (what a client sees when the server's host goes away:
-// calls fail fast, and are retried).
+// each new one at once (as a server that went down, its port closed: calls
+// fail fast, and are retried).
 import net from 'node:net';
 
 export interface TcpProxy {
