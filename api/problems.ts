@@ -65,38 +65,50 @@ function issuePath(context: string | undefined, instancePath: string): string {
 /** A zod issue as it arrives inside a union's `errors` (paths relative to the union). */
 type ZodIssueLike = { code?: string; path?: (string | number)[]; message?: string; keys?: unknown; errors?: unknown };
 
+/** Per branch of a refused union, the body's fields it does not know. */
+function unknownPerBranch(branches: ZodIssueLike[][]): Set<string>[] {
+  return branches.map(
+    (branch) => new Set(branch.flatMap((i) => (i.code === 'unrecognized_keys' && Array.isArray(i.keys) ? i.keys.map(String) : []))),
+  );
+}
+
+/** The fields no branch knows (each is simply unknown, and says nothing about which branch was meant). */
+function unknownToAll(unknownTo: Set<string>[]): Set<string> {
+  return new Set([...(unknownTo[0] ?? [])].filter((field) => unknownTo.every((keys) => keys.has(field))));
+}
+
 /**
- * A union refused: when exactly one branch has the body's own fields (no
- * unknown field in it), the body was meant as that branch, and its issues
- * name the fields ({targetUserId: "\ud800"} names targetUserId, not the body).
- * Otherwise the union itself is the issue.
+ * A union refused: when exactly one branch knows all of the body's fields
+ * (apart from those no branch knows), the body was meant as that branch, and
+ * its issues name the fields ({targetUserId: "\ud800"} names targetUserId,
+ * not the body; {targetUserId, foo} names foo). Otherwise the union itself is
+ * the issue.
  */
 function unionIssues(at: string, branches: unknown): ZodIssueLike[] | null {
   if (!Array.isArray(branches)) return null;
-  const fitting = branches.filter(
-    (b): b is ZodIssueLike[] => Array.isArray(b) && !b.some((i: ZodIssueLike) => i.code === 'unrecognized_keys'),
-  );
+  const lists = branches.filter((b): b is ZodIssueLike[] => Array.isArray(b));
+  const unknownTo = unknownPerBranch(lists);
+  const nobodys = unknownToAll(unknownTo);
+  const fitting = lists.filter((_, i) => [...unknownTo[i]!].every((field) => nobodys.has(field)));
   if (fitting.length !== 1) return null;
   return fitting[0]!.map((i) => ({ ...i, path: [...at.split('/').filter((x) => x.length > 0), ...(i.path ?? [])] }));
 }
 
 /**
  * A union of objects none of whose branches fits the body alone (none of its
- * fields given, or fields of two): the fields that tell the branches apart,
- * each missing from one branch or unknown to another, by name (the same
- * answer whichever way the body is wrong).
+ * fields given, or fields of two): the fields that tell the branches apart
+ * (each missing from one branch, or known to one and not to another), and
+ * the fields no branch knows; each by name (the same answer whichever way
+ * the body is wrong).
  */
-function unionFields(branches: unknown): string[] {
-  if (!Array.isArray(branches)) return [];
-  const fields = new Set<string>();
-  for (const branch of branches) {
-    if (!Array.isArray(branch)) continue;
-    for (const i of branch as ZodIssueLike[]) {
-      if (i.code === 'unrecognized_keys' && Array.isArray(i.keys)) i.keys.forEach((key) => fields.add(String(key)));
-      else if (i.path?.length) fields.add(String(i.path[0]));
-    }
-  }
-  return [...fields].sort();
+function unionFields(branches: unknown): { alternatives: string[]; unknown: string[] } {
+  const lists = Array.isArray(branches) ? branches.filter((b): b is ZodIssueLike[] => Array.isArray(b)) : [];
+  const unknownTo = unknownPerBranch(lists);
+  const nobodys = unknownToAll(unknownTo);
+  const named = new Set<string>();
+  for (const branch of lists) for (const i of branch) if (i.code !== 'unrecognized_keys' && i.path?.length) named.add(String(i.path[0]));
+  for (const keys of unknownTo) keys.forEach((key) => named.add(key));
+  return { alternatives: [...named].filter((field) => !nobodys.has(field)).sort(), unknown: [...nobodys].sort() };
 }
 
 function zodIssues(context: string | undefined, issue: ZodIssueLike, into: Issue[]): void {
@@ -112,10 +124,11 @@ function zodIssues(context: string | undefined, issue: ZodIssueLike, into: Issue
       return;
     }
     // ({} or {targetUserId, distribution} for the lead step: each field named, with the rule.)
-    const fields = unionFields(issue.errors);
-    if (fields.length > 1) {
-      const rule = `give exactly one of ${fields.slice(0, -1).join(', ')} or ${fields.at(-1)}`;
-      for (const field of fields) into.push({ path: issuePath(context, `${at}/${field}`), message: rule });
+    const { alternatives, unknown } = unionFields(issue.errors);
+    if (alternatives.length > 1) {
+      const rule = `give exactly one of ${alternatives.slice(0, -1).join(', ')} or ${alternatives.at(-1)}`;
+      for (const field of unknown) into.push({ path: issuePath(context, `${at}/${field}`), message: 'is not a known field' });
+      for (const field of alternatives) into.push({ path: issuePath(context, `${at}/${field}`), message: rule });
       return;
     }
   }

@@ -72,15 +72,27 @@ test('a whole deletion: start 201 then 200, lead step 202, steps 200, confirm 20
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' }), 409);
 
   // Lead step: refusals, then 202.
-  // Neither of the two fields, or both: each named, with the rule (not the body as a whole).
-  for (const body of [{ targetUserId: id('heir'), distribution: [] }, {}]) {
+  // Neither of the two fields, or both: each named, with the rule (not the body as a whole); a field neither
+  // branch knows, as unknown.
+  const rule = 'give exactly one of distribution or targetUserId';
+  for (const [body, unknown] of [
+    [{ targetUserId: id('heir'), distribution: [] }, []],
+    [{}, []],
+    [{ foo: 1 }, ['foo']],
+    [{ targetUserId: id('heir'), distribution: [], foo: 1 }, ['foo']],
+  ] as const) {
     const refused = await admin('POST', `/v1/deletions/${d.id}/leads`, body);
     expectProblem(refused, 400);
     expect(refused.body.errors).toEqual([
-      { path: 'distribution', message: 'give exactly one of distribution or targetUserId' },
-      { path: 'targetUserId', message: 'give exactly one of distribution or targetUserId' },
+      ...unknown.map((path) => ({ path, message: 'is not a known field' })),
+      { path: 'distribution', message: rule },
+      { path: 'targetUserId', message: rule },
     ]);
   }
+  // One of them and a field neither knows: that field alone.
+  const extra = await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('heir'), foo: 1 });
+  expectProblem(extra, 400);
+  expect(extra.body.errors).toEqual([{ path: 'foo', message: 'is not a known field' }]);
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('leaver') }), 422);
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: 'nobody' }), 422);
   expectProblem(
