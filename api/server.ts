@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifySwagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
@@ -49,7 +49,14 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   // Ours (infra/logger.ts, every process's), a test's overrides on top; never without the redaction.
   const ours = loggerOptions(deps.config.LOG_LEVEL, 'api');
   const fastifyLogger =
-    deps.logger === false ? false : { ...ours, ...(typeof deps.logger === 'object' && deps.logger !== null ? deps.logger : {}), redact: ours.redact };
+    deps.logger === false
+      ? false
+      : {
+          ...ours,
+          ...(typeof deps.logger === 'object' && deps.logger !== null ? deps.logger : {}),
+          redact: ours.redact,
+          serializers: { ...ours.serializers, req: requestForLog },
+        };
   const app = Fastify({
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: fastifyLogger }),
     bodyLimit: BODY_LIMIT,
@@ -338,4 +345,17 @@ export function hookUrlNamingNoWorkspace(url: string): string {
   } catch {
     return `/v1/hooks/%00/offboarding${url.slice(hook[0].length)}`;
   }
+}
+
+/** A request in the log as Fastify writes it, with the URL as it came (before `rewriteUrl`). */
+function requestForLog(req: FastifyRequest) {
+  const version = req.headers['accept-version'];
+  return {
+    method: req.method,
+    url: req.originalUrl ?? req.url,
+    version: typeof version === 'string' ? version : undefined,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
 }

@@ -95,7 +95,7 @@ export function traceRequests(app: FastifyInstance): void {
     const route = request.routeOptions.url ?? '(unmatched)';
     const span = tracer().startSpan(
       `${request.method} ${route}`,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route, 'url.path': request.url.split('?')[0] ?? '' } },
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route, 'url.path': (request.originalUrl ?? request.url).split('?')[0] ?? '' } },
       parent,
     );
     SPANS.set(request, span);
