@@ -139,10 +139,9 @@ export function reassignmentActivities(prisma: Db) {
 
           const fixed: Record<'automations' | 'integrations', Applied> = { automations: [], integrations: [] };
           for (const kind of ROUTING_KINDS) {
-            // Held above already; taken again for a row that named the user only since (no path adds a leaving
-            // user as a member today, so it takes nothing new). Their members read after the locks: another
-            // leaver's step or confirm replacing one of them at this moment (a layoff) was waited for, and is seen.
-            await holdRouting(tx, kind, workspaceId, userId);
+            // Their rows held at the start (no path adds a leaving user as a member, so none names the user only
+            // since), their members read now: another leaver's step or confirm replacing one of them at this
+            // moment (a layoff) was waited for, and is seen.
             for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
               const distribution = suggestWithout(item.current, userId) ?? [{ userId: heir, weight: 100 }];
               await replaceMembers(tx, kind, item.id, distribution);
