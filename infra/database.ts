@@ -18,7 +18,7 @@ import { ConfigError, type Config } from './config';
 import { embeddedUrl, readPassword } from './embedded/auth';
 import { looksLikeOurs, pidAlive, postgresAnswers, publishPort, readLock, releaseLock, safeMtime, stealStaleLock, tryCreateLock } from './embedded/lock';
 import { startEmbeddedPostgres } from './embedded/server';
-import type { Log } from './embedded/wire';
+import type { Log } from './logger';
 
 export { startEmbeddedPostgres } from './embedded/server';
 

@@ -9,8 +9,6 @@ import path from 'node:path';
 import { type Config, ConfigError } from './config';
 import type { Log } from './logger';
 
-export type { Log };
-
 /** The newest CLI tag `go install pkg@version` accepts (v1.6.0+ carry `replace` directives it refuses). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const TEMPORAL_CLI_PACKAGE = 'github.com/temporalio/cli/cmd/temporal';

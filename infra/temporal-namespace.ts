@@ -6,7 +6,7 @@ import { type SearchAttributeType } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { msToTs } from '@temporalio/common/lib/time';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import type { Log } from './temporal-cli';
+import type { Log } from './logger';
 import { clientConnectionOptions, explainConnectError, type TemporalConnectOptions } from './temporal-connection';
 
 const GRPC_ALREADY_EXISTS = 6;

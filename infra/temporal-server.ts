@@ -10,7 +10,7 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { ConfigError } from './config';
 import { freePort } from './ports';
-import type { Log } from './temporal-cli';
+import type { Log } from './logger';
 
 export interface TemporalDevServerOptions {
   cliPath: string;

@@ -15,7 +15,8 @@ import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketHandler, type PGLiteSocketHandlerOptions } from '@electric-sql/pglite-socket';
 import { authenticate, embeddedUrl, ensurePassword } from './auth';
 import { openPglite } from './templates';
-import { errorResponse, SessionQueue, type Log } from './wire';
+import type { Log } from '../logger';
+import { errorResponse, SessionQueue } from './wire';
 
 /** Client connections the embedded server accepts at once (API + worker + scripts pools). */
 const MAX_EMBEDDED_CONNECTIONS = 64;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import type { Log } from './wire';
+import type { Log } from '../logger';
 
 const PGLITE_VERSION: string = (() => {
   try {

@@ -12,8 +12,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Log } from '../logger';
 
-export type { Log };
-
 /** A backend message: type byte, int32 length, body. */
 export function backendMessage(type: string, body: Buffer): Buffer {
   const msg = Buffer.alloc(5 + body.length);

@@ -13,7 +13,8 @@ import type { BenchArgs } from './args';
 import { coresUsed, cpuSnapshot } from './cpu';
 import { load, warmUp, type LoadResult } from './http';
 import { setUpBooks, startMove } from './moving';
-import { machine, startStack, type Log } from './stack';
+import { machine, startStack } from './stack';
+import type { Log } from '../../infra/logger';
 import { ratio } from './stats';
 import { removeBenchWorkspace } from './workspace';
 

@@ -2,7 +2,7 @@
 // them: the floor the wizard's move is measured against.
 import { Client } from 'pg';
 import type { PrismaClient } from '../../generated/prisma/client';
-import type { Log } from './stack';
+import type { Log } from '../../infra/logger';
 
 /**
  * `perOwner` leads for each of `owners`, each owner's book one consecutive id

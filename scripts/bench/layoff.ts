@@ -20,7 +20,8 @@ import { batchesSince } from './batch-times';
 import { coresUsed, cpuSnapshot } from './cpu';
 import { bareUpdate, seedBooks } from './books';
 import { call, type Answer } from './http';
-import { machine, settle, startStack, type Log } from './stack';
+import { machine, settle, startStack } from './stack';
+import type { Log } from '../../infra/logger';
 import { percentile, ratio, round } from './stats';
 import { createBenchWorkspace, removeBenchWorkspace } from './workspace';
 

@@ -23,7 +23,8 @@ import type { BenchArgs } from './args';
 import { batchTimesSince } from './batch-times';
 import { coresUsed, cpuSnapshot } from './cpu';
 import { bareParallelUpdate, seedBooks } from './books';
-import { machine, rssMb, settle, startStack, type Log } from './stack';
+import { machine, rssMb, settle, startStack } from './stack';
+import type { Log } from '../../infra/logger';
 import { percentile, ratio } from './stats';
 
 export async function leadsBench(args: BenchArgs, log: Log): Promise<Record<string, unknown>> {

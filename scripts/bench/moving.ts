@@ -3,7 +3,8 @@
 import type { BenchArgs } from './args';
 import { seedBooks } from './books';
 import { call } from './http';
-import { settle, type Log, type Stack } from './stack';
+import { settle, type Stack } from './stack';
+import type { Log } from '../../infra/logger';
 import { createBenchWorkspace, removeBenchWorkspace } from './workspace';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

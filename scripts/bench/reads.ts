@@ -18,7 +18,8 @@ import type { BenchArgs } from './args';
 import { coresUsed, cpuSnapshot } from './cpu';
 import { load, warmUp, type LoadResult } from './http';
 import { setUpBooks, startMove } from './moving';
-import { machine, settle, startStack, type Log } from './stack';
+import { machine, settle, startStack } from './stack';
+import type { Log } from '../../infra/logger';
 import { percentOf, ratio, round } from './stats';
 import { removeBenchWorkspace } from './workspace';
 

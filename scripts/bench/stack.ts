@@ -25,8 +25,6 @@ import { descendantNamed, type Components } from './cpu';
 
 import type { Log } from '../../infra/logger';
 
-export type { Log };
-
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROBE = path.join(__dirname, 'batch-probe.cjs');
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createApiToken } from '../../infra/tokens';
-import type { Log } from './stack';
+import type { Log } from '../../infra/logger';
 
 export type Role = 'OWNER' | 'ADMIN' | 'MEMBER';
 
