@@ -92,6 +92,8 @@ interface DeletionRow extends DeletionRead {
 
 /** The wait limit passed before the wizard answered (`askWizard`). */
 const TIMED_OUT = Symbol('timed out');
+/** Past a call's deadline, the SDK may still wait out one retry's backoff (5 s, ±20 %) before the call fails. */
+const SETTLE_SLACK_MS = 7_000;
 
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
   const { temporal, prisma, config } = deps;
@@ -252,7 +254,12 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     },
 
     async settled() {
-      await Promise.all(inFlight);
+      // Calls that began meanwhile too; never longer than a limit and the longest retry backoff (~6 s) past it.
+      const givenUp = new Promise<void>((resolve) => setTimeout(resolve, waitLimitMs + SETTLE_SLACK_MS).unref());
+      const all = (async () => {
+        while (inFlight.size > 0) await Promise.all(inFlight);
+      })();
+      await Promise.race([all, givenUp]);
     },
 
     async get(workspaceId, deletionId) {

@@ -150,6 +150,7 @@ export async function leadsBench(args: BenchArgs, log: Log): Promise<Record<stri
       coresUsed: { bare: bareCores, wizard: wizardCores, parallel: parallelCores },
     };
   } finally {
+    await wizard.settled();
     await connection.close();
     log('cleaning up the bench workspace');
     await prisma.workspace.delete({ where: { id: ws.id } }).catch((e: Error) => log(`cleanup failed: ${e.message}`));
