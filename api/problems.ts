@@ -6,6 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BadInput, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Problem } from '../domain/schemas';
+import { SCIM, SCIM_CONTENT_TYPE } from '../domain/scim';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -255,10 +256,15 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
         ? [408, 'The request took too long to arrive.']
         : [400, 'The request is not valid HTTP.'];
   const title = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : TITLES[400]!;
-  const body = JSON.stringify({ type: typeFor(status), title, status, detail });
+  // Under /scim/v2 (as far as the request line arrived) the identity provider reads SCIM errors only.
+  const requestLine = (err as { rawPacket?: unknown }).rawPacket;
+  const scim = Buffer.isBuffer(requestLine) && /^[A-Z]+ \/scim\/v2(?:[/? ]|$)/.test(requestLine.subarray(0, 64).toString('latin1'));
+  const [type, body] = scim
+    ? [SCIM_CONTENT_TYPE, JSON.stringify({ schemas: [SCIM.Error], status: String(status), detail })]
+    : [PROBLEM_CONTENT_TYPE, JSON.stringify({ type: typeFor(status), title, status, detail })];
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(err);

@@ -172,6 +172,17 @@ test('a 401 carries WWW-Authenticate: Bearer and the SCIM error body', async () 
   }
 });
 
+// RFC 7644 §3.12: errors in the SCIM error schema, also the ones Node gives before any route (a URL over 16 KB).
+test('a URL too long for the server (a 20 KB filter) is 431 in the SCIM error schema under /scim/v2, problem+json elsewhere', async () => {
+  const scimAnswer = await fetch(`${api.url}/scim/v2/Users?filter=${'a'.repeat(20_000)}`);
+  expect(scimAnswer.status).toBe(431);
+  expect(scimAnswer.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+  expect(await scimAnswer.json()).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '431' }));
+  const v1 = await fetch(`${api.url}/v1/users?x=${'a'.repeat(20_000)}`);
+  expect(v1.status).toBe(431);
+  expect(v1.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+});
+
 test('a filter with "+" for spaces (form encoding) finds the user', async () => {
   const { id, email } = await newUser();
   const r = await scim('GET', `/Users?filter=userName+eq+%22${encodeURIComponent(email)}%22&startIndex=1&count=100`);
