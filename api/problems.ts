@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BadInput, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Problem } from '../domain/schemas';
-import { SCIM, SCIM_CONTENT_TYPE } from '../domain/scim';
+import { SCIM_CONTENT_TYPE, scimError, underScim } from '../domain/scim';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -66,17 +66,17 @@ function issuePath(context: string | undefined, instancePath: string): string {
 /** A zod issue as it arrives inside a union's `errors` (paths relative to the union). */
 type ZodIssueLike = { code?: string; path?: (string | number)[]; message?: string; keys?: unknown; errors?: unknown };
 
-/** Per branch of a refused union, the body's fields it does not know. */
-function unknownPerBranch(branches: ZodIssueLike[][]): Set<string>[] {
-  return branches.map(
+/** A refused union's branches: each one's issues, the body's fields each does not know, and the fields no branch knows. */
+function unionBranches(errors: unknown) {
+  const lists = Array.isArray(errors) ? errors.filter((b): b is ZodIssueLike[] => Array.isArray(b)) : [];
+  const unknownTo = lists.map(
     (branch) => new Set(branch.flatMap((i) => (i.code === 'unrecognized_keys' && Array.isArray(i.keys) ? i.keys.map(String) : []))),
   );
+  // A field no branch knows is simply unknown, and says nothing about which branch was meant.
+  const nobodys = new Set([...(unknownTo[0] ?? [])].filter((field) => unknownTo.every((keys) => keys.has(field))));
+  return { lists, unknownTo, nobodys };
 }
-
-/** The fields no branch knows (each is simply unknown, and says nothing about which branch was meant). */
-function unknownToAll(unknownTo: Set<string>[]): Set<string> {
-  return new Set([...(unknownTo[0] ?? [])].filter((field) => unknownTo.every((keys) => keys.has(field))));
-}
+type UnionBranches = ReturnType<typeof unionBranches>;
 
 /**
  * A union refused: when exactly one branch knows all of the body's fields
@@ -85,11 +85,7 @@ function unknownToAll(unknownTo: Set<string>[]): Set<string> {
  * not the body; {targetUserId, foo} names foo). Otherwise the union itself is
  * the issue.
  */
-function unionIssues(at: string, branches: unknown): ZodIssueLike[] | null {
-  if (!Array.isArray(branches)) return null;
-  const lists = branches.filter((b): b is ZodIssueLike[] => Array.isArray(b));
-  const unknownTo = unknownPerBranch(lists);
-  const nobodys = unknownToAll(unknownTo);
+function unionIssues(at: string, { lists, unknownTo, nobodys }: UnionBranches): ZodIssueLike[] | null {
   const fitting = lists.filter((_, i) => [...unknownTo[i]!].every((field) => nobodys.has(field)));
   if (fitting.length !== 1) return null;
   return fitting[0]!.map((i) => ({ ...i, path: [...at.split('/').filter((x) => x.length > 0), ...(i.path ?? [])] }));
@@ -102,10 +98,7 @@ function unionIssues(at: string, branches: unknown): ZodIssueLike[] | null {
  * the fields no branch knows; each by name (the same answer whichever way
  * the body is wrong).
  */
-function unionFields(branches: unknown): { alternatives: string[]; unknown: string[] } {
-  const lists = Array.isArray(branches) ? branches.filter((b): b is ZodIssueLike[] => Array.isArray(b)) : [];
-  const unknownTo = unknownPerBranch(lists);
-  const nobodys = unknownToAll(unknownTo);
+function unionFields({ lists, unknownTo, nobodys }: UnionBranches): { alternatives: string[]; unknown: string[] } {
   const named = new Set<string>();
   for (const branch of lists) for (const i of branch) if (i.code !== 'unrecognized_keys' && i.path?.length) named.add(String(i.path[0]));
   for (const keys of unknownTo) keys.forEach((key) => named.add(key));
@@ -119,13 +112,14 @@ function zodIssues(context: string | undefined, issue: ZodIssueLike, into: Issue
     return;
   }
   if (issue.code === 'invalid_union') {
-    const inner = unionIssues(at, issue.errors);
+    const branches = unionBranches(issue.errors);
+    const inner = unionIssues(at, branches);
     if (inner) {
       for (const i of inner) zodIssues(context, i, into);
       return;
     }
     // ({} or {targetUserId, distribution} for the lead step: each field named, with the rule.)
-    const { alternatives, unknown } = unionFields(issue.errors);
+    const { alternatives, unknown } = unionFields(branches);
     if (alternatives.length > 1) {
       const rule = `give exactly one of ${alternatives.slice(0, -1).join(', ')} or ${alternatives.at(-1)}`;
       for (const field of unknown) into.push({ path: issuePath(context, `${at}/${field}`), message: 'is not a known field' });
@@ -257,10 +251,10 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
         : [400, 'The request is not valid HTTP.'];
   const title = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : TITLES[400]!;
   // Under /scim/v2 (as far as the request line arrived) the identity provider reads SCIM errors only.
-  const requestLine = (err as { rawPacket?: unknown }).rawPacket;
-  const scim = Buffer.isBuffer(requestLine) && /^[A-Z]+ \/scim\/v2(?:[/? ]|$)/.test(requestLine.subarray(0, 64).toString('latin1'));
-  const [type, body] = scim
-    ? [SCIM_CONTENT_TYPE, JSON.stringify({ schemas: [SCIM.Error], status: String(status), detail })]
+  const packet = (err as { rawPacket?: unknown }).rawPacket;
+  const path = Buffer.isBuffer(packet) ? /^[A-Z]+ (\S+)/.exec(packet.subarray(0, 64).toString('latin1'))?.[1] : undefined;
+  const [type, body] = path !== undefined && underScim(path)
+    ? [SCIM_CONTENT_TYPE, JSON.stringify(scimError(status, detail))]
     : [PROBLEM_CONTENT_TYPE, JSON.stringify({ type: typeFor(status), title, status, detail })];
   if (socket.writable) {
     socket.write(
