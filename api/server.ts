@@ -39,8 +39,9 @@ import { eventRoutes } from './routes/events';
 import { hookRoutes } from './routes/hook';
 import { meRoutes } from './routes/me';
 import { previewRoutes } from './routes/preview';
-import { SCIM_PREFIX, scimRoutes } from './scim';
-import { scimError, sendScim } from './scim/errors';
+import { SCIM_PREFIX, scimError, underScim } from '../domain/scim';
+import { scimRoutes } from './scim';
+import { sendScim } from './scim/errors';
 import { systemRoutes } from './routes/system';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -73,7 +74,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
       const detail = 'The request URL or headers are malformed.';
       // Under /scim/v2 the identity provider reads SCIM errors only.
-      if (req.url === SCIM_PREFIX || req.url.startsWith(`${SCIM_PREFIX}/`) || req.url.startsWith(`${SCIM_PREFIX}?`)) {
+      if (underScim(req.url)) {
         void sendScim(reply, status, scimError(status, detail));
         return;
       }

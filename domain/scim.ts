@@ -17,6 +17,14 @@ export const SCIM = {
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
 
+/** Where SCIM is served (api.md "SCIM 2.0": base path). */
+export const SCIM_PREFIX = '/scim/v2';
+
+/** Whether a request path (with or without its query) is under SCIM's base path, whose clients read SCIM errors only. */
+export function underScim(url: string): boolean {
+  return url === SCIM_PREFIX || url.startsWith(`${SCIM_PREFIX}/`) || url.startsWith(`${SCIM_PREFIX}?`);
+}
+
 /** Most resources one list page returns (ServiceProviderConfig `filter.maxResults`). */
 export const SCIM_MAX_RESULTS = 200;
 
@@ -128,6 +136,10 @@ export const ScimError = z.object({
 });
 export type ScimError = z.infer<typeof ScimError>;
 export type ScimErrorType = NonNullable<ScimError['scimType']>;
+
+export function scimError(status: number, detail: string, scimType?: ScimErrorType): ScimError {
+  return { schemas: [SCIM.Error], status: String(status), ...(scimType ? { scimType } : {}), detail };
+}
 
 export const ScimServiceProviderConfig = z.object({
   schemas: z.tuple([z.literal(SCIM.ServiceProviderConfig)]),

@@ -2,7 +2,7 @@
 // application/scim+json, never as the v1 API's problem+json. The named errors
 // of domain/errors.ts map here once, as api/problems.ts maps them for /v1.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { SCIM, SCIM_CONTENT_TYPE, type ScimError, type ScimErrorType } from '../../domain/scim';
+import { SCIM_CONTENT_TYPE, scimError, type ScimError, type ScimErrorType } from '../../domain/scim';
 import { toProblem } from '../problems';
 
 /** A refusal that already knows its SCIM status and scimType. */
@@ -15,10 +15,6 @@ export class ScimProblem extends Error {
   ) {
     super(message);
   }
-}
-
-export function scimError(status: number, detail: string, scimType?: ScimErrorType): ScimError {
-  return { schemas: [SCIM.Error], status: String(status), ...(scimType ? { scimType } : {}), detail };
 }
 
 export function sendScim(reply: FastifyReply, status: number, body: unknown): FastifyReply {

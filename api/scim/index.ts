@@ -7,14 +7,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import type { Api } from '../routes/common';
-import { SCIM } from '../../domain/scim';
+import { SCIM, scimError } from '../../domain/scim';
 import { projected } from './attributes';
 import { authenticateScim, type ScimAuth } from './auth';
 import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery';
-import { ScimProblem, scimError, scimErrorHandler, sendScim } from './errors';
+import { ScimProblem, scimErrorHandler, sendScim } from './errors';
 import { scimBase, usersService } from './users';
 
-export const SCIM_PREFIX = '/scim/v2';
 
 const hidden = { schema: { hide: true } } as const;
 
