@@ -4,7 +4,7 @@ import { suggestWithout } from '../domain/distribution';
 import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Distribution } from '../domain/schemas';
 import { Prisma } from '../generated/prisma/client';
-import { assertTargets, findHeir, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
+import { assertTargets, findHeir, namingUser, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
 
 const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTEGRATIONS_APPLIED' } as const;
 /** In this order wherever both are held. */
@@ -122,7 +122,7 @@ export function reassignmentActivities(prisma: Db) {
           // same label members, the labels of one and the memberships of the other, in opposite orders).
           for (const kind of ROUTING_KINDS) await holdRouting(tx, kind, workspaceId, userId);
           const labelsOfUser = await tx.label.findMany({
-            where: { workspaceId, OR: [{ ownerId: userId }, { members: { some: { userId } } }] },
+            where: { workspaceId, ...namingUser(userId) },
             select: { id: true },
           });
           await holdRows(tx, 'labels', workspaceId, labelsOfUser.map((label) => label.id));

@@ -156,6 +156,11 @@ export function toDistribution(members: MemberRow[]): Distribution {
   return [...members].sort((a, b) => a.position - b.position).map((member) => ({ userId: member.userId, weight: member.weight }));
 }
 
+/** Where a label names `userId`: they own it, or are one of its members (Prisma `where`). */
+export function namingUser(userId: string) {
+  return { OR: [{ ownerId: userId }, { members: { some: { userId } } }] };
+}
+
 /** Automations or integrations of the workspace whose distribution includes `userId`. */
 export async function routingWithUser(client: Tx | Db, kind: 'automations' | 'integrations', workspaceId: string, userId: string) {
   const where = { workspaceId, members: { some: { userId } } };

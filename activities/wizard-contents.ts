@@ -7,7 +7,7 @@ import { startDeletionBlockers } from '../domain/rules';
 import type { DeletionPreview, Role } from '../domain/schemas';
 import { openedView, type OpenedContext } from '../domain/wizard-state';
 import { notInWorkspace } from '../domain/errors';
-import { routingWithUser, type Db, type Tx } from './shared';
+import { namingUser, routingWithUser, type Db, type Tx } from './shared';
 
 export type WizardContents = Omit<OpenedContext, 'user' | 'startedAt'>;
 
@@ -19,7 +19,7 @@ export async function readWizardContents(db: Tx | Db, workspaceId: string, userI
     where: {
       workspaceId,
       visibility: { in: ['SHARED', 'PUBLIC'] },
-      OR: [{ ownerId: userId }, { members: { some: { userId } } }],
+      ...namingUser(userId),
     },
     select: { id: true, name: true, visibility: true },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
