@@ -4,7 +4,7 @@
 // anything reaches a wizard. Each case here once hung or answered 500.
 import { signHookBody } from '../../api/hook-signature';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
-import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+import { client, expectProblem, listenTestServer, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
 let api: TestApi;
 let ws: TestWorkspace;
@@ -118,6 +118,49 @@ describe('cursors this server did not issue', () => {
     }
     // The one it handed out still works.
     expect((await admin('GET', `/v1/users?limit=1&cursor=${first.body.nextCursor}`)).status).toBe(200);
+  });
+
+  test('a cursor made by hand is 400 even when it names a real position', async () => {
+    const [first] = await api.prisma.user.findMany({ where: { workspaceId: ws.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: 1 });
+    const made = cursorOf({ c: first!.createdAt.toISOString(), i: first!.id });
+    const r = await admin('GET', `/v1/users?limit=1&cursor=${made}`);
+    expect({ status: r.status, fields: paths(r) }).toEqual({ status: 400, fields: ['query.cursor'] });
+    // A handed-out cursor with one character changed is not one it handed out either.
+    const given: string = (await admin('GET', '/v1/users?limit=1')).body.nextCursor;
+    const last = given.slice(-1);
+    const changed = given.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+    expect((await admin('GET', `/v1/users?limit=1&cursor=${changed}`)).status).toBe(400);
+  });
+
+  test("a cursor is the list's and the workspace's that it was handed out for", async () => {
+    const users: string = (await admin('GET', '/v1/users?limit=1')).body.nextCursor;
+    // Another list in the same order (creation order) refuses it.
+    const onLabels = await admin('GET', `/v1/labels?limit=1&cursor=${encodeURIComponent(users)}`);
+    expect({ status: onLabels.status, fields: paths(onLabels) }).toEqual({ status: 400, fields: ['query.cursor'] });
+    // So does the same list in another workspace.
+    const other = await makeWorkspace(api.prisma, { owner: 'OWNER', one: 'MEMBER', two: 'MEMBER' });
+    const otherAdmin = client(api.url, await tokenOf(api.prisma, other, 'owner'));
+    const there = await otherAdmin('GET', `/v1/users?limit=1&cursor=${encodeURIComponent(users)}`);
+    expect({ status: there.status, fields: paths(there) }).toEqual({ status: 400, fields: ['query.cursor'] });
+    expect((await otherAdmin('GET', '/v1/users?limit=1')).body.nextCursor).toEqual(expect.any(String));
+  });
+
+  test('a cursor handed out by one API server is followed by another over the same database', async () => {
+    const all = (await admin('GET', '/v1/users?limit=500')).body.items.map((u: { id: string }) => u.id);
+    const first = await admin('GET', '/v1/users?limit=2');
+    const replica = await listenTestServer({ prisma: api.prisma, wizard: api.wizard, config: api.harness.config });
+    try {
+      const next = await client(replica.url, await tokenOf(api.prisma, ws, 'admin'))('GET', `/v1/users?limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`);
+      expect(next.status).toBe(200);
+      expect(next.body.items.map((u: { id: string }) => u.id)).toEqual(all.slice(2, 4));
+    } finally {
+      await replica.app.close();
+    }
+  });
+
+  test("an audit's cursor is checked before the wizard is looked up (400 before 404)", async () => {
+    const r = await admin('GET', `/v1/deletions/${'0'.repeat(25)}/audit?cursor=${cursorOf({ c: '2026-01-01T00:00:00.000Z', i: 'x' })}`);
+    expect({ status: r.status, fields: paths(r) }).toEqual({ status: 400, fields: ['query.cursor'] });
   });
 });
 
