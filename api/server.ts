@@ -43,6 +43,7 @@ import { SCIM_PREFIX, scimError, underScim } from '../domain/scim';
 import { scimRoutes } from './scim';
 import { sendScim } from './scim/errors';
 import { systemRoutes } from './routes/system';
+import { signCursors } from './cursors';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -210,6 +211,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         throw new BadInput(`The request is malformed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
       }
     });
+    // Lists hand out signed cursors and take back only those (api/cursors.ts).
+    signCursors(api, deps.prisma);
     systemRoutes(api, deps);
     directoryRoutes(api, deps);
     deletionRoutes(api, deps);

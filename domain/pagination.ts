@@ -1,8 +1,10 @@
-// Keyset pagination: the cursor is the position of the last item handed out,
-// opaque to clients (base64url JSON). A cursor that does not decode, or whose
-// content is not what this server writes (an id with a NUL, a time in year 0),
-// is the client's mistake (400 naming query.cursor), never a 500: its content
-// is checked with the primitives of schemas.ts before it reaches a query.
+// Keyset pagination: the cursor is the position of the last item handed out
+// (base64url JSON). A cursor that does not decode, or whose content is not what
+// this server writes (an id with a NUL, a time in year 0), is the client's
+// mistake (400 naming query.cursor), never a 500: its content is checked with
+// the primitives of schemas.ts before it reaches a query. The API signs what
+// it hands out, and refuses any cursor it did not sign (api/cursors.ts): these
+// checks are what stands behind that signature.
 // Pure; the directory routes and the wizard client's lists share it.
 import { z } from 'zod';
 import { BadInput } from './errors';
@@ -38,7 +40,8 @@ function decode(cursor: string): unknown {
   }
 }
 
-function badCursor(): BadInput {
+/** 400 naming query.cursor: a cursor this server did not hand out. */
+export function badCursor(): BadInput {
   return new BadInput('The cursor is not one this server handed out; start again without it.', [
     { path: 'query.cursor', message: 'is not a valid cursor' },
   ]);
