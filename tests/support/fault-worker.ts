@@ -3,9 +3,10 @@
 // lets a test stop it at an exact point and kill it there.
 //
 // Environment (besides what worker/main.ts reads):
-//   FAULT_TRAP             JSON {activity, kind?, at: 'before'|'after'}: the first
+//   FAULT_TRAP             JSON {activity, kind?, viewLeads?, at: 'before'|'after'}: the first
 //                          execution of that activity (of that move kind, for
-//                          moveLeadsSlice) pauses before it runs or after it has
+//                          moveLeadsSlice; saving a view whose leads are in that
+//                          state, for saveDeletionState) pauses before it runs or after it has
 //                          run (its transaction committed, its result not yet
 //                          reported). The process then prints
 //                          {"paused": {...}} and waits for "release" on stdin
@@ -35,16 +36,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../infra/config';
 import { createWorker } from '../../worker';
 import { coreTelemetry } from '../../worker/metrics';
-
-interface Trap {
-  activity: string;
-  kind?: 'MOVE' | 'SWEEP';
-  at: 'before' | 'after';
-  /** Springs on the nth matching execution (default 1). */
-  nth?: number;
-  /** Every matching execution pauses, not only one. */
-  every?: boolean;
-}
+// Type only: this process does not load the test helpers.
+import type { Trap } from './faults';
 
 function say(message: object): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -76,6 +69,8 @@ async function main(): Promise<void> {
     if (!trap || (sprung && !trap.every) || trap.activity !== name) return false;
     const kind = (args[0] as { kind?: string } | undefined)?.kind;
     if (trap.kind !== undefined && trap.kind !== kind) return false;
+    const leads = (args[0] as { view?: { leads?: { state?: string } } } | undefined)?.view?.leads?.state;
+    if (trap.viewLeads !== undefined && trap.viewLeads !== leads) return false;
     seen += 1;
     return trap.every ? seen >= (trap.nth ?? 1) : seen === (trap.nth ?? 1);
   };

@@ -127,6 +127,8 @@ export class LineChild {
 export interface Trap {
   activity: 'openDeletion' | 'moveLeadsSlice' | 'removeUser' | 'finishLeadMove' | 'cancelDeletion' | 'saveDeletionState' | 'startLeadMove' | 'acknowledgeUpdate' | 'applyRouting';
   kind?: 'MOVE' | 'SWEEP';
+  /** saveDeletionState only: springs on a save of a view whose leads are in this state (not an earlier save replayed). */
+  viewLeads?: 'PENDING' | 'MOVING' | 'DONE';
   /** before: it has not run; after: it ran (committed) and its result is not reported yet. */
   at: 'before' | 'after';
   /** Springs on the nth matching execution (default 1). */
