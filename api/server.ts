@@ -33,6 +33,7 @@ import { plausibleId } from './directory/common';
 import { BODY_LIMIT, type ApiDeps } from './deps';
 import { BadInput } from '../domain/errors';
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
+import { NoQuery } from '../domain/schemas';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
 import { eventRoutes } from './routes/events';
@@ -210,6 +211,11 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       if (issues.length > 0) {
         throw new BadInput(`The request is malformed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
       }
+    });
+    // A route that takes no query refuses any parameter, as a body refuses an unknown field; the
+    // health check alone answers whatever its prober adds.
+    api.addHook('onRoute', (route) => {
+      if (route.schema?.querystring === undefined && route.url !== '/v1/health') route.schema = { ...route.schema, querystring: NoQuery };
     });
     // Lists hand out signed cursors and take back only those (api/cursors.ts).
     signCursors(api, deps.prisma);

@@ -299,6 +299,9 @@ export const ListQuery = z.strictObject({
     .meta({ description: 'The nextCursor of the page before; any cursor this server did not hand out is 400.' })
     .optional(),
 });
+/** The query of a route that takes none: any parameter is unknown (400 naming it). */
+export const NoQuery = z.strictObject({});
+
 export function listOf<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 }

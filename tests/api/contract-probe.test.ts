@@ -223,3 +223,34 @@ describe('Standard Webhooks: a refusal that names what the body held is kept for
     expect((await owner('GET', `/v1/users/${id('owner')}`)).body.status).toBe('ACTIVE');
   });
 });
+
+describe('a query parameter the route does not know', () => {
+  test('is 400 naming it on every /v1 route, as an unknown body field is; nothing changes', async () => {
+    const started = await owner('POST', `/v1/users/${id('cid')}/deletion`, {});
+    expect(started.status).toBe(201);
+    const d = started.body.id as string;
+    const cases: [string, string, unknown?][] = [
+      ['GET', '/v1/users?colour=red'],
+      ['GET', `/v1/users/${id('bea')}?colour=red`],
+      ['GET', `/v1/deletions/${d}?colour=red`],
+      ['GET', `/v1/users/${id('bea')}/deletion-preview?colour=red`],
+      ['GET', '/v1/me?colour=red'],
+      ['POST', `/v1/deletions/${d}/cancel?colour=red`, {}],
+      ['POST', `/v1/users/${id('bea')}/deletion?colour=red`, {}],
+    ];
+    for (const [method, path, body] of cases) {
+      const r = await owner(method, path, body);
+      expect({ method, path, status: r.status, errors: r.body.errors }).toEqual({
+        method,
+        path,
+        status: 400,
+        errors: [{ path: 'query.colour', message: expect.any(String) }],
+      });
+    }
+    // Nothing changed: the wizard is still open, nobody else is being deleted.
+    expect((await owner('GET', `/v1/deletions/${d}`)).body.status).toBe('IN_PROGRESS');
+    expect((await owner('GET', `/v1/users/${id('bea')}`)).body.status).toBe('ACTIVE');
+    // The health check alone answers whatever its prober adds: it says whether the service is up.
+    expect((await anyone('GET', '/v1/health?colour=red')).status).toBe(200);
+  });
+});
