@@ -106,14 +106,8 @@ describe('request ids and logs', () => {
 });
 
 describe('OpenAPI', () => {
-  test('/openapi.json is a valid OpenAPI 3 document listing every route of api.md', async () => {
-    const r = await client(api.url)('GET', '/openapi.json');
-    expect(r.status).toBe(200);
-    const doc = r.body;
-    expect(doc.openapi).toMatch(/^3\./);
-    for (const [method, route] of CONTRACT_ROUTES) {
-      expect({ route, method, listed: Boolean(doc.paths?.[route]?.[method]) }).toEqual({ route, method, listed: true });
-    }
+  /** What @seriousme/openapi-schema-validator says of a document. */
+  function validation(doc: unknown): unknown {
     // The validator is an ES module: run it in node itself.
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'openapi-')), 'doc.json');
     fs.writeFileSync(file, JSON.stringify(doc));
@@ -127,7 +121,18 @@ describe('OpenAPI', () => {
       cwd: path.resolve(__dirname, '..', '..'),
       encoding: 'utf8',
     });
-    expect(JSON.parse(out)).toEqual({ valid: true, errors: null });
+    return JSON.parse(out);
+  }
+
+  test('/openapi.json is a valid OpenAPI 3 document listing every route of api.md', async () => {
+    const r = await client(api.url)('GET', '/openapi.json');
+    expect(r.status).toBe(200);
+    const doc = r.body;
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const [method, route] of CONTRACT_ROUTES) {
+      expect({ route, method, listed: Boolean(doc.paths?.[route]?.[method]) }).toEqual({ route, method, listed: true });
+    }
+    expect(validation(doc)).toEqual({ valid: true, errors: null });
   });
 
   test('documents problems, security and the 10,000-lead limit', async () => {
@@ -156,6 +161,124 @@ describe('OpenAPI', () => {
       '\\S',
     ]);
     expect(JSON.stringify(doc.paths['/v1/users'])).not.toContain('x-optional-body');
+  });
+
+  test('describes every SCIM route: the scimBearer token, bodies as scim+json or json, SCIM answers and errors', async () => {
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    expect(doc.components.securitySchemes.scimBearer).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      description: expect.stringContaining('npm run scim-token -- --workspace'),
+    });
+    const WAITS = '503';
+    // method, path, success status, the error statuses the route answers.
+    const routes: [string, string, string, string[]][] = [
+      ['get', '/scim/v2/ServiceProviderConfig', '200', ['401']],
+      ['get', '/scim/v2/ResourceTypes', '200', ['401']],
+      ['get', '/scim/v2/ResourceTypes/{id}', '200', ['400', '401', '404']],
+      ['get', '/scim/v2/Schemas', '200', ['401']],
+      ['get', '/scim/v2/Schemas/{id}', '200', ['400', '401', '404']],
+      ['get', '/scim/v2/Users', '200', ['400', '401']],
+      ['post', '/scim/v2/Users', '201', ['400', '401', '409', '413', '415', WAITS]],
+      ['post', '/scim/v2/Users/.search', '200', ['400', '401', '413', '415']],
+      ['get', '/scim/v2/Users/{id}', '200', ['400', '401', '404']],
+      ['put', '/scim/v2/Users/{id}', '200', ['400', '401', '404', '409', '413', '415', WAITS]],
+      ['patch', '/scim/v2/Users/{id}', '200', ['400', '401', '404', '409', '413', '415', WAITS]],
+      ['delete', '/scim/v2/Users/{id}', '204', ['400', '401', '404', '413', '415', WAITS]],
+    ];
+    const scimPaths = Object.keys(doc.paths).filter((p) => p.startsWith('/scim/'));
+    expect(scimPaths.sort()).toEqual([...new Set(routes.map(([, p]) => p))].sort());
+    for (const [method, route, success, errors] of routes) {
+      const op = doc.paths[route]?.[method];
+      expect({ route, method, listed: Boolean(op) }).toEqual({ route, method, listed: true });
+      expect({ route, method, tags: op.tags, security: op.security, summary: typeof op.summary }).toEqual({
+        route,
+        method,
+        tags: ['scim'],
+        security: [{ scimBearer: [] }],
+        summary: 'string',
+      });
+      expect({ route, method, statuses: Object.keys(op.responses).sort() }).toEqual({ route, method, statuses: [success, ...errors].sort() });
+      const ok = op.responses[success];
+      if (success === '204') expect(ok.content).toBeUndefined();
+      else expect({ route, method, types: Object.keys(ok.content) }).toEqual({ route, method, types: ['application/scim+json'] });
+      for (const status of errors) {
+        const answer = op.responses[status];
+        expect({ route, method, status, types: Object.keys(answer.content) }).toEqual({ route, method, status, types: ['application/scim+json'] });
+        const schema = answer.content['application/scim+json'].schema;
+        expect(Object.keys(schema.properties).sort()).toEqual(['detail', 'schemas', 'scimType', 'status']);
+        expect(schema.required.sort()).toEqual(['detail', 'schemas', 'status']);
+        expect(schema.properties.schemas.items.anyOf[0].enum).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+        expect(schema.properties.scimType.enum).toContain('uniqueness');
+      }
+      const params = (op.parameters ?? []).filter((p: { in: string }) => p.in === 'path');
+      expect(params.map((p: { name: string; required: boolean }) => [p.name, p.required])).toEqual(route.includes('{id}') ? [['id', true]] : []);
+      if (method === 'get' || method === 'delete') {
+        expect(op.requestBody).toBeUndefined();
+      } else {
+        expect(op.requestBody.required).toBe(true);
+        expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/scim+json']);
+      }
+    }
+
+    const list = doc.paths['/scim/v2/Users'].get;
+    expect(list.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort()).toEqual(
+      ['attributes', 'count', 'excludedAttributes', 'filter', 'sortBy', 'sortOrder', 'startIndex'].sort(),
+    );
+    const listed = list.responses['200'].content['application/scim+json'].schema;
+    expect(listed.properties.schemas.items.anyOf[0].enum).toEqual(['urn:ietf:params:scim:api:messages:2.0:ListResponse']);
+    expect(listed.properties.Resources.items.properties.userName).toEqual({ type: 'string' });
+
+    const create = doc.paths['/scim/v2/Users'].post;
+    const user = create.responses['201'].content['application/scim+json'].schema;
+    expect(user.properties.schemas.items.anyOf[0].enum).toEqual(['urn:ietf:params:scim:schemas:core:2.0:User']);
+    expect(user.required).toEqual(expect.arrayContaining(['schemas', 'id', 'userName', 'name', 'displayName', 'emails', 'active', 'meta']));
+    expect(create.requestBody.content['application/scim+json'].schema.required).toEqual(['userName']);
+    expect(create.requestBody.content['application/json']).toEqual(create.requestBody.content['application/scim+json']);
+    expect(create.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['attributes', 'excludedAttributes']);
+    const patch = doc.paths['/scim/v2/Users/{id}'].patch.requestBody.content['application/scim+json'].schema;
+    expect(patch.required.sort()).toEqual(['Operations', 'schemas']);
+    // The recursive attribute definitions of /Schemas are a component, so every $ref resolves.
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+    for (const ref of refs) expect({ ref, defined: Boolean(doc.components.schemas?.[ref]) }).toEqual({ ref, defined: true });
+  });
+
+  test('describes /metrics (Prometheus text, METRICS_TOKEN only when set) and /openapi.json; not /docs or preflights', async () => {
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    const metrics = doc.paths['/metrics'].get;
+    expect(Object.keys(metrics.responses)).toEqual(['200']);
+    expect(Object.keys(metrics.responses['200'].content)).toEqual(['text/plain; version=0.0.4']);
+    expect(metrics.security).toBeUndefined();
+    const self = doc.paths['/openapi.json'].get;
+    expect(Object.keys(self.responses['200'].content)).toEqual(['application/json']);
+    expect(self.security).toBeUndefined();
+    // It takes no query: a parameter is a 400 problem, as the document says.
+    expect(Object.keys(self.responses).sort()).toEqual(['200', '400']);
+    expect(Object.keys(self.responses['400'].content)).toEqual(['application/problem+json']);
+    expectProblem(await client(api.url)('GET', '/openapi.json?colour=red'), 400);
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs'))).toEqual([]);
+    expect(Object.values(doc.paths).filter((item) => 'options' in (item as object))).toEqual([]);
+
+    // With METRICS_TOKEN set the route says so, and its 401.
+    const app = buildServer({
+      prisma: api.prisma,
+      wizard: api.wizard,
+      health: async () => ({ database: true, temporal: true }),
+      config: { ...api.harness.config, METRICS_TOKEN: 'metrics-token-0123456789abcdef' },
+      logger: false,
+      webDir: '/nonexistent',
+    });
+    try {
+      await app.ready();
+      const guardedDoc = app.swagger() as { paths: Record<string, Record<string, any>> };
+      const guarded = guardedDoc.paths['/metrics']!.get;
+      expect(guarded.security).toEqual([{ metricsBearer: [] }]);
+      expect(Object.keys(guarded.responses).sort()).toEqual(['200', '401']);
+      expect(Object.keys(guarded.responses['401'].content)).toEqual(['application/problem+json']);
+      expect(validation(guardedDoc)).toEqual({ valid: true, errors: null });
+    } finally {
+      await app.close();
+    }
   });
 
   test('/docs serves the browsable page', async () => {
