@@ -138,6 +138,7 @@ export function registerMetrics(
     if (route === HOOK_ROUTE && request.method === 'POST') recordHrOffboarding('hook', offboardingResult(reply.statusCode));
   });
 
+  // buildServer registers this before @fastify/swagger loads, so the plugin never sees it: api/server.ts describes it.
   app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (request, reply) => {
     if (deps.token !== undefined && !bearerMatches(request.headers.authorization, deps.token)) {
       throw new HttpProblem(401, 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.', { 'www-authenticate': 'Bearer' });

@@ -13,11 +13,13 @@ import fastifySwagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { Client } from '@temporalio/client';
+import { z } from 'zod';
 import { createWizardClient } from '../client/wizard-client';
 import type { Config } from '../infra/config';
 import { loggerOptions } from '../infra/logger';
@@ -32,8 +34,8 @@ import { acceptToken, authenticate, requireRole, tokenHashOf, type AuthContext }
 import { plausibleId } from './directory/common';
 import { BODY_LIMIT, type ApiDeps } from './deps';
 import { BadInput } from '../domain/errors';
-import { clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
-import { NoQuery } from '../domain/schemas';
+import { NoQuery, Problem } from '../domain/schemas';
+import { PROBLEM_CONTENT_TYPE, clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
 import { eventRoutes } from './routes/events';
@@ -157,6 +159,23 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   const OPTIONAL_BODY = 'x-optional-body';
+  // GET /metrics (registerMetrics, above) is added before @fastify/swagger loads, so the plugin never
+  // sees it: transformObject describes it, needing METRICS_TOKEN when the server has one, as registerMetrics does.
+  const metricsToken = deps.config.METRICS_TOKEN !== undefined;
+  const metricsAnswers = {
+    200: {
+      description: 'The metrics, in the Prometheus text exposition format.',
+      content: { 'text/plain; version=0.0.4': { schema: z.string() } },
+    },
+    ...(metricsToken
+      ? {
+          401: {
+            description: 'No Authorization: Bearer <METRICS_TOKEN>, or another token (WWW-Authenticate: Bearer).',
+            content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
+          },
+        }
+      : {}),
+  };
   void app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -173,6 +192,14 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token of one user of one workspace.' },
+          scimBearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              "A workspace's SCIM token, made by `npm run scim-token -- --workspace X` (printed on its last line); " +
+              'good for /scim/v2 of that workspace only, as a user token is for /v1 only.',
+          },
+          ...(metricsToken ? { metricsBearer: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN this server is configured with.' } } : {}),
           hookSignature: {
             type: 'apiKey',
             in: 'header',
@@ -189,7 +216,40 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return config?.optionalBody ? { ...out, schema: { ...out.schema, [OPTIONAL_BODY]: true } } : out;
     },
     transformObject: (doc) => {
-      const openapiObject = (doc as { openapiObject: { paths?: Record<string, unknown> } }).openapiObject;
+      // Schemas registered with an id (the recursive SCIM attribute, domain/scim.ts) as components, where
+      // the routes' $refs point; only those the routes use (every id comes in an input and an output form).
+      const openapiObject = jsonSchemaTransformObject(doc) as { paths?: Record<string, unknown>; components: { schemas?: Record<string, unknown> } };
+      const components = openapiObject.components.schemas ?? {};
+      const refsIn = (v: unknown) => [...JSON.stringify(v).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+      const used = new Set<string>();
+      for (const pending = refsIn(openapiObject.paths ?? {}); pending.length > 0; ) {
+        const id = pending.pop()!;
+        if (used.has(id)) continue;
+        used.add(id);
+        pending.push(...refsIn(components[id] ?? {}));
+      }
+      for (const id of Object.keys(components)) if (!used.has(id)) delete components[id];
+      const metrics = jsonSchemaTransform({
+        ...doc,
+        url: '/metrics',
+        route: { method: 'GET', url: '/metrics', handler: () => undefined },
+        schema: { response: metricsAnswers },
+      }).schema;
+      openapiObject.paths = {
+        ...openapiObject.paths,
+        '/metrics': {
+          get: {
+            tags: ['system'],
+            summary: 'Prometheus metrics',
+            description:
+              'HTTP requests by method, route pattern and status; Node process metrics; crm_wizards and crm_wizards_attention ' +
+              'by status and step; crm_hr_offboardings_received_total by source and result. Counts only: no personal data, ' +
+              'no workspace labels.',
+            ...(metricsToken ? { security: [{ metricsBearer: [] }] } : {}),
+            responses: metrics.response,
+          },
+        },
+      };
       for (const item of Object.values(openapiObject.paths ?? {})) {
         for (const op of Object.values(item as Record<string, Record<string, unknown>>)) {
           if (!op || typeof op !== 'object' || !(OPTIONAL_BODY in op)) continue;
@@ -230,8 +290,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   if (codec) void app.register(async (scope) => codecRoutes(scope, { codec, origins: parseOrigins(deps.config.CODEC_CORS_ORIGINS) }));
   // Its own scope: the hook reads raw bytes with its own body parser.
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
-  // Its own scope too: SCIM tokens, application/scim+json, SCIM errors.
-  void app.register(async (scope) => scimRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps), { prefix: SCIM_PREFIX });
+  // Its own scope too: SCIM tokens, application/scim+json, SCIM errors. Its handlers read raw
+  // input (its schemas only describe it, api/scim/index.ts): no zod types there.
+  void app.register(async (scope) => scimRoutes(scope, deps), { prefix: SCIM_PREFIX });
 
   const webDir = deps.webDir ?? path.resolve(__dirname, '..', 'web', 'dist');
   if (fs.existsSync(path.join(webDir, 'index.html'))) {

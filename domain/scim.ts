@@ -74,6 +74,11 @@ export const ScimUserInput = z.looseObject({
     .optional(),
   emails: z.array(ScimEmail).max(20).nullable().optional(),
   active: ScimBoolean.optional(),
+}).meta({
+  description:
+    "A SCIM User. userName is the user's email address; the name is displayName, else name.formatted, else name.givenName " +
+    'and name.familyName; emails is read-only (it is the userName); booleans may be strings ("False"). Attribute names are ' +
+    'read in any case; attributes not kept here are ignored.',
 });
 export type ScimUserInput = z.infer<typeof ScimUserInput>;
 
@@ -85,14 +90,65 @@ export const ScimPatchOperation = z.looseObject({
 export const ScimPatchBody = z.looseObject({
   schemas: z.array(z.string()).refine((s) => s.includes(SCIM.PatchOp), `must include ${SCIM.PatchOp}`),
   Operations: z.array(ScimPatchOperation).min(1).max(100),
+}).meta({
+  description:
+    `A PatchOp message (RFC 7644 §3.5.2); schemas must include ${SCIM.PatchOp}. op is add, replace or remove in any case; ` +
+    'an operation without a path takes an object of attributes as its value (Okta\'s {"value": {"active": false}}). ' +
+    'Operations on attributes not kept here change nothing; names are read in any case.',
 });
 export type ScimPatchBody = z.infer<typeof ScimPatchBody>;
 
 /** GET /Users query (RFC 7644 §3.4.2): 1-based startIndex, count clamped to SCIM_MAX_RESULTS. */
 export const ScimListQuery = z.looseObject({
-  filter: Text.max(2_000).optional(),
-  startIndex: z.coerce.number().int().optional(),
-  count: z.coerce.number().int().optional(),
+  filter: Text.max(2_000)
+    .optional()
+    .meta({
+      description:
+        'A SCIM filter: eq, joined by and, on userName, externalId, emails.value and emails[type eq "work"].value ' +
+        '(attribute names in any case); anything else is 400 invalidFilter.',
+    }),
+  startIndex: z.coerce.number().int().optional().meta({ description: 'The 1-based index of the first user to return (default 1; below 1 reads as 1).' }),
+  count: z.coerce
+    .number()
+    .int()
+    .optional()
+    .meta({ description: `How many users to return at most (default and largest ${SCIM_MAX_RESULTS}; below 0 reads as 0).` }),
+});
+
+/** `attributes` / `excludedAttributes` (RFC 7644 §3.9): which attributes of the Users answered leave (api/scim/attributes.ts). */
+export const ScimAttributesQuery = z.looseObject({
+  attributes: z.string().optional().meta({
+    description:
+      'Comma-separated attribute names to return, and only those (names in any case, with or without the User schema URN; ' +
+      '`name.formatted` names a sub-attribute). `schemas` and `id` are always returned.',
+  }),
+  excludedAttributes: z.string().optional().meta({
+    description: 'Comma-separated attribute names to leave out (named as in `attributes`); ignored when `attributes` is given.',
+  }),
+});
+
+const ignoredSort = 'Accepted and ignored: sorting is not supported (ServiceProviderConfig sort.supported is false); users come in the order they were created.';
+
+/**
+ * The whole query of GET /Users as the OpenAPI document shows it: the list (ScimListQuery, which
+ * users.ts parses), the attributes (attributes.ts) and sorting, which is ignored.
+ */
+export const ScimUsersQuery = ScimListQuery.extend({
+  ...ScimAttributesQuery.shape,
+  sortBy: z.string().optional().meta({ description: ignoredSort }),
+  sortOrder: z.string().optional().meta({ description: ignoredSort }),
+});
+
+/** A SearchRequest (RFC 7644 §3.4.3), the body of POST /Users/.search: GET /Users's query as a JSON object (read by api/scim/index.ts searchQuery). */
+export const ScimSearchRequest = ScimUsersQuery.extend({
+  schemas: z.array(z.string()).optional(),
+  attributes: z.union([z.array(z.string()), z.string()]).optional().meta({ description: 'As the `attributes` query parameter: a list of names, or a comma-separated string.' }),
+  excludedAttributes: z
+    .union([z.array(z.string()), z.string()])
+    .optional()
+    .meta({ description: 'As the `excludedAttributes` query parameter: a list of names, or a comma-separated string.' }),
+}).meta({
+  description: 'What GET /Users reads from its query, as a JSON object. Member names are read in any case; other members are ignored.',
 });
 
 export const ScimMeta = z.object({
@@ -179,6 +235,7 @@ export interface ScimAttribute {
   canonicalValues?: string[];
   subAttributes?: ScimAttribute[];
 }
+/** Named (`ScimAttribute`): it contains itself, so the OpenAPI document holds it as a component that refers to itself. */
 export const ScimAttributeSchema: z.ZodType<ScimAttribute> = z.lazy(() =>
   z.object({
     name: z.string(),
@@ -193,7 +250,7 @@ export const ScimAttributeSchema: z.ZodType<ScimAttribute> = z.lazy(() =>
     canonicalValues: z.array(z.string()).optional(),
     subAttributes: z.array(ScimAttributeSchema).optional(),
   }),
-);
+).meta({ id: 'ScimAttribute' });
 
 export const ScimSchemaDefinition = z.object({
   schemas: z.tuple([z.literal(SCIM.Schema)]),

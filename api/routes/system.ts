@@ -1,5 +1,7 @@
 // Health and the OpenAPI document.
-import { Health } from '../../domain/schemas';
+import { z } from 'zod';
+import { Health, Problem } from '../../domain/schemas';
+import { PROBLEM_CONTENT_TYPE } from '../problems';
 import type { ApiDeps } from '../deps';
 import type { Api } from './common';
 
@@ -34,7 +36,23 @@ export function systemRoutes(app: Api, deps: ApiDeps): void {
     openapi = JSON.stringify(app.swagger());
   });
   app.get('/openapi.json', {
-    schema: { hide: true },
+    schema: {
+      tags: ['system'],
+      summary: 'This OpenAPI document (no token needed)',
+      response: {
+        200: {
+          description: 'The OpenAPI 3.0.3 document of this server, the same bytes for its whole life.',
+          content: {
+            'application/json': {
+              // Sent as the JSON text made once (below), which no serializer touches: typed `unknown` so that text passes.
+              schema: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.looseObject({})) }) as z.ZodType<unknown>,
+            },
+          },
+        },
+        // No query: any parameter is 400 (server.ts).
+        400: { description: 'A query parameter: this route takes none.', content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } } },
+      },
+    },
     handler: async (_req, reply) => {
       openapi ??= JSON.stringify(app.swagger());
       return reply.type('application/json; charset=utf-8').send(openapi);

@@ -1,21 +1,97 @@
 // The SCIM 2.0 service provider (api.md "SCIM 2.0"), registered under
 // /scim/v2 in its own scope: its own bearer tokens (auth.ts), its own body
 // type (application/scim+json, application/json too), and every refusal as a
-// SCIM error (errors.ts). Described by its own discovery endpoints, not by
-// the v1 OpenAPI document (hidden there).
-import type { FastifyReply, FastifyRequest } from 'fastify';
+// SCIM error (errors.ts). Described by its own discovery endpoints and by the
+// OpenAPI document too (tag scim).
+//
+// The route schemas below only describe: the handlers read the raw query,
+// params and body themselves (users.ts) and answer every refusal as a SCIM
+// error, so this scope's validator compiler accepts everything and writes
+// nothing back, and every body leaves through sendScim, whose own serializer
+// (reply.serializer, which Fastify's reply.js uses before any response
+// schema's) writes it as it is. Describing the routes on the routes keeps one
+// place to change; building these paths by hand in the swagger
+// transformObject would be a second copy of the route table.
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import { z } from 'zod';
 import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
-import type { Api } from '../routes/common';
-import { SCIM, scimError } from '../../domain/scim';
+import {
+  SCIM,
+  SCIM_CONTENT_TYPE,
+  ScimAttributesQuery,
+  ScimError,
+  ScimPatchBody,
+  ScimResourceType,
+  ScimSchemaDefinition,
+  ScimSearchRequest,
+  ScimServiceProviderConfig,
+  ScimUser,
+  ScimUserInput,
+  ScimUsersQuery,
+  scimError,
+  scimListOf,
+} from '../../domain/scim';
 import { projected } from './attributes';
 import { authenticateScim, type ScimAuth } from './auth';
 import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery';
 import { ScimProblem, scimErrorHandler, sendScim } from './errors';
 import { scimBase, usersService } from './users';
 
+// ---- The OpenAPI description ----
 
-const hidden = { schema: { hide: true } } as const;
+const REFUSALS: Record<number, string> = {
+  401: 'No SCIM token, or one that is not valid (WWW-Authenticate: Bearer realm="scim").',
+  404: 'No such resource here (a user of another workspace, or one deleted over SCIM, is not found either).',
+  409: 'The userName is another user\'s in this workspace (scimType uniqueness).',
+  413: 'The body is larger than 10 MB.',
+  415: 'The body is neither application/scim+json nor application/json.',
+  503:
+    'The user\'s deletion wizard did not answer within 10 seconds (Retry-After says when to try again); ' +
+    'a later GET shows whether the change applied.',
+};
+
+// Why a route answers 400, with the scimType each reason carries.
+const BAD_URL = 'the URL is not well-formed percent-encoded UTF-8';
+const BAD_QUERY = 'a filter this service does not support (invalidFilter), or a filter, startIndex or count it cannot read (invalidValue)';
+const BAD_BODY = 'the body is not JSON or not a JSON object (invalidSyntax), or a value in it is not what SCIM expects (invalidValue)';
+const REFUSED_CHANGE = 'a business rule refuses the change, such as deactivating the last owner (mutability)';
+
+/** The SCIM errors a route answers (RFC 7644 §3.12), as OpenAPI responses; a 400 says the reasons it has. */
+function refusals(codes: number[], why400: string[] = [BAD_URL]) {
+  return Object.fromEntries(
+    codes.map((code) => [
+      code,
+      {
+        description: code === 400 ? `Refused: ${why400.join('; ')}.` : REFUSALS[code]!,
+        content: { [SCIM_CONTENT_TYPE]: { schema: ScimError } },
+      },
+    ]),
+  );
+}
+
+function answer(schema: z.ZodType, description: string) {
+  return { description, content: { [SCIM_CONTENT_TYPE]: { schema } } };
+}
+
+const PROJECTED = ' With `attributes` or `excludedAttributes`, only the attributes asked for (and always `schemas` and `id`).';
+const UserList = scimListOf(ScimUser);
+const UserId = z.object({ id: z.string().meta({ description: 'The user\'s id (the `id` of its User resource).' }) });
+const WITH_BODY = ['application/scim+json', 'application/json'];
+const WAITS = 503;
+
+/** A SCIM route's schema: tag scim, the scimBearer token, SCIM bodies. */
+function scimRoute(summary: string, schema: FastifySchema): { schema: FastifySchema } {
+  return {
+    schema: {
+      tags: ['scim'],
+      summary,
+      security: [{ scimBearer: [] }],
+      ...(schema.body ? { consumes: WITH_BODY } : {}),
+      ...schema,
+    },
+  };
+}
 
 /** The SearchRequest attributes (RFC 7644 §3.4.3), by their lower case: names are case-insensitive (RFC 7643 §2.1). */
 const SEARCH_KEYS = new Map(
@@ -43,7 +119,7 @@ function searchQuery(body: unknown): Record<string, unknown> {
   return query;
 }
 
-export function scimRoutes(app: Api, deps: ApiDeps): void {
+export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const users = usersService(deps);
   const authOf = new WeakMap<FastifyRequest, ScimAuth>();
   const auth = (req: FastifyRequest): ScimAuth => {
@@ -52,6 +128,8 @@ export function scimRoutes(app: Api, deps: ApiDeps): void {
     return a;
   };
 
+  // The schemas describe; the handlers validate (see the top of this file).
+  app.setValidatorCompiler(() => () => true);
   app.setErrorHandler(scimErrorHandler);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/scim+json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
@@ -67,17 +145,49 @@ export function scimRoutes(app: Api, deps: ApiDeps): void {
   );
 
   // ---- Discovery ----
-  app.get('/ServiceProviderConfig', hidden, async (req, reply) => sendScim(reply, 200, serviceProviderConfig(scimBase(req))));
-  app.get('/ResourceTypes', hidden, async (req, reply) => sendScim(reply, 200, listOf([userResourceType(scimBase(req))])));
-  app.get('/ResourceTypes/:id', hidden, async (req, reply) => {
-    if ((req.params as { id: string }).id !== 'User') throw new ScimProblem(404, 'The only resource type here is User.');
-    return sendScim(reply, 200, userResourceType(scimBase(req)));
-  });
-  app.get('/Schemas', hidden, async (req, reply) => sendScim(reply, 200, listOf([userSchema(scimBase(req))])));
-  app.get('/Schemas/:id', hidden, async (req, reply) => {
-    if ((req.params as { id: string }).id !== SCIM.User) throw new ScimProblem(404, `The only schema here is ${SCIM.User}.`);
-    return sendScim(reply, 200, userSchema(scimBase(req)));
-  });
+  app.get(
+    '/ServiceProviderConfig',
+    scimRoute('What this service provider supports (RFC 7644 §5)', {
+      response: { 200: answer(ScimServiceProviderConfig, 'PATCH and filter yes; bulk, sort, etag and password changes no.'), ...refusals([401]) },
+    }),
+    async (req, reply) => sendScim(reply, 200, serviceProviderConfig(scimBase(req))),
+  );
+  app.get(
+    '/ResourceTypes',
+    scimRoute('The resource types served: User only', {
+      response: { 200: answer(scimListOf(ScimResourceType), 'A ListResponse of the one resource type, User.'), ...refusals([401]) },
+    }),
+    async (req, reply) => sendScim(reply, 200, listOf([userResourceType(scimBase(req))])),
+  );
+  app.get(
+    '/ResourceTypes/:id',
+    scimRoute('One resource type (User)', {
+      params: z.object({ id: z.string().meta({ description: '`User`, the only resource type here.' }) }),
+      response: { 200: answer(ScimResourceType, 'The User resource type.'), ...refusals([400, 401, 404]) },
+    }),
+    async (req, reply) => {
+      if ((req.params as { id: string }).id !== 'User') throw new ScimProblem(404, 'The only resource type here is User.');
+      return sendScim(reply, 200, userResourceType(scimBase(req)));
+    },
+  );
+  app.get(
+    '/Schemas',
+    scimRoute('The schemas served: the core User schema, with the attributes kept here', {
+      response: { 200: answer(scimListOf(ScimSchemaDefinition), 'A ListResponse of the one schema, User.'), ...refusals([401]) },
+    }),
+    async (req, reply) => sendScim(reply, 200, listOf([userSchema(scimBase(req))])),
+  );
+  app.get(
+    '/Schemas/:id',
+    scimRoute('One schema (the core User schema)', {
+      params: z.object({ id: z.string().meta({ description: `\`${SCIM.User}\`, the only schema here.` }) }),
+      response: { 200: answer(ScimSchemaDefinition, 'The core User schema.'), ...refusals([400, 401, 404]) },
+    }),
+    async (req, reply) => {
+      if ((req.params as { id: string }).id !== SCIM.User) throw new ScimProblem(404, `The only schema here is ${SCIM.User}.`);
+      return sendScim(reply, 200, userSchema(scimBase(req)));
+    },
+  );
 
   // ---- Users ----
   // Every answer that carries Users honours `attributes` / `excludedAttributes` (RFC 7644 §3.9).
@@ -85,26 +195,96 @@ export function scimRoutes(app: Api, deps: ApiDeps): void {
     const list = await users.list(auth(req), query, scimBase(req));
     return sendScim(reply, 200, { ...list, Resources: list.Resources.map((u) => projected(u, query)) });
   };
-  app.get('/Users', hidden, async (req, reply) => listed(req, reply, req.query));
+  const LISTED = answer(UserList, `A ListResponse of the workspace's users, in the order they were created.${PROJECTED}`);
+  app.get(
+    '/Users',
+    scimRoute('List or filter the workspace\'s users', {
+      querystring: ScimUsersQuery,
+      response: { 200: LISTED, ...refusals([400, 401], [BAD_QUERY]) },
+    }),
+    async (req, reply) => listed(req, reply, req.query),
+  );
   // RFC 7644 §3.4.3: the same query as a SearchRequest body.
-  app.post('/Users/.search', hidden, async (req, reply) => listed(req, reply, searchQuery(req.body)));
-  app.post('/Users', hidden, async (req, reply) => {
-    const created = await users.create(auth(req), req.body, scimBase(req));
-    reply.header('location', created.meta.location);
-    return sendScim(reply, 201, projected(created, req.query));
-  });
+  app.post(
+    '/Users/.search',
+    scimRoute('List or filter the workspace\'s users, the query as a SearchRequest body', {
+      body: ScimSearchRequest,
+      response: { 200: LISTED, ...refusals([400, 401, 413, 415], [BAD_BODY, BAD_QUERY]) },
+    }),
+    async (req, reply) => listed(req, reply, searchQuery(req.body)),
+  );
+  app.post(
+    '/Users',
+    scimRoute('Create a user (an ACTIVE MEMBER; created inactive, it is offboarded at once)', {
+      description:
+        'A userName deleted over SCIM whose deletion wizard is not finished brings that user back ' +
+        '(active unless the body says otherwise) instead of 409.',
+      querystring: ScimAttributesQuery,
+      body: ScimUserInput,
+      response: {
+        201: answer(ScimUser, `The user created, its URL in Location.${PROJECTED}`),
+        ...refusals([400, 401, 409, 413, 415, WAITS], [`${BAD_BODY}; userName must be an email address`, REFUSED_CHANGE]),
+      },
+    }),
+    async (req, reply) => {
+      const created = await users.create(auth(req), req.body, scimBase(req));
+      reply.header('location', created.meta.location);
+      return sendScim(reply, 201, projected(created, req.query));
+    },
+  );
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
-  app.get('/Users/:id', hidden, async (req, reply) =>
-    sendScim(reply, 200, projected(await users.get(auth(req), idOf(req), scimBase(req)), req.query)),
+  const THE_USER = answer(ScimUser, `The user.${PROJECTED}`);
+  app.get(
+    '/Users/:id',
+    scimRoute('Read a user', { params: UserId, querystring: ScimAttributesQuery, response: { 200: THE_USER, ...refusals([400, 401, 404]) } }),
+    async (req, reply) => sendScim(reply, 200, projected(await users.get(auth(req), idOf(req), scimBase(req)), req.query)),
   );
-  app.put('/Users/:id', hidden, async (req, reply) =>
-    sendScim(reply, 200, projected(await users.replace(auth(req), idOf(req), req.body, scimBase(req)), req.query)),
+  app.put(
+    '/Users/:id',
+    scimRoute('Replace a user (active false offboards, active true before CONFIRM cancels that)', {
+      description:
+        'Setting active to false starts the user\'s deletion wizard (or joins the open one) and freezes the user; ' +
+        'active true before the wizard\'s CONFIRM cancels the wizard the identity provider started.',
+      params: UserId,
+      querystring: ScimAttributesQuery,
+      body: ScimUserInput,
+      response: {
+        200: answer(ScimUser, `The whole user as it is now.${PROJECTED}`),
+        ...refusals([400, 401, 404, 409, 413, 415, WAITS], [BAD_BODY, REFUSED_CHANGE, BAD_URL]),
+      },
+    }),
+    async (req, reply) => sendScim(reply, 200, projected(await users.replace(auth(req), idOf(req), req.body, scimBase(req)), req.query)),
   );
-  app.patch('/Users/:id', hidden, async (req, reply) =>
-    sendScim(reply, 200, projected(await users.patch(auth(req), idOf(req), req.body, scimBase(req)), req.query)),
+  app.patch(
+    '/Users/:id',
+    scimRoute('Change a user with PatchOp operations (active false offboards, active true before CONFIRM cancels that)', {
+      description: 'Deactivating or reactivating works as in PUT.',
+      params: UserId,
+      querystring: ScimAttributesQuery,
+      body: ScimPatchBody,
+      response: {
+        200: answer(ScimUser, `The whole user as it is now.${PROJECTED}`),
+        ...refusals(
+          [400, 401, 404, 409, 413, 415, WAITS],
+          [BAD_BODY, 'an operation or a path this service does not read (invalidSyntax, invalidPath, noTarget)', REFUSED_CHANGE, BAD_URL],
+        ),
+      },
+    }),
+    async (req, reply) => sendScim(reply, 200, projected(await users.patch(auth(req), idOf(req), req.body, scimBase(req)), req.query)),
   );
-  app.delete('/Users/:id', hidden, async (req, reply) => {
-    await users.remove(auth(req), idOf(req));
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/Users/:id',
+    scimRoute('Delete a user: offboards it as deactivation does; from then on it is 404 here', {
+      params: UserId,
+      // 413 and 415: a DELETE may carry a body, which is read (and then ignored).
+      response: {
+        204: z.undefined().meta({ description: 'Deleted: the user\'s deletion wizard is started or joined.' }),
+        ...refusals([400, 401, 404, 413, 415, WAITS], [BAD_URL, REFUSED_CHANGE]),
+      },
+    }),
+    async (req, reply) => {
+      await users.remove(auth(req), idOf(req));
+      return reply.code(204).send();
+    },
+  );
 }
