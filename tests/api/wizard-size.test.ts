@@ -1,0 +1,101 @@
+// A wizard carries its view (the Deletion: every automation, integration and
+// label it lists, with their distributions) through Temporal, whose payloads
+// have limits (2 MB each, 4 MB to a workflow task's answer). Past them a
+// workflow task fails on every try: the wizard was stuck for good, cancel
+// included (found by the contract audit: 9,000 shared labels). Now a wizard
+// that would not fit does not open (422, saying why), and a step whose
+// choices would not fit is refused (422); the wizard goes on.
+import { randomUUID } from 'node:crypto';
+import { STEP_BODY_MAX_BYTES, WIZARD_VIEW_MAX_BYTES } from '../../domain/wizard-size';
+import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let api: TestApi;
+let ws: TestWorkspace;
+let owner: Call;
+
+beforeAll(async () => {
+  api = await startTestApi({ worker: true });
+  ws = await makeWorkspace(api.prisma, { owner: 'OWNER', bea: 'MEMBER' });
+  owner = client(api.url, await tokenOf(api.prisma, ws, 'owner'));
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const id = (h: string) => ws.users[h]!.id;
+
+async function member(name: string): Promise<string> {
+  const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name, email: `${name}-${randomUUID().slice(0, 8)}@${ws.slug}.test`, role: 'MEMBER' } });
+  return u.id;
+}
+
+test('a user named by more labels than one wizard can carry: the start is 422 saying so, nothing changes, and the preview says it first', async () => {
+  const leaver = await member('labelled');
+  // 6,000 shared labels with names of 190 characters: about 1.6 MB of view.
+  const names = Array.from({ length: 6_000 }, (_, i) => `${i} `.padEnd(190, 'x'));
+  await api.prisma.label.createMany({ data: names.map((name) => ({ workspaceId: ws.id, name, visibility: 'SHARED' as const, ownerId: leaver })) });
+
+  const preview = await owner('GET', `/v1/users/${leaver}/deletion-preview`);
+  expect(preview.status).toBe(200);
+  expect(preview.body.blockers.map((b: { code: string }) => b.code)).toEqual(['TOO_BIG']);
+
+  const r = await owner('POST', `/v1/users/${leaver}/deletion`, {});
+  expectProblem(r, 422);
+  expect(r.body.detail).toMatch(/6000 labels.*more than one wizard can carry/);
+  // Nothing changed: the user is ACTIVE, no wizard is open.
+  expect((await owner('GET', `/v1/users/${leaver}`)).body.status).toBe('ACTIVE');
+  expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: leaver, status: 'IN_PROGRESS' } })).toBe(0);
+
+  // With fewer labels the same user's wizard opens, and cancels.
+  await api.prisma.label.deleteMany({ where: { ownerId: leaver, name: { in: names.slice(1_000) } } });
+  const opened = await owner('POST', `/v1/users/${leaver}/deletion`, {});
+  expect(opened.status).toBe(201);
+  expect(opened.body.labels).toHaveLength(1_000);
+  expect((await owner('POST', `/v1/deletions/${opened.body.id}/cancel`, {})).status).toBe(200);
+}, 120_000);
+
+test('a step whose choices would make the wizard too big to carry is 422; the wizard stays at its step, takes a smaller body and cancels', async () => {
+  const leaver = await member('routed');
+  // 2,500 shared labels (about 0.7 MB of view), 70 colleagues, and 400 automations that route to
+  // the leaver and one colleague: the wizard opens, its suggestions taken it stays under 1 MB.
+  await api.prisma.label.createMany({
+    data: Array.from({ length: 2_500 }, (_, i) => ({ workspaceId: ws.id, name: `${i} `.padEnd(190, 'x'), visibility: 'SHARED' as const, ownerId: leaver })),
+  });
+  const colleagues: string[] = [];
+  for (let i = 0; i < 70; i++) colleagues.push(await member(`colleague${i}`));
+  const automations = Array.from({ length: 400 }, () => randomUUID());
+  await api.prisma.automation.createMany({ data: automations.map((a, i) => ({ id: a, workspaceId: ws.id, name: `Routing ${i}` })) });
+  await api.prisma.automationMember.createMany({
+    data: automations.flatMap((automationId) => [
+      { automationId, userId: leaver, weight: 50, position: 0 },
+      { automationId, userId: colleagues[0]!, weight: 50, position: 1 },
+    ]),
+  });
+  const started = await owner('POST', `/v1/users/${leaver}/deletion`, {});
+  expect(started.status).toBe(201);
+  const d = started.body.id as string;
+  expect((await owner('POST', `/v1/deletions/${d}/leads`, { targetUserId: id('bea') })).status).toBe(202);
+  await eventually(async () => ((await owner('GET', `/v1/deletions/${d}`)).body.step === 'AUTOMATIONS' ? true : undefined), 60_000, 'the move');
+
+  // Every automation to all 70 colleagues: a body the API hands to the wizard (under 1.5 MB), which
+  // would leave a view of over 2 MB: more than Temporal takes in one payload.
+  const everyone = colleagues.map((userId, i) => ({ userId, weight: i < 30 ? 2 : 1 }));
+  const wide = { overrides: automations.map((automationId) => ({ automationId, distribution: everyone })) };
+  expect(JSON.stringify(wide).length).toBeGreaterThan(WIZARD_VIEW_MAX_BYTES);
+  expect(JSON.stringify(wide).length).toBeLessThan(STEP_BODY_MAX_BYTES);
+  const refused = await owner('POST', `/v1/deletions/${d}/automations`, wide);
+  expectProblem(refused, 422);
+  expect(refused.body.detail).toMatch(/more than one wizard can carry/);
+  // Nothing changed: still at AUTOMATIONS, every automation as it was.
+  expect((await owner('GET', `/v1/deletions/${d}`)).body).toMatchObject({ step: 'AUTOMATIONS', attention: null });
+  expect(await api.prisma.automationMember.count({ where: { automationId: { in: automations } } })).toBe(800);
+
+  // The suggestions (each automation to the colleague alone) fit: the step applies, and the next ones.
+  const ok = await owner('POST', `/v1/deletions/${d}/automations`, { overrides: [] });
+  expect(ok.status).toBe(200);
+  expect(ok.body.step).toBe('INTEGRATIONS');
+  expect((await owner('POST', `/v1/deletions/${d}/integrations`, { overrides: [] })).body.step).toBe('LABELS');
+  expect((await owner('POST', `/v1/deletions/${d}/labels`, { replacements: [] })).body.step).toBe('CONFIRM');
+  expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+}, 180_000);
