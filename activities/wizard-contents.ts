@@ -7,6 +7,7 @@ import { startDeletionBlockers } from '../domain/rules';
 import type { DeletionPreview, Role } from '../domain/schemas';
 import { openedView, type OpenedContext } from '../domain/wizard-state';
 import { notInWorkspace } from '../domain/errors';
+import { openingSizeProblem } from '../domain/wizard-size';
 import { namingUser, routingWithUser, type Db, type Tx } from './shared';
 
 export type WizardContents = Omit<OpenedContext, 'user' | 'startedAt'>;
@@ -77,6 +78,7 @@ export async function deletionPreview(
           target: user,
           activeOwnerCount,
           openWizard: open !== null,
+          tooBig: openingSizeProblem(view),
         }),
       };
     },

@@ -3,6 +3,7 @@ import type { Prisma } from '../generated/prisma/client';
 import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
 import { refusalFailure } from '../domain/refusal';
+import { openingSizeProblem } from '../domain/wizard-size';
 import { alreadyDone, onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
 
@@ -60,6 +61,9 @@ export function wizardRecordActivities(prisma: Db) {
           },
           now.toISOString(),
         );
+        // Too big to carry: nothing written (the transaction rolls back the user's status too).
+        const tooBig = openingSizeProblem(view);
+        if (tooBig) throw refusalFailure(tooBig);
         await tx.deletion.create({
           data: {
             id: input.deletionId,

@@ -398,20 +398,28 @@ describe('startDeletionBlockers', () => {
   const codes = (args: Parameters<typeof startDeletionBlockers>[0]) => startDeletionBlockers(args).map((b) => b.code);
 
   it('lists every reason, each with a stable code, and none when a new wizard would open', () => {
-    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: false })).toEqual([]);
-    expect(codes({ actorUserId: 'u2', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: false })).toEqual(['SELF']);
-    expect(codes({ actorUserId: 'o1', actorRole: 'OWNER', target: owner, activeOwnerCount: 1, openWizard: false })).toEqual([
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: false, tooBig: null })).toEqual([]);
+    expect(codes({ actorUserId: 'u2', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: false, tooBig: null })).toEqual(['SELF']);
+    expect(codes({ actorUserId: 'o1', actorRole: 'OWNER', target: owner, activeOwnerCount: 1, openWizard: false, tooBig: null })).toEqual([
       'SELF',
       'LAST_OWNER',
     ]);
-    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: owner, activeOwnerCount: 2, openWizard: false })).toEqual(['ROLE']);
-    expect(codes({ actorUserId: 'a1', actorRole: 'OWNER', target: owner, activeOwnerCount: 2, openWizard: false })).toEqual([]);
-    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: true })).toEqual([
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: owner, activeOwnerCount: 2, openWizard: false, tooBig: null })).toEqual(['ROLE']);
+    expect(codes({ actorUserId: 'a1', actorRole: 'OWNER', target: owner, activeOwnerCount: 2, openWizard: false, tooBig: null })).toEqual([]);
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: member, activeOwnerCount: 1, openWizard: true, tooBig: null })).toEqual([
       'ALREADY_BEING_DELETED',
     ]);
     const pending = { ...member, status: 'PENDING_DELETION' } as const;
-    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: pending, activeOwnerCount: 1, openWizard: false })).toEqual([
+    expect(codes({ actorUserId: 'a1', actorRole: 'ADMIN', target: pending, activeOwnerCount: 1, openWizard: false, tooBig: null })).toEqual([
       'ALREADY_BEING_DELETED',
+    ]);
+    const tooBig = { kind: 'RuleViolation', message: 'too big' } as const;
+    expect(codes({ actorUserId: 'o1', actorRole: 'ADMIN', target: owner, activeOwnerCount: 1, openWizard: true, tooBig })).toEqual([
+      'ALREADY_BEING_DELETED',
+      'SELF',
+      'ROLE',
+      'LAST_OWNER',
+      'TOO_BIG',
     ]);
   });
 
@@ -424,12 +432,12 @@ describe('startDeletionBlockers', () => {
       [null, null, owner, 1],
       ['a1', 'ADMIN', member, 1],
     ] as const) {
-      const first = startDeletionBlockers({ actorUserId, actorRole, target, activeOwnerCount, openWizard: false })[0];
+      const first = startDeletionBlockers({ actorUserId, actorRole, target, activeOwnerCount, openWizard: false, tooBig: null })[0];
       expect(startDeletionProblem({ actorUserId, actorRole, target, activeOwnerCount })).toEqual(first ? rule(first.message) : null);
     }
   });
 
   it('HR and identity providers (no actor role) are never refused for ROLE', () => {
-    expect(codes({ actorUserId: null, target: owner, activeOwnerCount: 2, openWizard: false })).toEqual([]);
+    expect(codes({ actorUserId: null, target: owner, activeOwnerCount: 2, openWizard: false, tooBig: null })).toEqual([]);
   });
 });

@@ -92,14 +92,17 @@ export function startDeletionProblem(args: StartArgs): RuleProblem | null {
  * Every reason starting this deletion would be refused or would start
  * nothing new now (the preview lists them all, changing nothing): the user
  * already has an open wizard or is PENDING_DELETION (ALREADY_BEING_DELETED),
- * then `whoBlockers`. Empty when a new wizard would open.
+ * then `whoBlockers`, then what the wizard would carry being too much
+ * (TOO_BIG, `tooBig`: wizard-size.ts `openingSizeProblem`). Empty when a new
+ * wizard would open.
  */
-export function startDeletionBlockers(args: StartArgs & { openWizard: boolean }): StartBlocker[] {
+export function startDeletionBlockers(args: StartArgs & { openWizard: boolean; tooBig: RuleProblem | null }): StartBlocker[] {
   const already: StartBlocker[] =
     args.openWizard || args.target.status === 'PENDING_DELETION'
       ? [{ code: 'ALREADY_BEING_DELETED', message: `User ${args.target.id} is already being deleted; open their wizard to go on with it.` }]
       : [];
-  return [...already, ...whoBlockers(args)];
+  const size: StartBlocker[] = args.tooBig ? [{ code: 'TOO_BIG', message: args.tooBig.message }] : [];
+  return [...already, ...whoBlockers(args), ...size];
 }
 
 // ---- Targets ---------------------------------------------------------------

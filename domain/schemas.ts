@@ -257,7 +257,7 @@ export const Me = z.object({ user: User, workspace: Workspace });
 export type Me = z.infer<typeof Me>;
 
 /** Why starting a deletion would be refused now (rules.ts `startDeletionBlockers`). */
-export const START_BLOCKER_CODES = ['ALREADY_BEING_DELETED', 'SELF', 'ROLE', 'LAST_OWNER'] as const;
+export const START_BLOCKER_CODES = ['ALREADY_BEING_DELETED', 'SELF', 'ROLE', 'LAST_OWNER', 'TOO_BIG'] as const;
 export const StartBlockerCode = z.enum(START_BLOCKER_CODES);
 export type StartBlockerCode = z.infer<typeof StartBlockerCode>;
 export const StartBlocker = z.object({ code: StartBlockerCode, message: z.string() });

@@ -48,6 +48,7 @@ import type {
 } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import * as wizardState from '../domain/wizard-state';
+import { stepSizeProblem } from '../domain/wizard-size';
 import {
   acknowledgementTaskQueue,
   cancel,
@@ -315,19 +316,28 @@ class DeletionWizard {
 
   validateRouting(kind: RoutingKind, { body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): void {
     this.validateStep(kind === 'automations' ? 'AUTOMATIONS' : 'INTEGRATIONS');
+    const items = this.state.view[kind];
+    const overrides = routingOverrides(body);
     refuseIf(
       routingStepProblem({
         deletedUserId: this.input.userId,
-        items: this.state.view[kind],
-        overrides: routingOverrides(body),
+        items,
+        overrides,
         what: kind === 'automations' ? 'automation' : 'integration',
       }),
     );
+    // The view it would leave (every item applied as chosen) must fit in what the wizard carries (wizard-size.ts).
+    // (Validators do not run on replay: histories of updates accepted before this replay as they ran.)
+    const next = wizardState.routingApplied(this.state, kind, resolveRouting(items, overrides), this.state.view.updatedAt);
+    refuseIf(stepSizeProblem(next.view));
   }
 
   validateLabels({ body }: StepInput<LabelsStepBody>): void {
     this.validateStep('LABELS');
-    refuseIf(labelsStepProblem({ deletedUserId: this.input.userId, items: this.state.view.labels, replacements: body.replacements }));
+    const items = this.state.view.labels;
+    refuseIf(labelsStepProblem({ deletedUserId: this.input.userId, items, replacements: body.replacements }));
+    const next = wizardState.labelsApplied(this.state, body.replacements, items.map((l) => l.id), this.state.view.updatedAt);
+    refuseIf(stepSizeProblem(next.view));
   }
 
   validateConfirm({ body }: StepInput<ConfirmBody>): void {

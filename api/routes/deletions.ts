@@ -32,6 +32,7 @@ import { requireOwnerFor } from '../auth';
 import { HttpProblem } from '../problems';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+import { jsonBytes, STEP_BODY_MAX_BYTES } from '../../domain/wizard-size';
 
 /** Problems of a route that waits on the wizard: 503 when it does not answer in time. */
 const WAITS = 503;
@@ -76,13 +77,6 @@ interface StepRoute<Body extends z.ZodType> {
 }
 
 /**
- * The largest step body handed to the wizard: Temporal refuses a payload over
- * 2 MB (it answered 503, "try again", to a body of valid shape that could
- * never go through). A body of real ids is far below this.
- */
-const WIZARD_BODY_BUDGET = 1_500_000;
-
-/**
  * A step body too big to hand to the wizard gets the answer the wizard would
  * give, decided from its view by the same rules (domain `stepBodyProblem`):
  * 409 at another step (or finished), 422 for an item not in the step, named
@@ -121,7 +115,7 @@ function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
         const body = req.body as z.output<Body>;
         const { workspaceId } = authOf(req);
         const id = deletionId(req.params.id);
-        if (route.listStep && Buffer.byteLength(JSON.stringify(body)) > WIZARD_BODY_BUDGET) {
+        if (route.listStep && jsonBytes(body) > STEP_BODY_MAX_BYTES) {
           await refuseUnsendable(wizard, workspaceId, id, route.listStep, body as AutomationsStepBody | IntegrationsStepBody | LabelsStepBody);
         }
         const deletion = await route.submit(wizard, workspaceId, id, actorOf(req), body);

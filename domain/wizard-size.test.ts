@@ -1,0 +1,58 @@
+import { jsonBytes, openingSizeProblem, stepSizeProblem, WIZARD_VIEW_MAX_BYTES } from './wizard-size';
+import type { Deletion } from './schemas';
+
+describe('jsonBytes', () => {
+  it("is the UTF-8 length of the value's JSON, for every width of character", () => {
+    for (const value of [{ a: 'plain' }, 'é ü', '€ 漢字', '😀 and 👍🏽', ['\u0000', '\n'], null, 12.5]) {
+      expect(jsonBytes(value)).toBe(Buffer.byteLength(JSON.stringify(value), 'utf8'));
+    }
+  });
+});
+
+describe('what one wizard can carry', () => {
+  const view = (labels: number, nameLength: number): Deletion =>
+    ({
+      id: 'd',
+      workflowId: 'w',
+      status: 'IN_PROGRESS',
+      step: 'LEADS',
+      user: { id: 'c'.repeat(25), name: 'Ann', email: 'ann@x.test' },
+      source: 'ADMIN',
+      reason: null,
+      startedAt: '2026-12-01T00:00:00.000Z',
+      updatedAt: '2026-12-01T00:00:00.000Z',
+      attention: null,
+      leads: { total: 0, moved: 0, swept: 0, state: 'PENDING', distribution: null },
+      automations: [],
+      integrations: [],
+      labels: Array.from({ length: labels }, (_, i) => ({
+        id: `l${String(i).padStart(7, '0')}`,
+        name: 'x'.repeat(nameLength),
+        visibility: 'SHARED' as const,
+        replacementUserId: null,
+        applied: false,
+      })),
+    }) as Deletion;
+
+  it('opens a view that fits with its steps taken, and refuses one that does not, counting what it lists', () => {
+    expect(openingSizeProblem(view(100, 100))).toBeNull();
+    const big = view(6_000, 190);
+    expect(openingSizeProblem(big)).toEqual({
+      kind: 'RuleViolation',
+      message: expect.stringMatching(/^The wizard for Ann would list 0 automations, 0 integrations and 6000 labels: more than one wizard can carry \(1\.\d MB/),
+    });
+  });
+
+  it('counts the replacements the label step will add: a view that fits as it opens may not fit once taken', () => {
+    const base = jsonBytes(view(0, 300));
+    const perLabel = jsonBytes(view(2, 300)) - jsonBytes(view(1, 300));
+    const fits = Math.floor((WIZARD_VIEW_MAX_BYTES - base) / perLabel);
+    expect(jsonBytes(view(fits, 300))).toBeLessThanOrEqual(WIZARD_VIEW_MAX_BYTES);
+    expect(openingSizeProblem(view(fits, 300))).not.toBeNull();
+  });
+
+  it('refuses a step that would leave more than the limit, naming the weight', () => {
+    expect(stepSizeProblem(view(100, 100))).toBeNull();
+    expect(stepSizeProblem(view(6_000, 190))?.message).toMatch(/^These choices would make the wizard weigh 1\.\d MB/);
+  });
+});

@@ -1,0 +1,86 @@
+// How much one wizard can carry. Its workflow holds its view (the Deletion:
+// every automation, integration and label it lists, with their
+// distributions), and Temporal carries that view in payloads: the opening's
+// result, each update's answer, a continue-as-new. Temporal refuses a payload
+// over 2 MB and a workflow task's answer over 4 MB (two views can share one),
+// and a task refused so fails the same way on every try: the wizard would be
+// stuck for good, cancel included. So a wizard whose view would weigh more
+// than WIZARD_VIEW_MAX_BYTES once its steps are applied does not open (the
+// start is 422, and the preview says so first), and a step whose choices
+// would take it past that is refused (422); the wizard goes on.
+// Pure: the opening, the preview, the workflow's validators and the wizard
+// client share it.
+import type { Deletion } from './schemas';
+import type { RuleProblem } from './rules';
+
+/** The most a wizard's view may weigh (its JSON, in UTF-8 bytes). */
+export const WIZARD_VIEW_MAX_BYTES = 1_000_000;
+
+/**
+ * The most a step's body may weigh to be handed to the wizard at all (an
+ * update's argument: Temporal refuses a payload over 2 MB, and the API once
+ * answered 503, "try again", to a body that could never go through). The API answers a
+ * bigger one itself (api/routes/deletions.ts: what the wizard would say, else
+ * 413); one under it is still checked against WIZARD_VIEW_MAX_BYTES.
+ */
+export const STEP_BODY_MAX_BYTES = 1_500_000;
+
+/** The UTF-8 length of `value`'s JSON, counted on the string (no encoded copy of it). */
+export function jsonBytes(value: unknown): number {
+  const text = JSON.stringify(value) ?? '';
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair is one 4-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const megabytes = (bytes: number) => (bytes / 1_000_000).toFixed(1);
+
+/**
+ * The view as it would be once every step takes what the wizard suggests:
+ * each automation and integration applied with its suggestion (its current
+ * distribution where it has none: a replacement of about that size), each
+ * label with a replacement named.
+ */
+function withSuggestionsTaken(view: Deletion): Deletion {
+  const routed = (items: Deletion['automations']) => items.map((item) => ({ ...item, applied: item.suggested ?? item.current }));
+  return {
+    ...view,
+    automations: routed(view.automations),
+    integrations: routed(view.integrations),
+    labels: view.labels.map((label) => ({ ...label, replacementUserId: view.user.id, applied: true })),
+  };
+}
+
+/** Why a wizard with this view may not open: it would weigh too much once its steps are taken; null when it fits. */
+export function openingSizeProblem(view: Deletion): RuleProblem | null {
+  const bytes = jsonBytes(withSuggestionsTaken(view));
+  if (bytes <= WIZARD_VIEW_MAX_BYTES) return null;
+  return {
+    kind: 'RuleViolation',
+    message:
+      `The wizard for ${view.user.name} would list ${view.automations.length} automations, ${view.integrations.length} ` +
+      `integrations and ${view.labels.length} labels: more than one wizard can carry (${megabytes(bytes)} MB with their ` +
+      `names and distributions; at most ${megabytes(WIZARD_VIEW_MAX_BYTES)} MB). Take the user out of some of them ` +
+      '(or delete those no longer used), then start again.',
+  };
+}
+
+/** Why a step may not apply: the view it would leave weighs too much; null when it fits. */
+export function stepSizeProblem(next: Deletion): RuleProblem | null {
+  const bytes = jsonBytes(next);
+  if (bytes <= WIZARD_VIEW_MAX_BYTES) return null;
+  return {
+    kind: 'RuleViolation',
+    message:
+      `These choices would make the wizard weigh ${megabytes(bytes)} MB: more than one wizard can carry (at most ` +
+      `${megabytes(WIZARD_VIEW_MAX_BYTES)} MB). Keep the suggested distributions for some items, or give smaller ones.`,
+  };
+}
