@@ -70,9 +70,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    // The HR hook's slug is checked with its signature (401 alike for an unknown one); one that does not
-    // even decode names no workspace either, so it goes there too, as a slug no workspace has.
-    rewriteUrl: (req) => hookUrlNamingNoWorkspace(req.url ?? '/'),
+    // A path segment that does not decode reaches its route as a value no route takes (see there).
+    rewriteUrl: (req) => undecodableSegmentsAsNul(req.url ?? '/'),
     // Framework-level refusals (a URL that does not decode, ...) are problems too.
     frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
@@ -403,19 +402,28 @@ export async function startApi(opts: {
 }
 
 /**
- * A hook URL whose slug does not decode (invalid percent-encoded UTF-8),
- * rewritten with a slug that decodes and names no workspace (a NUL): the hook
- * then answers 401 as for any unknown slug, where the router would answer 400.
+ * The URL with each path segment that does not decode (`%ED%A0%80`, a cut
+ * `%E0%A4%A`, a stray `%`) written as `%00`: a NUL, which no id holds and
+ * every id's schema refuses. Such a path then reaches its route and is
+ * answered as api.md orders it (401, 403, then 400 naming the parameter; the
+ * HR hook's 401, as for a slug no workspace has; SCIM's 401, then its 400),
+ * instead of a 400 before the token is even looked at. Logs and traces keep
+ * the URL as it came (`originalUrl`).
  */
-export function hookUrlNamingNoWorkspace(url: string): string {
-  const hook = /^\/v1\/hooks\/([^/?]*)\/offboarding(?=\?|$)/.exec(url);
-  if (!hook) return url;
-  try {
-    decodeURIComponent(hook[1]!);
-    return url;
-  } catch {
-    return `/v1/hooks/%00/offboarding${url.slice(hook[0].length)}`;
-  }
+export function undecodableSegmentsAsNul(url: string): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  let changed = false;
+  const segments = path.split('/').map((segment) => {
+    try {
+      decodeURIComponent(segment);
+      return segment;
+    } catch {
+      changed = true;
+      return '%00';
+    }
+  });
+  return changed ? segments.join('/') + (q === -1 ? '' : url.slice(q)) : url;
 }
 
 /** A request in the log as Fastify writes it, with the URL as it came (before `rewriteUrl`). */

@@ -2,6 +2,7 @@
 // with the contract. Each case failed before its fix, except "the lead step
 // with an unknown field", kept as a guard of what api.md says there.
 import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
+import { createScimToken } from '../../api/scim/auth';
 import { eventually, makeAutomation, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
@@ -252,5 +253,26 @@ describe('a query parameter the route does not know', () => {
     expect((await owner('GET', `/v1/users/${id('bea')}`)).body.status).toBe('ACTIVE');
     // The health check alone answers whatever its prober adds: it says whether the service is up.
     expect((await anyone('GET', '/v1/health?colour=red')).status).toBe(200);
+  });
+});
+
+describe('a path segment that does not decode', () => {
+  test('is answered in api.md order: 401 without a token, 403 for a role that may not, then 400 naming the parameter', async () => {
+    for (const bad of ['%ED%A0%80', '%E0%A4%A', '%']) {
+      expectProblem(await anyone('GET', `/v1/users/${bad}`), 401);
+      expectProblem(await member('GET', `/v1/deletions/${bad}`), 403);
+      const r = await owner('GET', `/v1/users/${bad}`);
+      expect({ bad, status: r.status, fields: (r.body.errors ?? []).map((e: { path: string }) => e.path) }).toEqual({ bad, status: 400, fields: ['params.id'] });
+    }
+  });
+
+  test('under /scim/v2 too: 401 without the SCIM token, then 404 as for any id no user has (RFC 7644 §3.12)', async () => {
+    const scim = client(api.url, await createScimToken(api.prisma, ws.id));
+    const noToken = await anyone('GET', '/scim/v2/Users/%ED%A0%80');
+    expect({ status: noToken.status, type: noToken.contentType }).toEqual({ status: 401, type: expect.stringMatching(/^application\/scim\+json/) });
+    for (const bad of ['%ED%A0%80', '%E0%A4%A', 'a%00b']) {
+      const r = await scim('GET', `/scim/v2/Users/${bad}`);
+      expect({ bad, status: r.status, type: r.contentType }).toEqual({ bad, status: 404, type: expect.stringMatching(/^application\/scim\+json/) });
+    }
   });
 });

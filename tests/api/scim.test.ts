@@ -504,9 +504,9 @@ describe('what the database cannot hold, and arbitrary input', () => {
     expect(await api.prisma.user.count({ where: { workspaceId: ws.id, email: `nul@${ws.slug}.test` } })).toBe(0);
   });
 
-  test('a URL under /scim/v2 that does not decode is a SCIM 400, not the v1 problem', async () => {
-    for (const p of ['/Users/%ED%A0%80', '/Users/%E0%A4%A']) expectScimError(await scim('GET', p), 400);
-    expectScimError(await scim('DELETE', '/Users/%ED%A0%80'), 400);
+  test('a URL under /scim/v2 that does not decode is a SCIM error (404: no user has such an id), not the v1 problem', async () => {
+    for (const p of ['/Users/%ED%A0%80', '/Users/%E0%A4%A']) expectScimError(await scim('GET', p), 404);
+    expectScimError(await scim('DELETE', '/Users/%ED%A0%80'), 404);
     // /v1 keeps its own error format.
     expect((await admin('GET', '/v1/users/%ED%A0%80')).contentType).toMatch(/^application\/problem\+json/);
   });
