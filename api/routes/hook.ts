@@ -21,6 +21,7 @@ import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import { problems, type Api } from './common';
 import { plausibleId } from '../directory/common';
+import { requireUtf8Charset, utf8Text } from '../body-text';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
@@ -56,7 +57,15 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       return done(null, undefined);
     }
     if (raw.length === 0) return done(null, undefined);
-    parseJson(req, raw.toString('utf8'), (err, value) => {
+    let text: string;
+    try {
+      requireUtf8Charset(req.headers['content-type']);
+      text = utf8Text(raw);
+    } catch (err) {
+      req.deferredBodyError = err as Error;
+      return done(null, undefined);
+    }
+    parseJson(req, text, (err, value) => {
       if (err) req.deferredBodyError = new BadInput('The body is not valid JSON.');
       done(null, err ? undefined : value);
     });

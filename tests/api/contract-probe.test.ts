@@ -276,3 +276,39 @@ describe('a path segment that does not decode', () => {
     }
   });
 });
+
+describe('a body that is not UTF-8', () => {
+  // "a\xff": a byte that starts no UTF-8 character.
+  const notUtf8 = (json: string) => Buffer.concat([Buffer.from(json.slice(0, json.indexOf('@@'))), Buffer.from([0x61, 0xff]), Buffer.from(json.slice(json.indexOf('@@') + 2))]);
+
+  test('is 400, not text with U+FFFD stored in its place; another charset is 415; nothing is created', async () => {
+    const email = `bytes@${ws.slug}.test`;
+    const body = notUtf8(`{"name":"@@","email":"${email}","role":"MEMBER"}`);
+    const r = await owner('POST', '/v1/users', body);
+    expectProblem(r, 400);
+    expect(r.body.detail).toMatch(/UTF-8/);
+    const latin1 = await owner('POST', '/v1/users', Buffer.from(`{"name":"caf\u00e9","email":"${email}","role":"MEMBER"}`, 'latin1'), {
+      'content-type': 'application/json; charset=iso-8859-1',
+    });
+    expectProblem(latin1, 415);
+    // Nor is JSON sent as text/plain read as JSON.
+    expectProblem(await owner('POST', '/v1/users', `{"name":"plain","email":"${email}","role":"MEMBER"}`, { 'content-type': 'text/plain' }), 415);
+    expect(await api.prisma.user.count({ where: { workspaceId: ws.id, email } })).toBe(0);
+    // UTF-8, said or not, is taken.
+    const ok = await owner('POST', '/v1/users', Buffer.from(`{"name":"caf\u00e9","email":"${email}","role":"MEMBER"}`), { 'content-type': 'application/json; charset=UTF-8' });
+    expect({ status: ok.status, name: ok.body.name }).toEqual({ status: 201, name: 'café' });
+  });
+
+  test('under /scim/v2 it is a SCIM 400; at the HR hook a signed one is 400; nothing starts', async () => {
+    const scim = client(api.url, await createScimToken(api.prisma, ws.id));
+    const r = await scim('POST', '/scim/v2/Users', notUtf8(`{"userName":"scimbytes@${ws.slug}.test","displayName":"@@"}`), { 'content-type': 'application/scim+json' });
+    expect({ status: r.status, type: r.contentType, scimType: r.body.scimType }).toEqual({ status: 400, type: expect.stringMatching(/^application\/scim\+json/), scimType: 'invalidSyntax' });
+    expect(await api.prisma.user.count({ where: { workspaceId: ws.id, email: `scimbytes@${ws.slug}.test` } })).toBe(0);
+
+    const raw = notUtf8(`{"email":"${ws.users.bea!.email}","employeeId":"@@"}`);
+    const secret = (await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } })).hookSecret;
+    const hook = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(secret, raw) });
+    expectProblem(hook, 400);
+    expect((await owner('GET', `/v1/users/${id('bea')}`)).body.status).toBe('ACTIVE');
+  });
+});

@@ -91,14 +91,14 @@ export interface Answer<T = any> {
 
 export type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Answer>;
 
-/** A client acting with `token` (or none). Bodies that are strings are sent as they are. */
+/** A client acting with `token` (or none). Bodies that are strings or bytes are sent as they are. */
 export function client(url: string, token?: string): Call {
   return async (method, path, body, headers = {}) => {
     const h: Record<string, string> = { ...headers };
     if (token !== undefined && !('authorization' in h)) h.authorization = `Bearer ${token}`;
-    let payload: string | undefined;
+    let payload: string | Uint8Array | undefined;
     if (body !== undefined) {
-      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      payload = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
       if (!('content-type' in h)) h['content-type'] = 'application/json';
     }
     const res = await fetch(url + path, { method, headers: h, ...(payload !== undefined ? { body: payload } : {}) });

@@ -1,0 +1,25 @@
+// A request body as text. api.md: JSON in and out, UTF-8. Bytes that are not
+// UTF-8 are the client's mistake (400), never text with U+FFFD stored in
+// their place; a body declared in another charset is not one we read (415).
+// The /v1 routes, SCIM and the HR hook (after its signature) read bodies here.
+import { HttpProblem } from './problems';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
+
+/** The charset `contentType` declares is UTF-8, or none: else 415. */
+export function requireUtf8Charset(contentType: string | undefined): void {
+  const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpProblem(415, `Send the body in UTF-8 (charset=utf-8, or no charset), not ${charset}.`);
+  }
+}
+
+/** The body's text; 400 when its bytes are not UTF-8. */
+export function utf8Text(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new HttpProblem(400, 'The body is not valid UTF-8: send JSON encoded in UTF-8.');
+  }
+}
