@@ -178,7 +178,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
 function replay(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply
     .code(status)
-    .type(status >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json; charset=utf-8')
+    .type(status >= 400 ? `${PROBLEM_CONTENT_TYPE}; charset=utf-8` : 'application/json; charset=utf-8')
     .serializer((b: unknown) => (typeof b === 'string' ? b : JSON.stringify(b)))
     .send(body);
 }

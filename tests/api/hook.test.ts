@@ -309,9 +309,13 @@ describe('Standard Webhooks', () => {
 
   test('a refusal is the same answer again too; the X-Signature scheme still works beside it', async () => {
     const raw = JSON.stringify({ email: `nobody-yet@${ws.slug}.test` });
-    expectProblem(await deliver(raw, signStandard(whsec, 'msg_404', raw)), 404);
+    const first = await deliver(raw, signStandard(whsec, 'msg_404', raw));
+    expectProblem(first, 404);
     await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'late', email: `nobody-yet@${ws.slug}.test`, role: 'MEMBER' } });
-    expectProblem(await deliver(raw, signStandard(whsec, 'msg_404', raw)), 404);
+    const again = await deliver(raw, signStandard(whsec, 'msg_404', raw));
+    expectProblem(again, 404);
+    // The same answer, down to its content type.
+    expect({ type: again.contentType, body: again.body }).toEqual({ type: first.contentType, body: first.body });
     const viaX = await send(raw, signHookBody(secret, raw));
     expect(viaX.status).toBe(202);
   });
