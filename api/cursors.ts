@@ -4,8 +4,8 @@
 //
 // A cursor handed out is `<position>.<signature>`: the position as
 // domain/pagination.ts writes it, and an HMAC-SHA256 (first 16 bytes,
-// base64url) of the position, the list's route and the caller's workspace. So
-// a cursor is good only for the list and the workspace it came from. The key
+// base64url) of the position, the list's route, the caller's workspace and the
+// list's filters. So a cursor is good only for the list it came from. The key
 // is one random row of signing_keys that every API server shares, so a cursor
 // from one replica is followed on another, and across restarts.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -65,9 +65,19 @@ function isList(request: FastifyRequest): boolean {
   return query?.shape?.cursor !== undefined;
 }
 
-/** The list a cursor is for: the route, in the caller's workspace. */
+/**
+ * The list a cursor is for: the route, in the caller's workspace, with the
+ * same filters (`?status=`, `?ownerId=`): a position in one list says nothing
+ * of where another one is. `limit` may change from page to page.
+ */
 function scopeOf(request: FastifyRequest): string {
-  return `${request.routeOptions.url ?? ''} ${authOf(request).workspaceId}`;
+  const { cursor: _cursor, limit: _limit, ...filters } = (request.query ?? {}) as Record<string, unknown>;
+  const filter = Object.keys(filters)
+    .filter((k) => filters[k] !== undefined)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(filters[k])}`)
+    .join('&');
+  return `${request.routeOptions.url ?? ''} ${authOf(request).workspaceId} ${filter}`;
 }
 
 /**

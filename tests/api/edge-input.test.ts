@@ -145,6 +145,15 @@ describe('cursors this server did not issue', () => {
     expect((await otherAdmin('GET', '/v1/users?limit=1')).body.nextCursor).toEqual(expect.any(String));
   });
 
+  test("a cursor is the filter's it was handed out with: followed without it, or with another, it is 400", async () => {
+    const active: string = (await admin('GET', '/v1/users?status=ACTIVE&limit=1')).body.nextCursor;
+    expect((await admin('GET', `/v1/users?status=ACTIVE&limit=2&cursor=${encodeURIComponent(active)}`)).status).toBe(200);
+    for (const query of ['limit=1', 'status=SUSPENDED&limit=1']) {
+      const r = await admin('GET', `/v1/users?${query}&cursor=${encodeURIComponent(active)}`);
+      expect({ query, status: r.status, fields: paths(r) }).toEqual({ query, status: 400, fields: ['query.cursor'] });
+    }
+  });
+
   test('a cursor handed out by one API server is followed by another over the same database', async () => {
     const all = (await admin('GET', '/v1/users?limit=500')).body.items.map((u: { id: string }) => u.id);
     const first = await admin('GET', '/v1/users?limit=2');
