@@ -25,7 +25,7 @@ import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination
 import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
-import { deletionWorkflowId, type WizardInput } from '../domain/wizard-state';
+import { deletionWorkflowId, type WizardAck, type WizardInput } from '../domain/wizard-state';
 import type { Config } from '../infra/config';
 import * as defs from '../workflows/definitions';
 import type { deletionWizard } from '../workflows/deletion-wizard';
@@ -184,7 +184,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function sendStep<A>(
     workspaceId: string,
     deletionId: string,
-    update: (h: WorkflowHandle) => Promise<Deletion>,
+    update: (h: WorkflowHandle) => Promise<WizardAck>,
   ): Promise<Deletion> {
     const r = await row(workspaceId, deletionId);
     if (r.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${r.status}.`);

@@ -1,4 +1,4 @@
-import { jsonBytes, openingSizeProblem, stepSizeProblem, WIZARD_VIEW_MAX_BYTES } from './wizard-size';
+import { jsonBytes, openingSizeProblem, STEP_VIEW_MAX_BYTES, stepSizeProblem, WIZARD_VIEW_MAX_BYTES } from './wizard-size';
 import type { Deletion } from './schemas';
 
 describe('jsonBytes', () => {
@@ -39,7 +39,7 @@ describe('what one wizard can carry', () => {
     const big = view(6_000, 190);
     expect(openingSizeProblem(big)).toEqual({
       kind: 'RuleViolation',
-      message: expect.stringMatching(/^The wizard for Ann would list 0 automations, 0 integrations and 6000 labels: more than one wizard can carry \(1\.\d MB/),
+      message: expect.stringMatching(/^The wizard for Ann would list 0 automations, 0 integrations and 6000 labels: more than one wizard can carry \(1\.\d\d MB/),
     });
   });
 
@@ -51,8 +51,14 @@ describe('what one wizard can carry', () => {
     expect(openingSizeProblem(view(fits, 300))).not.toBeNull();
   });
 
-  it('refuses a step that would leave more than the limit, naming the weight', () => {
-    expect(stepSizeProblem(view(100, 100))).toBeNull();
-    expect(stepSizeProblem(view(6_000, 190))?.message).toMatch(/^These choices would make the wizard weigh 1\.\d MB/);
+  it('refuses a step that would leave more than its limit and more than before, naming the weight', () => {
+    const small = view(100, 100);
+    const big = view(6_000, 300);
+    expect(jsonBytes(big)).toBeGreaterThan(STEP_VIEW_MAX_BYTES);
+    expect(stepSizeProblem(small, small)).toBeNull();
+    expect(stepSizeProblem(big, small)?.message).toMatch(/^These choices would make the wizard weigh \d\.\d\d MB: more than one wizard can carry \(at most 1\.50 MB\)/);
+    // A wizard already that big (opened before these limits) takes a step that adds nothing.
+    expect(stepSizeProblem(big, big)).toBeNull();
   });
+
 });

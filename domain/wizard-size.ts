@@ -1,20 +1,29 @@
 // How much one wizard can carry. Its workflow holds its view (the Deletion:
 // every automation, integration and label it lists, with their
 // distributions), and Temporal carries that view in payloads: the opening's
-// result, each update's answer, a continue-as-new. Temporal refuses a payload
-// over 2 MB and a workflow task's answer over 4 MB (two views can share one),
-// and a task refused so fails the same way on every try: the wizard would be
-// stuck for good, cancel included. So a wizard whose view would weigh more
-// than WIZARD_VIEW_MAX_BYTES once its steps are applied does not open (the
-// start is 422, and the preview says so first), and a step whose choices
-// would take it past that is refused (422); the wizard goes on.
+// result, a continue-as-new, the run's result. Temporal refuses a payload over
+// 2 MB and a workflow task's answer over 4 MB, and a task refused so fails
+// the same way on every try: the wizard would be stuck for good, cancel
+// included. So a wizard whose view would weigh more than
+// WIZARD_VIEW_MAX_BYTES once its steps are taken does not open (the start is
+// 422, and the preview says so first), and a step whose choices would make it
+// weigh more than STEP_VIEW_MAX_BYTES is refused (422); the wizard goes on.
+// Updates answer without the view (workflows/deletion-wizard.ts `ack`): many
+// of them can end in one task.
 // Pure: the opening, the preview, the workflow's validators and the wizard
 // client share it.
 import type { Deletion } from './schemas';
 import type { RuleProblem } from './rules';
 
-/** The most a wizard's view may weigh (its JSON, in UTF-8 bytes). */
+/** The most a wizard's view may weigh as it opens, its steps taken as suggested (its JSON, in UTF-8 bytes). */
 export const WIZARD_VIEW_MAX_BYTES = 1_000_000;
+
+/**
+ * The most a step may leave it weighing: room above WIZARD_VIEW_MAX_BYTES for
+ * what the projection does not count (the lead step's distribution, choices
+ * somewhat wider than suggested), and still under Temporal's 2 MB.
+ */
+export const STEP_VIEW_MAX_BYTES = 1_500_000;
 
 /**
  * The most a step's body may weigh to be handed to the wizard at all (an
@@ -23,7 +32,7 @@ export const WIZARD_VIEW_MAX_BYTES = 1_000_000;
  * bigger one itself (api/routes/deletions.ts: what the wizard would say, else
  * 413); one under it is still checked against WIZARD_VIEW_MAX_BYTES.
  */
-export const STEP_BODY_MAX_BYTES = 1_500_000;
+export const STEP_BODY_MAX_BYTES = 1_000_000;
 
 /** The UTF-8 length of `value`'s JSON, counted on the string (no encoded copy of it). */
 export function jsonBytes(value: unknown): number {
@@ -41,7 +50,7 @@ export function jsonBytes(value: unknown): number {
   return bytes;
 }
 
-const megabytes = (bytes: number) => (bytes / 1_000_000).toFixed(1);
+const megabytes = (bytes: number) => (bytes / 1_000_000).toFixed(2);
 
 /**
  * The view as it would be once every step takes what the wizard suggests:
@@ -73,14 +82,18 @@ export function openingSizeProblem(view: Deletion): RuleProblem | null {
   };
 }
 
-/** Why a step may not apply: the view it would leave weighs too much; null when it fits. */
-export function stepSizeProblem(next: Deletion): RuleProblem | null {
+/**
+ * Why a step may not apply: the view it would leave weighs too much, and more
+ * than the view before it (a step that adds nothing is never refused, so a
+ * wizard opened before these limits goes on); null when it fits.
+ */
+export function stepSizeProblem(next: Deletion, before: Deletion): RuleProblem | null {
   const bytes = jsonBytes(next);
-  if (bytes <= WIZARD_VIEW_MAX_BYTES) return null;
+  if (bytes <= STEP_VIEW_MAX_BYTES || bytes <= jsonBytes(before)) return null;
   return {
     kind: 'RuleViolation',
     message:
       `These choices would make the wizard weigh ${megabytes(bytes)} MB: more than one wizard can carry (at most ` +
-      `${megabytes(WIZARD_VIEW_MAX_BYTES)} MB). Keep the suggested distributions for some items, or give smaller ones.`,
+      `${megabytes(STEP_VIEW_MAX_BYTES)} MB). Keep the suggested distributions for some items, or give smaller ones.`,
   };
 }

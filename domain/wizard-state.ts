@@ -212,6 +212,20 @@ function touch<S extends WizardSnapshot>(s: S, view: Partial<Deletion>, now: str
   return { ...s, phase, view: { ...s.view, ...view, updatedAt: now } };
 }
 
+/**
+ * What a wizard's update answers: which wizard, its status and step. An
+ * answer written before this was the whole view, which has these too.
+ */
+export interface WizardAck {
+  id: string;
+  status: Deletion['status'];
+  step: Deletion['step'];
+}
+
+export function ackOf(view: Deletion): WizardAck {
+  return { id: view.id, status: view.status, step: view.step };
+}
+
 export function opened<S extends WizardSnapshot>(s: S, view: Deletion): S {
   return { ...s, phase: 'WAITING', view };
 }

@@ -11,6 +11,7 @@ import type {
   LabelsStepBody,
   LeadsStepBody,
 } from '../domain/schemas';
+import type { WizardAck } from '../domain/wizard-state';
 
 export const WORKFLOW_TYPE = 'deletionWizard';
 
@@ -32,19 +33,20 @@ export interface StepInput<B> {
 /** The whole wizard in api.md's `Deletion` shape. */
 export const getDeletion = defineQuery<Deletion>('getDeletion');
 
-/** Waits until the wizard has opened (user marked, lists read) and returns it. */
-export const waitOpened = defineUpdate<Deletion>('waitOpened');
+/** Waits until the wizard has opened (user marked, lists read); answers which wizard it is. */
+export const waitOpened = defineUpdate<WizardAck>('waitOpened');
 
-export const submitLeads = defineUpdate<Deletion, [StepInput<LeadsStepBody>]>('submitLeads');
-export const submitAutomations = defineUpdate<Deletion, [StepInput<AutomationsStepBody>]>('submitAutomations');
-export const submitIntegrations = defineUpdate<Deletion, [StepInput<IntegrationsStepBody>]>('submitIntegrations');
-export const submitLabels = defineUpdate<Deletion, [StepInput<LabelsStepBody>]>('submitLabels');
-export const confirm = defineUpdate<Deletion, [StepInput<ConfirmBody>]>('confirm');
-export const cancel = defineUpdate<Deletion, [StepInput<CancelBody>]>('cancel');
+// Each update answers which wizard, its status and step (WizardAck); the view is read from the database.
+export const submitLeads = defineUpdate<WizardAck, [StepInput<LeadsStepBody>]>('submitLeads');
+export const submitAutomations = defineUpdate<WizardAck, [StepInput<AutomationsStepBody>]>('submitAutomations');
+export const submitIntegrations = defineUpdate<WizardAck, [StepInput<IntegrationsStepBody>]>('submitIntegrations');
+export const submitLabels = defineUpdate<WizardAck, [StepInput<LabelsStepBody>]>('submitLabels');
+export const confirm = defineUpdate<WizardAck, [StepInput<ConfirmBody>]>('confirm');
+export const cancel = defineUpdate<WizardAck, [StepInput<CancelBody>]>('cancel');
 
 /**
  * Tries again the work the database refused for good (the wizard shows
  * `attention`), e.g. after an operator fixed the data. Refused when nothing
  * waits. Over HTTP: `POST /v1/deletions/{id}/retry`.
  */
-export const retry = defineUpdate<Deletion>('retry');
+export const retry = defineUpdate<WizardAck>('retry');

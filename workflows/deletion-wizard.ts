@@ -49,6 +49,7 @@ import type {
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import * as wizardState from '../domain/wizard-state';
 import { stepSizeProblem } from '../domain/wizard-size';
+import type { WizardAck } from '../domain/wizard-state';
 import {
   acknowledgementTaskQueue,
   cancel,
@@ -329,7 +330,7 @@ class DeletionWizard {
     // The view it would leave (every item applied as chosen) must fit in what the wizard carries (wizard-size.ts).
     // (Validators do not run on replay: histories of updates accepted before this replay as they ran.)
     const next = wizardState.routingApplied(this.state, kind, resolveRouting(items, overrides), this.state.view.updatedAt);
-    refuseIf(stepSizeProblem(next.view));
+    refuseIf(stepSizeProblem(next.view, this.state.view));
   }
 
   validateLabels({ body }: StepInput<LabelsStepBody>): void {
@@ -337,7 +338,7 @@ class DeletionWizard {
     const items = this.state.view.labels;
     refuseIf(labelsStepProblem({ deletedUserId: this.input.userId, items, replacements: body.replacements }));
     const next = wizardState.labelsApplied(this.state, body.replacements, items.map((l) => l.id), this.state.view.updatedAt);
-    refuseIf(stepSizeProblem(next.view));
+    refuseIf(stepSizeProblem(next.view, this.state.view));
   }
 
   validateConfirm({ body }: StepInput<ConfirmBody>): void {
@@ -365,44 +366,58 @@ class DeletionWizard {
   }
 
   // ---- updates ---------------------------------------------------------------
-  async waitOpened(): Promise<Deletion> {
+  /**
+   * What an update answers: which wizard, its status and step; never the
+   * whole view. Answers are payloads of the workflow task that gives them, and
+   * several updates can end in one task (starts joining one opening, say):
+   * whole views, each up to what the wizard carries, would add up past what
+   * Temporal takes in one task, and the task would fail on every try
+   * (domain/wizard-size.ts). Callers read the view from the database.
+   * (Histories of updates answered with the view replay as they ran: answers
+   * are not compared on replay.)
+   */
+  private ack(): WizardAck {
+    return wizardState.ackOf(this.state.view);
+  }
+
+  async waitOpened(): Promise<WizardAck> {
     await condition(() => this.state.phase !== 'OPENING');
     if (this.state.view.status === 'FAILED') {
       throw refusalFailure({ kind: 'RuleViolation', message: this.state.openRefusal ?? 'The wizard could not open.' });
     }
-    return this.state.view;
+    return this.ack();
   }
 
-  retry(): Deletion | Promise<Deletion> {
+  retry(): WizardAck | Promise<WizardAck> {
     // Only once it is recorded: the main body goes on (and writes) as soon as it sees the request.
     const requested = () => {
       this.state = { ...this.state, retryRequested: true };
-      return this.state.view;
+      return this.ack();
     };
     const recorded = this.acceptedFirst();
     return recorded ? recorded.then(requested) : requested();
   }
 
-  submitLeads({ actor, body }: StepInput<LeadsStepBody>): Promise<Deletion> {
+  submitLeads({ actor, body }: StepInput<LeadsStepBody>): Promise<WizardAck> {
     return this.exclusive(async () => {
       const distribution = leadsChoice(body);
       this.state = { ...this.state, leadsActor: actor };
       const { total } = await this.transactions().startLeadMove({ ...this.ids(), userId: this.input.userId, kind: 'MOVE', distribution, actor });
       await this.publish(wizardState.moveStarted(this.state, distribution, total, now()));
-      return this.state.view;
+      return this.ack();
     });
   }
 
-  submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<Deletion> {
+  submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<WizardAck> {
     return this.exclusive(async () => {
       const choices = resolveRouting(this.state.view[kind], routingOverrides(body));
       const { applied } = await this.transactions().applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
       await this.publish(wizardState.routingApplied(this.state, kind, applied, now()));
-      return this.state.view;
+      return this.ack();
     });
   }
 
-  submitLabels({ actor, body }: StepInput<LabelsStepBody>): Promise<Deletion> {
+  submitLabels({ actor, body }: StepInput<LabelsStepBody>): Promise<WizardAck> {
     return this.exclusive(async () => {
       const labelIds = this.state.view.labels.map((label) => label.id);
       const { applied } = await this.transactions().applyLabels({
@@ -413,19 +428,19 @@ class DeletionWizard {
         actor,
       });
       await this.publish(wizardState.labelsApplied(this.state, body.replacements, applied, now()));
-      return this.state.view;
+      return this.ack();
     });
   }
 
-  confirm({ actor }: StepInput<ConfirmBody>): Promise<Deletion> {
+  confirm({ actor }: StepInput<ConfirmBody>): Promise<WizardAck> {
     return this.exclusive(async () => {
       this.state = { ...this.state, confirmedBy: actor };
       await this.publish(wizardState.confirmAccepted(this.state, now()));
-      return this.state.view;
+      return this.ack();
     });
   }
 
-  async cancel({ actor, body }: StepInput<CancelBody>): Promise<Deletion> {
+  async cancel({ actor, body }: StepInput<CancelBody>): Promise<WizardAck> {
     if (wizardState.cancelWaits(this.state) && patched(PATCH.cancelWaits)) {
       // Sent while the wizard opens or a step is applied: it goes on once that is done, checked
       // again then (a confirm applied meanwhile wins; so does a failed opening).
@@ -455,7 +470,7 @@ class DeletionWizard {
     }
     const stopped = result.moved === null ? this.state : wizardState.moveProgressed(this.state, result.moved, now());
     await this.publish(wizardState.cancelled(stopped, now()));
-    return this.state.view;
+    return this.ack();
   }
 
   /** Runs an update's writes one at a time, turning activity refusals into update refusals. */
