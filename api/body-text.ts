@@ -11,7 +11,7 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 export function requireUtf8Charset(contentType: string | undefined): void {
   const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new HttpProblem(415, `Send the body in UTF-8 (charset=utf-8, or no charset), not ${charset}.`);
+    throw new HttpProblem(415, `Send the body in UTF-8 (charset=utf-8, or no charset), not ${charset === '' ? 'an empty charset' : charset}.`);
   }
 }
 

@@ -46,20 +46,19 @@ const REFUSALS: Record<number, string> = {
   404: 'No such resource here (a user of another workspace, or one deleted over SCIM, is not found either).',
   409: 'The userName is another user\'s in this workspace (scimType uniqueness).',
   413: 'The body is larger than 10 MB.',
-  415: 'The body is neither application/scim+json nor application/json.',
+  415: 'The body is neither application/scim+json nor application/json, or declares a charset other than UTF-8.',
   503:
     'The user\'s deletion wizard did not answer within 10 seconds (Retry-After says when to try again); ' +
     'a later GET shows whether the change applied.',
 };
 
 // Why a route answers 400, with the scimType each reason carries.
-const BAD_URL = 'the URL is not well-formed percent-encoded UTF-8';
 const BAD_QUERY = 'a filter this service does not support (invalidFilter), or a filter, startIndex or count it cannot read (invalidValue)';
 const BAD_BODY = 'the body is not JSON or not a JSON object (invalidSyntax), or a value in it is not what SCIM expects (invalidValue)';
 const REFUSED_CHANGE = 'a business rule refuses the change, such as deactivating the last owner (mutability)';
 
 /** The SCIM errors a route answers (RFC 7644 §3.12), as OpenAPI responses; a 400 says the reasons it has. */
-function refusals(codes: number[], why400: string[] = [BAD_URL]) {
+function refusals(codes: number[], why400: string[] = []) {
   return Object.fromEntries(
     codes.map((code) => [
       code,
@@ -170,7 +169,7 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/ResourceTypes/:id',
     scimRoute('One resource type (User)', {
       params: z.object({ id: z.string().meta({ description: '`User`, the only resource type here.' }) }),
-      response: { 200: answer(ScimResourceType, 'The User resource type.'), ...refusals([400, 401, 404]) },
+      response: { 200: answer(ScimResourceType, 'The User resource type.'), ...refusals([401, 404]) },
     }),
     async (req, reply) => {
       if ((req.params as { id: string }).id !== 'User') throw new ScimProblem(404, 'The only resource type here is User.');
@@ -188,7 +187,7 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/Schemas/:id',
     scimRoute('One schema (the core User schema)', {
       params: z.object({ id: z.string().meta({ description: `\`${SCIM.User}\`, the only schema here.` }) }),
-      response: { 200: answer(ScimSchemaDefinition, 'The core User schema.'), ...refusals([400, 401, 404]) },
+      response: { 200: answer(ScimSchemaDefinition, 'The core User schema.'), ...refusals([401, 404]) },
     }),
     async (req, reply) => {
       if ((req.params as { id: string }).id !== SCIM.User) throw new ScimProblem(404, `The only schema here is ${SCIM.User}.`);
@@ -243,7 +242,7 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const THE_USER = answer(ScimUser, `The user.${PROJECTED}`);
   app.get(
     '/Users/:id',
-    scimRoute('Read a user', { params: UserId, querystring: ScimAttributesQuery, response: { 200: THE_USER, ...refusals([400, 401, 404]) } }),
+    scimRoute('Read a user', { params: UserId, querystring: ScimAttributesQuery, response: { 200: THE_USER, ...refusals([401, 404]) } }),
     async (req, reply) => sendScim(reply, 200, projected(await users.get(auth(req), idOf(req), scimBase(req)), req.query)),
   );
   app.put(
@@ -257,7 +256,7 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
       body: ScimUserInput,
       response: {
         200: answer(ScimUser, `The whole user as it is now.${PROJECTED}`),
-        ...refusals([400, 401, 404, 409, 413, 415, WAITS], [BAD_BODY, REFUSED_CHANGE, BAD_URL]),
+        ...refusals([400, 401, 404, 409, 413, 415, WAITS], [BAD_BODY, REFUSED_CHANGE]),
       },
     }),
     async (req, reply) => sendScim(reply, 200, projected(await users.replace(auth(req), idOf(req), req.body, scimBase(req)), req.query)),
@@ -273,7 +272,7 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
         200: answer(ScimUser, `The whole user as it is now.${PROJECTED}`),
         ...refusals(
           [400, 401, 404, 409, 413, 415, WAITS],
-          [BAD_BODY, 'an operation or a path this service does not read (invalidSyntax, invalidPath, noTarget)', REFUSED_CHANGE, BAD_URL],
+          [BAD_BODY, 'an operation or a path this service does not read (invalidSyntax, invalidPath, noTarget)', REFUSED_CHANGE],
         ),
       },
     }),
@@ -286,7 +285,7 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
       // 413 and 415: a DELETE may carry a body, which is read (and then ignored).
       response: {
         204: z.undefined().meta({ description: 'Deleted: the user\'s deletion wizard is started or joined.' }),
-        ...refusals([400, 401, 404, 413, 415, WAITS], [BAD_URL, REFUSED_CHANGE]),
+        ...refusals([400, 401, 404, 413, 415, WAITS], [REFUSED_CHANGE]),
       },
     }),
     async (req, reply) => {
