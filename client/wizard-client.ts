@@ -26,6 +26,7 @@ import { startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, type WizardAck, type WizardInput } from '../domain/wizard-state';
+import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
 import type { Config } from '../infra/config';
 import * as defs from '../workflows/definitions';
 import type { deletionWizard } from '../workflows/deletion-wizard';
@@ -181,14 +182,32 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
   const readTogether = deletionReads(prisma);
 
+  /** Wizards a large step body is being sent to by this client (`sendStep`). */
+  const sendingLarge = new Set<string>();
+
   async function sendStep<A>(
     workspaceId: string,
     deletionId: string,
     update: (h: WorkflowHandle) => Promise<WizardAck>,
+    /** The step's body, when it may be large (the list steps). */
+    body?: unknown,
   ): Promise<Deletion> {
     const r = await row(workspaceId, deletionId);
     if (r.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${r.status}.`);
-    await askWizard(() => update(temporal.workflow.getHandle(r.workflowId)));
+    // Temporal's worker echoes each update's request in the task that answers it: several large
+    // bodies at once to one wizard could add up past what one task may carry (domain/wizard-size.ts).
+    // So this client sends one at a time to a wizard; another meanwhile is told so, as a step sent
+    // while one is being applied is.
+    const large = body !== undefined && jsonBytes(body) > LONE_STEP_BODY_BYTES;
+    if (large && sendingLarge.has(deletionId)) {
+      throw new StepConflict('Another large step is being sent to this wizard; send yours again once it is answered.');
+    }
+    if (large) sendingLarge.add(deletionId);
+    try {
+      await askWizard(() => update(temporal.workflow.getHandle(r.workflowId)));
+    } finally {
+      if (large) sendingLarge.delete(deletionId);
+    }
     return live(await row(workspaceId, deletionId));
   }
 
@@ -234,21 +253,21 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         });
         return temporal.workflow
           .executeUpdateWithStart(defs.waitOpened, { startWorkflowOperation: operation })
-          .then(async (view) => ({ view, handle: await operation.workflowHandle() }));
+          .then(async (ack) => ({ ack, handle: await operation.workflowHandle() }));
       };
       const opened = await askWizard(async (signal) => {
         let joined = await startOrJoin();
         // A wizard that has ended (its row already says so) but whose run has not closed yet is
         // joined, not replaced: wait for that run to close, then start again (ALLOW_DUPLICATE lets
         // the new run start). Its outcome does not matter here; the wait ends with the time limit.
-        for (let tries = 0; tries < 3 && joined.view.status !== 'IN_PROGRESS' && joined.view.id !== input.deletionId; tries++) {
+        for (let tries = 0; tries < 3 && joined.ack.status !== 'IN_PROGRESS' && joined.ack.id !== input.deletionId; tries++) {
           // The handle is bound to the run the update reached (its result follows that run only).
           await joined.handle.result().catch(() => {
             if (signal.aborted) throw signal.reason;
           });
           joined = await startOrJoin();
         }
-        return joined.view;
+        return joined.ack;
       });
       return { deletion: await live(await row(args.workspaceId, opened.id)), created: opened.id === input.deletionId };
     },
@@ -300,11 +319,11 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     submitLeads: (ws, id, actor, body) =>
       sendStep(ws, id, (h) => h.executeUpdate(defs.submitLeads, { args: [{ actor, body }] })),
     submitAutomations: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.submitAutomations, { args: [{ actor, body }] })),
+      sendStep(ws, id, (h) => h.executeUpdate(defs.submitAutomations, { args: [{ actor, body }] }), body),
     submitIntegrations: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body }] })),
+      sendStep(ws, id, (h) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body }] }), body),
     submitLabels: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }] })),
+      sendStep(ws, id, (h) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }] }), body),
     confirm: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body }] })),
     cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
     retry: (ws, id) => sendStep(ws, id, (h) => h.executeUpdate(defs.retry)),

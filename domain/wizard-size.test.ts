@@ -57,8 +57,20 @@ describe('what one wizard can carry', () => {
     expect(jsonBytes(big)).toBeGreaterThan(STEP_VIEW_MAX_BYTES);
     expect(stepSizeProblem(small, small)).toBeNull();
     expect(stepSizeProblem(big, small)?.message).toMatch(/^These choices would make the wizard weigh \d\.\d\d MB: more than one wizard can carry \(at most 1\.50 MB\)/);
-    // A wizard already that big (opened before these limits) takes a step that adds nothing.
-    expect(stepSizeProblem(big, big)).toBeNull();
+  });
+
+  it('lets a wizard opened before these limits take its suggestions, up to 1.9 MB, and nothing heavier', () => {
+    const old = view(4_500, 300);
+    const taken = (v: Deletion, replacement: string): Deletion => ({ ...v, labels: v.labels.map((l) => ({ ...l, replacementUserId: replacement, applied: true })) });
+    const suggested = taken(old, 'r'.repeat(25));
+    expect(jsonBytes(suggested)).toBeGreaterThan(STEP_VIEW_MAX_BYTES);
+    expect(jsonBytes(suggested)).toBeLessThan(1_900_000);
+    expect(stepSizeProblem(suggested, old)).toBeNull();
+    // Replacements heavier than the suggestion's are refused.
+    expect(stepSizeProblem(taken(old, 'r'.repeat(40)), old)).not.toBeNull();
+    // And past 1.9 MB nothing is taken, suggested or not.
+    const older = view(5_000, 300);
+    expect(stepSizeProblem(taken(older, 'r'.repeat(25)), older)).not.toBeNull();
   });
 
 });

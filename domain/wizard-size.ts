@@ -30,9 +30,18 @@ export const STEP_VIEW_MAX_BYTES = 1_500_000;
  * update's argument: Temporal refuses a payload over 2 MB, and the API once
  * answered 503, "try again", to a body that could never go through). The API answers a
  * bigger one itself (api/routes/deletions.ts: what the wizard would say, else
- * 413); one under it is still checked against WIZARD_VIEW_MAX_BYTES.
+ * 413); one under it is still checked against STEP_VIEW_MAX_BYTES.
  */
 export const STEP_BODY_MAX_BYTES = 1_000_000;
+
+/**
+ * A step body over this is sent to its wizard alone (client/wizard-client.ts
+ * `sendStep`; another at the same moment is 409): Temporal's worker echoes
+ * each update's request in the answer of the task that takes it, and several
+ * bodies near STEP_BODY_MAX_BYTES in one task, beside the step's own result,
+ * could pass the 4 MB a task's answer may weigh.
+ */
+export const LONE_STEP_BODY_BYTES = 64_000;
 
 /** The UTF-8 length of `value`'s JSON, counted on the string (no encoded copy of it). */
 export function jsonBytes(value: unknown): number {
@@ -50,21 +59,23 @@ export function jsonBytes(value: unknown): number {
   return bytes;
 }
 
-const megabytes = (bytes: number) => (bytes / 1_000_000).toFixed(2);
+/** Rounded up: a weight just over a limit never reads as the limit itself. */
+const megabytes = (bytes: number) => (Math.ceil(bytes / 10_000) / 100).toFixed(2);
 
 /**
- * The view as it would be once every step takes what the wizard suggests:
- * each automation and integration applied with its suggestion (its current
- * distribution where it has none: a replacement of about that size), each
- * label with a replacement named.
+ * The view as it would be once every step still to come takes what the
+ * wizard suggests: each automation and integration not yet applied, applied
+ * with its suggestion (its current distribution where it has none: a
+ * replacement of about that size), each label not yet applied given a
+ * replacement. What is applied stays as it is.
  */
 function withSuggestionsTaken(view: Deletion): Deletion {
-  const routed = (items: Deletion['automations']) => items.map((item) => ({ ...item, applied: item.suggested ?? item.current }));
+  const routed = (items: Deletion['automations']) => items.map((item) => ({ ...item, applied: item.applied ?? item.suggested ?? item.current }));
   return {
     ...view,
     automations: routed(view.automations),
     integrations: routed(view.integrations),
-    labels: view.labels.map((label) => ({ ...label, replacementUserId: view.user.id, applied: true })),
+    labels: view.labels.map((label) => (label.applied ? label : { ...label, replacementUserId: view.user.id, applied: true })),
   };
 }
 
@@ -82,14 +93,19 @@ export function openingSizeProblem(view: Deletion): RuleProblem | null {
   };
 }
 
+/** What a view may weigh whatever was opened: under Temporal's 2 MB payload limit, with room for the rest of a payload. */
+const HARD_VIEW_MAX_BYTES = 1_900_000;
+
 /**
- * Why a step may not apply: the view it would leave weighs too much, and more
- * than the view before it (a step that adds nothing is never refused, so a
- * wizard opened before these limits goes on); null when it fits.
+ * Why a step may not apply: the view it would leave weighs more than
+ * STEP_VIEW_MAX_BYTES, and more than the view before it would with its steps
+ * taken as suggested (so a wizard opened before these limits goes on with its
+ * suggestions, up to HARD_VIEW_MAX_BYTES); null when it fits.
  */
 export function stepSizeProblem(next: Deletion, before: Deletion): RuleProblem | null {
   const bytes = jsonBytes(next);
-  if (bytes <= STEP_VIEW_MAX_BYTES || bytes <= jsonBytes(before)) return null;
+  if (bytes <= STEP_VIEW_MAX_BYTES) return null;
+  if (bytes <= Math.min(jsonBytes(withSuggestionsTaken(before)), HARD_VIEW_MAX_BYTES)) return null;
   return {
     kind: 'RuleViolation',
     message:

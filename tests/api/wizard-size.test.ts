@@ -6,7 +6,9 @@
 // that would not fit does not open (422, saying why), and a step whose
 // choices would not fit is refused (422); the wizard goes on.
 import { randomUUID } from 'node:crypto';
-import { STEP_BODY_MAX_BYTES, STEP_VIEW_MAX_BYTES } from '../../domain/wizard-size';
+import type { Client } from '@temporalio/client';
+import { createWizardClient } from '../../client/wizard-client';
+import { LONE_STEP_BODY_BYTES, STEP_BODY_MAX_BYTES, STEP_VIEW_MAX_BYTES } from '../../domain/wizard-size';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
@@ -116,3 +118,49 @@ test('starts that join one opening at once all get their answer: the wizard is n
   expect((await owner('POST', `/v1/deletions/${answers[0]!.body.id}/cancel`, {})).status).toBe(200);
   expect((await owner('GET', `/v1/users/${leaver}`)).body.status).toBe('ACTIVE');
 }, 120_000);
+
+test('a large step body is sent to its wizard alone: another at the same moment is 409 and never reaches Temporal', async () => {
+  // Temporal's worker echoes each update's request in its task's answer: several large bodies in one
+  // task could pass 4 MB. The unit under test is the wizard client; Temporal is a stub that holds
+  // every update until released, the database is real.
+  const leaver = await member('lone');
+  const started = await owner('POST', `/v1/users/${leaver}/deletion`, {});
+  expect(started.status).toBe(201);
+  const d = started.body.id as string;
+  let sent = 0;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const temporal = {
+    withDeadline: (_at: number, fn: () => unknown) => fn(),
+    withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
+    workflow: {
+      getHandle: () => ({
+        executeUpdate: async () => {
+          sent++;
+          await held;
+          return { id: d, status: 'IN_PROGRESS', step: 'AUTOMATIONS' };
+        },
+      }),
+    },
+  } as unknown as Client;
+  const wizard = createWizardClient({ temporal, prisma: api.prisma, config: api.harness.config, waitLimitMs: 30_000 });
+  const actor = { type: 'USER' as const, id: id('owner') };
+  // About 160 KB: over LONE_STEP_BODY_BYTES, well under the 1 MB a body may weigh.
+  const large = { overrides: Array.from({ length: 2_000 }, (_, i) => ({ automationId: `a${i}`.padEnd(25, 'x'), distribution: [{ userId: 'u'.padEnd(25, 'y'), weight: 100 }] })) };
+  expect(JSON.stringify(large).length).toBeGreaterThan(LONE_STEP_BODY_BYTES);
+
+  const first = wizard.submitAutomations(ws.id, d, actor, large);
+  await eventually(async () => (sent === 1 ? true : undefined), 10_000, 'the first body sent');
+  await expect(wizard.submitAutomations(ws.id, d, actor, large)).rejects.toMatchObject({ name: 'StepConflict', message: expect.stringMatching(/Another large step/) });
+  expect(sent).toBe(1);
+  // A small body is not held back.
+  const small = wizard.submitLabels(ws.id, d, actor, { replacements: [] });
+  await eventually(async () => (sent === 2 ? true : undefined), 10_000, 'the small body sent');
+  release();
+  await first;
+  await small;
+  // Once the first is answered, the next large one goes.
+  await wizard.submitAutomations(ws.id, d, actor, large);
+  expect(sent).toBe(3);
+  expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+}, 60_000);

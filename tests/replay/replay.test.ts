@@ -31,6 +31,8 @@ test('there are fixtures for every pause point', () => {
     expect(kinds).toContain(`acknowledged-${k}`);
     // And ending after that no-op rather than a timer (RECORD_STAMP=…-ended-by-activity).
     expect(kinds).toContain(`ended-by-activity-${k}`);
+    // And with each update answering {id, status, step}, not the view (RECORD_STAMP=…-update-acks).
+    expect(kinds).toContain(`update-acks-${k}`);
   }
   // Wizards begun on the release before local transactions and finished on this one (record-upgrade.ts):
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
