@@ -2,6 +2,7 @@
 // UTF-8 are the client's mistake (400), never text with U+FFFD stored in
 // their place; a body declared in another charset is not one we read (415).
 // The /v1 routes, SCIM and the HR hook (after its signature) read bodies here.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpProblem } from './problems';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -22,4 +23,26 @@ export function utf8Text(bytes: Buffer): string {
   } catch {
     throw new HttpProblem(400, 'The body is not valid UTF-8: send JSON encoded in UTF-8.');
   }
+}
+
+type ParseJson = ReturnType<FastifyInstance['getDefaultJsonParser']>;
+type Done = (err: Error | null, body?: unknown) => void;
+
+/**
+ * A content-type parser (`parseAs: 'buffer'`) for a JSON body type: UTF-8
+ * only, then Fastify's own JSON parser `parseJson`; an empty or blank body
+ * reads as no body.
+ */
+export function utf8JsonParser(parseJson: ParseJson) {
+  return (req: FastifyRequest, body: string | Buffer, done: Done): void => {
+    let text: string;
+    try {
+      requireUtf8Charset(req.headers['content-type']);
+      text = utf8Text(body as Buffer);
+    } catch (err) {
+      return done(err as Error, undefined);
+    }
+    if (/^\s*$/.test(text)) return done(null, undefined);
+    parseJson(req, text, done);
+  };
 }

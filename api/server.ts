@@ -47,7 +47,7 @@ import { scimRoutes } from './scim';
 import { sendScim } from './scim/errors';
 import { systemRoutes } from './routes/system';
 import { signCursors } from './cursors';
-import { requireUtf8Charset, utf8Text } from './body-text';
+import { utf8JsonParser } from './body-text';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -129,17 +129,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   // text/plain is not an API body type: 415, not a string that fails the schema.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, body, done) => {
-    let text: string;
-    try {
-      requireUtf8Charset(req.headers['content-type']);
-      text = utf8Text(body as Buffer);
-    } catch (err) {
-      return done(err as Error, undefined);
-    }
-    if (text.length === 0 || /^\s*$/.test(text)) return done(null, undefined);
-    parseJson(req, text, done);
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, utf8JsonParser(parseJson));
 
   app.addHook('preValidation', async (request) => {
     const config = request.routeOptions.config;

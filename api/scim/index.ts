@@ -36,7 +36,7 @@ import { projected } from './attributes';
 import { authenticateScim, type ScimAuth } from './auth';
 import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery';
 import { ScimProblem, scimErrorHandler, sendScim } from './errors';
-import { requireUtf8Charset, utf8Text } from '../body-text';
+import { utf8JsonParser } from '../body-text';
 import { scimBase, usersService } from './users';
 
 // ---- The OpenAPI description ----
@@ -132,17 +132,7 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.setValidatorCompiler(() => () => true);
   app.setErrorHandler(scimErrorHandler);
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/scim+json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, body, done) => {
-    let text: string;
-    try {
-      requireUtf8Charset(req.headers['content-type']);
-      text = utf8Text(body as Buffer);
-    } catch (err) {
-      return done(err as Error, undefined);
-    }
-    if (/^\s*$/.test(text)) return done(null, undefined);
-    parseJson(req, text, done);
-  });
+  app.addContentTypeParser('application/scim+json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, utf8JsonParser(parseJson));
   app.addHook('onRequest', async (req) => {
     authOf.set(req, await authenticateScim(deps.prisma, req.headers.authorization));
   });
