@@ -185,7 +185,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   /** Wizards a large step body is being sent to by this client (`sendStep`). */
   const sendingLarge = new Set<string>();
 
-  async function sendStep<A>(
+  async function sendStep(
     workspaceId: string,
     deletionId: string,
     update: (h: WorkflowHandle) => Promise<WizardAck>,

@@ -49,7 +49,6 @@ import type {
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import * as wizardState from '../domain/wizard-state';
 import { stepSizeProblem } from '../domain/wizard-size';
-import type { WizardAck } from '../domain/wizard-state';
 import {
   acknowledgementTaskQueue,
   cancel,
@@ -376,11 +375,11 @@ class DeletionWizard {
    * (Histories of updates answered with the view replay as they ran: answers
    * are not compared on replay.)
    */
-  private ack(): WizardAck {
+  private ack(): wizardState.WizardAck {
     return wizardState.ackOf(this.state.view);
   }
 
-  async waitOpened(): Promise<WizardAck> {
+  async waitOpened(): Promise<wizardState.WizardAck> {
     await condition(() => this.state.phase !== 'OPENING');
     if (this.state.view.status === 'FAILED') {
       throw refusalFailure({ kind: 'RuleViolation', message: this.state.openRefusal ?? 'The wizard could not open.' });
@@ -388,7 +387,7 @@ class DeletionWizard {
     return this.ack();
   }
 
-  retry(): WizardAck | Promise<WizardAck> {
+  retry(): wizardState.WizardAck | Promise<wizardState.WizardAck> {
     // Only once it is recorded: the main body goes on (and writes) as soon as it sees the request.
     const requested = () => {
       this.state = { ...this.state, retryRequested: true };
@@ -398,7 +397,7 @@ class DeletionWizard {
     return recorded ? recorded.then(requested) : requested();
   }
 
-  submitLeads({ actor, body }: StepInput<LeadsStepBody>): Promise<WizardAck> {
+  submitLeads({ actor, body }: StepInput<LeadsStepBody>): Promise<wizardState.WizardAck> {
     return this.exclusive(async () => {
       const distribution = leadsChoice(body);
       this.state = { ...this.state, leadsActor: actor };
@@ -408,7 +407,7 @@ class DeletionWizard {
     });
   }
 
-  submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<WizardAck> {
+  submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<wizardState.WizardAck> {
     return this.exclusive(async () => {
       const choices = resolveRouting(this.state.view[kind], routingOverrides(body));
       const { applied } = await this.transactions().applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
@@ -417,7 +416,7 @@ class DeletionWizard {
     });
   }
 
-  submitLabels({ actor, body }: StepInput<LabelsStepBody>): Promise<WizardAck> {
+  submitLabels({ actor, body }: StepInput<LabelsStepBody>): Promise<wizardState.WizardAck> {
     return this.exclusive(async () => {
       const labelIds = this.state.view.labels.map((label) => label.id);
       const { applied } = await this.transactions().applyLabels({
@@ -432,7 +431,7 @@ class DeletionWizard {
     });
   }
 
-  confirm({ actor }: StepInput<ConfirmBody>): Promise<WizardAck> {
+  confirm({ actor }: StepInput<ConfirmBody>): Promise<wizardState.WizardAck> {
     return this.exclusive(async () => {
       this.state = { ...this.state, confirmedBy: actor };
       await this.publish(wizardState.confirmAccepted(this.state, now()));
@@ -440,7 +439,7 @@ class DeletionWizard {
     });
   }
 
-  async cancel({ actor, body }: StepInput<CancelBody>): Promise<WizardAck> {
+  async cancel({ actor, body }: StepInput<CancelBody>): Promise<wizardState.WizardAck> {
     if (wizardState.cancelWaits(this.state) && patched(PATCH.cancelWaits)) {
       // Sent while the wizard opens or a step is applied: it goes on once that is done, checked
       // again then (a confirm applied meanwhile wins; so does a failed opening).
