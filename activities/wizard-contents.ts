@@ -1,11 +1,12 @@
 // What a deletion wizard shows when it opens: the user's lead count, the
 // automations and integrations that route to them, and their shared and public
-// labels. One read, used by the opening activity inside its transaction and by
-// the preview (which changes nothing), so the preview shows what the wizard will.
+// labels. One read, used by the opening activity inside its transaction, by
+// the preview (which changes nothing), so the preview shows what the wizard will,
+// and by the wizard client to tell a refused opening that was too big.
 import type { Prisma } from '../generated/prisma/client';
-import { startDeletionBlockers } from '../domain/rules';
-import type { DeletionPreview, Role } from '../domain/schemas';
-import { openedView, type OpenedContext } from '../domain/wizard-state';
+import { startDeletionBlockers, type RuleProblem } from '../domain/rules';
+import type { Deletion, DeletionPreview, Role } from '../domain/schemas';
+import { openedView, type OpenedContext, type WizardInput } from '../domain/wizard-state';
 import { notInWorkspace } from '../domain/errors';
 import { openingSizeProblem } from '../domain/wizard-size';
 import { namingUser, routingWithUser, type Db, type Tx } from './shared';
@@ -28,6 +29,21 @@ export async function readWizardContents(db: Tx | Db, workspaceId: string, userI
   return { leadsTotal, automations, integrations, labels };
 }
 
+/** The view a wizard opening now for `user` would show: the opening's read, through its `openedView`. */
+async function viewOnOpening(db: Tx | Db, input: WizardInput, user: OpenedContext['user']): Promise<Deletion> {
+  const contents = await readWizardContents(db, input.workspaceId, user.id);
+  const now = new Date().toISOString();
+  return openedView(input, { ...contents, user, startedAt: now }, now);
+}
+
+/**
+ * Would the wizard `input` opens now be too big to carry (TOO_BIG,
+ * domain/wizard-size.ts)? The opening's own check, read again outside it.
+ */
+export async function openingSizeProblemNow(db: Db, input: WizardInput, user: OpenedContext['user']): Promise<RuleProblem | null> {
+  return openingSizeProblem(await viewOnOpening(db, input, user));
+}
+
 /**
  * What starting the deletion of `userId` would show (through the same
  * `openedView` the wizard opens with), and every reason it would be refused
@@ -46,14 +62,8 @@ export async function deletionPreview(
         select: { id: true, name: true, email: true, role: true, status: true },
       });
       if (!user) throw notInWorkspace('User', userId);
-      const contents = await readWizardContents(tx, workspaceId, user.id);
-      const open = await tx.deletion.findFirst({
-        where: { workspaceId, userId: user.id, status: 'IN_PROGRESS' },
-        select: { id: true },
-      });
-      const activeOwnerCount = await tx.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
-      const now = new Date().toISOString();
-      const view = openedView(
+      const view = await viewOnOpening(
+        tx,
         {
           deletionId: 'preview',
           workspaceId,
@@ -63,9 +73,13 @@ export async function deletionPreview(
           reason: null,
           effectiveAt: null,
         },
-        { ...contents, user: { id: user.id, name: user.name, email: user.email }, startedAt: now },
-        now,
+        { id: user.id, name: user.name, email: user.email },
       );
+      const open = await tx.deletion.findFirst({
+        where: { workspaceId, userId: user.id, status: 'IN_PROGRESS' },
+        select: { id: true },
+      });
+      const activeOwnerCount = await tx.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
       return {
         user: view.user,
         leads: { total: view.leads.total },

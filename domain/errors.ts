@@ -1,6 +1,7 @@
 // Named refusals, each mapped once to an HTTP status by the API
 // (api/problems.ts); domain/refusal.ts carries them across Temporal.
 // Messages are written for the admin who reads them.
+import type { StartBlockerCode } from './schemas';
 
 /** A field or body the client sent is malformed (HTTP 400). */
 export class BadInput extends Error {
@@ -28,9 +29,15 @@ export class StepConflict extends Error {
   override name = 'StepConflict' as const;
 }
 
-/** A business rule says no (HTTP 422). */
+/** A business rule says no (HTTP 422); `code` names a start's refusal that callers act on (TOO_BIG). */
 export class RuleViolation extends Error {
   override name = 'RuleViolation' as const;
+  constructor(
+    message: string,
+    readonly code?: StartBlockerCode,
+  ) {
+    super(message);
+  }
 }
 
 /**

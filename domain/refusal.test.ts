@@ -1,7 +1,7 @@
 // A refusal crosses Temporal and comes back as the same refusal.
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { RuleViolation, StepConflict } from './errors';
-import { FAILURE_TYPES, refusalError, refusalFailure, refusalOf, type Refusal } from './refusal';
+import { FAILURE_TYPES, refusalAsError, refusalError, refusalFailure, refusalOf, type Refusal } from './refusal';
 
 const refusals: Refusal[] = [
   { kind: 'StepConflict', message: 'This wizard is at step LABELS, not LEADS.' },
@@ -29,4 +29,11 @@ test('an update refusal becomes the named error the API maps', () => {
   const violation = refusalError(refusalFailure({ kind: 'RuleViolation', message: 'no' }));
   expect(violation).toBeInstanceOf(RuleViolation);
   expect(violation?.message).toBe('no');
+});
+
+test('a start refusal that names its code keeps it as the named error (on this side of Temporal)', () => {
+  const tooBig = refusalAsError({ kind: 'RuleViolation', code: 'TOO_BIG', message: 'too big' });
+  expect(tooBig).toBeInstanceOf(RuleViolation);
+  expect(tooBig).toMatchObject({ message: 'too big', code: 'TOO_BIG' });
+  expect(refusalAsError({ kind: 'RuleViolation', message: 'no' })).toMatchObject({ code: undefined });
 });

@@ -40,7 +40,7 @@ export function refusalAsError(refusal: RuleProblem): StepConflict | RuleViolati
 export function refusalAsError(refusal: Refusal): StepConflict | RuleViolation | null;
 export function refusalAsError(refusal: Refusal): StepConflict | RuleViolation | null {
   if (refusal.kind === FAILURE_TYPES.StepConflict) return new StepConflict(refusal.message);
-  if (refusal.kind === FAILURE_TYPES.RuleViolation) return new RuleViolation(refusal.message);
+  if (refusal.kind === FAILURE_TYPES.RuleViolation) return new RuleViolation(refusal.message, refusal.code);
   return null;
 }
 

@@ -37,14 +37,16 @@ describe('startDeletionProblem', () => {
     );
   });
 
-  it('refuses deleting the last owner, counting the target unless already being deleted', () => {
+  it('refuses deleting the last owner, counting the target only while ACTIVE', () => {
     const owner = { id: 'o1', role: 'OWNER', status: 'ACTIVE' } as const;
     const last = rule('User o1 is the last owner of this workspace; make another user an owner before deleting them.');
     expect(startDeletionProblem({ actorUserId: 'u1', target: owner, activeOwnerCount: 1 })).toEqual(last);
     expect(startDeletionProblem({ actorUserId: null, target: owner, activeOwnerCount: 1 })).toEqual(last);
     expect(startDeletionProblem({ actorUserId: 'u1', target: owner, activeOwnerCount: 2 })).toBeNull();
+    // SUSPENDED (frozen by HR or the identity provider, client/offboarding.ts): not in the count either.
     const suspended = { ...owner, status: 'SUSPENDED' } as const;
-    expect(startDeletionProblem({ actorUserId: null, target: suspended, activeOwnerCount: 1 })).toEqual(last);
+    expect(startDeletionProblem({ actorUserId: null, target: suspended, activeOwnerCount: 1 })).toBeNull();
+    expect(startDeletionProblem({ actorUserId: 'u1', target: suspended, activeOwnerCount: 0 })).toEqual(last);
     // Already PENDING_DELETION: not in the count, so one other owner is enough.
     const pending = { ...owner, status: 'PENDING_DELETION' } as const;
     expect(startDeletionProblem({ actorUserId: null, target: pending, activeOwnerCount: 1 })).toBeNull();

@@ -15,12 +15,18 @@ import type {
   LeadsStepBody,
   Role,
   StartBlocker,
+  StartBlockerCode,
   Step,
   UserStatus,
 } from './schemas';
 
-/** Why an input is refused: the kind picks the HTTP status (409 / 422). */
-export type RuleProblem = { kind: 'StepConflict' | 'RuleViolation'; message: string };
+/**
+ * Why an input is refused: the kind picks the HTTP status (409 / 422). A
+ * start's refusal that callers act on names its `code` (TOO_BIG: HR and
+ * identity providers then freeze the leaver, client/offboarding.ts). Only the
+ * kind and message cross Temporal (domain/refusal.ts).
+ */
+export type RuleProblem = { kind: 'StepConflict' | 'RuleViolation'; message: string; code?: StartBlockerCode };
 
 const violation = (message: string): RuleProblem => ({ kind: 'RuleViolation', message });
 const conflict = (message: string): RuleProblem => ({ kind: 'StepConflict', message });
@@ -49,9 +55,9 @@ export interface StartArgs {
   actorRole?: Role | null;
   target: { id: string; role: Role; status: UserStatus };
   /**
-   * The workspace's OWNERs excluding users being deleted: it includes the
-   * target unless the target is already PENDING_DELETION, and the rule
-   * accounts for both.
+   * The workspace's ACTIVE OWNERs: it includes the target only while the
+   * target is ACTIVE (not being deleted, nor frozen by HR or an identity
+   * provider), and the rule accounts for both.
    */
   activeOwnerCount: number;
 }
@@ -71,7 +77,7 @@ function whoBlockers(args: StartArgs): StartBlocker[] {
     out.push({ code: 'ROLE', message: `User ${target.id} is an OWNER; only an OWNER may delete an OWNER.` });
   }
   if (target.role === 'OWNER') {
-    const otherOwners = target.status === 'PENDING_DELETION' ? activeOwnerCount : activeOwnerCount - 1;
+    const otherOwners = target.status === 'ACTIVE' ? activeOwnerCount - 1 : activeOwnerCount;
     if (otherOwners < 1) {
       out.push({
         code: 'LAST_OWNER',

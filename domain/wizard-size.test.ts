@@ -39,6 +39,7 @@ describe('what one wizard can carry', () => {
     const big = view(6_000, 190);
     expect(openingSizeProblem(big)).toEqual({
       kind: 'RuleViolation',
+      code: 'TOO_BIG',
       message: expect.stringMatching(/^The wizard for Ann would list 0 automations, 0 integrations and 6000 labels: more than one wizard can carry \(1\.\d\d MB/),
     });
   });

@@ -85,6 +85,7 @@ export function openingSizeProblem(view: Deletion): RuleProblem | null {
   if (bytes <= WIZARD_VIEW_MAX_BYTES) return null;
   return {
     kind: 'RuleViolation',
+    code: 'TOO_BIG',
     message:
       `The wizard for ${view.user.name} would list ${view.automations.length} automations, ${view.integrations.length} ` +
       `integrations and ${view.labels.length} labels: more than one wizard can carry (${megabytes(bytes)} MB with their ` +
