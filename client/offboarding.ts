@@ -4,8 +4,14 @@
 // new one. The wizard is found by the user as they are now, never by a key
 // that outlives them, so a cancelled wizard, or one that removed an earlier
 // holder of the same email or employee id, is never handed back.
+// A leaver who holds too much for one wizard (TOO_BIG, domain/wizard-size.ts)
+// has none opened, but is frozen all the same (SUSPENDED: no sign-in, no
+// token) until an admin trims what they hold and starts their wizard, or the
+// identity provider, if it asked for the freeze, reactivates them.
 import type { PrismaClient } from '../generated/prisma/client';
-import type { Actor, Deletion } from '../domain/schemas';
+import { startProblem, type Tx } from '../activities/shared';
+import { RuleViolation } from '../domain/errors';
+import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
 
 export interface OffboardingDeps {
@@ -23,26 +29,43 @@ export interface OffboardRequest {
   reason?: string;
 }
 
-/** The audit action that marks an open wizard as one the identity provider asked for. */
+/**
+ * The audit action that marks an open wizard, or a freeze (no wizard), as one
+ * the identity provider asked for.
+ */
 export const IDP_DEACTIVATED = 'IDP_DEACTIVATED';
+
+/** Audit actions (no wizard: `deletionId` null) of a leaver frozen because their wizard could not open, and let go. */
+export const USER_FROZEN = 'USER_FROZEN';
+export const USER_UNFROZEN = 'USER_UNFROZEN';
 
 /**
  * Joins the user's open wizard, or starts a new one (the user is frozen when
  * this returns). Refusals (the last owner, ...) are thrown as the named
- * errors of domain/errors.ts.
+ * errors of domain/errors.ts. A start refused as TOO_BIG, for a leaver who
+ * leaves now (no `effectiveAt` to come), freezes them first (`freeze`), and
+ * its refusal says so.
  */
 export async function offboardUser(
   deps: OffboardingDeps,
   req: OffboardRequest,
 ): Promise<{ deletion: Deletion; joined: boolean }> {
-  const { deletion, created } = await deps.wizard.start({
-    workspaceId: req.workspaceId,
-    userId: req.userId,
-    actor: req.actor,
-    source: req.source,
-    ...(req.reason !== undefined ? { reason: req.reason } : {}),
-    ...(req.effectiveAt !== undefined ? { effectiveAt: req.effectiveAt } : {}),
-  });
+  let started: Awaited<ReturnType<WizardApi['start']>>;
+  try {
+    started = await deps.wizard.start({
+      workspaceId: req.workspaceId,
+      userId: req.userId,
+      actor: req.actor,
+      source: req.source,
+      ...(req.reason !== undefined ? { reason: req.reason } : {}),
+      ...(req.effectiveAt !== undefined ? { effectiveAt: req.effectiveAt } : {}),
+    });
+  } catch (err) {
+    const leavesNow = req.effectiveAt === undefined || req.effectiveAt.getTime() <= Date.now();
+    if (err instanceof RuleViolation && err.code === 'TOO_BIG' && leavesNow) throw await freeze(deps, req, err);
+    throw err;
+  }
+  const { deletion, created } = started;
   if (req.source === 'IDP' && deletion.source !== 'IDP') {
     // The IdP joined a wizard someone else started: record it (once per
     // wizard), so that the IdP's reactivation may cancel this wizard too.
@@ -69,7 +92,9 @@ export async function offboardUser(
  * if the IdP started or joined it (the user is ACTIVE again). A wizard an
  * admin or HR started without the IdP is left alone (null): a provider that
  * re-sends `active: true` with every profile update must not undo it.
- * Past CONFIRM the cancel is refused (StepConflict).
+ * Past CONFIRM the cancel is refused (StepConflict). With no open wizard, a
+ * freeze the IdP made or joined is lifted (`unfreeze`; null); any other
+ * suspension stays.
  */
 export async function reinstateUser(
   deps: OffboardingDeps,
@@ -80,7 +105,10 @@ export async function reinstateUser(
     orderBy: { startedAt: 'desc' },
     select: { id: true, source: true },
   });
-  if (!open) return null;
+  if (!open) {
+    await unfreeze(deps, req);
+    return null;
+  }
   if (open.source !== 'IDP') {
     const marked = await deps.prisma.auditEvent.findUnique({
       where: { idempotencyKey: `${open.id}:${IDP_DEACTIVATED}` },
@@ -89,4 +117,132 @@ export async function reinstateUser(
     if (!marked) return null;
   }
   return deps.wizard.cancel(req.workspaceId, open.id, req.actor, { reason: 'Reactivated by the identity provider.' });
+}
+
+/**
+ * The leaver whose wizard cannot open (too big) is frozen at once: ACTIVE →
+ * SUSPENDED and USER_FROZEN, once (a second call finds them SUSPENDED and
+ * writes nothing). An identity provider's call on a freeze HR made marks it
+ * (IDP_DEACTIVATED), so that its reactivation lifts it, as it cancels a
+ * wizard it joined. The last active OWNER is not frozen (refused as a start
+ * would be). Answers the refusal to throw: `tooBig`'s, saying whether the
+ * user is now suspended.
+ */
+async function freeze(deps: OffboardingDeps, req: OffboardRequest, tooBig: RuleViolation): Promise<RuleViolation> {
+  const { workspaceId, userId, actor } = req;
+  const { suspended, liftedByIdp } = await deps.prisma.$transaction(async (tx) => {
+    // The user's row first, then an OWNER's workspace row, as the opening takes them
+    // (activities/wizard-records.ts): freezing an OWNER lowers the count of active owners.
+    const [user] = await tx.$queryRaw<{ name: string; email: string; role: Role; status: UserStatus; updatedAt: Date }[]>`
+      SELECT name, email, role, status, updated_at AS "updatedAt" FROM users
+      WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
+    if (!user) return { suspended: false, liftedByIdp: false };
+    if (user.status === 'ACTIVE') {
+      if (user.role === 'OWNER') {
+        await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${workspaceId} FOR NO KEY UPDATE`;
+        const problem = await startProblem(tx, workspaceId, { id: userId, role: user.role, status: user.status }, actor);
+        if (problem) throw new RuleViolation(problem.message);
+      }
+      const { count } = await tx.user.updateMany({ where: { id: userId, workspaceId, status: 'ACTIVE' }, data: { status: 'SUSPENDED' } });
+      if (count === 1) {
+        await tx.auditEvent.createMany({
+          data: [
+            {
+              workspaceId,
+              deletionId: null,
+              actorType: actor.type,
+              actorId: actor.id,
+              action: USER_FROZEN,
+              detail: { userId, name: user.name, email: user.email, source: req.source, reason: tooBig.message, userStatus: 'SUSPENDED' },
+              // This freeze of the user's row as it was: once, however often and by whomever it is asked for.
+              idempotencyKey: `${userId}:${USER_FROZEN}:${user.updatedAt.toISOString()}`,
+            },
+          ],
+          skipDuplicates: true,
+        });
+      }
+    } else if (user.status !== 'SUSPENDED') {
+      return { suspended: false, liftedByIdp: false };
+    }
+    const current = await currentFreeze(tx, workspaceId, userId);
+    if (current && req.source === 'IDP' && current.actorType !== 'IDP') {
+      await tx.auditEvent.createMany({
+        data: [
+          {
+            workspaceId,
+            deletionId: null,
+            actorType: actor.type,
+            actorId: actor.id,
+            action: IDP_DEACTIVATED,
+            detail: { userId, freezeEventId: current.id },
+            idempotencyKey: `${current.id}:${IDP_DEACTIVATED}`,
+          },
+        ],
+        skipDuplicates: true,
+      });
+    }
+    return { suspended: true, liftedByIdp: current !== null && req.source === 'IDP' };
+  });
+  if (!suspended) return tooBig;
+  const until = liftedByIdp
+    ? 'until an admin trims what they hold and starts their deletion, or the identity provider reactivates them'
+    : 'until an admin trims what they hold and starts their deletion';
+  return new RuleViolation(
+    `${tooBig.message} Meanwhile the user is suspended: they cannot sign in or use a token ${until}.`,
+    tooBig.code,
+  );
+}
+
+/**
+ * The identity provider reactivated a user who has no open wizard: a freeze it
+ * made or joined is lifted (SUSPENDED → ACTIVE and USER_UNFROZEN, once). Any
+ * other suspension stays: HR's freeze, or one this service did not make.
+ */
+async function unfreeze(deps: OffboardingDeps, req: { workspaceId: string; userId: string; actor: Actor }): Promise<void> {
+  const { workspaceId, userId, actor } = req;
+  await deps.prisma.$transaction(async (tx) => {
+    // The user's row first: an opening of their wizard (which takes it first too) has either
+    // committed, and is seen below, or waits until this is done.
+    const [user] = await tx.$queryRaw<{ status: UserStatus }[]>`
+      SELECT status FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
+    if (user?.status !== 'SUSPENDED') return;
+    const current = await currentFreeze(tx, workspaceId, userId);
+    if (!current) return;
+    if (current.actorType !== 'IDP') {
+      const joined = await tx.auditEvent.findUnique({ where: { idempotencyKey: `${current.id}:${IDP_DEACTIVATED}` }, select: { id: true } });
+      if (!joined) return;
+    }
+    await tx.user.updateMany({ where: { id: userId, workspaceId, status: 'SUSPENDED' }, data: { status: 'ACTIVE' } });
+    await tx.auditEvent.createMany({
+      data: [
+        {
+          workspaceId,
+          deletionId: null,
+          actorType: actor.type,
+          actorId: actor.id,
+          action: USER_UNFROZEN,
+          detail: { userId, freezeEventId: current.id, reason: 'Reactivated by the identity provider.', userStatus: 'ACTIVE' },
+          idempotencyKey: `${current.id}:${USER_UNFROZEN}`,
+        },
+      ],
+      skipDuplicates: true,
+    });
+  });
+}
+
+/**
+ * The freeze the user is under, if any: their last USER_FROZEN or
+ * USER_UNFROZEN event when it is a freeze and no wizard of theirs has started
+ * since (an admin's start ends a freeze: its cancel makes the user ACTIVE).
+ * Events with no wizard are few: the (deletion_id, at) index finds them.
+ */
+async function currentFreeze(tx: Tx, workspaceId: string, userId: string) {
+  const last = await tx.auditEvent.findFirst({
+    where: { workspaceId, deletionId: null, action: { in: [USER_FROZEN, USER_UNFROZEN] }, detail: { path: ['userId'], equals: userId } },
+    orderBy: [{ at: 'desc' }, { id: 'desc' }],
+    select: { id: true, at: true, action: true, actorType: true },
+  });
+  if (last?.action !== USER_FROZEN) return null;
+  const since = await tx.deletion.findFirst({ where: { workspaceId, userId, startedAt: { gte: last.at } }, select: { id: true } });
+  return since ? null : last;
 }

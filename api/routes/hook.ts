@@ -120,7 +120,8 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         'signature, a timestamp more than 5 minutes off, or an unknown workspace answers 401, alike. The offboarding ' +
         "joins the user's open wizard, else starts a new one (never a cancelled one, nor one that removed an earlier " +
         'user with the same email). An email matching no user answers 404 and starts nothing. `effectiveAt` in the ' +
-        'future keeps the user SUSPENDED until then.',
+        'future keeps the user SUSPENDED until then. A user who holds more than one wizard can carry gets 422 and no ' +
+        'wizard; unless `effectiveAt` is in the future, they are SUSPENDED meanwhile (the 422 says so).',
       security: [{ hookSignature: [] as string[] }],
       params: HookParams,
       headers: HookHeaders,

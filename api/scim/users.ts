@@ -336,7 +336,8 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     const email = emailOf(input);
     const changesEmail = email !== user.email.toLowerCase();
     if (changesEmail && (await emailTaken(auth.workspaceId, email, user.id))) throw uniquenessConflict(email);
-    // The wizard first: a refused deactivation (the last owner, ...) changes nothing.
+    // The wizard first: a refused deactivation (the last owner, ...) changes nothing here (a leaver
+    // too big for one wizard is frozen all the same: client/offboarding.ts).
     await applyActive(auth, user, input.active, 'Deactivated by the identity provider.', o);
     try {
       await db.user.update({

@@ -7,7 +7,10 @@
 // choices would not fit is refused (422); the wizard goes on.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { signHookBody } from '../../api/hook-signature';
+import { createScimToken } from '../../api/scim/auth';
 import { createWizardClient } from '../../client/wizard-client';
+import { createApiToken } from '../../infra/tokens';
 import { LONE_STEP_BODY_BYTES, STEP_BODY_MAX_BYTES, STEP_VIEW_MAX_BYTES } from '../../domain/wizard-size';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
@@ -164,3 +167,161 @@ test('a large step body is sent to its wizard alone: another at the same moment 
   expect(sent).toBe(3);
   expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
 }, 60_000);
+
+describe('HR and the identity provider offboard a leaver too big for one wizard: the wizard is refused, the leaver is frozen', () => {
+  // One leaver on 6,000 shared labels (the wizard would weigh about 1.6 MB), ACTIVE again before each test.
+  let leaver: { id: string; email: string };
+  let asLeaver: Call;
+  let scim: Call;
+  let hookSecret: string;
+
+  beforeAll(async () => {
+    const userId = await member('bigleaver');
+    leaver = await api.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: { id: true, email: true } });
+    await api.prisma.label.createMany({
+      data: Array.from({ length: 6_000 }, (_, i) => ({ workspaceId: ws.id, name: `${i} `.padEnd(190, 'x'), visibility: 'SHARED' as const, ownerId: userId })),
+    });
+    asLeaver = client(api.url, await createApiToken(api.prisma, { workspaceId: ws.id, userId }));
+    const scimCall = client(api.url, await createScimToken(api.prisma, ws.id));
+    scim = (method, path, body) => scimCall(method, `/scim/v2${path}`, body, body === undefined ? {} : { 'content-type': 'application/scim+json' });
+    hookSecret = (await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } })).hookSecret;
+  }, 60_000);
+
+  beforeEach(async () => {
+    await api.prisma.user.update({ where: { id: leaver.id }, data: { status: 'ACTIVE' } });
+    await api.prisma.auditEvent.deleteMany({ where: { workspaceId: ws.id, deletionId: null } });
+  });
+
+  const hook = (body: Record<string, unknown>) => {
+    const raw = JSON.stringify(body);
+    return client(api.url)('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(hookSecret, raw) });
+  };
+  const statusOf = async () => (await owner('GET', `/v1/users/${leaver.id}`)).body.status as string;
+  /** The audit events about the leaver that belong to no wizard (the freeze's), oldest first. */
+  const freezeEvents = () =>
+    api.prisma.auditEvent.findMany({
+      where: { workspaceId: ws.id, deletionId: null, detail: { path: ['userId'], equals: leaver.id } },
+      orderBy: { at: 'asc' },
+    });
+  const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+  const setActive = (active: boolean) => scim('PATCH', `/Users/${leaver.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active } }] });
+
+  test('the HR hook: 422 saying why and that the leaver is suspended; the leaver cannot sign in; a second hook writes nothing more', async () => {
+    expect((await asLeaver('GET', '/v1/me')).status).toBe(200);
+    const source = await owner('POST', '/v1/integrations', {
+      name: 'Web form',
+      source: 'web',
+      distribution: [{ userId: leaver.id, weight: 50 }, { userId: id('owner'), weight: 50 }],
+    });
+    expect(source.status).toBe(201);
+    const r = await hook({ email: leaver.email, employeeId: 'E-BIG' });
+    expectProblem(r, 422);
+    expect(r.body.detail).toMatch(/6000 labels.*more than one wizard can carry/);
+    expect(r.body.detail).toMatch(/suspended/i);
+    expect(await statusOf()).toBe('SUSPENDED');
+    expect((await asLeaver('GET', '/v1/me')).status).toBe(401);
+    expect(await api.prisma.deletion.count({ where: { userId: leaver.id, status: 'IN_PROGRESS' } })).toBe(0);
+
+    const again = await hook({ email: leaver.email, employeeId: 'E-BIG' });
+    expectProblem(again, 422);
+    expect(again.body.detail).toMatch(/suspended/i);
+    const events = await freezeEvents();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ action: 'USER_FROZEN', actorType: 'HR', actorId: 'E-BIG' });
+    expect(events[0]!.detail).toMatchObject({ userId: leaver.id, source: 'HR', reason: expect.stringMatching(/more than one wizard can carry/) });
+
+    // The admin's preview of the suspended leaver still works and says why.
+    const preview = await owner('GET', `/v1/users/${leaver.id}/deletion-preview`);
+    expect(preview.status).toBe(200);
+    expect(preview.body.blockers.map((b: { code: string }) => b.code)).toEqual(['TOO_BIG']);
+
+    // A lead source skips the frozen leaver.
+    const delivered = await owner('POST', `/v1/integrations/${source.body.id}/leads`, { leads: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
+    expect(delivered.body.owners).toEqual({ [id('owner')]: 3 });
+    await api.prisma.integration.delete({ where: { id: source.body.id } });
+
+    // The identity provider's reactivation does not undo HR's freeze...
+    expect((await setActive(true)).status).toBe(200);
+    expect(await statusOf()).toBe('SUSPENDED');
+    // ... unless it deactivated the leaver too (it joined the freeze, as it would join HR's wizard).
+    expect((await setActive(false)).status).toBe(400);
+    expect((await setActive(true)).status).toBe(200);
+    expect(await statusOf()).toBe('ACTIVE');
+    expect((await freezeEvents()).map((e) => [e.action, e.actorType])).toEqual([
+      ['USER_FROZEN', 'HR'],
+      ['IDP_DEACTIVATED', 'IDP'],
+      ['USER_UNFROZEN', 'IDP'],
+    ]);
+  }, 120_000);
+
+  test('the HR hook with effectiveAt in the future: 422, and the leaver stays ACTIVE until their wizard opens', async () => {
+    const r = await hook({ email: leaver.email, employeeId: 'E-LATER', effectiveAt: new Date(Date.now() + 7 * 86_400_000).toISOString() });
+    expectProblem(r, 422);
+    expect(r.body.detail).toMatch(/more than one wizard can carry/);
+    expect(r.body.detail).not.toMatch(/suspended/i);
+    expect(await statusOf()).toBe('ACTIVE');
+    expect(await freezeEvents()).toHaveLength(0);
+  }, 120_000);
+
+  test('an admin start: 422 and the leaver stays ACTIVE (the admin reads why at once)', async () => {
+    const r = await owner('POST', `/v1/users/${leaver.id}/deletion`, {});
+    expectProblem(r, 422);
+    expect(r.body.detail).not.toMatch(/suspended/i);
+    expect(await statusOf()).toBe('ACTIVE');
+    expect(await freezeEvents()).toHaveLength(0);
+  }, 120_000);
+
+  test('SCIM deactivation: 400 as before; the leaver reads active:false and is frozen once; reactivation makes them ACTIVE again', async () => {
+    const r = await setActive(false);
+    expect(r.status).toBe(400);
+    expect(r.contentType).toMatch(/^application\/scim\+json/);
+    expect(r.body).toMatchObject({ status: '400', scimType: 'mutability', detail: expect.stringMatching(/more than one wizard can carry.*suspended/is) });
+    expect((await scim('GET', `/Users/${leaver.id}`)).body.active).toBe(false);
+    expect((await asLeaver('GET', '/v1/me')).status).toBe(401);
+    expect((await setActive(false)).status).toBe(400);
+    expect((await freezeEvents()).map((e) => [e.action, e.actorType])).toEqual([['USER_FROZEN', 'IDP']]);
+
+    const back = await setActive(true);
+    expect(back.status).toBe(200);
+    expect(back.body.active).toBe(true);
+    expect(await statusOf()).toBe('ACTIVE');
+    expect((await asLeaver('GET', '/v1/me')).status).toBe(200);
+    expect((await freezeEvents()).map((e) => e.action)).toEqual(['USER_FROZEN', 'USER_UNFROZEN']);
+
+    // DELETE does what deactivation does: 400, frozen, still a SCIM resource (it was not deleted).
+    const deleted = await scim('DELETE', `/Users/${leaver.id}`);
+    expect(deleted.status).toBe(400);
+    expect(deleted.body).toMatchObject({ scimType: 'mutability', detail: expect.stringMatching(/suspended/i) });
+    expect((await scim('GET', `/Users/${leaver.id}`)).body.active).toBe(false);
+    expect((await freezeEvents()).map((e) => e.action)).toEqual(['USER_FROZEN', 'USER_UNFROZEN', 'USER_FROZEN']);
+  }, 120_000);
+
+  test('a frozen OWNER is no remaining owner, and no obstacle to the other owner deleting them', async () => {
+    await api.prisma.user.update({ where: { id: leaver.id }, data: { role: 'OWNER' } });
+    try {
+      expectProblem(await hook({ email: leaver.email }), 422);
+      expect(await statusOf()).toBe('SUSPENDED');
+      const preview = await owner('GET', `/v1/users/${leaver.id}/deletion-preview`);
+      expect(preview.body.blockers.map((b: { code: string }) => b.code)).toEqual(['TOO_BIG']);
+    } finally {
+      await api.prisma.user.update({ where: { id: leaver.id }, data: { role: 'MEMBER' } });
+    }
+  }, 120_000);
+
+  test('a user suspended for another reason is not made ACTIVE by the identity provider', async () => {
+    await api.prisma.user.update({ where: { id: leaver.id }, data: { status: 'SUSPENDED' } });
+    expect((await setActive(true)).status).toBe(200);
+    expect(await statusOf()).toBe('SUSPENDED');
+  }, 60_000);
+
+  test('once an admin trims what the frozen leaver holds, their wizard opens; cancelled, the leaver is ACTIVE', async () => {
+    expectProblem(await hook({ email: leaver.email, employeeId: 'E-BIG' }), 422);
+    expect(await statusOf()).toBe('SUSPENDED');
+    await api.prisma.label.deleteMany({ where: { ownerId: leaver.id, name: { not: { startsWith: '1 ' } } } });
+    const opened = await owner('POST', `/v1/users/${leaver.id}/deletion`, {});
+    expect(opened.status).toBe(201);
+    expect(await statusOf()).toBe('PENDING_DELETION');
+    expect((await owner('POST', `/v1/deletions/${opened.body.id}/cancel`, {})).status).toBe(200);
+    expect(await statusOf()).toBe('ACTIVE');
+  }, 120_000);
+});
