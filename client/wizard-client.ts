@@ -28,6 +28,7 @@ import type { AuditEvent, Deletion } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, type WizardAck, type WizardInput } from '../domain/wizard-state';
 import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
+import { takeStepLease } from './step-lease';
 import type { Config } from '../infra/config';
 import * as defs from '../workflows/definitions';
 import type { deletionWizard } from '../workflows/deletion-wizard';
@@ -42,6 +43,8 @@ export interface WizardClientDeps {
   waitLimitMs?: number;
   /** Oldest lead total a read may show before the move starts (default `LEAD_TOTAL_MAX_AGE_MS`). */
   leadTotalMaxAgeMs?: number;
+  /** How long a large step body's lease lasts when its wizard does not answer in time (default `STEP_LEASE_MS`). */
+  stepLeaseMs?: number;
 }
 
 /** api.md: no request waits on a wizard for more than 10 seconds. */
@@ -183,9 +186,6 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
   const readTogether = deletionReads(prisma);
 
-  /** Wizards a large step body is being sent to by this client (`sendStep`). */
-  const sendingLarge = new Set<string>();
-
   async function sendStep(
     workspaceId: string,
     deletionId: string,
@@ -197,18 +197,22 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     if (r.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${r.status}.`);
     // Temporal's worker echoes each update's request in the task that answers it: several large
     // bodies at once to one wizard could add up past what one task may carry (domain/wizard-size.ts).
-    // So this client sends one at a time to a wizard; another meanwhile is told so, as a step sent
-    // while one is being applied is.
+    // So a large one goes under the wizard's lease, one at a time across every API server
+    // (client/step-lease.ts); another meanwhile is told so, as a step sent while one is being applied is.
     const large = body !== undefined && jsonBytes(body) > LONE_STEP_BODY_BYTES;
-    if (large && sendingLarge.has(deletionId)) {
+    const lease = large ? await takeStepLease(prisma, deletionId, deps.stepLeaseMs) : null;
+    if (large && !lease) {
       throw new StepConflict('Another large step is being sent to this wizard; send yours again once it is answered.');
     }
-    if (large) sendingLarge.add(deletionId);
     try {
       await askWizard(() => update(temporal.workflow.getHandle(r.workflowId)));
-    } finally {
-      if (large) sendingLarge.delete(deletionId);
+    } catch (err) {
+      // Not answered in time: the update may still be waiting for the wizard's next task, and the
+      // lease is kept until it expires. Answered (refused), it is given back.
+      if (!(err instanceof Unavailable)) await lease?.release();
+      throw err;
     }
+    await lease?.release();
     return live(await row(workspaceId, deletionId));
   }
 

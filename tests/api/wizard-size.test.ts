@@ -122,17 +122,17 @@ test('starts that join one opening at once all get their answer: the wizard is n
   expect((await owner('GET', `/v1/users/${leaver}`)).body.status).toBe('ACTIVE');
 }, 120_000);
 
-test('a large step body is sent to its wizard alone: another at the same moment is 409 and never reaches Temporal', async () => {
+test('a large step body is sent to its wizard alone, across API servers: another at the same moment is 409 and never reaches Temporal', async () => {
   // Temporal's worker echoes each update's request in its task's answer: several large bodies in one
-  // task could pass 4 MB. The unit under test is the wizard client; Temporal is a stub that holds
-  // every update until released, the database is real.
+  // task could pass 4 MB. The unit under test is the wizard client, two of them (two API servers) on
+  // one database; Temporal is a stub that holds every update until released.
   const leaver = await member('lone');
   const started = await owner('POST', `/v1/users/${leaver}/deletion`, {});
   expect(started.status).toBe(201);
   const d = started.body.id as string;
   let sent = 0;
   let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
+  let held = new Promise<void>((resolve) => (release = resolve));
   const temporal = {
     withDeadline: (_at: number, fn: () => unknown) => fn(),
     withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
@@ -146,25 +146,60 @@ test('a large step body is sent to its wizard alone: another at the same moment 
       }),
     },
   } as unknown as Client;
-  const wizard = createWizardClient({ temporal, prisma: api.prisma, config: api.harness.config, waitLimitMs: 30_000 });
+  const server = (waitLimitMs: number, stepLeaseMs?: number) =>
+    createWizardClient({ temporal, prisma: api.prisma, config: api.harness.config, waitLimitMs, ...(stepLeaseMs ? { stepLeaseMs } : {}) });
+  const [one, two] = [server(30_000), server(30_000)];
   const actor = { type: 'USER' as const, id: id('owner') };
   // About 160 KB: over LONE_STEP_BODY_BYTES, well under the 1 MB a body may weigh.
   const large = { overrides: Array.from({ length: 2_000 }, (_, i) => ({ automationId: `a${i}`.padEnd(25, 'x'), distribution: [{ userId: 'u'.padEnd(25, 'y'), weight: 100 }] })) };
   expect(JSON.stringify(large).length).toBeGreaterThan(LONE_STEP_BODY_BYTES);
+  const another = /Another large step/;
 
-  const first = wizard.submitAutomations(ws.id, d, actor, large);
+  const first = one.submitAutomations(ws.id, d, actor, large);
   await eventually(async () => (sent === 1 ? true : undefined), 10_000, 'the first body sent');
-  await expect(wizard.submitAutomations(ws.id, d, actor, large)).rejects.toMatchObject({ name: 'StepConflict', message: expect.stringMatching(/Another large step/) });
+  await expect(one.submitAutomations(ws.id, d, actor, large)).rejects.toMatchObject({ name: 'StepConflict', message: expect.stringMatching(another) });
+  // Through another API server too.
+  await expect(two.submitAutomations(ws.id, d, actor, large)).rejects.toMatchObject({ name: 'StepConflict', message: expect.stringMatching(another) });
   expect(sent).toBe(1);
   // A small body is not held back.
-  const small = wizard.submitLabels(ws.id, d, actor, { replacements: [] });
+  const small = two.submitLabels(ws.id, d, actor, { replacements: [] });
   await eventually(async () => (sent === 2 ? true : undefined), 10_000, 'the small body sent');
   release();
   await first;
   await small;
-  // Once the first is answered, the next large one goes.
-  await wizard.submitAutomations(ws.id, d, actor, large);
+  // Once the first is answered, the next large one goes, from either server.
+  await two.submitAutomations(ws.id, d, actor, large);
   expect(sent).toBe(3);
+
+  // Not answered in time (a busy worker): the update may still wait for the wizard's next task, so the
+  // lease stays until it expires, and only then does another large body go.
+  held = new Promise<void>((resolve) => (release = resolve));
+  const impatient = server(1_000, 4_000);
+  const gaveUpAt = Date.now();
+  await expect(impatient.submitAutomations(ws.id, d, actor, large)).rejects.toMatchObject({ name: 'Unavailable' });
+  expect(sent).toBe(4);
+  await expect(two.submitAutomations(ws.id, d, actor, large)).rejects.toMatchObject({ name: 'StepConflict', message: expect.stringMatching(another) });
+  expect(sent).toBe(4);
+  // Each try either is refused at once (the lease still held) or is sent and waits on the stub.
+  const after = await eventually(
+    async () => {
+      const attempt = two.submitAutomations(ws.id, d, actor, large);
+      const refused = await Promise.race([
+        attempt.then(
+          () => false,
+          (e: Error) => e.name === 'StepConflict',
+        ),
+        new Promise<false>((r) => setTimeout(() => r(false), 500)),
+      ]);
+      return refused ? undefined : { next: attempt, at: Date.now() };
+    },
+    15_000,
+    'the lease expired',
+  );
+  expect(sent).toBe(5);
+  expect(after.at - gaveUpAt).toBeGreaterThanOrEqual(3_000);
+  release();
+  await after.next;
   expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
 }, 60_000);
 
