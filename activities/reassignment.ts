@@ -1,8 +1,9 @@
 // Steps 2-4 and the removal at confirm: each one transaction, each written
 // once however often it runs (its audit event is the idempotency marker).
-import { suggestWithout } from '../domain/distribution';
+import { sameDistribution, suggestWithout } from '../domain/distribution';
+import { refusalFailure } from '../domain/refusal';
 import { preferredHeirs } from '../domain/heirs';
-import type { Actor, Distribution } from '../domain/schemas';
+import type { Actor, Deletion, Distribution } from '../domain/schemas';
 import { Prisma } from '../generated/prisma/client';
 import { assertTargets, findHeir, namingUser, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
 
@@ -16,7 +17,16 @@ export function reassignmentActivities(prisma: Db) {
   return {
     /**
      * Steps 2 and 3: gives each automation (or integration) of the step its
-     * chosen distribution. Items deleted meanwhile are skipped and reported.
+     * chosen distribution, as it is now, not as the wizard listed it when it
+     * opened (another leaver's wizard may have changed it since):
+     * - one that no longer names the user is left as it is (its distribution
+     *   is reported as applied): nothing of the user's is left to fix there;
+     * - one left to its suggestion, when it changed since, or a suggested
+     *   member may no longer be picked, gets the suggestion made again from
+     *   its distribution now; when nobody is left but the user, the step is
+     *   refused (422) naming it, to be given a replacement;
+     * - one the admin chose a distribution for gets it.
+     * Items deleted meanwhile are skipped and reported.
      */
     async applyRouting(args: {
       workspaceId: string;
@@ -30,19 +40,61 @@ export function reassignmentActivities(prisma: Db) {
         prisma,
         { ...args, action: ROUTING_ACTION[args.kind] },
         async (tx) => {
-          await assertTargets(
-            tx,
-            args.workspaceId,
-            args.userId,
-            args.choices.flatMap((choice) => choice.distribution.map((member) => member.userId)),
-          );
           const ids = args.choices.map((choice) => choice.id);
-          // Each one's row held before its members are replaced: another leaver's wizard replacing the same
-          // distribution at this moment (a layoff) waits, then replaces what this one wrote.
-          const existing = new Set((await holdRows(tx, args.kind, args.workspaceId, ids)).map((row) => row.id));
-          const applied = args.choices.filter((choice) => existing.has(choice.id));
-          for (const choice of applied) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
-          const detail = { userId: args.userId, count: applied.length, applied, skippedIds: ids.filter((id) => !existing.has(id)) };
+          // Each one's row held before it is read and its members replaced: another leaver's wizard
+          // replacing the same distribution at this moment (a layoff) waits, or is waited for and seen.
+          await holdRows(tx, args.kind, args.workspaceId, ids);
+          const now = new Map((await routingWithUser(tx, args.kind, args.workspaceId, args.userId, ids)).map((item) => [item.id, item]));
+          const listed = await listedRouting(tx, args.deletionId, args.kind);
+          const what = args.kind === 'automations' ? 'Automation' : 'Integration';
+          const written: Applied = [];
+          const asIs: Applied = [];
+          const suggestedAgain: string[] = [];
+          // Every member the admin named is checked, whether or not their item still needs it.
+          const named: string[] = [];
+          for (const choice of args.choices) {
+            const item = now.get(choice.id);
+            if (!item) continue;
+            const shown = listed.get(choice.id);
+            const isSuggestion = !!shown?.suggested && sameDistribution(shown.suggested, choice.distribution);
+            if (!isSuggestion) named.push(...choice.distribution.map((member) => member.userId));
+            if (!item.current.some((member) => member.userId === args.userId)) {
+              asIs.push({ id: item.id, distribution: item.current });
+              continue;
+            }
+            const unavailable = new Set(item.unavailable);
+            const stale =
+              isSuggestion && (!sameDistribution(shown.current, item.current) || choice.distribution.some((member) => unavailable.has(member.userId)));
+            if (!stale) {
+              written.push(choice);
+              continue;
+            }
+            const again = suggestWithout(item.current, args.userId, unavailable);
+            if (!again) {
+              throw refusalFailure({
+                kind: 'RuleViolation',
+                message:
+                  `${what} "${item.name}" (${item.id}) changed since the wizard listed it: nobody but the user is left in it ` +
+                  'who may be picked. Name a replacement for it in overrides.',
+              });
+            }
+            written.push({ id: item.id, distribution: again });
+            suggestedAgain.push(item.id);
+          }
+          await assertTargets(tx, args.workspaceId, args.userId, [...named, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
+          for (const choice of written) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
+          const byId = new Map([...written, ...asIs].map((choice) => [choice.id, choice]));
+          const applied = ids.flatMap((id) => byId.get(id) ?? []);
+          const detail = {
+            userId: args.userId,
+            count: applied.length,
+            applied,
+            skippedIds: ids.filter((id) => !now.has(id)),
+            // No longer naming the user when the step was applied: left as they were.
+            unchangedIds: asIs.map((choice) => choice.id),
+            // Changed since the wizard listed them: their suggestion made again from what they were.
+            suggestedAgainIds: suggestedAgain,
+          };
           return { result: { applied }, detail };
         },
         (detail) => ({ applied: (detail as { applied: Applied }).applied }),
@@ -219,4 +271,15 @@ async function handOverLabel(
     await tx.label.update({ where: { id: label.id }, data: { ownerId: newOwnerId } });
   }
   return { labelId: label.id, wasMember, replacementUserId: replacement, replacementAdded, newOwnerId };
+}
+
+/**
+ * The automations (or integrations) of the step as the wizard lists them (its
+ * mirrored view): what each routed to when the wizard opened, and what it
+ * suggested.
+ */
+async function listedRouting(tx: Tx, deletionId: string, kind: 'automations' | 'integrations') {
+  const row = await tx.deletion.findUnique({ where: { id: deletionId }, select: { state: true } });
+  const items = ((row?.state as Deletion | null)?.[kind] ?? []) as Deletion['automations'];
+  return new Map(items.map((item) => [item.id, item]));
 }

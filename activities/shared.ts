@@ -5,6 +5,7 @@ import { heirOf, type HeirCandidates } from '../domain/heirs';
 import { refusalFailure } from '../domain/refusal';
 import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
 import type { Actor, Distribution, Role, UserStatus } from '../domain/schemas';
+import type { RoutingContents } from '../domain/wizard-state';
 
 export type Db = PrismaClient;
 export type Tx = Prisma.TransactionClient;
@@ -161,15 +162,34 @@ export function namingUser(userId: string) {
   return { OR: [{ ownerId: userId }, { members: { some: { userId } } }] };
 }
 
-/** Automations or integrations of the workspace whose distribution includes `userId`. */
-export async function routingWithUser(client: Tx | Db, kind: 'automations' | 'integrations', workspaceId: string, userId: string) {
-  const where = { workspaceId, members: { some: { userId } } };
-  const select = { id: true, name: true, members: { select: { userId: true, weight: true, position: true } } };
+/**
+ * Automations or integrations of the workspace whose distribution includes
+ * `userId` (or, with `ids`, those of them among `ids`, whoever they name):
+ * each with its distribution and the other members who are not ACTIVE.
+ */
+export async function routingWithUser(
+  client: Tx | Db,
+  kind: 'automations' | 'integrations',
+  workspaceId: string,
+  userId: string,
+  ids?: readonly string[],
+): Promise<RoutingContents[]> {
+  const where = ids ? { workspaceId, id: { in: [...ids] } } : { workspaceId, members: { some: { userId } } };
+  const select = {
+    id: true,
+    name: true,
+    members: { select: { userId: true, weight: true, position: true, user: { select: { status: true } } } },
+  };
   const rows =
     kind === 'automations'
       ? await client.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
       : await client.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-  return rows.map((row) => ({ id: row.id, name: row.name, current: toDistribution(row.members) }));
+  return rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    current: toDistribution(row.members),
+    unavailable: row.members.filter((m) => m.userId !== userId && m.user.status !== 'ACTIVE').map((m) => m.userId),
+  }));
 }
 
 /**

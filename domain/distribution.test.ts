@@ -5,6 +5,7 @@ import {
   distributionProblem,
   eligibleDistribution,
   splitCounts,
+  sameDistribution,
   suggestWithout,
 } from './distribution';
 import type { Distribution } from './schemas';
@@ -200,6 +201,29 @@ describe('suggestWithout', () => {
         expect(suggested).not.toBe(dist);
       }),
     );
+  });
+
+  it('leaves out members nobody may pick now, as it does the user; null when nobody else is left', () => {
+    const dist = [
+      { userId: 'p', weight: 40 },
+      { userId: 'q', weight: 30 },
+      { userId: 'r', weight: 30 },
+    ];
+    expect(suggestWithout(dist, 'p', new Set(['q']))).toEqual([{ userId: 'r', weight: 100 }]);
+    expect(suggestWithout(dist, 'p', new Set(['q', 'r']))).toBeNull();
+    // Not naming the user: nothing to suggest away, whoever else is in it.
+    expect(suggestWithout(dist, 'x', new Set(['q']))).toEqual(dist);
+  });
+
+  it('tells the same distribution from another (members, weights and order)', () => {
+    const dist = [
+      { userId: 'a', weight: 60 },
+      { userId: 'b', weight: 40 },
+    ];
+    expect(sameDistribution(dist, dist.map((m) => ({ ...m })))).toBe(true);
+    expect(sameDistribution(dist, [...dist].reverse())).toBe(false);
+    expect(sameDistribution(dist, [{ userId: 'a', weight: 100 }])).toBe(false);
+    expect(sameDistribution(dist, [{ userId: 'a', weight: 60 }, { userId: 'b', weight: 41 }])).toBe(false);
   });
 
   it('rescales the others', () => {

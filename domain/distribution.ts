@@ -79,14 +79,22 @@ export function apportion(total: number, weights: readonly number[]): number[] {
  * largest share (ties: the one with the smaller weight, then the later one), so
  * that a member with a larger weight still never ends up with less.
  *
- * Returns null when the user was the only member (there is nothing to
- * suggest). When the user is not in it, returns a copy with the same members
+ * Members in `unavailable` (nobody may pick them now: being deleted,
+ * suspended) leave with the user: their share goes to the others too.
+ *
+ * Returns null when the user was the only member, or every other member is
+ * unavailable (there is nothing to suggest). When the user is not in it, returns a copy with the same members
  * and weights. Throws a RangeError when more than 100 members remain (they
  * cannot all have a positive whole weight).
  */
-export function suggestWithout(distribution: Distribution, userId: string): Distribution | null {
-  const others = distribution.filter((m) => m.userId !== userId);
-  if (others.length === distribution.length) return distribution.map((m) => ({ ...m }));
+export function suggestWithout(
+  distribution: Distribution,
+  userId: string,
+  /** Other members nobody may pick now (being deleted, suspended): left out of the suggestion too. */
+  unavailable: ReadonlySet<string> = new Set(),
+): Distribution | null {
+  if (!distribution.some((m) => m.userId === userId)) return distribution.map((m) => ({ ...m }));
+  const others = distribution.filter((m) => m.userId !== userId && !unavailable.has(m.userId));
   if (others.length === 0) return null;
   if (others.length > WEIGHT_TOTAL) {
     throw new RangeError(
@@ -147,6 +155,11 @@ export function distributionProblem(distribution: Distribution): string | null {
     return `Weights add up to ${sum}; they must add up to exactly ${WEIGHT_TOTAL}.`;
   }
   return null;
+}
+
+/** The same members with the same weights, in the same order. */
+export function sameDistribution(a: Distribution, b: Distribution): boolean {
+  return a.length === b.length && a.every((m, i) => m.userId === b[i]!.userId && m.weight === b[i]!.weight);
 }
 
 /** The distribution that gives everything to one user. */

@@ -28,11 +28,20 @@ export interface WizardInput {
 }
 
 /** What the database says when the wizard opens (see activities `openDeletion`). */
+/** An automation or integration naming the user, as read: its distribution, and which other members nobody may pick now. */
+export interface RoutingContents {
+  id: string;
+  name: string;
+  current: Distribution;
+  /** Members other than the user who are not ACTIVE (being deleted, suspended): never suggested. */
+  unavailable?: string[];
+}
+
 export interface OpenedContext {
   user: { id: string; name: string; email: string };
   leadsTotal: number;
-  automations: { id: string; name: string; current: Distribution }[];
-  integrations: { id: string; name: string; current: Distribution }[];
+  automations: RoutingContents[];
+  integrations: RoutingContents[];
   labels: { id: string; name: string; visibility: Visibility }[];
   startedAt: string;
 }
@@ -149,8 +158,8 @@ export function deletionWorkflowId(workspaceId: string, userId: string): string 
   return `deletion-${workspaceId}-${userId}`;
 }
 
-function routingItem(entry: { id: string; name: string; current: Distribution }, userId: string): RoutingItem {
-  const suggested = suggestWithout(entry.current, userId);
+function routingItem(entry: RoutingContents, userId: string): RoutingItem {
+  const suggested = suggestWithout(entry.current, userId, new Set(entry.unavailable));
   return {
     id: entry.id,
     name: entry.name,

@@ -1,0 +1,110 @@
+// Two leavers sharing an automation or integration, offboarded at overlapping
+// times (a layoff): each wizard lists the item as it was when it opened, but
+// the step applies to it as it is now (found by the third contract audit):
+// - a suggestion never names someone who is being deleted or suspended, and
+//   where nobody else is left the item requires a replacement;
+// - a suggestion made stale by the other wizard is made again at the step;
+// - an item the other wizard already took the user out of is left as it is,
+//   never overwritten with a distribution chosen from a stale listing.
+import { randomUUID } from 'node:crypto';
+import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { allPages, client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let api: TestApi;
+let ws: TestWorkspace;
+let admin: Call;
+
+beforeAll(async () => {
+  api = await startTestApi({ worker: true });
+  ws = await makeWorkspace(api.prisma, { owner: 'OWNER' });
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'owner'));
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+async function member(name: string): Promise<string> {
+  const r = await admin('POST', '/v1/users', { name, email: `${name}-${randomUUID().slice(0, 8)}@${ws.slug}.test`, role: 'MEMBER' });
+  expect(r.status).toBe(201);
+  return r.body.id;
+}
+
+async function start(userId: string): Promise<string> {
+  const r = await admin('POST', `/v1/users/${userId}/deletion`, {});
+  expect(r.status).toBe(201);
+  return r.body.id;
+}
+
+async function leadsTo(deletionId: string, targetUserId: string): Promise<void> {
+  expect((await admin('POST', `/v1/deletions/${deletionId}/leads`, { targetUserId })).status).toBe(202);
+  await eventually(async () => ((await admin('GET', `/v1/deletions/${deletionId}`)).body.step === 'AUTOMATIONS' ? true : undefined), 60_000, 'the lead move');
+}
+
+const routed = async (kind: 'automations' | 'integrations', id: string) =>
+  ((await allPages(admin, `/v1/${kind}`, 500)) as { id: string; distribution: unknown }[]).find((item) => item.id === id)!.distribution;
+
+test('a suggestion leaves out members who are being deleted; where nobody else is left, the item requires a replacement (preview too)', async () => {
+  const [p, q, r] = [await member('sug-p'), await member('sug-q'), await member('sug-r')];
+  const both = await admin('POST', '/v1/automations', { name: 'P and Q', distribution: [{ userId: p, weight: 50 }, { userId: q, weight: 50 }] });
+  const three = await admin('POST', '/v1/automations', { name: 'P, Q and R', distribution: [{ userId: p, weight: 40 }, { userId: q, weight: 30 }, { userId: r, weight: 30 }] });
+  expect([both.status, three.status]).toEqual([201, 201]);
+  const dq = await start(q);
+
+  const preview = await admin('GET', `/v1/users/${p}/deletion-preview`);
+  expect(preview.status).toBe(200);
+  const dp = await start(p);
+  const view = (await admin('GET', `/v1/deletions/${dp}`)).body;
+  for (const listed of [preview.body.automations, view.automations]) {
+    const byId = new Map((listed as { id: string }[]).map((item) => [item.id, item]));
+    expect(byId.get(both.body.id)).toMatchObject({ suggested: null, requiresReplacement: true });
+    expect(byId.get(three.body.id)).toMatchObject({ suggested: [{ userId: r, weight: 100 }], requiresReplacement: false });
+  }
+
+  await leadsTo(dp, r);
+  // The one nobody is left in must be named; the other takes its suggestion.
+  expectProblem(await admin('POST', `/v1/deletions/${dp}/automations`, { overrides: [] }), 422);
+  const applied = await admin('POST', `/v1/deletions/${dp}/automations`, {
+    overrides: [{ automationId: both.body.id, distribution: [{ userId: r, weight: 100 }] }],
+  });
+  expect(applied.status).toBe(200);
+  expect(await routed('automations', three.body.id)).toEqual([{ userId: r, weight: 100 }]);
+  for (const d of [dp, dq]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+}, 120_000);
+
+test("a step applies to each item as it is now: a stale suggestion is made again, and another wizard's change is never overwritten", async () => {
+  const [p, q, r, s] = [await member('now-p'), await member('now-q'), await member('now-r'), await member('now-s')];
+  const shared = await admin('POST', '/v1/integrations', {
+    name: 'Shared form',
+    source: 'WEB_FORM',
+    distribution: [{ userId: p, weight: 40 }, { userId: q, weight: 30 }, { userId: r, weight: 30 }],
+  });
+  expect(shared.status).toBe(201);
+  const id = shared.body.id as string;
+  // P's wizard opens while everyone is active: it suggests Q and R.
+  const dp = await start(p);
+  const listedForP = (await admin('GET', `/v1/deletions/${dp}`)).body.integrations.find((i: { id: string }) => i.id === id);
+  expect(listedForP.suggested).toEqual([{ userId: q, weight: 50 }, { userId: r, weight: 50 }]);
+  // Then Q's: P is being deleted, so it suggests R alone.
+  const dq = await start(q);
+  const listedForQ = (await admin('GET', `/v1/deletions/${dq}`)).body.integrations.find((i: { id: string }) => i.id === id);
+  expect(listedForQ.suggested).toEqual([{ userId: r, weight: 100 }]);
+
+  // P's wizard takes its suggestion, which names Q, now being deleted: made again, R alone.
+  await leadsTo(dp, s);
+  expect((await admin('POST', `/v1/deletions/${dp}/automations`, { overrides: [] })).status).toBe(200);
+  const pTook = await admin('POST', `/v1/deletions/${dp}/integrations`, { overrides: [] });
+  expect(pTook.status).toBe(200);
+  expect(await routed('integrations', id)).toEqual([{ userId: r, weight: 100 }]);
+  expect(pTook.body.integrations.find((i: { id: string }) => i.id === id).applied).toEqual([{ userId: r, weight: 100 }]);
+
+  // Q's wizard still lists it as it was; Q is no longer in it, so the admin's choice there changes nothing.
+  await leadsTo(dq, s);
+  expect((await admin('POST', `/v1/deletions/${dq}/automations`, { overrides: [] })).status).toBe(200);
+  const qTook = await admin('POST', `/v1/deletions/${dq}/integrations`, {
+    overrides: [{ integrationId: id, distribution: [{ userId: s, weight: 100 }] }],
+  });
+  expect(qTook.status).toBe(200);
+  expect(await routed('integrations', id)).toEqual([{ userId: r, weight: 100 }]);
+  expect(qTook.body.integrations.find((i: { id: string }) => i.id === id).applied).toEqual([{ userId: r, weight: 100 }]);
+  for (const d of [dp, dq]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+}, 120_000);
