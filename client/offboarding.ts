@@ -84,7 +84,41 @@ export async function offboardUser(
       skipDuplicates: true,
     });
   }
+  if (!created) await bringForwardIfSooner(deps, req, deletion.id);
   return { deletion, joined: !created };
+}
+
+/** The audit action of a later offboarding bringing HR's `effectiveAt` forward. */
+export const EFFECTIVE_AT_BROUGHT_FORWARD = 'EFFECTIVE_AT_BROUGHT_FORWARD';
+
+/**
+ * Joined a wizard still waiting for HR's `effectiveAt`: this offboarding's
+ * date (now, when it names none: HR again with no date or an earlier one, the
+ * identity provider) ends that wait sooner, if it is sooner. A later date
+ * changes nothing: the person named now is offboarded no later than first said.
+ */
+async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest, deletionId: string): Promise<void> {
+  const row = await deps.prisma.deletion.findUnique({ where: { id: deletionId }, select: { effectiveAt: true } });
+  const now = new Date();
+  const at = req.effectiveAt !== undefined && req.effectiveAt > now ? req.effectiveAt : now;
+  if (!row?.effectiveAt || row.effectiveAt <= now || at >= row.effectiveAt) return;
+  await deps.wizard.bringForward(req.workspaceId, deletionId, req.actor, at);
+  // The row says when the user leaves now: the next offboarding compares with that.
+  await deps.prisma.deletion.updateMany({ where: { id: deletionId, effectiveAt: { gt: at } }, data: { effectiveAt: at } });
+  await deps.prisma.auditEvent.createMany({
+    data: [
+      {
+        workspaceId: req.workspaceId,
+        deletionId,
+        actorType: req.actor.type,
+        actorId: req.actor.id,
+        action: EFFECTIVE_AT_BROUGHT_FORWARD,
+        detail: { userId: req.userId, source: req.source, effectiveAt: row.effectiveAt.toISOString(), broughtForwardTo: at.toISOString() },
+        idempotencyKey: `${deletionId}:${EFFECTIVE_AT_BROUGHT_FORWARD}:${at.toISOString()}`,
+      },
+    ],
+    skipDuplicates: true,
+  });
 }
 
 /**

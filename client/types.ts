@@ -62,6 +62,11 @@ export interface WizardApi {
   cancel(workspaceId: string, deletionId: string, actor: Actor, body: CancelBody): Promise<Deletion>;
   /** Tries again the background work the database refused for good (`attention`); StepConflict when nothing waits. */
   retry(workspaceId: string, deletionId: string): Promise<Deletion>;
+  /**
+   * A later offboarding says the user leaves at `effectiveAt` (null: now): a
+   * wizard waiting for HR's date waits only until then, if it is sooner.
+   */
+  bringForward(workspaceId: string, deletionId: string, actor: Actor, effectiveAt: Date | null): Promise<Deletion>;
   audit(workspaceId: string, deletionId: string, q: { limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
   /**
    * Once the Temporal calls of requests answered at their wait limit have

@@ -342,6 +342,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     confirm: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body }] })),
     cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
     retry: (ws, id) => sendStep(ws, id, (h) => h.executeUpdate(defs.retry)),
+    bringForward: (ws, id, actor, effectiveAt) =>
+      sendStep(ws, id, (h) => h.executeUpdate(defs.bringForward, { args: [{ actor, effectiveAt: effectiveAt ? effectiveAt.toISOString() : null }] })),
 
     async audit(workspaceId, deletionId, q): Promise<Page<AuditEvent>> {
       await row(workspaceId, deletionId);

@@ -67,6 +67,11 @@ export interface WizardSnapshot {
   /** False until `effectiveAt` has passed (always true without one). */
   effective: boolean;
   /**
+   * When the user leaves, once a later offboarding brought HR's `effectiveAt`
+   * forward (`broughtForward`); absent until then.
+   */
+  leavesAt?: string;
+  /**
    * How many times the view was mirrored (each save carries it; the row keeps
    * the highest, so an earlier save landing late changes nothing). Absent in
    * snapshots carried over by older code: 0.
@@ -237,6 +242,21 @@ export function ackOf(view: Deletion): WizardAck {
 
 export function opened<S extends WizardSnapshot>(s: S, view: Deletion): S {
   return { ...s, phase: 'WAITING', view };
+}
+
+/** When the user leaves: HR's `effectiveAt`, or the earlier time a later offboarding brought it forward to. */
+export function leavesAt(s: WizardSnapshot): string | null {
+  return s.leavesAt ?? s.input.effectiveAt;
+}
+
+/**
+ * A later offboarding says the user leaves at `at` (or now): the wait for
+ * HR's date ends then, if that is sooner. Never later; nothing once effective.
+ */
+export function broughtForward<S extends WizardSnapshot>(s: S, at: string): S {
+  const current = leavesAt(s);
+  if (s.effective || current === null || Date.parse(at) >= Date.parse(current)) return s;
+  return { ...s, leavesAt: new Date(Date.parse(at)).toISOString() };
 }
 
 export function becameEffective<S extends WizardSnapshot>(s: S): S {

@@ -45,6 +45,13 @@ export const confirm = defineUpdate<WizardAck, [StepInput<ConfirmBody>]>('confir
 export const cancel = defineUpdate<WizardAck, [StepInput<CancelBody>]>('cancel');
 
 /**
+ * A later offboarding (HR again, the identity provider) says the user leaves
+ * at `effectiveAt`, or now when null: a wizard waiting for HR's date then
+ * waits only until that, if it is sooner. Never later; nothing once effective.
+ */
+export const bringForward = defineUpdate<WizardAck, [{ actor: Actor; effectiveAt: string | null }]>('bringForward');
+
+/**
  * Tries again the work the database refused for good (the wizard shows
  * `attention`), e.g. after an operator fixed the data. Refused when nothing
  * waits. Over HTTP: `POST /v1/deletions/{id}/retry`.

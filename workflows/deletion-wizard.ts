@@ -37,6 +37,7 @@ import {
   type RuleProblem,
 } from '../domain/rules';
 import type {
+  Actor,
   AutomationsStepBody,
   CancelBody,
   ConfirmBody,
@@ -51,6 +52,7 @@ import * as wizardState from '../domain/wizard-state';
 import { stepSizeProblem } from '../domain/wizard-size';
 import {
   acknowledgementTaskQueue,
+  bringForward,
   cancel,
   confirm,
   getDeletion,
@@ -200,6 +202,13 @@ const PATCH = {
    * a cancel) waited for that close.
    */
   endApartByActivity: 'end-in-a-task-of-its-own-by-activity',
+  /**
+   * The wait for HR's `effectiveAt` ends sooner when a later offboarding
+   * brings the date forward (`bringForward`): the timer is set again for the
+   * new time. Before it, the wait was one timer for the first date, and a
+   * wizard waited for it whoever said the user had left since.
+   */
+  bringForward: 'effective-date-brought-forward',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -247,6 +256,7 @@ export async function deletionWizard(input: wizardState.WizardInput, carried?: w
   setHandler(getDeletion, () => wizard.deletion());
   setHandler(waitOpened, () => wizard.waitOpened());
   setHandler(retry, () => wizard.retry(), { validator: () => wizard.validateRetry() });
+  setHandler(bringForward, (update) => wizard.bringForward(update), { validator: (_update: { actor: Actor; effectiveAt: string | null }) => wizard.validateBringForward() });
   setHandler(submitLeads, (update) => wizard.submitLeads(update), { validator: (update) => wizard.validateLeads(update) });
   setHandler(submitAutomations, (update) => wizard.submitRouting('automations', update), {
     validator: (update) => wizard.validateRouting('automations', update),
@@ -340,12 +350,18 @@ class DeletionWizard {
     refuseIf(stepSizeProblem(next.view, this.state.view));
   }
 
+  validateBringForward(): void {
+    if (this.state.phase === 'FINISHED' || this.state.phase === 'CANCELLING') {
+      throw refusalFailure({ kind: 'StepConflict', message: `This deletion is already ${this.state.view.status === 'IN_PROGRESS' ? 'being cancelled' : this.state.view.status}.` });
+    }
+  }
+
   validateConfirm({ body }: StepInput<ConfirmBody>): void {
     this.validateStep('CONFIRM');
     if (!this.state.effective) {
       throw refusalFailure({
         kind: 'StepConflict',
-        message: `The user leaves on ${this.input.effectiveAt}; the deletion can be confirmed from then on.`,
+        message: `The user leaves on ${wizardState.leavesAt(this.state)}; the deletion can be confirmed from then on.`,
       });
     }
     refuseIf(confirmationProblem(body.confirmation));
@@ -395,6 +411,12 @@ class DeletionWizard {
     };
     const recorded = this.acceptedFirst();
     return recorded ? recorded.then(requested) : requested();
+  }
+
+  /** Writes nothing itself: the wait for HR's date (`becomeEffectiveLater`) ends sooner, and marks the user. */
+  bringForward({ effectiveAt }: { actor: Actor; effectiveAt: string | null }): wizardState.WizardAck {
+    this.state = wizardState.broughtForward(this.state, effectiveAt ?? now());
+    return this.ack();
   }
 
   submitLeads({ actor, body }: StepInput<LeadsStepBody>): Promise<wizardState.WizardAck> {
@@ -622,9 +644,21 @@ class DeletionWizard {
 
   private async becomeEffectiveLater(): Promise<void> {
     // A durable timer: the wait survives worker restarts and continue-as-new.
-    const wait = Math.max(Date.parse(this.input.effectiveAt!) - Date.now(), 1);
-    const ended = await condition(() => this.state.phase === 'FINISHED' || this.state.phase === 'CANCELLING', wait);
-    if (ended) return;
+    const ending = () => this.state.phase === 'FINISHED' || this.state.phase === 'CANCELLING';
+    if (patched(PATCH.bringForward)) {
+      // Until the date, set again each time a later offboarding brings it forward.
+      for (;;) {
+        const at = wizardState.leavesAt(this.state)!;
+        const wait = Math.max(Date.parse(at) - Date.now(), 1);
+        const woken = await condition(() => ending() || wizardState.leavesAt(this.state) !== at, wait);
+        if (ending()) return;
+        if (!woken) break;
+      }
+    } else {
+      const wait = Math.max(Date.parse(this.input.effectiveAt!) - Date.now(), 1);
+      const ended = await condition(ending, wait);
+      if (ended) return;
+    }
     try {
       await this.untilItGoesThrough(
         'Marking the user as leaving',

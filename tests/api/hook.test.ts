@@ -222,6 +222,34 @@ test('effectiveAt in the future keeps the user SUSPENDED for now', async () => {
   expectProblem(await send(notADate, signHookBody(secret, notADate)), 400);
 });
 
+test('a later offboarding that says "now" brings the effective date forward: the user is being deleted, and the wizard can be confirmed', async () => {
+  // Found by the third contract audit: the wizard waited for HR's first date whoever said the user left since.
+  const fay = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'fay', email: `fay@${ws.slug}.test`, role: 'MEMBER' } });
+  const inDays = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString();
+  const hook = async (body: object) => {
+    const raw = JSON.stringify({ email: fay.email, employeeId: 'E-600', ...body });
+    const r = await send(raw, signHookBody(secret, raw));
+    expect(r.status).toBe(202);
+    return r.body.deletionId as string;
+  };
+  const d = await hook({ effectiveAt: inDays(30) });
+  // A later date changes nothing.
+  expect(await hook({ effectiveAt: inDays(60) })).toBe(d);
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect((await admin('GET', `/v1/users/${fay.id}`)).body.status).toBe('SUSPENDED');
+  // No date: the user leaves now.
+  expect(await hook({})).toBe(d);
+  await eventually(async () => ((await admin('GET', `/v1/users/${fay.id}`)).body.status === 'PENDING_DELETION' ? true : undefined), 20_000, 'the user marked as leaving');
+  const actions = (await admin('GET', `/v1/deletions/${d}/audit?limit=100`)).body.items.map((e: { action: string }) => e.action);
+  expect(actions).toEqual(expect.arrayContaining(['EFFECTIVE_AT_BROUGHT_FORWARD', 'USER_PENDING_DELETION']));
+  // Once: the same again changes nothing more.
+  expect(await hook({})).toBe(d);
+  const again = (await admin('GET', `/v1/deletions/${d}/audit?limit=100`)).body.items.filter((e: { action: string }) => e.action === 'EFFECTIVE_AT_BROUGHT_FORWARD');
+  expect(again).toHaveLength(1);
+  const done = await finishThroughApi(admin, d, ws.users.owner!.id);
+  expect(done.status).toBe('COMPLETED');
+}, 120_000);
+
 describe('Standard Webhooks', () => {
   let whsec: string;
   beforeAll(async () => {

@@ -5,13 +5,13 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import fc from 'fast-check';
 import parse from 'parse-prometheus-text-format';
-import { signStandard } from '../../api/hook-signature';
+import { signHookBody, signStandard } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
 import { SCIM, ScimResourceType, ScimSchemaDefinition, ScimServiceProviderConfig, ScimUser, scimListOf } from '../../domain/scim';
 import { createApiToken } from '../../infra/tokens';
 import { TEXT_MESSAGE } from '../../domain/schemas';
 import { testEnv } from '../support/env';
-import { makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, startTestApi, tokenOf, type Answer, type Call, type TestApi } from './support';
 import { finishThroughApi } from './wizard-steps';
 
@@ -269,6 +269,21 @@ test('a reactivation leaves alone a wizard an admin started without the IdP', as
   const on = await scim('PATCH', `/Users/${dora.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: true }] });
   expect(on.body.active).toBe(true);
   expect((await admin('GET', `/v1/deletions/${started.body.id}`)).body.status).toBe('CANCELLED');
+});
+
+test('a deactivation joining an HR wizard that waits for a later date brings it forward: the user is being deleted now', async () => {
+  const hal = await scim('POST', '/Users', { schemas: [SCIM.User], userName: `hal@${ws.slug}.test`, active: true });
+  expect(hal.status).toBe(201);
+  const { hookSecret, slug } = await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } });
+  const raw = JSON.stringify({ email: `hal@${ws.slug}.test`, effectiveAt: new Date(Date.now() + 365 * 86_400_000).toISOString() });
+  const hooked = await client(api.url)('POST', `/v1/hooks/${slug}/offboarding`, raw, { 'x-signature': signHookBody(hookSecret, raw) });
+  expect(hooked.status).toBe(202);
+  expect((await admin('GET', `/v1/users/${hal.body.id}`)).body.status).toBe('SUSPENDED');
+  const off = await scim('PATCH', `/Users/${hal.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] });
+  expect(off.status).toBe(200);
+  await eventually(async () => ((await admin('GET', `/v1/users/${hal.body.id}`)).body.status === 'PENDING_DELETION' ? true : undefined), 20_000, 'the date brought forward');
+  expect(await api.prisma.deletion.count({ where: { userId: hal.body.id } })).toBe(1);
+  expect((await admin('POST', `/v1/deletions/${hooked.body.deletionId}/cancel`, {})).status).toBe(200);
 });
 
 describe('discovery', () => {

@@ -95,6 +95,10 @@ test('record wizard histories at every pause point', async () => {
     effectiveAt: new Date(Date.now() + 30 * 86_400_000),
   });
   await save('hr-waiting-for-effective-date', hr.deletion.workflowId);
+  // Its date brought forward by a later offboarding (the identity provider): the wait ends, the user is being deleted.
+  await wizard.bringForward(other.id, hr.deletion.id, { type: 'IDP', id: 'recording' }, null);
+  await eventually(async () => ((await prisma.user.findUniqueOrThrow({ where: { id: other.users.b!.id } })).status === 'PENDING_DELETION' ? true : undefined));
+  await save('hr-brought-forward', hr.deletion.workflowId);
 
   // A move cancelled while its slices run.
   const third = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 20_000 });

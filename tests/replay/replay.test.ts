@@ -52,6 +52,8 @@ test('there are fixtures for every pause point', () => {
   // A cancel that waited for a step being applied, and for the wizard opening, then cancelled (record.ts).
   expect(kinds).toContain('cancel-waited-for-step');
   expect(kinds).toContain('cancel-waited-for-opening');
+  // An HR wizard waiting for its date, brought forward by a later offboarding (record.ts).
+  expect(kinds).toContain('hr-brought-forward');
 });
 
 test.each(fixtures)('%s replays on the current workflow code', async (file) => {
