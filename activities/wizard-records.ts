@@ -162,9 +162,11 @@ export function wizardRecordActivities(prisma: Db) {
         prisma,
         { ...args, action: 'DELETION_CANCELLED' },
         async (tx) => {
+          // ACTIVE again, and seen again by the identity provider should it have DELETEd them over SCIM
+          // (hidden from SCIM only while the wizard ran): it can deprovision them again.
           await tx.user.updateMany({
             where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
-            data: { status: 'ACTIVE' },
+            data: { status: 'ACTIVE', scimDeletedAt: null },
           });
           // Close the move's streams first. Locking the move's row waits for
           // streams being laid out at this moment (which hold it), so the update

@@ -286,6 +286,21 @@ test('a deactivation joining an HR wizard that waits for a later date brings it 
   expect((await admin('POST', `/v1/deletions/${hooked.body.deletionId}/cancel`, {})).status).toBe(200);
 });
 
+test("an admin's cancel of the wizard a SCIM DELETE opened makes the user ACTIVE and seen again by the identity provider", async () => {
+  // Found by the third contract audit: the user signed in again while SCIM answered 404 for good.
+  const ida = await scim('POST', '/Users', { schemas: [SCIM.User], userName: `ida@${ws.slug}.test`, active: true });
+  expect((await scim('DELETE', `/Users/${ida.body.id}`)).status).toBe(204);
+  expect((await scim('GET', `/Users/${ida.body.id}`)).status).toBe(404);
+  const d = await api.prisma.deletion.findFirstOrThrow({ where: { userId: ida.body.id, status: 'IN_PROGRESS' } });
+  expect((await admin('POST', `/v1/deletions/${d.id}/cancel`, {})).status).toBe(200);
+  const back = await scim('GET', `/Users/${ida.body.id}`);
+  expect(back.status).toBe(200);
+  expect(back.body.active).toBe(true);
+  // And the provider can deprovision them again.
+  expect((await scim('DELETE', `/Users/${ida.body.id}`)).status).toBe(204);
+  expect(await api.prisma.deletion.count({ where: { userId: ida.body.id, status: 'IN_PROGRESS' } })).toBe(1);
+});
+
 describe('discovery', () => {
   test('ServiceProviderConfig says what is served: PATCH and filter yes, bulk, sort, etag, password no', async () => {
     const r = await scim('GET', '/ServiceProviderConfig');
