@@ -81,6 +81,14 @@ function nameOf(input: ScimUserInput): string | null {
   return null;
 }
 
+/** `count=` or `startIndex=` with no value is not given (the default), as any client building its URL from blanks means it; never 0. */
+function withoutEmptyPaging(query: unknown): unknown {
+  if (query === null || typeof query !== 'object') return query;
+  const q = { ...(query as Record<string, unknown>) };
+  for (const key of ['count', 'startIndex']) if (q[key] === '') delete q[key];
+  return q;
+}
+
 function emailOf(input: ScimUserInput): string {
   const email = Email.safeParse(input.userName);
   if (!email.success) throw new ScimProblem(400, 'userName must be the user\'s email address.', 'invalidValue');
@@ -389,7 +397,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
 
   return {
     async list(auth, rawQuery, base) {
-      const q = parsed(ScimListQuery.safeParse(rawQuery));
+      const q = parsed(ScimListQuery.safeParse(withoutEmptyPaging(rawQuery)));
       const where = { workspaceId: auth.workspaceId, scimDeletedAt: null, AND: [usersWhere(q.filter)] };
       // Past 2^31 no workspace has users; the clamp keeps OFFSET a plain integer.
       const startIndex = Math.min(2 ** 31 - 1, Math.max(1, q.startIndex ?? 1));

@@ -415,6 +415,8 @@ test('paging with startIndex and count walks every user once, in order', async (
   expect((await paged('GET', '/Users?count=0')).body).toEqual(expect.objectContaining({ totalResults: 5, itemsPerPage: 0, Resources: [] }));
   // startIndex below 1 reads as 1 (RFC 7644 §3.4.2.4).
   expect((await paged('GET', '/Users?startIndex=0&count=1')).body.Resources[0].id).toBe(ids[0]);
+  // A blank count or startIndex is not given: the default, never 0 (found by the third contract audit).
+  expect((await paged('GET', '/Users?count=&startIndex=')).body).toEqual(expect.objectContaining({ totalResults: 5, startIndex: 1, itemsPerPage: 5 }));
 });
 
 test('a filter we do not serve is 400 invalidFilter', async () => {
