@@ -3,6 +3,7 @@
 // their place; a body declared in another charset is not one we read (415).
 // The /v1 routes, SCIM and the HR hook (after its signature) read bodies here.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BadInput } from '../domain/errors';
 import { HttpProblem } from './problems';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -25,6 +26,29 @@ export function utf8Text(bytes: Buffer): string {
   }
 }
 
+/**
+ * Why Fastify's JSON parser refused `text`: JSON that names `__proto__` (or
+ * `constructor.prototype`), which it never accepts, is said so and named
+ * (400, as any unknown field); anything else stays `notJson`, the refusal of
+ * text that is not JSON at all.
+ */
+export function jsonRefusal(text: string, notJson: Error): Error {
+  let named: string | null = null;
+  try {
+    JSON.parse(text, function (this: unknown, key: string, value: unknown) {
+      if (key === '__proto__') named ??= '__proto__';
+      else if (key === 'constructor' && value !== null && typeof value === 'object' && 'prototype' in value) named ??= 'constructor';
+      return value;
+    });
+  } catch {
+    return notJson;
+  }
+  if (named === null) return notJson;
+  return new BadInput(`The body names "${named}", which is not a field of any request; send it without.`, [
+    { path: `body.${named}`, message: 'is not a known field' },
+  ]);
+}
+
 type ParseJson = ReturnType<FastifyInstance['getDefaultJsonParser']>;
 type Done = (err: Error | null, body?: unknown) => void;
 
@@ -43,6 +67,6 @@ export function utf8JsonParser(parseJson: ParseJson) {
       return done(err as Error, undefined);
     }
     if (/^\s*$/.test(text)) return done(null, undefined);
-    parseJson(req, text, done);
+    parseJson(req, text, (err, value) => (err ? done(jsonRefusal(text, err), undefined) : done(null, value)));
   };
 }

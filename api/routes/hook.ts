@@ -21,7 +21,7 @@ import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import { problems, type Api } from './common';
 import { plausibleId } from '../directory/common';
-import { requireUtf8Charset, utf8Text } from '../body-text';
+import { jsonRefusal, requireUtf8Charset, utf8Text } from '../body-text';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
@@ -66,7 +66,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       return done(null, undefined);
     }
     parseJson(req, text, (err, value) => {
-      if (err) req.deferredBodyError = new BadInput('The body is not valid JSON.');
+      if (err) req.deferredBodyError = jsonRefusal(text, new BadInput('The body is not valid JSON.'));
       done(null, err ? undefined : value);
     });
   });

@@ -59,6 +59,19 @@ describe('problems', () => {
     expectProblem(await call('POST', '/v1/users', '{"__proto__": {"x": 1}, "name": "a"}'), 400);
   });
 
+  test('JSON naming __proto__ or constructor.prototype is 400 naming that field, not "not valid JSON"', async () => {
+    // Found by the third contract audit: valid JSON, refused as if it were not JSON at all.
+    for (const [raw, field] of [
+      ['{"name": "N", "email": "n@x.test", "role": "MEMBER", "__proto__": {"x": 1}}', '__proto__'],
+      ['{"name": "N", "constructor": {"prototype": {"x": 1}}}', 'constructor'],
+    ] as const) {
+      const r = await call('POST', '/v1/users', raw);
+      expectProblem(r, 400);
+      expect(r.body.detail).toContain(`"${field}"`);
+      expect(r.body.errors).toEqual([{ path: `body.${field}`, message: 'is not a known field' }]);
+    }
+  });
+
   test('a body that is not JSON is 415', async () => {
     expectProblem(await call('POST', '/v1/users', 'name=a', { 'content-type': 'text/plain' }), 415);
     expectProblem(await call('POST', '/v1/users', 'name=a', { 'content-type': 'application/x-www-form-urlencoded' }), 415);
