@@ -103,6 +103,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) known.push({ method: String(method).toUpperCase(), pattern: routePattern(route.url) });
   });
+  /** The methods some route serves at this path (none: no route has it). */
+  const allowedAt = (urlPath: string): string[] => [...new Set(known.filter((r) => r.pattern.test(urlPath)).map((r) => r.method))].sort();
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -139,9 +141,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   app.setNotFoundHandler(async (request, reply) => {
     const urlPath = request.url.split('?')[0] ?? '';
-    const allowed = [...new Set(known.filter((r) => r.pattern.test(urlPath)).map((r) => r.method))];
+    const allowed = allowedAt(urlPath);
     if (allowed.length > 0 && !allowed.includes(request.method)) {
-      reply.header('allow', allowed.sort().join(', '));
+      reply.header('allow', allowed.join(', '));
       return sendProblem(reply, problem(405, `${request.method} is not allowed here; use ${allowed.join(' or ')}.`));
     }
     return sendProblem(reply, problem(404, `No route ${request.method} ${urlPath}.`));
@@ -288,7 +290,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (scope) => hookRoutes(scope.withTypeProvider<ZodTypeProvider>(), deps));
   // Its own scope too: SCIM tokens, application/scim+json, SCIM errors. Its handlers read raw
   // input (its schemas only describe it, api/scim/index.ts): no zod types there.
-  void app.register(async (scope) => scimRoutes(scope, deps), { prefix: SCIM_PREFIX });
+  void app.register(async (scope) => scimRoutes(scope, deps, allowedAt), { prefix: SCIM_PREFIX });
 
   const webDir = deps.webDir ?? path.resolve(__dirname, '..', 'web', 'dist');
   if (fs.existsSync(path.join(webDir, 'index.html'))) {

@@ -19,6 +19,7 @@ import { BODY_LIMIT } from '../deps';
 import {
   SCIM,
   SCIM_CONTENT_TYPE,
+  SCIM_PREFIX,
   ScimAttributesQuery,
   ScimError,
   ScimPatchBody,
@@ -119,7 +120,12 @@ function searchQuery(body: unknown): Record<string, unknown> {
   return query;
 }
 
-export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function scimRoutes(
+  app: FastifyInstance,
+  deps: ApiDeps,
+  /** The methods the server's routes serve at a path (for 405 and its Allow header). */
+  allowedAt: (urlPath: string) => string[] = () => [],
+): void {
   const users = usersService(deps);
   const authOf = new WeakMap<FastifyRequest, ScimAuth>();
   const auth = (req: FastifyRequest): ScimAuth => {
@@ -136,9 +142,19 @@ export function scimRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.addHook('onRequest', async (req) => {
     authOf.set(req, await authenticateScim(deps.prisma, req.headers.authorization));
   });
-  app.setNotFoundHandler(async (req, reply) =>
-    sendScim(reply, 404, scimError(404, `No SCIM endpoint ${req.method} ${req.url.split('?')[0]}.`)),
-  );
+  app.setNotFoundHandler(async (req, reply) => {
+    const urlPath = req.url.split('?')[0] ?? '';
+    // RFC 7644 §3.11: a service provider without /Me answers 501.
+    if (/^\/Me(\/|$)/i.test(urlPath.slice(SCIM_PREFIX.length))) {
+      return sendScim(reply, 501, scimError(501, 'This service provider does not serve /Me: a SCIM token acts for the identity provider, not for a user.'));
+    }
+    const allowed = allowedAt(urlPath);
+    if (allowed.length > 0 && !allowed.includes(req.method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendScim(reply, 405, scimError(405, `${req.method} is not served at ${urlPath}; use ${allowed.join(' or ')}.`));
+    }
+    return sendScim(reply, 404, scimError(404, `No SCIM endpoint ${req.method} ${urlPath}.`));
+  });
 
   // ---- Discovery ----
   app.get(

@@ -419,6 +419,22 @@ test('paging with startIndex and count walks every user once, in order', async (
   expect((await paged('GET', '/Users?count=&startIndex=')).body).toEqual(expect.objectContaining({ totalResults: 5, startIndex: 1, itemsPerPage: 5 }));
 });
 
+test('/Me is 501 (not served, RFC 7644 §3.11); a served path asked with another method is 405 with Allow; an unknown path 404', async () => {
+  // Found by the third contract audit: all three answered 404.
+  expectScimError(await scim('GET', '/Me'), 501);
+  expectScimError(await scim('PATCH', '/Me', { schemas: [PATCH_OP], Operations: [] }), 501);
+  for (const [method, path, allow] of [
+    ['DELETE', '/Users', 'GET, HEAD, POST'],
+    ['PUT', '/ServiceProviderConfig', 'GET, HEAD'],
+    ['POST', '/Users/some-id', 'DELETE, GET, HEAD, PATCH, PUT'],
+  ] as const) {
+    const r = await scim(method, path, method === 'DELETE' ? undefined : {});
+    expectScimError(r, 405);
+    expect(r.headers.get('allow')).toBe(allow);
+  }
+  expectScimError(await scim('GET', '/Groups'), 404);
+});
+
 test('a filter we do not serve is 400 invalidFilter', async () => {
   for (const filter of [
     'userName sw "a"',
