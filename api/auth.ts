@@ -31,8 +31,23 @@ export function bearerToken(header: string | string[] | undefined): string | nul
   return token;
 }
 
+/**
+ * The request's Authorization header as sent. Several are no one credential
+ * (Node keeps the first, silently): they come back as a list, which no check
+ * accepts (401).
+ */
+export function authorizationOf(req: { headers: { authorization?: string }; raw: { rawHeaders: string[] } }): string | string[] | undefined {
+  const sent: string[] = [];
+  const raw = req.raw.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization') sent.push(raw[i + 1]!);
+  return sent.length > 1 ? sent : req.headers.authorization;
+}
+
+export const SEVERAL_AUTHORIZATIONS = 'Send one Authorization header, not several.';
+
 /** The hash of the request's bearer token; 401 when there is none. */
 export function tokenHashOf(header: string | string[] | undefined): string {
+  if (Array.isArray(header)) throw unauthorized(SEVERAL_AUTHORIZATIONS);
   const token = bearerToken(header);
   if (!token) throw unauthorized('Send a token as "Authorization: Bearer <token>".');
   return hashToken(token);

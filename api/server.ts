@@ -30,7 +30,7 @@ import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
 import { registerMetrics } from './metrics';
 import { clientInterceptors, traceRequests } from '../infra/tracing';
-import { acceptToken, authenticate, requireRole, tokenHashOf, type AuthContext } from './auth';
+import { acceptToken, authenticate, authorizationOf, requireRole, tokenHashOf, type AuthContext } from './auth';
 import { plausibleId } from './directory/common';
 import { BODY_LIMIT, type ApiDeps } from './deps';
 import { BadInput } from '../domain/errors';
@@ -113,13 +113,13 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     let auth: AuthContext;
     if (config.read === 'deletion') {
       // The token and the wizard in one statement; what the wizard shows is decided by the handler, after 400.
-      const hash = tokenHashOf(request.headers.authorization);
+      const hash = tokenHashOf(authorizationOf(request));
       const id = (request.params as { id?: string }).id ?? '';
       const { token, deletion } = await deps.wizard.readWithToken(hash, plausibleId(id) ? id : '');
       auth = acceptToken(token, hash);
       request.deletionRead = deletion;
     } else {
-      auth = await authenticate(deps.prisma, request.headers.authorization);
+      auth = await authenticate(deps.prisma, authorizationOf(request));
     }
     requireRole(auth, config.roles);
     request.auth = auth;

@@ -23,7 +23,7 @@ import { NotFound } from '../../domain/errors';
 import { DELETION_ROLES } from '../../domain/rules';
 import { Deletion, IdParams } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
-import { authenticate, requireRole } from '../auth';
+import { authenticate, authorizationOf, requireRole } from '../auth';
 import { HttpProblem } from '../problems';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
@@ -246,7 +246,7 @@ export function eventRoutes(app: Api, deps: ApiDeps): void {
 
   async function stillAllowed(req: FastifyRequest): Promise<boolean> {
     try {
-      requireRole(await authenticate(deps.prisma, req.headers.authorization), roles);
+      requireRole(await authenticate(deps.prisma, authorizationOf(req)), roles);
       return true;
     } catch (err) {
       // A database that is away is not a revoked token: keep the stream.

@@ -5,7 +5,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { hashToken } from '../../infra/tokens';
-import { bearerToken } from '../auth';
+import { bearerToken, SEVERAL_AUTHORIZATIONS } from '../auth';
 import { ScimProblem } from './errors';
 
 export const SCIM_TOKEN_PREFIX = 'crm_scim_';
@@ -23,6 +23,7 @@ export async function createScimToken(prisma: PrismaClient, workspaceId: string,
 }
 
 export async function authenticateScim(prisma: PrismaClient, header: string | string[] | undefined): Promise<ScimAuth> {
+  if (Array.isArray(header)) throw new ScimProblem(401, SEVERAL_AUTHORIZATIONS);
   const token = bearerToken(header);
   if (!token) throw new ScimProblem(401, 'Send the SCIM token as "Authorization: Bearer <token>".');
   const hash = hashToken(token);

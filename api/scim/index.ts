@@ -35,6 +35,7 @@ import {
 } from '../../domain/scim';
 import { projected } from './attributes';
 import { authenticateScim, type ScimAuth } from './auth';
+import { authorizationOf } from '../auth';
 import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery';
 import { ScimProblem, scimErrorHandler, sendScim } from './errors';
 import { utf8JsonParser } from '../body-text';
@@ -140,7 +141,7 @@ export function scimRoutes(
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/scim+json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, utf8JsonParser(parseJson));
   app.addHook('onRequest', async (req) => {
-    authOf.set(req, await authenticateScim(deps.prisma, req.headers.authorization));
+    authOf.set(req, await authenticateScim(deps.prisma, authorizationOf(req)));
   });
   app.setNotFoundHandler(async (req, reply) => {
     const urlPath = req.url.split('?')[0] ?? '';

@@ -189,3 +189,33 @@ describe('workspace isolation', () => {
     );
   });
 });
+
+test('two Authorization headers are 401 on /v1 and on SCIM, whichever tokens they carry (Node would keep the first)', async () => {
+  // Found by the third contract audit: a MEMBER's token first and an ADMIN's second acted as the MEMBER.
+  const { request } = await import('node:http');
+  const { createScimToken } = await import('../../api/scim/auth');
+  const scimToken = await createScimToken(api.prisma, ws.id);
+  const twice = (path: string, tokens: string[]) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = request(`${api.url}${path}`, { headers: ['host', new URL(api.url).host, ...tokens.flatMap((t) => ['authorization', `Bearer ${t}`])] }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const [memberToken, adminToken] = [await tokenOf(api.prisma, ws, 'member'), await tokenOf(api.prisma, ws, 'admin')];
+  for (const path of ['/v1/users', `/v1/deletions/${ids.deletion}`, '/v1/me']) {
+    const r = await twice(path, [memberToken, adminToken]);
+    expect(r.status).toBe(401);
+    expect(r.body.detail).toMatch(/one Authorization header/);
+    // The same token twice too: one header, or none.
+    expect((await twice(path, [adminToken, adminToken])).status).toBe(401);
+  }
+  const scim = await twice('/scim/v2/Users', [scimToken, scimToken]);
+  expect(scim.status).toBe(401);
+  expect(scim.body.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+  // One header still works.
+  expect((await admin('GET', '/v1/me')).status).toBe(200);
+});
