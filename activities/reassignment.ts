@@ -5,7 +5,7 @@ import { refusalFailure } from '../domain/refusal';
 import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Deletion, Distribution } from '../domain/schemas';
 import { Prisma } from '../generated/prisma/client';
-import { assertTargets, findHeir, namingUser, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
+import { assertTargets, findHeir, holdUsers, namingUser, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
 
 const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTEGRATIONS_APPLIED' } as const;
 /** In this order wherever both are held. */
@@ -44,6 +44,11 @@ export function reassignmentActivities(prisma: Db) {
           // Each one's row held before it is read and its members replaced: another leaver's wizard
           // replacing the same distribution at this moment (a layoff) waits, or is waited for and seen.
           await holdRows(tx, args.kind, args.workspaceId, ids);
+          // Then their members' rows and the chosen users' (FOR SHARE, in id order), before any status is read:
+          // a member whose wizard is opening at this moment is waited for and seen as unavailable (its
+          // suggestion made again), rather than read ACTIVE here and refused by `assertTargets` below.
+          const members = (await routingWithUser(tx, args.kind, args.workspaceId, args.userId, ids)).flatMap((item) => item.current);
+          await holdUsers(tx, args.workspaceId, [...members, ...args.choices.flatMap((choice) => choice.distribution)].map((m) => m.userId));
           const now = new Map((await routingWithUser(tx, args.kind, args.workspaceId, args.userId, ids)).map((item) => [item.id, item]));
           const listed = await listedRouting(tx, args.deletionId, args.kind);
           const what = args.kind === 'automations' ? 'Automation' : 'Integration';
@@ -195,7 +200,7 @@ export function reassignmentActivities(prisma: Db) {
             // since), their members read now: another leaver's step or confirm replacing one of them at this
             // moment (a layoff) was waited for, and is seen.
             for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
-              const distribution = suggestWithout(item.current, userId) ?? [{ userId: heir, weight: 100 }];
+              const distribution = suggestWithout(item.current, userId, new Set(item.unavailable)) ?? [{ userId: heir, weight: 100 }];
               await replaceMembers(tx, kind, item.id, distribution);
               fixed[kind].push({ id: item.id, distribution });
             }

@@ -102,6 +102,13 @@ export async function assertTargets(tx: Tx, workspaceId: string, deletedUserId: 
   }
 }
 
+/** Holds the rows of `userIds` in this workspace (FOR SHARE, in id order): none changes status before this commits. */
+export async function holdUsers(tx: Tx, workspaceId: string, userIds: readonly string[]): Promise<void> {
+  const ids = [...new Set(userIds)];
+  if (ids.length === 0) return;
+  await tx.$queryRaw`SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR SHARE`;
+}
+
 /**
  * What `heirOf` decides from: which of `preferred` are ACTIVE (never the
  * leaver) and the workspace's first active owner or admin.

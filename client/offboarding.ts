@@ -10,7 +10,7 @@
 // identity provider, if it asked for the freeze, reactivates them.
 import type { PrismaClient } from '../generated/prisma/client';
 import { startProblem, type Tx } from '../activities/shared';
-import { RuleViolation } from '../domain/errors';
+import { RuleViolation, StepConflict } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
 
@@ -102,22 +102,29 @@ async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest,
   const now = new Date();
   const at = req.effectiveAt !== undefined && req.effectiveAt > now ? req.effectiveAt : now;
   if (!row?.effectiveAt || row.effectiveAt <= now || at >= row.effectiveAt) return;
-  await deps.wizard.bringForward(req.workspaceId, deletionId, req.actor, at);
-  // The row says when the user leaves now: the next offboarding compares with that.
-  await deps.prisma.deletion.updateMany({ where: { id: deletionId, effectiveAt: { gt: at } }, data: { effectiveAt: at } });
-  await deps.prisma.auditEvent.createMany({
-    data: [
-      {
+  try {
+    await deps.wizard.bringForward(req.workspaceId, deletionId, req.actor, at);
+  } catch (err) {
+    // Being cancelled or ended meanwhile: nothing waits for a date any more, and the join stands.
+    if (err instanceof StepConflict) return;
+    throw err;
+  }
+  // The row says when the user leaves now (the next offboarding compares with that) and the audit says so:
+  // both or neither, once per change of the row (two offboardings at once: the earlier date wins, one event each
+  // only when it moved the row). A crash before this leaves the row as it was: the next offboarding sends again.
+  await deps.prisma.$transaction(async (tx) => {
+    const { count } = await tx.deletion.updateMany({ where: { id: deletionId, effectiveAt: { gt: at } }, data: { effectiveAt: at } });
+    if (count === 0) return;
+    await tx.auditEvent.create({
+      data: {
         workspaceId: req.workspaceId,
         deletionId,
         actorType: req.actor.type,
         actorId: req.actor.id,
         action: EFFECTIVE_AT_BROUGHT_FORWARD,
-        detail: { userId: req.userId, source: req.source, effectiveAt: row.effectiveAt.toISOString(), broughtForwardTo: at.toISOString() },
-        idempotencyKey: `${deletionId}:${EFFECTIVE_AT_BROUGHT_FORWARD}:${at.toISOString()}`,
+        detail: { userId: req.userId, source: req.source, effectiveAt: row.effectiveAt!.toISOString(), broughtForwardTo: at.toISOString() },
       },
-    ],
-    skipDuplicates: true,
+    });
   });
 }
 

@@ -209,10 +209,11 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     } catch (err) {
       // Not answered in time: the update may still be waiting for the wizard's next task, and the
       // lease is kept until it expires. Answered (refused), it is given back.
-      if (!(err instanceof Unavailable)) await lease?.release();
+      if (!(err instanceof Unavailable)) await lease?.release().catch(() => undefined);
       throw err;
     }
-    await lease?.release();
+    // A lease not given back (the database away a moment) only expires: the step is applied all the same.
+    await lease?.release().catch(() => undefined);
     return live(await row(workspaceId, deletionId));
   }
 

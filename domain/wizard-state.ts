@@ -27,7 +27,6 @@ export interface WizardInput {
   effectiveAt: string | null;
 }
 
-/** What the database says when the wizard opens (see activities `openDeletion`). */
 /** An automation or integration naming the user, as read: its distribution, and which other members nobody may pick now. */
 export interface RoutingContents {
   id: string;
@@ -37,6 +36,7 @@ export interface RoutingContents {
   unavailable?: string[];
 }
 
+/** What the database says when the wizard opens (see activities `openDeletion`). */
 export interface OpenedContext {
   user: { id: string; name: string; email: string };
   leadsTotal: number;

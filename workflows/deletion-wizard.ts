@@ -646,18 +646,14 @@ class DeletionWizard {
     // A durable timer: the wait survives worker restarts and continue-as-new.
     const ending = () => this.state.phase === 'FINISHED' || this.state.phase === 'CANCELLING';
     if (patched(PATCH.bringForward)) {
-      // Until the date, set again each time a later offboarding brings it forward.
-      for (;;) {
-        const at = wizardState.leavesAt(this.state)!;
-        const wait = Math.max(Date.parse(at) - Date.now(), 1);
-        const woken = await condition(() => ending() || wizardState.leavesAt(this.state) !== at, wait);
-        if (ending()) return;
-        if (!woken) break;
-      }
+      if (!(await this.untilLeavesAt(ending))) return;
     } else {
-      const wait = Math.max(Date.parse(this.input.effectiveAt!) - Date.now(), 1);
-      const ended = await condition(ending, wait);
-      if (ended) return;
+      // A wait begun before PATCH.bringForward. No history of such a wait holds a `bringForward` (the update
+      // did not exist), so waking on one replays exactly as they ran; once woken, it waits as the patched loop.
+      const first = this.input.effectiveAt!;
+      const wait = Math.max(Date.parse(first) - Date.now(), 1);
+      const woken = await condition(() => ending() || wizardState.leavesAt(this.state) !== first, wait);
+      if (woken && (ending() || !(await this.untilLeavesAt(ending)))) return;
     }
     try {
       await this.untilItGoesThrough(
@@ -670,6 +666,17 @@ class DeletionWizard {
       throw err;
     }
     this.state = wizardState.becameEffective(this.state);
+  }
+
+  /** Waits until the user leaves, the timer set again each time that is brought forward; false when the wizard ends first. */
+  private async untilLeavesAt(ending: () => boolean): Promise<boolean> {
+    for (;;) {
+      const at = wizardState.leavesAt(this.state)!;
+      const wait = Math.max(Date.parse(at) - Date.now(), 1);
+      const woken = await condition(() => ending() || wizardState.leavesAt(this.state) !== at, wait);
+      if (ending()) return false;
+      if (!woken) return true;
+    }
   }
 
   /**

@@ -237,6 +237,8 @@ test('a later offboarding that says "now" brings the effective date forward: the
   expect(await hook({ effectiveAt: inDays(60) })).toBe(d);
   await new Promise((r) => setTimeout(r, 1_000));
   expect((await admin('GET', `/v1/users/${fay.id}`)).body.status).toBe('SUSPENDED');
+  const before = (await admin('GET', `/v1/deletions/${d}/audit?limit=100`)).body.items.map((e: { action: string }) => e.action);
+  expect(before).not.toContain('EFFECTIVE_AT_BROUGHT_FORWARD');
   // No date: the user leaves now.
   expect(await hook({})).toBe(d);
   await eventually(async () => ((await admin('GET', `/v1/users/${fay.id}`)).body.status === 'PENDING_DELETION' ? true : undefined), 20_000, 'the user marked as leaving');

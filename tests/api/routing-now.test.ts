@@ -108,3 +108,30 @@ test("a step applies to each item as it is now: a stale suggestion is made again
   expect(qTook.body.integrations.find((i: { id: string }) => i.id === id).applied).toEqual([{ userId: r, weight: 100 }]);
   for (const d of [dp, dq]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
 }, 120_000);
+
+test('a suggested member whose own wizard opens while the step is applied is waited for and left out: the suggestion is made again, not refused', async () => {
+  // Found by the review: their status was read before their row was held, then the row's check refused them (422).
+  const [p, q, r, s] = [await member('race-p'), await member('race-q'), await member('race-r'), await member('race-s')];
+  const auto = await admin('POST', '/v1/automations', { name: 'PQR', distribution: [{ userId: p, weight: 40 }, { userId: q, weight: 30 }, { userId: r, weight: 30 }] });
+  expect(auto.status).toBe(201);
+  const dp = await start(p);
+  await leadsTo(dp, s);
+  // Q's opening as it takes Q's row: not committed for 2 s while P's step is applied.
+  let held!: () => void;
+  const isHeld = new Promise<void>((resolve) => (held = resolve));
+  const opening = api.prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`UPDATE users SET status = 'PENDING_DELETION' WHERE id = ${q}`;
+      held();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    },
+    { timeout: 20_000 },
+  );
+  await isHeld;
+  const step = await admin('POST', `/v1/deletions/${dp}/automations`, { overrides: [] });
+  await opening;
+  expect(step.status).toBe(200);
+  expect(await routed('automations', auto.body.id)).toEqual([{ userId: r, weight: 100 }]);
+  await api.prisma.user.update({ where: { id: q }, data: { status: 'ACTIVE' } });
+  expect((await admin('POST', `/v1/deletions/${dp}/cancel`, {})).status).toBe(200);
+}, 120_000);

@@ -20,6 +20,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createWorker } from '../../worker';
+import { offboardUser } from '../../client/offboarding';
 import { testEnv } from '../support/env';
 import { passRoutingSteps } from '../support/faults';
 import { MovePace, untilMidMove } from '../support/move-pace';
@@ -31,6 +32,8 @@ const OUT = path.resolve(__dirname, '../fixtures/histories');
 const OLD_REV = process.env.RECORD_OLD_REV ?? 'a1613cc';
 // The last release whose updates waited for their acceptance with a 1 ms timer (not the no-op).
 const TIMER_REV = process.env.RECORD_TIMER_REV ?? 'f76185c';
+// The last release whose wait for HR's date could not be brought forward.
+const WAIT_REV = process.env.RECORD_WAIT_REV ?? 'bfc0809';
 const stamp = process.env.RECORD_STAMP ?? new Date().toISOString().slice(0, 10);
 
 let h: WizardHarness;
@@ -202,6 +205,43 @@ test('record a wizard whose first steps waited with the 1 ms timer and the next 
       expect(acknowledged).toHaveLength(4);
       // lead step and automations
       expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(2);
+    });
+  } finally {
+    await current.stop();
+  }
+}, 600_000);
+
+test('record an HR wizard waiting for its date on the release before dates could be brought forward, brought forward on this one', async () => {
+  const { prisma, wizard } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 200 });
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const admin = asAdmin(ws);
+
+  // The release before `bringForward` opens HR's wizard and begins the wait for its date (one timer).
+  const old = await runWorker(await bundleOf(WAIT_REV));
+  const { deletion } = await wizard.start({
+    workspaceId: ws.id,
+    userId: leaver,
+    actor: { type: 'HR', id: 'E-7' },
+    source: 'HR',
+    effectiveAt: new Date(Date.now() + 30 * 86_400_000),
+  });
+  await old.stop();
+
+  // This release: the identity provider deactivates the user, which brings the date forward to now.
+  const current = await runWorker(testEnv().workflowBundlePath!);
+  try {
+    expect((await offboardUser({ prisma, wizard }, { workspaceId: ws.id, userId: leaver, source: 'IDP', actor: { type: 'IDP', id: 'recording' } })).joined).toBe(true);
+    await eventually(async () => ((await prisma.user.findUniqueOrThrow({ where: { id: leaver } })).status === 'PENDING_DELETION' ? true : undefined), 30_000);
+    await wizard.submitLeads(ws.id, deletion.id, admin, { targetUserId: ann });
+    await moveDone(wizard, ws.id, deletion.id, 300_000);
+    await passRoutingSteps(wizard, ws.id, deletion.id, admin);
+    await wizard.confirm(ws.id, deletion.id, admin, { confirmation: 'CONFIRM' });
+    expect((await finished(wizard, ws.id, deletion.id)).status).toBe('COMPLETED');
+    await saveClosed('hr-waiting-upgraded-then-brought-forward', deletion.workflowId, (events) => {
+      // The first date's timer, cancelled by the bring-forward, and the 1-ms one for now.
+      expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(2);
+      expect(events.filter((e) => e.timerCanceledEventAttributes)).toHaveLength(1);
     });
   } finally {
     await current.stop();

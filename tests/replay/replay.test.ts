@@ -54,6 +54,8 @@ test('there are fixtures for every pause point', () => {
   expect(kinds).toContain('cancel-waited-for-opening');
   // An HR wizard waiting for its date, brought forward by a later offboarding (record.ts).
   expect(kinds).toContain('hr-brought-forward');
+  // The same, its wait begun on the release before (record-upgrade.ts).
+  expect(kinds).toContain('hr-waiting-upgraded-then-brought-forward');
 });
 
 test.each(fixtures)('%s replays on the current workflow code', async (file) => {
