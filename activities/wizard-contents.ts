@@ -1,10 +1,9 @@
 // What a deletion wizard shows when it opens: the user's lead count, the
 // automations and integrations that route to them, and their shared and public
 // labels. One read, used by the opening activity inside its transaction, by
-// the preview (which changes nothing), so the preview shows what the wizard will,
-// and by the wizard client to tell a refused opening that was too big.
+// and by the preview (which changes nothing), so the preview shows what the wizard will.
 import type { Prisma } from '../generated/prisma/client';
-import { startDeletionBlockers, type RuleProblem } from '../domain/rules';
+import { startDeletionBlockers } from '../domain/rules';
 import type { Deletion, DeletionPreview, Role } from '../domain/schemas';
 import { openedView, type OpenedContext, type WizardInput } from '../domain/wizard-state';
 import { notInWorkspace } from '../domain/errors';
@@ -34,14 +33,6 @@ async function viewOnOpening(db: Tx | Db, input: WizardInput, user: OpenedContex
   const contents = await readWizardContents(db, input.workspaceId, user.id);
   const now = new Date().toISOString();
   return openedView(input, { ...contents, user, startedAt: now }, now);
-}
-
-/**
- * Would the wizard `input` opens now be too big to carry (TOO_BIG,
- * domain/wizard-size.ts)? The opening's own check, read again outside it.
- */
-export async function openingSizeProblemNow(db: Db, input: WizardInput, user: OpenedContext['user']): Promise<RuleProblem | null> {
-  return openingSizeProblem(await viewOnOpening(db, input, user));
 }
 
 /**

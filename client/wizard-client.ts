@@ -23,7 +23,6 @@ import { notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../dom
 import { refusalError } from '../domain/refusal';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { startProblem } from '../activities/shared';
-import { openingSizeProblemNow } from '../activities/wizard-contents';
 import type { AuditEvent, Deletion } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, type WizardAck, type WizardInput } from '../domain/wizard-state';
@@ -274,16 +273,6 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
           joined = await startOrJoin();
         }
         return joined.ack;
-      }).catch(async (err: unknown) => {
-        // The opening's refusal crosses the workflow as its message alone (workflows/deletion-wizard.ts
-        // `openRefusal`). The rules checked just above passed and the opening checks the size last, so
-        // a refused opening that is too big now was refused for that: it is named so (TOO_BIG), as
-        // HR and identity providers act on it (client/offboarding.ts).
-        if (err instanceof RuleViolation && err.code === undefined) {
-          const tooBig = await openingSizeProblemNow(prisma, input, { id: user.id, name: user.name, email: user.email });
-          if (tooBig) throw new RuleViolation(err.message, tooBig.code);
-        }
-        throw err;
       });
       return { deletion: await live(await row(args.workspaceId, opened.id)), created: opened.id === input.deletionId };
     },

@@ -37,3 +37,13 @@ test('a start refusal that names its code keeps it as the named error (on this s
   expect(tooBig).toMatchObject({ message: 'too big', code: 'TOO_BIG' });
   expect(refusalAsError({ kind: 'RuleViolation', message: 'no' })).toMatchObject({ code: undefined });
 });
+
+test("a start refusal's code crosses Temporal in the failure's details and comes back out; others carry none", () => {
+  const failure = refusalFailure({ kind: 'RuleViolation', code: 'TOO_BIG', message: 'too big' });
+  expect(refusalOf(failure)).toEqual({ kind: 'RuleViolation', code: 'TOO_BIG', message: 'too big' });
+  expect(refusalError(failure)).toMatchObject({ name: 'RuleViolation', code: 'TOO_BIG' });
+  expect(refusalOf(refusalFailure({ kind: 'RuleViolation', message: 'no' }))).toEqual({ kind: 'RuleViolation', message: 'no' });
+  // A code nobody defined is not read as one.
+  const odd = ApplicationFailure.create({ type: 'RuleViolation', message: 'odd', details: [{ code: 'NOPE' }] });
+  expect(refusalOf(odd)).toEqual({ kind: 'RuleViolation', message: 'odd' });
+});

@@ -6,6 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { RuleViolation, StepConflict } from './errors';
 import type { RuleProblem } from './rules';
+import { START_BLOCKER_CODES, type StartBlockerCode } from './schemas';
 
 /** ApplicationFailure `type`s of refusals. */
 export const FAILURE_TYPES = {
@@ -18,9 +19,22 @@ export const FAILURE_TYPES = {
 /** A rule's refusal, or the database's refusal for good of an activity's work. */
 export type Refusal = RuleProblem | { kind: typeof FAILURE_TYPES.DatabaseRefused; message: string };
 
-/** The refusal as the failure Temporal carries: never retried. */
+/** The refusal as the failure Temporal carries: never retried. A start refusal's `code` travels as its details. */
 export function refusalFailure(refusal: Refusal, extra: { details?: unknown[]; cause?: Error } = {}): ApplicationFailure {
-  return ApplicationFailure.create({ type: refusal.kind, message: refusal.message, nonRetryable: true, ...extra });
+  const code = 'code' in refusal ? refusal.code : undefined;
+  return ApplicationFailure.create({
+    type: refusal.kind,
+    message: refusal.message,
+    nonRetryable: true,
+    ...(code !== undefined ? { details: [{ code }] } : {}),
+    ...extra,
+  });
+}
+
+/** The start refusal's code a failure's details carry (`refusalFailure`), if any. */
+function codeOf(failure: ApplicationFailure): StartBlockerCode | undefined {
+  const code = (failure.details?.[0] as { code?: unknown } | null | undefined)?.code;
+  return START_BLOCKER_CODES.find((known) => known === code);
 }
 
 /**
@@ -32,7 +46,9 @@ export function refusalOf(err: unknown): Refusal | null {
   const failure = err instanceof ApplicationFailure ? err : cause instanceof ApplicationFailure ? cause : null;
   if (!failure) return null;
   const kind = Object.values(FAILURE_TYPES).find((type) => type === failure.type);
-  return kind ? { kind, message: failure.message } : null;
+  if (!kind) return null;
+  const code = kind === FAILURE_TYPES.RuleViolation ? codeOf(failure) : undefined;
+  return code !== undefined ? { kind, message: failure.message, code } : { kind, message: failure.message };
 }
 
 /** A refusal as the named error the API maps to its status (409 / 422); null for the database's. */

@@ -11,6 +11,7 @@ import type {
   Distribution,
   LabelItem,
   RoutingItem,
+  StartBlockerCode,
   Step,
   Visibility,
 } from './schemas';
@@ -93,6 +94,8 @@ export interface WizardState extends WizardSnapshot {
   retryRequested: boolean;
   /** Why the wizard could not open (the refusal `waitOpened` answers with). */
   openRefusal: string | null;
+  /** Its code, when the rule that refused has one (TOO_BIG: HR and identity providers act on it). Absent in older states. */
+  openRefusalCode?: StartBlockerCode;
 }
 
 /** What continue-as-new hands over: older code carried only the snapshot. */

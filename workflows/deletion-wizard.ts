@@ -398,7 +398,9 @@ class DeletionWizard {
   async waitOpened(): Promise<wizardState.WizardAck> {
     await condition(() => this.state.phase !== 'OPENING');
     if (this.state.view.status === 'FAILED') {
-      throw refusalFailure({ kind: 'RuleViolation', message: this.state.openRefusal ?? 'The wizard could not open.' });
+      const message = this.state.openRefusal ?? 'The wizard could not open.';
+      const code = this.state.openRefusalCode;
+      throw refusalFailure({ kind: 'RuleViolation', message, ...(code ? { code } : {}) });
     }
     return this.ack();
   }
@@ -526,7 +528,8 @@ class DeletionWizard {
         if (cause) {
           const openRefusal =
             cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
-          this.state = { ...this.state, openRefusal };
+          const code = refusalOf(cause);
+          this.state = { ...this.state, openRefusal, ...(code && 'code' in code && code.code ? { openRefusalCode: code.code } : {}) };
         }
         this.state = wizardState.failed(this.state, now());
         await condition(allHandlersFinished);
