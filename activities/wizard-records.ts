@@ -46,7 +46,8 @@ export function wizardRecordActivities(prisma: Db) {
 
         const now = new Date();
         const later = input.effectiveAt !== null && Date.parse(input.effectiveAt) > now.getTime();
-        await tx.user.update({ where: { id: user.id }, data: { status: later ? 'SUSPENDED' : 'PENDING_DELETION' } });
+        // A freeze with no wizard (too big, client/offboarding.ts) ends here: the wizard holds the user now.
+        await tx.user.update({ where: { id: user.id }, data: { status: later ? 'SUSPENDED' : 'PENDING_DELETION', frozenBy: null } });
 
         const { leadsTotal, automations, integrations, labels } = await readWizardContents(tx, input.workspaceId, user.id);
         const view = openedView(
@@ -166,7 +167,7 @@ export function wizardRecordActivities(prisma: Db) {
           // (hidden from SCIM only while the wizard ran): it can deprovision them again.
           await tx.user.updateMany({
             where: { id: args.userId, workspaceId: args.workspaceId, status: { not: 'ACTIVE' } },
-            data: { status: 'ACTIVE', scimDeletedAt: null },
+            data: { status: 'ACTIVE', scimDeletedAt: null, frozenBy: null },
           });
           // Close the move's streams first. Locking the move's row waits for
           // streams being laid out at this moment (which hold it), so the update

@@ -8,7 +8,7 @@
 // has none opened, but is frozen all the same (SUSPENDED: no sign-in, no
 // token) until an admin trims what they hold and starts their wizard, or the
 // identity provider, if it asked for the freeze, reactivates them.
-import type { PrismaClient } from '../generated/prisma/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { startProblem, type Tx } from '../activities/shared';
 import { RuleViolation, StepConflict } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
@@ -162,76 +162,48 @@ export async function reinstateUser(
 
 /**
  * The leaver whose wizard cannot open (too big) is frozen at once: ACTIVE →
- * SUSPENDED and USER_FROZEN, once (a second call finds them SUSPENDED and
- * writes nothing). An identity provider's call on a freeze HR made marks it
- * (IDP_DEACTIVATED), so that its reactivation lifts it, as it cancels a
- * wizard it joined. The last active OWNER is not frozen (refused as a start
- * would be). Answers the refusal to throw: `tooBig`'s, saying whether the
- * user is now suspended.
+ * SUSPENDED, `frozenBy` the source, and USER_FROZEN, once (a second call finds
+ * them frozen). The identity provider joining a freeze HR made takes it over
+ * (`frozenBy` IDP), so that its reactivation lifts it, as it cancels a wizard
+ * it joined. The last active OWNER is not frozen (refused as a start would
+ * be). Answers the refusal to throw: `tooBig`'s, saying whether the user is
+ * now suspended.
  */
 async function freeze(deps: OffboardingDeps, req: OffboardRequest, tooBig: RuleViolation): Promise<RuleViolation> {
   const { workspaceId, userId, actor } = req;
-  const { suspended, liftedByIdp } = await deps.prisma.$transaction(async (tx) => {
+  const frozenBy = await deps.prisma.$transaction(async (tx) => {
     // The user's row first, then an OWNER's workspace row, as the opening takes them
     // (activities/wizard-records.ts): freezing an OWNER lowers the count of active owners.
-    const [user] = await tx.$queryRaw<{ name: string; email: string; role: Role; status: UserStatus; updatedAt: Date }[]>`
-      SELECT name, email, role, status, updated_at AS "updatedAt" FROM users
+    const [user] = await tx.$queryRaw<{ name: string; email: string; role: Role; status: UserStatus; frozenBy: 'HR' | 'IDP' | null }[]>`
+      SELECT name, email, role, status, frozen_by::text AS "frozenBy" FROM users
       WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
-    if (!user) return { suspended: false, liftedByIdp: false };
+    if (!user) return null;
     if (user.status === 'ACTIVE') {
       if (user.role === 'OWNER') {
         await tx.$queryRaw`SELECT id FROM workspaces WHERE id = ${workspaceId} FOR NO KEY UPDATE`;
         const problem = await startProblem(tx, workspaceId, { id: userId, role: user.role, status: user.status }, actor);
         if (problem) throw new RuleViolation(problem.message);
       }
-      const { count } = await tx.user.updateMany({ where: { id: userId, workspaceId, status: 'ACTIVE' }, data: { status: 'SUSPENDED' } });
-      if (count === 1) {
-        await tx.auditEvent.createMany({
-          data: [
-            {
-              workspaceId,
-              deletionId: null,
-              actorType: actor.type,
-              actorId: actor.id,
-              action: USER_FROZEN,
-              detail: { userId, name: user.name, email: user.email, source: req.source, reason: tooBig.message, userStatus: 'SUSPENDED' },
-              // This freeze of the user's row as it was: once, however often and by whomever it is asked for.
-              idempotencyKey: `${userId}:${USER_FROZEN}:${user.updatedAt.toISOString()}`,
-            },
-          ],
-          skipDuplicates: true,
-        });
-      }
-    } else if (user.status !== 'SUSPENDED') {
-      return { suspended: false, liftedByIdp: false };
+      await tx.user.update({ where: { id: userId }, data: { status: 'SUSPENDED', frozenBy: req.source } });
+      const detail = { userId, name: user.name, email: user.email, source: req.source, reason: tooBig.message, userStatus: 'SUSPENDED' };
+      await audit(tx, req, USER_FROZEN, detail);
+      return req.source;
     }
-    const current = await currentFreeze(tx, workspaceId, userId);
-    if (current && req.source === 'IDP' && current.actorType !== 'IDP') {
-      await tx.auditEvent.createMany({
-        data: [
-          {
-            workspaceId,
-            deletionId: null,
-            actorType: actor.type,
-            actorId: actor.id,
-            action: IDP_DEACTIVATED,
-            detail: { userId, freezeEventId: current.id },
-            idempotencyKey: `${current.id}:${IDP_DEACTIVATED}`,
-          },
-        ],
-        skipDuplicates: true,
-      });
+    // Suspended for another reason (an HR date to come) is no freeze of ours.
+    if (user.status !== 'SUSPENDED' || user.frozenBy === null) return null;
+    if (req.source === 'IDP' && user.frozenBy !== 'IDP') {
+      await tx.user.update({ where: { id: userId }, data: { frozenBy: 'IDP' } });
+      await audit(tx, req, IDP_DEACTIVATED, { userId, frozenBy: user.frozenBy });
+      return 'IDP';
     }
-    return { suspended: true, liftedByIdp: current !== null && req.source === 'IDP' };
+    return user.frozenBy;
   });
-  if (!suspended) return tooBig;
-  const until = liftedByIdp
-    ? 'until an admin trims what they hold and starts their deletion, or the identity provider reactivates them'
-    : 'until an admin trims what they hold and starts their deletion';
-  return new RuleViolation(
-    `${tooBig.message} Meanwhile the user is suspended: they cannot sign in or use a token ${until}.`,
-    tooBig.code,
-  );
+  if (frozenBy === null) return tooBig;
+  const until =
+    frozenBy === 'IDP'
+      ? 'until an admin trims what they hold and starts their deletion, or the identity provider reactivates them'
+      : 'until an admin trims what they hold and starts their deletion';
+  return new RuleViolation(`${tooBig.message} Meanwhile the user is suspended: they cannot sign in or use a token ${until}.`, tooBig.code);
 }
 
 /**
@@ -240,50 +212,20 @@ async function freeze(deps: OffboardingDeps, req: OffboardRequest, tooBig: RuleV
  * other suspension stays: HR's freeze, or one this service did not make.
  */
 async function unfreeze(deps: OffboardingDeps, req: { workspaceId: string; userId: string; actor: Actor }): Promise<void> {
-  const { workspaceId, userId, actor } = req;
+  const { workspaceId, userId } = req;
   await deps.prisma.$transaction(async (tx) => {
-    // The user's row first: an opening of their wizard (which takes it first too) has either
-    // committed, and is seen below, or waits until this is done.
-    const [user] = await tx.$queryRaw<{ status: UserStatus }[]>`
-      SELECT status FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
-    if (user?.status !== 'SUSPENDED') return;
-    const current = await currentFreeze(tx, workspaceId, userId);
-    if (!current) return;
-    if (current.actorType !== 'IDP') {
-      const joined = await tx.auditEvent.findUnique({ where: { idempotencyKey: `${current.id}:${IDP_DEACTIVATED}` }, select: { id: true } });
-      if (!joined) return;
-    }
-    await tx.user.updateMany({ where: { id: userId, workspaceId, status: 'SUSPENDED' }, data: { status: 'ACTIVE' } });
-    await tx.auditEvent.createMany({
-      data: [
-        {
-          workspaceId,
-          deletionId: null,
-          actorType: actor.type,
-          actorId: actor.id,
-          action: USER_UNFROZEN,
-          detail: { userId, freezeEventId: current.id, reason: 'Reactivated by the identity provider.', userStatus: 'ACTIVE' },
-          idempotencyKey: `${current.id}:${USER_UNFROZEN}`,
-        },
-      ],
-      skipDuplicates: true,
+    // One conditional update: an opening of their wizard at this moment (which clears the freeze) wins or waits.
+    const { count } = await tx.user.updateMany({
+      where: { id: userId, workspaceId, status: 'SUSPENDED', frozenBy: 'IDP' },
+      data: { status: 'ACTIVE', frozenBy: null },
     });
+    if (count === 1) await audit(tx, req, USER_UNFROZEN, { userId, reason: 'Reactivated by the identity provider.', userStatus: 'ACTIVE' });
   });
 }
 
-/**
- * The freeze the user is under, if any: their last USER_FROZEN or
- * USER_UNFROZEN event when it is a freeze and no wizard of theirs has started
- * since (an admin's start ends a freeze: its cancel makes the user ACTIVE).
- * Events with no wizard are few: the (deletion_id, at) index finds them.
- */
-async function currentFreeze(tx: Tx, workspaceId: string, userId: string) {
-  const last = await tx.auditEvent.findFirst({
-    where: { workspaceId, deletionId: null, action: { in: [USER_FROZEN, USER_UNFROZEN] }, detail: { path: ['userId'], equals: userId } },
-    orderBy: [{ at: 'desc' }, { id: 'desc' }],
-    select: { id: true, at: true, action: true, actorType: true },
+/** An audit event of a user with no wizard (`deletionId` null). */
+async function audit(tx: Tx, req: { workspaceId: string; actor: Actor }, action: string, detail: Record<string, unknown>): Promise<void> {
+  await tx.auditEvent.create({
+    data: { workspaceId: req.workspaceId, deletionId: null, actorType: req.actor.type, actorId: req.actor.id, action, detail: detail as Prisma.InputJsonValue },
   });
-  if (last?.action !== USER_FROZEN) return null;
-  const since = await tx.deletion.findFirst({ where: { workspaceId, userId, startedAt: { gte: last.at } }, select: { id: true } });
-  return since ? null : last;
 }

@@ -223,7 +223,7 @@ describe('HR and the identity provider offboard a leaver too big for one wizard:
   }, 60_000);
 
   beforeEach(async () => {
-    await api.prisma.user.update({ where: { id: leaver.id }, data: { status: 'ACTIVE' } });
+    await api.prisma.user.update({ where: { id: leaver.id }, data: { status: 'ACTIVE', frozenBy: null } });
     await api.prisma.auditEvent.deleteMany({ where: { workspaceId: ws.id, deletionId: null } });
   });
 
