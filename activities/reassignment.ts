@@ -199,6 +199,10 @@ export function reassignmentActivities(prisma: Db) {
             // Their rows held at the start (no path adds a leaving user as a member, so none names the user only
             // since), their members read now: another leaver's step or confirm replacing one of them at this
             // moment (a layoff) was waited for, and is seen.
+            const items = await routingWithUser(tx, kind, workspaceId, userId);
+            // Their members' rows held before their statuses are read (as the step does): a member whose own
+            // wizard opens at this moment is waited for and seen as unavailable.
+            await holdUsers(tx, workspaceId, items.flatMap((item) => item.current.map((member) => member.userId)));
             for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
               const distribution = suggestWithout(item.current, userId, new Set(item.unavailable)) ?? [{ userId: heir, weight: 100 }];
               await replaceMembers(tx, kind, item.id, distribution);

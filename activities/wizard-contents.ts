@@ -1,7 +1,7 @@
 // What a deletion wizard shows when it opens: the user's lead count, the
 // automations and integrations that route to them, and their shared and public
-// labels. One read, used by the opening activity inside its transaction, by
-// and by the preview (which changes nothing), so the preview shows what the wizard will.
+// labels. One read, used by the opening activity inside its transaction and
+// by the preview (which changes nothing), so the preview shows what the wizard will.
 import type { Prisma } from '../generated/prisma/client';
 import { startDeletionBlockers } from '../domain/rules';
 import type { Deletion, DeletionPreview, Role } from '../domain/schemas';

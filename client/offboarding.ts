@@ -113,8 +113,11 @@ async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest,
   // both or neither, once per change of the row (two offboardings at once: the earlier date wins, one event each
   // only when it moved the row). A crash before this leaves the row as it was: the next offboarding sends again.
   await deps.prisma.$transaction(async (tx) => {
-    const { count } = await tx.deletion.updateMany({ where: { id: deletionId, effectiveAt: { gt: at } }, data: { effectiveAt: at } });
-    if (count === 0) return;
+    // The date as it is under the row's lock: another offboarding at this moment may have moved it.
+    const [held] = await tx.$queryRaw<{ effectiveAt: Date | null }[]>`
+      SELECT effective_at AS "effectiveAt" FROM deletions WHERE id = ${deletionId} FOR UPDATE`;
+    if (!held?.effectiveAt || at >= held.effectiveAt) return;
+    await tx.deletion.update({ where: { id: deletionId }, data: { effectiveAt: at } });
     await tx.auditEvent.create({
       data: {
         workspaceId: req.workspaceId,
@@ -122,7 +125,7 @@ async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest,
         actorType: req.actor.type,
         actorId: req.actor.id,
         action: EFFECTIVE_AT_BROUGHT_FORWARD,
-        detail: { userId: req.userId, source: req.source, effectiveAt: row.effectiveAt!.toISOString(), broughtForwardTo: at.toISOString() },
+        detail: { userId: req.userId, source: req.source, effectiveAt: held.effectiveAt.toISOString(), broughtForwardTo: at.toISOString() },
       },
     });
   });

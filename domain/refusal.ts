@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { RuleViolation, StepConflict } from './errors';
 import type { RuleProblem } from './rules';
-import { START_BLOCKER_CODES, type StartBlockerCode } from './schemas';
+import { START_BLOCKER_CODES, type StartBlockerCode } from './start-blockers';
 
 /** ApplicationFailure `type`s of refusals. */
 export const FAILURE_TYPES = {

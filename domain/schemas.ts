@@ -2,6 +2,7 @@
 // the OpenAPI document), the workflow (update arguments) and the tests.
 // Pure: no I/O, safe inside the Temporal workflow sandbox.
 import { z } from 'zod';
+import { START_BLOCKER_CODES } from './start-blockers';
 
 // ---- Primitives: every string and timestamp the server accepts is one ----
 //
@@ -256,8 +257,8 @@ export type Workspace = z.infer<typeof Workspace>;
 export const Me = z.object({ user: User, workspace: Workspace });
 export type Me = z.infer<typeof Me>;
 
-/** Why starting a deletion would be refused now (rules.ts `startDeletionBlockers`). */
-export const START_BLOCKER_CODES = ['ALREADY_BEING_DELETED', 'SELF', 'ROLE', 'LAST_OWNER', 'TOO_BIG'] as const;
+/** Why starting a deletion would be refused now (rules.ts `startDeletionBlockers`; the codes in start-blockers.ts). */
+export { START_BLOCKER_CODES };
 export const StartBlockerCode = z.enum(START_BLOCKER_CODES);
 export type StartBlockerCode = z.infer<typeof StartBlockerCode>;
 export const StartBlocker = z.object({ code: StartBlockerCode, message: z.string() });

@@ -528,8 +528,9 @@ class DeletionWizard {
         if (cause) {
           const openRefusal =
             cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
-          const code = refusalOf(cause);
-          this.state = { ...this.state, openRefusal, ...(code && 'code' in code && code.code ? { openRefusalCode: code.code } : {}) };
+          const refusal = refusalOf(cause);
+          const openRefusalCode = refusal && 'code' in refusal ? refusal.code : undefined;
+          this.state = { ...this.state, openRefusal, ...(openRefusalCode ? { openRefusalCode } : {}) };
         }
         this.state = wizardState.failed(this.state, now());
         await condition(allHandlersFinished);
