@@ -7,6 +7,7 @@ import { Worker, type ActivityInterceptorsFactory, type State, type WorkerOption
 import { acknowledgementActivities, createActivities } from '../activities';
 import { acknowledgementTaskQueue } from '../workflows/definitions';
 import { DEFAULT_TURN_MS, type MoveTuning } from '../activities/lead-move/engine';
+import { recordLeadBatch } from './metrics';
 import type { Config } from '../infra/config';
 import { dataConverter } from '../infra/codec';
 import { activityInterceptors, WORKFLOW_INTERCEPTOR_MODULE } from '../infra/tracing';
@@ -39,6 +40,7 @@ export function moveTuning(config: Config, embedded = false): MoveTuning {
     streams: config.LEAD_MOVE_STREAMS,
     statements: config.LEAD_MOVE_WORKER_STATEMENTS,
     turnMs: config.LEAD_MOVE_TURN_MS ?? (embedded ? 0 : DEFAULT_TURN_MS),
+    onBatch: recordLeadBatch,
   };
 }
 

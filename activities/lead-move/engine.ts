@@ -10,7 +10,6 @@ import { singleFlight } from '../../infra/single-flight';
 import { firstBatchSize, nextStreamBatch, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
 import type { Db } from '../shared';
-import { recordLeadBatch } from '../../worker/metrics';
 import { handOver, layOut, moveKey, streamRun, streamSpan, type MoveKind, type StreamRun } from './sql';
 import { statementTurns } from './turns';
 
@@ -42,6 +41,8 @@ export interface MoveTuning extends BatchSizing {
    * sees a stop: at most this plus one batch. 0: one batch a turn. Default DEFAULT_TURN_MS.
    */
   turnMs?: number;
+  /** Told of each committed batch (its leads, its row-lock time): the worker's metrics (worker/metrics.ts). */
+  onBatch?: (kind: MoveKind, leads: number, seconds: number) => void;
 }
 
 /** What a slice needs from whoever runs it (an activity's context, or a test). */
@@ -176,7 +177,7 @@ export function leadMoveEngine(prisma: Db, tuning: MoveTuning) {
         if (batch === null) return;
         longestTurnMs = Math.max(longestTurnMs, Date.now() - t0);
         if (batch.lock_ms.length > 0) {
-          batch.lock_ms.forEach((ms, b) => recordLeadBatch(kind, batch.batch_leads[b]!, ms / 1000));
+          batch.lock_ms.forEach((ms, b) => tuning.onBatch?.(kind, batch.batch_leads[b]!, ms / 1000));
           streams[i] = { ...stream, cursor: BigInt(batch.cursor), moved: batch.moved, done: batch.done };
           longestMs = Math.max(longestMs, Math.ceil(Math.max(...batch.lock_ms)));
           sizes[i] = batch.next_size;
