@@ -256,7 +256,7 @@ export async function deletionWizard(input: wizardState.WizardInput, carried?: w
   setHandler(getDeletion, () => wizard.deletion());
   setHandler(waitOpened, () => wizard.waitOpened());
   setHandler(retry, () => wizard.retry(), { validator: () => wizard.validateRetry() });
-  setHandler(bringForward, (update) => wizard.bringForward(update), { validator: (_update: { actor: Actor; effectiveAt: string | null }) => wizard.validateBringForward() });
+  setHandler(bringForward, (update) => wizard.bringForward(update), { validator: (update) => wizard.validateBringForward(update) });
   setHandler(submitLeads, (update) => wizard.submitLeads(update), { validator: (update) => wizard.validateLeads(update) });
   setHandler(submitAutomations, (update) => wizard.submitRouting('automations', update), {
     validator: (update) => wizard.validateRouting('automations', update),
@@ -350,7 +350,11 @@ class DeletionWizard {
     refuseIf(stepSizeProblem(next.view, this.state.view));
   }
 
-  validateBringForward(): void {
+  validateBringForward({ effectiveAt }: { actor: Actor; effectiveAt: string | null }): void {
+    // Never a time the handler could not read: its task would fail on every try.
+    if (effectiveAt !== null && Number.isNaN(Date.parse(effectiveAt))) {
+      throw refusalFailure({ kind: 'RuleViolation', message: `effectiveAt ${JSON.stringify(effectiveAt)} is not a time.` });
+    }
     if (this.state.phase === 'FINISHED' || this.state.phase === 'CANCELLING') {
       throw refusalFailure({ kind: 'StepConflict', message: `This deletion is already ${this.state.view.status === 'IN_PROGRESS' ? 'being cancelled' : this.state.view.status}.` });
     }

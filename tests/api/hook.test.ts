@@ -5,6 +5,7 @@ import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard
 import { createApiToken } from '../../infra/tokens';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 import { finishThroughApi } from './wizard-steps';
+import { bringForward } from '../../workflows/definitions';
 
 let api: TestApi;
 let ws: TestWorkspace;
@@ -233,6 +234,11 @@ test('a later offboarding that says "now" brings the effective date forward: the
     return r.body.deletionId as string;
   };
   const d = await hook({ effectiveAt: inDays(30) });
+  // A time the wizard could not read is refused by its validator, never taken (its task would fail on every try).
+  const { workflowId } = await api.prisma.deletion.findUniqueOrThrow({ where: { id: d } });
+  await expect(
+    api.harness.temporal.workflow.getHandle(workflowId).executeUpdate(bringForward, { args: [{ actor: { type: 'HR', id: 'E-600' }, effectiveAt: 'not a time' }] }),
+  ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/not a time/) } });
   // A later date changes nothing.
   expect(await hook({ effectiveAt: inDays(60) })).toBe(d);
   await new Promise((r) => setTimeout(r, 1_000));
