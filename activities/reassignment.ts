@@ -5,7 +5,7 @@ import { refusalFailure } from '../domain/refusal';
 import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Deletion, Distribution } from '../domain/schemas';
 import { Prisma } from '../generated/prisma/client';
-import { assertTargets, findHeir, holdUsers, namingUser, onceInTransaction, replaceMembers, routingWithUser, type Db, type Tx } from './shared';
+import { assertTargets, findHeir, namingUser, onceInTransaction, replaceMembers, routingWithUser, routingWithUserHeld, type Db, type Tx } from './shared';
 
 const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTEGRATIONS_APPLIED' } as const;
 /** In this order wherever both are held. */
@@ -47,9 +47,9 @@ export function reassignmentActivities(prisma: Db) {
           // Then their members' rows and the chosen users' (FOR SHARE, in id order), before any status is read:
           // a member whose wizard is opening at this moment is waited for and seen as unavailable (its
           // suggestion made again), rather than read ACTIVE here and refused by `assertTargets` below.
-          const members = (await routingWithUser(tx, args.kind, args.workspaceId, args.userId, ids)).flatMap((item) => item.current);
-          await holdUsers(tx, args.workspaceId, [...members, ...args.choices.flatMap((choice) => choice.distribution)].map((m) => m.userId));
-          const now = new Map((await routingWithUser(tx, args.kind, args.workspaceId, args.userId, ids)).map((item) => [item.id, item]));
+          const chosen = args.choices.flatMap((choice) => choice.distribution.map((member) => member.userId));
+          const items = await routingWithUserHeld(tx, args.kind, args.workspaceId, args.userId, ids, chosen);
+          const now = new Map(items.map((item) => [item.id, item]));
           const listed = await listedRouting(tx, args.deletionId, args.kind);
           const what = args.kind === 'automations' ? 'Automation' : 'Integration';
           const written: Applied = [];
@@ -199,11 +199,8 @@ export function reassignmentActivities(prisma: Db) {
             // Their rows held at the start (no path adds a leaving user as a member, so none names the user only
             // since), their members read now: another leaver's step or confirm replacing one of them at this
             // moment (a layoff) was waited for, and is seen.
-            const items = await routingWithUser(tx, kind, workspaceId, userId);
-            // Their members' rows held before their statuses are read (as the step does): a member whose own
-            // wizard opens at this moment is waited for and seen as unavailable.
-            await holdUsers(tx, workspaceId, items.flatMap((item) => item.current.map((member) => member.userId)));
-            for (const item of await routingWithUser(tx, kind, workspaceId, userId)) {
+            // Their members' statuses read once their rows are held, as the step does.
+            for (const item of await routingWithUserHeld(tx, kind, workspaceId, userId)) {
               const distribution = suggestWithout(item.current, userId, new Set(item.unavailable)) ?? [{ userId: heir, weight: 100 }];
               await replaceMembers(tx, kind, item.id, distribution);
               fixed[kind].push({ id: item.id, distribution });

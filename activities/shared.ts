@@ -200,6 +200,25 @@ export async function routingWithUser(
 }
 
 /**
+ * `routingWithUser`, read once their members' rows (and `alsoHold`'s) are held
+ * (`holdUsers`), so that the statuses read are final for this transaction: a
+ * member whose own wizard opens at this moment is waited for and seen as
+ * unavailable. The items' own rows must be held already (they name the members).
+ */
+export async function routingWithUserHeld(
+  tx: Tx,
+  kind: 'automations' | 'integrations',
+  workspaceId: string,
+  userId: string,
+  ids?: readonly string[],
+  alsoHold: readonly string[] = [],
+): Promise<RoutingContents[]> {
+  const members = (await routingWithUser(tx, kind, workspaceId, userId, ids)).flatMap((item) => item.current.map((member) => member.userId));
+  await holdUsers(tx, workspaceId, [...members, ...alsoHold]);
+  return routingWithUser(tx, kind, workspaceId, userId, ids);
+}
+
+/**
  * The short transactions' limits. Their isolation is the database's default,
  * READ COMMITTED, on purpose: a change that must see another attempt's commit
  * first takes a lock (`oneAtATime`, a row `FOR UPDATE`) and then reads, which
