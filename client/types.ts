@@ -65,8 +65,9 @@ export interface WizardApi {
   /**
    * A later offboarding says the user leaves at `effectiveAt` (null: now): a
    * wizard waiting for HR's date waits only until then, if it is sooner.
+   * Answers nothing: its caller has the wizard already.
    */
-  bringForward(workspaceId: string, deletionId: string, actor: Actor, effectiveAt: Date | null): Promise<Deletion>;
+  bringForward(workspaceId: string, deletionId: string, actor: Actor, effectiveAt: Date | null): Promise<void>;
   audit(workspaceId: string, deletionId: string, q: { limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
   /**
    * Once the Temporal calls of requests answered at their wait limit have

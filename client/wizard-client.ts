@@ -185,6 +185,13 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
   const readTogether = deletionReads(prisma);
 
+  /** The wizard's row, to send it something: StepConflict once it has ended. */
+  async function inProgress(workspaceId: string, deletionId: string): Promise<DeletionRow> {
+    const r = await row(workspaceId, deletionId);
+    if (r.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${r.status}.`);
+    return r;
+  }
+
   async function sendStep(
     workspaceId: string,
     deletionId: string,
@@ -192,8 +199,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     /** The step's body, when it may be large (the list steps). */
     body?: unknown,
   ): Promise<Deletion> {
-    const r = await row(workspaceId, deletionId);
-    if (r.status !== 'IN_PROGRESS') throw new StepConflict(`This deletion is already ${r.status}.`);
+    const r = await inProgress(workspaceId, deletionId);
     // Temporal's worker echoes each update's request in the task that answers it: several large
     // bodies at once to one wizard could add up past what one task may carry (domain/wizard-size.ts).
     // So a large one goes under the wizard's lease, one at a time across every API server
@@ -332,8 +338,12 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     confirm: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body }] })),
     cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
     retry: (ws, id) => sendStep(ws, id, (h) => h.executeUpdate(defs.retry)),
-    bringForward: (ws, id, actor, effectiveAt) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.bringForward, { args: [{ actor, effectiveAt: effectiveAt ? effectiveAt.toISOString() : null }] })),
+    async bringForward(ws, id, actor, effectiveAt) {
+      // Not through sendStep: no step body, and no view to read back afterwards.
+      const r = await inProgress(ws, id);
+      const at = effectiveAt ? effectiveAt.toISOString() : null;
+      await askWizard(() => temporal.workflow.getHandle(r.workflowId).executeUpdate(defs.bringForward, { args: [{ actor, effectiveAt: at }] }));
+    },
 
     async audit(workspaceId, deletionId, q): Promise<Page<AuditEvent>> {
       await row(workspaceId, deletionId);
