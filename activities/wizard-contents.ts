@@ -1,11 +1,11 @@
 // What a deletion wizard shows when it opens: the user's lead count, the
 // automations and integrations that route to them, and their shared and public
-// labels. One read, used by the opening activity inside its transaction and
-// by the preview (which changes nothing), so the preview shows what the wizard will.
+// labels. One read, used by the opening activity inside its transaction and by
+// the preview (which changes nothing), so the preview shows what the wizard will.
 import type { Prisma } from '../generated/prisma/client';
 import { startDeletionBlockers } from '../domain/rules';
-import type { Deletion, DeletionPreview, Role } from '../domain/schemas';
-import { openedView, type OpenedContext, type WizardInput } from '../domain/wizard-state';
+import type { DeletionPreview, Role } from '../domain/schemas';
+import { openedView, type OpenedContext } from '../domain/wizard-state';
 import { notInWorkspace } from '../domain/errors';
 import { openingSizeProblem } from '../domain/wizard-size';
 import { namingUser, routingWithUser, type Db, type Tx } from './shared';
@@ -28,13 +28,6 @@ export async function readWizardContents(db: Tx | Db, workspaceId: string, userI
   return { leadsTotal, automations, integrations, labels };
 }
 
-/** The view a wizard opening now for `user` would show: the opening's read, through its `openedView`. */
-async function viewOnOpening(db: Tx | Db, input: WizardInput, user: OpenedContext['user']): Promise<Deletion> {
-  const contents = await readWizardContents(db, input.workspaceId, user.id);
-  const now = new Date().toISOString();
-  return openedView(input, { ...contents, user, startedAt: now }, now);
-}
-
 /**
  * What starting the deletion of `userId` would show (through the same
  * `openedView` the wizard opens with), and every reason it would be refused
@@ -53,8 +46,14 @@ export async function deletionPreview(
         select: { id: true, name: true, email: true, role: true, status: true },
       });
       if (!user) throw notInWorkspace('User', userId);
-      const view = await viewOnOpening(
-        tx,
+      const contents = await readWizardContents(tx, workspaceId, user.id);
+      const open = await tx.deletion.findFirst({
+        where: { workspaceId, userId: user.id, status: 'IN_PROGRESS' },
+        select: { id: true },
+      });
+      const activeOwnerCount = await tx.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
+      const now = new Date().toISOString();
+      const view = openedView(
         {
           deletionId: 'preview',
           workspaceId,
@@ -64,13 +63,9 @@ export async function deletionPreview(
           reason: null,
           effectiveAt: null,
         },
-        { id: user.id, name: user.name, email: user.email },
+        { ...contents, user: { id: user.id, name: user.name, email: user.email }, startedAt: now },
+        now,
       );
-      const open = await tx.deletion.findFirst({
-        where: { workspaceId, userId: user.id, status: 'IN_PROGRESS' },
-        select: { id: true },
-      });
-      const activeOwnerCount = await tx.user.count({ where: { workspaceId, role: 'OWNER', status: 'ACTIVE' } });
       return {
         user: view.user,
         leads: { total: view.leads.total },
