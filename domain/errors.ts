@@ -1,7 +1,7 @@
 // Named refusals, each mapped once to an HTTP status by the API
 // (api/problems.ts); domain/refusal.ts carries them across Temporal.
 // Messages are written for the admin who reads them.
-import type { StartBlockerCode } from './schemas';
+import type { StartBlockerCode } from './start-blockers';
 
 /** A field or body the client sent is malformed (HTTP 400). */
 export class BadInput extends Error {
