@@ -172,7 +172,7 @@ export const Reason = Text.max(2_000);
 export const StartDeletionBody = z.strictObject({ reason: Reason.optional() });
 
 /** Step 1: one target user, or a distribution over several. */
-export const LeadsStepBody = z.union([
+export const LeadsStepBody = z.xor([
   z.strictObject({ targetUserId: Id }),
   z.strictObject({ distribution: Distribution }),
 ]);

@@ -80,6 +80,9 @@ test('a whole deletion: start 201 then 200, lead step 202, steps 200, confirm 20
     [{}, []],
     [{ foo: 1 }, ['foo']],
     [{ targetUserId: id('heir'), distribution: [], foo: 1 }, ['foo']],
+    // The other field sent as null, as a form often does: still both given.
+    [{ targetUserId: null, distribution: [{ userId: id('heir'), weight: 100 }] }, []],
+    [{ targetUserId: id('heir'), distribution: null }, []],
   ] as const) {
     const refused = await admin('POST', `/v1/deletions/${d.id}/leads`, body);
     expectProblem(refused, 400);
