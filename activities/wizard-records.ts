@@ -6,6 +6,7 @@ import { refusalFailure } from '../domain/refusal';
 import { openingSizeProblem } from '../domain/wizard-size';
 import { alreadyDone, onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
+import { movedWhere } from './lead-move/activities';
 
 export function wizardRecordActivities(prisma: Db) {
   return {
@@ -197,7 +198,7 @@ export function wizardRecordActivities(prisma: Db) {
                 deletionId: args.deletionId,
                 actor: args.actor,
                 action: 'LEADS_MOVED',
-                detail: { fromUserId: args.userId, total: move.total, moved: move.moved, stoppedByCancel: !move.done },
+                detail: { ...(await movedWhere(tx, move)), stoppedByCancel: !move.done },
               });
             }
           }

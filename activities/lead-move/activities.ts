@@ -127,39 +127,49 @@ export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
         { ...args, action: FINISH_ACTION[args.kind] },
         async (tx) => {
           const move = await tx.leadMove.findUniqueOrThrow({ where: moveKey(args.deletionId, args.kind) });
-          const targets = move.targets as unknown as Quota[];
-          const streams = await tx.leadMoveStream.findMany(streamsOf(args.deletionId, args.kind));
-          const handovers = await tx.auditEvent.findMany({
-            where: { deletionId: args.deletionId, action: 'LEAD_TARGET_LEFT' },
-            orderBy: [{ at: 'asc' }, { id: 'asc' }],
-            select: { detail: true },
-          });
-          // Positions before the first stream were moved before streams were laid out.
-          const prefix = streams[0]?.fromPosition ?? move.moved;
+          const detail = await movedWhere(tx, move);
           await tx.leadMove.update({ where: moveKey(args.deletionId, args.kind), data: { done: true } });
-          return {
-            result: { moved: move.moved },
-            detail: {
-              fromUserId: move.fromUserId,
-              total: move.total,
-              moved: move.moved,
-              batches: move.batches,
-              targets: receivedByUser(targets, streams.map(streamSpan), prefix),
-              streams: streams.length,
-              ...(handovers.length > 0
-                ? {
-                    targetsLeft: handovers
-                      .map((handover) => handover.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
-                      .filter((handover) => handover.kind === args.kind)
-                      .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
-                  }
-                : {}),
-            },
-          };
+          return { result: { moved: move.moved }, detail };
         },
         async (_detail, tx) => ({ moved: (await tx.leadMove.findUniqueOrThrow({ where: moveKey(args.deletionId, args.kind) })).moved }),
       );
     },
+  };
+}
+
+/**
+ * What a move (finished, or stopped by a cancel) moved where, for its audit
+ * event: its counts, each target's leads received so far, and the targets who
+ * left mid-move with whom their share went to.
+ */
+export async function movedWhere(
+  tx: Prisma.TransactionClient,
+  move: { deletionId: string; kind: string; fromUserId: string; total: number; moved: number; batches: number; targets: Prisma.JsonValue },
+) {
+  const kind = move.kind as MoveKind;
+  const streams = await tx.leadMoveStream.findMany(streamsOf(move.deletionId, kind));
+  const handovers = await tx.auditEvent.findMany({
+    where: { deletionId: move.deletionId, action: 'LEAD_TARGET_LEFT' },
+    orderBy: [{ at: 'asc' }, { id: 'asc' }],
+    select: { detail: true },
+  });
+  // Positions before the first stream were moved before streams were laid out.
+  const prefix = streams[0]?.fromPosition ?? move.moved;
+  return {
+    fromUserId: move.fromUserId,
+    total: move.total,
+    moved: move.moved,
+    batches: move.batches,
+    targets: receivedByUser(move.targets as unknown as Quota[], streams.map(streamSpan), prefix),
+    streams: streams.length,
+    ...(handovers.length > 0
+      ? {
+          targetsLeft: handovers
+            .map((handover) => handover.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
+            .filter((handover) => handover.kind === kind)
+            .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
+        }
+      : {}),
   };
 }
 

@@ -69,7 +69,8 @@ test('cancel during the move stops it after the current batch; moved leads stay 
   expect((await leadsByOwner(prisma, ws.id))[ws.users.ann!.id]).toBe(moved);
   const audit = await wizard.audit(ws.id, deletion.id, { limit: 50 });
   expect(audit.items.map((e) => e.action)).toEqual(['DELETION_STARTED', 'LEADS_MOVED', 'DELETION_CANCELLED']);
-  expect(audit.items[1]!.detail).toMatchObject({ moved, stoppedByCancel: true });
+  // Who received what, as a finished move says it: the audit trail keeps what moved where.
+  expect(audit.items[1]!.detail).toMatchObject({ moved, stoppedByCancel: true, targets: [{ userId: ws.users.ann!.id, count: moved }] });
 });
 
 test('HR effectiveAt in the future: SUSPENDED at once, PENDING_DELETION when the durable timer fires', async () => {
