@@ -1,6 +1,8 @@
 // Steps 2-4 and the removal at confirm: each one transaction, each written
 // once however often it runs (its audit event is the idempotency marker).
 import { sameDistribution, suggestWithout } from '../domain/distribution';
+import { missingReplacementsProblem } from '../domain/rules';
+import { routingNow } from '../domain/wizard-state';
 import { refusalFailure } from '../domain/refusal';
 import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Deletion, Distribution } from '../domain/schemas';
@@ -16,16 +18,17 @@ type Applied = { id: string; distribution: Distribution }[];
 export function reassignmentActivities(prisma: Db) {
   return {
     /**
-     * Steps 2 and 3: gives each automation (or integration) of the step its
-     * chosen distribution, as it is now, not as the wizard listed it when it
-     * opened (another leaver's wizard may have changed it since):
+     * Steps 2 and 3: gives each automation (or integration) of the step what
+     * the step says for it as it is now, not as the wizard listed it when it
+     * opened (another leaver's wizard, or an admin, may have changed it
+     * since), exactly as the step shows it at that moment (domain
+     * `routingNow`, the API's reads at the step):
      * - one that no longer names the user is left as it is (its distribution
      *   is reported as applied): nothing of the user's is left to fix there;
-     * - one left to its suggestion, when it changed since, or a suggested
-     *   member may no longer be picked, gets the suggestion made again from
-     *   its distribution now; when nobody is left but the user, the step is
-     *   refused (422) naming it, to be given a replacement;
-     * - one the admin chose a distribution for gets it.
+     * - one the admin chose a distribution for gets it;
+     * - any other gets its suggestion made from its distribution now; one where
+     *   nobody but the user is left who may be picked requires a replacement,
+     *   and the step is refused (422) naming it.
      * Items deleted meanwhile are skipped and reported.
      */
     async applyRouting(args: {
@@ -33,60 +36,57 @@ export function reassignmentActivities(prisma: Db) {
       deletionId: string;
       userId: string;
       kind: 'automations' | 'integrations';
-      choices: Applied;
+      /** The step's items, as the wizard lists them. */
+      ids: string[];
+      /** The admin's choices (`overrides`), by item. */
+      overrides: Applied;
       actor: Actor;
     }): Promise<{ applied: Applied }> {
       return onceInTransaction(
         prisma,
         { ...args, action: ROUTING_ACTION[args.kind] },
         async (tx) => {
-          const ids = args.choices.map((choice) => choice.id);
+          const { ids } = args;
           // Each one's row held before it is read and its members replaced: another leaver's wizard
           // replacing the same distribution at this moment (a layoff) waits, or is waited for and seen.
           await holdRows(tx, args.kind, args.workspaceId, ids);
           // Then their members' rows and the chosen users' (FOR SHARE, in id order), before any status is read:
-          // a member whose wizard is opening at this moment is waited for and seen as unavailable (its
-          // suggestion made again), rather than read ACTIVE here and refused by `assertTargets` below.
-          const chosen = args.choices.flatMap((choice) => choice.distribution.map((member) => member.userId));
+          // a member whose wizard is opening at this moment is waited for and seen as unavailable (left out
+          // of the suggestion), rather than read ACTIVE here and refused by `assertTargets` below.
+          const chosen = args.overrides.flatMap((choice) => choice.distribution.map((member) => member.userId));
           const items = await routingWithUserHeld(tx, args.kind, args.workspaceId, args.userId, ids, chosen);
           const now = new Map(items.map((item) => [item.id, item]));
           const listed = await listedRouting(tx, args.deletionId, args.kind);
-          const what = args.kind === 'automations' ? 'Automation' : 'Integration';
+          const override = new Map(args.overrides.map((choice) => [choice.id, choice.distribution]));
           const written: Applied = [];
           const asIs: Applied = [];
+          const missing: string[] = [];
           const suggestedAgain: string[] = [];
-          // Every member the admin named is checked, whether or not their item still needs it.
-          const named: string[] = [];
-          for (const choice of args.choices) {
-            const item = now.get(choice.id);
+          for (const id of ids) {
+            const item = now.get(id);
             if (!item) continue;
-            const shown = listed.get(choice.id);
-            const isSuggestion = !!shown?.suggested && sameDistribution(shown.suggested, choice.distribution);
-            if (!isSuggestion) named.push(...choice.distribution.map((member) => member.userId));
             if (!item.current.some((member) => member.userId === args.userId)) {
-              asIs.push({ id: item.id, distribution: item.current });
+              asIs.push({ id, distribution: item.current });
               continue;
             }
-            const unavailable = new Set(item.unavailable);
-            const stale =
-              isSuggestion && (!sameDistribution(shown.current, item.current) || choice.distribution.some((member) => unavailable.has(member.userId)));
-            if (!stale) {
-              written.push(choice);
+            const chosenFor = override.get(id);
+            if (chosenFor) {
+              written.push({ id, distribution: chosenFor });
               continue;
             }
-            const again = suggestWithout(item.current, args.userId, unavailable);
-            if (!again) {
-              throw refusalFailure({
-                kind: 'RuleViolation',
-                message:
-                  `${what} "${item.name}" (${item.id}) changed since the wizard listed it: nobody but the user is left in it ` +
-                  'who may be picked. Name a replacement for it in overrides.',
-              });
+            const shown = listed.get(id);
+            const { suggested } = routingNow(shown ?? { ...item, suggested: null, requiresReplacement: false, applied: null }, item, args.userId);
+            if (!suggested) {
+              missing.push(id);
+              continue;
             }
-            written.push({ id: item.id, distribution: again });
-            suggestedAgain.push(item.id);
+            written.push({ id, distribution: suggested });
+            if (!shown?.suggested || !sameDistribution(shown.suggested, suggested)) suggestedAgain.push(id);
           }
-          await assertTargets(tx, args.workspaceId, args.userId, [...named, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
+          const problem = missingReplacementsProblem(args.kind === 'automations' ? 'automation' : 'integration', missing);
+          if (problem) throw refusalFailure(problem);
+          // Every member the admin named is checked, whether or not their item still needs it.
+          await assertTargets(tx, args.workspaceId, args.userId, [...chosen, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
           for (const choice of written) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
           const byId = new Map([...written, ...asIs].map((choice) => [choice.id, choice]));
           const applied = ids.flatMap((id) => byId.get(id) ?? []);
@@ -97,7 +97,7 @@ export function reassignmentActivities(prisma: Db) {
             skippedIds: ids.filter((id) => !now.has(id)),
             // No longer naming the user when the step was applied: left as they were.
             unchangedIds: asIs.map((choice) => choice.id),
-            // Changed since the wizard listed them: their suggestion made again from what they were.
+            // Their suggestion made again from what they route to now (it differed from the one first listed).
             suggestedAgainIds: suggestedAgain,
           };
           return { result: { applied }, detail };

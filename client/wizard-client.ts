@@ -22,10 +22,10 @@ import type { PrismaClient } from '../generated/prisma/client';
 import { notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import { refusalError } from '../domain/refusal';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
-import { startProblem } from '../activities/shared';
+import { routingWithUser, startProblem } from '../activities/shared';
 import type { AuditEvent, Deletion } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
-import { deletionWorkflowId, type WizardAck, type WizardInput } from '../domain/wizard-state';
+import { deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
 import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
 import { takeStepLease } from './step-lease';
 import type { Config } from '../infra/config';
@@ -70,23 +70,39 @@ export const LEAD_TOTAL_MAX_AGE_MS = 2_000;
 
 /** A count of each user's leads, begun at most `maxAgeMs` ago, shared by every caller meanwhile. */
 export function leadTotals(count: (workspaceId: string, userId: string) => Promise<number>, maxAgeMs: number) {
-  const counts = new Map<string, { begun: number; value: Promise<number> }>();
-  return (workspaceId: string, userId: string): Promise<number> => {
-    const key = `${workspaceId}\u0000${userId}`;
+  return recentlyShared(count, maxAgeMs);
+}
+
+/**
+ * `read`, shared: every call with the same arguments within `maxAgeMs` of when
+ * a read of them began (calls arriving while it runs included) gets its result.
+ */
+export function recentlyShared<A extends unknown[], T>(
+  read: (...args: A) => Promise<T>,
+  maxAgeMs: number,
+  /** What makes two calls the same read. */
+  keyOf: (...args: A) => string = (...args) => args.join('\u0000'),
+): (...args: A) => Promise<T> {
+  const reads = new Map<string, { begun: number; value: Promise<T> }>();
+  return (...args: A): Promise<T> => {
+    const key = keyOf(...args);
     const now = Date.now();
-    const known = counts.get(key);
+    const known = reads.get(key);
     if (known && now - known.begun < maxAgeMs) return known.value;
-    if (counts.size >= 10_000) {
-      for (const [k, c] of counts) if (now - c.begun >= maxAgeMs) counts.delete(k);
+    if (reads.size >= 10_000) {
+      for (const [k, c] of reads) if (now - c.begun >= maxAgeMs) reads.delete(k);
     }
-    const value = count(workspaceId, userId);
+    const value = read(...args);
     const entry = { begun: now, value };
-    counts.set(key, entry);
-    // A failed count is not shared: the next read tries again.
-    value.catch(() => counts.get(key) === entry && counts.delete(key));
+    reads.set(key, entry);
+    // A failed read is not shared: the next call tries again.
+    value.catch(() => reads.get(key) === entry && reads.delete(key));
     return value;
   };
 }
+
+/** The step each routing kind is applied at: its items are shown as they are now while the wizard is there. */
+const ROUTING_STEP = { automations: 'AUTOMATIONS', integrations: 'INTEGRATIONS' } as const;
 
 /** A deletion row as `row` reads it: a read's fields, and the workflow's id and status. */
 interface DeletionRow extends DeletionRead {
@@ -167,10 +183,22 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     return found;
   }
 
+  /** A routing step's items as they are now, shared as lead totals are (at most LEAD_TOTAL_MAX_AGE_MS old). */
+  const routingRows = recentlyShared(
+    async (kind: 'automations' | 'integrations', r: DeletionRead, ids: string[]) =>
+      new Map((await routingWithUser(prisma, kind, r.workspaceId, r.userId, ids)).map((item) => [item.id, item])),
+    deps.leadTotalMaxAgeMs ?? LEAD_TOTAL_MAX_AGE_MS,
+    // A wizard's items never change: the wizard names the read.
+    (kind, r) => `${kind}\u0000${r.id}`,
+  );
+
   /**
    * The mirrored state, with what changes between workflow transitions filled
-   * in: the moves' counts committed with each batch, and the lead total before
-   * the move (shared count, see LEAD_TOTAL_MAX_AGE_MS).
+   * in: the moves' counts committed with each batch, the lead total before
+   * the move (shared count, see LEAD_TOTAL_MAX_AGE_MS), and at the
+   * automations or integrations step, its items as they are now (domain
+   * `routingNow`: what `{overrides: []}` applies at that moment), not as the
+   * wizard listed them when it opened.
    */
   async function live(r: DeletionRead): Promise<Deletion> {
     // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).
@@ -180,7 +208,11 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     if (leads.state === 'PENDING') leads.total = await leadTotal(r.workspaceId, r.userId);
     if (r.moveMoved !== null && leads.state === 'MOVING') leads.moved = Math.max(leads.moved, r.moveMoved);
     if (r.sweepMoved !== null) leads.swept = Math.max(leads.swept, r.sweepMoved);
-    return { ...view, leads };
+    const kind = view.step === ROUTING_STEP.automations ? 'automations' : view.step === ROUTING_STEP.integrations ? 'integrations' : null;
+    if (!kind || view[kind].length === 0) return { ...view, leads };
+    const ids = view[kind].map((item) => item.id);
+    const now = await routingRows(kind, r, ids);
+    return { ...view, leads, [kind]: view[kind].map((item) => (item.applied ? item : routingNow(item, now.get(item.id), r.userId))) };
   }
 
   const readTogether = deletionReads(prisma);

@@ -6,7 +6,9 @@ import {
   leadsChoice,
   leadsStepProblem,
   receiverProblem,
+  missingReplacementsProblem,
   resolveRouting,
+  routingOverridesProblem,
   routingStepProblem,
   startDeletionBlockers,
   startDeletionProblem,
@@ -255,9 +257,9 @@ describe('resolveRouting', () => {
     expect(
       resolveRouting(
         [
-          { id: 'a1', suggested: to('u1') },
-          { id: 'a2', suggested: null },
-          { id: 'a3', suggested: half('u1', 'u2') },
+          { id: 'a1', current: half('gone', 'u1'), suggested: to('u1') },
+          { id: 'a2', current: to('gone'), suggested: null },
+          { id: 'a3', current: half('u1', 'u2'), suggested: half('u1', 'u2') },
         ],
         [
           { id: 'a2', distribution: to('u3') },
@@ -271,8 +273,22 @@ describe('resolveRouting', () => {
     ]);
   });
 
-  it('throws when an item has neither (the step was not checked)', () => {
-    expect(() => resolveRouting([{ id: 'a2', suggested: null }], [])).toThrow(/a2/);
+  it('an item with neither (refused when the step applies) is estimated as it routes now', () => {
+    expect(resolveRouting([{ id: 'a2', current: to('gone'), suggested: null }], [])).toEqual([{ id: 'a2', distribution: to('gone') }]);
+  });
+});
+
+describe('routingOverridesProblem', () => {
+  it('checks the overrides as routingStepProblem does, not which items require a replacement', () => {
+    const items = [{ id: 'a1', requiresReplacement: true }];
+    expect(routingOverridesProblem({ deletedUserId: 'gone', items, overrides: [], what: 'automation' })).toBeNull();
+    expect(routingStepProblem({ deletedUserId: 'gone', items, overrides: [], what: 'automation' })).toEqual(
+      missingReplacementsProblem('automation', ['a1']),
+    );
+    expect(
+      routingOverridesProblem({ deletedUserId: 'gone', items, overrides: [{ id: 'zz', distribution: to('u1') }], what: 'automation' }),
+    ).toEqual(routingStepProblem({ deletedUserId: 'gone', items, overrides: [{ id: 'zz', distribution: to('u1') }], what: 'automation' }));
+    expect(missingReplacementsProblem('integration', [])).toBeNull();
   });
 });
 

@@ -199,13 +199,35 @@ const NOUNS = {
 /**
  * The automations or integrations step: each override names an item of the
  * step, once, with a valid distribution without the user being deleted; every
- * item that `requiresReplacement` (the user was its only member) is named.
- * Whether the users in the overrides exist and are active is checked by the
- * caller with `targetProblem`.
+ * item that `requiresReplacement` (nobody but the user is left in it who may
+ * be picked) is named. Whether the users in the overrides exist and are
+ * active is checked by the caller with `targetProblem`.
  */
 export function routingStepProblem(args: {
   deletedUserId: string;
   items: { id: string; requiresReplacement: boolean }[];
+  overrides: { id: string; distribution: Distribution }[];
+  what: 'automation' | 'integration';
+}): RuleProblem | null {
+  const named = new Set(args.overrides.map((o) => o.id));
+  return (
+    routingOverridesProblem(args) ??
+    missingReplacementsProblem(
+      args.what,
+      args.items.filter((item) => item.requiresReplacement && !named.has(item.id)).map((item) => item.id),
+    )
+  );
+}
+
+/**
+ * `routingStepProblem` without the items that require a replacement: what the
+ * wizard checks from its own list, which is as the items were when it opened.
+ * Which items require one is known only from them as they are now, when the
+ * step applies (activities `applyRouting`, `missingReplacementsProblem`).
+ */
+export function routingOverridesProblem(args: {
+  deletedUserId: string;
+  items: { id: string }[];
   overrides: { id: string; distribution: Distribution }[];
   what: 'automation' | 'integration';
 }): RuleProblem | null {
@@ -229,7 +251,12 @@ export function routingStepProblem(args: {
       );
     }
   }
-  const missing = items.filter((item) => item.requiresReplacement && !named.has(item.id)).map((item) => item.id);
+  return null;
+}
+
+/** Items of the step that require a replacement and were given none (`missing`): the step is refused naming them. */
+export function missingReplacementsProblem(what: 'automation' | 'integration', missing: readonly string[]): RuleProblem | null {
+  const noun = NOUNS[what];
   if (missing.length === 1) {
     return violation(
       `${noun.one} ${missing[0]} routes only to the user being deleted; name a distribution for it.`,
@@ -244,22 +271,17 @@ export function routingStepProblem(args: {
 }
 
 /**
- * The distribution to apply to each item, in the items' order: its override,
- * else its suggestion. Assumes `routingStepProblem` passed; throws when an item
- * has neither.
+ * What each item would route to once the step applies, in the items' order:
+ * its override, else its suggestion, else (one requiring a replacement that
+ * was not named: the step is refused when it applies) what it routes to now.
+ * The wizard's estimate of the view the step leaves (its size check).
  */
 export function resolveRouting(
-  items: { id: string; suggested: Distribution | null }[],
+  items: { id: string; current: Distribution; suggested: Distribution | null }[],
   overrides: { id: string; distribution: Distribution }[],
 ): { id: string; distribution: Distribution }[] {
   const byId = new Map(overrides.map((o) => [o.id, o.distribution]));
-  return items.map(({ id, suggested }) => {
-    const distribution = byId.get(id) ?? suggested;
-    if (distribution === null) {
-      throw new Error(`resolveRouting: item ${id} has no suggestion and no override (routingStepProblem not checked?)`);
-    }
-    return { id, distribution };
-  });
+  return items.map(({ id, current, suggested }) => ({ id, distribution: byId.get(id) ?? suggested ?? current }));
 }
 
 /** Automation and integration overrides in one shape: `{id, distribution}`. */

@@ -178,6 +178,24 @@ function routingItem(entry: RoutingContents, userId: string): RoutingItem {
   };
 }
 
+/**
+ * An item of a routing step as it is now, not as the wizard listed it: what
+ * the step shows and what `{overrides: []}` applies (activities
+ * `applyRouting`, and the API's reads at that step). `now` is the item read
+ * again (undefined: deleted meanwhile, nothing left to do). One that no longer
+ * names the user (another leaver's wizard, an admin, changed it) is left as it
+ * is: its suggestion is what it routes to. Otherwise the suggestion is made
+ * from what it routes to now, without the user and members who may not be
+ * picked; where nobody is left, it requires a replacement.
+ */
+export function routingNow(listed: RoutingItem, now: RoutingContents | undefined, userId: string): RoutingItem {
+  if (!now) return { ...listed, suggested: null, requiresReplacement: false };
+  if (!now.current.some((member) => member.userId === userId)) {
+    return { ...listed, name: now.name, current: now.current, suggested: now.current, requiresReplacement: false };
+  }
+  return { ...routingItem(now, userId), applied: listed.applied };
+}
+
 /** The first full view, once the opening activity has read the database. */
 export function openedView(input: WizardInput, ctx: OpenedContext, now: string): Deletion {
   return {

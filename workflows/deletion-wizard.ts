@@ -32,7 +32,7 @@ import {
   leadsStepProblem,
   resolveRouting,
   routingOverrides,
-  routingStepProblem,
+  routingOverridesProblem,
   stepProblem,
   type RuleProblem,
 } from '../domain/rules';
@@ -328,8 +328,10 @@ class DeletionWizard {
     this.validateStep(kind === 'automations' ? 'AUTOMATIONS' : 'INTEGRATIONS');
     const items = this.state.view[kind];
     const overrides = routingOverrides(body);
+    // Which items require a replacement is known from them as they are when the step applies (the
+    // activity refuses the step then): the list here is as they were when the wizard opened.
     refuseIf(
-      routingStepProblem({
+      routingOverridesProblem({
         deletedUserId: this.input.userId,
         items,
         overrides,
@@ -437,8 +439,10 @@ class DeletionWizard {
 
   submitRouting(kind: RoutingKind, { actor, body }: StepInput<AutomationsStepBody | IntegrationsStepBody>): Promise<wizardState.WizardAck> {
     return this.exclusive(async () => {
-      const choices = resolveRouting(this.state.view[kind], routingOverrides(body));
-      const { applied } = await this.transactions().applyRouting({ ...this.ids(), userId: this.input.userId, kind, choices, actor });
+      // What each item gets is decided as it is when the step applies (activities `applyRouting`).
+      const ids = this.state.view[kind].map((item) => item.id);
+      const overrides = routingOverrides(body);
+      const { applied } = await this.transactions().applyRouting({ ...this.ids(), userId: this.input.userId, kind, ids, overrides, actor });
       await this.publish(wizardState.routingApplied(this.state, kind, applied, now()));
       return this.ack();
     });

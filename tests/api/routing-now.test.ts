@@ -135,3 +135,57 @@ test('a suggested member whose own wizard opens while the step is applied is wai
   await api.prisma.user.update({ where: { id: q }, data: { status: 'ACTIVE' } });
   expect((await admin('POST', `/v1/deletions/${dp}/cancel`, {})).status).toBe(200);
 }, 120_000);
+
+// Found by the fourth contract audit: the step applied to items as they are now, but the wizard still SHOWED
+// them as they were when it opened (suggestions its own step then refused, a replacement demanded where none was
+// needed, then silently dropped). At the step, what it shows and what `{overrides: []}` applies are the same.
+test('at the step, the wizard shows each item as it is now: a suggestion gone since it opened requires a replacement, as the preview says', async () => {
+  const [y1, y2, y3, t] = [await member('show-y1'), await member('show-y2'), await member('show-y3'), await member('show-t')];
+  const auto = await admin('POST', '/v1/automations', { name: 'Y auto', distribution: [{ userId: y1, weight: 50 }, { userId: y2, weight: 30 }, { userId: y3, weight: 20 }] });
+  expect(auto.status).toBe(201);
+  const d2 = await start(y2);
+  const d1 = await start(y1);
+  const listed = (await admin('GET', `/v1/deletions/${d1}`)).body.automations.find((a: { id: string }) => a.id === auto.body.id);
+  expect(listed).toMatchObject({ suggested: [{ userId: y3, weight: 100 }], requiresReplacement: false });
+  // Y3 leaves too, after Y1's wizard opened.
+  const d3 = await start(y3);
+  await leadsTo(d1, t);
+  const shown = (await admin('GET', `/v1/deletions/${d1}`)).body.automations.find((a: { id: string }) => a.id === auto.body.id);
+  const previewed = (await admin('GET', `/v1/users/${y1}/deletion-preview`)).body.automations.find((a: { id: string }) => a.id === auto.body.id);
+  expect(shown).toMatchObject({ suggested: null, requiresReplacement: true, applied: null });
+  expect(previewed).toMatchObject({ suggested: null, requiresReplacement: true });
+  const refused = await admin('POST', `/v1/deletions/${d1}/automations`, { overrides: [] });
+  expectProblem(refused, 422);
+  expect(refused.body.detail).toContain(auto.body.id);
+  const applied = await admin('POST', `/v1/deletions/${d1}/automations`, {
+    overrides: [{ automationId: auto.body.id, distribution: [{ userId: t, weight: 100 }] }],
+  });
+  expect(applied.status).toBe(200);
+  expect(await routed('automations', auto.body.id)).toEqual([{ userId: t, weight: 100 }]);
+  for (const d of [d1, d2, d3]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+}, 120_000);
+
+test('at the step, an item another wizard already took the user out of reads as it is now, and passes with no override', async () => {
+  const [z1, z2, z3, t] = [await member('took-z1'), await member('took-z2'), await member('took-z3'), await member('took-t')];
+  const auto = await admin('POST', '/v1/automations', { name: 'Z auto', distribution: [{ userId: z1, weight: 50 }, { userId: z2, weight: 50 }] });
+  expect(auto.status).toBe(201);
+  const d1 = await start(z1);
+  const d2 = await start(z2);
+  // Z2's wizard listed it with nobody left to suggest (Z1 being deleted).
+  expect((await admin('GET', `/v1/deletions/${d2}`)).body.automations.find((a: { id: string }) => a.id === auto.body.id)).toMatchObject({
+    suggested: null,
+    requiresReplacement: true,
+  });
+  await leadsTo(d1, t);
+  const first = await admin('POST', `/v1/deletions/${d1}/automations`, { overrides: [{ automationId: auto.body.id, distribution: [{ userId: z3, weight: 100 }] }] });
+  expect(first.status).toBe(200);
+  // Z2's wizard, at its step, shows it as it is: nothing of Z2's left in it, nothing to name.
+  await leadsTo(d2, t);
+  const shown = (await admin('GET', `/v1/deletions/${d2}`)).body.automations.find((a: { id: string }) => a.id === auto.body.id);
+  expect(shown).toMatchObject({ current: [{ userId: z3, weight: 100 }], suggested: [{ userId: z3, weight: 100 }], requiresReplacement: false, applied: null });
+  const second = await admin('POST', `/v1/deletions/${d2}/automations`, { overrides: [] });
+  expect(second.status).toBe(200);
+  expect(second.body.automations.find((a: { id: string }) => a.id === auto.body.id).applied).toEqual([{ userId: z3, weight: 100 }]);
+  expect(await routed('automations', auto.body.id)).toEqual([{ userId: z3, weight: 100 }]);
+  for (const d of [d1, d2]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+}, 120_000);

@@ -59,12 +59,13 @@ test('overlapping attempts of one routing change all succeed, and the change is 
       deletionId: input.deletionId,
       userId: ws.users.leaver!.id,
       kind: 'automations' as const,
-      choices: [{ id: automationId, distribution: [{ userId: ws.users.heir!.id, weight: 1 }] }],
+      ids: [automationId],
+      overrides: [{ id: automationId, distribution: [{ userId: ws.users.heir!.id, weight: 1 }] }],
       actor: input.actor,
     };
     const results = await Promise.allSettled(Array.from({ length: ATTEMPTS }, () => withRetries(() => activities.applyRouting(args))));
     expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual(Array(ATTEMPTS).fill('ok'));
-    for (const r of results) expect((r as PromiseFulfilledResult<unknown>).value).toEqual({ applied: args.choices });
+    for (const r of results) expect((r as PromiseFulfilledResult<unknown>).value).toEqual({ applied: args.overrides });
     const members = await prisma.automationMember.findMany({ where: { automationId } });
     expect(members).toEqual([expect.objectContaining({ userId: ws.users.heir!.id, weight: 1 })]);
     const events = await prisma.auditEvent.findMany({ where: { deletionId: input.deletionId, action: { not: 'DELETION_STARTED' } } });

@@ -244,7 +244,7 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     const { ws, c, d, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
     const apply = (leaving: WizardInput, distribution: { userId: string; weight: number }[]) =>
       activities
-        .applyRouting({ ...leaving, kind: 'automations', choices: [{ id: shared, distribution }], actor: leaving.actor })
+        .applyRouting({ ...leaving, kind: 'automations', ids: [shared], overrides: [{ id: shared, distribution }], actor: leaving.actor })
         .then(() => 'applied', (e: Error) => e);
     await holdUsers([c]);
     const first = apply(leavingA, [{ userId: c, weight: 50 }, { userId: d, weight: 50 }]);
@@ -263,7 +263,7 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     // B's step holds at its very end: its members written (c and d), not committed.
     await holdAuditKeys(ws, [`${leavingB.deletionId}:AUTOMATIONS_APPLIED`]);
     const step = activities
-      .applyRouting({ ...leavingB, kind: 'automations', choices: [{ id: shared, distribution: [{ userId: c, weight: 50 }, { userId: d, weight: 50 }] }], actor: leavingB.actor })
+      .applyRouting({ ...leavingB, kind: 'automations', ids: [shared], overrides: [{ id: shared, distribution: [{ userId: c, weight: 50 }, { userId: d, weight: 50 }] }], actor: leavingB.actor })
       .then(() => 'applied', (e: Error) => e);
     await waitersOnHold(1);
     // A's confirm removes A meanwhile: it must not rebuild the automation from the members it saw before B's commit.
