@@ -12,6 +12,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ADMIN_ROLES } from '../domain/rules';
 import { HttpProblem } from './problems';
+import { bearer, problems, TOKEN_PROBLEMS } from './routes/common';
 
 const Base64 = z.string().max(4 * 1024 * 1024).regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 const JsonPayload = z.object({
@@ -73,8 +74,10 @@ export function codecRoutes(scope: FastifyInstance, deps: { codec: PayloadCodec;
       schema: {
         tags: ['system'],
         summary: `Temporal remote codec: ${operation} payloads (for the Temporal Web UI and CLI)`,
+        security: bearer,
         body: Payloads,
-        response: { 200: Payloads },
+        // 422: a payload encrypted with a key this server does not hold, or one that does not decrypt.
+        response: { 200: Payloads, ...problems(...TOKEN_PROBLEMS, 422) },
       },
       handler: async (request) => {
         const payloads = request.body.payloads.map(fromJson);

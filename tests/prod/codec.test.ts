@@ -198,6 +198,16 @@ describe('a whole wizard on Temporal', () => {
 
       const stranger = await post('/codec/decode', { authorization: `Bearer ${adminToken}`, origin: 'http://evil.test' });
       expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+
+      // The served OpenAPI document says so (found by the fourth audit: it showed both routes open, answering only 200).
+      const doc = (await inject({ method: 'GET', url: '/openapi.json', headers: {} })).json() as {
+        paths: Record<string, { post: { security?: unknown; responses: Record<string, unknown> } }>;
+      };
+      for (const operation of ['decode', 'encode']) {
+        const route = doc.paths[`/codec/${operation}`]!.post;
+        expect(route.security).toEqual([{ bearerAuth: [] }]);
+        expect(Object.keys(route.responses).sort()).toEqual(['200', '400', '401', '403', '413', '415', '422']);
+      }
     } finally {
       await app.close();
     }
