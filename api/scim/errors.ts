@@ -25,7 +25,7 @@ export function sendScim(reply: FastifyReply, status: number, body: unknown): Fa
     .send(body);
 }
 
-function toScimError(err: unknown): { status: number; body: ScimError; headers: Record<string, string>; unexpected: boolean } {
+export function toScimError(err: unknown): { status: number; body: ScimError; headers: Record<string, string>; unexpected: boolean } {
   if (err instanceof ScimProblem) {
     // RFC 6750 §3: a refused bearer token names the scheme.
     const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="scim"' } : {};
@@ -41,6 +41,13 @@ function toScimError(err: unknown): { status: number; body: ScimError; headers: 
   // Everything else as /v1 would answer it (bad JSON, body too large, a
   // service away), re-dressed as a SCIM error.
   const { problem, headers, unexpected } = toProblem(err);
+  if (name === 'Unavailable') {
+    // /v1's answer tells an admin to read the deletion; an identity provider has none to read.
+    const detail =
+      "The user's deletion wizard did not answer in time. Send the same request again after Retry-After: " +
+      'it applies once (a GET of the user shows whether it already did).';
+    return { status: problem.status, body: scimError(problem.status, detail), headers, unexpected };
+  }
   const scimType: ScimErrorType | undefined = problem.status === 400 ? (name === 'BadInput' ? 'invalidValue' : 'invalidSyntax') : undefined;
   return { status: problem.status, body: scimError(problem.status, problem.detail, scimType), headers, unexpected };
 }
