@@ -134,6 +134,12 @@ describe('leads', () => {
     expectProblem(await call('GET', `/v1/leads?ownerId=${other.users.someone!.id}`), 404);
     expectProblem(await call('GET', `/v1/leads/count?ownerId=${other.users.someone!.id}`), 404);
     expectProblem(await call('GET', '/v1/leads/count?ownerId=nobody'), 404);
+    // A blank one names nobody: 400 naming it (found by the fourth audit: 404 "User  does not exist").
+    for (const url of ['/v1/leads/count?ownerId=', '/v1/leads?ownerId=']) {
+      const blank = await call('GET', url);
+      expectProblem(blank, 400);
+      expect(blank.body.errors).toEqual([{ path: 'query.ownerId', message: 'must not be empty' }]);
+    }
   });
 });
 
