@@ -24,6 +24,8 @@ export interface DeletionRead {
   state: unknown;
   moveMoved: number | null;
   sweepMoved: number | null;
+  /** The row's `effective_at`: HR's date, or where a later offboarding brought it forward to. */
+  effectiveAt: Date | string | null;
 }
 
 export interface TokenAndDeletion {
@@ -49,6 +51,7 @@ interface Row {
   state: unknown;
   moveMoved: number | null;
   sweepMoved: number | null;
+  effectiveAt: Date | string | null;
 }
 
 /** Most reads one statement answers (a bigger wave is split into several). */
@@ -120,7 +123,8 @@ export function deletionReads(
       const rows = await prisma.$queryRaw<Row[]>`
         SELECT r.n::int AS n, t.token_hash AS "tokenHash", t.workspace_id AS "workspaceId", u.id AS "userId",
           u.workspace_id AS "userWorkspaceId", u.role::text AS "role", u.status::text AS "status",
-          d.id AS "deletionId", d.user_id AS "deletionUserId", d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved"
+          d.id AS "deletionId", d.user_id AS "deletionUserId", d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved",
+          d.effective_at AS "effectiveAt"
         FROM unnest(${hashes}::text[], ${ids}::text[]) WITH ORDINALITY AS r(hash, id, n)
         LEFT JOIN api_tokens t ON t.token_hash = r.hash
         LEFT JOIN users u ON u.id = t.user_id
@@ -151,6 +155,7 @@ export function deletionReads(
                   state: row.state,
                   moveMoved: row.moveMoved,
                   sweepMoved: row.sweepMoved,
+                  effectiveAt: row.effectiveAt,
                 }
               : null,
         });

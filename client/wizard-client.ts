@@ -174,7 +174,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function row(workspaceId: string, deletionId: string): Promise<DeletionRow> {
     const [found] = await prisma.$queryRaw<DeletionRow[]>`
       SELECT d.id, d.workspace_id AS "workspaceId", d.user_id AS "userId", d.workflow_id AS "workflowId",
-        d.status::text AS status, d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved"
+        d.status::text AS status, d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved", d.effective_at AS "effectiveAt"
       FROM deletions d
       LEFT JOIN lead_moves m ON m.deletion_id = d.id AND m.kind = 'MOVE'
       LEFT JOIN lead_moves s ON s.deletion_id = d.id AND s.kind = 'SWEEP'
@@ -202,7 +202,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    */
   async function live(r: DeletionRead): Promise<Deletion> {
     // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).
-    const view = r.state as Deletion;
+    // The date is the row's (moved forward there with its audit event); views mirrored before the field existed lack it.
+    const view = { ...(r.state as Deletion), effectiveAt: r.effectiveAt === null ? null : new Date(r.effectiveAt).toISOString() };
     if (view.status !== 'IN_PROGRESS') return view;
     const leads = { ...view.leads };
     if (leads.state === 'PENDING') leads.total = await leadTotal(r.workspaceId, r.userId);

@@ -240,6 +240,11 @@ export const Deletion = z.object({
   reason: z.string().nullable(),
   startedAt: z.string(),
   updatedAt: z.string(),
+  /** HR's date the user leaves: until then they stay SUSPENDED and CONFIRM answers 409; null when none was given. */
+  effectiveAt: z
+    .string()
+    .nullable()
+    .meta({ description: "When the user leaves, as HR gave it (or a later offboarding brought it forward): until then the user stays SUSPENDED and CONFIRM answers 409. Null when no date was given." }),
   /** Set while the wizard cannot go on by itself (work the database keeps refusing), with the reason; null otherwise. */
   attention: z.object({ reason: z.string(), since: z.string() }).nullable(),
   leads: LeadsState,

@@ -19,6 +19,7 @@ describe('what one wizard can carry', () => {
       user: { id: 'c'.repeat(25), name: 'Ann', email: 'ann@x.test' },
       source: 'ADMIN',
       reason: null,
+      effectiveAt: null,
       startedAt: '2026-12-01T00:00:00.000Z',
       updatedAt: '2026-12-01T00:00:00.000Z',
       attention: null,

@@ -207,6 +207,7 @@ export function openedView(input: WizardInput, ctx: OpenedContext, now: string):
     source: input.source,
     reason: input.reason,
     startedAt: ctx.startedAt,
+    effectiveAt: input.effectiveAt,
     updatedAt: now,
     attention: null,
     leads: { total: ctx.leadsTotal, moved: 0, swept: 0, state: 'PENDING', distribution: null },
@@ -233,6 +234,7 @@ export function initialSnapshot(input: WizardInput, now: string): WizardSnapshot
       source: input.source,
       reason: input.reason,
       startedAt: now,
+      effectiveAt: input.effectiveAt,
       updatedAt: now,
       attention: null,
       leads: { total: 0, moved: 0, swept: 0, state: 'PENDING', distribution: null },
@@ -277,7 +279,8 @@ export function leavesAt(s: WizardSnapshot): string | null {
 export function broughtForward<S extends WizardSnapshot>(s: S, at: string): S {
   const current = leavesAt(s);
   if (s.effective || current === null || Date.parse(at) >= Date.parse(current)) return s;
-  return { ...s, leavesAt: new Date(Date.parse(at)).toISOString() };
+  const iso = new Date(Date.parse(at)).toISOString();
+  return { ...s, leavesAt: iso, view: { ...s.view, effectiveAt: iso } };
 }
 
 export function becameEffective<S extends WizardSnapshot>(s: S): S {

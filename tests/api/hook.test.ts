@@ -233,7 +233,10 @@ test('a later offboarding that says "now" brings the effective date forward: the
     expect(r.status).toBe(202);
     return r.body.deletionId as string;
   };
-  const d = await hook({ effectiveAt: inDays(30) });
+  const first = inDays(30);
+  const d = await hook({ effectiveAt: first });
+  // The wizard says when (the fourth audit: it showed step CONFIRM with nothing to say why CONFIRM answered 409).
+  expect((await admin('GET', `/v1/deletions/${d}`)).body.effectiveAt).toBe(first);
   // A time the wizard could not read is refused by its validator, never taken (its task would fail on every try).
   const { workflowId } = await api.prisma.deletion.findUniqueOrThrow({ where: { id: d } });
   await expect(
@@ -250,6 +253,9 @@ test('a later offboarding that says "now" brings the effective date forward: the
   await eventually(async () => ((await admin('GET', `/v1/users/${fay.id}`)).body.status === 'PENDING_DELETION' ? true : undefined), 20_000, 'the user marked as leaving');
   const actions = (await admin('GET', `/v1/deletions/${d}/audit?limit=100`)).body.items.map((e: { action: string }) => e.action);
   expect(actions).toEqual(expect.arrayContaining(['EFFECTIVE_AT_BROUGHT_FORWARD', 'USER_PENDING_DELETION']));
+  const now = (await admin('GET', `/v1/deletions/${d}`)).body.effectiveAt;
+  expect(Date.parse(now)).toBeLessThanOrEqual(Date.now());
+  expect((await admin('GET', '/v1/deletions?limit=500')).body.items.find((x: { id: string }) => x.id === d).effectiveAt).toBe(now);
   // Once: the same again changes nothing more.
   expect(await hook({})).toBe(d);
   const again = (await admin('GET', `/v1/deletions/${d}/audit?limit=100`)).body.items.filter((e: { action: string }) => e.action === 'EFFECTIVE_AT_BROUGHT_FORWARD');
