@@ -5,7 +5,8 @@ import { missingReplacementsProblem } from '../domain/rules';
 import { routingNow } from '../domain/wizard-state';
 import { refusalFailure } from '../domain/refusal';
 import { preferredHeirs } from '../domain/heirs';
-import type { Actor, Deletion, Distribution } from '../domain/schemas';
+import type { Actor, Deletion, Distribution, RoutingItem } from '../domain/schemas';
+import { jsonBytes } from '../domain/wizard-size';
 import { Prisma } from '../generated/prisma/client';
 import { assertTargets, findHeir, namingUser, onceInTransaction, replaceMembers, routingWithUser, routingWithUserHeld, type Db, type Tx } from './shared';
 
@@ -14,6 +15,14 @@ const ROUTING_ACTION = { automations: 'AUTOMATIONS_APPLIED', integrations: 'INTE
 const ROUTING_KINDS = ['automations', 'integrations'] as const;
 
 type Applied = { id: string; distribution: Distribution }[];
+
+/** The most the changed items a routing step reports may weigh (they travel in its result, beside the step's other payloads). */
+const SHOWN_MAX_BYTES = 256_000;
+
+function sameItem(a: RoutingItem, b: RoutingItem): boolean {
+  const same = (x: Distribution | null, y: Distribution | null) => (x === null || y === null ? x === y : sameDistribution(x, y));
+  return a.name === b.name && a.requiresReplacement === b.requiresReplacement && sameDistribution(a.current, b.current) && same(a.suggested, b.suggested);
+}
 
 export function reassignmentActivities(prisma: Db) {
   return {
@@ -41,7 +50,10 @@ export function reassignmentActivities(prisma: Db) {
       /** The admin's choices (`overrides`), by item. */
       overrides: Applied;
       actor: Actor;
-    }): Promise<{ applied: Applied }> {
+    }): Promise<{ applied: Applied; shown?: RoutingItem[] }> {
+      // Scheduled by a release before `ids`/`overrides`: every item with its choice made (taken as the admin's).
+      const old = (args as { choices?: Applied }).choices;
+      if (old && !args.ids) args = { ...args, ids: old.map((choice) => choice.id), overrides: old };
       return onceInTransaction(
         prisma,
         { ...args, action: ROUTING_ACTION[args.kind] },
@@ -85,6 +97,15 @@ export function reassignmentActivities(prisma: Db) {
           }
           const problem = missingReplacementsProblem(args.kind === 'automations' ? 'automation' : 'integration', missing);
           if (problem) throw refusalFailure(problem);
+          // The items that changed since the wizard listed them, as the step found them (before writing): the view
+          // keeps them so, not as they were at opening. Only while they weigh little (they travel in the result).
+          const changed = ids.flatMap((id) => {
+            const shown = listed.get(id);
+            if (!shown) return [];
+            const found = routingNow(shown, now.get(id), args.userId);
+            return sameItem(found, shown) ? [] : [found];
+          });
+          const shown = changed.length > 0 && jsonBytes(changed) <= SHOWN_MAX_BYTES ? changed : undefined;
           // Every member the admin named is checked, whether or not their item still needs it.
           await assertTargets(tx, args.workspaceId, args.userId, [...chosen, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
           for (const choice of written) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
@@ -100,7 +121,7 @@ export function reassignmentActivities(prisma: Db) {
             // Their suggestion made again from what they route to now (it differed from the one first listed).
             suggestedAgainIds: suggestedAgain,
           };
-          return { result: { applied }, detail };
+          return { result: { applied, ...(shown ? { shown } : {}) }, detail };
         },
         (detail) => ({ applied: (detail as { applied: Applied }).applied }),
       );

@@ -181,22 +181,42 @@ export async function routingWithUser(
   userId: string,
   ids?: readonly string[],
 ): Promise<RoutingContents[]> {
-  const where = ids ? { workspaceId, id: { in: [...ids] } } : { workspaceId, members: { some: { userId } } };
+  return (await routingRows(client, kind, workspaceId, ids ?? { naming: userId })).map((row) => routingContents(row, userId));
+}
+
+/** An automation or integration with its members and their statuses, as read. */
+export interface RoutingRow {
+  id: string;
+  name: string;
+  members: { userId: string; weight: number; position: number; user: { status: string } }[];
+}
+
+/** The automations (or integrations) with these ids, or those naming a user, in creation order. */
+export async function routingRows(
+  client: Tx | Db,
+  kind: 'automations' | 'integrations',
+  workspaceId: string,
+  which: readonly string[] | { naming: string },
+): Promise<RoutingRow[]> {
+  const where = 'naming' in which ? { workspaceId, members: { some: { userId: which.naming } } } : { workspaceId, id: { in: [...which] } };
   const select = {
     id: true,
     name: true,
     members: { select: { userId: true, weight: true, position: true, user: { select: { status: true } } } },
   };
-  const rows =
-    kind === 'automations'
-      ? await client.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
-      : await client.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-  return rows.map((row) => ({
+  return kind === 'automations'
+    ? client.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
+    : client.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+}
+
+/** A row as a wizard of `userId` sees it: its distribution, and which other members nobody may pick now. */
+export function routingContents(row: RoutingRow, userId: string): RoutingContents {
+  return {
     id: row.id,
     name: row.name,
     current: toDistribution(row.members),
     unavailable: row.members.filter((m) => m.userId !== userId && m.user.status !== 'ACTIVE').map((m) => m.userId),
-  }));
+  };
 }
 
 /**

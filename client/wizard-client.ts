@@ -22,8 +22,8 @@ import type { PrismaClient } from '../generated/prisma/client';
 import { notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import { refusalError } from '../domain/refusal';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
-import { routingWithUser, startProblem } from '../activities/shared';
-import type { AuditEvent, Deletion } from '../domain/schemas';
+import { routingContents, routingRows, startProblem, type RoutingRow } from '../activities/shared';
+import type { AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
 import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
@@ -84,12 +84,15 @@ export function recentlyShared<A extends unknown[], T>(
   keyOf: (...args: A) => string = (...args) => args.join('\u0000'),
 ): (...args: A) => Promise<T> {
   const reads = new Map<string, { begun: number; value: Promise<T> }>();
+  let swept = Date.now();
   return (...args: A): Promise<T> => {
     const key = keyOf(...args);
     const now = Date.now();
     const known = reads.get(key);
     if (known && now - known.begun < maxAgeMs) return known.value;
-    if (reads.size >= 10_000) {
+    // Reads past their age are let go (at most one sweep per `maxAgeMs`): nothing is kept longer than it may be used.
+    if (now - swept >= maxAgeMs) {
+      swept = now;
       for (const [k, c] of reads) if (now - c.begun >= maxAgeMs) reads.delete(k);
     }
     const value = read(...args);
@@ -101,8 +104,16 @@ export function recentlyShared<A extends unknown[], T>(
   };
 }
 
-/** The step each routing kind is applied at: its items are shown as they are now while the wizard is there. */
-const ROUTING_STEP = { automations: 'AUTOMATIONS', integrations: 'INTEGRATIONS' } as const;
+type RoutingKind = 'automations' | 'integrations';
+
+/** The routing kind a wizard in progress is at the step of, with items to show as they are now; null otherwise. */
+function routingStepOf(view: Deletion): RoutingKind | null {
+  if (view.status !== 'IN_PROGRESS') return null;
+  const kind = view.step === 'AUTOMATIONS' ? 'automations' : view.step === 'INTEGRATIONS' ? 'integrations' : null;
+  return kind && view[kind].length > 0 ? kind : null;
+}
+
+const byId = (rows: RoutingRow[]) => new Map(rows.map((row) => [row.id, row]));
 
 /** A deletion row as `row` reads it: a read's fields, and the workflow's id and status. */
 interface DeletionRow extends DeletionRead {
@@ -184,9 +195,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   }
 
   /** A routing step's items as they are now, shared as lead totals are (at most LEAD_TOTAL_MAX_AGE_MS old). */
-  const routingRows = recentlyShared(
-    async (kind: 'automations' | 'integrations', r: DeletionRead, ids: string[]) =>
-      new Map((await routingWithUser(prisma, kind, r.workspaceId, r.userId, ids)).map((item) => [item.id, item])),
+  const routingNowOf = recentlyShared(
+    async (kind: RoutingKind, r: DeletionRead, ids: string[]) => byId(await routingRows(prisma, kind, r.workspaceId, ids)),
     deps.leadTotalMaxAgeMs ?? LEAD_TOTAL_MAX_AGE_MS,
     // A wizard's items never change: the wizard names the read.
     (kind, r) => `${kind}\u0000${r.id}`,
@@ -200,7 +210,11 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * `routingNow`: what `{overrides: []}` applies at that moment), not as the
    * wizard listed them when it opened.
    */
-  async function live(r: DeletionRead): Promise<Deletion> {
+  /**
+   * @param rows the routing step's items already read, for a page of wizards (`list`: one read for the page);
+   * else read here, shared for LEAD_TOTAL_MAX_AGE_MS by every read of this wizard.
+   */
+  async function live(r: DeletionRead, rows?: Map<string, RoutingRow>): Promise<Deletion> {
     // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).
     // The date is the row's (moved forward there with its audit event); views mirrored before the field existed lack it.
     const view = { ...(r.state as Deletion), effectiveAt: r.effectiveAt === null ? null : new Date(r.effectiveAt).toISOString() };
@@ -209,11 +223,14 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     if (leads.state === 'PENDING') leads.total = await leadTotal(r.workspaceId, r.userId);
     if (r.moveMoved !== null && leads.state === 'MOVING') leads.moved = Math.max(leads.moved, r.moveMoved);
     if (r.sweepMoved !== null) leads.swept = Math.max(leads.swept, r.sweepMoved);
-    const kind = view.step === ROUTING_STEP.automations ? 'automations' : view.step === ROUTING_STEP.integrations ? 'integrations' : null;
-    if (!kind || view[kind].length === 0) return { ...view, leads };
-    const ids = view[kind].map((item) => item.id);
-    const now = await routingRows(kind, r, ids);
-    return { ...view, leads, [kind]: view[kind].map((item) => (item.applied ? item : routingNow(item, now.get(item.id), r.userId))) };
+    const kind = routingStepOf(view);
+    if (!kind) return { ...view, leads };
+    const now = rows ?? (await routingNowOf(kind, r, view[kind].map((item) => item.id)));
+    const asNow = (item: RoutingItem) => {
+      const row = now.get(item.id);
+      return item.applied ? item : routingNow(item, row && routingContents(row, r.userId), r.userId);
+    };
+    return { ...view, leads, [kind]: view[kind].map(asNow) };
   }
 
   const readTogether = deletionReads(prisma);
@@ -352,9 +369,20 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         ? await prisma.leadMove.findMany({ where: { deletionId: { in: open } }, select: { deletionId: true, kind: true, moved: true } })
         : [];
       const moved = (id: string, kind: string) => moves.find((m) => m.deletionId === id && m.kind === kind)?.moved ?? null;
+      // The items of the page's wizards at a routing step, as they are now: one more statement for each kind.
+      const ids = { automations: [] as string[], integrations: [] as string[] };
+      for (const r of page.items) {
+        const view = r.state as Deletion;
+        const kind = routingStepOf(view);
+        if (kind) ids[kind].push(...view[kind].map((item) => item.id));
+      }
+      const routing = new Map<string, RoutingRow>();
+      for (const kind of ['automations', 'integrations'] as const) {
+        if (ids[kind].length > 0) for (const [id, row] of byId(await routingRows(prisma, kind, workspaceId, ids[kind]))) routing.set(id, row);
+      }
       return {
         items: await Promise.all(
-          page.items.map((r) => live({ ...r, moveMoved: moved(r.id, 'MOVE'), sweepMoved: moved(r.id, 'SWEEP') })),
+          page.items.map((r) => live({ ...r, moveMoved: moved(r.id, 'MOVE'), sweepMoved: moved(r.id, 'SWEEP') }, routing)),
         ),
         nextCursor: page.nextCursor,
       };

@@ -164,3 +164,31 @@ test('a cancel waits while the wizard opens or a step is applied, and is refused
   expect(W.cancelRefusal(done)).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/already CANCELLED/) });
   expect(W.cancelRefusal(W.failed(fresh, T1))).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/FAILED/) });
 });
+
+describe('routingNow: an item of a routing step as it is now', () => {
+  const [shared, sole] = openedSnapshot().view.automations as [W.WizardSnapshot['view']['automations'][number], W.WizardSnapshot['view']['automations'][number]];
+
+  test('unchanged, it reads as listed', () => {
+    expect(W.routingNow(shared, { id: 'a1', name: 'Shared', current: shared.current, unavailable: [] }, 'leaver')).toEqual(shared);
+  });
+
+  test('a member who may no longer be picked leaves the suggestion; with nobody left, a replacement is required', () => {
+    const now = { id: 'a1', name: 'Shared', current: shared.current, unavailable: ['bob'] };
+    expect(W.routingNow(shared, now, 'leaver')).toMatchObject({ suggested: [{ userId: 'ann', weight: 100 }], requiresReplacement: false });
+    expect(W.routingNow(shared, { ...now, unavailable: ['ann', 'bob'] }, 'leaver')).toMatchObject({ suggested: null, requiresReplacement: true });
+  });
+
+  test('one no longer naming the user reads as it is, its suggestion what it routes to; one deleted needs nothing', () => {
+    const taken = [{ userId: 'cy', weight: 100 }];
+    expect(W.routingNow(sole, { id: 'a2', name: 'Sole', current: taken }, 'leaver')).toEqual({ ...sole, current: taken, suggested: taken, requiresReplacement: false });
+    expect(W.routingNow(sole, undefined, 'leaver')).toEqual({ ...sole, suggested: null, requiresReplacement: false });
+  });
+
+  test('routingApplied keeps the items the step found changed as it found them', () => {
+    const s = W.moveFinished(W.moveStarted(openedSnapshot(), [{ userId: 'ann', weight: 100 }], 10, T1), 10, T1);
+    const found = W.routingNow(sole, { id: 'a2', name: 'Sole', current: [{ userId: 'cy', weight: 100 }] }, 'leaver');
+    const after = W.routingApplied(s, 'automations', [{ id: 'a2', distribution: found.current }], T1, [found]);
+    expect(after.view.automations[1]).toEqual({ ...found, applied: found.current });
+    expect(after.view.automations[0]).toEqual({ ...shared, applied: null });
+  });
+});

@@ -307,9 +307,12 @@ export function routingApplied<S extends WizardSnapshot>(
   kind: 'automations' | 'integrations',
   applied: { id: string; distribution: Distribution }[],
   now: string,
+  /** Items that had changed since the wizard listed them, as they were when the step applied (`routingNow`). */
+  shown: readonly RoutingItem[] = [],
 ): S {
   const byId = new Map(applied.map((a) => [a.id, a.distribution]));
-  const items = s.view[kind].map((item) => ({ ...item, applied: byId.get(item.id) ?? null }));
+  const asApplied = new Map(shown.map((item) => [item.id, item]));
+  const items = s.view[kind].map((item) => ({ ...(asApplied.get(item.id) ?? item), applied: byId.get(item.id) ?? null }));
   return touch(s, { [kind]: items, step: nextStep(s.view.step) }, now, 'WAITING');
 }
 

@@ -442,8 +442,8 @@ class DeletionWizard {
       // What each item gets is decided as it is when the step applies (activities `applyRouting`).
       const ids = this.state.view[kind].map((item) => item.id);
       const overrides = routingOverrides(body);
-      const { applied } = await this.transactions().applyRouting({ ...this.ids(), userId: this.input.userId, kind, ids, overrides, actor });
-      await this.publish(wizardState.routingApplied(this.state, kind, applied, now()));
+      const { applied, shown } = await this.transactions().applyRouting({ ...this.ids(), userId: this.input.userId, kind, ids, overrides, actor });
+      await this.publish(wizardState.routingApplied(this.state, kind, applied, now(), shown));
       return this.ack();
     });
   }

@@ -154,6 +154,9 @@ test('at the step, the wizard shows each item as it is now: a suggestion gone si
   const previewed = (await admin('GET', `/v1/users/${y1}/deletion-preview`)).body.automations.find((a: { id: string }) => a.id === auto.body.id);
   expect(shown).toMatchObject({ suggested: null, requiresReplacement: true, applied: null });
   expect(previewed).toMatchObject({ suggested: null, requiresReplacement: true });
+  // The list says the same (one read for the page).
+  const listed1 = ((await allPages(admin, '/v1/deletions', 500)) as { id: string; automations: { id: string }[] }[]).find((d) => d.id === d1)!;
+  expect(listed1.automations.find((a) => a.id === auto.body.id)).toMatchObject({ suggested: null, requiresReplacement: true });
   const refused = await admin('POST', `/v1/deletions/${d1}/automations`, { overrides: [] });
   expectProblem(refused, 422);
   expect(refused.body.detail).toContain(auto.body.id);
@@ -185,7 +188,10 @@ test('at the step, an item another wizard already took the user out of reads as 
   expect(shown).toMatchObject({ current: [{ userId: z3, weight: 100 }], suggested: [{ userId: z3, weight: 100 }], requiresReplacement: false, applied: null });
   const second = await admin('POST', `/v1/deletions/${d2}/automations`, { overrides: [] });
   expect(second.status).toBe(200);
-  expect(second.body.automations.find((a: { id: string }) => a.id === auto.body.id).applied).toEqual([{ userId: z3, weight: 100 }]);
+  // Once applied, it stays shown as the step found it (not as the wizard listed it at opening, naming Z1, removed).
+  const asApplied = { current: [{ userId: z3, weight: 100 }], requiresReplacement: false, applied: [{ userId: z3, weight: 100 }] };
+  expect(second.body.automations.find((a: { id: string }) => a.id === auto.body.id)).toMatchObject(asApplied);
+  expect((await admin('GET', `/v1/deletions/${d2}`)).body.automations.find((a: { id: string }) => a.id === auto.body.id)).toMatchObject(asApplied);
   expect(await routed('automations', auto.body.id)).toEqual([{ userId: z3, weight: 100 }]);
   for (const d of [d1, d2]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
 }, 120_000);

@@ -11,7 +11,9 @@ export type RoutingKind = 'automations' | 'integrations';
 
 export function routingPanel(ctx: StepContext, kind: RoutingKind): Panel {
   const d = ctx.deletion;
-  const items = kind === 'automations' ? d.automations : d.integrations;
+  // An item with neither a suggestion nor a replacement to name was deleted since the wizard listed it:
+  // nothing is left to change there (the step skips it).
+  const items = (kind === 'automations' ? d.automations : d.integrations).filter((it) => it.requiresReplacement || it.suggested !== null);
   const noun = kind === 'automations' ? 'automation' : 'integration';
   const slot = errorSlot();
   const next = nextButton();
