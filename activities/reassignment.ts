@@ -66,6 +66,8 @@ export function reassignmentActivities(prisma: Db) {
           // a member whose wizard is opening at this moment is waited for and seen as unavailable (left out
           // of the suggestion), rather than read ACTIVE here and refused by `assertTargets` below.
           const chosen = args.overrides.flatMap((choice) => choice.distribution.map((member) => member.userId));
+          /** Overrides that only repeat what an item left as it is routes to now. */
+          const unchecked = new Set<string>();
           const items = await routingWithUserHeld(tx, args.kind, args.workspaceId, args.userId, ids, chosen);
           const now = new Map(items.map((item) => [item.id, item]));
           const listed = await listedRouting(tx, args.deletionId, args.kind);
@@ -79,6 +81,9 @@ export function reassignmentActivities(prisma: Db) {
             if (!item) continue;
             if (!item.current.some((member) => member.userId === args.userId)) {
               asIs.push({ id, distribution: item.current });
+              // The admin sent back what it shows (its suggestion is what it routes to): nothing they chose to check.
+              const echoed = override.get(id);
+              if (echoed && sameDistribution(echoed, item.current)) unchecked.add(id);
               continue;
             }
             const chosenFor = override.get(id);
@@ -107,7 +112,8 @@ export function reassignmentActivities(prisma: Db) {
           });
           const shown = changed.length > 0 && jsonBytes(changed) <= SHOWN_MAX_BYTES ? changed : undefined;
           // Every member the admin named is checked, whether or not their item still needs it.
-          await assertTargets(tx, args.workspaceId, args.userId, [...chosen, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
+          const named = args.overrides.filter((choice) => !unchecked.has(choice.id)).flatMap((choice) => choice.distribution.map((member) => member.userId));
+          await assertTargets(tx, args.workspaceId, args.userId, [...named, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
           for (const choice of written) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
           const byId = new Map([...written, ...asIs].map((choice) => [choice.id, choice]));
           const applied = ids.flatMap((id) => byId.get(id) ?? []);

@@ -195,3 +195,23 @@ test('at the step, an item another wizard already took the user out of reads as 
   expect(await routed('automations', auto.body.id)).toEqual([{ userId: z3, weight: 100 }]);
   for (const d of [d1, d2]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
 }, 120_000);
+
+test('an item left as it is can be sent back as shown, even when it names someone now being deleted (the review)', async () => {
+  const [x1, x2, w, t] = [await member('echo-x1'), await member('echo-x2'), await member('echo-w'), await member('echo-t')];
+  const auto = await admin('POST', '/v1/automations', { name: 'X auto', distribution: [{ userId: x1, weight: 50 }, { userId: x2, weight: 50 }] });
+  expect(auto.status).toBe(201);
+  const d1 = await start(x1);
+  const d2 = await start(x2);
+  await leadsTo(d1, t);
+  const choice = [{ userId: t, weight: 50 }, { userId: w, weight: 50 }];
+  expect((await admin('POST', `/v1/deletions/${d1}/automations`, { overrides: [{ automationId: auto.body.id, distribution: choice }] })).status).toBe(200);
+  const dw = await start(w);
+  await leadsTo(d2, t);
+  const shown = (await admin('GET', `/v1/deletions/${d2}`)).body.automations.find((a: { id: string }) => a.id === auto.body.id);
+  expect(shown).toMatchObject({ current: choice, suggested: choice, requiresReplacement: false });
+  // What it shows, sent back: nothing is changed, nothing refused.
+  const echoed = await admin('POST', `/v1/deletions/${d2}/automations`, { overrides: [{ automationId: auto.body.id, distribution: shown.suggested }] });
+  expect(echoed.status).toBe(200);
+  expect(await routed('automations', auto.body.id)).toEqual(choice);
+  for (const d of [d1, d2, dw]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
+}, 120_000);
