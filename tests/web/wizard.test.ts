@@ -321,8 +321,14 @@ test('an admin deletes a user through every step, seeing the lead move progress 
 }, 240_000);
 
 /** A wizard moved on through the API (as another admin would) to `until`, for tests about one step. */
-async function wizardAt(ws: TestWorkspace, until: 'AUTOMATIONS' | 'CONFIRM') {
-  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+async function wizardAt(ws: TestWorkspace, until: 'AUTOMATIONS' | 'CONFIRM', opts: { effectiveAt?: Date } = {}) {
+  const { deletion } = await h.wizard.start({
+    workspaceId: ws.id,
+    userId: ws.users.leaver!.id,
+    actor: asAdmin(ws),
+    source: opts.effectiveAt ? 'HR' : 'ADMIN',
+    ...(opts.effectiveAt ? { effectiveAt: opts.effectiveAt } : {}),
+  });
   await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
   await moveDone(h.wizard, ws.id, deletion.id);
   if (until === 'CONFIRM') {
@@ -372,6 +378,7 @@ test('a wrong confirmation is refused: Delete stays disabled, Enter sends nothin
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${d.id}`);
   await atStep(page, 'CONFIRM', 'Confirm deletion');
+  expect(await page.getByTestId('effective-at').count()).toBe(0);
 
   for (const wrong of ['confirm', 'CONFIRM ', 'CONFIRMED', 'DELETE']) {
     await page.getByTestId('confirm-input').fill(wrong);
@@ -408,6 +415,19 @@ test('a wrong confirmation is refused: Delete stays disabled, Enter sends nothin
   expect(answer.status).toBe(422);
   expect(answer.type).toContain('application/problem+json');
   expect((await h.wizard.get(ws.id, d.id)).step).toBe('CONFIRM');
+});
+
+test("a wizard HR dated ahead says at CONFIRM when the user leaves (confirm is refused until then)", async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 5 });
+  const effectiveAt = new Date(Date.now() + 30 * 86_400_000);
+  const d = await wizardAt(ws, 'CONFIRM', { effectiveAt });
+  expect(d.effectiveAt).toBe(effectiveAt.toISOString());
+  const page = await signedIn(ws);
+  await page.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(page, 'CONFIRM', 'Confirm deletion');
+  const note = page.getByTestId('effective-at');
+  await note.waitFor(WAIT);
+  expect(await note.textContent()).toContain('can be confirmed from then on');
 });
 
 test('a page reload in the middle of the wizard lands on the same step, with the earlier steps done', async () => {

@@ -35,6 +35,14 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
       },
     },
     h('p', { class: 'lead-text' }, 'Everything has a new home. Review, then confirm.'),
+    // HR's date still to come: CONFIRM is refused (409) until then.
+    d.effectiveAt && Date.parse(d.effectiveAt) > Date.now()
+      ? h(
+          'div',
+          { class: 'callout', 'data-testid': 'effective-at' },
+          h('p', null, `${d.user.name} leaves on ${new Date(d.effectiveAt).toLocaleString()} (HR's date): the deletion can be confirmed from then on.`),
+        )
+      : null,
     review(d, ctx.names, 'review'),
     h(
       'div',
