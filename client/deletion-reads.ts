@@ -26,6 +26,8 @@ export interface DeletionRead {
   sweepMoved: number | null;
   /** The row's `effective_at`: HR's date, or where a later offboarding brought it forward to. */
   effectiveAt: Date | string | null;
+  /** When a batch of its moves last committed (null: no move yet). */
+  movedAt: Date | string | null;
 }
 
 export interface TokenAndDeletion {
@@ -52,6 +54,7 @@ interface Row {
   moveMoved: number | null;
   sweepMoved: number | null;
   effectiveAt: Date | string | null;
+  movedAt: Date | string | null;
 }
 
 /** Most reads one statement answers (a bigger wave is split into several). */
@@ -124,7 +127,7 @@ export function deletionReads(
         SELECT r.n::int AS n, t.token_hash AS "tokenHash", t.workspace_id AS "workspaceId", u.id AS "userId",
           u.workspace_id AS "userWorkspaceId", u.role::text AS "role", u.status::text AS "status",
           d.id AS "deletionId", d.user_id AS "deletionUserId", d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved",
-          d.effective_at AS "effectiveAt"
+          d.effective_at AS "effectiveAt", GREATEST(m.updated_at, s.updated_at) AS "movedAt"
         FROM unnest(${hashes}::text[], ${ids}::text[]) WITH ORDINALITY AS r(hash, id, n)
         LEFT JOIN api_tokens t ON t.token_hash = r.hash
         LEFT JOIN users u ON u.id = t.user_id
@@ -156,6 +159,7 @@ export function deletionReads(
                   moveMoved: row.moveMoved,
                   sweepMoved: row.sweepMoved,
                   effectiveAt: row.effectiveAt,
+                  movedAt: row.movedAt,
                 }
               : null,
         });

@@ -185,7 +185,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function row(workspaceId: string, deletionId: string): Promise<DeletionRow> {
     const [found] = await prisma.$queryRaw<DeletionRow[]>`
       SELECT d.id, d.workspace_id AS "workspaceId", d.user_id AS "userId", d.workflow_id AS "workflowId",
-        d.status::text AS status, d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved", d.effective_at AS "effectiveAt"
+        d.status::text AS status, d.state, m.moved AS "moveMoved", s.moved AS "sweepMoved", d.effective_at AS "effectiveAt",
+        GREATEST(m.updated_at, s.updated_at) AS "movedAt"
       FROM deletions d
       LEFT JOIN lead_moves m ON m.deletion_id = d.id AND m.kind = 'MOVE'
       LEFT JOIN lead_moves s ON s.deletion_id = d.id AND s.kind = 'SWEEP'
@@ -223,6 +224,10 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     if (leads.state === 'PENDING') leads.total = await leadTotal(r.workspaceId, r.userId);
     if (r.moveMoved !== null && leads.state === 'MOVING') leads.moved = Math.max(leads.moved, r.moveMoved);
     if (r.sweepMoved !== null) leads.swept = Math.max(leads.swept, r.sweepMoved);
+    // A move's batches change the wizard between its transitions: its last one is the wizard's last change.
+    if (r.movedAt !== null && Date.parse(new Date(r.movedAt).toISOString()) > Date.parse(view.updatedAt)) {
+      view.updatedAt = new Date(r.movedAt).toISOString();
+    }
     const kind = routingStepOf(view);
     if (!kind) return { ...view, leads };
     const now = rows ?? (await routingNowOf(kind, r, view[kind].map((item) => item.id)));
@@ -366,9 +371,11 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       // The page's moves in one more statement (not one per wizard).
       const open = page.items.filter((r) => r.status === 'IN_PROGRESS').map((r) => r.id);
       const moves = open.length
-        ? await prisma.leadMove.findMany({ where: { deletionId: { in: open } }, select: { deletionId: true, kind: true, moved: true } })
+        ? await prisma.leadMove.findMany({ where: { deletionId: { in: open } }, select: { deletionId: true, kind: true, moved: true, updatedAt: true } })
         : [];
       const moved = (id: string, kind: string) => moves.find((m) => m.deletionId === id && m.kind === kind)?.moved ?? null;
+      const movedAt = (id: string) =>
+        moves.filter((m) => m.deletionId === id).reduce<Date | null>((at, m) => (at === null || m.updatedAt > at ? m.updatedAt : at), null);
       // The items of the page's wizards at a routing step, as they are now: one more statement for each kind.
       const ids = { automations: [] as string[], integrations: [] as string[] };
       for (const r of page.items) {
@@ -382,7 +389,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       }
       return {
         items: await Promise.all(
-          page.items.map((r) => live({ ...r, moveMoved: moved(r.id, 'MOVE'), sweepMoved: moved(r.id, 'SWEEP') }, routing)),
+          page.items.map((r) => live({ ...r, moveMoved: moved(r.id, 'MOVE'), sweepMoved: moved(r.id, 'SWEEP'), movedAt: movedAt(r.id) }, routing)),
         ),
         nextCursor: page.nextCursor,
       };

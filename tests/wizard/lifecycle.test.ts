@@ -47,8 +47,11 @@ test('cancel during the move stops it after the current batch; moved leads stay 
   // Two batches of 500, then the move waits at the gate (it once finished all 60,000 before the cancel came).
   pace.hold();
   pace.let(2);
-  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  const started = await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
   await eventually(async () => ((await wizard.get(ws.id, deletion.id)).leads.moved >= 1_000 && pace.waiting > 0 ? true : undefined));
+  // The batches are the wizard's latest change: updatedAt moves with them (found by the fourth audit: it stayed at the move's start).
+  const [mid] = (await wizard.list(ws.id, { limit: 50 })).items.filter((d) => d.id === deletion.id);
+  for (const seen of [await wizard.get(ws.id, deletion.id), mid!]) expect(Date.parse(seen.updatedAt)).toBeGreaterThan(Date.parse(started.updatedAt));
   const cancelled = await wizard.cancel(ws.id, deletion.id, asAdmin(ws), {});
   // The batches held at the gate go on now: they find their streams closed and move nothing.
   pace.open();
