@@ -16,8 +16,12 @@ const ROUTING_KINDS = ['automations', 'integrations'] as const;
 
 type Applied = { id: string; distribution: Distribution }[];
 
-/** The most the changed items a routing step reports may weigh (they travel in its result, beside the step's other payloads). */
-const SHOWN_MAX_BYTES = 256_000;
+/**
+ * The most the changed items a routing step reports may weigh: they travel in
+ * its result, and replace items of the view, which may then grow by as much
+ * (a view at HARD_VIEW_MAX_BYTES, 1.9 MB, stays under Temporal's 2 MB).
+ */
+const SHOWN_MAX_BYTES = 64_000;
 
 function sameItem(a: RoutingItem, b: RoutingItem): boolean {
   const same = (x: Distribution | null, y: Distribution | null) => (x === null || y === null ? x === y : sameDistribution(x, y));

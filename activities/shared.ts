@@ -1,6 +1,6 @@
 // Helpers every wizard activity uses: the audit trail (which doubles as the
 // idempotency marker of each change), target checks and refusals.
-import type { Prisma, PrismaClient } from '../generated/prisma/client';
+import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { heirOf, type HeirCandidates } from '../domain/heirs';
 import { refusalFailure } from '../domain/refusal';
 import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
@@ -191,22 +191,46 @@ export interface RoutingRow {
   members: { userId: string; weight: number; position: number; user: { status: string } }[];
 }
 
-/** The automations (or integrations) with these ids, or those naming a user, in creation order. */
+/** Each routing kind's tables, for the one statement that reads items with their members. */
+const ROUTING_TABLES = {
+  automations: { items: Prisma.raw('automations'), members: Prisma.raw('automation_members'), key: Prisma.raw('automation_id') },
+  integrations: { items: Prisma.raw('integrations'), members: Prisma.raw('integration_members'), key: Prisma.raw('integration_id') },
+} as const;
+
+/**
+ * The automations (or integrations) with these ids, or those naming a user, in
+ * creation order, each with its members and their statuses: one statement
+ * (the items, their members and the members' users joined), where Prisma's
+ * nested read sends three.
+ */
 export async function routingRows(
   client: Tx | Db,
   kind: 'automations' | 'integrations',
   workspaceId: string,
   which: readonly string[] | { naming: string },
 ): Promise<RoutingRow[]> {
-  const where = 'naming' in which ? { workspaceId, members: { some: { userId: which.naming } } } : { workspaceId, id: { in: [...which] } };
-  const select = {
-    id: true,
-    name: true,
-    members: { select: { userId: true, weight: true, position: true, user: { select: { status: true } } } },
-  };
-  return kind === 'automations'
-    ? client.automation.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
-    : client.integration.findMany({ where, select, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  const t = ROUTING_TABLES[kind];
+  const filter =
+    'naming' in which
+      ? Prisma.sql`EXISTS (SELECT 1 FROM ${t.members} n WHERE n.${t.key} = i.id AND n.user_id = ${which.naming})`
+      : Prisma.sql`i.id = ANY(${[...new Set(which)]}::text[])`;
+  const rows = await client.$queryRaw<{ id: string; name: string; members: { userId: string; weight: number; position: number; status: string }[] }[]>`
+    SELECT i.id, i.name,
+      COALESCE(
+        json_agg(json_build_object('userId', m.user_id, 'weight', m.weight, 'position', m.position, 'status', u.status) ORDER BY m.position)
+          FILTER (WHERE m.user_id IS NOT NULL),
+        '[]'::json) AS members
+    FROM ${t.items} i
+    LEFT JOIN ${t.members} m ON m.${t.key} = i.id
+    LEFT JOIN users u ON u.id = m.user_id
+    WHERE i.workspace_id = ${workspaceId} AND ${filter}
+    GROUP BY i.id, i.name, i.created_at
+    ORDER BY i.created_at, i.id`;
+  return rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    members: row.members.map((m) => ({ userId: m.userId, weight: m.weight, position: m.position, user: { status: m.status } })),
+  }));
 }
 
 /** A row as a wizard of `userId` sees it: its distribution, and which other members nobody may pick now. */

@@ -6,7 +6,9 @@
 // /v1/deletions/{id} joins the caller's token in too and shares the statement
 // with the reads arriving together: client/deletion-reads.ts); before the
 // move starts, the user's lead total comes from a count shared for at most
-// `LEAD_TOTAL_MAX_AGE_MS` (see `leadTotals`). Refusals become the named errors of
+// `LEAD_TOTAL_MAX_AGE_MS` (see `leadTotals`), and at the automations or
+// integrations step its items as they are now from one more statement, shared
+// the same way (`live`). Refusals become the named errors of
 // domain/errors.ts, which the API maps to 404/409/422. No call waits on a
 // wizard longer than `waitLimitMs` (api.md: 10 s): past that it is
 // Unavailable (503), and a later read shows whether the change applied.
@@ -209,11 +211,9 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * the move (shared count, see LEAD_TOTAL_MAX_AGE_MS), and at the
    * automations or integrations step, its items as they are now (domain
    * `routingNow`: what `{overrides: []}` applies at that moment), not as the
-   * wizard listed them when it opened.
-   */
-  /**
-   * @param rows the routing step's items already read, for a page of wizards (`list`: one read for the page);
-   * else read here, shared for LEAD_TOTAL_MAX_AGE_MS by every read of this wizard.
+   * wizard listed them when it opened. `rows`: the routing step's items
+   * already read, for a page of wizards (`list`: one read for the page); else
+   * read here, shared for LEAD_TOTAL_MAX_AGE_MS by every read of this wizard.
    */
   async function live(r: DeletionRead, rows?: Map<string, RoutingRow>): Promise<Deletion> {
     // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).

@@ -13,7 +13,7 @@ import { PrismaClient } from '../../generated/prisma/client';
 import { buildServer } from '../../api/server';
 import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals } from '../../client/wizard-client';
 import { deletionReads } from '../../client/deletion-reads';
-import { addLeads, eventually, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { addLeads, eventually, makeAutomation, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { testEnv } from '../support/env';
 import { client, tokenOf, type Call } from './support';
 
@@ -149,6 +149,38 @@ test('a page of wizards is read in a fixed number of statements, however many it
   expect(list.body.items.length).toBeGreaterThanOrEqual(3);
   // The token, the page of rows, the page's moves.
   expect(list.sent).toHaveLength(3);
+});
+
+test('at the automations step, a read adds one statement for its items as they are now, shared by the reads after it; a page one per kind', async () => {
+  const mine = await makeWorkspace(h.prisma, { admin: 'ADMIN', p: 'MEMBER', q: 'MEMBER', heir: 'MEMBER' }, { p: 2, q: 2 });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const mineAdmin = client(base, await tokenOf(h.prisma, mine, 'admin'));
+  const [p, q, heir] = [mine.users.p!.id, mine.users.q!.id, mine.users.heir!.id];
+  const shared = await makeAutomation(h.prisma, mine.id, 'P and Q', [{ userId: p, weight: 50 }, { userId: q, weight: 50 }]);
+  const ids: string[] = [];
+  for (const who of [p, q]) {
+    const r = await mineAdmin('POST', `/v1/users/${who}/deletion`, {});
+    expect(r.status).toBe(201);
+    ids.push(r.body.id);
+    expect((await mineAdmin('POST', `/v1/deletions/${r.body.id}/leads`, { targetUserId: heir })).status).toBe(202);
+  }
+  for (const id of ids) {
+    await eventually(async () => ((await mineAdmin('GET', `/v1/deletions/${id}`)).body.step === 'AUTOMATIONS' ? true : undefined), 60_000, 'the move');
+  }
+  const read = async (path: string) => {
+    statements.length = 0;
+    const r = await mineAdmin('GET', path);
+    return { body: r.body, sent: [...statements] };
+  };
+  // The reads above already read the items (shared for the age): a new wizard client's first read is not needed to see it.
+  const again = await read(`/v1/deletions/${ids[0]}`);
+  expect(again.sent).toHaveLength(1);
+  expect(again.body.automations.find((a: { id: string }) => a.id === shared)).toMatchObject({ suggested: null, requiresReplacement: true });
+  const page = await read('/v1/deletions');
+  // The token, the page of rows, the page's moves, and the automations of the wizards at that step (both, in one).
+  expect(page.sent).toHaveLength(4);
+  expect(page.sent[3]).toMatch(/FROM automations i LEFT JOIN automation_members m/i);
+  for (const d of page.body.items) expect(d.automations.find((a: { id: string }) => a.id === shared)).toMatchObject({ requiresReplacement: true });
 });
 
 test('before the move the total follows the book: new leads show without anyone asking twice', async () => {
