@@ -33,6 +33,8 @@ test('there are fixtures for every pause point', () => {
     expect(kinds).toContain(`ended-by-activity-${k}`);
     // And with each update answering {id, status, step}, not the view (RECORD_STAMP=…-update-acks).
     expect(kinds).toContain(`update-acks-${k}`);
+    // And with the routing steps deciding each item as it is now (ids and overrides to the step, RECORD_STAMP=…-routing-now).
+    expect(kinds).toContain(`routing-now-${k}`);
   }
   // Wizards begun on the release before local transactions and finished on this one (record-upgrade.ts):
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
