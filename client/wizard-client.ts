@@ -117,6 +117,9 @@ function routingStepOf(view: Deletion): RoutingKind | null {
 
 const byId = (rows: RoutingRow[]) => new Map(rows.map((row) => [row.id, row]));
 
+/** A timestamp column as read (a Date, or its text), in the views' ISO form. */
+const isoOf = (at: Date | string | null) => (at === null ? null : new Date(at).toISOString());
+
 /** A deletion row as `row` reads it: a read's fields, and the workflow's id and status. */
 interface DeletionRow extends DeletionRead {
   workflowId: string;
@@ -218,16 +221,15 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function live(r: DeletionRead, rows?: Map<string, RoutingRow>): Promise<Deletion> {
     // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).
     // The date is the row's (moved forward there with its audit event); views mirrored before the field existed lack it.
-    const view = { ...(r.state as Deletion), effectiveAt: r.effectiveAt === null ? null : new Date(r.effectiveAt).toISOString() };
+    const view = { ...(r.state as Deletion), effectiveAt: isoOf(r.effectiveAt) };
     if (view.status !== 'IN_PROGRESS') return view;
     const leads = { ...view.leads };
     if (leads.state === 'PENDING') leads.total = await leadTotal(r.workspaceId, r.userId);
     if (r.moveMoved !== null && leads.state === 'MOVING') leads.moved = Math.max(leads.moved, r.moveMoved);
     if (r.sweepMoved !== null) leads.swept = Math.max(leads.swept, r.sweepMoved);
     // A move's batches change the wizard between its transitions: its last one is the wizard's last change.
-    if (r.movedAt !== null && Date.parse(new Date(r.movedAt).toISOString()) > Date.parse(view.updatedAt)) {
-      view.updatedAt = new Date(r.movedAt).toISOString();
-    }
+    const movedAt = isoOf(r.movedAt);
+    if (movedAt !== null && Date.parse(movedAt) > Date.parse(view.updatedAt)) view.updatedAt = movedAt;
     const kind = routingStepOf(view);
     if (!kind) return { ...view, leads };
     const now = rows ?? (await routingNowOf(kind, r, view[kind].map((item) => item.id)));
@@ -385,7 +387,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       }
       const routing = new Map<string, RoutingRow>();
       for (const kind of ['automations', 'integrations'] as const) {
-        if (ids[kind].length > 0) for (const [id, row] of byId(await routingRows(prisma, kind, workspaceId, ids[kind]))) routing.set(id, row);
+        if (ids[kind].length > 0) for (const row of await routingRows(prisma, kind, workspaceId, ids[kind])) routing.set(row.id, row);
       }
       return {
         items: await Promise.all(
