@@ -1,7 +1,7 @@
 // The primitives every field is built from: Text accepts exactly the strings
 // PostgreSQL can store, Timestamp exactly the date-times of the years 1970–9999.
 import fc from 'fast-check';
-import { Text, Timestamp } from './schemas';
+import { Email, Text, Timestamp } from './schemas';
 
 /** What PostgreSQL's text and jsonb take: well-formed UTF-16 (no lone surrogate), no NUL. */
 const storable = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed() && !s.includes('\u0000');
@@ -39,4 +39,19 @@ test('Timestamp accepts a date-time exactly when its year is 1970–9999', () =>
   expect(Timestamp.safeParse('1970-01-01T00:00:00+00:30').success).toBe(false);
   expect(Timestamp.safeParse('1970-01-01T00:00:00-00:30').success).toBe(true);
   expect(Timestamp.safeParse('tomorrow').success).toBe(false);
+});
+
+test('Email takes the addresses RFC 5322 writes (an Entra guest, specials in the local part, a domain in any script), trimmed and lower-cased', () => {
+  for (const [given, kept] of [
+    [' John_gmail.com#EXT#@Tenant.onmicrosoft.com ', 'john_gmail.com#ext#@tenant.onmicrosoft.com'],
+    ["first/last&o'brien=x~y@example.com", "first/last&o'brien=x~y@example.com"],
+    ['Jörg@München.de', 'jörg@münchen.de'],
+    ['a@xn--mnchen-3ya.de', 'a@xn--mnchen-3ya.de'],
+    ['"quoted name"@example.com', '"quoted name"@example.com'],
+  ]) {
+    expect(Email.parse(given)).toBe(kept);
+  }
+  for (const refused of ['not-an-email', 'a..b@example.com', '.a@example.com', 'a.@example.com', 'a@example', 'a@.example.com', 'a b@example.com', 'a@b@example.com', 'a@example.c', `${'a'.repeat(310)}@example.com`]) {
+    expect(Email.safeParse(refused).success).toBe(false);
+  }
 });

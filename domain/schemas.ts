@@ -83,12 +83,23 @@ export const Distribution = z.array(DistributionMember).min(1).max(MAX_DISTRIBUT
 export type DistributionMember = z.infer<typeof DistributionMember>;
 export type Distribution = z.infer<typeof Distribution>;
 
+/**
+ * An address as RFC 5322 §3.4.1 writes one (zod's `rfc5322Email`): a local
+ * part of any printable characters but specials (`#`, `/`, `&`, `=`, `~`,
+ * `'` included: an Entra guest signs in as `name_domain#EXT#@tenant`), or
+ * quoted; no leading, trailing or double dot; a domain with a top level of
+ * two letters or more, or an IP literal. Written out here because its domain
+ * may be in any script (RFC 6531, an internationalised domain, or its
+ * punycode), which zod's ASCII pattern leaves out.
+ */
+export const EMAIL_ADDRESS =
+  /^(?:[^<>()[\]\\.,;:\s@"]+(?:\.[^<>()[\]\\.,;:\s@"]+)*|".+")@(?:\[\d{1,3}(?:\.\d{1,3}){3}\]|(?:[\p{L}\p{N}-]+\.)+(?:\p{L}{2,}|xn--[a-z\d-]+))$/u;
 // The documents (OpenAPI) show the input side of a schema; `meta` says there
 // what the pipes and the trim check on it.
 export const Email = Text
   .trim()
   .toLowerCase()
-  .pipe(z.email())
+  .pipe(z.email({ pattern: EMAIL_ADDRESS }))
   .pipe(z.string().max(320))
   .meta({ format: 'email', maxLength: 320, description: 'An email address (trimmed, compared in lower case).' });
 const Name = Text.trim()
