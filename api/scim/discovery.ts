@@ -27,13 +27,13 @@ export const USER_ATTRIBUTES: ScimAttribute[] = [
     name: 'name',
     type: 'complex',
     multiValued: false,
-    description: "The user's name.",
-    required: false,
+    description: "The user's name. Every CRM user has one: a PATCH cannot remove it (400 mutability).",
+    required: true,
     mutability: 'readWrite',
     returned: 'default',
-    subAttributes: [string('formatted', 'The full name, as the CRM shows it.')],
+    subAttributes: [string('formatted', 'The full name, as the CRM shows it.', { required: true })],
   },
-  string('displayName', 'The name the CRM shows (the same as name.formatted).'),
+  string('displayName', 'The name the CRM shows (the same as name.formatted); a PATCH cannot remove it.', { required: true }),
   {
     name: 'emails',
     type: 'complex',
@@ -62,8 +62,8 @@ export const USER_ATTRIBUTES: ScimAttribute[] = [
     multiValued: false,
     description:
       'True while the user is ACTIVE. Setting false starts (or joins) the user\'s deletion wizard and freezes the user; ' +
-      'setting true before CONFIRM cancels that wizard.',
-    required: false,
+      'setting true before CONFIRM cancels that wizard. Every CRM user has a status: a PATCH cannot remove it.',
+    required: true,
     mutability: 'readWrite',
     returned: 'default',
   },

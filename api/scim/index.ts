@@ -145,9 +145,17 @@ export function scimRoutes(
   });
   app.setNotFoundHandler(async (req, reply) => {
     const urlPath = req.url.split('?')[0] ?? '';
+    const rest = urlPath.slice(SCIM_PREFIX.length);
     // RFC 7644 §3.11: a service provider without /Me answers 501.
-    if (/^\/Me(\/|$)/i.test(urlPath.slice(SCIM_PREFIX.length))) {
+    if (/^\/Me(\/|$)/i.test(rest)) {
       return sendScim(reply, 501, scimError(501, 'This service provider does not serve /Me: a SCIM token acts for the identity provider, not for a user.'));
+    }
+    // Optional in RFC 7644, and not served: a query at the root (§3.4.2.1, §3.4.3) and bulk (§3.7, as ServiceProviderConfig says).
+    if ((req.method === 'GET' && /^\/?$/.test(rest)) || (req.method === 'POST' && /^\/\.search$/i.test(rest))) {
+      return sendScim(reply, 501, scimError(501, 'This service provider does not query at the root: query /Users (GET, or POST /Users/.search).'));
+    }
+    if (/^\/Bulk\/?$/i.test(rest)) {
+      return sendScim(reply, 501, scimError(501, 'This service provider does not take bulk requests (ServiceProviderConfig bulk.supported is false): send each operation on its own.'));
     }
     const allowed = allowedAt(urlPath);
     if (allowed.length > 0 && !allowed.includes(req.method)) {

@@ -155,6 +155,18 @@ export function canonicalPath(path: string): string {
 const READ_ONLY = new Set(['id', 'meta', 'schemas']);
 
 /**
+ * The paths /Schemas calls required (`userName`, `name`, `name.formatted`,
+ * `displayName`, `active`): every CRM user has a name, an email address and
+ * a status, so removing one is 400 mutability (RFC 7644 §3.5.2).
+ */
+const REQUIRED_PATHS = new Set(
+  USER_ATTRIBUTES.filter((a) => a.required).flatMap((a) => [
+    a.name,
+    ...(a.subAttributes ?? []).filter((sub) => sub.required).map((sub) => `${a.name}.${sub.name}`),
+  ]),
+);
+
+/**
  * An operation's own path, checked (RFC 7644 §3.5.2): `attr[.sub]` or
  * `attr[filter][.sub]`, after an optional schema URN, with the filter as
  * scim2-parse-filter (scim-patch's parser) reads it; else 400 invalidPath.
@@ -198,7 +210,15 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
     }
     if (op === 'remove') {
       if (!o.path) throw new ScimProblem(400, 'A remove operation needs a path.', 'noTarget');
-      out.push({ op, path: checkedPath(o.path) });
+      const path = checkedPath(o.path);
+      if (REQUIRED_PATHS.has(path)) {
+        throw new ScimProblem(
+          400,
+          `${path} is required: every CRM user has a name, an email address and a status, so a PATCH cannot remove it; replace its value instead.`,
+          'mutability',
+        );
+      }
+      out.push({ op, path });
       continue;
     }
     if (!('value' in o)) throw new ScimProblem(400, `The ${op} operation needs a value.`, 'invalidValue');

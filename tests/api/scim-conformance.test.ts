@@ -345,3 +345,83 @@ describe('PATCH paths are checked before unkept operations are dropped', () => {
     expect(now.displayName).toBe(body.displayName);
   });
 });
+
+// RFC 5322 §3.4.1: an address's local part may hold `#`, `/`, `&`, `=`, `~`, `'`
+// (an Entra guest's sign-in name is `name_domain#EXT#@tenant`); userName = email (api.md).
+describe('userName takes every address RFC 5322 allows, and only those', () => {
+  test.each([
+    ['an Entra guest', (s: string) => `John_gmail.com#EXT#@${s}.onmicrosoft.test`],
+    ['a slash', (s: string) => `first/last@${s}.test`],
+    ['an ampersand and an equals sign', (s: string) => `a&b=c@${s}.test`],
+    ['a tilde and an apostrophe', (s: string) => `o'brien~x@${s}.test`],
+  ])('%s is created, read back in lower case and found by filter', async (_what, address) => {
+    const userName = address(ws.slug);
+    const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName, displayName: 'Guest User' });
+    expect(created.status).toBe(201);
+    expect(created.body.userName).toBe(userName.toLowerCase());
+    const found = await scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`);
+    expect(found.body.Resources.map((u: { id: string }) => u.id)).toEqual([created.body.id]);
+    expect((await admin('GET', `/v1/users/${created.body.id}`)).body.email).toBe(userName.toLowerCase());
+  });
+
+  test.each(['not-an-email', 'a..b@example.test', '.a@example.test', 'a@example', 'a b@example.test', 'a@b@example.test'])(
+    '%j is 400 invalidValue and creates nothing',
+    async (userName) => {
+      const before = await api.prisma.user.count({ where: { workspaceId: ws.id } });
+      const r = await scim('POST', '/Users', { schemas: [SCIM.User], userName });
+      expect(r.status).toBe(400);
+      expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'invalidValue' }));
+      expect(await api.prisma.user.count({ where: { workspaceId: ws.id } })).toBe(before);
+    },
+  );
+});
+
+// RFC 7644 §3.5.2: removing a required attribute is 400 mutability. The CRM
+// keeps a name, an email and a status for every user, so /Schemas says
+// userName, name (its formatted), displayName and active are required, and a
+// remove of one changes nothing (scim2-tester removes every optional one and
+// expects it gone).
+describe('a PATCH remove of a required attribute', () => {
+  test('/Schemas marks userName, name, name.formatted, displayName and active required', async () => {
+    const attributes = (await scim('GET', `/Schemas/${SCIM.User}`)).body.attributes as { name: string; required: boolean; subAttributes?: { name: string; required: boolean }[] }[];
+    const required = (name: string) => attributes.find((a) => a.name === name)?.required;
+    expect(['userName', 'name', 'displayName', 'active'].map(required)).toEqual([true, true, true, true]);
+    expect(attributes.find((a) => a.name === 'name')!.subAttributes!.find((s) => s.name === 'formatted')!.required).toBe(true);
+  });
+
+  test.each(['displayName', 'name', 'name.formatted', 'active', 'userName', 'DisplayName', 'urn:ietf:params:scim:schemas:core:2.0:User:active'])(
+    'remove %s is 400 mutability and changes nothing (nor the change beside it)',
+    async (path) => {
+      const { id, body } = await newUser();
+      const r = await scim('PATCH', `/Users/${id}`, {
+        schemas: [PATCH_OP],
+        Operations: [{ op: 'replace', path: 'externalId', value: 'changed' }, { op: 'Remove', path }],
+      });
+      expect(r.status).toBe(400);
+      expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'mutability' }));
+      expect(r.body.detail).toMatch(/required/);
+      expect((await scim('GET', `/Users/${id}`)).body).toEqual(body);
+      expect(await openDeletionOf(id)).toBeNull();
+    },
+  );
+
+  test('removing a name part the CRM does not keep (givenName) is still accepted and changes nothing', async () => {
+    const { id, body } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'name.givenName' }] });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ ...body, meta: expect.objectContaining({ location: body.meta.location }) });
+  });
+});
+
+// RFC 7644 §3.4.2.1 / §3.4.3 (a query at the server root) and §3.7 (bulk):
+// optional; this service provider answers 501 for them, as for /Me (§3.11).
+test.each([
+  ['POST', '/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], attributes: ['externalId'] }],
+  ['GET', '/?filter=userName%20eq%20%22x%40example.test%22', undefined],
+  ['POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [] }],
+])('%s %s (not served) is 501 in the SCIM error schema', async (method, path, body) => {
+  const r = await scim(method, path, body);
+  expect(r.status).toBe(501);
+  expect(r.contentType).toMatch(/^application\/scim\+json/);
+  expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '501' }));
+});
