@@ -263,9 +263,10 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (scope) => {
     const api = scope.withTypeProvider<ZodTypeProvider>();
     // After auth (401, 403), before the schemas: the query parser keeps a
-    // value that does not decode as its raw text, which the schemas would take.
+    // value that does not decode as its raw text, which the schemas would
+    // take, and makes a parameter given twice an array ("expected number").
     api.addHook('preValidation', async (request) => {
-      const issues = undecodableQuery(request.url);
+      const issues = queryIssues(request.url, request.routeOptions.url !== HEALTH_URL);
       if (issues.length > 0) {
         throw new BadInput(`The request is malformed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
       }
@@ -273,7 +274,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     // A route that takes no query refuses any parameter, as a body refuses an unknown field; the
     // health check alone answers whatever its prober adds.
     api.addHook('onRoute', (route) => {
-      if (route.schema?.querystring === undefined && route.url !== '/v1/health') route.schema = { ...route.schema, querystring: NoQuery };
+      if (route.schema?.querystring === undefined && route.url !== HEALTH_URL) route.schema = { ...route.schema, querystring: NoQuery };
     });
     // Lists hand out signed cursors and take back only those (api/cursors.ts).
     signCursors(api, deps.prisma);
@@ -304,6 +305,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   return app;
 }
 
+/** The route that answers whatever query its prober adds. */
+const HEALTH_URL = '/v1/health';
+
 function decoded(text: string): string | null {
   try {
     return decodeURIComponent(text.replace(/\+/g, ' '));
@@ -315,12 +319,16 @@ function decoded(text: string): string | null {
 /**
  * The query parameters of `url` whose name or value is not well-formed
  * percent-encoded UTF-8 (`%ZZ`, a cut `%C3`, an encoded lone surrogate
- * `%ED%A0%80`): api.md wants every string well-formed, and 400 naming it.
+ * `%ED%A0%80`): api.md wants every string well-formed, and 400 naming it;
+ * and, when `once`, those given more than once (each parameter of /v1 takes
+ * one value; the health check answers whatever its prober adds).
  */
-export function undecodableQuery(url: string): { path: string; message: string }[] {
+export function queryIssues(url: string, once = true): { path: string; message: string }[] {
   const at = url.indexOf('?');
   if (at < 0) return [];
   const issues: { path: string; message: string }[] = [];
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
   for (const part of url.slice(at + 1).split('&')) {
     if (part.length === 0) continue;
     const eq = part.indexOf('=');
@@ -329,6 +337,12 @@ export function undecodableQuery(url: string): { path: string; message: string }
     if (key === null || (eq >= 0 && decoded(part.slice(eq + 1)) === null)) {
       issues.push({ path: `query.${key ?? name}`, message: 'is not well-formed percent-encoded UTF-8' });
     }
+    // Every parameter here takes one value: a second would reach the schema as an array.
+    if (once && key !== null && seen.has(key) && !repeated.has(key)) {
+      repeated.add(key);
+      issues.push({ path: `query.${key}`, message: 'is given more than once; give it once' });
+    }
+    if (key !== null) seen.add(key);
   }
   return issues;
 }

@@ -89,6 +89,23 @@ describe('a query string that does not decode', () => {
   });
 });
 
+describe('a query parameter given twice', () => {
+  test('is 400 naming it once, with why (not "expected number, received NaN"), on every list, whatever the values', async () => {
+    for (const [path, field] of [
+      ['/v1/deletions?limit=1&limit=2', 'query.limit'],
+      ['/v1/deletions?status=IN_PROGRESS&status=IN_PROGRESS', 'query.status'],
+      ['/v1/leads?ownerId=a&limit=5&ownerId=a', 'query.ownerId'],
+      ['/v1/users?cursor=x&cursor=y&cursor=z', 'query.cursor'],
+    ] as const) {
+      const r = await owner('GET', path);
+      expectProblem(r, 400);
+      expect({ path, errors: r.body.errors }).toEqual({ path, errors: [{ path: field, message: 'is given more than once; give it once' }] });
+    }
+    // The health check still answers whatever its prober adds.
+    expect((await anyone('GET', '/v1/health?probe=1&probe=2')).status).toBe(200);
+  });
+});
+
 describe('an id too long to be ours, in the path', () => {
   const long = 'x'.repeat(201);
   test('without a token it is still 401 first; with one, 404 as for any unknown id', async () => {
