@@ -309,8 +309,20 @@ export type HookBody = z.infer<typeof HookBody>;
 
 // ---- Lists ----------------------------------------------------------------
 
+const LIMIT_RULE = 'must be a whole number from 1 to 500';
+/**
+ * A page's size as a query parameter writes it: decimal digits only (what
+ * `Number()` would also read, `0x10`, `1e2`, ` 5`, `5.0`, is no limit).
+ */
+const Limit = z
+  .preprocess(
+    (v) => (typeof v === 'string' && /^[0-9]{1,9}$/.test(v) ? Number(v) : v),
+    z.number({ error: LIMIT_RULE }).int(LIMIT_RULE).min(1, LIMIT_RULE).max(500, LIMIT_RULE).default(50),
+  )
+  .meta({ description: 'How many items a page holds at most: 1 to 500 (50 when left out), in decimal digits.' });
+
 export const ListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: Limit,
   // What is inside is checked when it is decoded (domain/pagination.ts), with these same primitives.
   cursor: Text.max(500)
     .meta({ description: 'The nextCursor of the page before; any cursor this server did not hand out is 400.' })

@@ -63,6 +63,13 @@ describe('users', () => {
     for (const q of ['limit=0', 'limit=501', 'limit=abc', 'limit=1.5', 'cursor=%2F%2F', 'cursor=eyJ4IjoxfQ', 'other=1']) {
       expectProblem(await call('GET', `/v1/users?${q}`), 400);
     }
+    // A limit is written in decimal digits: JavaScript's other ways of writing a number are not one.
+    for (const limit of ['0x10', '1e2', '%205', '5.0', '+5', '', '0b11']) {
+      const r = await call('GET', `/v1/users?limit=${limit}`);
+      expectProblem(r, 400);
+      expect({ limit, errors: r.body.errors }).toEqual({ limit, errors: [{ path: 'query.limit', message: 'must be a whole number from 1 to 500' }] });
+    }
+    expect((await call('GET', '/v1/users?limit=007')).status).toBe(200);
     const r = await call('GET', '/v1/users?limit=500');
     expect(r.status).toBe(200);
     const d = await call('GET', '/v1/users');

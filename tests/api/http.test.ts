@@ -174,6 +174,9 @@ describe('OpenAPI', () => {
       '\\S',
     ]);
     expect(JSON.stringify(doc.paths['/v1/users'])).not.toContain('x-optional-body');
+    // A list's limit: an integer 1-500, 50 when left out (the server reads decimal digits only).
+    const limit = doc.paths['/v1/deletions'].get.parameters.find((p: { name: string }) => p.name === 'limit');
+    expect(limit).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } });
   });
 
   test('describes every SCIM route: the scimBearer token, bodies as scim+json or json, SCIM answers and errors', async () => {
