@@ -72,7 +72,11 @@ export const ScimUserInput = z.looseObject({
     })
     .nullable()
     .optional(),
-  emails: z.array(ScimEmail).max(20).nullable().optional(),
+  // Read-only here (it follows userName); one object instead of a list (OneLogin's) reads as a list of it.
+  emails: z.preprocess(
+    (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v),
+    z.array(ScimEmail).max(20).nullable().optional(),
+  ),
   active: ScimBoolean.optional(),
 }).meta({
   description:

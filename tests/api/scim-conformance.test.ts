@@ -425,3 +425,24 @@ test.each([
   expect(r.contentType).toMatch(/^application\/scim\+json/);
   expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '501' }));
 });
+
+// OneLogin sends `emails` as one object, not an array (15five/django-scim2, zulip's SCIM server note
+// it): `emails` is read-only here (it follows userName), so the shape must not refuse the request,
+// least of all a PUT that suspends the user.
+test('emails sent as one object instead of an array: POST creates, PUT with active "false" freezes the user', async () => {
+  const email = `onelogin${n++}@${ws.slug}.test`;
+  const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, displayName: 'One Login', emails: { value: email, primary: true } });
+  expect(created.status).toBe(201);
+  expect(created.body.emails).toEqual([{ value: email, type: 'work', primary: true }]);
+  const put = await scim('PUT', `/Users/${created.body.id}`, {
+    schemas: [SCIM.User],
+    userName: email,
+    displayName: 'One Login',
+    emails: { value: email, primary: true },
+    active: 'false',
+  });
+  expect(put.status).toBe(200);
+  expect(put.body.active).toBe(false);
+  expect((await openDeletionOf(created.body.id))?.source).toBe('IDP');
+  expect((await admin('GET', `/v1/users/${created.body.id}`)).body.status).toBe('PENDING_DELETION');
+});
