@@ -87,7 +87,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     // Longer than any URL Node lets through (16 KB of request line and
     // headers): a path id too long to be ours reaches its route, which answers
     // it as api.md says (401 first; then 404, or the hook's 401), never 414.
-    routerOptions: { maxParamLength: 16_384 },
+    // A path with a doubled or trailing slash (a base URL entered ending in `/`, as identity
+    // providers' setup guides often show it) reaches the route it names.
+    routerOptions: { maxParamLength: 16_384, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 

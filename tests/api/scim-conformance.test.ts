@@ -446,3 +446,15 @@ test('emails sent as one object instead of an array: POST creates, PUT with acti
   expect((await openDeletionOf(created.body.id))?.source).toBe('IDP');
   expect((await admin('GET', `/v1/users/${created.body.id}`)).body.status).toBe('PENDING_DELETION');
 });
+
+// A base URL entered with a trailing slash (OneLogin's setup guides publish it so; JumpCloud does not
+// strip it): the provider's paths then carry `//` or end in `/`, and must reach the same endpoints.
+test('a doubled or trailing slash reaches the same endpoint', async () => {
+  const { id, email } = await newUser();
+  const list = await scim('GET', `//Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`);
+  expect(list.status).toBe(200);
+  expect(list.body.Resources.map((u: { id: string }) => u.id)).toEqual([id]);
+  expect((await scim('GET', '/Users/')).body.schemas).toEqual([SCIM.ListResponse]);
+  expect((await scim('GET', `//Users/${id}`)).body.id).toBe(id);
+  expect((await scim('GET', '/ServiceProviderConfig/')).status).toBe(200);
+});
