@@ -210,15 +210,7 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
     }
     if (op === 'remove') {
       if (!o.path) throw new ScimProblem(400, 'A remove operation needs a path.', 'noTarget');
-      const path = checkedPath(o.path);
-      if (REQUIRED_PATHS.has(path)) {
-        throw new ScimProblem(
-          400,
-          `${path} is required: every CRM user has a name, an email address and a status, so a PATCH cannot remove it; replace its value instead.`,
-          'mutability',
-        );
-      }
-      out.push({ op, path });
+      out.push({ op, path: checkedPath(o.path) });
       continue;
     }
     if (!('value' in o)) throw new ScimProblem(400, `The ${op} operation needs a value.`, 'invalidValue');
@@ -233,6 +225,24 @@ export function normaliseOperations(ops: ScimPatchBody['Operations']): ScimPatch
     }
   }
   return out;
+}
+
+/**
+ * A remove of a required attribute is 400 mutability, and the whole PATCH
+ * changes nothing; but beside a deactivation it is dropped, so that no
+ * remove a provider sends along (a mapped attribute become empty) ever
+ * keeps a leaver from being offboarded.
+ */
+function withoutRequiredRemoves(operations: ScimPatchOperation[], deactivates: boolean): ScimPatchOperation[] {
+  const required = (op: ScimPatchOperation) => op.op === 'remove' && op.path !== undefined && REQUIRED_PATHS.has(op.path);
+  const refused = operations.find(required);
+  if (!refused) return operations;
+  if (deactivates) return operations.filter((op) => !required(op));
+  throw new ScimProblem(
+    400,
+    `${refused.path} is required: every CRM user has a name, an email address and a status, so a PATCH cannot remove it; replace its value instead.`,
+    'mutability',
+  );
 }
 
 /** The attributes a PATCH can change here; `emails` is read-only (it is the userName). */
@@ -386,7 +396,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
   async function patchUser(auth: ScimAuth, id: string, body: unknown, base: string, o: Offboarding): Promise<ScimUser> {
     const user = await visible(auth, id);
     const request = parsed(ScimPatchBody.safeParse(objectBody(body)), 'invalidSyntax');
-    const operations = normaliseOperations(request.Operations).filter(kept);
+    const operations = withoutRequiredRemoves(normaliseOperations(request.Operations), asksToDeactivate(request)).filter(kept);
     let patched: unknown;
     try {
       patched = scimPatch(toScimUser(user, base) as never, operations, { mutateDocument: false, treatMissingAsAdd: true });

@@ -405,6 +405,17 @@ describe('a PATCH remove of a required attribute', () => {
     },
   );
 
+  test('beside a deactivation, such removes are dropped: the leaver is offboarded (a provider\'s remove never blocks that)', async () => {
+    const { id, body } = await newUser();
+    const r = await scim('PATCH', `/Users/${id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'Remove', path: 'name.formatted' }, { op: 'Remove', path: 'displayName' }, { op: 'Replace', path: 'active', value: 'False' }],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual(expect.objectContaining({ active: false, displayName: body.displayName, name: body.name }));
+    expect((await openDeletionOf(id))?.source).toBe('IDP');
+  });
+
   test('removing a name part the CRM does not keep (givenName) is still accepted and changes nothing', async () => {
     const { id, body } = await newUser();
     const r = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'name.givenName' }] });
