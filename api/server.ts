@@ -72,7 +72,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     // A path segment that does not decode reaches its route as a value no route takes (see there).
-    rewriteUrl: (req) => undecodableSegmentsAsNul(req.url ?? '/'),
+    rewriteUrl: (req) => scimPathCanonical(undecodableSegmentsAsNul(req.url ?? '/')),
     // Framework-level refusals (a URL that does not decode, ...) are problems too.
     frameworkErrors: (err, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
@@ -87,9 +87,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     // Longer than any URL Node lets through (16 KB of request line and
     // headers): a path id too long to be ours reaches its route, which answers
     // it as api.md says (401 first; then 404, or the hook's 401), never 414.
-    // A path with a doubled or trailing slash (a base URL entered ending in `/`, as identity
-    // providers' setup guides often show it) reaches the route it names.
-    routerOptions: { maxParamLength: 16_384, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    routerOptions: { maxParamLength: 16_384 },
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -439,6 +437,21 @@ export function undecodableSegmentsAsNul(url: string): string {
     }
   });
   return changed ? segments.join('/') + (q === -1 ? '' : url.slice(q)) : url;
+}
+
+/**
+ * A SCIM path with doubled or trailing slashes, as its canonical one
+ * (`/scim/v2//Users/` → `/scim/v2/Users`): an identity provider's base URL
+ * entered ending in `/` (setup guides often show it so) reaches the same
+ * endpoints, answers and errors. Other paths are left as they came.
+ */
+export function scimPathCanonical(url: string): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const collapsed = path.replace(/\/{2,}/g, '/');
+  if (collapsed !== SCIM_PREFIX && !collapsed.startsWith(`${SCIM_PREFIX}/`)) return url;
+  const canonical = collapsed.length > SCIM_PREFIX.length ? collapsed.replace(/\/+$/, '') : collapsed;
+  return canonical === path ? url : canonical + (q === -1 ? '' : url.slice(q));
 }
 
 /** A request in the log as Fastify writes it, with the URL as it came (before `rewriteUrl`). */

@@ -468,4 +468,14 @@ test('a doubled or trailing slash reaches the same endpoint', async () => {
   expect((await scim('GET', '/Users/')).body.schemas).toEqual([SCIM.ListResponse]);
   expect((await scim('GET', `//Users/${id}`)).body.id).toBe(id);
   expect((await scim('GET', '/ServiceProviderConfig/')).status).toBe(200);
+  // The answers a path without them gets: 501, 405 with Allow, 401 first, SCIM errors.
+  expect((await scim('POST', '//Bulk', {})).status).toBe(501);
+  expect((await scim('GET', '//Me')).status).toBe(501);
+  expect((await scim('GET', '/')).status).toBe(501);
+  const put = await scim('PUT', '//Users/', {});
+  expect({ status: put.status, allow: put.headers.get('allow') }).toEqual({ status: 405, allow: expect.stringContaining('GET') });
+  const anonymous = await client(api.url)('GET', '//scim/v2//Nope');
+  expect({ status: anonymous.status, type: anonymous.contentType }).toEqual({ status: 401, type: expect.stringMatching(/^application\/scim\+json/) });
+  // The /v1 API keeps its exact paths.
+  expect((await admin('GET', '/v1//users')).status).toBe(404);
 });
