@@ -84,24 +84,27 @@ export type DistributionMember = z.infer<typeof DistributionMember>;
 export type Distribution = z.infer<typeof Distribution>;
 
 /**
- * An address as RFC 5322 §3.4.1 writes one (zod's `rfc5322Email`): a local
- * part of any printable characters but specials (`#`, `/`, `&`, `=`, `~`,
- * `'` included: an Entra guest signs in as `name_domain#EXT#@tenant`), or
- * quoted; no leading, trailing or double dot; a domain with a top level of
- * two letters or more, or an IP literal. Written out here because its domain
- * may be in any script (RFC 6531, an internationalised domain, or its
- * punycode), which zod's ASCII pattern leaves out.
+ * An address as RFC 5322 §3.4.1 writes one: a local part of dot-separated
+ * atoms (any character but specials, spaces and control or format
+ * characters: `#`, `/`, `&`, `=`, `~`, `'` and letters of any script, RFC
+ * 6531, included; an Entra guest signs in as `name_domain#EXT#@tenant`) or
+ * one quoted string; a domain of ASCII labels (an internationalised one as
+ * its punycode, so that one mailbox is one string) ending in a top level of
+ * two letters or more, or an IPv4 literal.
  */
-export const EMAIL_ADDRESS =
-  /^(?:[^<>()[\]\\.,;:\s@"]+(?:\.[^<>()[\]\\.,;:\s@"]+)*|".+")@(?:\[\d{1,3}(?:\.\d{1,3}){3}\]|(?:[\p{L}\p{N}-]+\.)+(?:\p{L}{2,}|xn--[a-z\d-]+))$/u;
-// The documents (OpenAPI) show the input side of a schema; `meta` says there
-// what the pipes and the trim check on it.
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)';
+export const EMAIL_ADDRESS = new RegExp(
+  '^(?:[^\\p{C}\\s<>()[\\]\\\\.,;:@"]+(?:\\.[^\\p{C}\\s<>()[\\]\\\\.,;:@"]+)*|"(?:[^"\\\\\\p{C}]|\\\\[^\\p{C}])*")' +
+    `@(?:\\[${OCTET}(?:\\.${OCTET}){3}\\]|(?:[a-z\\d](?:[a-z\\d-]{0,61}[a-z\\d])?\\.)+(?:[a-z]{2,63}|xn--[a-z\\d-]{1,59}))$`,
+  'u',
+);
 export const Email = Text
   .trim()
+  .normalize('NFC')
   .toLowerCase()
   .pipe(z.email({ pattern: EMAIL_ADDRESS }))
   .pipe(z.string().max(320))
-  .meta({ format: 'email', maxLength: 320, description: 'An email address (trimmed, compared in lower case).' });
+  .meta({ format: 'idn-email', maxLength: 320, description: 'An email address as RFC 5322 writes one, its local part in any script (RFC 6531), its domain in ASCII (punycode); trimmed, NFC, compared in lower case.' });
 const Name = Text.trim()
   .min(1)
   .max(200)

@@ -166,7 +166,7 @@ describe('OpenAPI', () => {
     expect(doc.paths['/v1/deletions/{id}/retry'].post.requestBody.required).toBe(false);
     expect(doc.paths['/v1/deletions/{id}/leads'].post.requestBody.required).toBe(true);
     const createUser = doc.paths['/v1/users'].post.requestBody.content['application/json'].schema;
-    expect(createUser.properties.email).toMatchObject({ type: 'string', format: 'email', maxLength: 320 });
+    expect(createUser.properties.email).toMatchObject({ type: 'string', format: 'idn-email', maxLength: 320 });
     // Not blank, and (as every string) well-formed Unicode with no NUL.
     expect(createUser.properties.name).toMatchObject({ type: 'string', minLength: 1 });
     expect(createUser.properties.name.allOf.map((p: { pattern: string }) => p.pattern)).toEqual([
