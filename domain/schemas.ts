@@ -98,6 +98,8 @@ export const EMAIL_ADDRESS = new RegExp(
     `@(?:\\[${OCTET}(?:\\.${OCTET}){3}\\]|(?:[a-z\\d](?:[a-z\\d-]{0,61}[a-z\\d])?\\.)+(?:[a-z]{2,63}|xn--[a-z\\d-]{1,59}))$`,
   'u',
 );
+// The documents (OpenAPI) show the input side of a schema; `meta` says there
+// what the pipes and the trim check on it.
 export const Email = Text
   .trim()
   .normalize('NFC')
