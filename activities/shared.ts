@@ -63,7 +63,7 @@ export async function onceInTransaction<T>(
     const { result, detail } = await work(tx);
     await recordAudit(tx, { ...once, detail });
     return result;
-  }, TX_OPTIONS);
+  });
 }
 
 /**
@@ -262,13 +262,6 @@ export async function routingWithUserHeld(
   return routingWithUser(tx, kind, workspaceId, userId, ids);
 }
 
-/**
- * The short transactions' limits. Their isolation is the database's default,
- * READ COMMITTED, on purpose: a change that must see another attempt's commit
- * first takes a lock (`oneAtATime`, a row `FOR UPDATE`) and then reads, which
- * sees that commit; under REPEATABLE READ that read would not.
- */
-export const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 } as const;
 
 /**
  * May `actor` start deleting `target`? The rule of domain/rules.ts with the

@@ -4,7 +4,7 @@ import type { Actor, Deletion } from '../domain/schemas';
 import { openedView, type WizardInput } from '../domain/wizard-state';
 import { refusalFailure } from '../domain/refusal';
 import { openingSizeProblem } from '../domain/wizard-size';
-import { alreadyDone, onceInTransaction, recordAudit, startProblem, TX_OPTIONS, type Db } from './shared';
+import { alreadyDone, onceInTransaction, recordAudit, startProblem, type Db } from './shared';
 import { readWizardContents } from './wizard-contents';
 import { movedWhere } from './lead-move/activities';
 
@@ -106,7 +106,7 @@ export function wizardRecordActivities(prisma: Db) {
           },
         });
         return view;
-      }, TX_OPTIONS);
+      });
     },
 
     /**

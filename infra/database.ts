@@ -141,7 +141,21 @@ async function checkReachable(url: string): Promise<void> {
   }
 }
 
+/**
+ * Every interactive transaction's limits: up to 10 s to get a connection and
+ * 60 s to run (Prisma's defaults are 2 s and 5 s). Long enough for 10,000
+ * leads on a slow disk, a preview of thousands of labels on a busy database,
+ * or a read waiting on another transaction's lock; far below anything stuck.
+ * A transaction past its limit is rolled back and its request fails (500),
+ * so the default's 5 s made busy moments into errors. Their isolation is the
+ * database's default, READ COMMITTED, unless one says otherwise: a change
+ * that must see another attempt's commit first takes a lock (`oneAtATime`,
+ * a row `FOR UPDATE`) and then reads, which sees that commit; under
+ * REPEATABLE READ that read would not.
+ */
+export const TRANSACTION_LIMITS = { maxWait: 10_000, timeout: 60_000 } as const;
+
 /** A Prisma client over `pg` with a small pool (the embedded server runs one statement at a time anyway). */
 export function createPrisma(url: string, opts: { max?: number } = {}): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.max ?? 5 }) });
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.max ?? 5 }), transactionOptions: TRANSACTION_LIMITS });
 }

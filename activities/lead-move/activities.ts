@@ -7,7 +7,7 @@ import { preferredHeirs, sweepDistribution } from '../../domain/heirs';
 import { receivedByUser, type Quota } from '../../domain/lead-plan';
 import { refusalFailure } from '../../domain/refusal';
 import type { Actor, Distribution } from '../../domain/schemas';
-import { assertTargets, heirCandidates, NOBODY_LEFT, onceInTransaction, oneAtATime, TX_OPTIONS, type Db } from '../shared';
+import { assertTargets, heirCandidates, NOBODY_LEFT, onceInTransaction, oneAtATime, type Db } from '../shared';
 import { leadMoveEngine, type MoveTuning, type SliceArgs, type SliceResult } from './engine';
 import { moveKey, streamsOf, streamSpan, type MoveKind } from './sql';
 
@@ -84,7 +84,7 @@ export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
           },
         });
         return { total, targets };
-      }, TX_OPTIONS);
+      });
     },
 
     /**

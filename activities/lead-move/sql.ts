@@ -14,7 +14,7 @@ import type { Prisma } from '../../generated/prisma/client';
 import { preferredHeirs } from '../../domain/heirs';
 import { handOverLeavers, streamOffsets, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
-import { findHeir, recordAudit, TX_OPTIONS, type Db } from '../shared';
+import { findHeir, recordAudit, type Db } from '../shared';
 
 export type MoveKind = 'MOVE' | 'SWEEP';
 
@@ -92,7 +92,7 @@ export async function layOut(prisma: Db, streamCount: number, workspaceId: strin
     }));
     await tx.leadMoveStream.createMany({ data: streams.map((stream) => ({ deletionId, kind, ...stream })) });
     return { ...layout, streams };
-  }, TX_OPTIONS);
+  });
 }
 
 /** What one turn of a stream did (procedure `lead_move_run`). */
@@ -188,5 +188,5 @@ export async function handOver(prisma: Db, workspaceId: string, deletionId: stri
       );
     }
     return true;
-  }, TX_OPTIONS);
+  });
 }

@@ -15,9 +15,6 @@ export interface NewLead {
   phone?: string;
 }
 
-/** Long enough for 10,000 leads on a slow disk; far below anything stuck. */
-const TX_OPTIONS = { timeout: 60_000, maxWait: 10_000 };
-
 /**
  * Inserts leads with their owners in ONE statement (`INSERT … SELECT FROM
  * unnest(...)`), whatever their number: all or nothing, ids in input order.
@@ -48,7 +45,7 @@ export async function createLeads(
     refuseReceivers(await lockUsers(tx, workspaceId, ownerIds), ownerIds, ['PENDING_DELETION']);
     const created = await insertLeads(tx, workspaceId, leads, ownerIds);
     return { created };
-  }, TX_OPTIONS);
+  });
 }
 
 type LeadRow = { id: bigint; name: string; email: string | null; phone: string | null; ownerId: string };
@@ -133,5 +130,5 @@ export async function deliverLeads(
     }
     const created = await insertLeads(tx, workspaceId, leads, ownerIds);
     return { created, owners };
-  }, TX_OPTIONS);
+  });
 }

@@ -1,6 +1,9 @@
 // GET /v1/users/{userId}/deletion-preview: what the wizard would show and why
 // starting would be refused now, changing nothing; a deletion route.
-import { addLeads, makeAutomation, makeIntegration, makeLabel, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { Client } from 'pg';
+import { DATABASE_KINDS } from '../db/helpers';
+import { testEnv } from '../support/env';
+import { addLeads, eventually, makeAutomation, makeIntegration, makeLabel, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
 let api: TestApi;
@@ -119,3 +122,35 @@ test('a MEMBER gets 403; another workspace\'s user and an unknown id are 404; no
   expect(nobody.body.detail).toBe('User nobody does not exist in this workspace.');
   expectProblem(await preview(client(api.url), uid('leaver')), 401);
 });
+
+test('a preview whose reads wait on the database for longer than a few seconds still answers, with what it read', async () => {
+  const own = await makeWorkspace(api.prisma, { owner: 'OWNER', leaver: 'MEMBER' }, { leaver: 2 });
+  await makeLabel(api.prisma, own.id, 'Held', 'SHARED', own.users.leaver!.id, []);
+  const call = client(api.url, await tokenOf(api.prisma, own, 'owner'));
+  // A plain client holds the labels table (ACCESS EXCLUSIVE: reads wait too), uncommitted, for 6 s once
+  // the preview's read is seen waiting on it: longer than an interactive transaction's default limit (5 s).
+  // PGlite runs one transaction at a time: there the preview waits for the hold to end before it begins.
+  const hold = new Client({ connectionString: testEnv().databaseUrl });
+  await hold.connect();
+  let answer: ReturnType<Call> | undefined;
+  try {
+    await hold.query('BEGIN');
+    await hold.query('LOCK TABLE labels IN ACCESS EXCLUSIVE MODE');
+    answer = preview(call, own.users.leaver!.id);
+    if (DATABASE_KINDS.includes('PostgreSQL')) {
+      const holder = (await hold.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await eventually(async () => {
+        const [waiting] = await api.prisma.$queryRaw<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${holder}::int = ANY(pg_blocking_pids(pid))`;
+        return waiting!.n > 0 ? true : undefined;
+      }, 30_000, "the preview's read to wait on the hold");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+  } finally {
+    await hold.query('ROLLBACK');
+    await hold.end();
+  }
+  const r = await answer!;
+  expect(r.status).toBe(200);
+  expect(r.body).toMatchObject({ leads: { total: 2 }, labels: [{ name: 'Held' }], blockers: [] });
+}, 60_000);
