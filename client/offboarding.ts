@@ -10,7 +10,7 @@
 // identity provider, if it asked for the freeze, reactivates them.
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { startProblem, type Tx } from '../activities/shared';
-import { RuleViolation, StepConflict } from '../domain/errors';
+import { RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
 
@@ -136,7 +136,8 @@ async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest,
  * if the IdP started or joined it (the user is ACTIVE again). A wizard an
  * admin or HR started without the IdP is left alone (null): a provider that
  * re-sends `active: true` with every profile update must not undo it.
- * Past CONFIRM the cancel is refused (StepConflict). With no open wizard, a
+ * Past CONFIRM the cancel is refused (StepConflict). A cancel already under
+ * way is waited for, not refused. With no open wizard, a
  * freeze the IdP made or joined is lifted (`unfreeze`; null); any other
  * suspension stays.
  */
@@ -160,7 +161,31 @@ export async function reinstateUser(
     });
     if (!marked) return null;
   }
-  return deps.wizard.cancel(req.workspaceId, open.id, req.actor, { reason: 'Reactivated by the identity provider.' });
+  try {
+    return await deps.wizard.cancel(req.workspaceId, open.id, req.actor, { reason: 'Reactivated by the identity provider.' });
+  } catch (err) {
+    if (!(err instanceof StepConflict)) throw err;
+    // Refused because a cancel is already under way (the IdP's own, sent twice, or an admin's): what
+    // this reactivation asks for is happening. Answered once it is done; a confirm that won is not undone.
+    const ended = await endedWithin(deps, req.workspaceId, open.id, REACTIVATION_WAIT_MS);
+    if (ended === null) throw new Unavailable(`${err.message} Send the reactivation again in a moment.`);
+    if (ended.status !== 'CANCELLED') throw err;
+    return ended;
+  }
+}
+
+/** How long a reactivation waits for a cancel already under way (within the API's 10 s for a wizard's answer). */
+const REACTIVATION_WAIT_MS = 8_000;
+
+/** The wizard once it has ended (read every 100 ms), or null if it is still open after `ms`. */
+async function endedWithin(deps: OffboardingDeps, workspaceId: string, deletionId: string, ms: number): Promise<Deletion | null> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const deletion = await deps.wizard.get(workspaceId, deletionId);
+    if (deletion.status !== 'IN_PROGRESS') return deletion;
+    if (Date.now() >= deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /**

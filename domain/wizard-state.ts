@@ -155,6 +155,15 @@ export function cancelRefusal(state: WizardState): RuleProblem | null {
   return (cancelWaits(state) ? null : changeInProgressProblem(state)) ?? cancelProblem({ status: state.view.status, step: state.view.step });
 }
 
+/**
+ * A cancel is being applied, or waits to be (`cancelWaits`): whoever joins
+ * the wizard now waits to see how it ends (an offboarding must not join a
+ * wizard about to be cancelled).
+ */
+export function cancelUnderway(state: WizardState): boolean {
+  return state.cancelWaiting || state.phase === 'CANCELLING';
+}
+
 export const STEP_ORDER: readonly Step[] = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];
 
 export function nextStep(step: Step): Step {

@@ -209,6 +209,14 @@ const PATCH = {
    * wizard waited for it whoever said the user had left since.
    */
   bringForward: 'effective-date-brought-forward',
+  /**
+   * An offboarding that reaches the wizard while a cancel is being applied
+   * (or waits to be) is answered once that cancel is done: CANCELLED, so
+   * that it opens a new wizard (client/wizard-client.ts `start`), not the
+   * wizard being cancelled. Before it, the offboarding joined that wizard and
+   * was lost when the cancel ended it (the user ACTIVE again).
+   */
+  joinAfterCancel: 'offboarding-waits-for-a-cancel-under-way',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -407,6 +415,9 @@ class DeletionWizard {
       const message = this.state.openRefusal ?? 'The wizard could not open.';
       const code = this.state.openRefusalCode;
       throw refusalFailure({ kind: 'RuleViolation', message, ...(code ? { code } : {}) });
+    }
+    if (wizardState.cancelUnderway(this.state) && patched(PATCH.joinAfterCancel)) {
+      await condition(() => !wizardState.cancelUnderway(this.state));
     }
     return this.ack();
   }

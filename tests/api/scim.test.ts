@@ -243,6 +243,26 @@ test('creating a userName again after a SCIM DELETE brings the user back and can
   expectScimError(await scim('POST', '/Users', { schemas: [SCIM.User], userName: email }), 409, 'uniqueness');
 });
 
+test('deactivations and reactivations of one user sent at once: each is 200 (or 503, to send again), never refused, and the user ends as one of them left it', async () => {
+  const email = `flapper@${ws.slug}.test`;
+  const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, name: { formatted: 'Flap Per' }, active: true });
+  expect(created.status).toBe(201);
+  const id = created.body.id;
+  const patch = (active: boolean) => scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active } }] });
+  for (let round = 0; round < 3; round++) {
+    const answers = await Promise.all([false, true, false, true, false, true, false, true].map(patch));
+    for (const a of answers) if (a.status !== 200 && a.status !== 503) throw new Error(`round ${round}: ${a.status} ${a.text}`);
+  }
+  // Active with no open wizard, or inactive (being deleted) with exactly one.
+  await eventually(async () => {
+    const user = await api.prisma.user.findUniqueOrThrow({ where: { id } });
+    const open = await api.prisma.deletion.count({ where: { userId: id, status: 'IN_PROGRESS' } });
+    return (user.status === 'ACTIVE' && open === 0) || (user.status === 'PENDING_DELETION' && open === 1) ? true : undefined;
+  }, 30_000, 'the user to be ACTIVE with no wizard, or being deleted with one');
+  const read = await scim('GET', `/Users/${id}`);
+  expect(read.body.active).toBe((await api.prisma.user.findUniqueOrThrow({ where: { id } })).status === 'ACTIVE');
+}, 120_000);
+
 test('a deactivation a rule refuses (the last owner) is 400 mutability and changes nothing', async () => {
   const r = await scim('PATCH', `/Users/${ws.users.owner!.id}`, {
     schemas: [PATCH_OP],
