@@ -95,10 +95,11 @@ function scimRoute(summary: string, schema: FastifySchema): { schema: FastifySch
   };
 }
 
+/** The query parameters RFC 7644 defines for the endpoints served here (§3.4.2, §3.9). */
+const SCIM_QUERY_PARAMETERS = ['filter', 'startIndex', 'count', 'attributes', 'excludedAttributes', 'sortBy', 'sortOrder'] as const;
+
 /** The SearchRequest attributes (RFC 7644 §3.4.3), by their lower case: names are case-insensitive (RFC 7643 §2.1). */
-const SEARCH_KEYS = new Map(
-  ['schemas', 'filter', 'startIndex', 'count', 'attributes', 'excludedAttributes', 'sortBy', 'sortOrder'].map((k) => [k.toLowerCase(), k]),
-);
+const SEARCH_KEYS = new Map(['schemas', ...SCIM_QUERY_PARAMETERS].map((k) => [k.toLowerCase(), k]));
 
 /**
  * A SearchRequest body (RFC 7644 §3.4.3) as the query of GET /Users: its
@@ -142,6 +143,13 @@ export function scimRoutes(
   app.addContentTypeParser('application/scim+json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, utf8JsonParser(parseJson));
   app.addHook('onRequest', async (req) => {
     authOf.set(req, await authenticateScim(deps.prisma, authorizationOf(req)));
+  });
+  // Each query parameter SCIM defines takes one value (RFC 7644 §3.4.2, §3.9): one given twice is
+  // refused before anything is read or changed, naming it. Parameters SCIM does not define are not read.
+  app.addHook('preValidation', async (req) => {
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    const twice = SCIM_QUERY_PARAMETERS.find((name) => Array.isArray(query[name]));
+    if (twice) throw new ScimProblem(400, `${twice} is given more than once; give it once.`, 'invalidValue');
   });
   app.setNotFoundHandler(async (req, reply) => {
     const urlPath = req.url.split('?')[0] ?? '';

@@ -479,3 +479,26 @@ test('a doubled or trailing slash reaches the same endpoint', async () => {
   // The /v1 API keeps its exact paths.
   expect((await admin('GET', '/v1//users')).status).toBe(404);
 });
+
+test('a query parameter given twice is 400 invalidValue naming it, on the list and on one user; nothing changes', async () => {
+  const { id, email } = await newUser();
+  const twice = [
+    `/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}&filter=${encodeURIComponent('userName eq "x@y.test"')}`,
+    '/Users?count=1&count=2',
+    '/Users?startIndex=1&startIndex=2',
+    '/Users?attributes=userName&attributes=emails',
+    `/Users/${id}?excludedAttributes=emails&excludedAttributes=meta`,
+  ];
+  for (const path of twice) {
+    const r = await scim('GET', path);
+    expect([path, r.status, r.body.scimType]).toEqual([path, 400, 'invalidValue']);
+    const name = new URLSearchParams(path.split('?')[1]).keys().next().value!;
+    expect(r.body.detail).toBe(`${name} is given more than once; give it once.`);
+  }
+  const put = await scim('PUT', `/Users/${id}?attributes=id&attributes=userName`, { schemas: [SCIM.User], userName: email, displayName: 'Renamed', active: false });
+  expect([put.status, put.body.scimType]).toEqual([400, 'invalidValue']);
+  expect((await admin('GET', `/v1/users/${id}`)).body).toMatchObject({ name: 'Conf User', status: 'ACTIVE' });
+  expect(await openDeletionOf(id)).toBeNull();
+  // A parameter SCIM does not define is not read, given once or twice.
+  expect((await scim('GET', `/Users/${id}?x=1&x=2`)).status).toBe(200);
+});
