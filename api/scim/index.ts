@@ -159,7 +159,7 @@ export function scimRoutes(
       return sendScim(reply, 501, scimError(501, 'This service provider does not serve /Me: a SCIM token acts for the identity provider, not for a user.'));
     }
     // Optional in RFC 7644, and not served: a query at the root (§3.4.2.1, §3.4.3) and bulk (§3.7, as ServiceProviderConfig says).
-    if ((req.method === 'GET' && /^\/?$/.test(rest)) || (req.method === 'POST' && /^\/\.search$/i.test(rest))) {
+    if (((req.method === 'GET' || req.method === 'HEAD') && /^\/?$/.test(rest)) || (req.method === 'POST' && /^\/\.search$/i.test(rest))) {
       return sendScim(reply, 501, scimError(501, 'This service provider does not query at the root: query /Users (GET, or POST /Users/.search).'));
     }
     if (/^\/Bulk\/?$/i.test(rest)) {

@@ -437,6 +437,12 @@ test.each([
   expect(r.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '501' }));
 });
 
+test('HEAD of a path not served answers as its GET: 501 at the root and /Me, 404 elsewhere', async () => {
+  expect((await scim('HEAD', '/')).status).toBe(501);
+  expect((await scim('HEAD', '/Me')).status).toBe(501);
+  expect((await scim('HEAD', '/Nope')).status).toBe(404);
+});
+
 // OneLogin sends `emails` as one object, not an array (15five/django-scim2, zulip's SCIM server note
 // it): `emails` is read-only here (it follows userName), so the shape must not refuse the request,
 // least of all a PUT that suspends the user.
