@@ -388,7 +388,9 @@ describe('health', () => {
       prisma,
       temporalAddress: `127.0.0.1:${await freePort()}`,
       namespace: env.namespace,
-      timeoutMs: 1_500,
+      // Nothing listening is refused at once; the limit is for the database, which the whole suite
+      // shares on PGlite (one statement at a time) and may keep busy for more than a second.
+      timeoutMs: 10_000,
     });
     const down = await startTestApi({ health });
     try {
