@@ -266,7 +266,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     // value that does not decode as its raw text, which the schemas would
     // take, and makes a parameter given twice an array ("expected number").
     api.addHook('preValidation', async (request) => {
-      const issues = queryIssues(request.url, request.routeOptions.url !== HEALTH_URL);
+      const issues = queryIssues(request.url, request.routeOptions.url !== HEALTH_URL, queryNames(request.routeOptions.schema?.querystring));
       if (issues.length > 0) {
         throw new BadInput(`The request is malformed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
       }
@@ -321,9 +321,10 @@ function decoded(text: string): string | null {
  * percent-encoded UTF-8 (`%ZZ`, a cut `%C3`, an encoded lone surrogate
  * `%ED%A0%80`): api.md wants every string well-formed, and 400 naming it;
  * and, when `once`, those given more than once (each parameter of /v1 takes
- * one value; the health check answers whatever its prober adds).
+ * one value; the health check answers whatever its prober adds), of the
+ * `known` ones when the route names them.
  */
-export function queryIssues(url: string, once = true): { path: string; message: string }[] {
+export function queryIssues(url: string, once = true, known?: ReadonlySet<string>): { path: string; message: string }[] {
   const at = url.indexOf('?');
   if (at < 0) return [];
   const issues: { path: string; message: string }[] = [];
@@ -337,14 +338,21 @@ export function queryIssues(url: string, once = true): { path: string; message: 
     if (key === null || (eq >= 0 && decoded(part.slice(eq + 1)) === null)) {
       issues.push({ path: `query.${key ?? name}`, message: 'is not well-formed percent-encoded UTF-8' });
     }
-    // Every parameter here takes one value: a second would reach the schema as an array.
-    if (once && key !== null && seen.has(key) && !repeated.has(key)) {
+    // Every parameter here takes one value: a second would reach the schema as an array. One the
+    // route does not take is left to its schema, which says so ("is not a known field").
+    if (once && key !== null && (known === undefined || known.has(key)) && seen.has(key) && !repeated.has(key)) {
       repeated.add(key);
       issues.push({ path: `query.${key}`, message: 'is given more than once; give it once' });
     }
     if (key !== null) seen.add(key);
   }
   return issues;
+}
+
+/** The parameters a route's query schema names (a zod object); undefined when it is not one. */
+function queryNames(schema: unknown): ReadonlySet<string> | undefined {
+  const shape = (schema as { shape?: unknown } | undefined)?.shape;
+  return shape !== null && typeof shape === 'object' ? new Set(Object.keys(shape)) : undefined;
 }
 
 /** `/v1/users/:id` → a regex over concrete paths. */

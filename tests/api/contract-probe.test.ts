@@ -101,6 +101,12 @@ describe('a query parameter given twice', () => {
       expectProblem(r, 400);
       expect({ path, errors: r.body.errors }).toEqual({ path, errors: [{ path: field, message: 'is given more than once; give it once' }] });
     }
+    // A parameter the route does not take is that, given once or twice.
+    for (const path of ['/v1/deletions?a=1', '/v1/deletions?a=1&a=2', '/v1/me?a=1&a=2']) {
+      const r = await owner('GET', path);
+      expectProblem(r, 400);
+      expect({ path, errors: r.body.errors }).toEqual({ path, errors: [{ path: 'query.a', message: 'is not a known field' }] });
+    }
     // The health check still answers whatever its prober adds.
     expect((await anyone('GET', '/v1/health?probe=1&probe=2')).status).toBe(200);
   });
