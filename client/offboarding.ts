@@ -13,6 +13,7 @@ import { startProblem, type Tx } from '../activities/shared';
 import { RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
+import { WIZARD_WAIT_LIMIT_MS } from './wizard-client';
 
 export interface OffboardingDeps {
   prisma: PrismaClient;
@@ -136,8 +137,9 @@ async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest,
  * if the IdP started or joined it (the user is ACTIVE again). A wizard an
  * admin or HR started without the IdP is left alone (null): a provider that
  * re-sends `active: true` with every profile update must not undo it.
- * Past CONFIRM the cancel is refused (StepConflict). A cancel already under
- * way is waited for, not refused. With no open wizard, a
+ * Past CONFIRM the cancel is refused (StepConflict). A wizard cancelled
+ * meanwhile is the answer; a cancel already under way is waited for (503,
+ * Unavailable, should it outlast the request's wait). With no open wizard, a
  * freeze the IdP made or joined is lifted (`unfreeze`; null); any other
  * suspension stays.
  */
@@ -145,6 +147,8 @@ export async function reinstateUser(
   deps: OffboardingDeps,
   req: { workspaceId: string; userId: string; actor: Actor },
 ): Promise<Deletion | null> {
+  // The whole request waits on the wizard for at most the API's limit (api.md: 10 s), a second kept for the answer.
+  const deadline = Date.now() + WIZARD_WAIT_LIMIT_MS - 1_000;
   const open = await deps.prisma.deletion.findFirst({
     where: { workspaceId: req.workspaceId, userId: req.userId, status: 'IN_PROGRESS' },
     orderBy: { startedAt: 'desc' },
@@ -165,25 +169,26 @@ export async function reinstateUser(
     return await deps.wizard.cancel(req.workspaceId, open.id, req.actor, { reason: 'Reactivated by the identity provider.' });
   } catch (err) {
     if (!(err instanceof StepConflict)) throw err;
-    // Refused because a cancel is already under way (the IdP's own, sent twice, or an admin's): what
-    // this reactivation asks for is happening. Answered once it is done; a confirm that won is not undone.
-    const ended = await endedWithin(deps, req.workspaceId, open.id, REACTIVATION_WAIT_MS);
-    if (ended === null) throw new Unavailable(`${err.message} Send the reactivation again in a moment.`);
-    if (ended.status !== 'CANCELLED') throw err;
-    return ended;
+    // Refused because the wizard was cancelled meanwhile (what this asks for), or because a cancel is
+    // under way (the IdP's own sent again, an admin's): answered once it is done, within the request's
+    // wait. Any other conflict stands at once (a confirm under way or done: the user is being removed).
+    const waits = err.code === 'CANCELLING';
+    const ended = await endedBy(deps, req.workspaceId, open.id, waits ? deadline : 0);
+    if (ended?.status === 'CANCELLED') return ended;
+    if (ended === null && waits) throw new Unavailable(`${err.message} Send the reactivation again in a moment.`);
+    throw err;
   }
 }
 
-/** How long a reactivation waits for a cancel already under way (within the API's 10 s for a wizard's answer). */
-const REACTIVATION_WAIT_MS = 8_000;
-
-/** The wizard once it has ended (read every 100 ms), or null if it is still open after `ms`. */
-async function endedWithin(deps: OffboardingDeps, workspaceId: string, deletionId: string, ms: number): Promise<Deletion | null> {
-  const deadline = Date.now() + ms;
+/**
+ * The wizard once it has ended, read every 100 ms until `deadline` (a time
+ * in ms; read once when it has passed), or null while it is still open.
+ */
+export async function endedBy(deps: OffboardingDeps, workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null> {
   for (;;) {
     const deletion = await deps.wizard.get(workspaceId, deletionId);
     if (deletion.status !== 'IN_PROGRESS') return deletion;
-    if (Date.now() >= deadline) return null;
+    if (Date.now() + 100 > deadline) return null;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -242,26 +242,6 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
   const readTogether = deletionReads(prisma);
 
-  /**
-   * The user's open wizard, joined: asked through its workflow, which answers
-   * once a cancel under way (or waiting) is done, so that nothing joins a
-   * wizard that is being cancelled (the offboarding would be lost with it).
-   * Null when such a cancel ended it. A row whose run closed without ending
-   * it (a run terminated by hand) is joined as it reads.
-   */
-  async function joinOpen(workspaceId: string, open: { id: string; workflowId: string }): Promise<Deletion | null> {
-    const deletionId = open.id;
-    let ack: WizardAck | null = null;
-    try {
-      ack = await askWizard(() => temporal.workflow.getHandle(open.workflowId).executeUpdate(defs.waitOpened));
-    } catch (err) {
-      if (!(err instanceof StepConflict)) throw err;
-    }
-    if (ack !== null && (ack.id !== deletionId || ack.status !== 'IN_PROGRESS')) return null;
-    const now = await row(workspaceId, deletionId);
-    return now.status === 'IN_PROGRESS' ? live(now) : null;
-  }
-
   /** The wizard's row, to send it something: StepConflict once it has ended. */
   async function inProgress(workspaceId: string, deletionId: string): Promise<DeletionRow> {
     const r = await row(workspaceId, deletionId);
@@ -306,13 +286,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       const open = await prisma.deletion.findFirst({
         where: { workspaceId: args.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
         orderBy: { startedAt: 'desc' },
-        select: { id: true, workflowId: true },
       });
-      if (open) {
-        const joined = await joinOpen(args.workspaceId, open);
-        if (joined) return { deletion: joined, created: false };
-        // A cancel under way has ended it: a new wizard, as after any cancel.
-      }
+      if (open) return { deletion: await live(await row(args.workspaceId, open.id)), created: false };
 
       if (user.status !== 'PENDING_DELETION') {
         const problem = await startProblem(prisma, args.workspaceId, user, args.actor);

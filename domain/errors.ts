@@ -24,9 +24,22 @@ export function notInWorkspace(what: 'User' | 'Deletion' | 'Integration', id: st
   return new NotFound(`${what} ${id} does not exist in this workspace.`);
 }
 
+/**
+ * Why a conflict is one that ends by itself, for callers that wait it out:
+ * CANCELLING, a cancel of the wizard is being applied (or waits to be).
+ */
+export const CONFLICT_CODES = ['CANCELLING'] as const;
+export type ConflictCode = (typeof CONFLICT_CODES)[number];
+
 /** The request does not fit the current state, e.g. a step posted at another step (HTTP 409). */
 export class StepConflict extends Error {
   override name = 'StepConflict' as const;
+  constructor(
+    message: string,
+    readonly code?: ConflictCode,
+  ) {
+    super(message);
+  }
 }
 
 /** A business rule says no (HTTP 422); `code` names a start's refusal that callers act on (TOO_BIG). */

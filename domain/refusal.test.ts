@@ -5,6 +5,8 @@ import { FAILURE_TYPES, refusalAsError, refusalError, refusalFailure, refusalOf,
 
 const refusals: Refusal[] = [
   { kind: 'StepConflict', message: 'This wizard is at step LABELS, not LEADS.' },
+  { kind: 'StepConflict', message: 'This wizard is being cancelled.', code: 'CANCELLING' },
+  { kind: 'RuleViolation', message: 'Too big.', code: 'TOO_BIG' },
   { kind: 'RuleViolation', message: 'The shares must add up to 100.' },
   { kind: FAILURE_TYPES.DatabaseRefused, message: 'The database refused a value it cannot store.' },
 ];
@@ -46,4 +48,15 @@ test("a start refusal's code crosses Temporal in the failure's details and comes
   // A code nobody defined is not read as one.
   const odd = ApplicationFailure.create({ type: 'RuleViolation', message: 'odd', details: [{ code: 'NOPE' }] });
   expect(refusalOf(odd)).toEqual({ kind: 'RuleViolation', message: 'odd' });
+});
+
+test("a conflict's code comes back with it, and only a code its kind knows", () => {
+  const cancelling = refusalError(refusalFailure({ kind: 'StepConflict', message: 'being cancelled', code: 'CANCELLING' }));
+  expect(cancelling).toBeInstanceOf(StepConflict);
+  expect(cancelling).toMatchObject({ message: 'being cancelled', code: 'CANCELLING' });
+  // A start's code on a conflict, or a conflict's on a rule, is not read as one.
+  const crossed = ApplicationFailure.create({ type: 'StepConflict', message: 'x', nonRetryable: true, details: [{ code: 'TOO_BIG' }] });
+  expect(refusalOf(crossed)).toEqual({ kind: 'StepConflict', message: 'x' });
+  const other = ApplicationFailure.create({ type: 'RuleViolation', message: 'y', nonRetryable: true, details: [{ code: 'CANCELLING' }] });
+  expect(refusalOf(other)).toEqual({ kind: 'RuleViolation', message: 'y' });
 });

@@ -4,9 +4,9 @@
 // update's failure) into the shape or the named error the API maps.
 // Importable from the workflow sandbox: no I/O here.
 import { ApplicationFailure } from '@temporalio/common';
-import { RuleViolation, StepConflict } from './errors';
+import { CONFLICT_CODES, RuleViolation, StepConflict } from './errors';
 import type { RuleProblem } from './rules';
-import { START_BLOCKER_CODES, type StartBlockerCode } from './start-blockers';
+import { START_BLOCKER_CODES } from './start-blockers';
 
 /** ApplicationFailure `type`s of refusals. */
 export const FAILURE_TYPES = {
@@ -19,7 +19,7 @@ export const FAILURE_TYPES = {
 /** A rule's refusal, or the database's refusal for good of an activity's work. */
 export type Refusal = RuleProblem | { kind: typeof FAILURE_TYPES.DatabaseRefused; message: string };
 
-/** The refusal as the failure Temporal carries: never retried. A start refusal's `code` travels as its details. */
+/** The refusal as the failure Temporal carries: never retried. A refusal's `code` travels as its details. */
 export function refusalFailure(refusal: Refusal, extra: { details?: unknown[]; cause?: Error } = {}): ApplicationFailure {
   const code = 'code' in refusal ? refusal.code : undefined;
   return ApplicationFailure.create({
@@ -31,10 +31,10 @@ export function refusalFailure(refusal: Refusal, extra: { details?: unknown[]; c
   });
 }
 
-/** The start refusal's code a failure's details carry (`refusalFailure`), if any. */
-function codeOf(failure: ApplicationFailure): StartBlockerCode | undefined {
+/** The code a failure's details carry (`refusalFailure`), if it is one its kind knows. */
+function codeOf<C extends string>(failure: ApplicationFailure, known: readonly C[]): C | undefined {
   const code = (failure.details?.[0] as { code?: unknown } | null | undefined)?.code;
-  return START_BLOCKER_CODES.find((known) => known === code);
+  return known.find((k) => k === code);
 }
 
 /**
@@ -47,15 +47,22 @@ export function refusalOf(err: unknown): Refusal | null {
   if (!failure) return null;
   const kind = Object.values(FAILURE_TYPES).find((type) => type === failure.type);
   if (!kind) return null;
-  const code = kind === FAILURE_TYPES.RuleViolation ? codeOf(failure) : undefined;
-  return code !== undefined ? { kind, message: failure.message, code } : { kind, message: failure.message };
+  if (kind === FAILURE_TYPES.RuleViolation) {
+    const code = codeOf(failure, START_BLOCKER_CODES);
+    return code !== undefined ? { kind, message: failure.message, code } : { kind, message: failure.message };
+  }
+  if (kind === FAILURE_TYPES.StepConflict) {
+    const code = codeOf(failure, CONFLICT_CODES);
+    return code !== undefined ? { kind, message: failure.message, code } : { kind, message: failure.message };
+  }
+  return { kind, message: failure.message };
 }
 
 /** A refusal as the named error the API maps to its status (409 / 422); null for the database's. */
 export function refusalAsError(refusal: RuleProblem): StepConflict | RuleViolation;
 export function refusalAsError(refusal: Refusal): StepConflict | RuleViolation | null;
 export function refusalAsError(refusal: Refusal): StepConflict | RuleViolation | null {
-  if (refusal.kind === FAILURE_TYPES.StepConflict) return new StepConflict(refusal.message);
+  if (refusal.kind === FAILURE_TYPES.StepConflict) return new StepConflict(refusal.message, refusal.code);
   if (refusal.kind === FAILURE_TYPES.RuleViolation) return new RuleViolation(refusal.message, refusal.code);
   return null;
 }

@@ -5,6 +5,7 @@
 // which passes what it found.
 // Pure: no I/O, no clock, no randomness; safe inside the Temporal workflow sandbox.
 import { distributionFromTarget, distributionProblem } from './distribution';
+import type { ConflictCode } from './errors';
 import type {
   AutomationsStepBody,
   Deletion,
@@ -23,10 +24,14 @@ import type {
 /**
  * Why an input is refused: the kind picks the HTTP status (409 / 422). A
  * start's refusal that callers act on names its `code` (TOO_BIG: HR and
- * identity providers then freeze the leaver, client/offboarding.ts). Only the
- * kind and message cross Temporal (domain/refusal.ts).
+ * identity providers then freeze the leaver, client/offboarding.ts), as does
+ * a conflict that ends by itself (CANCELLING: an identity provider's
+ * reactivation waits for the cancel under way). The kind, message and code
+ * cross Temporal (domain/refusal.ts).
  */
-export type RuleProblem = { kind: 'StepConflict' | 'RuleViolation'; message: string; code?: StartBlockerCode };
+export type RuleProblem =
+  | { kind: 'StepConflict'; message: string; code?: ConflictCode }
+  | { kind: 'RuleViolation'; message: string; code?: StartBlockerCode };
 
 const violation = (message: string): RuleProblem => ({ kind: 'RuleViolation', message });
 const conflict = (message: string): RuleProblem => ({ kind: 'StepConflict', message });

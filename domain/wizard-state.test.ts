@@ -129,7 +129,7 @@ test('one guard refuses every change while the wizard opens or another change is
   const applying = W.changeInProgressProblem({ ...waiting, applying: true });
   expect(applying).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being applied.*try again/) });
   expect(applying!.message).not.toMatch(/cancel|confirm/i);
-  expect(W.changeInProgressProblem(W.cancelRequested(waiting, T1))).toEqual({ kind: 'StepConflict', message: 'This wizard is being cancelled.' });
+  expect(W.changeInProgressProblem(W.cancelRequested(waiting, T1))).toEqual({ kind: 'StepConflict', message: 'This wizard is being cancelled.', code: 'CANCELLING' });
   expect(W.changeInProgressProblem({ ...W.cancelRequested(waiting, T1), applying: true })!.message).toBe('This wizard is being cancelled.');
   expect(W.changeInProgressProblem(W.confirmAccepted(waiting, T1))).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being confirmed.*no longer/) });
 });
@@ -146,6 +146,7 @@ test('a cancel waits while the wizard opens or a step is applied, and is refused
   expect(W.cancelRefusal({ ...waiting, applying: true, cancelWaiting: true })).toEqual({
     kind: 'StepConflict',
     message: expect.stringMatching(/Another cancel is already waiting/),
+    code: 'CANCELLING',
   });
   const moving = { ...W.moveStarted(waiting, [{ userId: 'ann', weight: 100 }], 10, T1), applying: true };
   expect(moving.phase).toBe('MOVING');
@@ -159,20 +160,10 @@ test('a cancel waits while the wizard opens or a step is applied, and is refused
   expect(W.cancelWaits(confirming)).toBe(false);
   expect(W.cancelRefusal(confirming)).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/being confirmed.*no longer/) });
   expect(W.cancelWaits({ ...W.cancelRequested(waiting, T1), applying: true })).toBe(false);
-  expect(W.cancelRefusal(W.cancelRequested(waiting, T1))).toEqual({ kind: 'StepConflict', message: 'This wizard is being cancelled.' });
+  expect(W.cancelRefusal(W.cancelRequested(waiting, T1))).toEqual({ kind: 'StepConflict', message: 'This wizard is being cancelled.', code: 'CANCELLING' });
   const done = W.cancelled(W.cancelRequested(waiting, T1), T1);
   expect(W.cancelRefusal(done)).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/already CANCELLED/) });
   expect(W.cancelRefusal(W.failed(fresh, T1))).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/FAILED/) });
-});
-
-test('a cancel is under way while it is applied or waits to be; not before it is sent, nor once it has ended', () => {
-  const waiting = W.resumedState(input, openedSnapshot(), T0);
-  expect(W.cancelUnderway(waiting)).toBe(false);
-  expect(W.cancelUnderway({ ...waiting, applying: true })).toBe(false);
-  expect(W.cancelUnderway({ ...waiting, applying: true, cancelWaiting: true })).toBe(true);
-  expect(W.cancelUnderway(W.cancelRequested(waiting, T1))).toBe(true);
-  expect(W.cancelUnderway(W.cancelled(W.cancelRequested(waiting, T1), T1))).toBe(false);
-  expect(W.cancelUnderway(W.confirmAccepted(waiting, T1))).toBe(false);
 });
 
 describe('routingNow: an item of a routing step as it is now', () => {

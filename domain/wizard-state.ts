@@ -127,7 +127,7 @@ export function resumedState(input: WizardInput, carried: CarriedState | undefin
 export function changeInProgressProblem(state: WizardState): RuleProblem | null {
   const busy = (message: string): RuleProblem => ({ kind: 'StepConflict', message });
   if (state.phase === 'OPENING') return busy('The wizard is still opening; try again in a moment.');
-  if (state.phase === 'CANCELLING') return busy('This wizard is being cancelled.');
+  if (state.phase === 'CANCELLING') return { kind: 'StepConflict', message: 'This wizard is being cancelled.', code: 'CANCELLING' };
   if (state.phase === 'CONFIRMING') return busy('This deletion is being confirmed; it can no longer be changed or cancelled.');
   if (state.applying) return busy('Another change to this wizard is being applied; reload and try again in a moment.');
   return null;
@@ -150,18 +150,13 @@ export function cancelWaits(state: WizardState): boolean {
  */
 export function cancelRefusal(state: WizardState): RuleProblem | null {
   if (state.cancelWaiting) {
-    return { kind: 'StepConflict', message: 'Another cancel is already waiting for the change being applied; read the wizard in a moment.' };
+    return {
+      kind: 'StepConflict',
+      message: 'Another cancel is already waiting for the change being applied; read the wizard in a moment.',
+      code: 'CANCELLING',
+    };
   }
   return (cancelWaits(state) ? null : changeInProgressProblem(state)) ?? cancelProblem({ status: state.view.status, step: state.view.step });
-}
-
-/**
- * A cancel is being applied, or waits to be (`cancelWaits`): whoever joins
- * the wizard now waits to see how it ends (an offboarding must not join a
- * wizard about to be cancelled).
- */
-export function cancelUnderway(state: WizardState): boolean {
-  return state.cancelWaiting || state.phase === 'CANCELLING';
 }
 
 export const STEP_ORDER: readonly Step[] = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];

@@ -209,14 +209,6 @@ const PATCH = {
    * wizard waited for it whoever said the user had left since.
    */
   bringForward: 'effective-date-brought-forward',
-  /**
-   * An offboarding that reaches the wizard while a cancel is being applied
-   * (or waits to be) is answered once that cancel is done: CANCELLED, so
-   * that it opens a new wizard (client/wizard-client.ts `start`), not the
-   * wizard being cancelled. Before it, the offboarding joined that wizard and
-   * was lost when the cancel ended it (the user ACTIVE again).
-   */
-  joinAfterCancel: 'offboarding-waits-for-a-cancel-under-way',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -416,9 +408,6 @@ class DeletionWizard {
       const code = this.state.openRefusalCode;
       throw refusalFailure({ kind: 'RuleViolation', message, ...(code ? { code } : {}) });
     }
-    if (wizardState.cancelUnderway(this.state) && patched(PATCH.joinAfterCancel)) {
-      await condition(() => !wizardState.cancelUnderway(this.state));
-    }
     return this.ack();
   }
 
@@ -548,7 +537,7 @@ class DeletionWizard {
           const openRefusal =
             cause.type === FAILURE_TYPES.DatabaseRefused ? `The wizard could not open. ${cause.message}` : cause.message;
           const refusal = refusalOf(cause);
-          const openRefusalCode = refusal && 'code' in refusal ? refusal.code : undefined;
+          const openRefusalCode = refusal?.kind === FAILURE_TYPES.RuleViolation ? refusal.code : undefined;
           this.state = { ...this.state, openRefusal, ...(openRefusalCode ? { openRefusalCode } : {}) };
         }
         this.state = wizardState.failed(this.state, now());

@@ -7,7 +7,9 @@
 import type { FastifyRequest } from 'fastify';
 import { scimPatch, ScimError as PatchError, type ScimPatchOperation } from 'scim-patch';
 import { parse as parseFilter } from 'scim2-parse-filter';
-import { offboardUser, reinstateUser } from '../../client/offboarding';
+import { endedBy, offboardUser, reinstateUser } from '../../client/offboarding';
+import { WIZARD_WAIT_LIMIT_MS } from '../../client/wizard-client';
+import { StepConflict, Unavailable } from '../../domain/errors';
 import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
@@ -348,6 +350,22 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     return other !== null;
   }
 
+  /**
+   * Waits until the wizard that is removing `userId` (its confirm under way)
+   * has removed them; `conflict` stands if it ends otherwise, and a wizard
+   * still at it by `deadline` is Unavailable (503: send the request again).
+   */
+  async function untilRemoved(auth: ScimAuth, userId: string, conflict: StepConflict, deadline: number): Promise<void> {
+    const open = await db.deletion.findFirst({ where: { workspaceId: auth.workspaceId, userId, status: 'IN_PROGRESS' }, select: { id: true } });
+    if (!open) {
+      if ((await db.user.count({ where: { id: userId } })) === 0) return;
+      throw conflict;
+    }
+    const ended = await endedBy(deps, auth.workspaceId, open.id, deadline);
+    if (ended === null) throw new Unavailable(`${conflict.message} Send the request again in a moment.`);
+    if (ended.status !== 'COMPLETED') throw conflict;
+  }
+
   /** `active` as the IdP set it: false offboards (joins or starts), true cancels the IdP's wizard. */
   async function applyActive(auth: ScimAuth, user: UserRow, active: boolean | undefined, reason: string, o: Offboarding): Promise<void> {
     if (active === false) {
@@ -448,6 +466,8 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     },
 
     async create(auth, rawBody: unknown, base) {
+      // The whole request waits on a wizard for at most the API's limit (api.md: 10 s), a second kept for the answer.
+      const deadline = Date.now() + WIZARD_WAIT_LIMIT_MS - 1_000;
       const body = canonicalKeys(rawBody);
       return counted(async (o) => {
         const input = parsed(ScimUserInput.safeParse(objectBody(body)));
@@ -461,9 +481,15 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
           // the IdP creating this userName again brings that user back, active
           // unless it says otherwise (which cancels the IdP's wizard), instead
           // of a 409 the provider would retry until it quarantines the app.
-          const revived = await applyResource(auth, holder, { ...input, active: input.active ?? true }, base, { setsActive: true }, o);
-          await db.user.update({ where: { id: holder.id }, data: { scimDeletedAt: null } });
-          return revived;
+          try {
+            const revived = await applyResource(auth, holder, { ...input, active: input.active ?? true }, base, { setsActive: true }, o);
+            await db.user.update({ where: { id: holder.id }, data: { scimDeletedAt: null } });
+            return revived;
+          } catch (err) {
+            if (!(err instanceof StepConflict)) throw err;
+            // Its wizard is past CONFIRM (nothing changed): once it has removed that user, the userName is new.
+            await untilRemoved(auth, holder.id, err, deadline);
+          }
         }
         let user: UserRow;
         try {

@@ -269,29 +269,6 @@ test('record cancels that waited for a step being applied, and for the wizard op
   await save('cancel-waited-for-opening', workflowId);
 }, 300_000);
 
-// Run alone (`-t 'offboarding that waited'`) to add it without re-recording the others.
-test('record an offboarding that waited for a cancel under way, then found the wizard cancelled', async () => {
-  const { prisma, wizard } = h;
-  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' }, { leaver: 50 });
-  const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  const { workflowId } = a.deletion;
-  const handle = h.temporal.workflow.getHandle(workflowId);
-  // The user's row held: the cancel's transaction waits for it, the wizard being cancelled meanwhile.
-  const userLock = holdRow(Prisma.sql`SELECT id FROM users WHERE id = ${ws.users.leaver!.id} FOR UPDATE`);
-  await userLock.held;
-  const cancelling = handle.executeUpdate(defs.cancel, { args: [{ actor: asAdmin(ws), body: { reason: 'recording' } }], updateId: 'cancel' });
-  await eventually(async () => ((await accepted(workflowId, 'cancel')).length === 1 ? true : undefined), 60_000);
-  // An offboarding joining now (what client/wizard-client.ts `start` sends to the user's open wizard).
-  const joining = handle.executeUpdate(defs.waitOpened, { updateId: 'join' });
-  await eventually(async () => ((await accepted(workflowId, 'waitOpened')).includes('join') ? true : undefined), 60_000);
-  await userLock.release();
-  expect(await cancelling).toMatchObject({ status: 'CANCELLED' });
-  expect(await joining).toMatchObject({ id: a.deletion.id, status: 'CANCELLED' });
-  await closed(workflowId);
-  expect(await acceptedBeforeCompleted(workflowId, 'join', 'cancel')).toBe(true);
-  await save('offboarding-waited-for-cancel', workflowId);
-}, 300_000);
-
 // Run alone (`-t 'opening the database refuses'`) to add it without re-recording the others.
 test('record a wizard whose opening the database refuses', async () => {
   const { prisma, wizard } = h;

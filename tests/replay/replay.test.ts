@@ -58,8 +58,6 @@ test('there are fixtures for every pause point', () => {
   expect(kinds).toContain('hr-brought-forward');
   // The same, its wait begun on the release before (record-upgrade.ts).
   expect(kinds).toContain('hr-waiting-upgraded-then-brought-forward');
-  // An offboarding that reached the wizard while a cancel was applied, answered once it was cancelled (record.ts).
-  expect(kinds).toContain('offboarding-waited-for-cancel');
 });
 
 test.each(fixtures)('%s replays on the current workflow code', async (file) => {

@@ -3,7 +3,7 @@
 // workspace(s), so files run in parallel without seeing each other.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createWizardClient } from '../../client/wizard-client';
 import type { WizardApi } from '../../client/types';
 import type { Distribution, Role } from '../../domain/schemas';
@@ -14,8 +14,6 @@ import { createPrisma } from '../../infra/database';
 import { createWorker, moveTuning, type WizardWorker } from '../../worker';
 import { createActivities } from '../../activities';
 import type { MovePace } from './move-pace';
-
-type Activities = ReturnType<typeof createActivities>;
 import { testConfig, testEnv } from './env';
 
 export interface WizardHarness {
@@ -46,8 +44,8 @@ export async function wizardHarness(
     pace?: MovePace;
     /** A Temporal server of the test's own (e.g. started with other dynamic config); default the run's. */
     temporalAddress?: string;
-    /** The worker's activities as the test wraps them (a gate before one of them, say); the real ones run inside. */
-    wrapActivities?: (real: Activities) => Activities;
+    /** Activity interceptors for the worker's activities (a test's gate before one of them, say). */
+    activityInterceptors?: ActivityInterceptorsFactory[];
   } = {},
 ): Promise<WizardHarness> {
   quietRuntime();
@@ -64,15 +62,21 @@ export async function wizardHarness(
   let worker: { worker: WizardWorker; close(): Promise<void> } | undefined;
   let running: Promise<void> | undefined;
   // The paced worker's activities: the worker's own (tuning as worker/index.ts sets it), on a client whose batches pass the gate.
-  const ownDb = (opts.pace || opts.wrapActivities) && opts.worker !== false ? createPrisma(env.databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS }) : undefined;
-  // One batch a turn when paced: each pass of the gate is one batch.
-  const own = ownDb && (opts.pace ? createActivities(opts.pace.gate(ownDb), { ...moveTuning(config), turnMs: 0 }) : createActivities(ownDb, moveTuning(config)));
+  const pacedDb = opts.pace && opts.worker !== false ? createPrisma(env.databaseUrl, { max: 4 + 2 * config.LEAD_MOVE_STREAMS }) : undefined;
   if (opts.worker !== false) {
     worker = await createWorker({
       config,
       databaseUrl: env.databaseUrl,
       workflowBundlePath: env.workflowBundlePath ?? undefined,
-      ...(own ? { options: { activities: opts.wrapActivities ? opts.wrapActivities(own) : own } } : {}),
+      ...(opts.activityInterceptors ? { activityInterceptors: opts.activityInterceptors } : {}),
+      ...(pacedDb && opts.pace
+        ? {
+            options: {
+              // One batch a turn: each pass of the gate is one batch.
+              activities: createActivities(opts.pace.gate(pacedDb), { ...moveTuning(config), turnMs: 0 }),
+            },
+          }
+        : {}),
     });
     running = worker.worker.run();
   }
@@ -90,7 +94,7 @@ export async function wizardHarness(
         await running;
         await worker.close();
       }
-      await ownDb?.$disconnect();
+      await pacedDb?.$disconnect();
       await connection.close();
       await prisma.$disconnect();
     },

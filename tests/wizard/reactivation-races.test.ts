@@ -1,0 +1,148 @@
+// An identity provider's reactivation (client/offboarding.ts `reinstateUser`)
+// racing another cancel, or a confirm. Each race is forced: the no-op that lets
+// the task accepting an update complete before the update writes
+// (`acknowledgeUpdate`) waits at a gate the test holds, so the wizard sits
+// between "accepted" and its first write (being cancelled, or about to
+// confirm) while the other request reaches it. (The wizard waits for that no-op
+// 3 s at most, then goes on: the gate is opened as soon as the race is seen.)
+import type { Client } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { offboardUser, reinstateUser } from '../../client/offboarding';
+import { refusalFrom } from '../../client/wizard-client';
+import { StepConflict } from '../../domain/errors';
+import { asAdmin, eventually, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
+
+/** Held, every acknowledgement waits here until it opens; open, it changes nothing. */
+class Gate {
+  private held = false;
+  private waiters: (() => void)[] = [];
+  get waiting() {
+    return this.waiters.length;
+  }
+  hold() {
+    this.held = true;
+  }
+  open() {
+    this.held = false;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+  async pass(): Promise<void> {
+    if (this.held) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+}
+
+/** Every update the client sends from now on, by name, and how it ended, refusals as the client reads them (a spy on the real client: each call goes through). */
+interface Sent {
+  name: string;
+  outcome?: 'answered' | StepConflict | Error;
+}
+function updatesSent(temporal: Client): Sent[] {
+  const sent: Sent[] = [];
+  const wf = temporal.workflow;
+  const getHandle = wf.getHandle.bind(wf);
+  wf.getHandle = ((...args: Parameters<typeof getHandle>) => {
+    const handle = getHandle(...args);
+    const executeUpdate = handle.executeUpdate.bind(handle) as (def: unknown, opts: unknown) => Promise<unknown>;
+    handle.executeUpdate = ((def: unknown, opts: unknown) => {
+      const entry: Sent = { name: typeof def === 'string' ? def : (def as { name: string }).name };
+      sent.push(entry);
+      const call = executeUpdate(def, opts);
+      call.then(
+        () => (entry.outcome = 'answered'),
+        (err: Error) => (entry.outcome = refusalFrom(err)),
+      );
+      return call;
+    }) as typeof handle.executeUpdate;
+    return handle;
+  }) as typeof wf.getHandle;
+  return sent;
+}
+
+const gate = new Gate();
+class AcknowledgementGate implements ActivityInboundCallsInterceptor {
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    if (Context.current().info.activityType === 'acknowledgeUpdate') await gate.pass();
+    return next(input);
+  }
+}
+
+let h: WizardHarness;
+let sent: Sent[];
+beforeAll(async () => {
+  h = await wizardHarness({ activityInterceptors: [() => ({ inbound: new AcknowledgementGate() })] });
+  sent = updatesSent(h.temporal);
+});
+afterEach(() => gate.open());
+afterAll(() => h?.close());
+
+const idp = { type: 'IDP' as const, id: 'scim-token:test' };
+
+/** A leaver whose wizard the identity provider opened. */
+async function deactivated() {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', heir: 'MEMBER', leaver: 'MEMBER' }, { leaver: 3 });
+  const leaver = ws.users.leaver!.id;
+  const { deletion } = await offboardUser({ prisma: h.prisma, wizard: h.wizard }, { workspaceId: ws.id, userId: leaver, source: 'IDP', actor: idp });
+  const reinstate = () => reinstateUser({ prisma: h.prisma, wizard: h.wizard }, { workspaceId: ws.id, userId: leaver, actor: idp });
+  return { ws, leaver, deletion, reinstate };
+}
+
+/** The `index`-th update of that name sent from `from` on, once it has ended. */
+function ended(name: string, from: number, index = 0): Promise<Sent> {
+  return eventually(async () => {
+    const found = sent.slice(from).filter((s) => s.name === name)[index];
+    return found?.outcome !== undefined ? found : undefined;
+  }, 60_000, `${name} #${index + 1} to end`);
+}
+
+test("a reactivation sent while the provider's earlier one is being applied waits for it and answers with the cancelled wizard, never refused", async () => {
+  const { leaver, deletion, reinstate } = await deactivated();
+  gate.hold();
+  const from = sent.length;
+  const one = reinstate();
+  await eventually(async () => (gate.waiting > 0 ? true : undefined), 60_000, 'the first cancel to be accepted');
+
+  // The wizard is being cancelled: the second cancel is refused as such (CANCELLING) while the first waits at the gate.
+  const two = reinstate();
+  const refused = await ended('cancel', from, 1);
+  expect(refused.outcome).toBeInstanceOf(StepConflict);
+  expect((refused.outcome as StepConflict).code).toBe('CANCELLING');
+  gate.open();
+
+  await expect(one).resolves.toMatchObject({ id: deletion.id, status: 'CANCELLED' });
+  await expect(two).resolves.toMatchObject({ id: deletion.id, status: 'CANCELLED' });
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: leaver } })).toMatchObject({ status: 'ACTIVE' });
+});
+
+test('a reactivation once the wizard is cancelled answers with it; one while a confirm is applied is refused at once, and the confirm goes on', async () => {
+  // Cancelled by another request between this one's read of the open wizard and its own cancel (the real
+  // wizard refuses that cancel: already CANCELLED): what it asked for is done.
+  const first = await deactivated();
+  const cancelledFirst: typeof h.wizard.cancel = async (...args) => {
+    await h.wizard.cancel(...args);
+    return h.wizard.cancel(...args);
+  };
+  const late = reinstateUser({ prisma: h.prisma, wizard: { ...h.wizard, cancel: cancelledFirst } }, { workspaceId: first.ws.id, userId: first.leaver, actor: idp });
+  await expect(late).resolves.toMatchObject({ id: first.deletion.id, status: 'CANCELLED' });
+
+  // A confirm accepted, waiting at the gate before it writes; the reactivation's cancel waits for it, then is refused.
+  const { ws, leaver, deletion, reinstate } = await deactivated();
+  const admin = asAdmin(ws);
+  await h.wizard.submitLeads(ws.id, deletion.id, admin, { targetUserId: ws.users.heir!.id });
+  await moveDone(h.wizard, ws.id, deletion.id);
+  await h.wizard.submitAutomations(ws.id, deletion.id, admin, { overrides: [] });
+  await h.wizard.submitIntegrations(ws.id, deletion.id, admin, { overrides: [] });
+  await h.wizard.submitLabels(ws.id, deletion.id, admin, { replacements: [] });
+  gate.hold();
+  const confirming = h.wizard.confirm(ws.id, deletion.id, admin, { confirmation: 'CONFIRM' });
+  await eventually(async () => (gate.waiting > 0 ? true : undefined), 60_000, 'the confirm to be accepted');
+  const from = sent.length;
+  const refused = reinstate();
+  refused.catch(() => undefined);
+  await eventually(async () => (sent.slice(from).some((s) => s.name === 'cancel') ? true : undefined), 60_000, 'the cancel to be sent');
+  gate.open();
+  await expect(refused).rejects.toThrow(/being confirmed/);
+  await expect(refused).rejects.toBeInstanceOf(StepConflict);
+  await expect(confirming).resolves.toMatchObject({ id: deletion.id });
+  await eventually(async () => ((await h.prisma.user.findUnique({ where: { id: leaver } })) === null ? true : undefined), 60_000, 'the user to be removed');
+});
