@@ -2,6 +2,7 @@
 // dev server (tests/global-setup.ts), plus a tiny HTTP client.
 import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { ApiDeps } from '../../api/deps';
 import { buildServer } from '../../api/server';
 import { createApiToken } from '../../infra/tokens';
@@ -29,9 +30,15 @@ export async function startTestApi(
     wizardWaitMs?: number;
     /** Where the API reaches Temporal (default: the run's server). */
     temporalAddress?: string;
+    /** Activity interceptors for the worker (a test's gate). */
+    activityInterceptors?: ActivityInterceptorsFactory[];
   } = {},
 ): Promise<TestApi> {
-  const harness = await wizardHarness({ worker: opts.worker ?? false, ...(opts.temporalAddress ? { temporalAddress: opts.temporalAddress } : {}) });
+  const harness = await wizardHarness({
+    worker: opts.worker ?? false,
+    ...(opts.temporalAddress ? { temporalAddress: opts.temporalAddress } : {}),
+    ...(opts.activityInterceptors ? { activityInterceptors: opts.activityInterceptors } : {}),
+  });
   // The API's own client: waits on a wizard as long as the contract says (10 s), or as a test asks.
   const wizard = createWizardClient({
     temporal: harness.temporal,

@@ -1,0 +1,70 @@
+// SCIM requests racing the wizard they reach, forced: the no-op that lets the
+// task accepting an update complete before the update writes
+// (`acknowledgeUpdate`) waits at a gate the test holds, so a confirm sits
+// accepted but not yet applied while the identity provider's request arrives.
+// (The wizard waits for that no-op 3 s at most: the gate opens as soon as the race is set.)
+import { Context } from '@temporalio/activity';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { createScimToken } from '../../api/scim/auth';
+import { SCIM } from '../../domain/scim';
+import { acceptedUpdates, eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+let held = false;
+let waiting: (() => void)[] = [];
+const open = () => {
+  held = false;
+  for (const wake of waiting.splice(0)) wake();
+};
+class AcknowledgementGate implements ActivityInboundCallsInterceptor {
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    if (held && Context.current().info.activityType === 'acknowledgeUpdate') await new Promise<void>((resolve) => waiting.push(resolve));
+    return next(input);
+  }
+}
+
+let api: TestApi;
+let ws: TestWorkspace;
+let admin: Call;
+let scim: Call;
+beforeAll(async () => {
+  api = await startTestApi({ worker: true, activityInterceptors: [() => ({ inbound: new AcknowledgementGate() })] });
+  ws = await makeWorkspace(api.prisma, { owner: 'OWNER', admin: 'ADMIN', heir: 'MEMBER' });
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
+  const call = client(api.url, await createScimToken(api.prisma, ws.id));
+  scim = (method, path, body) => call(method, `/scim/v2${path}`, body, body === undefined ? {} : { 'content-type': 'application/scim+json' });
+});
+afterEach(open);
+afterAll(async () => {
+  await api?.close();
+});
+
+test('creating a userName again while its old user is being removed (a confirm applied) is answered once they are: a new user, 201, never 400', async () => {
+  const email = `rehired@${ws.slug}.test`;
+  const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, displayName: 'First', active: true });
+  const old = created.body.id;
+  expect((await scim('DELETE', `/Users/${old}`)).status).toBe(204);
+  const deletion = await api.prisma.deletion.findFirstOrThrow({ where: { userId: old, status: 'IN_PROGRESS' } });
+  const heir = ws.users.heir!.id;
+  expect((await admin('POST', `/v1/deletions/${deletion.id}/leads`, { targetUserId: heir })).status).toBe(202);
+  await eventually(async () => ((await admin('GET', `/v1/deletions/${deletion.id}`)).body.step !== 'LEADS' ? true : undefined), 60_000, 'the move');
+  for (const [step, body] of [['automations', { overrides: [] }], ['integrations', { overrides: [] }], ['labels', { replacements: [] }]] as const) {
+    expect((await admin('POST', `/v1/deletions/${deletion.id}/${step}`, body)).status).toBe(200);
+  }
+
+  held = true;
+  const confirming = admin('POST', `/v1/deletions/${deletion.id}/confirm`, { confirmation: 'CONFIRM' });
+  await eventually(async () => (waiting.length > 0 ? true : undefined), 60_000, 'the confirm to be accepted');
+  // The provider creates the userName again: its reactivation of the old user reaches the wizard (and waits for the confirm).
+  const again = scim('POST', '/Users', { schemas: [SCIM.User], userName: email, displayName: 'Second', active: true });
+  await eventually(async () => ((await acceptedUpdates(api.harness.temporal, deletion.workflowId, 'cancel')).length === 1 ? true : undefined), 60_000, 'the reactivation to reach the wizard');
+  open();
+
+  expect((await confirming).status).toBe(202);
+  const answer = await again;
+  expect([answer.status, answer.body.scimType]).toEqual([201, undefined]);
+  expect(answer.body).toMatchObject({ userName: email, displayName: 'Second', active: true });
+  expect(answer.body.id).not.toBe(old);
+  expect(await api.prisma.user.findUnique({ where: { id: old } })).toBeNull();
+  expect((await admin('GET', `/v1/deletions/${deletion.id}`)).body.status).toBe('COMPLETED');
+});
