@@ -44,6 +44,18 @@ function replayable(status: number): boolean {
 export function hookRoutes(app: Api, deps: ApiDeps): void {
   const db = deps.prisma;
   const accepted = new WeakMap<FastifyRequest, { workspaceId: string; webhookId: string | null }>();
+  /**
+   * The webhook-ids this process is answering now: a delivery of one of them
+   * (a sender retrying before its first try was answered) waits for that
+   * answer and gets it, instead of offboarding a second time. Ends once the
+   * answer is kept (or was not keepable: then the next delivery is its own).
+   */
+  const answering = new Map<string, Promise<void>>();
+  const answered = new WeakMap<FastifyRequest, () => void>();
+  const release = (req: FastifyRequest) => {
+    answered.get(req)?.();
+    answered.delete(req);
+  };
 
   // Whatever arrives is kept as bytes; parse problems wait until the
   // signature over those bytes has been checked.
@@ -90,8 +102,12 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         skipDuplicates: true,
       })
       .catch((err: unknown) => req.log.warn({ err }, 'the answer to a webhook-id was not kept'));
+    release(req);
     return payload;
   });
+  // However the request ended (an answer not kept, the client gone), the next delivery of its id goes on.
+  app.addHook('onResponse', async (req) => release(req));
+  app.addHook('onRequestAbort', async (req) => release(req));
 
   // Answers kept longer than WEBHOOK_ID_RETENTION_DAYS go, after the answer is
   // sent: senders retry for a day or two (Svix: about 28 hours), and the table
@@ -144,10 +160,22 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       if (!workspace || why) throw new HttpProblem(401, why ?? 'The signature does not match the body.');
       const webhookId = standard ? String(req.headers['webhook-id']) : null;
       if (webhookId) {
-        const seen = await db.webhookDelivery.findUnique({
-          where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } },
+        const key = `${workspace.id}\u0000${webhookId}`;
+        for (;;) {
+          const seen = await db.webhookDelivery.findUnique({
+            where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } },
+          });
+          if (seen) return replay(reply, seen.status, seen.body);
+          const first = answering.get(key);
+          if (!first) break;
+          await first;
+        }
+        let done!: () => void;
+        answering.set(key, new Promise<void>((resolve) => (done = resolve)));
+        answered.set(req, () => {
+          answering.delete(key);
+          done();
         });
-        if (seen) return replay(reply, seen.status, seen.body);
       }
       accepted.set(req, { workspaceId: workspace.id, webhookId });
       if (req.deferredBodyError) throw req.deferredBodyError;

@@ -328,6 +328,23 @@ describe('Standard Webhooks', () => {
     expect((await admin('GET', `/v1/users/${ivy.id}`)).body.status).toBe('PENDING_DELETION');
   });
 
+  test('deliveries of one webhook-id sent at once are answered once: every one gets the first answer, one offboarding', async () => {
+    // A sender retrying before its first try was answered (or two of its workers): bodies even differ here.
+    const users = await Promise.all(
+      ['jo', 'kim', 'lou'].map((name) => api.prisma.user.create({ data: { workspaceId: ws.id, name, email: `${name}@${ws.slug}.test`, role: 'MEMBER' } })),
+    );
+    const answers = await Promise.all(
+      users.map((u) => {
+        const raw = JSON.stringify({ email: u.email });
+        return deliver(raw, signStandard(whsec, 'msg_at_once', raw));
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+    expect(new Set(answers.map((a) => a.body.deletionId)).size).toBe(1);
+    const started = await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: { in: users.map((u) => u.id) } } });
+    expect(started).toBe(1);
+  });
+
   test('answers kept longer than WEBHOOK_ID_RETENTION_DAYS (30) are pruned when a delivery comes; younger ones stay', async () => {
     const day = 86_400_000;
     const old = { workspaceId: ws.id, status: 202, body: '{"deletionId":"old"}' };
