@@ -408,7 +408,16 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       if (isUniqueViolation(err)) throw uniquenessConflict(email);
       throw err;
     }
-    return toScimUser(await db.user.findUniqueOrThrow({ where: { id: user.id } }), base);
+    let now = await db.user.findUniqueOrThrow({ where: { id: user.id } });
+    // A request racing this one (a deactivation's wizard opening meanwhile, a reactivation's cancel)
+    // changed `active` after this one decided: what this one asks for is applied again, once, now
+    // that the other has, so that it never answers 2xx with the opposite of what it set (rules still
+    // apply: a wizard HR or an admin started stays, and the answer says so).
+    if (input.active !== undefined && (now.status === 'ACTIVE') !== input.active) {
+      await applyActive(auth, now, input.active, 'Deactivated by the identity provider.', o);
+      now = await db.user.findUniqueOrThrow({ where: { id: user.id } });
+    }
+    return toScimUser(now, base);
   }
 
   async function patchUser(auth: ScimAuth, id: string, body: unknown, base: string, o: Offboarding): Promise<ScimUser> {

@@ -6,6 +6,8 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
 import { createScimToken } from '../../api/scim/auth';
+import { usersService } from '../../api/scim/users';
+import { offboardUser, reinstateUser } from '../../client/offboarding';
 import { SCIM } from '../../domain/scim';
 import { acceptedUpdates, eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { client, startTestApi, tokenOf, type Call, type TestApi } from './support';
@@ -27,6 +29,7 @@ let api: TestApi;
 let ws: TestWorkspace;
 let admin: Call;
 let scim: Call;
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 beforeAll(async () => {
   api = await startTestApi({ worker: true, activityInterceptors: [() => ({ inbound: new AcknowledgementGate() })] });
   ws = await makeWorkspace(api.prisma, { owner: 'OWNER', admin: 'ADMIN', heir: 'MEMBER' });
@@ -67,4 +70,58 @@ test('creating a userName again while its old user is being removed (a confirm a
   expect(answer.body.id).not.toBe(old);
   expect(await api.prisma.user.findUnique({ where: { id: old } })).toBeNull();
   expect((await admin('GET', `/v1/deletions/${deletion.id}`)).body.status).toBe('COMPLETED');
+});
+
+describe('a deactivation and a reactivation of one user at once', () => {
+  // The users service over the real database and wizard, its client wrapped so that the other
+  // request runs to its end at one exact point of this one: after this one decided what to do
+  // about `active` (from the user as it read them), before it reads the user back to answer.
+  function racedService(other: () => Promise<unknown>) {
+    let armed = true;
+    const users = new Proxy(api.prisma.user, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        if (name !== 'update' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        return async (args: unknown) => {
+          if (armed) {
+            armed = false;
+            await other();
+          }
+          return value.call(target, args);
+        };
+      },
+    });
+    const prisma = new Proxy(api.prisma, { get: (target, name) => (name === 'user' ? users : Reflect.get(target, name, target)) });
+    return usersService({ prisma: prisma as typeof api.prisma, wizard: api.wizard });
+  }
+  const auth = () => ({ workspaceId: ws.id, tokenId: 'race' });
+  const idp = { type: 'IDP' as const, id: 'scim-token:race' };
+  const patch = (active: boolean) => ({ schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active } }] });
+
+  test('the reactivation decided before the deactivation landed still reactivates, and answers active: true', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'Rae', email: `rae@${ws.slug}.test`, role: 'MEMBER' } });
+    const deactivation = () => offboardUser({ prisma: api.prisma, wizard: api.wizard }, { workspaceId: ws.id, userId: u.id, source: 'IDP', actor: idp });
+    const answer = await racedService(deactivation).patch(auth(), u.id, patch(true), api.url);
+    expect(answer.active).toBe(true);
+    expect(await api.prisma.user.findUniqueOrThrow({ where: { id: u.id } })).toMatchObject({ status: 'ACTIVE' });
+    expect(await api.prisma.deletion.count({ where: { userId: u.id, status: 'IN_PROGRESS' } })).toBe(0);
+  });
+
+  test('the deactivation whose wizard a reactivation cancelled meanwhile opens a new one, and answers active: false', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'Dee', email: `dee@${ws.slug}.test`, role: 'MEMBER' } });
+    const reactivation = () => reinstateUser({ prisma: api.prisma, wizard: api.wizard }, { workspaceId: ws.id, userId: u.id, actor: idp });
+    const answer = await racedService(reactivation).patch(auth(), u.id, patch(false), api.url);
+    expect(answer.active).toBe(false);
+    expect(await api.prisma.user.findUniqueOrThrow({ where: { id: u.id } })).toMatchObject({ status: 'PENDING_DELETION' });
+    expect(await api.prisma.deletion.count({ where: { userId: u.id, status: 'IN_PROGRESS' } })).toBe(1);
+    expect(await api.prisma.deletion.count({ where: { userId: u.id, status: 'CANCELLED' } })).toBe(1);
+  });
+
+  test('a reactivation that a rule keeps from cancelling (a wizard HR started) answers active: false, as the user is', async () => {
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'Hal', email: `hal@${ws.slug}.test`, role: 'MEMBER' } });
+    const hr = () => offboardUser({ prisma: api.prisma, wizard: api.wizard }, { workspaceId: ws.id, userId: u.id, source: 'HR', actor: { type: 'HR', id: 'E-1' } });
+    const answer = await racedService(hr).patch(auth(), u.id, patch(true), api.url);
+    expect(answer.active).toBe(false);
+    expect(await api.prisma.deletion.count({ where: { userId: u.id, status: 'IN_PROGRESS', source: 'HR' } })).toBe(1);
+  });
 });
