@@ -13,7 +13,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
-import { BadInput, NotFound } from '../../domain/errors';
+import { WIZARD_WAIT_LIMIT_MS } from '../../client/wizard-client';
+import { BadInput, NotFound, Unavailable } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
@@ -47,8 +48,10 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
   /**
    * The webhook-ids this process is answering now: a delivery of one of them
    * (a sender retrying before its first try was answered) waits for that
-   * answer and gets it, instead of offboarding a second time. Ends once the
-   * answer is kept (or was not keepable: then the next delivery is its own).
+   * answer and gets it, instead of offboarding a second time. It never
+   * offboards itself: should that answer not be kept (a 503, say) or not come
+   * within the API's wait, it answers 503, to be sent again. An entry ends
+   * once its answer is sent (onSend, else onResponse) or its request aborted.
    */
   const answering = new Map<string, Promise<void>>();
   const answered = new WeakMap<FastifyRequest, () => void>();
@@ -161,14 +164,15 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       const webhookId = standard ? String(req.headers['webhook-id']) : null;
       if (webhookId) {
         const key = `${workspace.id}\u0000${webhookId}`;
-        for (;;) {
-          const seen = await db.webhookDelivery.findUnique({
-            where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } },
-          });
-          if (seen) return replay(reply, seen.status, seen.body);
-          const first = answering.get(key);
-          if (!first) break;
-          await first;
+        const kept = () => db.webhookDelivery.findUnique({ where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } } });
+        const seen = await kept();
+        if (seen) return replay(reply, seen.status, seen.body);
+        const first = answering.get(key);
+        if (first) {
+          const waited = await endsWithin(first, WIZARD_WAIT_LIMIT_MS - 1_000);
+          const answer = waited ? await kept() : null;
+          if (answer) return replay(reply, answer.status, answer.body);
+          throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');
         }
         let done!: () => void;
         answering.set(key, new Promise<void>((resolve) => (done = resolve)));
@@ -201,6 +205,17 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       return reply.code(202).send({ deletionId: deletion.id });
     },
   });
+}
+
+/** Whether `work` ends within `ms` (its outcome aside). */
+async function endsWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const, () => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The kept answer again: its JSON text, or (kept before the text was) its JSON value. */
