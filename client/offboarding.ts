@@ -146,6 +146,7 @@ async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest,
 export async function reinstateUser(
   deps: OffboardingDeps,
   req: { workspaceId: string; userId: string; actor: Actor },
+  again = true,
 ): Promise<Deletion | null> {
   // The whole request waits on the wizard for at most the API's limit (api.md: 10 s), a second kept for the answer.
   const deadline = Date.now() + WIZARD_WAIT_LIMIT_MS - 1_000;
@@ -176,6 +177,8 @@ export async function reinstateUser(
     const ended = await endedBy(deps, req.workspaceId, open.id, waits ? deadline : 0);
     if (ended?.status === 'CANCELLED') return ended;
     if (ended === null && waits) throw new Unavailable(`${err.message} Send the reactivation again in a moment.`);
+    // A wizard that failed to open (the cancel waited for it) leaves the user as they were: seen afresh (a freeze is lifted).
+    if (ended?.status === 'FAILED' && again) return reinstateUser(deps, req, false);
     throw err;
   }
 }
@@ -185,11 +188,12 @@ export async function reinstateUser(
  * in ms; read once when it has passed), or null while it is still open.
  */
 export async function endedBy(deps: OffboardingDeps, workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null> {
-  for (;;) {
-    const deletion = await deps.wizard.get(workspaceId, deletionId);
-    if (deletion.status !== 'IN_PROGRESS') return deletion;
-    if (Date.now() + 100 > deadline) return null;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  // Its status alone (one primary-key read) until it has ended, then the whole wizard once.
+  for (let wait = 50; ; wait = Math.min(wait * 2, 400)) {
+    const row = await deps.prisma.deletion.findFirst({ where: { id: deletionId, workspaceId }, select: { status: true } });
+    if (row && row.status !== 'IN_PROGRESS') return deps.wizard.get(workspaceId, deletionId);
+    if (Date.now() + wait > deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 
