@@ -198,6 +198,15 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   if (status >= 400 && status < 500) {
     return { problem: problem(status, clientErrorDetail(e!, status)), headers: {}, unexpected: false };
   }
+  // A transaction past its limit (REQUEST_TRANSACTION_LIMITS: the database too busy, or a lock held
+  // long) was rolled back, nothing of it kept: 503, to be sent again.
+  if (name === 'PrismaClientKnownRequestError' && (e as { code?: unknown } | undefined)?.code === 'P2028') {
+    return {
+      problem: problem(503, 'The database was too busy to finish this request in time; nothing of it was kept. Try again shortly.'),
+      headers: { 'retry-after': '5' },
+      unexpected: false,
+    };
+  }
   // Our dependencies being away is not the client's fault either: 503, retry later.
   if (name === 'ServiceError' || name === 'PrismaClientInitializationError' || name === 'TransportError') {
     return {

@@ -24,7 +24,7 @@ import { createWizardClient } from '../client/wizard-client';
 import type { Config } from '../infra/config';
 import { loggerOptions } from '../infra/logger';
 import { lazyClient, temporalConnectOptions } from '../infra/temporal-connection';
-import { createPrisma } from '../infra/database';
+import { createPrisma, REQUEST_TRANSACTION_LIMITS } from '../infra/database';
 import { makeHealthCheck } from './health';
 import { dataConverter, payloadCodec } from '../infra/codec';
 import { codecRoutes, parseOrigins } from './codec';
@@ -382,7 +382,7 @@ export async function startApi(opts: {
   logger?: ApiDeps['logger'];
 }): Promise<RunningApi> {
   const { config } = opts;
-  const prisma = createPrisma(opts.databaseUrl);
+  const prisma = createPrisma(opts.databaseUrl, { transactions: REQUEST_TRANSACTION_LIMITS });
   // Lazy: the API starts (and says so on /v1/health) even while Temporal is away.
   const temporalOptions = temporalConnectOptions(config);
   const connection = lazyClient(temporalOptions);

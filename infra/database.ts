@@ -142,12 +142,10 @@ async function checkReachable(url: string): Promise<void> {
 }
 
 /**
- * Every interactive transaction's limits: up to 10 s to get a connection and
- * 60 s to run (Prisma's defaults are 2 s and 5 s). Long enough for 10,000
- * leads on a slow disk, a preview of thousands of labels on a busy database,
- * or a read waiting on another transaction's lock; far below anything stuck.
- * A transaction past its limit is rolled back and its request fails (500),
- * so the default's 5 s made busy moments into errors. Their isolation is the
+ * The work's interactive transactions' limits (activities, scripts): up to
+ * 10 s to get a connection and 60 s to run (Prisma's defaults are 2 s and
+ * 5 s). Long enough for 10,000 leads on a slow disk, or a transaction waiting
+ * on another's lock; far below anything stuck. Their isolation is the
  * database's default, READ COMMITTED, unless one says otherwise: a change
  * that must see another attempt's commit first takes a lock (`oneAtATime`,
  * a row `FOR UPDATE`) and then reads, which sees that commit; under
@@ -155,7 +153,23 @@ async function checkReachable(url: string): Promise<void> {
  */
 export const TRANSACTION_LIMITS = { maxWait: 10_000, timeout: 60_000 } as const;
 
+/**
+ * The API's: a request's transaction (a preview of thousands of labels on a
+ * busy database, a directory write) gets 5 s to get a connection and 9 s to
+ * run, so that it answers within the API's 10 s; past that it is rolled back
+ * and the request answers 503 with Retry-After (api/problems.ts), never 500.
+ * Prisma's default 5 s to run made busy moments into 500s; a minute would
+ * hold the embedded database (one statement at a time) for everyone.
+ */
+export const REQUEST_TRANSACTION_LIMITS = { maxWait: 5_000, timeout: 9_000 } as const;
+
 /** A Prisma client over `pg` with a small pool (the embedded server runs one statement at a time anyway). */
-export function createPrisma(url: string, opts: { max?: number } = {}): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: opts.max ?? 5 }), transactionOptions: TRANSACTION_LIMITS });
+export function createPrisma(
+  url: string,
+  opts: { max?: number; transactions?: { maxWait: number; timeout: number } } = {},
+): PrismaClient {
+  return new PrismaClient({
+    adapter: new PrismaPg({ connectionString: url, max: opts.max ?? 5 }),
+    transactionOptions: opts.transactions ?? TRANSACTION_LIMITS,
+  });
 }

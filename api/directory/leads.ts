@@ -6,6 +6,7 @@ import { eligibleDistribution, splitCounts } from '../../domain/distribution';
 import type { Page } from '../../domain/pagination';
 import { receiverProblem } from '../../domain/rules';
 import type { Lead } from '../../domain/schemas';
+import { TRANSACTION_LIMITS } from '../../infra/database';
 import { lockUsers, plausibleId, refuseReceivers, requireUser, type Tx } from './common';
 import { ID_ORDER, keysetPage, type PageQuery } from './pages';
 
@@ -14,6 +15,9 @@ export interface NewLead {
   email?: string;
   phone?: string;
 }
+
+/** A bulk insert's transaction: up to 10,000 leads on a slow disk, longer than a request's usual limit. */
+const BULK = TRANSACTION_LIMITS;
 
 /**
  * Inserts leads with their owners in ONE statement (`INSERT … SELECT FROM
@@ -45,7 +49,7 @@ export async function createLeads(
     refuseReceivers(await lockUsers(tx, workspaceId, ownerIds), ownerIds, ['PENDING_DELETION']);
     const created = await insertLeads(tx, workspaceId, leads, ownerIds);
     return { created };
-  });
+  }, BULK);
 }
 
 type LeadRow = { id: bigint; name: string; email: string | null; phone: string | null; ownerId: string };
@@ -130,5 +134,5 @@ export async function deliverLeads(
     }
     const created = await insertLeads(tx, workspaceId, leads, ownerIds);
     return { created, owners };
-  });
+  }, BULK);
 }

@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { makeHealthCheck, temporalThrottled } from '../../api/health';
+import { toProblem } from '../../api/problems';
+import { toScimError } from '../../api/scim/errors';
 import { buildServer } from '../../api/server';
 import { signHookBody } from '../../api/hook-signature';
 import { createPrisma } from '../../infra/database';
@@ -43,6 +45,29 @@ describe('problems', () => {
   test('an unknown route is 404 problem+json, with or without a token', async () => {
     expectProblem(await call('GET', '/v1/nothing-here'), 404);
     expectProblem(await client(api.url)('POST', '/nope', { a: 1 }), 404);
+  });
+
+  test('a transaction past its limit (rolled back, nothing kept) is 503 with Retry-After, on /v1 and SCIM alike, not 500', async () => {
+    // A real one: a transaction of 300 ms whose second statement comes after 600.
+    const prisma = createPrisma(testEnv().databaseUrl, { max: 1, transactions: { maxWait: 1_000, timeout: 300 } });
+    let err: unknown;
+    try {
+      await prisma.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT 1`;
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        await tx.$queryRaw`SELECT 1`;
+      });
+    } catch (e) {
+      err = e;
+    } finally {
+      await prisma.$disconnect();
+    }
+    expect(err).toMatchObject({ name: 'PrismaClientKnownRequestError', code: 'P2028' });
+    const { problem, headers, unexpected } = toProblem(err);
+    expect([problem.status, headers['retry-after'], unexpected]).toEqual([503, '5', false]);
+    expect(problem.detail).toMatch(/too busy.*nothing of it was kept/);
+    const scim = toScimError(err);
+    expect([scim.status, scim.headers['retry-after']]).toEqual([503, '5']);
   });
 
   test('a known path with the wrong method is 405 with Allow', async () => {
