@@ -414,7 +414,12 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     // that the other has, so that it never answers 2xx with the opposite of what it set (rules still
     // apply: a wizard HR or an admin started stays, and the answer says so).
     if (input.active !== undefined && (now.status === 'ACTIVE') !== input.active) {
-      await applyActive(auth, now, input.active, 'Deactivated by the identity provider.', o);
+      try {
+        await applyActive(auth, now, input.active, 'Deactivated by the identity provider.', o);
+      } catch {
+        // This request's own changes are written: refused now (a rule, a wizard that did not answer), the
+        // other request's `active` stands, and the answer shows it rather than claiming nothing changed.
+      }
       now = await db.user.findUniqueOrThrow({ where: { id: user.id } });
     }
     return toScimUser(now, base);
