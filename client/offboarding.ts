@@ -146,6 +146,7 @@ async function bringForwardIfSooner(deps: OffboardingDeps, req: OffboardRequest,
 export async function reinstateUser(
   deps: OffboardingDeps,
   req: { workspaceId: string; userId: string; actor: Actor },
+  /** Whether a wizard found FAILED meanwhile sends it round once more (false on that round). */
   again = true,
 ): Promise<Deletion | null> {
   // The whole request waits on the wizard for at most the API's limit (api.md: 10 s), a second kept for the answer.
@@ -184,8 +185,9 @@ export async function reinstateUser(
 }
 
 /**
- * The wizard once it has ended, read every 100 ms until `deadline` (a time
- * in ms; read once when it has passed), or null while it is still open.
+ * The wizard once it has ended, its status polled (every 50 ms, then up to
+ * 400) until `deadline` (a time in ms; read once when it has passed), or null
+ * while it is still open.
  */
 export async function endedBy(deps: OffboardingDeps, workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null> {
   // Its status alone (one primary-key read) until it has ended, then the whole wizard once.
