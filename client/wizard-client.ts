@@ -128,9 +128,6 @@ interface DeletionRow extends DeletionRead {
 
 /** The wait limit passed before the wizard answered (`askWizard`). */
 const TIMED_OUT = Symbol('timed out');
-/** How long an offboarding asks the user's open wizard whether a cancel is under way before joining it as its row reads. */
-const CANCEL_QUERY_MS = 2_000;
-
 /** Past a call's deadline, the SDK may still wait out one retry's backoff (5 s, ±20 %) before the call fails. */
 const SETTLE_SLACK_MS = 7_000;
 
@@ -245,36 +242,6 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
   const readTogether = deletionReads(prisma);
 
-  /**
-   * The user's open wizard, to join: unless a cancel of it is under way
-   * (asked by a query: no history, no update slot), whose end is then waited
-   * for, within the wait limit (Unavailable past it), and null once it has
-   * ended, so that a new wizard opens rather than the offboarding being lost
-   * with this one. A wizard that does not answer the query within
-   * `CANCEL_QUERY_MS` (no worker, a run on code without it) is joined as its
-   * row reads, as before.
-   */
-  async function joinOpen(workspaceId: string, open: { id: string; workflowId: string }): Promise<Deletion | null> {
-    const begun = Date.now();
-    let cancelling = false;
-    try {
-      const handle = temporal.workflow.getHandle(open.workflowId);
-      cancelling = await temporal.withDeadline(begun + CANCEL_QUERY_MS, () => handle.query(defs.cancelUnderway));
-    } catch {
-      // No answer in time: the row says what there is to join.
-    }
-    for (let wait = 50; ; wait = Math.min(wait * 2, 400)) {
-      const r = await row(workspaceId, open.id);
-      // Ended: cancelled (or failed), a new wizard; completed (a confirm won), the user is gone: that one.
-      if (r.status !== 'IN_PROGRESS') return r.status === 'COMPLETED' ? live(r) : null;
-      if (!cancelling) return live(r);
-      if (Date.now() + wait > begun + waitLimitMs) {
-        throw new Unavailable("A cancel of this user's wizard is being applied; send this again in a moment: it then opens a new one.");
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
-
   /** The wizard's row, to send it something: StepConflict once it has ended. */
   async function inProgress(workspaceId: string, deletionId: string): Promise<DeletionRow> {
     const r = await row(workspaceId, deletionId);
@@ -319,13 +286,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       const open = await prisma.deletion.findFirst({
         where: { workspaceId: args.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
         orderBy: { startedAt: 'desc' },
-        select: { id: true, workflowId: true },
       });
-      if (open) {
-        const joined = await joinOpen(args.workspaceId, open);
-        if (joined) return { deletion: joined, created: false };
-        // A cancel under way has ended it: a new wizard, as after any cancel.
-      }
+      if (open) return { deletion: await live(await row(args.workspaceId, open.id)), created: false };
 
       if (user.status !== 'PENDING_DELETION') {
         const problem = await startProblem(prisma, args.workspaceId, user, args.actor);

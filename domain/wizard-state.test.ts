@@ -166,16 +166,6 @@ test('a cancel waits while the wizard opens or a step is applied, and is refused
   expect(W.cancelRefusal(W.failed(fresh, T1))).toEqual({ kind: 'StepConflict', message: expect.stringMatching(/FAILED/) });
 });
 
-test('a cancel is under way while it is applied or waits to be; not before it is sent, nor once it has ended', () => {
-  const waiting = W.resumedState(input, openedSnapshot(), T0);
-  expect(W.cancelUnderway(waiting)).toBe(false);
-  expect(W.cancelUnderway({ ...waiting, applying: true })).toBe(false);
-  expect(W.cancelUnderway({ ...waiting, applying: true, cancelWaiting: true })).toBe(true);
-  expect(W.cancelUnderway(W.cancelRequested(waiting, T1))).toBe(true);
-  expect(W.cancelUnderway(W.cancelled(W.cancelRequested(waiting, T1), T1))).toBe(false);
-  expect(W.cancelUnderway(W.confirmAccepted(waiting, T1))).toBe(false);
-});
-
 describe('routingNow: an item of a routing step as it is now', () => {
   const [shared, sole] = openedSnapshot().view.automations as [W.WizardSnapshot['view']['automations'][number], W.WizardSnapshot['view']['automations'][number]];
 

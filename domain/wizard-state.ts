@@ -159,11 +159,6 @@ export function cancelRefusal(state: WizardState): RuleProblem | null {
   return (cancelWaits(state) ? null : changeInProgressProblem(state)) ?? cancelProblem({ status: state.view.status, step: state.view.step });
 }
 
-/** A cancel is being applied, or waits to be (`cancelWaits`): the wizard is about to end, unless a confirm wins. */
-export function cancelUnderway(state: WizardState): boolean {
-  return state.cancelWaiting || state.phase === 'CANCELLING';
-}
-
 export const STEP_ORDER: readonly Step[] = ['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE'];
 
 export function nextStep(step: Step): Step {

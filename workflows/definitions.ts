@@ -33,13 +33,6 @@ export interface StepInput<B> {
 /** The whole wizard in api.md's `Deletion` shape. */
 export const getDeletion = defineQuery<Deletion>('getDeletion');
 
-/**
- * Whether a cancel of the wizard is being applied, or waits to be: an
- * offboarding then waits for it to end rather than join a wizard about to
- * end (client/wizard-client.ts `start`). A query: no history, no update slot.
- */
-export const cancelUnderway = defineQuery<boolean>('cancelUnderway');
-
 /** Waits until the wizard has opened (user marked, lists read); answers which wizard it is. */
 export const waitOpened = defineUpdate<WizardAck>('waitOpened');
 

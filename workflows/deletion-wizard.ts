@@ -55,7 +55,6 @@ import {
   bringForward,
   cancel,
   confirm,
-  cancelUnderway,
   getDeletion,
   retry,
   submitAutomations,
@@ -255,7 +254,6 @@ function activityCause(err: unknown): ApplicationFailure | undefined {
 export async function deletionWizard(input: wizardState.WizardInput, carried?: wizardState.CarriedState): Promise<Deletion> {
   const wizard = new DeletionWizard(input, wizardState.resumedState(input, carried, now()));
   setHandler(getDeletion, () => wizard.deletion());
-  setHandler(cancelUnderway, () => wizard.cancelUnderway());
   setHandler(waitOpened, () => wizard.waitOpened());
   setHandler(retry, () => wizard.retry(), { validator: () => wizard.validateRetry() });
   setHandler(bringForward, (update) => wizard.bringForward(update), { validator: (update) => wizard.validateBringForward(update) });
@@ -315,10 +313,6 @@ class DeletionWizard {
   /** Snapshots carried over from before `attention` existed have none: null. */
   deletion(): Deletion {
     return { ...this.state.view, attention: this.state.view.attention ?? null };
-  }
-
-  cancelUnderway(): boolean {
-    return wizardState.cancelUnderway(this.state);
   }
 
   validateRetry(): void {
