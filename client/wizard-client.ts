@@ -24,7 +24,7 @@ import type { PrismaClient } from '../generated/prisma/client';
 import { notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import { refusalError } from '../domain/refusal';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
-import { routingContents, routingRows, startProblem, type RoutingRow } from '../activities/shared';
+import { onceKey, routingContents, routingRows, startProblem, type RoutingRow } from '../activities/shared';
 import type { AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
@@ -242,6 +242,29 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
 
   const readTogether = deletionReads(prisma);
 
+  /**
+   * The user's open wizard, to join, unless its cancel is already written
+   * (the user ACTIVE again, DELETION_CANCELLED recorded) while its row does
+   * not say CANCELLED yet (the wizard mirrors it a moment later): then the
+   * row is awaited (within the wait limit, else Unavailable) and null
+   * answered, so that a new wizard opens rather than the offboarding being
+   * lost with this one. (An offboarding joining before the cancel's
+   * transaction commits is cancelled with the wizard: the cancel came later.)
+   */
+  async function joinOpen(workspaceId: string, deletionId: string): Promise<Deletion | null> {
+    const begun = Date.now();
+    const cancelled = await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'DELETION_CANCELLED') }, select: { id: true } });
+    for (let wait = 20; ; wait = Math.min(wait * 2, 400)) {
+      const r = await row(workspaceId, deletionId);
+      if (r.status !== 'IN_PROGRESS') return r.status === 'COMPLETED' ? live(r) : null;
+      if (!cancelled) return live(r);
+      if (Date.now() + wait > begun + waitLimitMs - 1_000) {
+        throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
   /** The wizard's row, to send it something: StepConflict once it has ended. */
   async function inProgress(workspaceId: string, deletionId: string): Promise<DeletionRow> {
     const r = await row(workspaceId, deletionId);
@@ -286,8 +309,13 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       const open = await prisma.deletion.findFirst({
         where: { workspaceId: args.workspaceId, userId: user.id, status: 'IN_PROGRESS' },
         orderBy: { startedAt: 'desc' },
+        select: { id: true },
       });
-      if (open) return { deletion: await live(await row(args.workspaceId, open.id)), created: false };
+      if (open) {
+        const joined = await joinOpen(args.workspaceId, open.id);
+        if (joined) return { deletion: joined, created: false };
+        // Its cancel has ended it: a new wizard, as after any cancel.
+      }
 
       if (user.status !== 'PENDING_DELETION') {
         const problem = await startProblem(prisma, args.workspaceId, user, args.actor);

@@ -9,7 +9,7 @@ import type { Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
 import { offboardUser, reinstateUser } from '../../client/offboarding';
-import { refusalFrom } from '../../client/wizard-client';
+import { createWizardClient, refusalFrom } from '../../client/wizard-client';
 import { StepConflict } from '../../domain/errors';
 import { asAdmin, eventually, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
 
@@ -60,9 +60,13 @@ function updatesSent(temporal: Client): Sent[] {
 }
 
 const gate = new Gate();
+/** Held, the mirror of a cancelled wizard waits: its cancel is written, its row still reads IN_PROGRESS. */
+const mirrorGate = new Gate();
 class AcknowledgementGate implements ActivityInboundCallsInterceptor {
   async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
-    if (Context.current().info.activityType === 'acknowledgeUpdate') await gate.pass();
+    const type = Context.current().info.activityType;
+    if (type === 'acknowledgeUpdate') await gate.pass();
+    if (type === 'saveDeletionState' && (input.args[0] as { view?: { status?: string } }).view?.status === 'CANCELLED') await mirrorGate.pass();
     return next(input);
   }
 }
@@ -73,7 +77,10 @@ beforeAll(async () => {
   h = await wizardHarness({ activityInterceptors: [() => ({ inbound: new AcknowledgementGate() })] });
   sent = updatesSent(h.temporal);
 });
-afterEach(() => gate.open());
+afterEach(() => {
+  gate.open();
+  mirrorGate.open();
+});
 afterAll(() => h?.close());
 
 const idp = { type: 'IDP' as const, id: 'scim-token:test' };
@@ -156,4 +163,38 @@ test('a reactivation once the wizard is cancelled answers with it; one while a c
   await expect(refused).rejects.toBeInstanceOf(StepConflict);
   await expect(confirming).resolves.toMatchObject({ id: deletion.id });
   await eventually(async () => ((await h.prisma.user.findUnique({ where: { id: leaver } })) === null ? true : undefined), 60_000, 'the user to be removed');
+});
+
+test('an offboarding (HR) sent once a cancel is written, before the wizard says so, waits for it and opens a new wizard: it is never lost with the cancelled one', async () => {
+  const { ws, leaver, deletion } = await deactivated();
+  mirrorGate.hold();
+  const cancelling = h.wizard.cancel(ws.id, deletion.id, asAdmin(ws), { reason: 'not leaving after all' });
+  await eventually(async () => (mirrorGate.waiting > 0 ? true : undefined), 60_000, 'the cancel to be written');
+  expect(await h.prisma.deletion.findUniqueOrThrow({ where: { id: deletion.id } })).toMatchObject({ status: 'IN_PROGRESS' });
+
+  // The offboarding's own wizard client, over a database client that tells when it looks for the cancel.
+  let looked = false;
+  const audit = new Proxy(h.prisma.auditEvent, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (name === 'findUnique') looked = true;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const prisma = new Proxy(h.prisma, { get: (target, name) => (name === 'auditEvent' ? audit : Reflect.get(target, name, target)) });
+  const wizard = createWizardClient({ temporal: h.temporal, prisma, config: h.config, waitLimitMs: 60_000 });
+  const hr = offboardUser({ prisma, wizard }, { workspaceId: ws.id, userId: leaver, source: 'HR', actor: { type: 'HR', id: 'E-7' } });
+  const hrEnded = settled(hr);
+  // Joined as the row reads, it is answered at once, with the wizard being cancelled; now it looks for the cancel first.
+  await eventually(async () => (hrEnded() || looked ? true : undefined), 60_000, 'the offboarding to look or be answered');
+  mirrorGate.open();
+
+  expect((await cancelling).status).toBe('CANCELLED');
+  const { deletion: second, joined } = await hr;
+  expect({ joined, status: second.status }).toEqual({ joined: false, status: 'IN_PROGRESS' });
+  expect(second.id).not.toBe(deletion.id);
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: leaver } })).toMatchObject({ status: 'PENDING_DELETION' });
 });
