@@ -13,7 +13,7 @@ import { startProblem, type Tx } from '../activities/shared';
 import { RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
-import { WIZARD_WAIT_LIMIT_MS } from './wizard-client';
+import { STATE_WAIT_MS } from './wizard-client';
 
 export interface OffboardingDeps {
   prisma: PrismaClient;
@@ -149,8 +149,7 @@ export async function reinstateUser(
   /** Whether a wizard found FAILED meanwhile sends it round once more (false on that round). */
   again = true,
 ): Promise<Deletion | null> {
-  // The whole request waits on the wizard for at most the API's limit (api.md: 10 s), a second kept for the answer.
-  const deadline = Date.now() + WIZARD_WAIT_LIMIT_MS - 1_000;
+  const deadline = Date.now() + STATE_WAIT_MS;
   const open = await deps.prisma.deletion.findFirst({
     where: { workspaceId: req.workspaceId, userId: req.userId, status: 'IN_PROGRESS' },
     orderBy: { startedAt: 'desc' },
@@ -175,27 +174,12 @@ export async function reinstateUser(
     // under way (the IdP's own sent again, an admin's): answered once it is done, within the request's
     // wait. Any other conflict stands at once (a confirm under way or done: the user is being removed).
     const waits = err.code === 'CANCELLING';
-    const ended = await endedBy(deps, req.workspaceId, open.id, waits ? deadline : 0);
+    const ended = await deps.wizard.endedBy(req.workspaceId, open.id, waits ? deadline : 0);
     if (ended?.status === 'CANCELLED') return ended;
     if (ended === null && waits) throw new Unavailable(`${err.message} Send the reactivation again in a moment.`);
     // A wizard that failed to open (the cancel waited for it) leaves the user as they were: seen afresh (a freeze is lifted).
     if (ended?.status === 'FAILED' && again) return reinstateUser(deps, req, false);
     throw err;
-  }
-}
-
-/**
- * The wizard once it has ended, its status polled (every 50 ms, then up to
- * 400) until `deadline` (a time in ms; read once when it has passed), or null
- * while it is still open.
- */
-export async function endedBy(deps: OffboardingDeps, workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null> {
-  // Its status alone (one primary-key read) until it has ended, then the whole wizard once.
-  for (let wait = 50; ; wait = Math.min(wait * 2, 400)) {
-    const row = await deps.prisma.deletion.findFirst({ where: { id: deletionId, workspaceId }, select: { status: true } });
-    if (row && row.status !== 'IN_PROGRESS') return deps.wizard.get(workspaceId, deletionId);
-    if (Date.now() + wait > deadline) return null;
-    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 

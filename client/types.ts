@@ -47,6 +47,13 @@ export interface WizardApi {
   start(args: StartDeletionArgs): Promise<{ deletion: Deletion; created: boolean }>;
   get(workspaceId: string, deletionId: string): Promise<Deletion>;
   /**
+   * The wizard once it has ended, its status polled (every 20 ms, then up
+   * to 400) until `deadline` (a time in ms; read once when it has passed),
+   * or null while it is still open: for a request that waits out a cancel or
+   * a confirm under way.
+   */
+  endedBy(workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null>;
+  /**
    * GET /v1/deletions/{id} in one statement with its caller's token: the
    * token's row (null: no such token) and the wizard, when it is in that
    * token's workspace (null otherwise), to be rendered once the token is

@@ -51,6 +51,12 @@ export interface WizardClientDeps {
 /** api.md: no request waits on a wizard for more than 10 seconds. */
 export const WIZARD_WAIT_LIMIT_MS = 10_000;
 
+/** What a request keeps of that limit to answer in: one waiting for a wizard's state to change waits the rest. */
+const ANSWER_MARGIN_MS = 1_000;
+
+/** How long a request waits for a wizard's state to change (a cancel, a removal, another delivery's answer) before it answers 503. */
+export const STATE_WAIT_MS = WIZARD_WAIT_LIMIT_MS - ANSWER_MARGIN_MS;
+
 /** Turns a refused update into the named error the API maps; anything else is rethrown. */
 export function refusalFrom(err: unknown): Error {
   const refusal = refusalError(err);
@@ -254,13 +260,19 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function joinOpen(workspaceId: string, deletionId: string): Promise<Deletion | null> {
     const begun = Date.now();
     const cancelled = await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'DELETION_CANCELLED') }, select: { id: true } });
+    const now = cancelled ? await endedBy(workspaceId, deletionId, begun + waitLimitMs - ANSWER_MARGIN_MS) : await live(await row(workspaceId, deletionId));
+    if (now === null) throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
+    // Ended: cancelled (or failed), a new wizard; completed (a confirm won), the user is gone: that one.
+    return now.status === 'IN_PROGRESS' || now.status === 'COMPLETED' ? now : null;
+  }
+
+  /** WizardApi.endedBy: the status alone (one primary-key read) until it has ended, then the whole wizard once. */
+  async function endedBy(workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null> {
     for (let wait = 20; ; wait = Math.min(wait * 2, 400)) {
-      const r = await row(workspaceId, deletionId);
-      if (r.status !== 'IN_PROGRESS') return r.status === 'COMPLETED' ? live(r) : null;
-      if (!cancelled) return live(r);
-      if (Date.now() + wait > begun + waitLimitMs - 1_000) {
-        throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
-      }
+      const r = await prisma.deletion.findFirst({ where: { id: deletionId, workspaceId }, select: { status: true } });
+      if (!r) throw notInWorkspace('Deletion', deletionId);
+      if (r.status !== 'IN_PROGRESS') return live(await row(workspaceId, deletionId));
+      if (Date.now() + wait > deadline) return null;
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
@@ -380,6 +392,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     async get(workspaceId, deletionId) {
       return live(await row(workspaceId, deletionId));
     },
+
+    endedBy,
 
     async readWithToken(tokenHash, deletionId) {
       const { token, deletion } = await readTogether(tokenHash, deletionId);

@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
-import { WIZARD_WAIT_LIMIT_MS } from '../../client/wizard-client';
+import { STATE_WAIT_MS } from '../../client/wizard-client';
 import { BadInput, NotFound, Unavailable } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
@@ -169,7 +169,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         if (seen) return replay(reply, seen.status, seen.body);
         const first = answering.get(key);
         if (first) {
-          const waited = await endsWithin(first, WIZARD_WAIT_LIMIT_MS - 1_000);
+          const waited = await endsWithin(first, STATE_WAIT_MS);
           const answer = waited ? await kept() : null;
           if (answer) return replay(reply, answer.status, answer.body);
           throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');

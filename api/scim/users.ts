@@ -7,8 +7,8 @@
 import type { FastifyRequest } from 'fastify';
 import { scimPatch, ScimError as PatchError, type ScimPatchOperation } from 'scim-patch';
 import { parse as parseFilter } from 'scim2-parse-filter';
-import { endedBy, offboardUser, reinstateUser } from '../../client/offboarding';
-import { WIZARD_WAIT_LIMIT_MS } from '../../client/wizard-client';
+import { offboardUser, reinstateUser } from '../../client/offboarding';
+import { STATE_WAIT_MS } from '../../client/wizard-client';
 import { StepConflict, Unavailable } from '../../domain/errors';
 import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
@@ -361,7 +361,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       if ((await db.user.count({ where: { id: userId } })) === 0) return;
       throw conflict;
     }
-    const ended = await endedBy(deps, auth.workspaceId, open.id, deadline);
+    const ended = await deps.wizard.endedBy(auth.workspaceId, open.id, deadline);
     if (ended === null) throw new Unavailable(`${conflict.message} Send the request again in a moment.`);
     if (ended.status !== 'COMPLETED') throw conflict;
   }
@@ -480,8 +480,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     },
 
     async create(auth, rawBody: unknown, base) {
-      // The whole request waits on a wizard for at most the API's limit (api.md: 10 s), a second kept for the answer.
-      const deadline = Date.now() + WIZARD_WAIT_LIMIT_MS - 1_000;
+      const deadline = Date.now() + STATE_WAIT_MS;
       const body = canonicalKeys(rawBody);
       return counted(async (o) => {
         const input = parsed(ScimUserInput.safeParse(objectBody(body)));
