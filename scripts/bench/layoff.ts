@@ -23,6 +23,7 @@ import { call, type Answer } from './http';
 import { machine, settle, startStack } from './stack';
 import type { Log } from '../../infra/logger';
 import { percentile, ratio, round } from './stats';
+import { requestsBetween, temporalRequests } from './temporal-requests';
 import { createBenchWorkspace, removeBenchWorkspace } from './workspace';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,6 +121,7 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     log(`2. ${U} lead steps at once`);
     // When each wizard left step LEADS (its move done), seen by polling from the first POST on.
     const movedAt = new Map<string, number>();
+    const moveRequests = await temporalRequests(stack.workerMetricsUrl);
     const moveCpu = cpuSnapshot(stack.cpu);
     const moveStartedAt = Date.now();
     const moveStart = performance.now();
@@ -155,6 +157,9 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
     const answeredMs = Math.round(performance.now() - moveStart);
     const answeredCpu = cpuSnapshot(stack.cpu);
     const { ms: allMovedMs, cpu: movedCpu } = await allMoved;
+    // The worker's requests to Temporal while the moves ran (the lead steps, the slices and their heartbeats, the ends of step).
+    const movesRequests = requestsBetween(moveRequests, await temporalRequests(stack.workerMetricsUrl));
+    log(`the worker's requests to Temporal during the moves: ${JSON.stringify(movesRequests)}`);
     const movesCores = coresUsed(moveCpu, movedCpu, allMovedMs);
     const leadStepsCores = coresUsed(moveCpu, answeredCpu, answeredMs);
     // null when every move was done before the last answer (small books, or answers retried after a 503).
@@ -219,6 +224,7 @@ export async function layoffBench(args: BenchArgs, log: Log): Promise<Record<str
       firstMovedMs: round(Math.min(...doneMs)),
       medianMovedMs: round(percentile(doneMs, 50)!),
       coresUsed: { hooks: hooksCores, moves: movesCores, leadSteps: leadStepsCores, afterAnswers: afterAnswersCores },
+      temporalRequests: { moves: movesRequests },
       allAnsweredMs: answeredMs,
       database: stack.embedded ? 'pglite' : 'postgresql',
     };

@@ -40,6 +40,8 @@ export interface Stack {
   apiUrl: string | null;
   /** The process the worker runs in (RSS). */
   workerPid: number;
+  /** The worker's Prometheus endpoint (with the Temporal SDK core's metrics), when it serves one. */
+  workerMetricsUrl: string | null;
   /** Processes whose CPU time the bench reports (worker, API, Temporal; PostgreSQL's are found by name). */
   cpu: Components;
   /** Where batch-probe.cjs appends each batch's server-side time. */
@@ -140,11 +142,12 @@ export async function startStack(opts: { api: boolean; streams?: number; batch?:
         })
       ).code);
 
+    const metricsPort = await freePort();
     const env = {
       ...process.env,
       ...tuning,
       // A port of its own: another bench, or `npm start`, may hold the default.
-      WORKER_METRICS_PORT: String(await freePort()),
+      WORKER_METRICS_PORT: String(metricsPort),
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_TASK_QUEUE: taskQueue,
@@ -172,6 +175,7 @@ export async function startStack(opts: { api: boolean; streams?: number; batch?:
       temporal: { address, namespace, taskQueue },
       apiUrl,
       workerPid: worker.pid!,
+      workerMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       cpu: { pids: { worker: worker.pid, api: apiPid, temporal: temporalPid, bench: process.pid }, postgres: true },
       batchLog,
       stop,
@@ -227,6 +231,7 @@ async function startEmbedded(
     temporal: { address: temporalAddress(config), namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE },
     apiUrl,
     workerPid: app.pid!,
+    workerMetricsUrl: null,
     // One process: PGlite, the worker and the API; its Temporal dev server is its child.
     cpu: { pids: { service: app.pid, temporal: descendantNamed(app.pid!, 'temporal'), bench: process.pid }, postgres: false },
     batchLog,
