@@ -20,6 +20,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { Client } from '@temporalio/client';
 import { z } from 'zod';
+import { duringRequest } from '../client/request-deadline';
 import { createWizardClient } from '../client/wizard-client';
 import type { Config } from '../infra/config';
 import { loggerOptions } from '../infra/logger';
@@ -106,6 +107,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   /** The methods some route serves at this path (none: no route has it). */
   const allowedAt = (urlPath: string): string[] => [...new Set(known.filter((r) => r.pattern.test(urlPath)).map((r) => r.method))].sort();
 
+  // First of all: the request's waits on wizards share one limit from now on (api.md: 10 s; client/request-deadline.ts).
+  app.addHook('onRequest', (_request, _reply, done) => duringRequest(Date.now(), done));
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const config = request.routeOptions.config;

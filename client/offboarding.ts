@@ -13,7 +13,7 @@ import { startProblem, type Tx } from '../activities/shared';
 import { RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
-import { STATE_WAIT_MS } from './wizard-client';
+import { stateWaitDeadline } from './wizard-client';
 
 export interface OffboardingDeps {
   prisma: PrismaClient;
@@ -149,7 +149,7 @@ export async function reinstateUser(
   /** Whether a wizard found FAILED meanwhile sends it round once more (false on that round). */
   again = true,
 ): Promise<Deletion | null> {
-  const deadline = Date.now() + STATE_WAIT_MS;
+  const deadline = stateWaitDeadline();
   const open = await deps.prisma.deletion.findFirst({
     where: { workspaceId: req.workspaceId, userId: req.userId, status: 'IN_PROGRESS' },
     orderBy: { startedAt: 'desc' },

@@ -29,6 +29,7 @@ import type { AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
 import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
+import { requestStartedAt } from './request-deadline';
 import { takeStepLease } from './step-lease';
 import type { Config } from '../infra/config';
 import * as defs from '../workflows/definitions';
@@ -56,6 +57,15 @@ const ANSWER_MARGIN_MS = 1_000;
 
 /** How long a request waits for a wizard's state to change (a cancel, a removal, another delivery's answer) before it answers 503. */
 export const STATE_WAIT_MS = WIZARD_WAIT_LIMIT_MS - ANSWER_MARGIN_MS;
+
+/**
+ * Until when a wait for a wizard's state may go on: STATE_WAIT_MS after the
+ * request arrived (client/request-deadline.ts), whatever it waited for
+ * before; outside a request, STATE_WAIT_MS from now.
+ */
+export function stateWaitDeadline(): number {
+  return (requestStartedAt() ?? Date.now()) + STATE_WAIT_MS;
+}
 
 /** Turns a refused update into the named error the API maps; anything else is rethrown. */
 export function refusalFrom(err: unknown): Error {
@@ -156,11 +166,19 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * tells the two apart (workflows/deletion-wizard.ts, PATCH.acceptedFirst).
    */
   async function askWizard<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = AbortSignal.timeout(waitLimitMs);
+    // Within a request, the limit counts from its arrival: what it waited before (a cancel under way, a
+    // removal) is part of it (client/request-deadline.ts). Nothing left of it: nothing is sent.
+    const deadline = (requestStartedAt() ?? Date.now()) + waitLimitMs;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      throw new Unavailable(
+        `This request has waited ${Math.round(waitLimitMs / 1000)} s on the wizard already; nothing more was sent: send it again in a moment.`,
+      );
+    }
+    const signal = AbortSignal.timeout(remaining);
     // The limit is also every gRPC call's deadline: the abort cancels the calls in flight when it fires,
     // but the SDK's retry of a call that failed (Temporal unreachable: a new call after a backoff of up to
     // 5 s, up to 10 times) starts a call nobody would cancel, and the request waited for all of them.
-    const deadline = Date.now() + waitLimitMs;
     const work = temporal.withDeadline(deadline, () => temporal.withAbortSignal(signal, () => call(signal)));
     const ended = work.then(
       () => undefined,
@@ -258,7 +276,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * transaction commits is cancelled with the wizard: the cancel came later.)
    */
   async function joinOpen(workspaceId: string, deletionId: string): Promise<Deletion | null> {
-    const begun = Date.now();
+    const begun = requestStartedAt() ?? Date.now();
     const cancelled = await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'DELETION_CANCELLED') }, select: { id: true } });
     const now = cancelled ? await endedBy(workspaceId, deletionId, begun + waitLimitMs - ANSWER_MARGIN_MS) : await live(await row(workspaceId, deletionId));
     if (now === null) throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");

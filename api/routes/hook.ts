@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
-import { STATE_WAIT_MS } from '../../client/wizard-client';
+import { stateWaitDeadline } from '../../client/wizard-client';
 import { BadInput, NotFound, Unavailable } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
@@ -169,7 +169,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         if (seen) return replay(reply, seen.status, seen.body);
         const first = answering.get(key);
         if (first) {
-          const waited = await endsWithin(first, STATE_WAIT_MS);
+          const waited = await endsWithin(first, stateWaitDeadline() - Date.now());
           const answer = waited ? await kept() : null;
           if (answer) return replay(reply, answer.status, answer.body);
           throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');
@@ -210,7 +210,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
 /** Whether `work` ends within `ms` (its outcome aside). */
 async function endsWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
   try {
     return await Promise.race([work.then(() => true as const, () => true as const), late]);
   } finally {

@@ -1,0 +1,114 @@
+// api.md: no request waits on a wizard for more than 10 seconds, however many
+// times it waits: its waits share one limit, counted from its arrival
+// (client/request-deadline.ts). Forced here with a 4-s limit: an offboarding
+// reaches a user whose wizard's cancel is written but not yet mirrored (the
+// mirror held at a gate), so it waits for that wizard to end; the gate opens
+// late in the request's limit, and the new wizard's opening is held too, so the
+// request then waits on a wizard a second time. Before, that second wait had 4
+// s of its own, and the request answered after 6.5 s and more.
+import { Context } from '@temporalio/activity';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { onceKey } from '../../activities/shared';
+import { duringRequest } from '../../client/request-deadline';
+import { Unavailable } from '../../domain/errors';
+import { acceptedUpdates, asAdmin, eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
+import { client, startTestApi, tokenOf, type Call, type TestApi } from './support';
+
+const LIMIT_MS = 4_000;
+
+/** Held, what reaches it waits until it opens; open, it changes nothing. */
+class Gate {
+  private held = false;
+  private waiters: (() => void)[] = [];
+  hold() {
+    this.held = true;
+  }
+  open() {
+    this.held = false;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+  async pass(): Promise<void> {
+    if (this.held) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+}
+/** The mirror of a cancelled wizard: its cancel written, its row still IN_PROGRESS. */
+const mirror = new Gate();
+/** A wizard's opening transaction. */
+const opening = new Gate();
+class Gates implements ActivityInboundCallsInterceptor {
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const type = Context.current().info.activityType;
+    if (type === 'saveDeletionState' && (input.args[0] as { view?: { status?: string } }).view?.status === 'CANCELLED') await mirror.pass();
+    if (type === 'openDeletion') await opening.pass();
+    return next(input);
+  }
+}
+
+let api: TestApi;
+let ws: TestWorkspace;
+let admin: Call;
+beforeAll(async () => {
+  api = await startTestApi({ worker: true, wizardWaitMs: LIMIT_MS, activityInterceptors: [() => ({ inbound: new Gates() })] });
+  ws = await makeWorkspace(api.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', other: 'MEMBER' });
+  admin = client(api.url, await tokenOf(api.prisma, ws, 'admin'));
+});
+afterEach(() => {
+  mirror.open();
+  opening.open();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+test('an offboarding that waits for a cancelled wizard to end, then for a new one to open, answers 503 within one limit, and sent again it opens', async () => {
+  const leaver = ws.users.leaver!.id;
+  const first = await admin('POST', `/v1/users/${leaver}/deletion`, {});
+  expect(first.status).toBe(201);
+  mirror.hold();
+  const cancelling = admin('POST', `/v1/deletions/${first.body.id}/cancel`, { reason: 'Changed our mind' });
+  await eventually(
+    async () => (await api.prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(first.body.id, 'DELETION_CANCELLED') } })) ?? undefined,
+    60_000,
+    'the cancel to be written',
+  );
+
+  opening.hold();
+  const sentAt = Date.now();
+  const again = admin('POST', `/v1/users/${leaver}/deletion`, {});
+  // The cancelled wizard's row says so 2.5 s into the request: the rest of the limit is all the new wizard gets.
+  const release = setTimeout(() => mirror.open(), 2_500);
+  const answer = await again;
+  const tookMs = Date.now() - sentAt;
+  clearTimeout(release);
+  expect(answer.status).toBe(503);
+  expect(answer.headers.get('retry-after')).not.toBeNull();
+  // One limit and the time to answer (a second limit of its own would end 2.5 + 4 s after the POST).
+  expect(tookMs).toBeLessThan(LIMIT_MS + 1_500);
+  mirror.open();
+  expect([200, 503]).toContain((await cancelling).status);
+  expect((await admin('GET', `/v1/deletions/${first.body.id}`)).body.status).toBe('CANCELLED');
+
+  // Sent again once the wizards answer: a new wizard, open (the one the 503's start left, or a new one).
+  opening.open();
+  const opened = await eventually(async () => {
+    const r = await admin('POST', `/v1/users/${leaver}/deletion`, {});
+    return r.status === 200 || r.status === 201 ? r : undefined;
+  }, 60_000, 'the offboarding sent again');
+  expect(opened.body).toMatchObject({ user: { id: leaver }, status: 'IN_PROGRESS' });
+  expect(opened.body.id).not.toBe(first.body.id);
+});
+
+test('a request with nothing left of its limit sends the wizard nothing: 503 at once, and the wizard is as it was', async () => {
+  const other = ws.users.other!.id;
+  const started = await admin('POST', `/v1/users/${other}/deletion`, {});
+  expect(started.status).toBe(201);
+  const { workflowId } = await api.prisma.deletion.findUniqueOrThrow({ where: { id: started.body.id } });
+  // As if it had arrived a limit ago and waited all of it on something else.
+  const late = duringRequest(Date.now() - LIMIT_MS - 1, () => api.wizard.cancel(ws.id, started.body.id, asAdmin(ws), {}));
+  await expect(late).rejects.toBeInstanceOf(Unavailable);
+  expect(await acceptedUpdates(api.harness.temporal, workflowId, 'cancel')).toHaveLength(0);
+  expect((await admin('GET', `/v1/deletions/${started.body.id}`)).body.status).toBe('IN_PROGRESS');
+  // The same call in a request just arrived goes through.
+  const cancelled = await duringRequest(Date.now(), () => api.wizard.cancel(ws.id, started.body.id, asAdmin(ws), {}));
+  expect(cancelled.status).toBe('CANCELLED');
+});
