@@ -4,6 +4,7 @@ import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { heirOf, type HeirCandidates } from '../domain/heirs';
 import { refusalFailure } from '../domain/refusal';
 import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
+import { onceKey, type AuditAction } from '../domain/audit';
 import type { Actor, Distribution, Role, UserStatus } from '../domain/schemas';
 import type { RoutingContents } from '../domain/wizard-state';
 
@@ -14,13 +15,8 @@ export interface AuditEntry {
   workspaceId: string;
   deletionId: string;
   actor: Actor;
-  action: string;
+  action: AuditAction;
   detail: Record<string, unknown>;
-}
-
-/** The key that makes `action` happen once per deletion, however often its activity runs. */
-export function onceKey(deletionId: string, action: string): string {
-  return `${deletionId}:${action}`;
 }
 
 /**
@@ -30,7 +26,7 @@ export function onceKey(deletionId: string, action: string): string {
  * runs) waits here for the other to end and then sees its event, instead of
  * doing the change a second time and colliding on a unique key half-way.
  */
-export async function alreadyDone(tx: Tx, deletionId: string, action: string) {
+export async function alreadyDone(tx: Tx, deletionId: string, action: AuditAction) {
   await oneAtATime(tx, deletionId, action);
   return tx.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, action) } });
 }
@@ -42,7 +38,7 @@ export async function alreadyDone(tx: Tx, deletionId: string, action: string) {
  * so the second sees what the first committed.
  */
 export async function oneAtATime(tx: Tx, deletionId: string, action: string): Promise<void> {
-  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${onceKey(deletionId, action)}, 0))::text`;
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`${deletionId}:${action}`}, 0))::text`;
 }
 
 /**

@@ -10,6 +10,7 @@
 // identity provider, if it asked for the freeze, reactivates them.
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { startProblem, type Tx } from '../activities/shared';
+import { onceKey, type AuditAction } from '../domain/audit';
 import { RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
@@ -34,11 +35,11 @@ export interface OffboardRequest {
  * The audit action that marks an open wizard, or a freeze (no wizard), as one
  * the identity provider asked for.
  */
-export const IDP_DEACTIVATED = 'IDP_DEACTIVATED';
+export const IDP_DEACTIVATED = 'IDP_DEACTIVATED' satisfies AuditAction;
 
 /** Audit actions (no wizard: `deletionId` null) of a leaver frozen because their wizard could not open, and let go. */
-export const USER_FROZEN = 'USER_FROZEN';
-export const USER_UNFROZEN = 'USER_UNFROZEN';
+export const USER_FROZEN = 'USER_FROZEN' satisfies AuditAction;
+export const USER_UNFROZEN = 'USER_UNFROZEN' satisfies AuditAction;
 
 /**
  * Joins the user's open wizard, or starts a new one (the user is frozen when
@@ -79,7 +80,7 @@ export async function offboardUser(
           actorId: req.actor.id,
           action: IDP_DEACTIVATED,
           detail: { userId: req.userId },
-          idempotencyKey: `${deletion.id}:${IDP_DEACTIVATED}`,
+          idempotencyKey: onceKey(deletion.id, IDP_DEACTIVATED),
         },
       ],
       skipDuplicates: true,
@@ -90,7 +91,7 @@ export async function offboardUser(
 }
 
 /** The audit action of a later offboarding bringing HR's `effectiveAt` forward. */
-export const EFFECTIVE_AT_BROUGHT_FORWARD = 'EFFECTIVE_AT_BROUGHT_FORWARD';
+export const EFFECTIVE_AT_BROUGHT_FORWARD = 'EFFECTIVE_AT_BROUGHT_FORWARD' satisfies AuditAction;
 
 /**
  * Joined a wizard still waiting for HR's `effectiveAt`: this offboarding's
@@ -161,7 +162,7 @@ export async function reinstateUser(
   }
   if (open.source !== 'IDP') {
     const marked = await deps.prisma.auditEvent.findUnique({
-      where: { idempotencyKey: `${open.id}:${IDP_DEACTIVATED}` },
+      where: { idempotencyKey: onceKey(open.id, IDP_DEACTIVATED) },
       select: { id: true },
     });
     if (!marked) return null;
@@ -247,7 +248,7 @@ async function unfreeze(deps: OffboardingDeps, req: { workspaceId: string; userI
 }
 
 /** An audit event of a user with no wizard (`deletionId` null). */
-async function audit(tx: Tx, req: { workspaceId: string; actor: Actor }, action: string, detail: Record<string, unknown>): Promise<void> {
+async function audit(tx: Tx, req: { workspaceId: string; actor: Actor }, action: AuditAction, detail: Record<string, unknown>): Promise<void> {
   await tx.auditEvent.create({
     data: { workspaceId: req.workspaceId, deletionId: null, actorType: req.actor.type, actorId: req.actor.id, action, detail: detail as Prisma.InputJsonValue },
   });

@@ -2,6 +2,7 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Prisma } from '../../generated/prisma/client';
+import type { AuditAction } from '../../domain/audit';
 import { splitCounts } from '../../domain/distribution';
 import { preferredHeirs, sweepDistribution } from '../../domain/heirs';
 import { receivedByUser, type Quota } from '../../domain/lead-plan';
@@ -36,7 +37,7 @@ export function atMostEvery<T>(ms: number, fn: (arg: T) => void, now: () => numb
 }
 
 /** Audit action written when each kind of move ends. */
-const FINISH_ACTION: Record<MoveKind, string> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
+const FINISH_ACTION: Record<MoveKind, AuditAction> = { MOVE: 'LEADS_MOVED', SWEEP: 'LEADS_SWEPT' };
 
 export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
   const engine = leadMoveEngine(prisma, tuning);

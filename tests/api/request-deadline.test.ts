@@ -8,7 +8,7 @@
 // s of its own, and the request answered after 6.5 s and more.
 import { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
-import { onceKey } from '../../activities/shared';
+import { onceKey } from '../../domain/audit';
 import { duringRequest } from '../../client/request-deadline';
 import { Unavailable } from '../../domain/errors';
 import { acceptedUpdates, asAdmin, eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';

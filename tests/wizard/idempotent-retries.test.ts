@@ -7,7 +7,7 @@
 // PGlite runs them one after the other and they must end the same way.
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../activities';
-import { onceKey } from '../../activities/shared';
+import { onceKey, type AuditAction } from '../../domain/audit';
 import type { WizardInput } from '../../domain/wizard-state';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createPrisma } from '../../infra/database';
@@ -70,7 +70,7 @@ test('overlapping attempts of one routing change all succeed, and the change is 
     expect(members).toEqual([expect.objectContaining({ userId: ws.users.heir!.id, weight: 1 })]);
     const events = await prisma.auditEvent.findMany({ where: { deletionId: input.deletionId, action: { not: 'DELETION_STARTED' } } });
     expect(events).toHaveLength(1);
-    expect(events[0]!.idempotencyKey).toBe(onceKey(input.deletionId, events[0]!.action));
+    expect(events[0]!.idempotencyKey).toBe(onceKey(input.deletionId, events[0]!.action as AuditAction));
   }
 });
 

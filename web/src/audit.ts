@@ -1,12 +1,11 @@
 // The audit trail as a readable list: who did what, when, and what moved where.
+import type { AuditAction } from '../../domain/audit';
 import type { AuditEvent } from '../../domain/schemas';
 import { formatCount, formatTime, h } from './dom';
 
-const ACTION_TEXT: Record<string, string> = {
+/** Words for every action the service writes (domain/audit.ts): one missing, or one it no longer writes, fails the build. */
+const ACTION_TEXT: Record<AuditAction, string> = {
   DELETION_STARTED: 'Wizard started',
-  USER_SUSPENDED: 'User suspended',
-  USER_PENDING_DELETION: 'User marked pending deletion',
-  LEADS_MOVE_STARTED: 'Lead move started',
   LEADS_MOVED: 'Leads moved',
   AUTOMATIONS_APPLIED: 'Automations updated',
   INTEGRATIONS_APPLIED: 'Integrations updated',
@@ -14,11 +13,17 @@ const ACTION_TEXT: Record<string, string> = {
   LEADS_SWEPT: 'Final sweep of leads',
   USER_DELETED: 'User deleted',
   DELETION_CANCELLED: 'Wizard cancelled',
-  DELETION_FAILED: 'Wizard failed',
+  USER_PENDING_DELETION: 'User marked pending deletion',
+  EFFECTIVE_AT_BROUGHT_FORWARD: 'Leaving date brought forward',
+  LEAD_TARGET_LEFT: 'A lead target left; their share was handed over',
+  IDP_DEACTIVATED: 'Deactivated by the identity provider',
+  USER_FROZEN: 'User frozen',
+  USER_UNFROZEN: 'User unfrozen',
 };
 
 export function actionText(action: string): string {
-  return ACTION_TEXT[action] ?? action.charAt(0) + action.slice(1).toLowerCase().replace(/_/g, ' ');
+  // An action this page does not know (a newer service's): its name, in words.
+  return (ACTION_TEXT as Record<string, string>)[action] ?? action.charAt(0) + action.slice(1).toLowerCase().replace(/_/g, ' ');
 }
 
 function keyText(key: string): string {
