@@ -107,8 +107,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   /** The methods some route serves at this path (none: no route has it). */
   const allowedAt = (urlPath: string): string[] => [...new Set(known.filter((r) => r.pattern.test(urlPath)).map((r) => r.method))].sort();
 
-  // First of all: the request's waits on wizards share one limit from now on (api.md: 10 s; client/request-deadline.ts).
-  app.addHook('onRequest', (_request, _reply, done) => duringRequest(Date.now(), done));
+  // Each request's waits on wizards share one limit (api.md: 10 s), from its first (client/request-deadline.ts).
+  app.addHook('onRequest', (_request, _reply, done) => duringRequest(done));
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const config = request.routeOptions.config;

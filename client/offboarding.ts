@@ -14,7 +14,6 @@ import { onceKey, type AuditAction } from '../domain/audit';
 import { RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Actor, Deletion, Role, UserStatus } from '../domain/schemas';
 import type { WizardApi } from './types';
-import { stateWaitDeadline } from './wizard-client';
 
 export interface OffboardingDeps {
   prisma: PrismaClient;
@@ -150,7 +149,7 @@ export async function reinstateUser(
   /** Whether a wizard found FAILED meanwhile sends it round once more (false on that round). */
   again = true,
 ): Promise<Deletion | null> {
-  const deadline = stateWaitDeadline();
+  const deadline = deps.wizard.stateWaitDeadline();
   const open = await deps.prisma.deletion.findFirst({
     where: { workspaceId: req.workspaceId, userId: req.userId, status: 'IN_PROGRESS' },
     orderBy: { startedAt: 'desc' },

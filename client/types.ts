@@ -54,6 +54,13 @@ export interface WizardApi {
    */
   endedBy(workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null>;
   /**
+   * Until when a wait for a wizard's state (a cancel, a removal, another
+   * delivery's answer) may go on: the limit of the request being answered
+   * (api.md: 10 s), counted from its first wait on a wizard, less a second to
+   * answer in (client/request-deadline.ts); outside a request, from now.
+   */
+  stateWaitDeadline(): number;
+  /**
    * GET /v1/deletions/{id} in one statement with its caller's token: the
    * token's row (null: no such token) and the wizard, when it is in that
    * token's workspace (null otherwise), to be rendered once the token is

@@ -30,7 +30,7 @@ import type { AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
 import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
-import { requestStartedAt } from './request-deadline';
+import { waitingSince } from './request-deadline';
 import { takeStepLease } from './step-lease';
 import type { Config } from '../infra/config';
 import * as defs from '../workflows/definitions';
@@ -56,17 +56,11 @@ export const WIZARD_WAIT_LIMIT_MS = 10_000;
 /** What a request keeps of that limit to answer in: one waiting for a wizard's state to change waits the rest. */
 const ANSWER_MARGIN_MS = 1_000;
 
-/** How long a request waits for a wizard's state to change (a cancel, a removal, another delivery's answer) before it answers 503. */
-export const STATE_WAIT_MS = WIZARD_WAIT_LIMIT_MS - ANSWER_MARGIN_MS;
+/** Less than this left of a request's limit: a call to a wizard is not begun (it could only end in "may still apply"). */
+const LEAST_CALL_MS = 1_000;
 
-/**
- * Until when a wait for a wizard's state may go on: STATE_WAIT_MS after the
- * request arrived (client/request-deadline.ts), whatever it waited for
- * before; outside a request, STATE_WAIT_MS from now.
- */
-export function stateWaitDeadline(): number {
-  return (requestStartedAt() ?? Date.now()) + STATE_WAIT_MS;
-}
+/** A call to a wizard not begun, the request's limit spent on its earlier waits: nothing was sent. */
+export class NothingSent extends Unavailable {}
 
 /** Turns a refused update into the named error the API maps; anything else is rethrown. */
 export function refusalFrom(err: unknown): Error {
@@ -151,6 +145,8 @@ const SETTLE_SLACK_MS = 7_000;
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
   const { temporal, prisma, config } = deps;
   const waitLimitMs = deps.waitLimitMs ?? WIZARD_WAIT_LIMIT_MS;
+  /** WizardApi.stateWaitDeadline: the request's limit, less the time to answer in, from its first wait on a wizard. */
+  const stateWaitDeadline = () => waitingSince() + waitLimitMs - ANSWER_MARGIN_MS;
   /** The Temporal work of requests not yet ended (`settled`). */
   const inFlight = new Set<Promise<void>>();
 
@@ -167,13 +163,13 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * tells the two apart (workflows/deletion-wizard.ts, PATCH.acceptedFirst).
    */
   async function askWizard<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    // Within a request, the limit counts from its arrival: what it waited before (a cancel under way, a
-    // removal) is part of it (client/request-deadline.ts). Nothing left of it: nothing is sent.
-    const deadline = (requestStartedAt() ?? Date.now()) + waitLimitMs;
+    // Within a request, the limit counts from its first wait on a wizard: what it waited before (a cancel
+    // under way, a removal) is part of it (client/request-deadline.ts). Too little left: nothing is sent.
+    const deadline = waitingSince() + waitLimitMs;
     const remaining = deadline - Date.now();
-    if (remaining <= 0) {
-      throw new Unavailable(
-        `This request has waited ${Math.round(waitLimitMs / 1000)} s on the wizard already; nothing more was sent: send it again in a moment.`,
+    if (remaining < LEAST_CALL_MS) {
+      throw new NothingSent(
+        `This request has waited on the wizard for ${Math.round(waitLimitMs / 1000)} s already (api.md's limit); nothing more was sent: send it again in a moment.`,
       );
     }
     const signal = AbortSignal.timeout(remaining);
@@ -198,7 +194,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       if (refusal instanceof StepConflict || refusal instanceof RuleViolation) throw refusal;
       if (signal.aborted || Date.now() >= deadline || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
         throw new Unavailable(
-          `The wizard did not answer within ${Math.round(waitLimitMs / 1000)} s (its worker may be busy or away). ` +
+          `The wizard did not answer within this request's ${Math.round(waitLimitMs / 1000)} s (its worker may be busy or away). ` +
             'What you sent may still apply: read the deletion to see, and send it again if it did not.',
         );
       }
@@ -277,9 +273,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * transaction commits is cancelled with the wizard: the cancel came later.)
    */
   async function joinOpen(workspaceId: string, deletionId: string): Promise<Deletion | null> {
-    const begun = requestStartedAt() ?? Date.now();
     const cancelled = await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'DELETION_CANCELLED') }, select: { id: true } });
-    const now = cancelled ? await endedBy(workspaceId, deletionId, begun + waitLimitMs - ANSWER_MARGIN_MS) : await live(await row(workspaceId, deletionId));
+    const now = cancelled ? await endedBy(workspaceId, deletionId, stateWaitDeadline()) : await live(await row(workspaceId, deletionId));
     if (now === null) throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
     // Ended: cancelled (or failed), a new wizard; completed (a confirm won), the user is gone: that one.
     return now.status === 'IN_PROGRESS' || now.status === 'COMPLETED' ? now : null;
@@ -324,8 +319,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       await askWizard(() => update(temporal.workflow.getHandle(r.workflowId)));
     } catch (err) {
       // Not answered in time: the update may still be waiting for the wizard's next task, and the
-      // lease is kept until it expires. Answered (refused), it is given back.
-      if (!(err instanceof Unavailable)) await lease?.release().catch(() => undefined);
+      // lease is kept until it expires. Answered (refused), or not sent at all, it is given back.
+      if (!(err instanceof Unavailable) || err instanceof NothingSent) await lease?.release().catch(() => undefined);
       throw err;
     }
     // A lease not given back (the database away a moment) only expires: the step is applied all the same.
@@ -413,6 +408,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     },
 
     endedBy,
+
+    stateWaitDeadline,
 
     async readWithToken(tokenHash, deletionId) {
       const { token, deletion } = await readTogether(tokenHash, deletionId);

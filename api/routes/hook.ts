@@ -13,7 +13,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
-import { stateWaitDeadline } from '../../client/wizard-client';
 import { BadInput, NotFound, Unavailable } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
@@ -169,7 +168,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         if (seen) return replay(reply, seen.status, seen.body);
         const first = answering.get(key);
         if (first) {
-          const waited = await endsWithin(first, stateWaitDeadline() - Date.now());
+          const waited = await endsWithin(first, deps.wizard.stateWaitDeadline() - Date.now());
           const answer = waited ? await kept() : null;
           if (answer) return replay(reply, answer.status, answer.body);
           throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');

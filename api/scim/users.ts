@@ -8,7 +8,6 @@ import type { FastifyRequest } from 'fastify';
 import { scimPatch, ScimError as PatchError, type ScimPatchOperation } from 'scim-patch';
 import { parse as parseFilter } from 'scim2-parse-filter';
 import { offboardUser, reinstateUser } from '../../client/offboarding';
-import { stateWaitDeadline } from '../../client/wizard-client';
 import { StepConflict, Unavailable } from '../../domain/errors';
 import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
@@ -480,7 +479,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     },
 
     async create(auth, rawBody: unknown, base) {
-      const deadline = stateWaitDeadline();
+      const deadline = deps.wizard.stateWaitDeadline();
       const body = canonicalKeys(rawBody);
       return counted(async (o) => {
         const input = parsed(ScimUserInput.safeParse(objectBody(body)));

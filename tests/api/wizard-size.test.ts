@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { signHookBody } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
-import { createWizardClient } from '../../client/wizard-client';
+import { duringRequest } from '../../client/request-deadline';
+import { createWizardClient, NothingSent } from '../../client/wizard-client';
 import { createApiToken } from '../../infra/tokens';
 import { LONE_STEP_BODY_BYTES, STEP_BODY_MAX_BYTES, STEP_VIEW_MAX_BYTES } from '../../domain/wizard-size';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
@@ -197,6 +198,19 @@ test('a large step body is sent to its wizard alone, across API servers: another
   expect(after.at - gaveUpAt).toBeGreaterThanOrEqual(3_000);
   release();
   await after.next;
+
+  // Not sent at all (the request spent its limit on earlier waits: client/request-deadline.ts): nothing can
+  // be on its way, so the lease is given back at once, and the same body sent again goes.
+  const spent = server(1_500);
+  const notSent = duringRequest(async () => {
+    spent.stateWaitDeadline(); // the request's first wait starts its clock; it then waits a second elsewhere
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    return spent.submitAutomations(ws.id, d, actor, large);
+  });
+  await expect(notSent).rejects.toBeInstanceOf(NothingSent);
+  expect(sent).toBe(5);
+  await two.submitAutomations(ws.id, d, actor, large);
+  expect(sent).toBe(6);
   expect((await owner('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
 }, 60_000);
 
