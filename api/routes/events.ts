@@ -152,7 +152,8 @@ export function eventRoutes(app: Api, deps: ApiDeps): void {
       tags: ['deletions'],
       summary: 'Follow a deletion wizard as it changes (Server-Sent Events)',
       description:
-        'A text/event-stream. Each event is `event: deletion` with `data:` the Deletion as GET /v1/deletions/{id} ' +
+        'A text/event-stream. Each event is a plain message (no `event:` field, so EventSource `onmessage` gets it) ' +
+        'whose `data:` is the Deletion as GET /v1/deletions/{id} ' +
         'answers it: the current one at once, then each time it changes (each step; the lead move’s progress at most a ' +
         'few times a second; the end). A comment line `: heartbeat` every 15 s. The stream ends after sending a final ' +
         'state (COMPLETED, FAILED, or CANCELLED with the move settled); a stream that ends otherwise dropped, and a ' +
@@ -215,7 +216,8 @@ export function eventRoutes(app: Api, deps: ApiDeps): void {
       const send = (d: Deletion, json: string) => {
         if (json !== sent) {
           sent = json;
-          write(`event: deletion\ndata: ${json}\n\n`);
+          // No `event:` name: api.md names none, so a client written to it listens with `onmessage`.
+          write(`data: ${json}\n\n`);
         }
         if (isFinal(d)) {
           if (held === null) end();

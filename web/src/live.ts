@@ -18,7 +18,7 @@ export interface LiveHandlers {
   onClose(): void;
 }
 
-/** The `data:` of one event block, when it is a `deletion` event. */
+/** The `data:` of one event block, when it is a message (or `deletion`, as servers before 2026-12-02 named it). */
 function deletionOf(block: string): Deletion | null {
   let event = 'message';
   const data: string[] = [];
@@ -30,7 +30,7 @@ function deletionOf(block: string): Deletion | null {
     if (field === 'event') event = value;
     else if (field === 'data') data.push(value);
   }
-  if (event !== 'deletion' || data.length === 0) return null;
+  if ((event !== 'message' && event !== 'deletion') || data.length === 0) return null;
   try {
     return JSON.parse(data.join('\n')) as Deletion;
   } catch {
