@@ -46,8 +46,6 @@ export interface WizardClientDeps {
   waitLimitMs?: number;
   /** Oldest lead total a read may show before the move starts (default `LEAD_TOTAL_MAX_AGE_MS`). */
   leadTotalMaxAgeMs?: number;
-  /** Share every lead total and routing read for its whole age, small ones too (tests that count statements). */
-  shareSmallReads?: boolean;
   /** How long a large step body's lease lasts when its wizard does not answer in time (default `STEP_LEASE_MS`). */
   stepLeaseMs?: number;
 }
@@ -74,42 +72,29 @@ export function refusalFrom(err: unknown): Error {
 
 /**
  * api.md: `leads.total` is the live count of the user's leads until the move
- * starts. A count is shared by the reads that arrive while it runs. Once it
- * has ended, the count of a book of up to LIVE_COUNT_UP_TO leads is never used
- * again: the next read counts afresh (a few milliseconds), so a client that
- * adds leads and then reads sees them. Counting a bigger book, up to a million
- * leads, on every read (a page polls every 500 ms, a hundred pages at once)
- * would cost more than everything else a read does, so its count is shared by
- * every read within this many milliseconds of when it began: the total of a
- * book that big is at most 2 s old. Once the move starts it is the move's
- * snapshot and is never counted.
+ * starts. Counting a book of a million leads on every read (a page polls every
+ * 500 ms, a hundred pages at once) would cost more than everything else a read
+ * does, so a count is shared: every read of the same user's total within this
+ * many milliseconds of when that count began (reads arriving while it runs
+ * included) gets its result. The total a read shows is therefore at most 2 s
+ * old; once the move starts it is the move's snapshot and is never counted.
  */
 export const LEAD_TOTAL_MAX_AGE_MS = 2_000;
 
-/** Books up to this many leads are counted on every read (see LEAD_TOTAL_MAX_AGE_MS). */
-export const LIVE_COUNT_UP_TO = 50_000;
-
-/** Routing steps of up to this many items are read as they are on every read; bigger ones as lead totals are shared. */
-export const LIVE_ITEMS_UP_TO = 500;
-
-/** A count of each user's leads, shared as LEAD_TOTAL_MAX_AGE_MS says (`shareSmall`: every count, small books too). */
-export function leadTotals(count: (workspaceId: string, userId: string) => Promise<number>, maxAgeMs: number, shareSmall = false) {
-  return recentlyShared(count, maxAgeMs, undefined, shareSmall ? undefined : (total) => total > LIVE_COUNT_UP_TO);
+/** A count of each user's leads, begun at most `maxAgeMs` ago, shared by every caller meanwhile. */
+export function leadTotals(count: (workspaceId: string, userId: string) => Promise<number>, maxAgeMs: number) {
+  return recentlyShared(count, maxAgeMs);
 }
 
 /**
- * `read`, shared: every call with the same arguments while a read of them runs
- * gets its result; once it has ended, so does every call within `maxAgeMs` of
- * when it began, unless `kept` says this result is not to be reused (then the
- * next call reads afresh).
+ * `read`, shared: every call with the same arguments within `maxAgeMs` of when
+ * a read of them began (calls arriving while it runs included) gets its result.
  */
 export function recentlyShared<A extends unknown[], T>(
   read: (...args: A) => Promise<T>,
   maxAgeMs: number,
   /** What makes two calls the same read. */
   keyOf: (...args: A) => string = (...args) => args.join('\u0000'),
-  /** Whether an ended read is reused for the rest of its age (default: always). */
-  kept: (value: T, ...args: A) => boolean = () => true,
 ): (...args: A) => Promise<T> {
   const reads = new Map<string, { begun: number; value: Promise<T> }>();
   let swept = Date.now();
@@ -126,9 +111,8 @@ export function recentlyShared<A extends unknown[], T>(
     const value = read(...args);
     const entry = { begun: now, value };
     reads.set(key, entry);
-    const forget = () => reads.get(key) === entry && reads.delete(key);
-    // A failed read is not shared: the next call tries again. Nor, once ended, one not to be kept.
-    value.then((result) => !kept(result, ...args) && forget(), forget);
+    // A failed read is not shared: the next call tries again.
+    value.catch(() => reads.get(key) === entry && reads.delete(key));
     return value;
   };
 }
@@ -221,7 +205,6 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   const leadTotal = leadTotals(
     (workspaceId, userId) => prisma.lead.count({ where: { workspaceId, ownerId: userId } }),
     deps.leadTotalMaxAgeMs ?? LEAD_TOTAL_MAX_AGE_MS,
-    deps.shareSmallReads,
   );
 
   /** The row and its moves' committed counts in one statement (primary keys only). */
@@ -238,13 +221,12 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     return found;
   }
 
-  /** A routing step's items as they are now: read afresh each time, unless there are many (then shared as big books' totals are). */
+  /** A routing step's items as they are now, shared as lead totals are (at most LEAD_TOTAL_MAX_AGE_MS old). */
   const routingNowOf = recentlyShared(
     async (kind: RoutingKind, r: DeletionRead, ids: string[]) => byId(await routingRows(prisma, kind, r.workspaceId, ids)),
     deps.leadTotalMaxAgeMs ?? LEAD_TOTAL_MAX_AGE_MS,
     // A wizard's items never change: the wizard names the read.
     (kind, r) => `${kind}\u0000${r.id}`,
-    (_rows, _kind, _r, ids) => deps.shareSmallReads === true || ids.length > LIVE_ITEMS_UP_TO,
   );
 
   /**

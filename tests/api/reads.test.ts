@@ -3,16 +3,15 @@
 // A page open on a wizard reads it every 500 ms, a hundred pages at once on a
 // layoff day: GET /v1/deletions/{id} is ONE statement (the token, its user, the
 // wizard's row and its moves' committed counts), reads arriving together share
-// one, and the lead total before the move of a big book is counted at most
-// once per LEAD_TOTAL_MAX_AGE_MS per user, however many read it (a small one on
-// every read: it is live).
+// one, and the lead total before the move is counted at most once per
+// LEAD_TOTAL_MAX_AGE_MS per user, however many read it.
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { PrismaClient } from '../../generated/prisma/client';
 import { buildServer } from '../../api/server';
-import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, LIVE_COUNT_UP_TO, leadTotals } from '../../client/wizard-client';
+import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals } from '../../client/wizard-client';
 import { deletionReads } from '../../client/deletion-reads';
 import { addLeads, eventually, makeAutomation, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { testEnv } from '../support/env';
@@ -42,8 +41,8 @@ beforeAll(async () => {
     };
   });
   counted = new PrismaClient({ adapter: new PrismaPg(pool) });
-  // Every count and routing read shared for a minute (small books too), so the reads below never depend on how fast they run.
-  const wizard = createWizardClient({ temporal: h.temporal, prisma: counted, config: h.config, leadTotalMaxAgeMs: 60_000, shareSmallReads: true });
+  // A count shared for a minute, so the reads below never depend on how fast they run.
+  const wizard = createWizardClient({ temporal: h.temporal, prisma: counted, config: h.config, leadTotalMaxAgeMs: 60_000 });
   app = buildServer({ prisma: counted, wizard, health: async () => ({ database: true, temporal: true }), config: h.config, logger: false, webDir: '/nonexistent' });
   await app.listen({ host: '127.0.0.1', port: 0 });
   ws = await makeWorkspace(
@@ -202,49 +201,13 @@ test('before the move the total follows the book: new leads show without anyone 
   expect(caughtUp.leads).toMatchObject({ total: 12, state: 'PENDING' });
 });
 
-test('a client that adds leads to a small book and reads at once sees them: its total is counted on every read', async () => {
-  const leaver = await makeWorkspace(h.prisma, { admin: 'ADMIN', gone: 'MEMBER' }, { gone: 7 });
-  const wizard = createWizardClient({ temporal: h.temporal, prisma: h.prisma, config: h.config });
-  const { deletion } = await wizard.start({
-    workspaceId: leaver.id,
-    userId: leaver.users.gone!.id,
-    actor: { type: 'USER', id: leaver.users.admin!.id },
-    source: 'ADMIN',
-  });
-  expect((await wizard.get(leaver.id, deletion.id)).leads.total).toBe(7);
-  await addLeads(h.prisma, leaver.id, leaver.users.gone!.id, 5);
-  expect((await wizard.get(leaver.id, deletion.id)).leads).toMatchObject({ total: 12, state: 'PENDING' });
-  await addLeads(h.prisma, leaver.id, leaver.users.gone!.id, 1);
-  expect((await wizard.get(leaver.id, deletion.id)).leads.total).toBe(13);
-  await wizard.cancel(leaver.id, deletion.id, { type: 'USER', id: leaver.users.admin!.id }, {});
-});
-
-describe('leadTotals: one count shared while it runs, and a big book\'s for at most its age', () => {
+describe('leadTotals: one count shared for at most its age', () => {
   afterEach(() => jest.restoreAllMocks());
 
-  test('a small book is counted afresh by each read once the count has ended; reads during a count share it', async () => {
-    let book = 10;
-    const release: (() => void)[] = [];
-    const total = leadTotals(() => {
-      const value = book;
-      return new Promise<number>((resolve) => release.push(() => resolve(value)));
-    }, LEAD_TOTAL_MAX_AGE_MS);
-    const a = total('w', 'u');
-    const b = total('w', 'u'); // while the first count runs
-    expect(release).toHaveLength(1);
-    release[0]!();
-    expect(await Promise.all([a, b])).toEqual([10, 10]);
-    book = 11;
-    const c = total('w', 'u'); // within the age, but the book is small: counted again
-    expect(release).toHaveLength(2);
-    release[1]!();
-    expect(await c).toBe(11);
-  });
-
-  test('readers within the age share one count of a big book, even while it runs; after it, the book is counted again', async () => {
+  test('readers within the age share one count, even while it runs; after it, the book is counted again', async () => {
     let now = 1_000_000;
     jest.spyOn(Date, 'now').mockImplementation(() => now);
-    let book = LIVE_COUNT_UP_TO + 10;
+    let book = 10;
     const begun: number[] = [];
     const release: (() => void)[] = [];
     const total = leadTotals((_ws, _user) => {
@@ -257,11 +220,11 @@ describe('leadTotals: one count shared while it runs, and a big book\'s for at m
     const b = total('w', 'u'); // while the first count runs
     expect(begun).toHaveLength(1);
     release[0]!();
-    expect(await Promise.all([a, b])).toEqual([LIVE_COUNT_UP_TO + 10, LIVE_COUNT_UP_TO + 10]);
+    expect(await Promise.all([a, b])).toEqual([10, 10]);
 
-    book = LIVE_COUNT_UP_TO + 11;
+    book = 11;
     now += LEAD_TOTAL_MAX_AGE_MS - 1;
-    expect(await total('w', 'u')).toBe(LIVE_COUNT_UP_TO + 10); // still within the age of the count
+    expect(await total('w', 'u')).toBe(10); // still within the age of the count
     expect(begun).toHaveLength(1);
     const other = total('w', 'someone-else'); // another user is counted on their own
     expect(begun).toHaveLength(2);
@@ -272,7 +235,7 @@ describe('leadTotals: one count shared while it runs, and a big book\'s for at m
     const fresh = total('w', 'u');
     expect(begun).toHaveLength(3);
     release[2]!();
-    expect(await fresh).toBe(LIVE_COUNT_UP_TO + 11);
+    expect(await fresh).toBe(11);
   });
 
   test('a count that failed is not shared: the next reader counts again', async () => {
