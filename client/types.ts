@@ -54,6 +54,12 @@ export interface WizardApi {
    */
   endedBy(workspaceId: string, deletionId: string, deadline: number): Promise<Deletion | null>;
   /**
+   * This process has just changed these users' books (leads created or
+   * delivered through the API): the lead totals it shares are let go, so the
+   * next read counts afresh and a client sees the leads it just added.
+   */
+  leadsChanged(workspaceId: string, userIds: string[]): void;
+  /**
    * Until when a wait for a wizard's state (a cancel, a removal, another
    * delivery's answer) may go on: the limit of the request being answered
    * (api.md: 10 s), counted from its first wait on a wizard, less a second to

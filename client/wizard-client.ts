@@ -86,19 +86,23 @@ export function leadTotals(count: (workspaceId: string, userId: string) => Promi
   return recentlyShared(count, maxAgeMs);
 }
 
+/** A shared read, and how to let go of what it holds for some arguments (the next call reads afresh). */
+export type SharedRead<A extends unknown[], T> = ((...args: A) => Promise<T>) & { forget(...args: A): void };
+
 /**
  * `read`, shared: every call with the same arguments within `maxAgeMs` of when
- * a read of them began (calls arriving while it runs included) gets its result.
+ * a read of them began (calls arriving while it runs included) gets its
+ * result, until `forget` lets go of it.
  */
 export function recentlyShared<A extends unknown[], T>(
   read: (...args: A) => Promise<T>,
   maxAgeMs: number,
   /** What makes two calls the same read. */
   keyOf: (...args: A) => string = (...args) => args.join('\u0000'),
-): (...args: A) => Promise<T> {
+): SharedRead<A, T> {
   const reads = new Map<string, { begun: number; value: Promise<T> }>();
   let swept = Date.now();
-  return (...args: A): Promise<T> => {
+  const shared = (...args: A): Promise<T> => {
     const key = keyOf(...args);
     const now = Date.now();
     const known = reads.get(key);
@@ -115,6 +119,7 @@ export function recentlyShared<A extends unknown[], T>(
     value.catch(() => reads.get(key) === entry && reads.delete(key));
     return value;
   };
+  return Object.assign(shared, { forget: (...args: A) => void reads.delete(keyOf(...args)) });
 }
 
 type RoutingKind = 'automations' | 'integrations';
@@ -408,6 +413,10 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     },
 
     endedBy,
+
+    leadsChanged(workspaceId, userIds) {
+      for (const userId of new Set(userIds)) leadTotal.forget(workspaceId, userId);
+    },
 
     stateWaitDeadline,
 

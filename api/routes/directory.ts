@@ -89,7 +89,12 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: BulkLeadsBody,
       response: { 201: CreatedCount, ...problems(...TOKEN_PROBLEMS, 422) },
     },
-    handler: async (req, reply) => reply.code(201).send(await createLeads(prisma, authOf(req).workspaceId, req.body.leads)),
+    handler: async (req, reply) => {
+      const { workspaceId } = authOf(req);
+      const created = await createLeads(prisma, workspaceId, req.body.leads);
+      deps.wizard.leadsChanged(workspaceId, req.body.leads.map((lead) => lead.ownerId));
+      return reply.code(201).send(created);
+    },
   });
 
   app.get('/v1/leads', {
@@ -177,8 +182,12 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       body: SourceLeadsBody,
       response: { 201: DeliveredLeads, ...problems(...TOKEN_PROBLEMS, 404, 422) },
     },
-    handler: async (req, reply) =>
-      reply.code(201).send(await deliverLeads(prisma, authOf(req).workspaceId, req.params.id, req.body.leads)),
+    handler: async (req, reply) => {
+      const { workspaceId } = authOf(req);
+      const delivered = await deliverLeads(prisma, workspaceId, req.params.id, req.body.leads);
+      deps.wizard.leadsChanged(workspaceId, Object.keys(delivered.owners));
+      return reply.code(201).send(delivered);
+    },
   });
 
   app.post('/v1/labels', {

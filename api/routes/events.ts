@@ -162,7 +162,7 @@ export function eventRoutes(app: Api, deps: ApiDeps): void {
       params: IdParams,
       response: {
         200: {
-          description: 'A stream of `deletion` events, each data line one Deletion as JSON, and heartbeat comments.',
+          description: 'A stream of messages (no event name), each data line one Deletion as JSON, and heartbeat comments.',
           content: { [EVENT_STREAM]: { schema: z.string() } },
         },
         ...problems(...TOKEN_PROBLEMS, 404),

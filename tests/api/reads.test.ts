@@ -13,7 +13,7 @@ import { PrismaClient } from '../../generated/prisma/client';
 import { buildServer } from '../../api/server';
 import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals } from '../../client/wizard-client';
 import { deletionReads } from '../../client/deletion-reads';
-import { addLeads, eventually, makeAutomation, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { addLeads, eventually, makeAutomation, makeIntegration, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { testEnv } from '../support/env';
 import { client, tokenOf, type Call } from './support';
 
@@ -199,6 +199,39 @@ test('before the move the total follows the book: new leads show without anyone 
     return d.leads.total === 12 ? d : undefined;
   }, 60_000, 'the total to include the new leads');
   expect(caughtUp.leads).toMatchObject({ total: 12, state: 'PENDING' });
+});
+
+test('leads a client adds through the API show in its next read at once, though totals are shared (here for a minute)', async () => {
+  const mine = await makeWorkspace(h.prisma, { admin: 'ADMIN', gone: 'MEMBER', later: 'MEMBER' }, { gone: 7, later: 4 });
+  const mineAdmin = client(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, await tokenOf(h.prisma, mine, 'admin'));
+  const total = async (id: string) => (await mineAdmin('GET', `/v1/deletions/${id}`)).body.leads.total;
+
+  // Delivered by a lead source the leaver is alone in (the leads reach them; the final sweep moves them).
+  const gone = mine.users.gone!.id;
+  const started = await mineAdmin('POST', `/v1/users/${gone}/deletion`, {});
+  expect(started.status).toBe(201);
+  expect(await total(started.body.id)).toBe(7);
+  const source = await makeIntegration(h.prisma, mine.id, 'Solo source', [{ userId: gone, weight: 100 }]);
+  const delivered = await mineAdmin('POST', `/v1/integrations/${source}/leads`, { leads: [{ name: 'From the web form' }, { name: 'Another' }] });
+  expect(delivered.status).toBe(201);
+  expect(await total(started.body.id)).toBe(9);
+
+  // Created in bulk for a leader HR says leaves tomorrow (SUSPENDED until then: bulk leads may still be theirs).
+  const later = mine.users.later!.id;
+  const hr = createWizardClient({ temporal: h.temporal, prisma: h.prisma, config: h.config });
+  const { deletion } = await hr.start({
+    workspaceId: mine.id,
+    userId: later,
+    actor: { type: 'HR', id: 'hr-hook' },
+    source: 'HR',
+    effectiveAt: new Date(Date.now() + 24 * 3_600_000),
+  });
+  expect(await total(deletion.id)).toBe(4);
+  const bulk = await mineAdmin('POST', '/v1/leads/bulk', { leads: [1, 2, 3].map((n) => ({ name: `New ${n}`, ownerId: later })) });
+  expect(bulk.status).toBe(201);
+  expect(await total(deletion.id)).toBe(7);
+
+  for (const id of [started.body.id, deletion.id]) expect((await mineAdmin('POST', `/v1/deletions/${id}/cancel`, {})).status).toBe(200);
 });
 
 describe('leadTotals: one count shared for at most its age', () => {
