@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { scimPatch, ScimError as PatchError, type ScimPatchOperation } from 'scim-patch';
 import { parse as parseFilter } from 'scim2-parse-filter';
 import { offboardUser, reinstateUser } from '../../client/offboarding';
+import { NothingSent } from '../../client/wizard-client';
 import { StepConflict, Unavailable } from '../../domain/errors';
 import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
@@ -520,7 +521,17 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
           throw err;
         }
         // Created inactive: offboarded at once, as a later deactivation would.
-        if (input.active === false) await applyActive(auth, user, false, 'Created inactive by the identity provider.', o);
+        if (input.active === false) {
+          try {
+            await applyActive(auth, user, false, 'Created inactive by the identity provider.', o);
+          } catch (err) {
+            // Nothing reached a wizard (this request spent its limit waiting, for an earlier holder of the
+            // userName to be removed): the user is taken back, untouched since, so that the provider's retry
+            // creates them whole instead of meeting 409 uniqueness with the user left ACTIVE.
+            if (err instanceof NothingSent) await db.user.delete({ where: { id: user.id } }).catch(() => undefined);
+            throw err;
+          }
+        }
         return toScimUser(await visible(auth, user.id), base);
       }, asksToDeactivate(body));
     },

@@ -8,7 +8,9 @@
 // s of its own, and the request answered 5.5 s and more after it was sent.
 import { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { usersService } from '../../api/scim/users';
 import { onceKey } from '../../domain/audit';
+import { SCIM } from '../../domain/scim';
 import { duringRequest } from '../../client/request-deadline';
 import { NothingSent } from '../../client/wizard-client';
 import { acceptedUpdates, asAdmin, eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
@@ -123,4 +125,23 @@ test('a request with less than a second left of its limit sends the wizard nothi
   // The same call in a request that has not waited yet goes through.
   const cancelled = await duringRequest(() => api.wizard.cancel(ws.id, started.body.id, asAdmin(ws), {}));
   expect(cancelled.status).toBe('CANCELLED');
+});
+
+test('a SCIM user created inactive with no time left to offboard them is not created: 503, and the retry creates them whole', async () => {
+  const service = usersService({ prisma: api.prisma, wizard: api.wizard });
+  const auth = { workspaceId: ws.id, tokenId: 'deadline' };
+  const userName = `late@${ws.slug}.test`;
+  const body = { schemas: [SCIM.User], userName, displayName: 'Late', active: false };
+  const late = duringRequest(async () => {
+    // An earlier wait (for an earlier holder of the userName to be removed) took most of the limit.
+    api.wizard.stateWaitDeadline();
+    await new Promise((resolve) => setTimeout(resolve, LIMIT_MS - 500));
+    return service.create(auth, body, api.url);
+  });
+  await expect(late).rejects.toBeInstanceOf(NothingSent);
+  // Not left behind ACTIVE: the provider's retry would meet 409 uniqueness, and the user would stay active.
+  expect(await api.prisma.user.findFirst({ where: { workspaceId: ws.id, email: userName } })).toBeNull();
+  const created = await duringRequest(() => service.create(auth, body, api.url));
+  expect(created).toMatchObject({ userName, active: false });
+  expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: created.id, status: 'IN_PROGRESS' } })).toBe(1);
 });
