@@ -4,7 +4,7 @@ import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { heirOf, type HeirCandidates } from '../domain/heirs';
 import { refusalFailure } from '../domain/refusal';
 import { startDeletionProblem, targetProblem, type RuleProblem } from '../domain/rules';
-import { onceKey, type AuditAction } from '../domain/audit';
+import { changeKey, onceKey, type AuditAction } from '../domain/audit';
 import type { Actor, Distribution, Role, UserStatus } from '../domain/schemas';
 import type { RoutingContents } from '../domain/wizard-state';
 
@@ -38,7 +38,7 @@ export async function alreadyDone(tx: Tx, deletionId: string, action: AuditActio
  * so the second sees what the first committed.
  */
 export async function oneAtATime(tx: Tx, deletionId: string, action: string): Promise<void> {
-  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`${deletionId}:${action}`}, 0))::text`;
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${changeKey(deletionId, action)}, 0))::text`;
 }
 
 /**

@@ -25,7 +25,12 @@ export const AUDIT_ACTIONS = [
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
+/** The key of one change to one deletion: an audit action's (`onceKey`), or a lock of its own (`PLAN_MOVE`). */
+export function changeKey(deletionId: string, change: string): string {
+  return `${deletionId}:${change}`;
+}
+
 /** The key that makes `action` happen once per deletion, however often what writes it runs. */
 export function onceKey(deletionId: string, action: AuditAction): string {
-  return `${deletionId}:${action}`;
+  return changeKey(deletionId, action);
 }
