@@ -150,8 +150,10 @@ const SETTLE_SLACK_MS = 7_000;
 export function createWizardClient(deps: WizardClientDeps): WizardApi {
   const { temporal, prisma, config } = deps;
   const waitLimitMs = deps.waitLimitMs ?? WIZARD_WAIT_LIMIT_MS;
-  /** WizardApi.stateWaitDeadline: the request's limit, less the time to answer in, from its first wait on a wizard. */
-  const stateWaitDeadline = () => waitingSince() + waitLimitMs - ANSWER_MARGIN_MS;
+  /** The end of the request's limit on waiting for wizards, counted from its first wait (client/request-deadline.ts). */
+  const waitDeadline = () => waitingSince() + waitLimitMs;
+  /** WizardApi.stateWaitDeadline: that end, less the time to answer in. */
+  const stateWaitDeadline = () => waitDeadline() - ANSWER_MARGIN_MS;
   /** The Temporal work of requests not yet ended (`settled`). */
   const inFlight = new Set<Promise<void>>();
 
@@ -170,7 +172,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function askWizard<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     // Within a request, the limit counts from its first wait on a wizard: what it waited before (a cancel
     // under way, a removal) is part of it (client/request-deadline.ts). Too little left: nothing is sent.
-    const deadline = waitingSince() + waitLimitMs;
+    const deadline = waitDeadline();
     const remaining = deadline - Date.now();
     if (remaining < LEAST_CALL_MS) {
       throw new NothingSent(
