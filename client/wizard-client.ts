@@ -28,7 +28,7 @@ import { routingContents, routingRows, startProblem, type RoutingRow } from '../
 import { onceKey } from '../domain/audit';
 import type { AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
-import { deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
+import { ackOf, deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
 import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
 import { waitingSince } from './request-deadline';
 import { takeStepLease } from './step-lease';
@@ -380,15 +380,26 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
             { key: DeletionStatus, value: 'IN_PROGRESS' },
           ],
         });
-        return temporal.workflow
-          .executeUpdateWithStart(defs.waitOpened, { startWorkflowOperation: operation })
-          .then(async (ack) => ({ ack, handle: await operation.workflowHandle() }));
+        return temporal.workflow.executeUpdateWithStart(defs.waitOpened, { startWorkflowOperation: operation }).then(
+          async (ack) => ({ ack, handle: await operation.workflowHandle() }),
+          async (err: unknown) => {
+            // Refused by the run the update reached: that run may be an earlier wizard whose opening was refused
+            // (a leaver too big, say) and that has not closed yet. Its refusal is not this start's answer: it is
+            // joined as an ended wizard, as below. This start's own wizard refusing is the answer.
+            if (!(refusalFrom(err) instanceof RuleViolation)) throw err;
+            const handle = await operation.workflowHandle().catch(() => null);
+            const view = handle ? await handle.query(defs.getDeletion).catch(() => null) : null;
+            if (!handle || !view || view.id === input.deletionId) throw err;
+            return { ack: ackOf(view), handle };
+          },
+        );
       };
       const opened = await askWizard(async (signal) => {
         let joined = await startOrJoin();
-        // A wizard that has ended (its row already says so) but whose run has not closed yet is
-        // joined, not replaced: wait for that run to close, then start again (ALLOW_DUPLICATE lets
-        // the new run start). Its outcome does not matter here; the wait ends with the time limit.
+        // A wizard that has ended (its row already says so, or its opening was refused) but whose run has
+        // not closed yet is joined, not replaced: wait for that run to close, then start again
+        // (ALLOW_DUPLICATE lets the new run start). Its outcome does not matter here; the wait ends with
+        // the time limit.
         for (let tries = 0; tries < 3 && joined.ack.status !== 'IN_PROGRESS' && joined.ack.id !== input.deletionId; tries++) {
           // The handle is bound to the run the update reached (its result follows that run only).
           await joined.handle.result().catch(() => {
