@@ -209,6 +209,14 @@ const PATCH = {
    * wizard waited for it whoever said the user had left since.
    */
   bringForward: 'effective-date-brought-forward',
+  /**
+   * A view saved with the step and status the wizard's search attributes
+   * already carry (a move begun, `attention` set or cleared) upserts nothing:
+   * each upsert is a command, an event and a write to the server's visibility
+   * store, and a layoff's hundred lead steps each saved one that changed
+   * nothing. Histories recorded before it replay their upserts.
+   */
+  unchangedSearchAttributes: 'search-attributes-upserted-only-when-changed',
 } as const;
 
 /** How long one move activity runs before reporting progress to the workflow. */
@@ -524,7 +532,7 @@ class DeletionWizard {
     if (this.state.phase === 'OPENING') {
       try {
         const view = await this.transactions().openDeletion(this.input);
-        upsertSearchAttributes([
+        upsertChanged([
           { key: DeletionWorkspaceId, value: workspaceId },
           { key: DeletionUserId, value: userId },
         ]);
@@ -719,7 +727,7 @@ class DeletionWizard {
   /** Mirrors the view to the database; each save carries a higher version than the one before: the row keeps the newest. */
   private async publish(next: wizardState.WizardState): Promise<void> {
     this.state = { ...next, version: (this.state.version ?? 0) + 1 };
-    upsertSearchAttributes([
+    upsertChanged([
       { key: DeletionStep, value: this.state.view.step },
       { key: DeletionStatus, value: this.state.view.status },
     ]);
@@ -732,6 +740,23 @@ class DeletionWizard {
 }
 
 type RoutingKind = 'automations' | 'integrations';
+
+type Keyword = typeof DeletionStep;
+
+/**
+ * Sets the wizard's search attributes to these values: only those it does not
+ * carry yet (from its start, an earlier upsert, the run before a
+ * continue-as-new), none when it carries them all (PATCH.unchangedSearchAttributes).
+ */
+function upsertChanged(pairs: { key: Keyword; value: string }[]): void {
+  const carried = workflowInfo().typedSearchAttributes;
+  const changed = pairs.filter(({ key, value }) => carried.get(key) !== value);
+  if (changed.length === pairs.length || !patched(PATCH.unchangedSearchAttributes)) {
+    upsertSearchAttributes(pairs);
+  } else if (changed.length > 0) {
+    upsertSearchAttributes(changed);
+  }
+}
 
 function refuseIf(problem: RuleProblem | null): void {
   if (problem) throw refusalFailure(problem);

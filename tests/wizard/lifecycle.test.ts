@@ -139,3 +139,38 @@ test('wizards in progress can be listed from Temporal by search attributes', asy
     [a.deletion.id, 'IN_PROGRESS'],
   ]);
 });
+
+test('a wizard upserts its search attributes only when its step or status changes', async () => {
+  const { prisma, wizard, temporal } = h;
+  const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 30 });
+  const { deletion } = await wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  // The lead step saves the view twice (the move begun, the move done): only the second changes the step.
+  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  await moveDone(wizard, ws.id, deletion.id);
+  await wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  const events = (await temporal.workflow.getHandle(deletion.workflowId).fetchHistory()).events ?? [];
+  const carried = new Map<string, string>();
+  const upserts: Record<string, string>[] = [];
+  for (const event of events) {
+    // Those the wizard was started with, then each upsert.
+    const fields = (event.workflowExecutionStartedEventAttributes ?? event.upsertWorkflowSearchAttributesEventAttributes)?.searchAttributes
+      ?.indexedFields;
+    if (!fields) continue;
+    const values = Object.fromEntries(
+      Object.entries(fields).map(([name, payload]) => [name, JSON.parse(Buffer.from(payload.data!).toString('utf8')) as string]),
+    );
+    // Each says something the wizard did not carry yet.
+    expect(Object.entries(values).some(([name, value]) => carried.get(name) !== value)).toBe(true);
+    for (const [name, value] of Object.entries(values)) carried.set(name, value);
+    upserts.push(values);
+  }
+  expect(upserts.filter((u) => 'DeletionStep' in u).map((u) => u.DeletionStep)).toEqual(['LEADS', 'AUTOMATIONS', 'INTEGRATIONS']);
+  // And the wizard is found under the step it is at.
+  const query = `DeletionWorkspaceId = "${ws.id}" AND DeletionStep = "INTEGRATIONS" AND DeletionStatus = "IN_PROGRESS"`;
+  const ids = await eventually(async () => {
+    const found: string[] = [];
+    for await (const w of temporal.workflow.list({ query })) found.push(w.workflowId);
+    return found.length === 1 ? found : undefined;
+  }, 30_000, 'visibility to catch up');
+  expect(ids).toEqual([deletion.workflowId]);
+});
