@@ -21,6 +21,15 @@ beforeAll(async () => {
 afterEach(() => pace.open());
 afterAll(() => h?.close());
 
+/** The workflow ids Temporal's visibility lists for `query`, once it lists one. */
+async function listedByTemporal(query: string): Promise<string[]> {
+  return eventually(async () => {
+    const found: string[] = [];
+    for await (const w of h.temporal.workflow.list({ query })) found.push(w.workflowId);
+    return found.length === 1 ? found : undefined;
+  }, 30_000, 'visibility to catch up');
+}
+
 test('cancel after step 1 keeps what moved and gives the user back ACTIVE', async () => {
   const { prisma, wizard } = h;
   const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 120 });
@@ -120,17 +129,13 @@ test('HR effectiveAt in the future: SUSPENDED at once, PENDING_DELETION when the
 });
 
 test('wizards in progress can be listed from Temporal by search attributes', async () => {
-  const { prisma, wizard, temporal } = h;
+  const { prisma, wizard } = h;
   const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', a: 'MEMBER', b: 'MEMBER' });
   const a = await wizard.start({ workspaceId: ws.id, userId: ws.users.a!.id, actor: asAdmin(ws), source: 'ADMIN' });
   const b = await wizard.start({ workspaceId: ws.id, userId: ws.users.b!.id, actor: asAdmin(ws), source: 'ADMIN' });
   await wizard.cancel(ws.id, b.deletion.id, asAdmin(ws), {});
   const query = `DeletionWorkspaceId = "${ws.id}" AND DeletionStatus = "IN_PROGRESS" AND DeletionStep = "LEADS"`;
-  const ids = await eventually(async () => {
-    const found: string[] = [];
-    for await (const w of temporal.workflow.list({ query })) found.push(w.workflowId);
-    return found.length === 1 ? found : undefined;
-  }, 30_000, 'visibility to catch up');
+  const ids = await listedByTemporal(query);
   expect(ids).toEqual([a.deletion.workflowId]);
   // And from the database mirror, newest first.
   const listed = await wizard.list(ws.id, { limit: 50 });
@@ -167,10 +172,6 @@ test('a wizard upserts its search attributes only when its step or status change
   expect(upserts.filter((u) => 'DeletionStep' in u).map((u) => u.DeletionStep)).toEqual(['LEADS', 'AUTOMATIONS', 'INTEGRATIONS']);
   // And the wizard is found under the step it is at.
   const query = `DeletionWorkspaceId = "${ws.id}" AND DeletionStep = "INTEGRATIONS" AND DeletionStatus = "IN_PROGRESS"`;
-  const ids = await eventually(async () => {
-    const found: string[] = [];
-    for await (const w of temporal.workflow.list({ query })) found.push(w.workflowId);
-    return found.length === 1 ? found : undefined;
-  }, 30_000, 'visibility to catch up');
+  const ids = await listedByTemporal(query);
   expect(ids).toEqual([deletion.workflowId]);
 });
