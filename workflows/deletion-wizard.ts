@@ -210,11 +210,13 @@ const PATCH = {
    */
   bringForward: 'effective-date-brought-forward',
   /**
-   * A view saved with the step and status the wizard's search attributes
-   * already carry (a move begun, `attention` set or cleared) upserts nothing:
-   * each upsert is a command, an event and a write to the server's visibility
-   * store, and a layoff's hundred lead steps each saved one that changed
-   * nothing. Histories recorded before it replay their upserts.
+   * A search attribute is upserted only when its value changes (`upsertChanged`):
+   * a view saved with the step and status the wizard already carries (a move
+   * begun, `attention` set or cleared) and an opening whose workspace and user
+   * the start already set upsert nothing. Each upsert is a command, an event
+   * and a write to the server's visibility store, and a layoff's hundred lead
+   * steps each saved one that changed nothing. Histories recorded before it
+   * replay their upserts.
    */
   unchangedSearchAttributes: 'search-attributes-upserted-only-when-changed',
 } as const;
