@@ -12,7 +12,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PrismaClient } from '../generated/prisma/client';
 import { badCursor } from '../domain/pagination';
-import { authOf } from './routes/common';
+import { authOf, queryNames } from './routes/common';
 
 const PURPOSE = 'cursor';
 const KEY_BYTES = 32;
@@ -61,8 +61,7 @@ export function cursorSigner(key: Buffer): CursorSigner {
 
 /** Whether the request's route is a list: its query schema has a `cursor`. */
 function isList(request: FastifyRequest): boolean {
-  const query = request.routeOptions.schema?.querystring as { shape?: Record<string, unknown> } | undefined;
-  return query?.shape?.cursor !== undefined;
+  return queryNames(request)?.has('cursor') ?? false;
 }
 
 /**

@@ -48,6 +48,7 @@ import { scimRoutes } from './scim';
 import { sendScim } from './scim/errors';
 import { systemRoutes } from './routes/system';
 import { signCursors } from './cursors';
+import { queryNames } from './routes/common';
 import { utf8JsonParser } from './body-text';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -269,7 +270,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     // value that does not decode as its raw text, which the schemas would
     // take, and makes a parameter given twice an array ("expected number").
     api.addHook('preValidation', async (request) => {
-      const issues = queryIssues(request.url, request.routeOptions.url !== HEALTH_URL, queryNames(request.routeOptions.schema?.querystring));
+      const issues = queryIssues(request.url, request.routeOptions.url !== HEALTH_URL, queryNames(request));
       if (issues.length > 0) {
         throw new BadInput(`The request is malformed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
       }
@@ -350,12 +351,6 @@ export function queryIssues(url: string, once = true, known?: ReadonlySet<string
     if (key !== null) seen.add(key);
   }
   return issues;
-}
-
-/** The parameters a route's query schema names (a zod object); undefined when it is not one. */
-function queryNames(schema: unknown): ReadonlySet<string> | undefined {
-  const shape = (schema as { shape?: unknown } | undefined)?.shape;
-  return shape !== null && typeof shape === 'object' ? new Set(Object.keys(shape)) : undefined;
 }
 
 /** `/v1/users/:id` → a regex over concrete paths. */

@@ -44,3 +44,9 @@ export function authOf(request: FastifyRequest): AuthContext {
 }
 
 export const bearer = [{ bearerAuth: [] as string[] }];
+
+/** The parameters the request's route takes in its query (its schema is a zod object); undefined when it says none. */
+export function queryNames(request: FastifyRequest): ReadonlySet<string> | undefined {
+  const shape = (request.routeOptions.schema?.querystring as { shape?: unknown } | undefined)?.shape;
+  return shape !== null && typeof shape === 'object' ? new Set(Object.keys(shape)) : undefined;
+}
