@@ -443,11 +443,18 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     // operation names displayName but name changed, the new name speaks
     // (name.formatted, else givenName familyName), as it does in PUT. An
     // operation that names displayName wins, even with the current name.
+    // The CRM keeps no name parts: a given and a family name that the
+    // PATCH leaves both set (a rename, OneLogin's and Entra's way) are the
+    // new name, unless it also set name.formatted; one part alone cannot
+    // be placed in a name kept whole, and changes nothing.
     const before = toScimUser(user, base);
-    const doc = patched as { displayName?: unknown; name?: { formatted?: unknown } | null };
+    const doc = patched as { displayName?: unknown; name?: { formatted?: unknown; givenName?: unknown; familyName?: unknown } | null };
     const namesDisplay = operations.some((op) => op.path !== undefined && op.path.split(/[.[]/)[0] === 'displayName');
+    const part = (p: unknown) => typeof p === 'string' && p.trim() !== '';
     if (!namesDisplay && doc.name?.formatted !== before.name.formatted) {
       patched = { ...doc, displayName: undefined };
+    } else if (!namesDisplay && doc.name && part(doc.name.givenName) && part(doc.name.familyName)) {
+      patched = { ...doc, displayName: undefined, name: { givenName: doc.name.givenName, familyName: doc.name.familyName } };
     }
     // A removed externalId is unassigned (RFC 7644 §3.5.2.2), not kept.
     if (user.externalId !== null && patched !== null && typeof patched === 'object' && !('externalId' in patched)) {

@@ -222,16 +222,35 @@ test('POST /Users/.search answers as GET /Users does, with filter, paging and at
 
 // api.md: `name.formatted` and `displayName` are both the user's one name; a
 // PATCH that replaces either (Entra's name.formatted) renames the user, as PUT does, instead of answering 200 with the old name.
-test('PATCH of name.formatted renames the user; displayName changed beside it wins', async () => {
+test('PATCH of name.formatted, or of the given and family name together, renames the user; displayName changed beside it wins', async () => {
   const { id } = await newUser();
   const formatted = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'name.formatted', value: 'Nora Formatted' }] });
   expect(formatted.status).toBe(200);
   expect(formatted.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
   expect((await admin('GET', `/v1/users/${id}`)).body.name).toBe('Nora Formatted');
-  // Replacing the name object keeps the sub-attributes it does not name
-  // (RFC 7644 §3.5.2.3), so name.formatted, the user's name, stays.
+  // A given and a family name together (no formatted name, no displayName) are the new name, as
+  // in POST and PUT: the CRM keeps one name, and the provider renamed the person (was: 200, the old name).
   const whole = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'name', value: { givenName: 'Gina', familyName: 'Fox' } }] });
-  expect(whole.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
+  expect(whole.body).toEqual(expect.objectContaining({ displayName: 'Gina Fox', name: { formatted: 'Gina Fox' } }));
+  expect((await admin('GET', `/v1/users/${id}`)).body.name).toBe('Gina Fox');
+  // OneLogin's shape (no path), and the two parts as operations of their own (Entra's mapping).
+  const pathless = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { name: { givenName: 'Hal', familyName: 'Hart' } } }] });
+  expect(pathless.body).toEqual(expect.objectContaining({ displayName: 'Hal Hart', name: { formatted: 'Hal Hart' } }));
+  const parts = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: 'Replace', path: 'name.givenName', value: 'Ida' }, { op: 'Replace', path: 'name.familyName', value: 'Ives' }],
+  });
+  expect(parts.body).toEqual(expect.objectContaining({ displayName: 'Ida Ives', name: { formatted: 'Ida Ives' } }));
+  // One part alone cannot be placed in a name kept whole: accepted, and the name stays.
+  const one = await scim('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'name.familyName', value: 'Jones' }] });
+  expect(one.status).toBe(200);
+  expect(one.body).toEqual(expect.objectContaining({ displayName: 'Ida Ives', name: { formatted: 'Ida Ives' } }));
+  // A formatted name beside the parts is the name.
+  const withFormatted = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: 'replace', path: 'name', value: { formatted: 'Nora Formatted', givenName: 'X', familyName: 'Y' } }],
+  });
+  expect(withFormatted.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
   // displayName changed beside it wins, as in PUT.
   const both = await scim('PATCH', `/Users/${id}`, {
     schemas: [PATCH_OP],
