@@ -66,11 +66,17 @@ function issuePath(context: string | undefined, instancePath: string): string {
 /** A zod issue as it arrives inside a union's `errors` (paths relative to the union). */
 type ZodIssueLike = { code?: string; path?: (string | number)[]; message?: string; keys?: unknown; errors?: unknown };
 
-/** A refused union's branches: each one's issues, the body's fields each does not know, and the fields no branch knows. */
+/**
+ * A refused union's branches: each one's issues, the body's fields each does
+ * not know (at the union's own level: a field unknown inside one of a
+ * branch's items is that branch's issue, not a sign of another branch), and
+ * the fields no branch knows.
+ */
 function unionBranches(errors: unknown) {
   const lists = Array.isArray(errors) ? errors.filter((b): b is ZodIssueLike[] => Array.isArray(b)) : [];
   const unknownTo = lists.map(
-    (branch) => new Set(branch.flatMap((i) => (i.code === 'unrecognized_keys' && Array.isArray(i.keys) ? i.keys.map(String) : []))),
+    (branch) =>
+      new Set(branch.flatMap((i) => (i.code === 'unrecognized_keys' && Array.isArray(i.keys) && !i.path?.length ? i.keys.map(String) : []))),
   );
   // A field no branch knows is simply unknown, and says nothing about which branch was meant.
   const nobodys = new Set([...(unknownTo[0] ?? [])].filter((field) => unknownTo.every((keys) => keys.has(field))));
