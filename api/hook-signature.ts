@@ -102,7 +102,8 @@ export function standardSignatureProblem(
   const given: Record<string, string> = {};
   for (const h of STANDARD_HEADERS) {
     const v = headers[h];
-    if (typeof v !== 'string' || v.length === 0 || v.length > 2_000) return STANDARD_WORDS['Missing required headers']!;
+    if (typeof v !== 'string' || v.length === 0) return STANDARD_WORDS['Missing required headers']!;
+    if (v.length > 2_000) return `The ${h} header is longer than 2,000 characters.`;
     given[h] = v;
   }
   if (Buffer.byteLength(given['webhook-id']!, 'utf8') > MAX_WEBHOOK_ID_BYTES) {

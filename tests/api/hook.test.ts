@@ -301,6 +301,13 @@ describe('Standard Webhooks', () => {
       expect({ what, status: r.status }).toEqual({ what, status: 401 });
       expectProblem(r, 401);
     }
+    // Each header's trouble in its own words (a long id was "send the three headers together").
+    const longId = 'x'.repeat(5_000);
+    for (const path of [hookPath(), '/v1/hooks/no-such-workspace/offboarding']) {
+      const long = await deliver(raw, signStandard(whsec, longId, raw), path);
+      expectProblem(long, 401);
+      expect(long.body.detail).toBe('The webhook-id header is longer than 2,000 characters.');
+    }
     const unknown = await deliver(raw, signStandard(newStandardSecret(), 'msg_bad_1', raw), '/v1/hooks/no-such-workspace/offboarding');
     const wrong = await deliver(raw, signStandard(newStandardSecret(), 'msg_bad_1', raw));
     expect(unknown.body).toEqual(wrong.body);
