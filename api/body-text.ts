@@ -17,6 +17,23 @@ export function requireUtf8Charset(contentType: string | undefined): void {
   }
 }
 
+/**
+ * The body comes as it is (no Content-Encoding, or `identity`): else 415,
+ * with `Accept-Encoding: identity` (RFC 9110 §15.5.16). Compressed bytes
+ * would otherwise be read as text that is not UTF-8 (400), which misnames
+ * the sender's trouble.
+ */
+export function requireIdentityEncoding(contentEncoding: string | string[] | undefined): void {
+  const codings = [contentEncoding ?? []]
+    .flat()
+    .flatMap((v) => v.split(','))
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length > 0) {
+    throw new HttpProblem(415, `Send the body uncompressed: Content-Encoding ${codings.join(', ')} is not taken.`, { 'accept-encoding': 'identity' });
+  }
+}
+
 /** The body's text; 400 when its bytes are not UTF-8. */
 export function utf8Text(bytes: Buffer): string {
   try {
@@ -61,6 +78,7 @@ export function utf8JsonParser(parseJson: ParseJson) {
   return (req: FastifyRequest, body: string | Buffer, done: Done): void => {
     let text: string;
     try {
+      requireIdentityEncoding(req.headers['content-encoding']);
       requireUtf8Charset(req.headers['content-type']);
       text = utf8Text(body as Buffer);
     } catch (err) {

@@ -23,7 +23,7 @@ import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import { problems, type Api } from './common';
 import { plausibleId } from '../directory/common';
-import { jsonRefusal, requireUtf8Charset, utf8Text } from '../body-text';
+import { jsonRefusal, requireIdentityEncoding, requireUtf8Charset, utf8Text } from '../body-text';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
@@ -82,6 +82,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
     if (raw.length === 0) return done(null, undefined);
     let text: string;
     try {
+      requireIdentityEncoding(req.headers['content-encoding']);
       requireUtf8Charset(req.headers['content-type']);
       text = utf8Text(raw);
     } catch (err) {

@@ -1,6 +1,7 @@
 // A demanding client written from api.md only: where the service disagreed
 // with the contract. Each case failed before its fix, except "the lead step
 // with an unknown field", kept as a guard of what api.md says there.
+import { gzipSync } from 'node:zlib';
 import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
 import { createScimToken } from '../../api/scim/auth';
 import { eventually, makeAutomation, makeWorkspace, type TestWorkspace } from '../support/wizard';
@@ -333,5 +334,42 @@ describe('a body that is not UTF-8', () => {
     const hook = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(secret, raw) });
     expectProblem(hook, 400);
     expect((await owner('GET', `/v1/users/${id('bea')}`)).body.status).toBe('ACTIVE');
+  });
+});
+
+describe('a compressed body (Content-Encoding)', () => {
+  // What a sender's HTTP library sends with compression on: gzip bytes, which are not UTF-8 JSON.
+  const gzip = (json: string) => gzipSync(Buffer.from(json));
+
+  test('is 415 naming the coding, with Accept-Encoding: identity (was: 400 "not valid UTF-8"); nothing is created', async () => {
+    const email = `gzip@${ws.slug}.test`;
+    const json = `{"name":"gz","email":"${email}","role":"MEMBER"}`;
+    const r = await owner('POST', '/v1/users', gzip(json), { 'content-encoding': 'gzip' });
+    expectProblem(r, 415);
+    expect(r.body.detail).toMatch(/gzip/);
+    expect(r.headers.get('accept-encoding')).toBe('identity');
+    expect(await api.prisma.user.count({ where: { workspaceId: ws.id, email } })).toBe(0);
+    // identity is no coding at all.
+    expect((await owner('POST', '/v1/users', json, { 'content-encoding': 'identity' })).status).toBe(201);
+  });
+
+  test('under /scim/v2 it is a SCIM 415; at the HR hook a signed one is 415; nothing starts', async () => {
+    const scim = client(api.url, await createScimToken(api.prisma, ws.id));
+    const r = await scim('POST', '/scim/v2/Users', gzip(`{"userName":"scimgz@${ws.slug}.test"}`), {
+      'content-type': 'application/scim+json',
+      'content-encoding': 'gzip',
+    });
+    expect({ status: r.status, type: r.contentType, schemas: r.body.schemas }).toEqual({
+      status: 415,
+      type: expect.stringMatching(/^application\/scim\+json/),
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+    });
+    expect(await api.prisma.user.count({ where: { workspaceId: ws.id, email: `scimgz@${ws.slug}.test` } })).toBe(0);
+
+    const raw = gzip(`{"email":"${ws.users.cid!.email}"}`);
+    const secret = (await api.prisma.workspace.findUniqueOrThrow({ where: { id: ws.id } })).hookSecret;
+    const hook = await anyone('POST', `/v1/hooks/${ws.slug}/offboarding`, raw, { 'x-signature': signHookBody(secret, raw), 'content-encoding': 'gzip' });
+    expectProblem(hook, 415);
+    expect((await owner('GET', `/v1/users/${id('cid')}`)).body.status).toBe('ACTIVE');
   });
 });
