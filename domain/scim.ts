@@ -102,6 +102,16 @@ export const ScimPatchBody = z.looseObject({
 });
 export type ScimPatchBody = z.infer<typeof ScimPatchBody>;
 
+/**
+ * A query parameter's whole number as written: decimal digits, a minus
+ * allowed (what `Number()` would also read, `0x10`, `1e2`, ` 2`, `2.0`, is
+ * not one: 400 invalidValue).
+ */
+const wholeNumber = z.preprocess(
+  (v) => (typeof v === 'string' && /^-?[0-9]{1,15}$/.test(v) ? Number(v) : v),
+  z.number({ error: 'must be a whole number in decimal digits' }).int(),
+);
+
 /** GET /Users query (RFC 7644 §3.4.2): 1-based startIndex, count clamped to SCIM_MAX_RESULTS. */
 export const ScimListQuery = z.looseObject({
   filter: Text.max(2_000)
@@ -111,10 +121,8 @@ export const ScimListQuery = z.looseObject({
         'A SCIM filter: eq, joined by and, on userName, externalId, emails.value and emails[type eq "work"].value ' +
         '(attribute names in any case); anything else is 400 invalidFilter.',
     }),
-  startIndex: z.coerce.number().int().optional().meta({ description: 'The 1-based index of the first user to return (default 1; below 1 reads as 1).' }),
-  count: z.coerce
-    .number()
-    .int()
+  startIndex: wholeNumber.optional().meta({ description: 'The 1-based index of the first user to return (default 1; below 1 reads as 1).' }),
+  count: wholeNumber
     .optional()
     .meta({ description: `How many users to return at most (default and largest ${SCIM_MAX_RESULTS}; below 0 reads as 0).` }),
 });

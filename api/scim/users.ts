@@ -336,7 +336,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
   async function visible(auth: ScimAuth, id: string): Promise<UserRow> {
     // An id PostgreSQL cannot hold (NUL, a lone surrogate) was never handed
     // out: 404 like any other unknown id (RFC 7644 §3.12), never a query.
-    if (!plausibleId(id)) throw new ScimProblem(404, `User ${JSON.stringify(id)} not found.`);
+    if (!plausibleId(id)) throw new ScimProblem(404, 'No user has this id: it is not one this service hands out.');
     const user = await db.user.findFirst({ where: { id, workspaceId: auth.workspaceId, scimDeletedAt: null } });
     if (!user) throw new ScimProblem(404, `User ${id} not found.`);
     return user;

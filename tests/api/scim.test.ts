@@ -452,6 +452,13 @@ test('paging with startIndex and count walks every user once, in order', async (
   expect((await paged('GET', '/Users?startIndex=0&count=1')).body.Resources[0].id).toBe(ids[0]);
   // A blank count or startIndex is not given: the default, never 0 (found by the third contract audit).
   expect((await paged('GET', '/Users?count=&startIndex=')).body).toEqual(expect.objectContaining({ totalResults: 5, startIndex: 1, itemsPerPage: 5 }));
+  // A number written in decimal digits (a sign allowed), nothing else Number() reads (was: 0x10 read as 16, 1e2 as 100).
+  expect((await paged('GET', '/Users?startIndex=-3&count=1')).body.Resources[0].id).toBe(ids[0]);
+  for (const query of ['startIndex=0x10', 'count=1e2', 'count=%202', 'count=2.0', 'startIndex=1_0']) {
+    const r = await paged('GET', `/Users?${query}`);
+    expect({ query, status: r.status }).toEqual({ query, status: 400 });
+    expectScimError(r, 400, 'invalidValue');
+  }
 });
 
 test('/Me is 501 (not served, RFC 7644 §3.11); a served path asked with another method is 405 with Allow; an unknown path 404', async () => {
@@ -588,7 +595,12 @@ describe('what the database cannot hold, and arbitrary input', () => {
   });
 
   test('a URL under /scim/v2 that does not decode is a SCIM error (404: no user has such an id), not the v1 problem', async () => {
-    for (const p of ['/Users/%ED%A0%80', '/Users/%E0%A4%A']) expectScimError(await scim('GET', p), 404);
+    for (const p of ['/Users/%ED%A0%80', '/Users/%E0%A4%A', '/Users/%zz']) {
+      const r = await scim('GET', p);
+      expectScimError(r, 404);
+      // Said without echoing what the path was read as (was: User "\u0000" not found, which nobody sent).
+      expect(r.body.detail).not.toContain('\\u0000');
+    }
     expectScimError(await scim('DELETE', '/Users/%ED%A0%80'), 404);
     // /v1 keeps its own error format.
     expect((await admin('GET', '/v1/users/%ED%A0%80')).contentType).toMatch(/^application\/problem\+json/);
