@@ -7,7 +7,8 @@
 // included. So a wizard whose view would weigh more than
 // WIZARD_VIEW_MAX_BYTES once its steps are taken does not open (the start is
 // 422, and the preview says so first), and a step whose choices would make it
-// weigh more than STEP_VIEW_MAX_BYTES is refused (422); the wizard goes on.
+// weigh more than STEP_VIEW_MAX_BYTES, or whose body weighs more than
+// STEP_BODY_MAX_BYTES, is refused (422); the wizard goes on.
 // Updates answer without the view (workflows/deletion-wizard.ts `ack`): many
 // of them can end in one task.
 // Pure: the opening, the preview, the workflow's validators and the wizard
@@ -30,7 +31,7 @@ export const STEP_VIEW_MAX_BYTES = 1_500_000;
  * update's argument: Temporal refuses a payload over 2 MB, and the API once
  * answered 503, "try again", to a body that could never go through). The API answers a
  * bigger one itself (api/routes/deletions.ts: what the wizard would say, else
- * 413); one under it is still checked against STEP_VIEW_MAX_BYTES.
+ * 422, `stepBodySizeProblem`); one under it is still checked against STEP_VIEW_MAX_BYTES.
  */
 export const STEP_BODY_MAX_BYTES = 1_000_000;
 
@@ -91,6 +92,21 @@ export function openingSizeProblem(view: Deletion): RuleProblem | null {
       `integrations and ${view.labels.length} labels: more than one wizard can carry (${megabytes(bytes)} MB with their ` +
       `names and distributions; at most ${megabytes(WIZARD_VIEW_MAX_BYTES)} MB). Take the user out of some of them ` +
       '(or delete those no longer used), then start again.',
+  };
+}
+
+/**
+ * Why a step body the rules accept is refused all the same: it weighs more
+ * than STEP_BODY_MAX_BYTES, which no wizard is handed (a business rule, 422:
+ * api.md keeps 413 for bodies over 10 MB); null when it fits.
+ */
+export function stepBodySizeProblem(bytes: number): RuleProblem | null {
+  if (bytes <= STEP_BODY_MAX_BYTES) return null;
+  return {
+    kind: 'RuleViolation',
+    message:
+      `These choices weigh ${megabytes(bytes)} MB as a request: more than one wizard can carry (at most ` +
+      `${megabytes(STEP_BODY_MAX_BYTES)} MB). Leave out the items whose suggestion you keep, or give smaller distributions.`,
   };
 }
 

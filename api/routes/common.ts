@@ -20,7 +20,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'An id in the path or the query string does not exist in this workspace.',
   405: 'The path exists, the method does not.',
   409: 'The request does not fit the current state.',
-  413: 'The body is larger than 10 MB (or, for a step, too large for the wizard to take, 1 MB, when the rules checked on the wizard\'s view accept it).',
+  413: 'The body is larger than 10 MB.',
   415: 'The body is not JSON.',
   422: 'A business rule refuses the request.',
   503: 'The wizard did not answer within 10 seconds (Retry-After says when to try again); a later GET shows whether the change applied.',

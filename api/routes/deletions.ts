@@ -32,7 +32,7 @@ import { requireOwnerFor } from '../auth';
 import { HttpProblem } from '../problems';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
-import { jsonBytes, STEP_BODY_MAX_BYTES } from '../../domain/wizard-size';
+import { jsonBytes, STEP_BODY_MAX_BYTES, stepBodySizeProblem } from '../../domain/wizard-size';
 
 /** Problems of a route that waits on the wizard: 503 when it does not answer in time. */
 const WAITS = 503;
@@ -80,8 +80,8 @@ interface StepRoute<Body extends z.ZodType> {
  * A step body too big to hand to the wizard gets the answer the wizard would
  * give, decided from its view by the same rules (domain `stepBodyProblem`):
  * 409 at another step (or finished), 422 for an item not in the step, named
- * twice, or a distribution the rules refuse; only a body they all accept is
- * 413.
+ * twice, or a distribution the rules refuse; a body they all accept is 422
+ * all the same, as more than one wizard can carry (`stepBodySizeProblem`).
  */
 async function refuseUnsendable(
   wizard: WizardApi,
@@ -89,10 +89,11 @@ async function refuseUnsendable(
   id: string,
   step: 'AUTOMATIONS' | 'INTEGRATIONS' | 'LABELS',
   body: AutomationsStepBody | IntegrationsStepBody | LabelsStepBody,
+  bytes: number,
 ): Promise<never> {
-  const problem = stepBodyProblem(await wizard.get(workspaceId, id), step, body);
-  if (problem) throw refusalAsError(problem);
-  throw new HttpProblem(413, 'The body is too large for the wizard to take; send fewer or shorter items.');
+  const problem = stepBodyProblem(await wizard.get(workspaceId, id), step, body) ?? stepBodySizeProblem(bytes);
+  // (Only a body over the limit comes here, so a problem there is.)
+  throw refusalAsError(problem ?? { kind: 'RuleViolation', message: 'The body is more than one wizard can carry.' });
 }
 
 /** What registers a step's route on `app`. */
@@ -115,8 +116,9 @@ function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
         const body = req.body as z.output<Body>;
         const { workspaceId } = authOf(req);
         const id = deletionId(req.params.id);
-        if (route.listStep && jsonBytes(body) > STEP_BODY_MAX_BYTES) {
-          await refuseUnsendable(wizard, workspaceId, id, route.listStep, body as AutomationsStepBody | IntegrationsStepBody | LabelsStepBody);
+        const bytes = route.listStep ? jsonBytes(body) : 0;
+        if (route.listStep && bytes > STEP_BODY_MAX_BYTES) {
+          await refuseUnsendable(wizard, workspaceId, id, route.listStep, body as AutomationsStepBody | IntegrationsStepBody | LabelsStepBody, bytes);
         }
         const deletion = await route.submit(wizard, workspaceId, id, actorOf(req), body);
         return reply.code(route.status).send(deletion);
