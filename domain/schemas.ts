@@ -305,10 +305,29 @@ export const AuditEvent = z.object({
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
+/**
+ * When HR says the employee leaves: a Timestamp, or a date alone
+ * (`2027-01-31`, as HR exports write a termination date), which is that day
+ * at 00:00 UTC (how `new Date` reads it).
+ */
+const HookDate = z.iso.date().regex(TIMESTAMP_YEARS);
+export const EffectiveAt = z
+  .string()
+  .refine(
+    (s) => Timestamp.safeParse(s).success || HookDate.safeParse(s).success,
+    'must be an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z, or +01:00) or a date (2027-01-31, ' +
+      'read as 00:00 UTC), in the years 1970 to 9999',
+  )
+  .meta({
+    description:
+      'When the employee leaves: an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z), or a date alone ' +
+      '(2027-01-31: that day at 00:00 UTC); years 1970 to 9999.',
+  });
+
 export const HookBody = z.strictObject({
   email: Email,
   employeeId: Text.trim().min(1).max(200).optional(),
-  effectiveAt: Timestamp.optional(),
+  effectiveAt: EffectiveAt.optional(),
 });
 export type HookBody = z.infer<typeof HookBody>;
 

@@ -223,6 +223,28 @@ test('effectiveAt in the future keeps the user SUSPENDED for now', async () => {
   expectProblem(await send(notADate, signHookBody(secret, notADate)), 400);
 });
 
+test('effectiveAt as a date alone (what HR exports carry) is that day at 00:00 UTC; a date-time without an offset is 400 saying so', async () => {
+  const gus = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'gus', email: `gus@${ws.slug}.test`, role: 'MEMBER' } });
+  const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+  // Refused first, each naming effectiveAt and what it takes: no date, an offset missing, a year out of range.
+  for (const effectiveAt of [`${day.slice(0, 4)}-02-30`, '1969-12-31', `${day}T00:00:00`, '2027-1-5']) {
+    const raw = JSON.stringify({ email: gus.email, effectiveAt });
+    const r = await send(raw, signHookBody(secret, raw));
+    expectProblem(r, 400);
+    expect({ effectiveAt, errors: r.body.errors }).toEqual({
+      effectiveAt,
+      errors: [{ path: 'effectiveAt', message: expect.stringMatching(/date-time with an offset .* or a date/) }],
+    });
+  }
+  expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: gus.id } })).toBe(0);
+  const raw = JSON.stringify({ email: gus.email, effectiveAt: day });
+  const r = await send(raw, signHookBody(secret, raw));
+  expect(r.status).toBe(202);
+  expect((await admin('GET', `/v1/users/${gus.id}`)).body.status).toBe('SUSPENDED');
+  const started = await admin('GET', `/v1/deletions/${r.body.deletionId}/audit`);
+  expect(JSON.stringify(started.body.items)).toContain(`${day}T00:00:00.000Z`);
+});
+
 test('a later offboarding that says "now" brings the effective date forward: the user is being deleted, and the wizard can be confirmed', async () => {
   // Found by the third contract audit: the wizard waited for HR's first date whoever said the user left since.
   const fay = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'fay', email: `fay@${ws.slug}.test`, role: 'MEMBER' } });
