@@ -311,18 +311,16 @@ export type AuditEvent = z.infer<typeof AuditEvent>;
  * at 00:00 UTC (how `new Date` reads it).
  */
 const HookDate = z.iso.date().regex(TIMESTAMP_YEARS);
-export const EffectiveAt = z
-  .string()
-  .refine(
-    (s) => Timestamp.safeParse(s).success || HookDate.safeParse(s).success,
-    'must be an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z, or +01:00) or a date (2027-01-31, ' +
-      'read as 00:00 UTC), in the years 1970 to 9999',
-  )
-  .meta({
-    description:
-      'When the employee leaves: an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z), or a date alone ' +
-      '(2027-01-31: that day at 00:00 UTC); years 1970 to 9999.',
-  });
+export const EffectiveAt = Text.refine(
+  // (Text that is not storable is told so by Text alone.)
+  (s) => !STORABLE_TEXT.test(s) || Timestamp.safeParse(s).success || HookDate.safeParse(s).success,
+  'must be an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z, or +01:00) or a date (2027-01-31, ' +
+    'read as 00:00 UTC), in the years 1970 to 9999',
+).meta({
+  description:
+    'When the employee leaves: an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z), or a date alone ' +
+    '(2027-01-31: that day at 00:00 UTC); years 1970 to 9999.',
+});
 
 export const HookBody = z.strictObject({
   email: Email,
