@@ -213,7 +213,9 @@ export function reassignmentActivities(prisma: Db) {
             where: { workspaceId, ...namingUser(userId) },
             select: { id: true },
           });
-          await holdRows(tx, 'labels', workspaceId, labelsOfUser.map((label) => label.id));
+          // With the labels the labels step gave an admin for want of a replacement: held in the same id order.
+          const provisional = await labelsHeldForTheConfirmer(tx, args.deletionId);
+          await holdRows(tx, 'labels', workspaceId, [...labelsOfUser.map((label) => label.id), ...provisional.keys()]);
           // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.
           const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
             SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
@@ -245,6 +247,16 @@ export function reassignmentActivities(prisma: Db) {
           await tx.label.deleteMany({ where: { id: { in: privateLabels.map((label) => label.id) } } });
           const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
           await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: heir } });
+          // wizard.md: a label the user owned passes to its replacement, "or to the confirming admin where
+          // there is none". The labels step took effect when it answered, so such a label went to the admin
+          // who posted it (or the heir found then); it passes now to the admin confirming, unless it was
+          // handed on meanwhile.
+          const passed: string[] = [];
+          for (const [labelId, heldBy] of args.actor.type === 'USER' ? provisional : []) {
+            if (heldBy === args.actor.id) continue;
+            const { count } = await tx.label.updateMany({ where: { id: labelId, workspaceId, ownerId: heldBy }, data: { ownerId: args.actor.id } });
+            if (count === 1) passed.push(labelId);
+          }
           const memberships = await tx.labelMember.deleteMany({ where: { userId } });
           const tokens = await tx.apiToken.deleteMany({ where: { userId } });
           await tx.user.delete({ where: { id: userId } });
@@ -261,6 +273,7 @@ export function reassignmentActivities(prisma: Db) {
               integrationsFixed: fixed.integrations,
               privateLabelsDeleted: privateLabels.map((label) => label.id),
               labelsTransferred: transferred.map((label) => label.id),
+              labelsPassedToConfirmingAdmin: passed,
               labelMembershipsRemoved: memberships.count,
               tokensRevoked: tokens.count,
             },
@@ -280,6 +293,17 @@ export function reassignmentActivities(prisma: Db) {
 function holdRows(tx: Tx, table: 'automations' | 'integrations' | 'labels', workspaceId: string, ids: string[]) {
   const held = { automations: Prisma.sql`automations`, integrations: Prisma.sql`integrations`, labels: Prisma.sql`labels` }[table];
   return tx.$queryRaw<{ id: string }[]>`SELECT id FROM ${held} WHERE workspace_id = ${workspaceId} AND id = ANY(${ids}::text[]) ORDER BY id FOR NO KEY UPDATE`;
+}
+
+/**
+ * The labels the labels step gave an admin because it named no replacement
+ * (each with who got it), as its LABELS_APPLIED record says: the admin who
+ * confirms takes them (`removeUser`).
+ */
+async function labelsHeldForTheConfirmer(tx: Tx, deletionId: string): Promise<Map<string, string>> {
+  const applied = await tx.auditEvent.findFirst({ where: { deletionId, action: 'LABELS_APPLIED' }, select: { detail: true } });
+  const changes = (applied?.detail as { labels?: { labelId: string; replacementUserId: string | null; newOwnerId: string | null }[] } | null)?.labels ?? [];
+  return new Map(changes.flatMap((change) => (change.replacementUserId === null && change.newOwnerId !== null ? [[change.labelId, change.newOwnerId] as const] : [])));
 }
 
 /** The automations (or integrations) naming the user, held (`holdRows`). */

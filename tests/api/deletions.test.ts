@@ -244,3 +244,31 @@ test('an unknown id is 404 in one wording, whichever route and layer finds it mi
     expect({ path, detail: r.body.detail }).toEqual({ path, detail });
   }
 });
+
+test('a label the user owned with no replacement passes to the admin who confirms (wizard.md), after the step gave it to the one who posted it', async () => {
+  // Found by a probe of wizard.md: an ADMIN posted the steps, an OWNER confirmed, and the label stayed the ADMIN's.
+  const owner = client(api.url, await tokenOf(api.prisma, ws, 'owner'));
+  const leaver = (await admin('POST', '/v1/users', { name: 'lena', email: `lena@${ws.slug}.test`, role: 'MEMBER' })).body.id as string;
+  const owned = await makeLabel(api.prisma, ws.id, 'Lena owns', 'PUBLIC', leaver, [id('other')]);
+  const given = await makeLabel(api.prisma, ws.id, 'Lena owns, given on', 'SHARED', leaver, [leaver]);
+  const moved = await makeLabel(api.prisma, ws.id, 'Lena owns, moved on meanwhile', 'SHARED', leaver, []);
+  const d = (await admin('POST', `/v1/users/${leaver}/deletion`, {})).body;
+  expect((await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('heir') })).status).toBe(202);
+  await waitFor(d.id, (x) => x.step === 'AUTOMATIONS', 'the move');
+  expect((await admin('POST', `/v1/deletions/${d.id}/automations`, { overrides: [] })).status).toBe(200);
+  expect((await admin('POST', `/v1/deletions/${d.id}/integrations`, { overrides: [] })).status).toBe(200);
+  const labelled = await admin('POST', `/v1/deletions/${d.id}/labels`, { replacements: [{ labelId: given, replacementUserId: id('heir') }] });
+  expect(labelled.status).toBe(200);
+  // The step took effect when it answered: the user owns none of them; the admin who posted it holds the two with no replacement.
+  const ownerOf = async (labelId: string) => (await api.prisma.label.findUniqueOrThrow({ where: { id: labelId } })).ownerId;
+  expect([await ownerOf(owned), await ownerOf(given), await ownerOf(moved)]).toEqual([id('admin'), id('heir'), id('admin')]);
+  // That admin hands one of them on before the confirm: it stays where they put it.
+  await api.prisma.label.update({ where: { id: moved }, data: { ownerId: id('other') } });
+
+  expect((await owner('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' })).status).toBe(202);
+  await waitFor(d.id, (x) => x.status === 'COMPLETED', 'the removal');
+  expect([await ownerOf(owned), await ownerOf(given), await ownerOf(moved)]).toEqual([id('owner'), id('heir'), id('other')]);
+  const audit = await admin('GET', `/v1/deletions/${d.id}/audit`);
+  const removal = audit.body.items.find((e: { action: string }) => e.action === 'USER_DELETED');
+  expect(removal.detail.labelsPassedToConfirmingAdmin).toEqual([owned]);
+});
