@@ -8,14 +8,12 @@
 // unsigned caller nothing, not even which workspaces exist. Only then is the
 // body looked at (400), then the email (404). The offboarding joins the
 // user's open wizard or starts a new one (client/offboarding.ts). A
-// Standard Webhooks `webhook-id` seen before gets its first answer again,
-// when it comes with the same body (a retry); with another body it is
-// another message under a used id, 409, and nothing changes.
+// Standard Webhooks `webhook-id` seen before gets its first answer again.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
-import { BadInput, NotFound, StepConflict, Unavailable } from '../../domain/errors';
+import { BadInput, NotFound, Unavailable } from '../../domain/errors';
 import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
@@ -45,23 +43,16 @@ function replayable(status: number): boolean {
 
 export function hookRoutes(app: Api, deps: ApiDeps): void {
   const db = deps.prisma;
-  /**
-   * A signed delivery let through to its body's checks: its workspace, the
-   * webhook-id its answer is kept under (null: none), and whether that id was
-   * first sent with another body (`reused`: 409 once the body passes its
-   * checks, which come first, and nothing is kept).
-   */
-  const accepted = new WeakMap<FastifyRequest, { workspaceId: string; webhookId: string | null; bodySha256: string; reused: boolean }>();
+  const accepted = new WeakMap<FastifyRequest, { workspaceId: string; webhookId: string | null }>();
   /**
    * The webhook-ids this process is answering now: a delivery of one of them
    * (a sender retrying before its first try was answered) waits for that
    * answer and gets it, instead of offboarding a second time. It never
    * offboards itself: should that answer not be kept (a 503, say) or not come
-   * within the API's wait, it answers 503, to be sent again. A delivery of
-   * the same id with another body is another message: 409 at once. An entry
-   * ends once its answer is sent (onSend, else onResponse) or its request aborted.
+   * within the API's wait, it answers 503, to be sent again. An entry ends
+   * once its answer is sent (onSend, else onResponse) or its request aborted.
    */
-  const answering = new Map<string, { bodySha256: string; done: Promise<void> }>();
+  const answering = new Map<string, Promise<void>>();
   const answered = new WeakMap<FastifyRequest, () => void>();
   const release = (req: FastifyRequest) => {
     answered.get(req)?.();
@@ -110,7 +101,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
     // object, and the database must never be the one to refuse a value.
     await db.webhookDelivery
       .createMany({
-        data: [{ workspaceId: kept.workspaceId, webhookId, status: reply.statusCode, body: payload, bodySha256: kept.bodySha256 }],
+        data: [{ workspaceId: kept.workspaceId, webhookId, status: reply.statusCode, body: payload }],
         skipDuplicates: true,
       })
       .catch((err: unknown) => req.log.warn({ err }, 'the answer to a webhook-id was not kept'));
@@ -136,43 +127,6 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         ORDER BY created_at LIMIT 1000)`.catch((err: unknown) => req.log.warn({ err }, 'old webhook answers were not pruned'));
   });
 
-  /**
-   * A Standard Webhooks delivery whose id was answered, or is being answered,
-   * for the same body (a retry): that answer is sent again (or, not within
-   * the API's wait, 503), and `reply` is sent. Else, an id first sent with
-   * another body is `reused` (true); a new id is taken by this delivery, whose
-   * answer is then kept under it (false).
-   */
-  async function answeredBefore(req: FastifyRequest, reply: FastifyReply, workspaceId: string, webhookId: string, bodySha256: string): Promise<boolean> {
-    const key = `${workspaceId}\u0000${webhookId}`;
-    const kept = () => db.webhookDelivery.findUnique({ where: { workspaceId_webhookId: { workspaceId, webhookId } } });
-    // Kept before bodies were hashed (null): taken as this body's, as it always was.
-    const sameBody = (seen: { bodySha256: string | null }) => seen.bodySha256 === null || seen.bodySha256 === bodySha256;
-    const seen = await kept();
-    if (seen) {
-      if (!sameBody(seen)) return true;
-      await replay(reply, seen.status, seen.body);
-      return false;
-    }
-    const first = answering.get(key);
-    if (first) {
-      if (first.bodySha256 !== bodySha256) return true;
-      const waited = await endsWithin(first.done, deps.wizard.stateWaitDeadline() - Date.now());
-      const answer = waited ? await kept() : null;
-      if (!answer) throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');
-      if (!sameBody(answer)) return true;
-      await replay(reply, answer.status, answer.body);
-      return false;
-    }
-    let done!: () => void;
-    answering.set(key, { bodySha256, done: new Promise<void>((resolve) => (done = resolve)) });
-    answered.set(req, () => {
-      answering.delete(key);
-      done();
-    });
-    return false;
-  }
-
   app.post('/v1/hooks/:workspaceSlug/offboarding', {
     config: { auth: 'hook' },
     schema: {
@@ -181,8 +135,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       description:
         'Signed with `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` under the workspace hook ' +
         'secret, or with Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` under ' +
-        'the workspace `whsec_` secret; a webhook-id seen before with the same body gets the same answer again, with ' +
-        'another body 409). A bad or missing ' +
+        'the workspace `whsec_` secret; a webhook-id seen before gets the same answer again). A bad or missing ' +
         'signature, a timestamp more than 5 minutes off, or an unknown workspace answers 401, alike. The offboarding ' +
         "joins the user's open wizard, else starts a new one (never a cancelled one, nor one that removed an earlier " +
         'user with the same email). An email matching no user answers 404 and starts nothing. `effectiveAt` in the ' +
@@ -192,7 +145,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       params: HookParams,
       headers: HookHeaders,
       body: HookBody,
-      response: { 202: HookAccepted, ...problems(400, 401, 404, 409, 413, 415, 422, 503) },
+      response: { 202: HookAccepted, ...problems(400, 401, 404, 413, 415, 422, 503) },
     },
     preValidation: async (req, reply) => {
       const { workspaceSlug } = req.params as { workspaceSlug: string };
@@ -209,18 +162,32 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         : signatureProblem(workspace?.hookSecret ?? NOBODYS_SECRET, raw, req.headers['x-signature']);
       if (!workspace || why) throw new HttpProblem(401, why ?? 'The signature does not match the body.');
       const webhookId = standard ? String(req.headers['webhook-id']) : null;
-      const bodySha256 = createHash('sha256').update(raw).digest('hex');
-      const reused = webhookId ? await answeredBefore(req, reply, workspace.id, webhookId, bodySha256) : false;
-      if (reply.sent) return;
-      accepted.set(req, { workspaceId: workspace.id, webhookId: reused ? null : webhookId, bodySha256, reused });
+      if (webhookId) {
+        const key = `${workspace.id}\u0000${webhookId}`;
+        const kept = () => db.webhookDelivery.findUnique({ where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } } });
+        const seen = await kept();
+        if (seen) return replay(reply, seen.status, seen.body);
+        const first = answering.get(key);
+        if (first) {
+          const waited = await endsWithin(first, deps.wizard.stateWaitDeadline() - Date.now());
+          const answer = waited ? await kept() : null;
+          if (answer) return replay(reply, answer.status, answer.body);
+          throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');
+        }
+        let done!: () => void;
+        answering.set(key, new Promise<void>((resolve) => (done = resolve)));
+        answered.set(req, () => {
+          answering.delete(key);
+          done();
+        });
+      }
+      accepted.set(req, { workspaceId: workspace.id, webhookId });
       if (req.deferredBodyError) throw req.deferredBodyError;
       if (req.body === undefined) throw new BadInput('Send {email, employeeId?, effectiveAt?} as JSON.');
     },
     handler: async (req, reply) => {
-      const delivery = accepted.get(req);
-      if (!delivery) throw new HttpProblem(401, 'The signature does not match the body.');
-      if (delivery.reused) throw reusedId();
-      const { workspaceId } = delivery;
+      const workspaceId = accepted.get(req)?.workspaceId;
+      if (!workspaceId) throw new HttpProblem(401, 'The signature does not match the body.');
       const { email, employeeId, effectiveAt } = req.body;
       const user = await db.user.findFirst({
         where: { workspaceId, email: { equals: email, mode: 'insensitive' } },
@@ -238,17 +205,6 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       return reply.code(202).send({ deletionId: deletion.id });
     },
   });
-}
-
-/**
- * A webhook-id first sent with another body: Standard Webhooks gives each
- * message its own id and repeats it only for the same message, so this is not
- * a retry, and the first message's answer would misreport this one.
- */
-function reusedId(): StepConflict {
-  return new StepConflict(
-    'This webhook-id was first sent with another body: a webhook-id names one message, and its retries repeat that message unchanged. Nothing was done; send this message under a new webhook-id.',
-  );
 }
 
 /** Whether `work` ends within `ms` (its outcome aside). */
