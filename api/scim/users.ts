@@ -445,13 +445,19 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     // operation that names displayName wins, even with the current name.
     // The CRM keeps no name parts: a given and a family name that the
     // PATCH leaves both set (a rename, OneLogin's and Entra's way) are the
-    // new name, unless it also set name.formatted; one part alone cannot
-    // be placed in a name kept whole, and changes nothing.
+    // new name, unless it also sets name.formatted (even to the name the
+    // user has); one part alone cannot be placed in a name kept whole, and
+    // changes nothing.
     const before = toScimUser(user, base);
     const doc = patched as { displayName?: unknown; name?: { formatted?: unknown; givenName?: unknown; familyName?: unknown } | null };
     const namesDisplay = operations.some((op) => op.path !== undefined && op.path.split(/[.[]/)[0] === 'displayName');
     const part = (p: unknown) => typeof p === 'string' && p.trim() !== '';
-    if (!namesDisplay && doc.name?.formatted !== before.name.formatted) {
+    const setsFormatted = operations.some(
+      (op) =>
+        op.op !== 'remove' &&
+        (op.path === 'name.formatted' || (op.path === 'name' && op.value !== null && typeof op.value === 'object' && 'formatted' in op.value)),
+    );
+    if (!namesDisplay && (setsFormatted || doc.name?.formatted !== before.name.formatted)) {
       patched = { ...doc, displayName: undefined };
     } else if (!namesDisplay && doc.name && part(doc.name.givenName) && part(doc.name.familyName)) {
       patched = { ...doc, displayName: undefined, name: { givenName: doc.name.givenName, familyName: doc.name.familyName } };

@@ -251,6 +251,13 @@ test('PATCH of name.formatted, or of the given and family name together, renames
     Operations: [{ op: 'replace', path: 'name', value: { formatted: 'Nora Formatted', givenName: 'X', familyName: 'Y' } }],
   });
   expect(withFormatted.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
+  // Also when it is the name the user has (a provider sending the whole name with each update, its
+  // parts in another order): the parts do not rename them.
+  const sameFormatted = await scim('PATCH', `/Users/${id}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: 'replace', value: { name: { formatted: 'Nora Formatted', givenName: 'Formatted', familyName: 'Nora' } } }],
+  });
+  expect(sameFormatted.body).toEqual(expect.objectContaining({ displayName: 'Nora Formatted', name: { formatted: 'Nora Formatted' } }));
   // displayName changed beside it wins, as in PUT.
   const both = await scim('PATCH', `/Users/${id}`, {
     schemas: [PATCH_OP],
