@@ -10,7 +10,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 
 /** The charset `contentType` declares is UTF-8, or none: else 415. */
-export function requireUtf8Charset(contentType: string | undefined): void {
+function requireUtf8Charset(contentType: string | undefined): void {
   const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new HttpProblem(415, `Send the body in UTF-8 (charset=utf-8, or no charset), not ${charset === '' ? 'an empty charset' : charset}.`);
@@ -23,7 +23,7 @@ export function requireUtf8Charset(contentType: string | undefined): void {
  * would otherwise be read as text that is not UTF-8 (400), which misnames
  * the sender's trouble.
  */
-export function requireIdentityEncoding(contentEncoding: string | string[] | undefined): void {
+function requireIdentityEncoding(contentEncoding: string | string[] | undefined): void {
   const codings = [contentEncoding ?? []]
     .flat()
     .flatMap((v) => v.split(','))
@@ -35,7 +35,7 @@ export function requireIdentityEncoding(contentEncoding: string | string[] | und
 }
 
 /** The body's text; 400 when its bytes are not UTF-8. */
-export function utf8Text(bytes: Buffer): string {
+function utf8Text(bytes: Buffer): string {
   try {
     return utf8.decode(bytes);
   } catch {
@@ -66,6 +66,17 @@ export function jsonRefusal(text: string, notJson: Error): Error {
   ]);
 }
 
+/**
+ * A request body's text, as every JSON body is read: sent as it is (no
+ * Content-Encoding, else 415), declared UTF-8 or nothing (else 415), and
+ * UTF-8 bytes (else 400).
+ */
+export function bodyText(req: FastifyRequest, bytes: Buffer): string {
+  requireIdentityEncoding(req.headers['content-encoding']);
+  requireUtf8Charset(req.headers['content-type']);
+  return utf8Text(bytes);
+}
+
 type ParseJson = ReturnType<FastifyInstance['getDefaultJsonParser']>;
 type Done = (err: Error | null, body?: unknown) => void;
 
@@ -78,9 +89,7 @@ export function utf8JsonParser(parseJson: ParseJson) {
   return (req: FastifyRequest, body: string | Buffer, done: Done): void => {
     let text: string;
     try {
-      requireIdentityEncoding(req.headers['content-encoding']);
-      requireUtf8Charset(req.headers['content-type']);
-      text = utf8Text(body as Buffer);
+      text = bodyText(req, body as Buffer);
     } catch (err) {
       return done(err as Error, undefined);
     }

@@ -119,7 +119,7 @@ export function standardSignatureProblem(
 }
 
 /** Standard Webhooks headers a sender puts on `rawBody` (HR systems, scripts, tests). */
-export function signStandard(secret: string, id: string, rawBody: string, at = new Date()): Record<string, string> {
+export function signStandard(secret: string, id: string, rawBody: string | Buffer, at = new Date()): Record<string, string> {
   return {
     'webhook-id': id,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),

@@ -21,7 +21,7 @@ import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import { problems, type Api } from './common';
 import { plausibleId } from '../directory/common';
-import { jsonRefusal, requireIdentityEncoding, requireUtf8Charset, utf8Text } from '../body-text';
+import { bodyText, jsonRefusal } from '../body-text';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
@@ -36,9 +36,13 @@ const HookHeaders = z.object({
   'webhook-signature': z.string().optional().describe('Standard Webhooks: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">'),
 });
 
-/** Answers kept for a repeated webhook-id: what the client caused, not our own trouble. */
+/**
+ * Answers kept for a repeated webhook-id: what the client caused, not our own
+ * trouble, nor a body not taken as it was sent (413, 415: the message was
+ * never read, and its retry sent as asked must be read).
+ */
 function replayable(status: number): boolean {
-  return status < 500 && status !== 401 && status !== 429;
+  return status < 500 && status !== 401 && status !== 413 && status !== 415 && status !== 429;
 }
 
 export function hookRoutes(app: Api, deps: ApiDeps): void {
@@ -73,9 +77,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
     if (raw.length === 0) return done(null, undefined);
     let text: string;
     try {
-      requireIdentityEncoding(req.headers['content-encoding']);
-      requireUtf8Charset(req.headers['content-type']);
-      text = utf8Text(raw);
+      text = bodyText(req, raw);
     } catch (err) {
       req.deferredBodyError = err as Error;
       return done(null, undefined);
@@ -165,8 +167,6 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       if (webhookId) {
         const key = `${workspace.id}\u0000${webhookId}`;
         const kept = () => db.webhookDelivery.findUnique({ where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } } });
-        const seen = await kept();
-        if (seen) return replay(reply, seen.status, seen.body);
         const first = answering.get(key);
         if (first) {
           const waited = await endsWithin(first, deps.wizard.stateWaitDeadline() - Date.now());
@@ -174,12 +174,20 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
           if (answer) return replay(reply, answer.status, answer.body);
           throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');
         }
+        // Taken before anything is awaited, then the kept answer looked up: a delivery looking it up
+        // first could miss both an earlier one's answer (not yet kept as it looked) and that delivery
+        // (gone from the map once its answer was kept), and offboard a second time.
         let done!: () => void;
         answering.set(key, new Promise<void>((resolve) => (done = resolve)));
         answered.set(req, () => {
           answering.delete(key);
           done();
         });
+        const seen = await kept();
+        if (seen) {
+          release(req);
+          return replay(reply, seen.status, seen.body);
+        }
       }
       accepted.set(req, { workspaceId: workspace.id, webhookId });
       if (req.deferredBodyError) throw req.deferredBodyError;
