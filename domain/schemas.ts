@@ -320,6 +320,11 @@ export const EffectiveAt = Text.refine(
   description:
     'When the employee leaves: an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z), or a date alone ' +
     '(2027-01-31: that day at 00:00 UTC); years 1970 to 9999.',
+  // What the refinement checks, for the document (a union would report a refused value per branch).
+  anyOf: [
+    { type: 'string', format: 'date-time', pattern: TIMESTAMP_YEARS.source },
+    { type: 'string', format: 'date', pattern: TIMESTAMP_YEARS.source },
+  ],
 });
 
 export const HookBody = z.strictObject({

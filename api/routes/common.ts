@@ -21,7 +21,7 @@ const DESCRIPTIONS: Record<number, string> = {
   405: 'The path exists, the method does not.',
   409: 'The request does not fit the current state.',
   413: 'The body is larger than 10 MB.',
-  415: 'The body is not JSON.',
+  415: 'The body is not JSON, declares a charset other than UTF-8, or is compressed (Content-Encoding; the answer says Accept-Encoding: identity).',
   422: 'A business rule refuses the request.',
   503: 'The wizard did not answer within 10 seconds (Retry-After says when to try again); a later GET shows whether the change applied.',
 };

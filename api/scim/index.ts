@@ -48,7 +48,7 @@ const REFUSALS: Record<number, string> = {
   404: 'No such resource here (a user of another workspace, or one deleted over SCIM, is not found either).',
   409: 'The userName is another user\'s in this workspace (scimType uniqueness).',
   413: 'The body is larger than 10 MB.',
-  415: 'The body is neither application/scim+json nor application/json, or declares a charset other than UTF-8.',
+  415: 'The body is neither application/scim+json nor application/json, declares a charset other than UTF-8, or is compressed (Content-Encoding).',
   503:
     'The user\'s deletion wizard did not answer within 10 seconds (Retry-After says when to try again); ' +
     'a later GET shows whether the change applied.',
