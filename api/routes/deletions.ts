@@ -29,7 +29,6 @@ import { notInWorkspace } from '../../domain/errors';
 import { refusalAsError } from '../../domain/refusal';
 import { plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
-import { HttpProblem } from '../problems';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 import { jsonBytes, STEP_BODY_MAX_BYTES, stepBodySizeProblem } from '../../domain/wizard-size';
