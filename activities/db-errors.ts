@@ -20,7 +20,7 @@
 //   among them on purpose: during a deploy a worker can run ahead of the
 //   migration that adds what it needs, and then the same statement goes
 //   through a moment later.
-import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { TemporalFailure } from '@temporalio/common';
 import { FAILURE_TYPES, refusalFailure } from '../domain/refusal';
 
 export type DbErrorKind = 'permanent' | 'transient' | 'unknown';

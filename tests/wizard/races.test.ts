@@ -241,7 +241,7 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
   }
 
   test('two leavers of one automation, their steps applied at the same moment (a layoff): both apply, the automation ends with one of their distributions', async () => {
-    const { ws, c, d, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
+    const { c, d, shared, leavingA, leavingB } = await twoLeaversOfOneAutomation();
     const apply = (leaving: WizardInput, distribution: { userId: string; weight: number }[]) =>
       activities
         .applyRouting({ ...leaving, kind: 'automations', ids: [shared], overrides: [{ id: shared, distribution }], actor: leaving.actor })
