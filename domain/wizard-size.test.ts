@@ -41,7 +41,7 @@ describe('what one wizard can carry', () => {
     expect(openingSizeProblem(big)).toEqual({
       kind: 'RuleViolation',
       code: 'TOO_BIG',
-      message: expect.stringMatching(/^The wizard for Ann would list 0 automations, 0 integrations and 6000 labels: more than one wizard can carry \(1\.\d\d MB/),
+      message: expect.stringMatching(/^This user's wizard would list 0 automations, 0 integrations and 6000 labels: more than one wizard can carry \(1\.\d\d MB/),
     });
   });
 

@@ -84,11 +84,12 @@ function withSuggestionsTaken(view: Deletion): Deletion {
 export function openingSizeProblem(view: Deletion): RuleProblem | null {
   const bytes = jsonBytes(withSuggestionsTaken(view));
   if (bytes <= WIZARD_VIEW_MAX_BYTES) return null;
+  // No name in it: the refusal is an activity's failure, which the worker logs and Temporal keeps (README: no names in logs).
   return {
     kind: 'RuleViolation',
     code: 'TOO_BIG',
     message:
-      `The wizard for ${view.user.name} would list ${view.automations.length} automations, ${view.integrations.length} ` +
+      `This user's wizard would list ${view.automations.length} automations, ${view.integrations.length} ` +
       `integrations and ${view.labels.length} labels: more than one wizard can carry (${megabytes(bytes)} MB with their ` +
       `names and distributions; at most ${megabytes(WIZARD_VIEW_MAX_BYTES)} MB). Take the user out of some of them ` +
       '(or delete those no longer used), then start again.',

@@ -3,8 +3,9 @@
 // core's) among them with the workflow they belong to, and nothing of the
 // wizard's personal data.
 import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { spawnWorkerProcess } from '../support/worker-process';
-import { eventually, wizardHarness, type WizardHarness } from '../support/wizard';
+import { asAdmin, eventually, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 import { runWholeWizard } from './wizard-run';
 
 let h: WizardHarness;
@@ -66,3 +67,22 @@ test('a whole wizard: every line JSON; the move logged with its workflow; no per
   // Nothing beside the log: the SDK's core would write its own lines as text to the console were they not forwarded.
   expect(err).toBe('');
 });
+
+test("a start refused as too big for one wizard: the refusal (whose activity failure the SDK logs) carries no user's name", async () => {
+  // Found by a probe: "Activity failed openDeletion" WARN lines quoted "The wizard for <name> would list…".
+  const tag = randomUUID().slice(0, 8);
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', leaver: 'MEMBER' });
+  const name = `Ottoline Fairweather ${tag}`;
+  await h.prisma.user.update({ where: { id: ws.users.leaver!.id }, data: { name } });
+  // About 1.6 MB of view: more than one wizard can carry.
+  await h.prisma.label.createMany({
+    data: Array.from({ length: 6_000 }, (_, i) => ({ workspaceId: ws.id, name: `${i} `.padEnd(190, 'x'), visibility: 'SHARED' as const, ownerId: ws.users.leaver!.id })),
+  });
+  const refused = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws, 'owner'), source: 'ADMIN' }).then(
+    () => null,
+    (err: Error) => err,
+  );
+  expect(refused?.message).toMatch(/more than one wizard can carry/);
+  await eventually(async () => (lines().some((l) => l.msg === 'Activity failed' && l.activityType === 'openDeletion') ? true : undefined), 30_000, "the refused opening's line");
+  expect(out).not.toContain(name);
+}, 120_000);
