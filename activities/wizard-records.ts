@@ -117,6 +117,13 @@ export function wizardRecordActivities(prisma: Db) {
      */
     async saveDeletionState(args: { workspaceId: string; deletionId: string; view: Deletion; version?: number }): Promise<void> {
       const view = { ...args.view, attention: args.view.attention ?? null };
+      if (view.status !== 'IN_PROGRESS') {
+        // While it moved, reads said the wizard last changed with its move's last batch (client/wizard-client.ts
+        // `live`); a cancel's time is taken before the batch in flight commits. The end is no earlier than that
+        // batch, so that updatedAt never goes back (no batch runs after a cancel's transaction, nor after the sweep).
+        const [moved] = await prisma.$queryRaw<{ at: Date | null }[]>`SELECT max(updated_at) AS at FROM lead_moves WHERE deletion_id = ${args.deletionId}`;
+        if (moved?.at && moved.at.getTime() > Date.parse(view.updatedAt)) view.updatedAt = moved.at.toISOString();
+      }
       const forward = args.version === undefined ? {} : { version: { lt: args.version } };
       await prisma.deletion.updateMany({
         where: { id: args.deletionId, workspaceId: args.workspaceId, ...forward },

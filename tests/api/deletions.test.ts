@@ -1,6 +1,6 @@
 // The deletion wizard over HTTP, with a real worker: idempotent start, step
 // answers (202 / 200), refusals in contract order, listing newest first.
-import { makeWorkspace, makeAutomation, makeLabel, eventually, type TestWorkspace } from '../support/wizard';
+import { addLeads, makeWorkspace, makeAutomation, makeLabel, eventually, type TestWorkspace } from '../support/wizard';
 import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
 let api: TestApi;
@@ -272,3 +272,21 @@ test('a label the user owned with no replacement passes to the admin who confirm
   const removal = audit.body.items.find((e: { action: string }) => e.action === 'USER_DELETED');
   expect(removal.detail.labelsPassedToConfirmingAdmin).toEqual([owned]);
 });
+
+test("a wizard cancelled mid-move is last changed no earlier than its move's last batch: updatedAt never goes back", async () => {
+  // Found by a probe: the last MOVING read said 03:00:51.032, every read after the cancel 03:00:50.970 (the
+  // cancel's own time, taken before the batch in flight when it came had committed).
+  const leaver = (await admin('POST', '/v1/users', { name: 'cal', email: `cal@${ws.slug}.test`, role: 'MEMBER' })).body.id as string;
+  await addLeads(api.prisma, ws.id, leaver, 200_000);
+  const d = (await admin('POST', `/v1/users/${leaver}/deletion`, {})).body;
+  expect((await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('heir') })).status).toBe(202);
+  const moving = await waitFor(d.id, (x) => x.leads.state === 'MOVING' && x.leads.moved > 0, 'the move under way');
+  const cancelled = await admin('POST', `/v1/deletions/${d.id}/cancel`, {});
+  expect(cancelled.body.status).toBe('CANCELLED');
+  const after = (await admin('GET', `/v1/deletions/${d.id}`)).body;
+  const [last] = await api.prisma.$queryRaw<{ at: Date }[]>`SELECT max(updated_at) AS at FROM lead_moves WHERE deletion_id = ${d.id}`;
+  expect(Date.parse(after.updatedAt)).toBeGreaterThanOrEqual(Date.parse(moving.updatedAt));
+  expect(Date.parse(after.updatedAt)).toBeGreaterThanOrEqual(last!.at.getTime());
+  const listed = (await admin('GET', '/v1/deletions?status=CANCELLED&limit=500')).body.items.find((x: { id: string }) => x.id === d.id);
+  expect(listed.updatedAt).toBe(after.updatedAt);
+}, 120_000);
