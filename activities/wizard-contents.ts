@@ -80,6 +80,7 @@ export async function deletionPreview(
           openWizard: open !== null,
           tooBig: openingSizeProblem(view),
         }),
+        openDeletionId: open?.id ?? null,
       };
     },
     // One snapshot: the counts and the blockers describe the same moment.

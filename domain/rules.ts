@@ -100,20 +100,18 @@ export function startDeletionProblem(args: StartArgs): RuleProblem | null {
 }
 
 /**
- * Every reason starting this deletion would be refused or would start
- * nothing new now (the preview lists them all, changing nothing): the user
- * already has an open wizard or is PENDING_DELETION (ALREADY_BEING_DELETED),
- * then `whoBlockers`, then what the wizard would carry being too much
- * (TOO_BIG, `tooBig`: wizard-size.ts `openingSizeProblem`). Empty when a new
- * wizard would open.
+ * Every reason starting this deletion would be refused now (the preview
+ * lists them all, changing nothing; api.md: "why starting would be refused
+ * now"): `whoBlockers`, then what the wizard would carry being too much
+ * (TOO_BIG, `tooBig`: wizard-size.ts `openingSizeProblem`). A user who
+ * already has an open wizard, or is PENDING_DELETION, is not refused: the
+ * start answers 200 with that wizard, and only the role, checked before
+ * anything (403), stands in its way. Empty when the start would succeed.
  */
 export function startDeletionBlockers(args: StartArgs & { openWizard: boolean; tooBig: RuleProblem | null }): StartBlocker[] {
-  const already: StartBlocker[] =
-    args.openWizard || args.target.status === 'PENDING_DELETION'
-      ? [{ code: 'ALREADY_BEING_DELETED', message: `User ${args.target.id} is already being deleted; open their wizard to go on with it.` }]
-      : [];
+  if (args.openWizard || args.target.status === 'PENDING_DELETION') return whoBlockers(args).filter((b) => b.code === 'ROLE');
   const size: StartBlocker[] = args.tooBig ? [{ code: 'TOO_BIG', message: args.tooBig.message }] : [];
-  return [...already, ...whoBlockers(args), ...size];
+  return [...whoBlockers(args), ...size];
 }
 
 // ---- Targets ---------------------------------------------------------------

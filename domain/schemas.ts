@@ -293,6 +293,10 @@ export const DeletionPreview = z.object({
   integrations: z.array(RoutingItem),
   labels: z.array(LabelItem),
   blockers: z.array(StartBlocker),
+  /** The wizard already open for the user: starting answers 200 with it (not a refusal, so no blocker). */
+  openDeletionId: Id.nullable().meta({
+    description: 'The deletion already open for this user (starting answers 200 with it, and opens nothing new); null when none is.',
+  }),
 });
 export type DeletionPreview = z.infer<typeof DeletionPreview>;
 

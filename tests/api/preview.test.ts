@@ -64,6 +64,7 @@ test('shows what the wizard would show, then the wizard opens with exactly that;
     ],
     labels: [{ id: team, name: 'Team', visibility: 'SHARED', replacementUserId: null, applied: false }],
     blockers: [],
+    openDeletionId: null,
   });
   // The same for an OWNER; nothing changed: the user is ACTIVE, no wizard, no audit event.
   expect((await preview(owner, uid('leaver'))).body).toEqual(answer.body);
@@ -75,13 +76,15 @@ test('shows what the wizard would show, then the wizard opens with exactly that;
   const started = await admin('POST', `/v1/users/${uid('leaver')}/deletion`, {});
   expect(started.status).toBe(201);
   const { user, leads, automations, integrations, labels } = started.body;
-  expect({ user, leads: { total: leads.total }, automations, integrations, labels, blockers: [] }).toEqual(answer.body);
+  expect({ user, leads: { total: leads.total }, automations, integrations, labels, blockers: [], openDeletionId: null }).toEqual(answer.body);
 
-  // Now the preview says the user is already being deleted.
+  // Now the preview names the open wizard, and no blocker: starting is not refused, it answers 200 with
+  // that wizard (was: a blocker ALREADY_BEING_DELETED, so a client disabling Delete on any blocker could not resume).
   const after = await preview(admin, uid('leaver'));
   expect(after.status).toBe(200);
-  expect(codes(after)).toEqual(['ALREADY_BEING_DELETED']);
-  expect(after.body.blockers[0].message).toMatch(/already being deleted/);
+  expect(after.body).toMatchObject({ blockers: [], openDeletionId: started.body.id });
+  const again = await admin('POST', `/v1/users/${uid('leaver')}/deletion`, {});
+  expect({ status: again.status, id: again.body.id }).toEqual({ status: 200, id: started.body.id });
 });
 
 test('a user with nothing to reassign previews empty lists', async () => {

@@ -600,7 +600,7 @@ test('the user page previews the deletion before anything is frozen; Delete then
   // Back on the user page, the preview says it is under way, and Delete resumes the same wizard.
   const url = page.url();
   await page.goto(`${base}/#/users/${leaver}`);
-  await page.getByTestId('blocker-ALREADY_BEING_DELETED').waitFor(WAIT);
+  await page.getByTestId('preview-under-way').waitFor(WAIT);
   expect(await page.getByTestId('delete-user').textContent()).toContain('Resume deletion');
   await page.getByTestId('delete-user').click();
   await atStep(page, 'LEADS', 'Step 1 of 4');

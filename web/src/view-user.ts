@@ -82,7 +82,7 @@ function profile(user: User, leads: number | null, me: Me, signal: AbortSignal):
       help.textContent = 'Only an owner can delete an owner.';
       return;
     }
-    const resume = codes.has('ALREADY_BEING_DELETED');
+    const resume = preview.openDeletionId !== null;
     const refused = !resume && preview.blockers.length > 0;
     const del = h(
       'button',
@@ -185,11 +185,19 @@ function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElemen
     { class: 'card preview', 'data-testid': 'deletion-preview' },
     h('h2', null, `What deleting ${p.user.name} involves`),
     h('p', { class: 'muted' }, 'Read just now; nothing changes until you click Delete.'),
+    p.openDeletionId !== null
+      ? h(
+          'div',
+          { class: 'callout', 'data-testid': 'preview-under-way' },
+          h('p', null, h('strong', null, 'Already under way')),
+          h('p', null, `${p.user.name} is already being deleted: Resume deletion opens their wizard.`),
+        )
+      : null,
     p.blockers.length
       ? h(
           'div',
           { class: 'callout callout-warn', 'data-testid': 'preview-blockers' },
-          h('p', null, h('strong', null, p.blockers.some((b) => b.code === 'ALREADY_BEING_DELETED') ? 'Already under way' : 'Deleting is not possible now')),
+          h('p', null, h('strong', null, 'Deleting is not possible now')),
           h('ul', { class: 'plain-list' }, p.blockers.map((b) => h('li', { 'data-testid': `blocker-${b.code}` }, b.message))),
         )
       : null,
