@@ -39,7 +39,7 @@ import { NoQuery, Problem } from '../domain/schemas';
 import { PROBLEM_CONTENT_TYPE, clientErrorHandler, errorHandler, problem, sendProblem } from './problems';
 import { directoryRoutes } from './routes/directory';
 import { deletionRoutes } from './routes/deletions';
-import { eventRoutes } from './routes/events';
+import { deletionFeed, eventRoutes, FEED_INTERVAL_MS, publishing } from './routes/events';
 import { hookRoutes } from './routes/hook';
 import { meRoutes } from './routes/me';
 import { previewRoutes } from './routes/preview';
@@ -53,7 +53,14 @@ import { utf8JsonParser } from './body-text';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
-export function buildServer(deps: ApiDeps): FastifyInstance {
+export function buildServer(given: ApiDeps): FastifyInstance {
+  // The wizards' streams (api/routes/events.ts) read wizards through the client as given; every route
+  // changes them through `publishing`, so that what a request changes reaches their streams at once.
+  const feed = deletionFeed((workspaceId, id) => given.wizard.get(workspaceId, id), {
+    intervalMs: given.events?.intervalMs ?? FEED_INTERVAL_MS,
+    warn: (err, msg) => app.log.warn({ err }, msg),
+  });
+  const deps: ApiDeps = { ...given, wizard: publishing(given.wizard, feed) };
   // Ours (infra/logger.ts, every process's), a test's overrides on top; never without the redaction.
   const ours = loggerOptions(deps.config.LOG_LEVEL, 'api');
   const fastifyLogger =
@@ -285,7 +292,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     systemRoutes(api, deps);
     directoryRoutes(api, deps);
     deletionRoutes(api, deps);
-    eventRoutes(api, deps);
+    eventRoutes(api, deps, feed);
     meRoutes(api, deps);
     previewRoutes(api, deps);
   });

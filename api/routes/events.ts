@@ -7,6 +7,11 @@
 // answer) and sends the Deletion to each subscriber when it differs from what
 // that subscriber last got: each step, the move's progress (at most every
 // interval, so a few times a second), the end. Nobody listening: no reads.
+// What a request of this process has just changed (a step, a cancel, an HR
+// offboarding: `publishing`) is sent at once, so steps posted faster than the
+// reads still each reach the stream; a state older than one sent (by
+// `updatedAt`) is never sent after it. A change made through another API
+// process is seen by the next read.
 // PostgreSQL LISTEN/NOTIFY would save the idle reads, but the embedded PGlite
 // behind its wire-protocol server does not deliver notifications to other
 // connections, and the move's progress is committed with each batch (not
@@ -25,6 +30,7 @@ import { Deletion, IdParams } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
 import { authenticate, authorizationOf, requireRole } from '../auth';
 import { HttpProblem } from '../problems';
+import type { WizardApi } from '../../client/types';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
 
@@ -52,6 +58,8 @@ interface Watch {
   listeners: Set<Listener>;
   timer: ReturnType<typeof setTimeout> | undefined;
   last: string | undefined;
+  /** When the last state sent was last changed (ms): an older one is not sent after it. */
+  lastAt: number;
 }
 
 /**
@@ -72,18 +80,24 @@ export function deletionFeed(
     if (watches.get(key) === w) watches.delete(key);
   }
 
+  /** The event `deletion` makes for `w`, if it is news: another state, and not older than the last one sent. */
+  function newer(w: Watch, deletion: Deletion): FeedEvent | undefined {
+    const json = encodeOf(deletion);
+    const at = Date.parse(deletion.updatedAt);
+    if (json === w.last || at < w.lastAt) return undefined;
+    w.last = json;
+    w.lastAt = at;
+    return { deletion, json };
+  }
+
   async function tick(key: string, workspaceId: string, deletionId: string, w: Watch): Promise<void> {
     w.timer = undefined;
     let event: FeedEvent | undefined;
     let final = false;
     try {
       const deletion = await read(workspaceId, deletionId);
-      const json = encodeOf(deletion);
       final = isFinal(deletion);
-      if (json !== w.last) {
-        w.last = json;
-        event = { deletion, json };
-      }
+      event = newer(w, deletion);
     } catch (err) {
       if (err instanceof NotFound) {
         event = { gone: true };
@@ -106,7 +120,7 @@ export function deletionFeed(
       const key = `${workspaceId}\u0000${deletionId}`;
       let w = watches.get(key);
       if (!w) {
-        const created: Watch = { listeners: new Set(), timer: undefined, last: undefined };
+        const created: Watch = { listeners: new Set(), timer: undefined, last: undefined, lastAt: 0 };
         created.timer = setTimeout(() => void tick(key, workspaceId, deletionId, created), intervalMs);
         watches.set(key, created);
         w = created;
@@ -117,6 +131,18 @@ export function deletionFeed(
         watch.listeners.delete(listener);
         if (watch.listeners.size === 0) stop(key, watch);
       };
+    },
+    /**
+     * A state of the wizard a request of this process has just brought about
+     * (its answer): sent to its subscribers now, if it is news to them.
+     */
+    publish(workspaceId: string, deletion: Deletion): void {
+      const key = `${workspaceId}\u0000${deletion.id}`;
+      const w = watches.get(key);
+      if (!w) return;
+      const event = newer(w, deletion);
+      if (event) for (const l of [...w.listeners]) l(event);
+      if (isFinal(deletion)) stop(key, w);
     },
     /** Wizards being read now (for tests and metrics). */
     get watching(): number {
@@ -130,13 +156,39 @@ export function deletionFeed(
 
 export type DeletionFeed = ReturnType<typeof deletionFeed>;
 
-export function eventRoutes(app: Api, deps: ApiDeps): void {
+/**
+ * `wizard`, its changes told to `feed` as they are answered: the state each
+ * one's answer carries goes to the wizard's subscribers at once (a step, a
+ * cancel, a start joined by HR or SCIM), not at the feed's next read.
+ */
+export function publishing(wizard: WizardApi, feed: DeletionFeed): WizardApi {
+  const told =
+    <A extends [string, string, ...unknown[]]>(change: (...args: A) => Promise<Deletion>) =>
+    async (...args: A): Promise<Deletion> => {
+      const deletion = await change(...args);
+      feed.publish(args[0], deletion);
+      return deletion;
+    };
+  return {
+    ...wizard,
+    async start(args) {
+      const started = await wizard.start(args);
+      feed.publish(args.workspaceId, started.deletion);
+      return started;
+    },
+    submitLeads: told(wizard.submitLeads),
+    submitAutomations: told(wizard.submitAutomations),
+    submitIntegrations: told(wizard.submitIntegrations),
+    submitLabels: told(wizard.submitLabels),
+    confirm: told(wizard.confirm),
+    cancel: told(wizard.cancel),
+    retry: told(wizard.retry),
+  };
+}
+
+export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
   const roles = DELETION_ROLES;
   const heartbeatMs = deps.events?.heartbeatMs ?? HEARTBEAT_MS;
-  const feed = deletionFeed((ws, id) => deps.wizard.get(ws, id), {
-    intervalMs: deps.events?.intervalMs ?? FEED_INTERVAL_MS,
-    warn: (err, msg) => app.log.warn({ err }, msg),
-  });
   /** Open streams, ended when the server closes (an open stream would hold `close` forever). */
   const open = new Set<() => void>();
   app.addHook('preClose', async () => {

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { deletionFeed, FEED_INTERVAL_MS } from '../../api/routes/events';
 import type { Deletion } from '../../domain/schemas';
 import { MovePace } from '../support/move-pace';
-import { makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { eventually, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { client, expectProblem, listenTestServer, tokenOf, type Call } from './support';
 
 /** A book of many small batches; the move is held at its gate (MovePace) so the stream surely sees it mid-way. */
@@ -299,4 +299,28 @@ describe('the feed: one reader per wizard, shared', () => {
     expect(reads).toBe(after);
     expect(feed.watching).toBe(0);
   });
+});
+
+test('steps posted back to back, without waiting for the stream: it tells each one, in order', async () => {
+  // Found by a probe: steps 0.1-0.3 s apart reached the stream as LEADS → LABELS → COMPLETED, the
+  // states between them never sent (the feed reads the wizard every 300 ms).
+  const quick = await h.prisma.user.create({ data: { workspaceId: ws.id, name: 'quick', email: `quick@${ws.slug}.test`, role: 'MEMBER' } });
+  const r = await admin('POST', `/v1/users/${quick.id}/deletion`, {});
+  expect(r.status).toBe(201);
+  const d = r.body as Deletion;
+  const s = await subscribe(d.id);
+  await s.next(() => true, 'the current state');
+  expect((await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: ws.users.ann!.id })).status).toBe(202);
+  await eventually(async () => ((await admin('GET', `/v1/deletions/${d.id}`)).body.step === 'AUTOMATIONS' ? true : undefined), 60_000, 'the move');
+  expect((await admin('POST', `/v1/deletions/${d.id}/automations`, { overrides: [] })).status).toBe(200);
+  expect((await admin('POST', `/v1/deletions/${d.id}/integrations`, { overrides: [] })).status).toBe(200);
+  expect((await admin('POST', `/v1/deletions/${d.id}/labels`, { replacements: [] })).status).toBe(200);
+  expect((await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' })).status).toBe(202);
+  await s.next((e) => e.status === 'COMPLETED', 'the end');
+  await s.ended;
+  const steps = s.events.map((e) => e.step).filter((step, i, all) => step !== all[i - 1]);
+  expect(steps).toEqual(['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE']);
+  // Never an older state after a newer one.
+  const times = s.events.map((e) => Date.parse(e.updatedAt));
+  expect(times).toEqual([...times].sort((a, b) => a - b));
 });
