@@ -9,9 +9,9 @@
 // interval, so a few times a second), the end. Nobody listening: no reads.
 // What a request of this process has just changed (a step, a cancel, an HR
 // offboarding: `publishing`) is sent at once, so steps posted faster than the
-// reads still each reach the stream; a state older than one sent (by
-// `updatedAt`) is never sent after it. A change made through another API
-// process is seen by the next read.
+// reads still each reach the stream, in order: a read begun before such a
+// change may hold an older state, so it is not sent, and the wizard is read
+// again. A change made through another API process is seen by the next read.
 // PostgreSQL LISTEN/NOTIFY would save the idle reads, but the embedded PGlite
 // behind its wire-protocol server does not deliver notifications to other
 // connections, and the move's progress is committed with each batch (not
@@ -58,8 +58,12 @@ interface Watch {
   listeners: Set<Listener>;
   timer: ReturnType<typeof setTimeout> | undefined;
   last: string | undefined;
-  /** When the last state sent was last changed (ms): an older one is not sent after it. */
-  lastAt: number;
+  /**
+   * Bumped by each change published and each new subscriber (who has just
+   * read the wizard for itself): a read begun before it may be older than
+   * what they have, so it is not sent, and the wizard is read again.
+   */
+  epoch: number;
 }
 
 /**
@@ -80,13 +84,11 @@ export function deletionFeed(
     if (watches.get(key) === w) watches.delete(key);
   }
 
-  /** The event `deletion` makes for `w`, if it is news: another state, and not older than the last one sent. */
-  function newer(w: Watch, deletion: Deletion): FeedEvent | undefined {
+  /** The event `deletion` makes for `w`, if it is news (another state than the last one sent). */
+  function news(w: Watch, deletion: Deletion): FeedEvent | undefined {
     const json = encodeOf(deletion);
-    const at = Date.parse(deletion.updatedAt);
-    if (json === w.last || at < w.lastAt) return undefined;
+    if (json === w.last) return undefined;
     w.last = json;
-    w.lastAt = at;
     return { deletion, json };
   }
 
@@ -94,10 +96,14 @@ export function deletionFeed(
     w.timer = undefined;
     let event: FeedEvent | undefined;
     let final = false;
+    const epoch = w.epoch;
     try {
       const deletion = await read(workspaceId, deletionId);
-      final = isFinal(deletion);
-      event = newer(w, deletion);
+      // A change published (or a subscriber come) while this read ran: it may be older than what they have; read again.
+      if (w.epoch === epoch) {
+        final = isFinal(deletion);
+        event = news(w, deletion);
+      }
     } catch (err) {
       if (err instanceof NotFound) {
         event = { gone: true };
@@ -120,17 +126,22 @@ export function deletionFeed(
       const key = `${workspaceId}\u0000${deletionId}`;
       let w = watches.get(key);
       if (!w) {
-        const created: Watch = { listeners: new Set(), timer: undefined, last: undefined, lastAt: 0 };
+        const created: Watch = { listeners: new Set(), timer: undefined, last: undefined, epoch: 0 };
         created.timer = setTimeout(() => void tick(key, workspaceId, deletionId, created), intervalMs);
         watches.set(key, created);
         w = created;
       }
       const watch = w;
+      watch.epoch += 1;
       watch.listeners.add(listener);
       return () => {
         watch.listeners.delete(listener);
         if (watch.listeners.size === 0) stop(key, watch);
       };
+    },
+    /** Whether anyone follows this wizard here now. */
+    watched(workspaceId: string, deletionId: string): boolean {
+      return watches.has(`${workspaceId}\u0000${deletionId}`);
     },
     /**
      * A state of the wizard a request of this process has just brought about
@@ -140,7 +151,8 @@ export function deletionFeed(
       const key = `${workspaceId}\u0000${deletion.id}`;
       const w = watches.get(key);
       if (!w) return;
-      const event = newer(w, deletion);
+      w.epoch += 1;
+      const event = news(w, deletion);
       if (event) for (const l of [...w.listeners]) l(event);
       if (isFinal(deletion)) stop(key, w);
     },
@@ -165,8 +177,15 @@ export function publishing(wizard: WizardApi, feed: DeletionFeed): WizardApi {
   const told =
     <A extends [string, string, ...unknown[]]>(change: (...args: A) => Promise<Deletion>) =>
     async (...args: A): Promise<Deletion> => {
+      const [workspaceId, deletionId] = args;
+      // Watched: the state the change is made on goes first (a step the worker brought, the move's end,
+      // may not have been read yet), then the change. Nobody watching: no read.
+      if (feed.watched(workspaceId, deletionId)) {
+        const before = await wizard.get(workspaceId, deletionId).catch(() => null);
+        if (before) feed.publish(workspaceId, before);
+      }
       const deletion = await change(...args);
-      feed.publish(args[0], deletion);
+      feed.publish(workspaceId, deletion);
       return deletion;
     };
   return {
