@@ -251,8 +251,17 @@ export function reassignmentActivities(prisma: Db) {
           // there is none". The labels step took effect when it answered, so such a label went to the admin
           // who posted it (or the heir found then); it passes now to the admin confirming, unless it was
           // handed on meanwhile.
+          // The confirming admin must still be an active OWNER or ADMIN of the workspace (held so, KEY SHARE,
+          // till this commits): one demoted, deactivated or removed since the confirm keeps no label here, and
+          // the labels stay with whoever holds them (a label given to a missing user would fail the removal).
+          const confirmer =
+            args.actor.type === 'USER'
+              ? await tx.$queryRaw<{ id: string }[]>`
+                  SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ${args.actor.id} AND id <> ${userId}
+                    AND status = 'ACTIVE' AND role IN ('OWNER', 'ADMIN') FOR KEY SHARE`
+              : [];
           const passed: string[] = [];
-          for (const [labelId, heldBy] of args.actor.type === 'USER' ? provisional : []) {
+          for (const [labelId, heldBy] of confirmer.length === 1 && args.actor.type === 'USER' ? provisional : []) {
             if (heldBy === args.actor.id) continue;
             const { count } = await tx.label.updateMany({ where: { id: labelId, workspaceId, ownerId: heldBy }, data: { ownerId: args.actor.id } });
             if (count === 1) passed.push(labelId);

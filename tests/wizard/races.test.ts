@@ -366,3 +366,26 @@ if (onPostgres) describe('forced overlaps on PostgreSQL', () => {
     expect(await h.prisma.leadMove.count({ where: { deletionId: leaving.deletionId } })).toBe(0);
   });
 });
+
+test('the admin who confirmed is gone or no longer an admin by the removal: the labels the step gave for want of a replacement stay where they are, and the user is removed', async () => {
+  // Found by a review: the removal gave such a label to the confirming admin unchecked, so an admin removed
+  // meanwhile failed the removal's foreign key at every retry (the wizard stuck after CONFIRM), and one
+  // demoted or suspended still got the label.
+  for (const gone of ['removed', 'suspended', 'demoted'] as const) {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', confirmer: 'ADMIN', leaver: 'MEMBER' });
+    const label = await makeLabel(h.prisma, ws.id, 'Leaver owns', 'PUBLIC', ws.users.leaver!.id, []);
+    const leaving = opening(ws, 'leaver', 'admin');
+    await activities.openDeletion(leaving);
+    await activities.applyLabels({ ...leaving, labelIds: [label], replacements: [{ labelId: label, replacementUserId: null }], actor: leaving.actor });
+    const confirmer = ws.users.confirmer!.id;
+    if (gone === 'removed') await h.prisma.user.delete({ where: { id: confirmer } });
+    if (gone === 'suspended') await h.prisma.user.update({ where: { id: confirmer }, data: { status: 'SUSPENDED' } });
+    if (gone === 'demoted') await h.prisma.user.update({ where: { id: confirmer }, data: { role: 'MEMBER' } });
+    const removed = await activities
+      .removeUser({ workspaceId: ws.id, deletionId: leaving.deletionId, userId: ws.users.leaver!.id, actor: { type: 'USER', id: confirmer }, fallback: null })
+      .then(() => 'removed', (e: Error) => e.message);
+    expect({ gone, removed }).toEqual({ gone, removed: 'removed' });
+    expect({ gone, owner: (await h.prisma.label.findUniqueOrThrow({ where: { id: label } })).ownerId }).toEqual({ gone, owner: ws.users.admin!.id });
+    expect(await h.prisma.user.count({ where: { id: ws.users.leaver!.id } })).toBe(0);
+  }
+});
