@@ -120,7 +120,7 @@ export function wizardRecordActivities(prisma: Db) {
       if (view.status !== 'IN_PROGRESS') {
         // While it moved, reads said the wizard last changed with its move's last batch (client/wizard-client.ts
         // `live`); a cancel's time is taken before the batch in flight commits. The end is no earlier than that
-        // batch, so that updatedAt never goes back (no batch runs after a cancel's transaction, nor after the sweep).
+        // batch as of now, so that updatedAt does not go back behind a read taken while it moved.
         const [moved] = await prisma.$queryRaw<{ at: Date | null }[]>`SELECT max(updated_at) AS at FROM lead_moves WHERE deletion_id = ${args.deletionId}`;
         if (moved?.at && moved.at.getTime() > Date.parse(view.updatedAt)) view.updatedAt = moved.at.toISOString();
       }
