@@ -565,6 +565,16 @@ test('a MEMBER sees no Delete and no deletion wizards; an ADMIN sees no Delete f
   await admin.getByTestId(`user-link-${ws.users.leaver!.id}`).click();
   expect(await admin.getByTestId('delete-user').isEnabled()).toBe(true);
   expect(await h.prisma.deletion.count({ where: { workspaceId: ws.id } })).toBe(0);
+
+  // An OWNER under way (another owner started it): the admin is told so, and not offered a Resume they cannot use.
+  const owner2 = await h.prisma.user.create({ data: { workspaceId: ws.id, name: 'owner2', email: `owner2@${ws.slug}.test`, role: 'OWNER' } });
+  await h.wizard.start({ workspaceId: ws.id, userId: owner2.id, actor: { type: 'USER', id: ws.users.owner!.id }, source: 'ADMIN' });
+  await admin.getByTestId('nav-users').click();
+  await admin.getByTestId(`user-link-${owner2.id}`).click();
+  await admin.getByTestId('preview-under-way').waitFor(WAIT);
+  expect(await admin.getByTestId('preview-under-way').textContent()).toContain('only an owner can go on with it');
+  expect(await admin.getByTestId('preview-under-way').textContent()).not.toContain('Resume');
+  expect(await admin.getByTestId('delete-user').count()).toBe(0);
 });
 
 test('the user page previews the deletion before anything is frozen; Delete then opens the wizard on the same counts', async () => {

@@ -22,7 +22,8 @@
 //   User:      user-profile, user-name, user-email, user-role, user-lead-count, delete-user,
 //              delete-not-allowed (instead of delete-user where the role may not delete this user),
 //              deletion-preview, preview-leads, preview-automations(-count, -<id>),
-//              preview-integrations(-count, -<id>), preview-labels(-count), preview-blockers, blocker-<CODE>
+//              preview-integrations(-count, -<id>), preview-labels(-count), preview-blockers, blocker-<CODE>,
+//              preview-under-way (a wizard is open for this user)
 //   Wizards:   deletions-list, deletions-count, deletion-filter, deletion-row-<id>, resume-<id>,
 //              audit-link-<id>, deletion-source, deletion-status, deletion-attention
 //   Wizard:    wizard (data-updates stream|poll|idle: how it follows work on the server now),

@@ -190,7 +190,14 @@ function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElemen
           'div',
           { class: 'callout', 'data-testid': 'preview-under-way' },
           h('p', null, h('strong', null, 'Already under way')),
-          h('p', null, `${p.user.name} is already being deleted: Resume deletion opens their wizard.`),
+          h(
+            'p',
+            null,
+            // Resume is offered only to whom may delete this user (an ADMIN sees an OWNER's wizard under Deletions).
+            p.blockers.some((b) => b.code === 'ROLE')
+              ? `${p.user.name} is already being deleted; only an owner can go on with it.`
+              : `${p.user.name} is already being deleted: Resume deletion opens their wizard.`,
+          ),
         )
       : null,
     p.blockers.length
