@@ -11,11 +11,12 @@
 //
 // HTTP durations are observed in onResponse from Fastify's own clock
 // (reply.elapsedTime, from the start of onRequest), so requests refused by
-// the auth hook (401/403) are measured too. fastify-metrics was tried: its
+// the auth hook (401/403) are measured too, and when the client closed the
+// connection first (an event stream left, a request given up: 499). fastify-metrics was tried: its
 // timer starts in an onRequest hook that runs after ours, so it never saw a
 // refused request.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PrismaClient } from '../generated/prisma/client';
 import { HttpProblem } from './problems';
@@ -131,11 +132,25 @@ export function registerMetrics(
     registers: [registry],
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  const observed = new WeakSet<FastifyRequest>();
+  const observe = (request: FastifyRequest, statusCode: number, seconds: number) => {
+    if (observed.has(request)) return;
+    observed.add(request);
     // Unmatched URLs share one label: no unbounded label values.
-    const route = request.routeOptions.url ?? '(unmatched)';
-    httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    if (route === HOOK_ROUTE && request.method === 'POST') recordHrOffboarding('hook', offboardingResult(reply.statusCode));
+    httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? '(unmatched)', status_code: String(statusCode) }, seconds);
+  };
+  app.addHook('onResponse', async (request, reply) => {
+    observe(request, reply.statusCode, reply.elapsedTime / 1000);
+    if (request.routeOptions.url === HOOK_ROUTE && request.method === 'POST') recordHrOffboarding('hook', offboardingResult(reply.statusCode));
+  });
+  // Fastify runs onResponse when a response finishes: one the client went away from first (an event stream
+  // the page closed, a request abandoned before its answer) is observed when its connection closes, with the
+  // status it was sent with, or 499 (client closed request, as nginx logs it) if none was.
+  app.addHook('onRequest', async (request, reply) => {
+    const res = reply.raw;
+    res.once('close', () => {
+      if (!res.writableFinished) observe(request, res.headersSent ? res.statusCode : 499, reply.elapsedTime / 1000);
+    });
   });
 
   // buildServer registers this before @fastify/swagger loads, so the plugin never sees it: api/server.ts describes it.

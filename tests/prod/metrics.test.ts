@@ -5,7 +5,7 @@
 // the Temporal SDK's own metrics).
 import type { ChildProcess } from 'node:child_process';
 import parse from 'parse-prometheus-text-format';
-import { listenTestServer } from '../api/support';
+import { listenTestServer, tokenOf } from '../api/support';
 import { signHookBody } from '../../api/hook-signature';
 import { freePort } from '../../infra/ports';
 import { spawnWorkerProcess } from '../support/worker-process';
@@ -140,4 +140,23 @@ test('HR offboardings are counted by result', async () => {
   expect(delta('unauthorized')).toBe(1);
   expect(delta('unknown_user')).toBe(1);
   expect(delta('accepted')).toBe(0);
+});
+
+test('an event stream is counted when it ends, the client closing it as well as the server ending it', async () => {
+  // Found by a review: a stream the client closed (the page leaving a wizard) was never counted: only
+  // streams the server ended reached the histogram.
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER' });
+  const token = await tokenOf(h.prisma, ws, 'admin');
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: { type: 'USER', id: ws.users.admin!.id }, source: 'ADMIN' });
+  const stream = { route: '/v1/deletions/:id/events', method: 'GET', status_code: '200' };
+  const countOf = (f: Families) => value(series(f, 'http_request_duration_seconds_count'), 'http_request_duration_seconds_count', stream);
+  const before = countOf(await scrape(`${apiUrl}/metrics`));
+  const closing = new AbortController();
+  const res = await fetch(`${apiUrl}/v1/deletions/${deletion.id}/events`, { headers: { authorization: `Bearer ${token}` }, signal: closing.signal });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^data: /);
+  closing.abort();
+  await reader.closed.catch(() => undefined);
+  await eventually(async () => (countOf(await scrape(`${apiUrl}/metrics`)) - before === 1 ? true : undefined), 10_000, 'the closed stream counted');
 });
