@@ -395,15 +395,19 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     // The wizard first: a refused deactivation (the last owner, ...) changes nothing here (a leaver
     // too big for one wizard is frozen all the same: client/offboarding.ts).
     await applyActive(auth, user, input.active, 'Deactivated by the identity provider.', o);
+    const name = nameOf(input) ?? user.name;
+    const changesExternalId = input.externalId !== undefined && input.externalId !== user.externalId;
     try {
-      await db.user.update({
-        where: { id: user.id },
-        data: {
-          ...(changesEmail ? { email } : {}),
-          name: nameOf(input) ?? user.name,
-          ...(input.externalId !== undefined ? { externalId: input.externalId } : {}),
-        },
-      });
+      // Only what differs is written: a request that changes nothing leaves meta.lastModified as it was.
+      if (changesEmail || name !== user.name || changesExternalId)
+        await db.user.update({
+          where: { id: user.id },
+          data: {
+            ...(changesEmail ? { email } : {}),
+            name,
+            ...(changesExternalId ? { externalId: input.externalId } : {}),
+          },
+        });
     } catch (err) {
       if (isUniqueViolation(err)) throw uniquenessConflict(email);
       throw err;

@@ -89,7 +89,7 @@ describe('a deactivation and a reactivation of one user at once', () => {
     const users = new Proxy(api.prisma.user, {
       get(target, name) {
         const value = Reflect.get(target, name, target);
-        if (name !== 'update' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        if (name !== 'findUniqueOrThrow' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
         return async (args: unknown) => {
           if (armed) {
             armed = false;

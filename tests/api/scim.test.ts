@@ -282,6 +282,16 @@ test('a reactivation leaves alone a wizard an admin started without the IdP', as
   expect(put.status).toBe(200);
   expect(put.body.active).toBe(false);
   expect((await admin('GET', `/v1/deletions/${started.body.id}`)).body.status).toBe('IN_PROGRESS');
+  // Nor does a PATCH of active: true; and a request that changes nothing leaves meta.lastModified (a probe saw it move).
+  const before = (await scim('GET', `/Users/${dora.body.id}`)).body.meta.lastModified;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const again = await scim('PATCH', `/Users/${dora.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: true }] });
+  expect(again.status).toBe(200);
+  expect(again.body.active).toBe(false);
+  expect(again.body.meta.lastModified).toBe(before);
+  const same = await scim('PUT', `/Users/${dora.body.id}`, { schemas: [SCIM.User], userName: `dora@${ws.slug}.test`, active: true });
+  expect(same.body.meta.lastModified).toBe(before);
+  expect((await admin('GET', `/v1/deletions/${started.body.id}`)).body.status).toBe('IN_PROGRESS');
   // Once the IdP deactivates too, its reactivation cancels that wizard.
   const off = await scim('PATCH', `/Users/${dora.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] });
   expect(off.status).toBe(200);
