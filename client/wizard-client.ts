@@ -90,9 +90,9 @@ export function leadTotals(count: (workspaceId: string, userId: string) => Promi
 export type SharedRead<A extends unknown[], T> = ((...args: A) => Promise<T>) & { forget(...args: A): void };
 
 /**
- * `read`, shared: every call with the same arguments within `maxAgeMs` of when
- * a read of them began (calls arriving while it runs included) gets its
- * result, until `forget` lets go of it.
+ * `read`, shared: every call with the same arguments while a read of them
+ * runs, or within `maxAgeMs` of when it began, gets its result, until
+ * `forget` lets go of it (`maxAgeMs` 0: shared only while it runs).
  */
 export function recentlyShared<A extends unknown[], T>(
   read: (...args: A) => Promise<T>,
@@ -100,23 +100,32 @@ export function recentlyShared<A extends unknown[], T>(
   /** What makes two calls the same read. */
   keyOf: (...args: A) => string = (...args) => args.join('\u0000'),
 ): SharedRead<A, T> {
-  const reads = new Map<string, { begun: number; value: Promise<T> }>();
+  const reads = new Map<string, { begun: number; running: boolean; value: Promise<T> }>();
   let swept = Date.now();
   const shared = (...args: A): Promise<T> => {
     const key = keyOf(...args);
     const now = Date.now();
     const known = reads.get(key);
-    if (known && now - known.begun < maxAgeMs) return known.value;
+    if (known && (known.running || now - known.begun < maxAgeMs)) return known.value;
     // Reads past their age are let go (at most one sweep per `maxAgeMs`): nothing is kept longer than it may be used.
     if (now - swept >= maxAgeMs) {
       swept = now;
-      for (const [k, c] of reads) if (now - c.begun >= maxAgeMs) reads.delete(k);
+      for (const [k, c] of reads) if (!c.running && now - c.begun >= maxAgeMs) reads.delete(k);
     }
     const value = read(...args);
-    const entry = { begun: now, value };
+    const entry = { begun: now, running: true, value };
     reads.set(key, entry);
-    // A failed read is not shared: the next call tries again.
-    value.catch(() => reads.get(key) === entry && reads.delete(key));
+    value.then(
+      () => {
+        entry.running = false;
+        if (maxAgeMs <= 0 && reads.get(key) === entry) reads.delete(key);
+      },
+      // A failed read is not shared: the next call tries again.
+      () => {
+        entry.running = false;
+        if (reads.get(key) === entry) reads.delete(key);
+      },
+    );
     return value;
   };
   return Object.assign(shared, { forget: (...args: A) => void reads.delete(keyOf(...args)) });
@@ -228,10 +237,15 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     return found;
   }
 
-  /** A routing step's items as they are now, shared as lead totals are (at most LEAD_TOTAL_MAX_AGE_MS old). */
+  /**
+   * A routing step's items as they are now (a few rows by key), shared only by
+   * reads of the wizard arriving while one runs: another member's wizard
+   * opening or cancelled is shown by the next read, as `{overrides: []}`
+   * would apply it (a probe found a 2-s share showing the suggestion before).
+   */
   const routingNowOf = recentlyShared(
     async (kind: RoutingKind, r: DeletionRead, ids: string[]) => byId(await routingRows(prisma, kind, r.workspaceId, ids)),
-    deps.leadTotalMaxAgeMs ?? LEAD_TOTAL_MAX_AGE_MS,
+    0,
     // A wizard's items never change: the wizard names the read.
     (kind, r) => `${kind}\u0000${r.id}`,
   );
@@ -244,7 +258,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * `routingNow`: what `{overrides: []}` applies at that moment), not as the
    * wizard listed them when it opened. `rows`: the routing step's items
    * already read, for a page of wizards (`list`: one read for the page); else
-   * read here, shared for LEAD_TOTAL_MAX_AGE_MS by every read of this wizard.
+   * read here, shared by the reads of this wizard arriving while it runs.
    */
   async function live(r: DeletionRead, rows?: Map<string, RoutingRow>): Promise<Deletion> {
     // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).

@@ -209,10 +209,10 @@ describe('routingStepProblem', () => {
 
   it('refuses leaving out an item that requires a replacement, naming them', () => {
     expect(routingStepProblem({ ...base, overrides: [] })).toEqual(
-      rule('Automations a2, a3 route only to the user being deleted; name a distribution for each.'),
+      rule('Automations a2, a3 have nobody left to route to without the user being deleted (any other member is being deleted or suspended); name a distribution for each.'),
     );
     expect(routingStepProblem({ ...base, overrides: [{ id: 'a2', distribution: to('u1') }] })).toEqual(
-      rule('Automation a3 routes only to the user being deleted; name a distribution for it.'),
+      rule('Automation a3 has nobody left to route to without the user being deleted (any other member is being deleted or suspended); name a distribution for it.'),
     );
     expect(
       routingStepProblem({
@@ -221,7 +221,7 @@ describe('routingStepProblem', () => {
         overrides: [],
         what: 'integration',
       }),
-    ).toEqual(rule('Integration i1 routes only to the user being deleted; name a distribution for it.'));
+    ).toEqual(rule('Integration i1 has nobody left to route to without the user being deleted (any other member is being deleted or suspended); name a distribution for it.'));
   });
 
   it('accepts exactly the override sets that name known ids once, validly, covering every required item', () => {

@@ -262,12 +262,12 @@ export function missingReplacementsProblem(what: 'automation' | 'integration', m
   const noun = NOUNS[what];
   if (missing.length === 1) {
     return violation(
-      `${noun.one} ${missing[0]} routes only to the user being deleted; name a distribution for it.`,
+      `${noun.one} ${missing[0]} has nobody left to route to without the user being deleted (any other member is being deleted or suspended); name a distribution for it.`,
     );
   }
   if (missing.length > 1) {
     return violation(
-      `${noun.many} ${missing.join(', ')} route only to the user being deleted; name a distribution for each.`,
+      `${noun.many} ${missing.join(', ')} have nobody left to route to without the user being deleted (any other member is being deleted or suspended); name a distribution for each.`,
     );
   }
   return null;

@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { PrismaClient } from '../../generated/prisma/client';
 import { buildServer } from '../../api/server';
-import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals } from '../../client/wizard-client';
+import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals, recentlyShared } from '../../client/wizard-client';
 import { deletionReads } from '../../client/deletion-reads';
 import { addLeads, eventually, makeAutomation, makeIntegration, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { testEnv } from '../support/env';
@@ -151,7 +151,7 @@ test('a page of wizards is read in a fixed number of statements, however many it
   expect(list.sent).toHaveLength(3);
 });
 
-test('at the automations step, a read adds one statement for its items as they are now, shared by the reads after it; a page one per kind', async () => {
+test('at the automations step, a read adds one statement for its items as they are now (each read its own: another wizard may change them); a page one per kind', async () => {
   const mine = await makeWorkspace(h.prisma, { admin: 'ADMIN', p: 'MEMBER', q: 'MEMBER', heir: 'MEMBER' }, { p: 2, q: 2 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const mineAdmin = client(base, await tokenOf(h.prisma, mine, 'admin'));
@@ -172,9 +172,10 @@ test('at the automations step, a read adds one statement for its items as they a
     const r = await mineAdmin('GET', path);
     return { body: r.body, sent: [...statements] };
   };
-  // The reads above already read the items (shared for the age): a new wizard client's first read is not needed to see it.
+  // The reads above read the items too: this one reads them again, as they are now (not shared after a read).
   const again = await read(`/v1/deletions/${ids[0]}`);
-  expect(again.sent).toHaveLength(1);
+  expect(again.sent).toHaveLength(2);
+  expect(again.sent[1]).toMatch(/FROM automations i LEFT JOIN automation_members m/i);
   expect(again.body.automations.find((a: { id: string }) => a.id === shared)).toMatchObject({ suggested: null, requiresReplacement: true });
   const page = await read('/v1/deletions');
   // The token, the page of rows, the page's moves, and the automations of the wizards at that step (both, in one).
@@ -269,6 +270,20 @@ describe('leadTotals: one count shared for at most its age', () => {
     expect(begun).toHaveLength(3);
     release[2]!();
     expect(await fresh).toBe(11);
+  });
+
+  test('with no age (the routing step\'s items): shared only by readers arriving while it runs; the next one reads afresh', async () => {
+    const release: ((n: number) => void)[] = [];
+    const read = recentlyShared((_kind: string) => new Promise<number>((resolve) => release.push(resolve)), 0);
+    const a = read('automations');
+    const b = read('automations'); // while the first read runs
+    expect(release).toHaveLength(1);
+    release[0]!(1);
+    expect(await Promise.all([a, b])).toEqual([1, 1]);
+    const c = read('automations'); // at once after it: a read of its own
+    expect(release).toHaveLength(2);
+    release[1]!(2);
+    expect(await c).toBe(2);
   });
 
   test('a count that failed is not shared: the next reader counts again', async () => {

@@ -215,3 +215,27 @@ test('an item left as it is can be sent back as shown, even when it names someon
   expect(await routed('automations', auto.body.id)).toEqual(choice);
   for (const d of [d1, d2, dw]) expect((await admin('POST', `/v1/deletions/${d}/cancel`, {})).status).toBe(200);
 }, 120_000);
+
+test("at the step, another member's wizard opening or cancelled is shown by the very next read, and {overrides: []} does what it shows", async () => {
+  // Found by a probe: for ~2 s after another member's wizard opened, GET still suggested that member while
+  // `{overrides: []}` was refused (naming "the user being deleted"); after its cancel, GET still required a
+  // replacement while `{overrides: []}` applied a split never shown.
+  const [v1, v2, t] = [await member('next-v1'), await member('next-v2'), await member('next-t')];
+  const auto = await admin('POST', '/v1/automations', { name: 'V auto', distribution: [{ userId: v1, weight: 50 }, { userId: v2, weight: 50 }] });
+  expect(auto.status).toBe(201);
+  const d1 = await start(v1);
+  await leadsTo(d1, t);
+  const shown = async () => (await admin('GET', `/v1/deletions/${d1}`)).body.automations.find((a: { id: string }) => a.id === auto.body.id);
+  expect(await shown()).toMatchObject({ suggested: [{ userId: v2, weight: 100 }], requiresReplacement: false });
+  const d2 = await start(v2);
+  expect(await shown()).toMatchObject({ suggested: null, requiresReplacement: true });
+  const refused = await admin('POST', `/v1/deletions/${d1}/automations`, { overrides: [] });
+  expectProblem(refused, 422);
+  expect(refused.body.detail).toContain(auto.body.id);
+  expect(refused.body.detail).toContain('being deleted or suspended');
+  expect((await admin('POST', `/v1/deletions/${d2}/cancel`, {})).status).toBe(200);
+  expect(await shown()).toMatchObject({ suggested: [{ userId: v2, weight: 100 }], requiresReplacement: false });
+  expect((await admin('POST', `/v1/deletions/${d1}/automations`, { overrides: [] })).status).toBe(200);
+  expect(await routed('automations', auto.body.id)).toEqual([{ userId: v2, weight: 100 }]);
+  expect((await admin('POST', `/v1/deletions/${d1}/cancel`, {})).status).toBe(200);
+}, 120_000);
