@@ -165,6 +165,8 @@ export function wizardRecordActivities(prisma: Db) {
       deletionId: string;
       userId: string;
       actor: Actor;
+      /** Who posted the lead step whose move this cancel stops (absent from workflows older than it: `actor`). */
+      moveActor?: Actor;
       reason: string | null;
     }): Promise<{ moved: number | null }> {
       return onceInTransaction(
@@ -203,7 +205,8 @@ export function wizardRecordActivities(prisma: Db) {
               await recordAudit(tx, {
                 workspaceId: args.workspaceId,
                 deletionId: args.deletionId,
-                actor: args.actor,
+                // The move is the lead step's, done by whom posted it; the cancel is recorded as the canceller's.
+                actor: args.moveActor ?? args.actor,
                 action: 'LEADS_MOVED',
                 detail: { ...(await movedWhere(tx, move)), stoppedByCancel: !move.done },
               });

@@ -498,7 +498,7 @@ class DeletionWizard {
     const recorded = this.acceptedFirst();
     if (recorded) await recorded;
     await condition(() => this.moveScope === undefined);
-    const args = { ...this.ids(), userId: this.input.userId, actor, reason: body.reason ?? null };
+    const args = { ...this.ids(), userId: this.input.userId, actor, moveActor: this.state.leadsActor, reason: body.reason ?? null };
     let result: { moved: number | null };
     try {
       result = await this.transactions().cancelDeletion(args);

@@ -61,7 +61,9 @@ test('cancel during the move stops it after the current batch; moved leads stay 
   // The batches are the wizard's latest change: updatedAt moves with them (found by the fourth audit: it stayed at the move's start).
   const [mid] = (await wizard.list(ws.id, { limit: 50 })).items.filter((d) => d.id === deletion.id);
   for (const seen of [await wizard.get(ws.id, deletion.id), mid!]) expect(Date.parse(seen.updatedAt)).toBeGreaterThan(Date.parse(started.updatedAt));
-  const cancelled = await wizard.cancel(ws.id, deletion.id, asAdmin(ws), {});
+  // The owner cancels what the admin's step began.
+  const owner = { type: 'USER' as const, id: ws.users.owner!.id };
+  const cancelled = await wizard.cancel(ws.id, deletion.id, owner, {});
   // The batches held at the gate go on now: they find their streams closed and move nothing.
   pace.open();
   expect(cancelled.status).toBe('CANCELLED');
@@ -83,6 +85,8 @@ test('cancel during the move stops it after the current batch; moved leads stay 
   expect(audit.items.map((e) => e.action)).toEqual(['DELETION_STARTED', 'LEADS_MOVED', 'DELETION_CANCELLED']);
   // Who received what, as a finished move says it: the audit trail keeps what moved where.
   expect(audit.items[1]!.detail).toMatchObject({ moved, stoppedByCancel: true, targets: [{ userId: ws.users.ann!.id, count: moved }] });
+  // Each by whom it was done: the move by the admin who posted the step (a probe found the canceller named), the cancel by the owner.
+  expect(audit.items.map((e) => e.actor)).toEqual([asAdmin(ws), asAdmin(ws), owner]);
 });
 
 test('HR effectiveAt in the future: SUSPENDED at once, PENDING_DELETION when the durable timer fires', async () => {
