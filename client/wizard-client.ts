@@ -26,6 +26,7 @@ import { refusalError } from '../domain/refusal';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { routingContents, routingRows, startProblem, type RoutingRow } from '../activities/shared';
 import { onceKey } from '../domain/audit';
+import { CONFIRMATION_TEXT } from '../domain/rules';
 import type { AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
 import { ackOf, deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
@@ -141,6 +142,17 @@ function routingStepOf(view: Deletion): RoutingKind | null {
 }
 
 const byId = (rows: RoutingRow[]) => new Map(rows.map((row) => [row.id, row]));
+
+/**
+ * A confirmation text as the wizard needs it: any string but exactly CONFIRM is
+ * refused (422, api.md), so one longer than that is cut to one character more
+ * (still not CONFIRM): a megabyte typed there never enters the wizard's history.
+ */
+export function shortConfirmation(text: string): string {
+  const keep = CONFIRMATION_TEXT.length + 1;
+  // By code points (from at most twice as many UTF-16 units): a character is never cut in half.
+  return text.length > keep ? Array.from(text.slice(0, 2 * keep)).slice(0, keep).join('') : text;
+}
 
 /** A timestamp column as read (a Date, or its text), in the views' ISO form. */
 const isoOf = (at: Date | string | null) => (at === null ? null : new Date(at).toISOString());
@@ -499,7 +511,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       sendStep(ws, id, (h) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body }] }), body),
     submitLabels: (ws, id, actor, body) =>
       sendStep(ws, id, (h) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }] }), body),
-    confirm: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body }] })),
+    confirm: (ws, id, actor, body) =>
+      sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body: { confirmation: shortConfirmation(body.confirmation) } }] })),
     cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
     retry: (ws, id) => sendStep(ws, id, (h) => h.executeUpdate(defs.retry)),
     async bringForward(ws, id, actor, effectiveAt) {

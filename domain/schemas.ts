@@ -209,7 +209,8 @@ export const LabelsStepBody = z.strictObject({
     .max(MAX_STEP_ITEMS),
 });
 export type LabelsStepBody = z.infer<typeof LabelsStepBody>;
-export const ConfirmBody = z.strictObject({ confirmation: Text.max(1_000) });
+// Any string but exactly CONFIRM is a 422 (api.md), however long: no length limit here (client/wizard-client.ts shortens it).
+export const ConfirmBody = z.strictObject({ confirmation: Text });
 export type ConfirmBody = z.infer<typeof ConfirmBody>;
 export const CancelBody = z.strictObject({ reason: Reason.optional() });
 export type CancelBody = z.infer<typeof CancelBody>;

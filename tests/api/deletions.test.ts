@@ -156,6 +156,12 @@ test('a whole deletion: start 201 then 200, lead step 202, steps 200, confirm 20
 
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 42 }), 400);
   expectProblem(await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'confirm' }), 422);
+  // Any string but exactly CONFIRM, however long (api.md): 422, not 400 (a probe: 1,001 characters were 400).
+  for (const long of ['C'.repeat(1_001), `CONFIRM${'😀'.repeat(300_000)}`]) {
+    const r = await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: long });
+    expectProblem(r, 422);
+    expect(r.body.detail).toContain('Type CONFIRM exactly');
+  }
   const confirmed = await admin('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' });
   expect(confirmed.status).toBe(202);
   expect(confirmed.body.id).toBe(d.id);
