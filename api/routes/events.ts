@@ -9,9 +9,11 @@
 // interval, so a few times a second), the end. Nobody listening: no reads.
 // What a request of this process has just changed (a step, a cancel, an HR
 // offboarding: `publishing`) is sent at once, so steps posted faster than the
-// reads still each reach the stream, in order: a read begun before such a
-// change may hold an older state, so it is not sent, and the wizard is read
-// again. A change made through another API process is seen by the next read.
+// reads still each reach the stream, in order: each read is stamped with the
+// feed's clock when it begins, and one begun before a state sent (or a
+// subscriber come) may be older, so it is not sent, and the wizard is read
+// again at once. A change made through another API process is seen by the
+// next read.
 // PostgreSQL LISTEN/NOTIFY would save the idle reads, but the embedded PGlite
 // behind its wire-protocol server does not deliver notifications to other
 // connections, and the move's progress is committed with each batch (not
@@ -55,15 +57,16 @@ type FeedEvent = { deletion: Deletion; json: string } | { gone: true };
 type Listener = (event: FeedEvent) => void;
 
 interface Watch {
-  listeners: Set<Listener>;
+  /** Each subscriber, with the last state it was sent (or undefined: none yet, send the next one). */
+  listeners: Map<Listener, string | undefined>;
   timer: ReturnType<typeof setTimeout> | undefined;
-  last: string | undefined;
   /**
-   * Bumped by each change published and each new subscriber (who has just
-   * read the wizard for itself): a read begun before it may be older than
-   * what they have, so it is not sent, and the wizard is read again.
+   * When (on the feed's clock) the newest state sent began to be read, or a
+   * subscriber came with a state of its own: a read begun no later than that
+   * may be older than what they have, so it is not sent, and the wizard is
+   * read again.
    */
-  epoch: number;
+  floor: number;
 }
 
 /**
@@ -77,6 +80,8 @@ export function deletionFeed(
   const intervalMs = opts.intervalMs ?? FEED_INTERVAL_MS;
   const encodeOf = opts.encode ?? encode;
   const watches = new Map<string, Watch>();
+  /** The feed's clock: ticks at each read's start, each change published and each subscriber come. */
+  let clock = 0;
 
   function stop(key: string, w: Watch): void {
     clearTimeout(w.timer);
@@ -84,77 +89,87 @@ export function deletionFeed(
     if (watches.get(key) === w) watches.delete(key);
   }
 
-  /** The event `deletion` makes for `w`, if it is news (another state than the last one sent). */
-  function news(w: Watch, deletion: Deletion): FeedEvent | undefined {
-    const json = encodeOf(deletion);
-    if (json === w.last) return undefined;
-    w.last = json;
-    return { deletion, json };
+  /**
+   * `deletion`, read from `begun` on, to each subscriber it is news to; false
+   * if a newer state was sent (or a subscriber came) since that read began.
+   */
+  function offer(w: Watch, deletion: Deletion, begun: number): boolean {
+    if (begun <= w.floor) return false;
+    w.floor = begun;
+    let json: string | undefined;
+    for (const [listener, last] of [...w.listeners]) {
+      json ??= encodeOf(deletion);
+      if (json === last || !w.listeners.has(listener)) continue;
+      w.listeners.set(listener, json);
+      listener({ deletion, json });
+    }
+    return true;
   }
 
   async function tick(key: string, workspaceId: string, deletionId: string, w: Watch): Promise<void> {
     w.timer = undefined;
-    let event: FeedEvent | undefined;
     let final = false;
-    const epoch = w.epoch;
+    let sent = true;
+    const begun = ++clock;
     try {
       const deletion = await read(workspaceId, deletionId);
-      // A change published (or a subscriber come) while this read ran: it may be older than what they have; read again.
-      if (w.epoch === epoch) {
-        final = isFinal(deletion);
-        event = news(w, deletion);
-      }
+      // Older, maybe, than a state sent meanwhile: not sent, and read again at once.
+      sent = offer(w, deletion, begun);
+      final = sent && isFinal(deletion);
     } catch (err) {
       if (err instanceof NotFound) {
-        event = { gone: true };
+        for (const l of [...w.listeners.keys()]) l({ gone: true });
         final = true;
       } else {
         // The database is busy or away: say so, and read again next time.
         opts.warn?.(err, 'deletion feed: read failed');
       }
     }
-    if (event) for (const l of [...w.listeners]) l(event);
     if (final) return stop(key, w);
     if (w.listeners.size > 0 && watches.get(key) === w) {
-      w.timer = setTimeout(() => void tick(key, workspaceId, deletionId, w), intervalMs);
+      w.timer = setTimeout(() => void tick(key, workspaceId, deletionId, w), sent ? intervalMs : 0);
     }
   }
 
   return {
-    /** Calls `listener` on each change of the wizard after now; returns the unsubscribe. */
+    /**
+     * Calls `listener` on each change of the wizard after now (its subscriber
+     * has just read the wizard itself); returns the unsubscribe.
+     */
     subscribe(workspaceId: string, deletionId: string, listener: Listener): () => void {
       const key = `${workspaceId}\u0000${deletionId}`;
       let w = watches.get(key);
       if (!w) {
-        const created: Watch = { listeners: new Set(), timer: undefined, last: undefined, epoch: 0 };
+        const created: Watch = { listeners: new Map(), timer: undefined, floor: 0 };
         created.timer = setTimeout(() => void tick(key, workspaceId, deletionId, created), intervalMs);
         watches.set(key, created);
         w = created;
       }
       const watch = w;
-      watch.epoch += 1;
-      watch.listeners.add(listener);
+      watch.floor = ++clock;
+      watch.listeners.set(listener, undefined);
       return () => {
         watch.listeners.delete(listener);
         if (watch.listeners.size === 0) stop(key, watch);
       };
     },
-    /** Whether anyone follows this wizard here now. */
-    watched(workspaceId: string, deletionId: string): boolean {
-      return watches.has(`${workspaceId}\u0000${deletionId}`);
+    /**
+     * Where the feed's clock is, if anyone follows this wizard here now
+     * (undefined: nobody): a state read from then on is published with it.
+     */
+    mark(workspaceId: string, deletionId: string): number | undefined {
+      return watches.has(`${workspaceId}\u0000${deletionId}`) ? ++clock : undefined;
     },
     /**
      * A state of the wizard a request of this process has just brought about
-     * (its answer): sent to its subscribers now, if it is news to them.
+     * (its answer; or, with `begun`, read from that mark on): sent to its
+     * subscribers now, if it is news to them and nothing newer was sent.
      */
-    publish(workspaceId: string, deletion: Deletion): void {
+    publish(workspaceId: string, deletion: Deletion, begun?: number): void {
       const key = `${workspaceId}\u0000${deletion.id}`;
       const w = watches.get(key);
       if (!w) return;
-      w.epoch += 1;
-      const event = news(w, deletion);
-      if (event) for (const l of [...w.listeners]) l(event);
-      if (isFinal(deletion)) stop(key, w);
+      if (offer(w, deletion, begun ?? ++clock) && isFinal(deletion)) stop(key, w);
     },
     /** Wizards being read now (for tests and metrics). */
     get watching(): number {
@@ -179,10 +194,12 @@ export function publishing(wizard: WizardApi, feed: DeletionFeed): WizardApi {
     async (...args: A): Promise<Deletion> => {
       const [workspaceId, deletionId] = args;
       // Watched: the state the change is made on goes first (a step the worker brought, the move's end,
-      // may not have been read yet), then the change. Nobody watching: no read.
-      if (feed.watched(workspaceId, deletionId)) {
+      // may not have been read yet), unless a newer one was sent meanwhile; then the change. Nobody
+      // watching: no read.
+      const begun = feed.mark(workspaceId, deletionId);
+      if (begun !== undefined) {
         const before = await wizard.get(workspaceId, deletionId).catch(() => null);
-        if (before) feed.publish(workspaceId, before);
+        if (before) feed.publish(workspaceId, before, begun);
       }
       const deletion = await change(...args);
       feed.publish(workspaceId, deletion);

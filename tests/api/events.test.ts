@@ -333,6 +333,36 @@ describe('the feed: one reader per wizard, shared', () => {
     expect(got).toEqual([20, 30, 30]);
     expect(feed.watching).toBe(0);
   });
+
+  test("a state read for a request before a newer one was sent is not sent (a review: the step went back from AUTOMATIONS to LEADS)", async () => {
+    const release: ((d: Deletion) => void)[] = [];
+    const feed = deletionFeed(() => new Promise<Deletion>((resolve) => release.push(resolve)), { encode: JSON.stringify });
+    const got: number[] = [];
+    feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion.leads.moved));
+    // A request marks, and reads the wizard (35) slowly; the feed's read begins after it and finds 40.
+    const begun = feed.mark('w', 'd')!;
+    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
+    release[0]!(wizardAt(40));
+    await jest.advanceTimersByTimeAsync(0);
+    feed.publish('w', wizardAt(35), begun);
+    expect(got).toEqual([40]);
+    // Nobody watching another wizard: no mark, no read for it.
+    expect(feed.mark('w', 'other')).toBeUndefined();
+  });
+
+  test('a subscriber come after a state was sent to the others gets the next read, unchanged for them', async () => {
+    const feed = deletionFeed(async () => wizardAt(50), { encode: JSON.stringify });
+    const a: number[] = [];
+    const b: number[] = [];
+    feed.subscribe('w', 'd', (e) => 'deletion' in e && a.push(e.deletion.leads.moved));
+    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
+    expect(a).toEqual([50]);
+    // B read the wizard itself before subscribing (maybe before that 50): the next read reaches B, not A again.
+    feed.subscribe('w', 'd', (e) => 'deletion' in e && b.push(e.deletion.leads.moved));
+    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
+    expect(b).toEqual([50]);
+    expect(a).toEqual([50]);
+  });
 });
 
 test('steps posted back to back, without waiting for the stream: it tells each one, in order', async () => {
