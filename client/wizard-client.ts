@@ -91,9 +91,9 @@ export function leadTotals(count: (workspaceId: string, userId: string) => Promi
 export type SharedRead<A extends unknown[], T> = ((...args: A) => Promise<T>) & { forget(...args: A): void };
 
 /**
- * `read`, shared: every call with the same arguments while a read of them
- * runs, or within `maxAgeMs` of when it began, gets its result, until
- * `forget` lets go of it (`maxAgeMs` 0: shared only while it runs).
+ * `read`, shared: every call with the same arguments within `maxAgeMs` of when
+ * a read of them began (calls arriving while it runs included) gets its
+ * result, until `forget` lets go of it.
  */
 export function recentlyShared<A extends unknown[], T>(
   read: (...args: A) => Promise<T>,
@@ -101,32 +101,23 @@ export function recentlyShared<A extends unknown[], T>(
   /** What makes two calls the same read. */
   keyOf: (...args: A) => string = (...args) => args.join('\u0000'),
 ): SharedRead<A, T> {
-  const reads = new Map<string, { begun: number; running: boolean; value: Promise<T> }>();
+  const reads = new Map<string, { begun: number; value: Promise<T> }>();
   let swept = Date.now();
   const shared = (...args: A): Promise<T> => {
     const key = keyOf(...args);
     const now = Date.now();
     const known = reads.get(key);
-    if (known && (known.running || now - known.begun < maxAgeMs)) return known.value;
+    if (known && now - known.begun < maxAgeMs) return known.value;
     // Reads past their age are let go (at most one sweep per `maxAgeMs`): nothing is kept longer than it may be used.
     if (now - swept >= maxAgeMs) {
       swept = now;
-      for (const [k, c] of reads) if (!c.running && now - c.begun >= maxAgeMs) reads.delete(k);
+      for (const [k, c] of reads) if (now - c.begun >= maxAgeMs) reads.delete(k);
     }
     const value = read(...args);
-    const entry = { begun: now, running: true, value };
+    const entry = { begun: now, value };
     reads.set(key, entry);
-    value.then(
-      () => {
-        entry.running = false;
-        if (maxAgeMs <= 0 && reads.get(key) === entry) reads.delete(key);
-      },
-      // A failed read is not shared: the next call tries again.
-      () => {
-        entry.running = false;
-        if (reads.get(key) === entry) reads.delete(key);
-      },
-    );
+    // A failed read is not shared: the next call tries again.
+    value.catch(() => reads.get(key) === entry && reads.delete(key));
     return value;
   };
   return Object.assign(shared, { forget: (...args: A) => void reads.delete(keyOf(...args)) });
@@ -250,17 +241,12 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   }
 
   /**
-   * A routing step's items as they are now (a few rows by key), shared only by
-   * reads of the wizard arriving while one runs: another member's wizard
-   * opening or cancelled is shown by the next read, as `{overrides: []}`
-   * would apply it (a probe found a 2-s share showing the suggestion before).
+   * A routing step's items as they are now (a few rows by key), read for each
+   * read of the wizard, never shared: another member's wizard opening or
+   * cancelled is shown by the next read, as `{overrides: []}` would apply it
+   * (a probe found a 2-s share showing the suggestion before).
    */
-  const routingNowOf = recentlyShared(
-    async (kind: RoutingKind, r: DeletionRead, ids: string[]) => byId(await routingRows(prisma, kind, r.workspaceId, ids)),
-    0,
-    // A wizard's items never change: the wizard names the read.
-    (kind, r) => `${kind}\u0000${r.id}`,
-  );
+  const routingNowOf = async (kind: RoutingKind, r: DeletionRead, ids: string[]) => byId(await routingRows(prisma, kind, r.workspaceId, ids));
 
   /**
    * The mirrored state, with what changes between workflow transitions filled
@@ -270,7 +256,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * `routingNow`: what `{overrides: []}` applies at that moment), not as the
    * wizard listed them when it opened. `rows`: the routing step's items
    * already read, for a page of wizards (`list`: one read for the page); else
-   * read here, shared by the reads of this wizard arriving while it runs.
+   * read here.
    */
   async function live(r: DeletionRead, rows?: Map<string, RoutingRow>): Promise<Deletion> {
     // Never changed in place: one read's row may answer several requests (client/deletion-reads.ts).

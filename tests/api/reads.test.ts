@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { PrismaClient } from '../../generated/prisma/client';
 import { buildServer } from '../../api/server';
-import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals, recentlyShared } from '../../client/wizard-client';
+import { createWizardClient, LEAD_TOTAL_MAX_AGE_MS, leadTotals } from '../../client/wizard-client';
 import { deletionReads } from '../../client/deletion-reads';
 import { addLeads, eventually, makeAutomation, makeIntegration, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 import { testEnv } from '../support/env';
@@ -270,20 +270,6 @@ describe('leadTotals: one count shared for at most its age', () => {
     expect(begun).toHaveLength(3);
     release[2]!();
     expect(await fresh).toBe(11);
-  });
-
-  test('with no age (the routing step\'s items): shared only by readers arriving while it runs; the next one reads afresh', async () => {
-    const release: ((n: number) => void)[] = [];
-    const read = recentlyShared((_kind: string) => new Promise<number>((resolve) => release.push(resolve)), 0);
-    const a = read('automations');
-    const b = read('automations'); // while the first read runs
-    expect(release).toHaveLength(1);
-    release[0]!(1);
-    expect(await Promise.all([a, b])).toEqual([1, 1]);
-    const c = read('automations'); // at once after it: a read of its own
-    expect(release).toHaveLength(2);
-    release[1]!(2);
-    expect(await c).toBe(2);
   });
 
   test('a count that failed is not shared: the next reader counts again', async () => {
