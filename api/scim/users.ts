@@ -10,7 +10,7 @@ import { parse as parseFilter } from 'scim2-parse-filter';
 import { offboardUser, reinstateUser } from '../../client/offboarding';
 import { NothingSent } from '../../client/wizard-client';
 import { StepConflict, Unavailable } from '../../domain/errors';
-import type { PrismaClient, User as UserRow } from '../../generated/prisma/client';
+import type { Prisma, PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
 import { offboardingResult, recordHrOffboarding } from '../metrics';
@@ -396,18 +396,18 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     // too big for one wizard is frozen all the same: client/offboarding.ts).
     await applyActive(auth, user, input.active, 'Deactivated by the identity provider.', o);
     const name = nameOf(input) ?? user.name;
-    const changesExternalId = input.externalId !== undefined && input.externalId !== user.externalId;
+    const externalId = input.externalId;
+    // Written only where the row (as it is now: another request may have changed it meanwhile) differs
+    // from what this one sets: a request that changes nothing leaves meta.lastModified as it was.
+    const differs: Prisma.UserWhereInput[] = [{ name: { not: name } }];
+    if (changesEmail) differs.push({ email: { not: email } });
+    if (externalId === null) differs.push({ externalId: { not: null } });
+    else if (externalId !== undefined) differs.push({ externalId: null }, { externalId: { not: externalId } });
     try {
-      // Only what differs is written: a request that changes nothing leaves meta.lastModified as it was.
-      if (changesEmail || name !== user.name || changesExternalId)
-        await db.user.update({
-          where: { id: user.id },
-          data: {
-            ...(changesEmail ? { email } : {}),
-            name,
-            ...(changesExternalId ? { externalId: input.externalId } : {}),
-          },
-        });
+      await db.user.updateMany({
+        where: { id: user.id, OR: differs },
+        data: { ...(changesEmail ? { email } : {}), name, ...(externalId !== undefined ? { externalId } : {}) },
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw uniquenessConflict(email);
       throw err;
