@@ -251,14 +251,14 @@ export function reassignmentActivities(prisma: Db) {
           // there is none". The labels step took effect when it answered, so such a label went to the admin
           // who posted it (or the heir found then); it passes now to the admin confirming, unless it was
           // handed on meanwhile.
-          // The confirming admin must still be an active OWNER or ADMIN of the workspace (held so, KEY SHARE,
-          // till this commits): one demoted, deactivated or removed since the confirm keeps no label here, and
+          // The confirming admin must still be an active OWNER or ADMIN of the workspace (held so, FOR SHARE:
+          // no change of their status or role, nor their removal, until this commits): one demoted, deactivated or removed since the confirm keeps no label here, and
           // the labels stay with whoever holds them (a label given to a missing user would fail the removal).
           const confirmer =
             args.actor.type === 'USER'
               ? await tx.$queryRaw<{ id: string }[]>`
                   SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ${args.actor.id} AND id <> ${userId}
-                    AND status = 'ACTIVE' AND role IN ('OWNER', 'ADMIN') FOR KEY SHARE`
+                    AND status = 'ACTIVE' AND role IN ('OWNER', 'ADMIN') FOR SHARE`
               : [];
           const passed: string[] = [];
           for (const [labelId, heldBy] of confirmer.length === 1 && args.actor.type === 'USER' ? provisional : []) {
