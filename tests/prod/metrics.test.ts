@@ -159,4 +159,10 @@ test('an event stream is counted when it ends, the client closing it as well as 
   closing.abort();
   await reader.closed.catch(() => undefined);
   await eventually(async () => (countOf(await scrape(`${apiUrl}/metrics`)) - before === 1 ? true : undefined), 10_000, 'the closed stream counted');
+  // The server ends the stream of a finished wizard after its final state: counted once too.
+  await h.wizard.cancel(ws.id, deletion.id, { type: 'USER', id: ws.users.admin!.id }, {});
+  const ended = await fetch(`${apiUrl}/v1/deletions/${deletion.id}/events`, { headers: { authorization: `Bearer ${token}` } });
+  expect(await ended.text()).toMatch(/"status":"CANCELLED"/);
+  await eventually(async () => (countOf(await scrape(`${apiUrl}/metrics`)) - before === 2 ? true : undefined), 10_000, 'the ended stream counted');
+  expect(countOf(await scrape(`${apiUrl}/metrics`)) - before).toBe(2);
 });
