@@ -56,15 +56,26 @@ function encode(d: Deletion): string {
 type FeedEvent = { deletion: Deletion; json: string } | { gone: true };
 type Listener = (event: FeedEvent) => void;
 
+interface Follower {
+  /** The last state it was sent (undefined: none yet, send it the next one). */
+  last: string | undefined;
+  /** When (on the feed's clock) it came, having just read the wizard itself: a read begun before may be older. */
+  since: number;
+}
+
 interface Watch {
-  /** Each subscriber, with the last state it was sent (or undefined: none yet, send the next one). */
-  listeners: Map<Listener, string | undefined>;
+  key: string;
+  workspaceId: string;
+  deletionId: string;
+  listeners: Map<Listener, Follower>;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** A read runs now; `again`: read once more as soon as it ends. */
+  reading: boolean;
+  again: boolean;
   /**
-   * When (on the feed's clock) the newest state sent began to be read, or a
-   * subscriber came with a state of its own: a read begun no later than that
-   * may be older than what they have, so it is not sent, and the wizard is
-   * read again.
+   * When (on the feed's clock) the newest state sent began to be read: a read
+   * begun no later than that may be older, so it is not sent, and the wizard
+   * is read again at once.
    */
   floor: number;
 }
@@ -80,42 +91,64 @@ export function deletionFeed(
   const intervalMs = opts.intervalMs ?? FEED_INTERVAL_MS;
   const encodeOf = opts.encode ?? encode;
   const watches = new Map<string, Watch>();
-  /** The feed's clock: ticks at each read's start, each change published and each subscriber come. */
+  /** The feed's clock: ticks at each read's start, each request's mark and each subscriber come. */
   let clock = 0;
 
-  function stop(key: string, w: Watch): void {
+  function stop(w: Watch): void {
     clearTimeout(w.timer);
     w.timer = undefined;
-    if (watches.get(key) === w) watches.delete(key);
+    if (watches.get(w.key) === w) watches.delete(w.key);
+  }
+
+  function schedule(w: Watch, delayMs: number): void {
+    clearTimeout(w.timer);
+    w.timer = setTimeout(() => void tick(w), delayMs);
+  }
+
+  /** Read again at once (once the read under way, if any, has ended). */
+  function soon(w: Watch): void {
+    if (watches.get(w.key) !== w) return;
+    if (w.reading) w.again = true;
+    else schedule(w, 0);
   }
 
   /**
-   * `deletion`, read from `begun` on, to each subscriber it is news to; false
-   * if a newer state was sent (or a subscriber came) since that read began.
+   * `deletion`, read from `begun` on, to each subscriber it is news to:
+   * 'stale' if a newer state was sent since that read began (sent to none),
+   * 'partly' if a subscriber came since (not sent to them), else 'sent'.
    */
-  function offer(w: Watch, deletion: Deletion, begun: number): boolean {
-    if (begun <= w.floor) return false;
+  function offer(w: Watch, deletion: Deletion, begun: number): 'sent' | 'partly' | 'stale' {
+    if (begun <= w.floor) return 'stale';
     w.floor = begun;
     let json: string | undefined;
-    for (const [listener, last] of [...w.listeners]) {
+    let partly = false;
+    for (const [listener, follower] of [...w.listeners]) {
+      if (!w.listeners.has(listener)) continue;
+      if (begun <= follower.since) {
+        partly = true;
+        continue;
+      }
       json ??= encodeOf(deletion);
-      if (json === last || !w.listeners.has(listener)) continue;
-      w.listeners.set(listener, json);
+      if (json === follower.last) continue;
+      follower.last = json;
       listener({ deletion, json });
     }
-    return true;
+    return partly ? 'partly' : 'sent';
   }
 
-  async function tick(key: string, workspaceId: string, deletionId: string, w: Watch): Promise<void> {
+  async function tick(w: Watch): Promise<void> {
     w.timer = undefined;
+    w.reading = true;
+    w.again = false;
     let final = false;
-    let sent = true;
+    let delayMs = intervalMs;
     const begun = ++clock;
     try {
-      const deletion = await read(workspaceId, deletionId);
-      // Older, maybe, than a state sent meanwhile: not sent, and read again at once.
-      sent = offer(w, deletion, begun);
-      final = sent && isFinal(deletion);
+      const deletion = await read(w.workspaceId, w.deletionId);
+      const outcome = offer(w, deletion, begun);
+      final = outcome === 'sent' && isFinal(deletion);
+      // Maybe older than a state sent meanwhile, or than what a subscriber come meanwhile has: read again at once.
+      if (outcome !== 'sent') delayMs = 0;
     } catch (err) {
       if (err instanceof NotFound) {
         for (const l of [...w.listeners.keys()]) l({ gone: true });
@@ -125,10 +158,9 @@ export function deletionFeed(
         opts.warn?.(err, 'deletion feed: read failed');
       }
     }
-    if (final) return stop(key, w);
-    if (w.listeners.size > 0 && watches.get(key) === w) {
-      w.timer = setTimeout(() => void tick(key, workspaceId, deletionId, w), sent ? intervalMs : 0);
-    }
+    w.reading = false;
+    if (final) return stop(w);
+    if (w.listeners.size > 0 && watches.get(w.key) === w) schedule(w, w.again ? 0 : delayMs);
   }
 
   return {
@@ -140,43 +172,44 @@ export function deletionFeed(
       const key = `${workspaceId}\u0000${deletionId}`;
       let w = watches.get(key);
       if (!w) {
-        const created: Watch = { listeners: new Map(), timer: undefined, floor: 0 };
-        created.timer = setTimeout(() => void tick(key, workspaceId, deletionId, created), intervalMs);
-        watches.set(key, created);
-        w = created;
+        w = { key, workspaceId, deletionId, listeners: new Map(), timer: undefined, reading: false, again: false, floor: 0 };
+        watches.set(key, w);
+        schedule(w, intervalMs);
       }
       const watch = w;
-      watch.floor = ++clock;
-      watch.listeners.set(listener, undefined);
+      watch.listeners.set(listener, { last: undefined, since: ++clock });
       return () => {
         watch.listeners.delete(listener);
-        if (watch.listeners.size === 0) stop(key, watch);
+        if (watch.listeners.size === 0) stop(watch);
       };
     },
-    /**
-     * Where the feed's clock is, if anyone follows this wizard here now
-     * (undefined: nobody): a state read from then on is published with it.
-     */
-    mark(workspaceId: string, deletionId: string): number | undefined {
-      return watches.has(`${workspaceId}\u0000${deletionId}`) ? ++clock : undefined;
+    /** Whether anyone follows this wizard here now. */
+    watched(workspaceId: string, deletionId: string): boolean {
+      return watches.has(`${workspaceId}\u0000${deletionId}`);
+    },
+    /** The feed's clock now: a state read (or brought about) from then on is published with it. */
+    mark(): number {
+      return ++clock;
     },
     /**
-     * A state of the wizard a request of this process has just brought about
-     * (its answer; or, with `begun`, read from that mark on): sent to its
-     * subscribers now, if it is news to them and nothing newer was sent.
+     * A state of the wizard a request of this process read, or brought about
+     * (its answer), from `begun` (its mark) on: sent to its subscribers now, if
+     * it is news to them and nothing newer was sent; else the wizard is read
+     * again at once.
      */
-    publish(workspaceId: string, deletion: Deletion, begun?: number): void {
-      const key = `${workspaceId}\u0000${deletion.id}`;
-      const w = watches.get(key);
+    publish(workspaceId: string, deletion: Deletion, begun: number): void {
+      const w = watches.get(`${workspaceId}\u0000${deletion.id}`);
       if (!w) return;
-      if (offer(w, deletion, begun ?? ++clock) && isFinal(deletion)) stop(key, w);
+      const outcome = offer(w, deletion, begun);
+      if (outcome === 'sent' && isFinal(deletion)) stop(w);
+      else if (outcome !== 'sent') soon(w);
     },
     /** Wizards being read now (for tests and metrics). */
     get watching(): number {
       return watches.size;
     },
     close(): void {
-      for (const [key, w] of watches) stop(key, w);
+      for (const w of [...watches.values()]) stop(w);
     },
   };
 }
@@ -195,21 +228,23 @@ export function publishing(wizard: WizardApi, feed: DeletionFeed): WizardApi {
       const [workspaceId, deletionId] = args;
       // Watched: the state the change is made on goes first (a step the worker brought, the move's end,
       // may not have been read yet), unless a newer one was sent meanwhile; then the change. Nobody
-      // watching: no read.
-      const begun = feed.mark(workspaceId, deletionId);
-      if (begun !== undefined) {
+      // watching: no read. Each is stamped with when it began to be read (the answer is read at its end).
+      if (feed.watched(workspaceId, deletionId)) {
+        const begun = feed.mark();
         const before = await wizard.get(workspaceId, deletionId).catch(() => null);
         if (before) feed.publish(workspaceId, before, begun);
       }
+      const asked = feed.mark();
       const deletion = await change(...args);
-      feed.publish(workspaceId, deletion);
+      feed.publish(workspaceId, deletion, asked);
       return deletion;
     };
   return {
     ...wizard,
     async start(args) {
+      const asked = feed.mark();
       const started = await wizard.start(args);
-      feed.publish(args.workspaceId, started.deletion);
+      feed.publish(args.workspaceId, started.deletion, asked);
       return started;
     },
     submitLeads: told(wizard.submitLeads),
@@ -324,6 +359,8 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
       // 'close' fires as soon as its empty body has been read).
       res.on('close', end);
       res.on('error', end);
+      // Gone already, while the wizard was read: its 'close' has fired before anyone listened (a review).
+      if (res.destroyed) return end();
 
       send(first, encode(first));
       if (ended) return;

@@ -300,54 +300,56 @@ describe('the feed: one reader per wizard, shared', () => {
     expect(feed.watching).toBe(0);
   });
 
-  test('a change published while a read runs: that read (maybe older) is not sent, the wizard is read again; a final one published ends it', async () => {
-    let release!: (d: Deletion) => void;
-    let reads = 0;
-    const feed = deletionFeed(
-      () => {
-        reads += 1;
-        return new Promise<Deletion>((resolve) => (release = resolve));
-      },
-      { encode: JSON.stringify },
-    );
-    const got: number[] = [];
-    feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion.leads.moved));
+  /** A feed whose reads wait to be released, one by one, with the state each finds. */
+  function heldFeed() {
+    const release: ((d: Deletion) => void)[] = [];
+    const feed = deletionFeed(() => new Promise<Deletion>((resolve) => release.push(resolve)), { encode: JSON.stringify });
+    const follow = () => {
+      const got: number[] = [];
+      const off = feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion.leads.moved));
+      return { got, off };
+    };
+    return { feed, release, follow };
+  }
+  const finished = (moved: number) => ({ ...wizardAt(moved, 'COMPLETED'), leads: { ...wizardAt(moved).leads, state: 'DONE' } }) as Deletion;
+
+  test('a change published while a read runs: that read (maybe older) is not sent, the wizard is read again at once; a final one published ends it', async () => {
+    const { feed, release, follow } = heldFeed();
+    const a = follow();
     await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
-    expect(reads).toBe(1);
-    // The read in flight holds 10; meanwhile a request publishes 20; then the read ends with its 10.
-    feed.publish('w', wizardAt(20));
-    release(wizardAt(10));
+    expect(release).toHaveLength(1);
+    // The read in flight holds 10; meanwhile a request's answer (stamped before the read's end) is 20.
+    feed.publish('w', wizardAt(20), feed.mark());
+    release[0]!(wizardAt(10));
     await jest.advanceTimersByTimeAsync(0);
-    expect(got).toEqual([20]);
-    // Read again: what it finds now is sent.
-    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
-    expect(reads).toBe(2);
-    release(wizardAt(30));
+    expect(a.got).toEqual([20]);
+    expect(release).toHaveLength(2); // read again at once, not after the interval
+    release[1]!(wizardAt(30));
     await jest.advanceTimersByTimeAsync(0);
-    expect(got).toEqual([20, 30]);
+    expect(a.got).toEqual([20, 30]);
     // A final state published while a read runs: sent, whatever that read finds, and the reading stops.
     await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
-    feed.publish('w', { ...wizardAt(30, 'COMPLETED'), leads: { ...wizardAt(30).leads, state: 'DONE' } });
-    release(wizardAt(30));
+    expect(release).toHaveLength(3);
+    feed.publish('w', finished(30), feed.mark());
+    release[2]!(wizardAt(30));
     await jest.advanceTimersByTimeAsync(3_000);
-    expect(got).toEqual([20, 30, 30]);
+    expect(a.got).toEqual([20, 30, 30]);
+    expect(release).toHaveLength(3);
     expect(feed.watching).toBe(0);
   });
 
-  test("a state read for a request before a newer one was sent is not sent (a review: the step went back from AUTOMATIONS to LEADS)", async () => {
-    const release: ((d: Deletion) => void)[] = [];
-    const feed = deletionFeed(() => new Promise<Deletion>((resolve) => release.push(resolve)), { encode: JSON.stringify });
-    const got: number[] = [];
-    feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion.leads.moved));
+  test('a state read for a request before a newer one was sent is not sent (a review: the step went back from AUTOMATIONS to LEADS)', async () => {
+    const { feed, release, follow } = heldFeed();
+    const a = follow();
     // A request marks, and reads the wizard (35) slowly; the feed's read begins after it and finds 40.
-    const begun = feed.mark('w', 'd')!;
+    const begun = feed.mark();
     await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
     release[0]!(wizardAt(40));
     await jest.advanceTimersByTimeAsync(0);
     feed.publish('w', wizardAt(35), begun);
-    expect(got).toEqual([40]);
-    // Nobody watching another wizard: no mark, no read for it.
-    expect(feed.mark('w', 'other')).toBeUndefined();
+    expect(a.got).toEqual([40]);
+    expect(feed.watched('w', 'd')).toBe(true);
+    expect(feed.watched('w', 'other')).toBe(false);
   });
 
   test('a subscriber come after a state was sent to the others gets the next read, unchanged for them', async () => {
@@ -362,6 +364,37 @@ describe('the feed: one reader per wizard, shared', () => {
     await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
     expect(b).toEqual([50]);
     expect(a).toEqual([50]);
+  });
+
+  test('a subscriber come while a read runs does not keep it from the others; it gets the next read, at once, and the final state ends both', async () => {
+    // A review: each new subscriber threw the read under way away for everyone, so arrivals could starve them.
+    const { feed, release, follow } = heldFeed();
+    const a = follow();
+    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
+    const b = follow(); // while the read runs
+    release[0]!(finished(60));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got).toEqual([60]);
+    expect(b.got).toEqual([]);
+    expect(feed.watching).toBe(1); // not over for B yet
+    expect(release).toHaveLength(2); // read again at once for B
+    release[1]!(finished(60));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(b.got).toEqual([60]);
+    expect(a.got).toEqual([60]);
+    expect(feed.watching).toBe(0);
+  });
+
+  test('the last subscriber leaving while a read runs: nothing is sent, nothing read after it', async () => {
+    const { feed, release, follow } = heldFeed();
+    const a = follow();
+    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS);
+    a.off();
+    expect(feed.watching).toBe(0);
+    release[0]!(wizardAt(70));
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(a.got).toEqual([]);
+    expect(release).toHaveLength(1);
   });
 });
 
@@ -384,4 +417,34 @@ test('steps posted back to back, without waiting for the stream: it tells each o
   await s.ended;
   const steps = s.events.map((e) => e.step).filter((step, i, all) => step !== all[i - 1]);
   expect(steps).toEqual(['LEADS', 'AUTOMATIONS', 'INTEGRATIONS', 'LABELS', 'CONFIRM', 'DONE']);
+});
+
+test("a client gone while its stream's first read runs leaves nothing behind: no feed reading, no heartbeat", async () => {
+  // Found by a review: the response's 'close' fired before the stream listened for it, so the stream
+  // stayed subscribed (the wizard read every 300 ms) until the server closed.
+  let reads = 0;
+  const slow = {
+    ...h.wizard,
+    get: async (workspaceId: string, id: string) => {
+      reads += 1;
+      if (reads === 1) await new Promise((resolve) => setTimeout(resolve, 500));
+      return h.wizard.get(workspaceId, id);
+    },
+  };
+  const other = await listenTestServer({ ...h, wizard: slow }, { events: { heartbeatMs: HEARTBEAT } });
+  try {
+    const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.bob!.id, actor: { type: 'USER', id: ws.users.admin!.id }, source: 'ADMIN' });
+    const leaving = new AbortController();
+    const asked = fetch(`${other.url}/v1/deletions/${deletion.id}/events`, { headers: { authorization: `Bearer ${adminToken}` }, signal: leaving.signal }).catch(
+      () => undefined,
+    );
+    await eventually(async () => (reads === 1 ? true : undefined), 5_000, 'the first read');
+    leaving.abort();
+    await asked;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(reads).toBe(1);
+    expect((await h.wizard.cancel(ws.id, deletion.id, { type: 'USER', id: ws.users.admin!.id }, {})).status).toBe('CANCELLED');
+  } finally {
+    await other.app.close();
+  }
 });
