@@ -382,7 +382,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     user: UserRow,
     raw: unknown,
     base: string,
-    opts: { setsActive: boolean },
+    opts: { setsActive: boolean; patch?: boolean },
     o: Offboarding,
   ): Promise<ScimUser> {
     const input = parsed(ScimUserInput.safeParse(raw));
@@ -395,19 +395,24 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
     // The wizard first: a refused deactivation (the last owner, ...) changes nothing here (a leaver
     // too big for one wizard is frozen all the same: client/offboarding.ts).
     await applyActive(auth, user, input.active, 'Deactivated by the identity provider.', o);
-    const name = nameOf(input) ?? user.name;
-    const externalId = input.externalId;
-    // Written only where the row (as it is now: another request may have changed it meanwhile) differs
-    // from what this one sets: a request that changes nothing leaves meta.lastModified as it was.
-    const differs: Prisma.UserWhereInput[] = [{ name: { not: name } }];
+    // What this request sets: a PUT, each attribute it carries; a PATCH (applied to the user as read
+    // before the wizard), each one its operations changed. Written only where the row, as it is when
+    // written, differs: a request that changes nothing leaves meta.lastModified as it was, and one
+    // racing another never writes back what it read of an attribute it does not set.
+    const given = nameOf(input);
+    const name = opts.patch ? (given !== null && given !== user.name ? given : undefined) : (given ?? undefined);
+    const externalId = opts.patch && input.externalId === user.externalId ? undefined : input.externalId;
+    const differs: Prisma.UserWhereInput[] = [];
     if (changesEmail) differs.push({ email: { not: email } });
+    if (name !== undefined) differs.push({ name: { not: name } });
     if (externalId === null) differs.push({ externalId: { not: null } });
     else if (externalId !== undefined) differs.push({ externalId: null }, { externalId: { not: externalId } });
     try {
-      await db.user.updateMany({
-        where: { id: user.id, OR: differs },
-        data: { ...(changesEmail ? { email } : {}), name, ...(externalId !== undefined ? { externalId } : {}) },
-      });
+      if (differs.length > 0)
+        await db.user.updateMany({
+          where: { id: user.id, OR: differs },
+          data: { ...(changesEmail ? { email } : {}), ...(name !== undefined ? { name } : {}), ...(externalId !== undefined ? { externalId } : {}) },
+        });
     } catch (err) {
       if (isUniqueViolation(err)) throw uniquenessConflict(email);
       throw err;
@@ -471,7 +476,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
       patched = { ...patched, externalId: null };
     }
     const setsActive = operations.some((op) => op.path !== undefined && scimAttributeName(op.path) === 'active');
-    return applyResource(auth, user, patched, base, { setsActive }, o);
+    return applyResource(auth, user, patched, base, { setsActive, patch: true }, o);
   }
 
   return {

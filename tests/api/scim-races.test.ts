@@ -125,6 +125,23 @@ describe('a deactivation and a reactivation of one user at once', () => {
     expect(await api.prisma.deletion.count({ where: { userId: u.id, status: 'CANCELLED' } })).toBe(1);
   });
 
+  test('a deactivation while an admin renames the user: the rename stays (the PATCH never writes back the name it read)', async () => {
+    // Found by a review: the PATCH, built on the user as read before the wizard, wrote that name back.
+    const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'Ren', email: `ren@${ws.slug}.test`, role: 'MEMBER' } });
+    // The admin's rename lands while the deactivation's wizard opens (after the PATCH read the user).
+    const wizard = {
+      ...api.wizard,
+      start: async (args: Parameters<typeof api.wizard.start>[0]) => {
+        await api.prisma.user.update({ where: { id: u.id }, data: { name: 'Renata' } });
+        return api.wizard.start(args);
+      },
+    };
+    const answer = await usersService({ prisma: api.prisma, wizard }).patch(auth(), u.id, patch(false), api.url);
+    expect(answer.active).toBe(false);
+    expect(answer.displayName).toBe('Renata');
+    expect(await api.prisma.user.findUniqueOrThrow({ where: { id: u.id } })).toMatchObject({ name: 'Renata', status: 'PENDING_DELETION' });
+  });
+
   test('a reactivation that a rule keeps from cancelling (a wizard HR started) answers active: false, as the user is', async () => {
     const u = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'Hal', email: `hal@${ws.slug}.test`, role: 'MEMBER' } });
     const hr = () => offboardUser({ prisma: api.prisma, wizard: api.wizard }, { workspaceId: ws.id, userId: u.id, source: 'HR', actor: { type: 'HR', id: 'E-1' } });
