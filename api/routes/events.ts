@@ -9,11 +9,11 @@
 // interval, so a few times a second), the end. Nobody listening: no reads.
 // What a request of this process has just changed (a step, a cancel, an HR
 // offboarding: `publishing`) is sent at once, so steps posted faster than the
-// reads still each reach the stream, in order: each read is stamped with the
-// feed's clock when it begins, and one begun before a state sent (or a
-// subscriber come) may be older, so it is not sent, and the wizard is read
-// again at once. A change made through another API process is seen by the
-// next read.
+// reads still each reach the stream, in order: a state is never sent to a
+// subscriber after one further on (`progressOf`; at equal progress, the read
+// begun later wins, by the feed's clock), and one who came while a read ran
+// gets the next read, at once. A change made through another API process is
+// seen by the next read.
 // PostgreSQL LISTEN/NOTIFY would save the idle reads, but the embedded PGlite
 // behind its wire-protocol server does not deliver notifications to other
 // connections, and the move's progress is committed with each batch (not
@@ -57,10 +57,28 @@ type FeedEvent = { deletion: Deletion; json: string } | { gone: true };
 type Listener = (event: FeedEvent) => void;
 
 interface Follower {
-  /** The last state it was sent (undefined: none yet, send it the next one). */
-  last: string | undefined;
+  /** The last state it was sent (undefined: none yet, send it the next one): its JSON, progress, and when its read began. */
+  last: { json: string; progress: number[]; begun: number } | undefined;
   /** When (on the feed's clock) it came, having just read the wizard itself: a read begun before may be older. */
   since: number;
+}
+
+const STEP_RANK: Record<Deletion['step'], number> = { LEADS: 0, AUTOMATIONS: 1, INTEGRATIONS: 2, LABELS: 3, CONFIRM: 4, DONE: 5 };
+const LEADS_RANK: Record<Deletion['leads']['state'], number> = { PENDING: 0, MOVING: 1, DONE: 2 };
+
+/**
+ * How far a wizard has come, in an order its states only ever go up: ended
+ * or not, its step, its move's state, leads moved, leads swept. Two states
+ * read at different times compare by it; where it is equal (an `attention`
+ * set or cleared, suggestions at a routing step), by when their reads began.
+ */
+export function progressOf(d: Deletion): number[] {
+  return [d.status === 'IN_PROGRESS' ? 0 : 1, STEP_RANK[d.step], LEADS_RANK[d.leads.state], d.leads.moved, d.leads.swept];
+}
+
+function compareProgress(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
 }
 
 interface Watch {
@@ -72,12 +90,6 @@ interface Watch {
   /** A read runs now; `again`: read once more as soon as it ends. */
   reading: boolean;
   again: boolean;
-  /**
-   * When (on the feed's clock) the newest state sent began to be read: a read
-   * begun no later than that may be older, so it is not sent, and the wizard
-   * is read again at once.
-   */
-  floor: number;
 }
 
 /**
@@ -93,6 +105,7 @@ export function deletionFeed(
   const watches = new Map<string, Watch>();
   /** The feed's clock: ticks at each read's start, each request's mark and each subscriber come. */
   let clock = 0;
+  let closed = false;
 
   function stop(w: Watch): void {
     clearTimeout(w.timer);
@@ -113,27 +126,39 @@ export function deletionFeed(
   }
 
   /**
-   * `deletion`, read from `begun` on, to each subscriber it is news to:
-   * 'stale' if a newer state was sent since that read began (sent to none),
-   * 'partly' if a subscriber came since (not sent to them), else 'sent'.
+   * `deletion`, read from `begun` on, to each subscriber it is news to and not
+   * older than what it was last sent (by progress; at equal progress, by when
+   * the reads began): 'sent'; 'late' if a subscriber came after that read
+   * began (not sent to them: the wizard is read again at once); 'older' if
+   * it was kept from one as maybe older than what it has (the next read
+   * tells).
    */
-  function offer(w: Watch, deletion: Deletion, begun: number): 'sent' | 'partly' | 'stale' {
-    if (begun <= w.floor) return 'stale';
-    w.floor = begun;
+  function offer(w: Watch, deletion: Deletion, begun: number): 'sent' | 'late' | 'older' {
+    const progress = progressOf(deletion);
     let json: string | undefined;
-    let partly = false;
+    let late = false;
+    let older = false;
     for (const [listener, follower] of [...w.listeners]) {
       if (!w.listeners.has(listener)) continue;
       if (begun <= follower.since) {
-        partly = true;
+        late = true;
+        continue;
+      }
+      const last = follower.last;
+      const order = last ? compareProgress(progress, last.progress) : 1;
+      if (order < 0 || (order === 0 && last && begun <= last.begun)) {
+        older = true;
         continue;
       }
       json ??= encodeOf(deletion);
-      if (json === follower.last) continue;
-      follower.last = json;
+      if (last && json === last.json) {
+        last.begun = begun;
+        continue;
+      }
+      follower.last = { json, progress, begun };
       listener({ deletion, json });
     }
-    return partly ? 'partly' : 'sent';
+    return late ? 'late' : older ? 'older' : 'sent';
   }
 
   async function tick(w: Watch): Promise<void> {
@@ -145,10 +170,15 @@ export function deletionFeed(
     const begun = ++clock;
     try {
       const deletion = await read(w.workspaceId, w.deletionId);
+      // Stopped meanwhile (a final state published, everyone gone): nothing more to send.
+      if (watches.get(w.key) !== w) {
+        w.reading = false;
+        return;
+      }
       const outcome = offer(w, deletion, begun);
       final = outcome === 'sent' && isFinal(deletion);
-      // Maybe older than a state sent meanwhile, or than what a subscriber come meanwhile has: read again at once.
-      if (outcome !== 'sent') delayMs = 0;
+      // A subscriber come while it was read has not had it: read again at once.
+      if (outcome === 'late') delayMs = 0;
     } catch (err) {
       if (err instanceof NotFound) {
         for (const l of [...w.listeners.keys()]) l({ gone: true });
@@ -169,10 +199,11 @@ export function deletionFeed(
      * has just read the wizard itself); returns the unsubscribe.
      */
     subscribe(workspaceId: string, deletionId: string, listener: Listener): () => void {
+      if (closed) return () => {};
       const key = `${workspaceId}\u0000${deletionId}`;
       let w = watches.get(key);
       if (!w) {
-        w = { key, workspaceId, deletionId, listeners: new Map(), timer: undefined, reading: false, again: false, floor: 0 };
+        w = { key, workspaceId, deletionId, listeners: new Map(), timer: undefined, reading: false, again: false };
         watches.set(key, w);
         schedule(w, intervalMs);
       }
@@ -202,13 +233,18 @@ export function deletionFeed(
       if (!w) return;
       const outcome = offer(w, deletion, begun);
       if (outcome === 'sent' && isFinal(deletion)) stop(w);
-      else if (outcome !== 'sent') soon(w);
+      else if (outcome === 'late') soon(w);
     },
     /** Wizards being read now (for tests and metrics). */
     get watching(): number {
       return watches.size;
     },
+    /** Closed with the server: no more watches (a stream come after is ended by its route). */
+    get closed(): boolean {
+      return closed;
+    },
     close(): void {
+      closed = true;
       for (const w of [...watches.values()]) stop(w);
     },
   };
@@ -359,8 +395,9 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
       // 'close' fires as soon as its empty body has been read).
       res.on('close', end);
       res.on('error', end);
-      // Gone already, while the wizard was read: its 'close' has fired before anyone listened (a review).
-      if (res.destroyed) return end();
+      // Gone already, while the wizard was read: its 'close' has fired before anyone listened (a review);
+      // or the server closed meanwhile (its streams were ended before this one was open).
+      if (res.destroyed || feed.closed) return end();
 
       send(first, encode(first));
       if (ended) return;
