@@ -11,8 +11,9 @@
 // offboarding: `publishing`) is sent at once, so steps posted faster than the
 // reads still each reach the stream, in order: a state is never sent to a
 // subscriber after one further on (`progressOf`; at equal progress, the read
-// begun later wins, by the feed's clock), and one who came while a read ran
-// gets the next read, at once. A change made through another API process is
+// begun later wins, by the feed's clock; one held back as older is followed
+// by the next read), and one who came while a read ran gets the next read, at
+// once. A change made through another API process is
 // seen by the next read.
 // PostgreSQL LISTEN/NOTIFY would save the idle reads, but the embedded PGlite
 // behind its wire-protocol server does not deliver notifications to other
@@ -133,7 +134,7 @@ export function deletionFeed(
    * it was kept from one as maybe older than what it has (the next read
    * tells).
    */
-  function offer(w: Watch, deletion: Deletion, begun: number): 'sent' | 'late' | 'older' {
+  function offer(w: Watch, deletion: Deletion, begun: number, tie = begun): 'sent' | 'late' | 'older' {
     const progress = progressOf(deletion);
     let json: string | undefined;
     let late = false;
@@ -146,16 +147,16 @@ export function deletionFeed(
       }
       const last = follower.last;
       const order = last ? compareProgress(progress, last.progress) : 1;
-      if (order < 0 || (order === 0 && last && begun <= last.begun)) {
+      if (order < 0 || (order === 0 && last && tie <= last.begun)) {
         older = true;
         continue;
       }
       json ??= encodeOf(deletion);
       if (last && json === last.json) {
-        last.begun = begun;
+        last.begun = tie;
         continue;
       }
-      follower.last = { json, progress, begun };
+      follower.last = { json, progress, begun: tie };
       listener({ deletion, json });
     }
     return late ? 'late' : older ? 'older' : 'sent';
@@ -228,10 +229,11 @@ export function deletionFeed(
      * it is news to them and nothing newer was sent; else the wizard is read
      * again at once.
      */
-    publish(workspaceId: string, deletion: Deletion, begun: number): void {
+    publish(workspaceId: string, deletion: Deletion, begun: number, settled?: number): void {
       const w = watches.get(`${workspaceId}\u0000${deletion.id}`);
       if (!w) return;
-      const outcome = offer(w, deletion, begun);
+      // An answer is as new as when it came (`settled`): at equal progress, a read begun before then is older.
+      const outcome = offer(w, deletion, begun, settled);
       if (outcome === 'sent' && isFinal(deletion)) stop(w);
       else if (outcome === 'late') soon(w);
     },
@@ -272,7 +274,7 @@ export function publishing(wizard: WizardApi, feed: DeletionFeed): WizardApi {
       }
       const asked = feed.mark();
       const deletion = await change(...args);
-      feed.publish(workspaceId, deletion, asked);
+      feed.publish(workspaceId, deletion, asked, feed.mark());
       return deletion;
     };
   return {
@@ -280,7 +282,7 @@ export function publishing(wizard: WizardApi, feed: DeletionFeed): WizardApi {
     async start(args) {
       const asked = feed.mark();
       const started = await wizard.start(args);
-      feed.publish(args.workspaceId, started.deletion, asked);
+      feed.publish(args.workspaceId, started.deletion, asked, feed.mark());
       return started;
     },
     submitLeads: told(wizard.submitLeads),

@@ -364,6 +364,21 @@ describe('the feed: one reader per wizard, shared', () => {
     expect(a.got).toEqual([1_000]);
   });
 
+  test('at equal progress, a read begun before an answer came is not sent after it (a review: a confirm\'s updatedAt went back)', async () => {
+    const { feed, release, follow } = heldFeed();
+    const a = follow();
+    const asked = feed.mark();
+    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS); // a read begins before the change commits
+    feed.publish('w', { ...wizardAt(5), updatedAt: 'after' } as Deletion, asked, feed.mark());
+    release[0]!({ ...wizardAt(5), updatedAt: 'before' } as Deletion);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got).toEqual([5]);
+    await jest.advanceTimersByTimeAsync(FEED_INTERVAL_MS); // the next read, begun after: sent if it differs
+    release[1]!({ ...wizardAt(5), updatedAt: 'later' } as Deletion);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got).toEqual([5, 5]);
+  });
+
   test('a subscriber come after a state was sent to the others gets the next read, unchanged for them', async () => {
     const feed = deletionFeed(async () => wizardAt(50), { encode: JSON.stringify });
     const a: number[] = [];
