@@ -252,8 +252,9 @@ export function reassignmentActivities(prisma: Db) {
           // who posted it (or the heir found then); it passes now to the admin confirming, unless it was
           // handed on meanwhile.
           // The confirming admin must still be an active OWNER or ADMIN of the workspace (held so, FOR SHARE:
-          // no change of their status or role, nor their removal, until this commits): one demoted, deactivated or removed since the confirm keeps no label here, and
-          // the labels stay with whoever holds them (a label given to a missing user would fail the removal).
+          // no change of their status or role, nor their removal, until this commits): one demoted,
+          // deactivated or removed since the confirm gets no label here, and the labels stay with whoever
+          // holds them (a label given to a missing user would fail the removal).
           const confirmer =
             args.actor.type === 'USER'
               ? await tx.$queryRaw<{ id: string }[]>`
@@ -261,7 +262,7 @@ export function reassignmentActivities(prisma: Db) {
                     AND status = 'ACTIVE' AND role IN ('OWNER', 'ADMIN') FOR SHARE`
               : [];
           const passed: string[] = [];
-          for (const [labelId, heldBy] of confirmer.length === 1 && args.actor.type === 'USER' ? provisional : []) {
+          for (const [labelId, heldBy] of confirmer.length === 1 ? provisional : []) {
             if (heldBy === args.actor.id) continue;
             const { count } = await tx.label.updateMany({ where: { id: labelId, workspaceId, ownerId: heldBy }, data: { ownerId: args.actor.id } });
             if (count === 1) passed.push(labelId);

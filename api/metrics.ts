@@ -12,9 +12,9 @@
 // HTTP durations are observed in onResponse from Fastify's own clock
 // (reply.elapsedTime, from the start of onRequest), so requests refused by
 // the auth hook (401/403) are measured too, and when the client closed the
-// connection first (an event stream left, a request given up: 499). fastify-metrics was tried: its
-// timer starts in an onRequest hook that runs after ours, so it never saw a
-// refused request.
+// connection first (an event stream left, a request given up: 499).
+// fastify-metrics was tried: its timer starts in an onRequest hook that runs
+// after ours, so it never saw a refused request.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

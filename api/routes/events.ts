@@ -13,8 +13,7 @@
 // subscriber after one further on (`progressOf`; at equal progress, the read
 // begun later wins, by the feed's clock; one held back as older is followed
 // by the next read), and one who came while a read ran gets the next read, at
-// once. A change made through another API process is
-// seen by the next read.
+// once. A change made through another API process is seen by the next read.
 // PostgreSQL LISTEN/NOTIFY would save the idle reads, but the embedded PGlite
 // behind its wire-protocol server does not deliver notifications to other
 // connections, and the move's progress is committed with each batch (not
@@ -172,10 +171,7 @@ export function deletionFeed(
     try {
       const deletion = await read(w.workspaceId, w.deletionId);
       // Stopped meanwhile (a final state published, everyone gone): nothing more to send.
-      if (watches.get(w.key) !== w) {
-        w.reading = false;
-        return;
-      }
+      if (watches.get(w.key) !== w) return;
       const outcome = offer(w, deletion, begun);
       final = outcome === 'sent' && isFinal(deletion);
       // A subscriber come while it was read has not had it: read again at once.
@@ -188,8 +184,9 @@ export function deletionFeed(
         // The database is busy or away: say so, and read again next time.
         opts.warn?.(err, 'deletion feed: read failed');
       }
+    } finally {
+      w.reading = false;
     }
-    w.reading = false;
     if (final) return stop(w);
     if (w.listeners.size > 0 && watches.get(w.key) === w) schedule(w, w.again ? 0 : delayMs);
   }
@@ -225,9 +222,9 @@ export function deletionFeed(
     },
     /**
      * A state of the wizard a request of this process read, or brought about
-     * (its answer), from `begun` (its mark) on: sent to its subscribers now, if
-     * it is news to them and nothing newer was sent; else the wizard is read
-     * again at once.
+     * (its answer), from `begun` (its mark) on: sent now to each subscriber it
+     * is news to and not older for (`offer`); one come since `begun` gets the
+     * next read, at once.
      */
     publish(workspaceId: string, deletion: Deletion, begun: number, settled?: number): void {
       const w = watches.get(`${workspaceId}\u0000${deletion.id}`);

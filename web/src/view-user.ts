@@ -76,8 +76,7 @@ function profile(user: User, leads: number | null, me: Me, signal: AbortSignal):
   }
 
   function showActions(preview: DeletionPreview): void {
-    const codes = new Set(preview.blockers.map((b) => b.code));
-    if (codes.has('ROLE')) {
+    if (refusedByRole(preview)) {
       help.dataset.testid = 'delete-not-allowed';
       help.textContent = 'Only an owner can delete an owner.';
       return;
@@ -150,6 +149,9 @@ function profile(user: User, leads: number | null, me: Me, signal: AbortSignal):
 }
 
 /** What the wizard would ask about, read now; nothing is frozen until Delete is clicked. */
+/** The viewer's role may not delete this user (an ADMIN and an OWNER): no Delete, no Resume. */
+const refusedByRole = (p: DeletionPreview) => p.blockers.some((b) => b.code === 'ROLE');
+
 function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElement {
   const plural = (n: number, one: string, many: string) => `${formatCount(n)} ${n === 1 ? one : many}`;
   const routing = (items: RoutingItem[], noun: string, testid: string) => {
@@ -194,7 +196,7 @@ function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElemen
             'p',
             null,
             // Resume is offered only to whom may delete this user (an ADMIN sees an OWNER's wizard under Deletions).
-            p.blockers.some((b) => b.code === 'ROLE')
+            refusedByRole(p)
               ? `${p.user.name} is already being deleted; only an owner can go on with it.`
               : `${p.user.name} is already being deleted: Resume deletion opens their wizard.`,
           ),
