@@ -35,6 +35,8 @@ test('there are fixtures for every pause point', () => {
     expect(kinds).toContain(`update-acks-${k}`);
     // And with the routing steps deciding each item as it is now (ids and overrides to the step, RECORD_STAMP=…-routing-now).
     expect(kinds).toContain(`routing-now-${k}`);
+    // And with a cancel's activity told who posted the lead step (moveActor, RECORD_STAMP=…-move-actor).
+    expect(kinds).toContain(`move-actor-${k}`);
   }
   // Wizards begun on the release before local transactions and finished on this one (record-upgrade.ts):
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
