@@ -21,17 +21,18 @@
 //
 // A stream sends the current Deletion at once, then each change; a comment
 // line (`: heartbeat`) every `HEARTBEAT_MS` keeps proxies from closing it and
-// re-checks the token (a token revoked meanwhile ends the stream); it ends
+// re-checks the token (a token revoked meanwhile ends the stream with an
+// `event: problem` holding the 401 or 403 problem); it ends
 // after sending the final state. Same auth and roles as every deletion route;
 // another workspace's id is 404 before any byte of the stream.
 import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import { NotFound } from '../../domain/errors';
 import { DELETION_ROLES } from '../../domain/rules';
-import { Deletion, IdParams } from '../../domain/schemas';
+import { Deletion, IdParams, type Problem } from '../../domain/schemas';
 import { plausibleId } from '../directory/common';
 import { authenticate, authorizationOf, requireRole } from '../auth';
-import { HttpProblem } from '../problems';
+import { HttpProblem, toProblem } from '../problems';
 import type { WizardApi } from '../../client/types';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
@@ -313,14 +314,18 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
         'A text/event-stream. Each event is a plain message (no `event:` field, so EventSource `onmessage` gets it) ' +
         'whose `data:` is the Deletion as GET /v1/deletions/{id} ' +
         'answers it: the current one at once, then each time it changes (each step; the lead move’s progress at most a ' +
-        'few times a second; the end). A comment line `: heartbeat` every 15 s. The stream ends after sending a final ' +
+        'few times a second; the end). A comment line `: heartbeat` every 15 s, which also checks the token again: ' +
+        'revoked, or its user suspended or no longer OWNER or ADMIN, the stream ends with one named event, ' +
+        '`event: problem`, whose data is the 401 or 403 Problem the request would get now (never seen by `onmessage`). ' +
+        'The stream ends after sending a final ' +
         'state (COMPLETED, FAILED, or CANCELLED with the move settled); a stream that ends otherwise dropped, and a ' +
         'client reconnects or reads GET /v1/deletions/{id}. Same auth and roles as every deletion route.',
       security: bearer,
       params: IdParams,
       response: {
         200: {
-          description: 'A stream of messages (no event name), each data line one Deletion as JSON, and heartbeat comments.',
+          description: 'A stream of messages (no event name), each data line one Deletion as JSON, and heartbeat comments; ' +
+            'at most one `event: problem` (a Problem as JSON), last, when the token no longer may follow the wizard.',
           content: { [EVENT_STREAM]: { schema: z.string() } },
         },
         ...problems(...TOKEN_PROBLEMS, 404),
@@ -386,8 +391,15 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
       const heartbeat = setInterval(() => {
         // Not to a client still reading what was sent: it is not idle, and a held Deletion must not be replaced.
         if (!res.writableNeedDrain) write(': heartbeat\n\n');
-        // The token may have been revoked, or its user suspended, since the stream began.
-        void stillAllowed(req).then((ok) => !ok && end());
+        // The token may have been revoked, or its user suspended or made a MEMBER, since the stream
+        // began: its last words are the problem the same request would get now (an `event: problem`,
+        // which `onmessage` never sees), so a client tells this end from a dropped connection.
+        void refusalNow(req).then((refusal) => {
+          if (!refusal || ended) return;
+          write(`event: problem\ndata: ${JSON.stringify(refusal)}\n\n`);
+          if (held === null) end();
+          else res.once('drain', end);
+        });
       }, heartbeatMs);
       open.add(end);
       // The response's close is the client going away (the request's own
@@ -407,13 +419,15 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
     },
   });
 
-  async function stillAllowed(req: FastifyRequest): Promise<boolean> {
+  /** The problem (401, 403) the stream's request would be refused with now; null while it is still allowed. */
+  async function refusalNow(req: FastifyRequest): Promise<Problem | null> {
     try {
       requireRole(await authenticate(deps.prisma, authorizationOf(req)), roles);
-      return true;
+      return null;
     } catch (err) {
       // A database that is away is not a revoked token: keep the stream.
-      return !(err instanceof HttpProblem && (err.status === 401 || err.status === 403));
+      if (!(err instanceof HttpProblem && (err.status === 401 || err.status === 403))) return null;
+      return toProblem(err).problem;
     }
   }
 }

@@ -49,6 +49,8 @@ interface Stream {
   contentType: string;
   /** Each `deletion` event, as it arrived. */
   events: Deletion[];
+  /** Each `problem` event (why the server ends the stream early), as it arrived. */
+  problems: { type: string; title: string; status: number; detail: string }[];
   heartbeats: number;
   /** Resolves when the server ends the stream. */
   ended: Promise<void>;
@@ -65,11 +67,13 @@ async function subscribe(deletionId: string, token = adminToken): Promise<Stream
     signal: abort.signal,
   });
   const events: Deletion[] = [];
+  const problems: Stream['problems'] = [];
   const waiters: { ok: (d: Deletion) => boolean; resolve: (d: Deletion) => void }[] = [];
   const stream: Stream = {
     status: res.status,
     contentType: res.headers.get('content-type') ?? '',
     events,
+    problems,
     heartbeats: 0,
     ended: Promise.resolve(),
     next(ok, what) {
@@ -98,9 +102,15 @@ async function subscribe(deletionId: string, token = adminToken): Promise<Stream
             continue;
           }
           const lines = block.split('\n');
-          // A plain message (no `event:` field): what EventSource's `onmessage` receives.
-          expect(lines.filter((l) => l.startsWith('event:'))).toEqual([]);
           const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+          const names = lines.filter((l) => l.startsWith('event:'));
+          if (names.length > 0) {
+            // The one named event: why the stream ends early (never what EventSource's `onmessage` gets).
+            expect(names).toEqual(['event: problem']);
+            problems.push(JSON.parse(data));
+            continue;
+          }
+          // A plain message (no `event:` field): what EventSource's `onmessage` receives.
           const d = JSON.parse(data) as Deletion;
           events.push(d);
           for (const w of waiters.splice(0)) {
@@ -197,7 +207,7 @@ test('a finished wizard: its final state, then the end', async () => {
   expect(s.events).toEqual([expect.objectContaining({ id: d.id, status: 'CANCELLED' })]);
 });
 
-test('heartbeats keep an idle stream open; a token revoked meanwhile ends it', async () => {
+test('heartbeats keep an idle stream open; a token revoked meanwhile ends it, saying why', async () => {
   const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', second: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
   const token = await tokenOf(h.prisma, other, 'second');
   const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
@@ -210,6 +220,21 @@ test('heartbeats keep an idle stream open; a token revoked meanwhile ends it', a
   await h.prisma.user.update({ where: { id: other.users.second!.id }, data: { status: 'SUSPENDED' } });
   await s.ended;
   expect(s.events).toHaveLength(1);
+  // Its last words say why, as the same request would be refused now: a client can tell this end
+  // (do not reconnect with that token) from a dropped connection (reconnect).
+  expect(s.problems).toEqual([expect.objectContaining({ status: 401, detail: expect.any(String), title: expect.any(String) })]);
+});
+
+test('a token whose user is no longer allowed to follow deletions (now a MEMBER) ends the stream with a 403 problem', async () => {
+  const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', second: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
+  const token = await tokenOf(h.prisma, other, 'second');
+  const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
+  const s = await subscribe(d.id, token);
+  await s.next(() => true, 'the current state');
+  await h.prisma.user.update({ where: { id: other.users.second!.id }, data: { role: 'MEMBER' } });
+  await s.ended;
+  expect(s.events).toHaveLength(1);
+  expect(s.problems).toEqual([expect.objectContaining({ status: 403 })]);
 });
 
 test('closing the server ends its open streams (a stream never holds a shutdown)', async () => {

@@ -2,7 +2,8 @@
 // (Server-Sent Events) read with fetch and a stream reader. Not EventSource:
 // it cannot send the Authorization header, and a token in the URL would end up
 // in server and proxy logs. The stream sends the Deletion at once, then each
-// change, with a heartbeat comment every 15 s, and ends after a final state.
+// change, with a heartbeat comment every 15 s, and ends after a final state
+// (or after an `event: problem` when the token no longer may: skipped here).
 // Anything else (a refusal, a dropped connection, silence) closes it; the
 // caller then falls back to polling (view-wizard.ts).
 import { session } from './api';
