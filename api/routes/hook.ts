@@ -58,9 +58,24 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
    */
   const answering = new Map<string, Promise<void>>();
   const answered = new WeakMap<FastifyRequest, () => void>();
+  /**
+   * Deliveries holding their webhook-id's row as a claim (status null): how
+   * another API process learns that the id is being answered. The claim
+   * becomes the kept answer, or goes when the answer is not kept.
+   */
+  const claims = new WeakMap<FastifyRequest, { workspaceId: string; webhookId: string }>();
   const release = (req: FastifyRequest) => {
     answered.get(req)?.();
     answered.delete(req);
+  };
+  /** Lets go of a claim whose answer was not kept (a 503, a 401, the client gone): a retry is then read anew. */
+  const dropClaim = async (req: FastifyRequest) => {
+    const claim = claims.get(req);
+    if (!claim) return;
+    claims.delete(req);
+    await db.webhookDelivery
+      .deleteMany({ where: { workspaceId: claim.workspaceId, webhookId: claim.webhookId, status: null } })
+      .catch((err: unknown) => req.log.warn({ err }, 'the claim on a webhook-id was not let go; it lapses by itself'));
   };
 
   // Whatever arrives is kept as bytes; parse problems wait until the
@@ -101,18 +116,24 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
     // Kept as the JSON text that was sent (a jsonb string): a refusal may name
     // a field with a NUL or a lone surrogate, which jsonb cannot hold as an
     // object, and the database must never be the one to refuse a value.
+    // The claim's row becomes the answer (a claim lapsed and taken over meanwhile keeps the other's).
+    const at = { workspaceId: kept.workspaceId, webhookId };
     await db.webhookDelivery
-      .createMany({
-        data: [{ workspaceId: kept.workspaceId, webhookId, status: reply.statusCode, body: payload }],
-        skipDuplicates: true,
-      })
+      .updateMany({ where: { ...at, status: null }, data: { status: reply.statusCode, body: payload } })
+      .then(() => claims.delete(req))
       .catch((err: unknown) => req.log.warn({ err }, 'the answer to a webhook-id was not kept'));
     release(req);
     return payload;
   });
   // However the request ended (an answer not kept, the client gone), the next delivery of its id goes on.
-  app.addHook('onResponse', async (req) => release(req));
-  app.addHook('onRequestAbort', async (req) => release(req));
+  app.addHook('onResponse', async (req) => {
+    await dropClaim(req);
+    release(req);
+  });
+  app.addHook('onRequestAbort', async (req) => {
+    await dropClaim(req);
+    release(req);
+  });
 
   // Answers kept longer than WEBHOOK_ID_RETENTION_DAYS go, after the answer is
   // sent: senders retry for a day or two (Svix: about 28 hours), and the table
@@ -166,13 +187,18 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       const webhookId = standard ? String(req.headers['webhook-id']) : null;
       if (webhookId) {
         const key = `${workspace.id}\u0000${webhookId}`;
-        const kept = () => db.webhookDelivery.findUnique({ where: { workspaceId_webhookId: { workspaceId: workspace.id, webhookId } } });
+        const at = { workspaceId: workspace.id, webhookId };
+        const kept = async () => {
+          const row = await db.webhookDelivery.findUnique({ where: { workspaceId_webhookId: at } });
+          return row && row.status !== null ? { status: row.status, body: row.body } : null;
+        };
+        const busy = 'This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.';
         const first = answering.get(key);
         if (first) {
           const waited = await endsWithin(first, deps.wizard.stateWaitDeadline() - Date.now());
           const answer = waited ? await kept() : null;
           if (answer) return replay(reply, answer.status, answer.body);
-          throw new Unavailable('This webhook-id is being answered for an earlier delivery; send it again after Retry-After to get that answer.');
+          throw new Unavailable(busy);
         }
         // Taken before anything is awaited, then the kept answer looked up: a delivery looking it up
         // first could miss both an earlier one's answer (not yet kept as it looked) and that delivery
@@ -183,11 +209,15 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
           answering.delete(key);
           done();
         });
-        const seen = await kept();
-        if (seen) {
+        // The same across API processes: the id's row, claimed (status null) in one statement, or found.
+        const claimed = await claimWebhookId(db, at);
+        if (!claimed) {
+          const answer = await keptElsewhere(kept, () => claimLapsed(db, at), deps.wizard.stateWaitDeadline());
           release(req);
-          return replay(reply, seen.status, seen.body);
+          if (answer) return replay(reply, answer.status, answer.body);
+          throw new Unavailable(busy);
         }
+        claims.set(req, at);
       }
       accepted.set(req, { workspaceId: workspace.id, webhookId });
       if (req.deferredBodyError) throw req.deferredBodyError;
@@ -213,6 +243,50 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       return reply.code(202).send({ deletionId: deletion.id });
     },
   });
+}
+
+/** A claim older than this was left by a process that died while answering (a request lives ~10 s): it is taken over. */
+const CLAIM_LAPSES_MS = 60_000;
+/** How often a delivery waiting on another process's answer looks for it. */
+const KEPT_POLL_MS = 100;
+
+/**
+ * Claims the webhook-id's row for this delivery: true when it inserted the
+ * claim, or took over one that lapsed; false when the row is another
+ * delivery's claim or its kept answer.
+ */
+async function claimWebhookId(db: ApiDeps['prisma'], at: { workspaceId: string; webhookId: string }): Promise<boolean> {
+  const rows = await db.$queryRaw<unknown[]>`
+    INSERT INTO webhook_deliveries (workspace_id, webhook_id, status, body, created_at)
+    VALUES (${at.workspaceId}, ${at.webhookId}, NULL, NULL, now())
+    ON CONFLICT (workspace_id, webhook_id) DO UPDATE SET created_at = now()
+      WHERE webhook_deliveries.status IS NULL
+        AND webhook_deliveries.created_at < now() - make_interval(secs => ${CLAIM_LAPSES_MS / 1000})
+    RETURNING 1`;
+  return rows.length === 1;
+}
+
+/** Whether the webhook-id's row is gone, or is a claim that lapsed: its delivery's answer will never come. */
+async function claimLapsed(db: ApiDeps['prisma'], at: { workspaceId: string; webhookId: string }): Promise<boolean> {
+  const rows = await db.$queryRaw<unknown[]>`
+    SELECT 1 FROM webhook_deliveries
+    WHERE workspace_id = ${at.workspaceId} AND webhook_id = ${at.webhookId}
+      AND (status IS NOT NULL OR created_at >= now() - make_interval(secs => ${CLAIM_LAPSES_MS / 1000}))`;
+  return rows.length === 0;
+}
+
+/**
+ * The answer another delivery of the id (another API process) keeps, looked
+ * for until `deadline`; null when it is not kept by then, or never will be
+ * (its claim let go or lapsed): the caller answers 503, to be sent again.
+ */
+async function keptElsewhere<T>(kept: () => Promise<T | null>, lapsed: () => Promise<boolean>, deadline: number): Promise<T | null> {
+  for (;;) {
+    const answer = await kept();
+    if (answer) return answer;
+    if (Date.now() + KEPT_POLL_MS > deadline || (await lapsed())) return null;
+    await new Promise((resolve) => setTimeout(resolve, KEPT_POLL_MS));
+  }
 }
 
 /** Whether `work` ends within `ms` (its outcome aside). */

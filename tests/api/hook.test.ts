@@ -3,7 +3,7 @@
 import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { createApiToken } from '../../infra/tokens';
-import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+import { client, expectProblem, listenTestServer, startTestApi, tokenOf, type Call, type TestApi } from './support';
 import { finishThroughApi } from './wizard-steps';
 import { bringForward } from '../../workflows/definitions';
 
@@ -372,6 +372,57 @@ describe('Standard Webhooks', () => {
     expect(new Set(answers.map((a) => a.body.deletionId)).size).toBe(1);
     const started = await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: { in: users.map((u) => u.id) } } });
     expect(started).toBe(1);
+  });
+
+  test('deliveries of one webhook-id reaching two API processes at once are answered once: the same answer, one offboarding', async () => {
+    // Two replicas behind a load balancer (deploy/k8s runs two): a sender's retry, sent before its first
+    // try was answered, reaches the other one. Each process alone would see nothing kept yet.
+    const second = await listenTestServer({ prisma: api.prisma, wizard: api.wizard, config: api.harness.config });
+    try {
+      const users = await Promise.all(
+        ['mia', 'ned'].map((name) => api.prisma.user.create({ data: { workspaceId: ws.id, name, email: `${name}@${ws.slug}.test`, role: 'MEMBER' } })),
+      );
+      const answers = await Promise.all(
+        users.map((u, i) => {
+          const raw = JSON.stringify({ email: u.email });
+          return client(i === 0 ? api.url : second.url)('POST', hookPath(), raw, signStandard(whsec, 'msg_two_processes', raw));
+        }),
+      );
+      expect(answers.map((a) => a.status)).toEqual([202, 202]);
+      expect(answers[1]!.body).toEqual(answers[0]!.body);
+      const started = await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: { in: users.map((u) => u.id) } } });
+      expect(started).toBe(1);
+    } finally {
+      await second.app.close();
+    }
+  });
+
+  test('a claim left by a process that died while answering lapses: a later delivery of the id is answered; one let go is 503 to send again', async () => {
+    const olive = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'olive', email: `olive@${ws.slug}.test`, role: 'MEMBER' } });
+    const raw = JSON.stringify({ email: olive.email });
+    // Claimed two minutes ago by a process killed before it answered: nobody will answer it.
+    await api.prisma.webhookDelivery.create({
+      data: { workspaceId: ws.id, webhookId: 'msg_orphan', status: null, body: undefined, createdAt: new Date(Date.now() - 120_000) },
+    });
+    const r = await deliver(raw, signStandard(whsec, 'msg_orphan', raw));
+    expect(r.status).toBe(202);
+    expect((await admin('GET', `/v1/users/${olive.id}`)).body.status).toBe('PENDING_DELETION');
+    expect(await deliver(raw, signStandard(whsec, 'msg_orphan', raw))).toEqual(expect.objectContaining({ status: 202, body: r.body }));
+
+    // Claimed just now by another process, which then lets go without keeping an answer (its own 503):
+    // the delivery waiting on it is answered 503 with Retry-After at once, and offboards nobody.
+    const pat = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'pat', email: `pat@${ws.slug}.test`, role: 'MEMBER' } });
+    const rawPat = JSON.stringify({ email: pat.email });
+    await api.prisma.webhookDelivery.create({ data: { workspaceId: ws.id, webhookId: 'msg_let_go', status: null, body: undefined } });
+    const waiting = deliver(rawPat, signStandard(whsec, 'msg_let_go', rawPat));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await api.prisma.webhookDelivery.deleteMany({ where: { workspaceId: ws.id, webhookId: 'msg_let_go' } });
+    const answer = await waiting;
+    expectProblem(answer, 503);
+    expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await admin('GET', `/v1/users/${pat.id}`)).body.status).toBe('ACTIVE');
+    // Sent again, as asked: read anew.
+    expect((await deliver(rawPat, signStandard(whsec, 'msg_let_go', rawPat))).status).toBe(202);
   });
 
   test('answers kept longer than WEBHOOK_ID_RETENTION_DAYS (30) are pruned when a delivery comes; younger ones stay', async () => {
