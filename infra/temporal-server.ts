@@ -28,16 +28,30 @@ export interface TemporalDevServerOptions {
   stopTimeoutMs?: number;
   /** More `server start-dev` flags, e.g. ['--dynamic-config-value', 'k=v']. */
   extraArgs?: string[];
+  /**
+   * Keep it running: a server that exits after it was ready (killed, crashed)
+   * is started again at the same address, on the same file, until `stop`
+   * (`npm start`: its wizards would otherwise wait on a server that is gone).
+   */
+  restart?: boolean;
 }
 
 export interface TemporalDevServer {
   /** host:port of the frontend, for Connection/NativeConnection. */
   address: string;
   uiUrl: string | null;
-  /** Process id of the launcher that owns the server (for diagnostics). */
-  pid: number;
+  /** Process id of the launcher that owns the server (for diagnostics; a restarted server has a new one). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
+
+/** One server process, as started: `exited` resolves when it is gone, stopped or not. */
+interface StartedServer extends TemporalDevServer {
+  exited: Promise<void>;
+}
+
+/** The first wait before starting a server that exited again, doubled up to the last. */
+const RESTART_DELAYS_MS = { first: 1_000, max: 30_000 };
 
 /**
  * The server runs under a tiny Node launcher whose stdin is a pipe from us.
@@ -82,6 +96,11 @@ const PICKED_PORT_ATTEMPTS = 3;
  * logged with its reason.
  */
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  const first = await startOnPorts(opts);
+  return opts.restart ? keptRunning(first, opts) : first;
+}
+
+async function startOnPorts(opts: TemporalDevServerOptions): Promise<StartedServer> {
   const attempts = opts.port === 0 ? PICKED_PORT_ATTEMPTS : 1;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -94,7 +113,59 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   }
 }
 
-async function startOnce(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
+/**
+ * `first`, started again whenever it exits unless asked to stop: at the same
+ * address and UI port, on the same file, after 1 s, then 2, 4, ... up to 30 s
+ * between failed starts. Clients (the worker, the API) reconnect by themselves.
+ */
+function keptRunning(first: StartedServer, opts: TemporalDevServerOptions): TemporalDevServer {
+  const { log } = opts;
+  const port = Number(first.address.slice(first.address.lastIndexOf(':') + 1));
+  const uiPort = first.uiUrl === null ? null : Number(new URL(first.uiUrl).port);
+  const again: TemporalDevServerOptions = { ...opts, port, uiPort };
+  let current = first;
+  let stopping = false;
+  let wake: () => void = () => undefined;
+  const watching = (async () => {
+    for (;;) {
+      await current.exited;
+      for (let delay = RESTART_DELAYS_MS.first; !stopping; delay = Math.min(delay * 2, RESTART_DELAYS_MS.max)) {
+        log(`Temporal dev server on ${first.address} is gone; starting it again in ${delay / 1000} s…`, 'warn');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        if (stopping) return;
+        try {
+          current = await startOnce(again);
+          if (stopping) await current.stop();
+          break;
+        } catch (err) {
+          log(`Temporal dev server did not start again: ${(err as Error).message.split('\n')[0]}`, 'warn');
+        }
+      }
+      if (stopping) return;
+    }
+  })();
+  return {
+    address: first.address,
+    uiUrl: first.uiUrl,
+    get pid() {
+      return current.pid;
+    },
+    async stop() {
+      stopping = true;
+      wake();
+      await current.stop();
+      await watching;
+    },
+  };
+}
+
+async function startOnce(opts: TemporalDevServerOptions): Promise<StartedServer> {
   const { cliPath, namespace, log } = opts;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
@@ -180,7 +251,7 @@ async function startOnce(opts: TemporalDevServerOptions): Promise<TemporalDevSer
     throw died ? new ExitedEarly(message) : new Error(message);
   }
   log(`Temporal dev server ready on ${address}${uiUrl ? `, UI at ${uiUrl}` : ''}.`);
-  return { address, uiUrl, pid, stop };
+  return { address, uiUrl, pid, stop, exited: exitPromise };
 }
 
 /** Polls until the namespace exists and our search attributes are registered on it. */

@@ -107,6 +107,8 @@ async function startEverything(settings: Config, stops: Stop[], fatal: (reason: 
       dbFile: path.join(baseConfig.DATA_DIR, 'temporal.sqlite'),
       namespace: baseConfig.TEMPORAL_NAMESPACE,
       log,
+      // Killed or crashed, it is started again on the same file: the worker and the API reconnect.
+      restart: true,
     });
     stops.push({ name: 'Temporal dev server', stop: temporal.stop });
     config = { ...baseConfig, TEMPORAL_ADDRESS: temporal.address };

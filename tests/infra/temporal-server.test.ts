@@ -214,3 +214,45 @@ function accepts(host: string, port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+test('kept running (`restart`): a server killed after it was ready is started again at the same address, on the same file; stop ends it for good', async () => {
+  // `npm start`'s own server: killed (kill -9, a crash), every wizard would wait on it forever.
+  const dbFile = path.join(scratch, 'temporal.sqlite');
+  const logged: string[] = [];
+  const server = await startTemporalDevServer({ cliPath, port: 0, uiPort: null, dbFile, namespace: 'persist-test', log: (line) => logged.push(line), restart: true });
+  running.push(server);
+  await startOpenWorkflow(server, 'kept-across-a-crash');
+  const firstLauncher = server.pid;
+  const [host, port] = server.address.split(':');
+
+  // The server itself dies, not the launcher (as when the temporal process is killed).
+  const serverPid = Number(
+    await new Promise<string>((resolve) => {
+      const ps = spawn('pgrep', ['-P', String(firstLauncher)], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      ps.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      ps.on('exit', () => resolve(out.trim().split('\n')[0]!));
+    }),
+  );
+  expect(serverPid).toBeGreaterThan(0);
+  process.kill(serverPid, 'SIGKILL');
+  for (let attempt = 0; attempt < 100 && alive(firstLauncher); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(alive(firstLauncher)).toBe(false);
+
+  let status = '';
+  // Until the workflow answers again, and the launcher's restart has seen the new server ready (it polls).
+  for (let attempt = 0; attempt < 300 && (status !== 'RUNNING' || server.pid === firstLauncher); attempt++) {
+    status = await withClient(server, 'persist-test', async (client) => (await client.workflow.getHandle('kept-across-a-crash').describe()).status.name).catch(
+      () => '',
+    );
+    if (status !== 'RUNNING' || server.pid === firstLauncher) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(status).toBe('RUNNING');
+  expect(server.pid).not.toBe(firstLauncher);
+  expect(logged.join('\n')).toMatch(/exited unexpectedly[\s\S]*starting it again/i);
+
+  await stopAndForget(server);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  expect(alive(server.pid)).toBe(false);
+  expect(await accepts(host!, Number(port))).toBe(false);
+}, 120_000);
