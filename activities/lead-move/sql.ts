@@ -117,7 +117,7 @@ export interface StreamRun {
 /**
  * One turn of one stream: batches of it, run by the database one after
  * another (procedure `lead_move_run`, latest body in
- * prisma/migrations/…_lead_move_count_apart_dense_range),
+ * prisma/migrations/…_lead_move_sync_commit_on_pglite),
  * each its own transaction, for up to `budgetMs` and never past
  * `limit` leads (the target's segment, the stream's end). Each batch locks
  * the stream row only while it is still where the last one left it, moves
@@ -128,7 +128,8 @@ export interface StreamRun {
  * and the caller learns of them by reloading the stream. A worker killed
  * meanwhile does not stop the call: it runs on for at most `budgetMs` and a
  * batch.
- * Asynchronous commit for these transactions only: should PostgreSQL itself
+ * Asynchronous commit for these transactions only, on PostgreSQL (on the
+ * embedded PGlite, with no WAL writer to flush them, each commit waits): should PostgreSQL itself
  * crash, the last batches may be lost, but each one whole with its cursor:
  * the next attempt redoes them and the sweep at confirm moves anything a lost
  * final batch left behind.
