@@ -245,22 +245,24 @@ export function reassignmentActivities(prisma: Db) {
             select: { id: true },
           });
           await tx.label.deleteMany({ where: { id: { in: privateLabels.map((label) => label.id) } } });
-          const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
-          await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: heir } });
           // wizard.md: a label the user owned passes to its replacement, "or to the confirming admin where
           // there is none". The labels step took effect when it answered, so such a label went to the admin
           // who posted it (or the heir found then); it passes now to the admin confirming, unless it was
-          // handed on meanwhile.
+          // handed on meanwhile. One the user came to own since the step (the CRM wrote it) has had no
+          // replacement either: it goes to the confirming admin too (the heir only when there is none).
           // The confirming admin must still be an active OWNER or ADMIN of the workspace (held so, FOR SHARE:
           // no change of their status or role, nor their removal, until this commits): one demoted,
           // deactivated or removed since the confirm gets no label here, and the labels stay with whoever
-          // holds them (a label given to a missing user would fail the removal).
+          // holds them (a label given to a missing user would fail the removal), or go to the heir.
           const confirmer =
             args.actor.type === 'USER'
               ? await tx.$queryRaw<{ id: string }[]>`
                   SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ${args.actor.id} AND id <> ${userId}
                     AND status = 'ACTIVE' AND role IN ('OWNER', 'ADMIN') FOR SHARE`
               : [];
+          const labelHeir = confirmer[0]?.id ?? heir;
+          const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
+          await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: labelHeir } });
           const passed: string[] = [];
           for (const [labelId, heldBy] of confirmer.length === 1 ? provisional : []) {
             if (heldBy === args.actor.id) continue;
@@ -283,6 +285,7 @@ export function reassignmentActivities(prisma: Db) {
               integrationsFixed: fixed.integrations,
               privateLabelsDeleted: privateLabels.map((label) => label.id),
               labelsTransferred: transferred.map((label) => label.id),
+              labelsTransferredTo: labelHeir,
               labelsPassedToConfirmingAdmin: passed,
               labelMembershipsRemoved: memberships.count,
               tokensRevoked: tokens.count,

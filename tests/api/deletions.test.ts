@@ -279,6 +279,30 @@ test('a label the user owned with no replacement passes to the admin who confirm
   expect(removal.detail.labelsPassedToConfirmingAdmin).toEqual([owned]);
 });
 
+test('a shared label the user came to own after the labels step passes at CONFIRM to the admin who confirms, not to the lead heir', async () => {
+  // Found by a fault probe: labels the CRM gave the leaver after step 4 went to the step-1 target
+  // (`heirUserId`); wizard.md: "to that replacement, or to the confirming admin where there is none".
+  const owner = client(api.url, await tokenOf(api.prisma, ws, 'owner'));
+  const leaver = (await admin('POST', '/v1/users', { name: 'luke', email: `luke@${ws.slug}.test`, role: 'MEMBER' })).body.id as string;
+  const d = (await admin('POST', `/v1/users/${leaver}/deletion`, {})).body;
+  expect((await admin('POST', `/v1/deletions/${d.id}/leads`, { targetUserId: id('heir') })).status).toBe(202);
+  await waitFor(d.id, (x) => x.step === 'AUTOMATIONS', 'the move');
+  expect((await admin('POST', `/v1/deletions/${d.id}/automations`, { overrides: [] })).status).toBe(200);
+  expect((await admin('POST', `/v1/deletions/${d.id}/integrations`, { overrides: [] })).status).toBe(200);
+  expect((await admin('POST', `/v1/deletions/${d.id}/labels`, { replacements: [] })).status).toBe(200);
+  // Written for the leaver after the step (the CRM directly, as wizard.md's sweep has it for leads).
+  const late = await makeLabel(api.prisma, ws.id, 'Luke owns, since step 4', 'SHARED', leaver, [id('other')]);
+  const latePrivate = await makeLabel(api.prisma, ws.id, 'Luke keeps to himself', 'PRIVATE', leaver, []);
+
+  expect((await owner('POST', `/v1/deletions/${d.id}/confirm`, { confirmation: 'CONFIRM' })).status).toBe(202);
+  await waitFor(d.id, (x) => x.status === 'COMPLETED', 'the removal');
+  expect((await api.prisma.label.findUniqueOrThrow({ where: { id: late } })).ownerId).toBe(id('owner'));
+  expect(await api.prisma.label.findUnique({ where: { id: latePrivate } })).toBeNull();
+  const audit = await admin('GET', `/v1/deletions/${d.id}/audit`);
+  const removal = audit.body.items.find((e: { action: string }) => e.action === 'USER_DELETED');
+  expect(removal.detail).toEqual(expect.objectContaining({ labelsTransferred: [late], labelsTransferredTo: id('owner'), privateLabelsDeleted: [latePrivate] }));
+}, 120_000);
+
 test("a wizard cancelled mid-move is last changed no earlier than its move's last batch: updatedAt never goes back", async () => {
   // Found by a probe: the last MOVING read said 03:00:51.032, every read after the cancel 03:00:50.970 (the
   // cancel's own time, taken before the batch in flight when it came had committed).
