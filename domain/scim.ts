@@ -44,13 +44,10 @@ export function withoutUserUrn(path: string): string {
 }
 
 /** A SCIM boolean as providers send it: `false`, or Entra's `"False"`. */
-export const ScimBoolean = z.union([
-  z.boolean(),
-  z
-    .string()
-    .regex(/^(true|false)$/i)
-    .transform((s) => s.toLowerCase() === 'true'),
-]);
+export const ScimBoolean = z
+  .union([z.boolean(), z.string().regex(/^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$/)])
+  // After the union, so that the OpenAPI document (the input side) shows the string form too.
+  .transform((v) => (typeof v === 'string' ? v.toLowerCase() === 'true' : v));
 
 export const ScimEmail = z.looseObject({
   value: Text.max(320),
@@ -73,10 +70,11 @@ export const ScimUserInput = z.looseObject({
     .nullable()
     .optional(),
   // Read-only here (it follows userName); one object instead of a list (OneLogin's) reads as a list of it.
-  emails: z.preprocess(
-    (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? [v] : v),
-    z.array(ScimEmail).max(20).nullable().optional(),
-  ),
+  emails: z
+    .union([z.array(ScimEmail).max(20), ScimEmail])
+    .nullable()
+    .optional()
+    .transform((v) => (v !== null && v !== undefined && !Array.isArray(v) ? [v] : v)),
   active: ScimBoolean.optional(),
 }).meta({
   description:
@@ -182,6 +180,11 @@ export const ScimUser = z.object({
   meta: ScimMeta,
 });
 export type ScimUser = z.infer<typeof ScimUser>;
+/**
+ * A User as answered where `attributes` / `excludedAttributes` apply (RFC 7644 §3.9): only `schemas`
+ * and `id` are always there; every other attribute may have been left out on request.
+ */
+export const ScimUserProjected = ScimUser.partial().required({ schemas: true, id: true });
 
 export function scimListOf<T extends z.ZodType>(resource: T) {
   return z.object({

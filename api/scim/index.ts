@@ -27,7 +27,7 @@ import {
   ScimSchemaDefinition,
   ScimSearchRequest,
   ScimServiceProviderConfig,
-  ScimUser,
+  ScimUserProjected,
   ScimUserInput,
   ScimUsersQuery,
   scimError,
@@ -56,6 +56,7 @@ const REFUSALS: Record<number, string> = {
 
 // Why a route answers 400, with the scimType each reason carries.
 const BAD_QUERY = 'a filter this service does not support (invalidFilter), or a filter, startIndex or count it cannot read (invalidValue)';
+const TWICE = 'a query parameter SCIM defines (filter, count, attributes, ...) given more than once (invalidValue)';
 const BAD_BODY = 'the body is not JSON or not a JSON object (invalidSyntax), or a value in it is not what SCIM expects (invalidValue)';
 const REFUSED_CHANGE = 'a business rule refuses the change, such as deactivating the last owner (mutability)';
 
@@ -77,7 +78,7 @@ function answer(schema: z.ZodType, description: string) {
 }
 
 const PROJECTED = ' With `attributes` or `excludedAttributes`, only the attributes asked for (and always `schemas` and `id`).';
-const UserList = scimListOf(ScimUser);
+const UserList = scimListOf(ScimUserProjected);
 const UserId = z.object({ id: z.string().meta({ description: 'The user\'s id (the `id` of its User resource).' }) });
 const WITH_BODY = ['application/scim+json', 'application/json'];
 const WAITS = 503;
@@ -177,14 +178,14 @@ export function scimRoutes(
   app.get(
     '/ServiceProviderConfig',
     scimRoute('What this service provider supports (RFC 7644 §5)', {
-      response: { 200: answer(ScimServiceProviderConfig, 'PATCH and filter yes; bulk, sort, etag and password changes no.'), ...refusals([401]) },
+      response: { 200: answer(ScimServiceProviderConfig, 'PATCH and filter yes; bulk, sort, etag and password changes no.'), ...refusals([400, 401], [TWICE]) },
     }),
     async (req, reply) => sendScim(reply, 200, serviceProviderConfig(scimBase(req))),
   );
   app.get(
     '/ResourceTypes',
     scimRoute('The resource types served: User only', {
-      response: { 200: answer(scimListOf(ScimResourceType), 'A ListResponse of the one resource type, User.'), ...refusals([401]) },
+      response: { 200: answer(scimListOf(ScimResourceType), 'A ListResponse of the one resource type, User.'), ...refusals([400, 401], [TWICE]) },
     }),
     async (req, reply) => sendScim(reply, 200, listOf([userResourceType(scimBase(req))])),
   );
@@ -192,7 +193,7 @@ export function scimRoutes(
     '/ResourceTypes/:id',
     scimRoute('One resource type (User)', {
       params: z.object({ id: z.string().meta({ description: '`User`, the only resource type here.' }) }),
-      response: { 200: answer(ScimResourceType, 'The User resource type.'), ...refusals([401, 404]) },
+      response: { 200: answer(ScimResourceType, 'The User resource type.'), ...refusals([400, 401, 404], [TWICE]) },
     }),
     async (req, reply) => {
       if ((req.params as { id: string }).id !== 'User') throw new ScimProblem(404, 'The only resource type here is User.');
@@ -202,7 +203,7 @@ export function scimRoutes(
   app.get(
     '/Schemas',
     scimRoute('The schemas served: the core User schema, with the attributes kept here', {
-      response: { 200: answer(scimListOf(ScimSchemaDefinition), 'A ListResponse of the one schema, User.'), ...refusals([401]) },
+      response: { 200: answer(scimListOf(ScimSchemaDefinition), 'A ListResponse of the one schema, User.'), ...refusals([400, 401], [TWICE]) },
     }),
     async (req, reply) => sendScim(reply, 200, listOf([userSchema(scimBase(req))])),
   );
@@ -210,7 +211,7 @@ export function scimRoutes(
     '/Schemas/:id',
     scimRoute('One schema (the core User schema)', {
       params: z.object({ id: z.string().meta({ description: `\`${SCIM.User}\`, the only schema here.` }) }),
-      response: { 200: answer(ScimSchemaDefinition, 'The core User schema.'), ...refusals([401, 404]) },
+      response: { 200: answer(ScimSchemaDefinition, 'The core User schema.'), ...refusals([400, 401, 404], [TWICE]) },
     }),
     async (req, reply) => {
       if ((req.params as { id: string }).id !== SCIM.User) throw new ScimProblem(404, `The only schema here is ${SCIM.User}.`);
@@ -251,7 +252,7 @@ export function scimRoutes(
       querystring: ScimAttributesQuery,
       body: ScimUserInput,
       response: {
-        201: answer(ScimUser, `The user created, its URL in Location.${PROJECTED}`),
+        201: answer(ScimUserProjected, `The user created, its URL in Location.${PROJECTED}`),
         ...refusals([400, 401, 409, 413, 415, WAITS], [`${BAD_BODY}; userName must be an email address`, REFUSED_CHANGE]),
       },
     }),
@@ -262,10 +263,10 @@ export function scimRoutes(
     },
   );
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
-  const THE_USER = answer(ScimUser, `The user.${PROJECTED}`);
+  const THE_USER = answer(ScimUserProjected, `The user.${PROJECTED}`);
   app.get(
     '/Users/:id',
-    scimRoute('Read a user', { params: UserId, querystring: ScimAttributesQuery, response: { 200: THE_USER, ...refusals([401, 404]) } }),
+    scimRoute('Read a user', { params: UserId, querystring: ScimAttributesQuery, response: { 200: THE_USER, ...refusals([400, 401, 404], [TWICE]) } }),
     async (req, reply) => sendScim(reply, 200, projected(await users.get(auth(req), idOf(req), scimBase(req)), req.query)),
   );
   app.put(
@@ -278,7 +279,7 @@ export function scimRoutes(
       querystring: ScimAttributesQuery,
       body: ScimUserInput,
       response: {
-        200: answer(ScimUser, `The whole user as it is now.${PROJECTED}`),
+        200: answer(ScimUserProjected, `The whole user as it is now.${PROJECTED}`),
         ...refusals([400, 401, 404, 409, 413, 415, WAITS], [BAD_BODY, REFUSED_CHANGE]),
       },
     }),
@@ -292,7 +293,7 @@ export function scimRoutes(
       querystring: ScimAttributesQuery,
       body: ScimPatchBody,
       response: {
-        200: answer(ScimUser, `The whole user as it is now.${PROJECTED}`),
+        200: answer(ScimUserProjected, `The whole user as it is now.${PROJECTED}`),
         ...refusals(
           [400, 401, 404, 409, 413, 415, WAITS],
           [BAD_BODY, 'an operation or a path this service does not read (invalidSyntax, invalidPath, noTarget)', REFUSED_CHANGE],

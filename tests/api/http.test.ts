@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { makeHealthCheck, temporalThrottled } from '../../api/health';
 import { toProblem } from '../../api/problems';
 import { toScimError } from '../../api/scim/errors';
+import { createScimToken } from '../../api/scim/auth';
 import { buildServer } from '../../api/server';
 import { signHookBody } from '../../api/hook-signature';
 import { createPrisma } from '../../infra/database';
@@ -214,15 +215,16 @@ describe('OpenAPI', () => {
     const WAITS = '503';
     // method, path, success status, the error statuses the route answers.
     const routes: [string, string, string, string[]][] = [
-      ['get', '/scim/v2/ServiceProviderConfig', '200', ['401']],
-      ['get', '/scim/v2/ResourceTypes', '200', ['401']],
-      ['get', '/scim/v2/ResourceTypes/{id}', '200', ['401', '404']],
-      ['get', '/scim/v2/Schemas', '200', ['401']],
-      ['get', '/scim/v2/Schemas/{id}', '200', ['401', '404']],
+      // 400: a SCIM query parameter given twice, on every route (invalidValue).
+      ['get', '/scim/v2/ServiceProviderConfig', '200', ['400', '401']],
+      ['get', '/scim/v2/ResourceTypes', '200', ['400', '401']],
+      ['get', '/scim/v2/ResourceTypes/{id}', '200', ['400', '401', '404']],
+      ['get', '/scim/v2/Schemas', '200', ['400', '401']],
+      ['get', '/scim/v2/Schemas/{id}', '200', ['400', '401', '404']],
       ['get', '/scim/v2/Users', '200', ['400', '401']],
       ['post', '/scim/v2/Users', '201', ['400', '401', '409', '413', '415', WAITS]],
       ['post', '/scim/v2/Users/.search', '200', ['400', '401', '413', '415']],
-      ['get', '/scim/v2/Users/{id}', '200', ['401', '404']],
+      ['get', '/scim/v2/Users/{id}', '200', ['400', '401', '404']],
       ['put', '/scim/v2/Users/{id}', '200', ['400', '401', '404', '409', '413', '415', WAITS]],
       ['patch', '/scim/v2/Users/{id}', '200', ['400', '401', '404', '409', '413', '415', WAITS]],
       ['delete', '/scim/v2/Users/{id}', '204', ['400', '401', '404', '413', '415', WAITS]],
@@ -273,8 +275,17 @@ describe('OpenAPI', () => {
     const create = doc.paths['/scim/v2/Users'].post;
     const user = create.responses['201'].content['application/scim+json'].schema;
     expect(user.properties.schemas.items.anyOf[0].enum).toEqual(['urn:ietf:params:scim:schemas:core:2.0:User']);
-    expect(user.required).toEqual(expect.arrayContaining(['schemas', 'id', 'userName', 'name', 'displayName', 'emails', 'active', 'meta']));
-    expect(create.requestBody.content['application/scim+json'].schema.required).toEqual(['userName']);
+    // `attributes` / `excludedAttributes` may leave out anything but schemas and id (RFC 7644 §3.9).
+    expect(user.required.sort()).toEqual(['id', 'schemas']);
+    expect(Object.keys(user.properties)).toEqual(expect.arrayContaining(['schemas', 'id', 'userName', 'name', 'displayName', 'emails', 'active', 'meta']));
+    const input = create.requestBody.content['application/scim+json'].schema;
+    expect(input.required).toEqual(['userName']);
+    // Booleans as Entra sends them ("False"), emails as OneLogin does (one object): both taken, so both documented.
+    const booleanForms = (s: { anyOf: { type: string; pattern?: string }[] }) => s.anyOf.map((b) => [b.type, b.pattern]);
+    expect(booleanForms(input.properties.active)).toEqual([['boolean', undefined], ['string', '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$']]);
+    const emails = input.properties.emails;
+    expect(emails.anyOf.map((b: { type: string }) => b.type)).toEqual(['array', 'object']);
+    expect(booleanForms(emails.anyOf[1].properties.primary)).toEqual(booleanForms(input.properties.active));
     expect(create.requestBody.content['application/json']).toEqual(create.requestBody.content['application/scim+json']);
     expect(create.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['attributes', 'excludedAttributes']);
     const patch = doc.paths['/scim/v2/Users/{id}'].patch.requestBody.content['application/scim+json'].schema;
@@ -282,6 +293,34 @@ describe('OpenAPI', () => {
     // The recursive attribute definitions of /Schemas are a component, so every $ref resolves.
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
     for (const ref of refs) expect({ ref, defined: Boolean(doc.components.schemas?.[ref]) }).toEqual({ ref, defined: true });
+  });
+
+  test('SCIM answers fit the document: a projected user holds what it requires, a parameter given twice is a documented 400', async () => {
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    const scim = client(api.url, await createScimToken(api.prisma, ws.id));
+    const created = await scim('POST', '/scim/v2/Users', { userName: `projected@${ws.slug}.test`, displayName: 'Projected' });
+    expect(created.status).toBe(201);
+    const read = await scim('GET', `/scim/v2/Users/${created.body.id}?attributes=userName`);
+    expect(read.status).toBe(200);
+    const documented = doc.paths['/scim/v2/Users/{id}'].get.responses['200'].content['application/scim+json'].schema;
+    expect(documented.required.filter((k: string) => !(k in read.body))).toEqual([]);
+    expect(Object.keys(read.body).filter((k) => !(k in documented.properties))).toEqual([]);
+    for (const [route, path] of [
+      ['/ServiceProviderConfig', '/ServiceProviderConfig'],
+      ['/ResourceTypes', '/ResourceTypes'],
+      ['/ResourceTypes/User', '/ResourceTypes/{id}'],
+      ['/Schemas', '/Schemas'],
+      [`/Users/${created.body.id}`, '/Users/{id}'],
+    ]) {
+      const r = await scim('GET', `/scim/v2${route}?count=1&count=2`);
+      const op = doc.paths[`/scim/v2${path}`].get;
+      expect({ route, status: r.status, scimType: r.body.scimType, documented: Boolean(op.responses[r.status]) }).toEqual({
+        route,
+        status: 400,
+        scimType: 'invalidValue',
+        documented: true,
+      });
+    }
   });
 
   test('describes /metrics (Prometheus text, METRICS_TOKEN only when set) and /openapi.json; not /docs or preflights', async () => {
