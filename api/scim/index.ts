@@ -48,10 +48,21 @@ const REFUSALS: Record<number, string> = {
   404: 'No such resource here (a user of another workspace, or one deleted over SCIM, is not found either).',
   409: 'The userName is another user\'s in this workspace (scimType uniqueness).',
   413: 'The body is larger than 10 MB.',
+  501: 'Not served by this service provider (optional in RFC 7644).',
   415: 'The body is neither application/scim+json nor application/json, declares a charset other than UTF-8, or is compressed (Content-Encoding).',
   503:
     'The user\'s deletion wizard did not answer within 10 seconds (Retry-After says when to try again); ' +
     'a later GET shows whether the change applied.',
+};
+
+/** The endpoints RFC 7644 makes optional and this service provider does not serve (501). */
+const NOT_SERVED = {
+  // §3.11: a service provider without /Me answers 501.
+  me: 'This service provider does not serve /Me: a SCIM token acts for the identity provider, not for a user.',
+  // §3.4.2.1, §3.4.3.
+  root: 'This service provider does not query at the root: query /Users (GET, or POST /Users/.search).',
+  // §3.7, as ServiceProviderConfig says.
+  bulk: 'This service provider does not take bulk requests (ServiceProviderConfig bulk.supported is false): send each operation on its own.',
 };
 
 // Why a route answers 400, with the scimType each reason carries.
@@ -152,20 +163,16 @@ export function scimRoutes(
     const twice = SCIM_QUERY_PARAMETERS.find((name) => Array.isArray(query[name]));
     if (twice) throw new ScimProblem(400, `${twice} is given more than once; give it once.`, 'invalidValue');
   });
+  const notServed = (reply: FastifyReply, what: keyof typeof NOT_SERVED) => sendScim(reply, 501, scimError(501, NOT_SERVED[what]));
   app.setNotFoundHandler(async (req, reply) => {
     const urlPath = req.url.split('?')[0] ?? '';
     const rest = urlPath.slice(SCIM_PREFIX.length);
-    // RFC 7644 §3.11: a service provider without /Me answers 501.
-    if (/^\/Me(\/|$)/i.test(rest)) {
-      return sendScim(reply, 501, scimError(501, 'This service provider does not serve /Me: a SCIM token acts for the identity provider, not for a user.'));
-    }
-    // Optional in RFC 7644, and not served: a query at the root (§3.4.2.1, §3.4.3) and bulk (§3.7, as ServiceProviderConfig says).
+    // The routes below serve these paths as written; here, in any case (`/me`) and below /Me.
+    if (/^\/Me(\/|$)/i.test(rest)) return notServed(reply, 'me');
     if (((req.method === 'GET' || req.method === 'HEAD') && /^\/?$/.test(rest)) || (req.method === 'POST' && /^\/\.search$/i.test(rest))) {
-      return sendScim(reply, 501, scimError(501, 'This service provider does not query at the root: query /Users (GET, or POST /Users/.search).'));
+      return notServed(reply, 'root');
     }
-    if (/^\/Bulk\/?$/i.test(rest)) {
-      return sendScim(reply, 501, scimError(501, 'This service provider does not take bulk requests (ServiceProviderConfig bulk.supported is false): send each operation on its own.'));
-    }
+    if (/^\/Bulk\/?$/i.test(rest)) return notServed(reply, 'bulk');
     const allowed = allowedAt(urlPath);
     if (allowed.length > 0 && !allowed.includes(req.method)) {
       reply.header('allow', allowed.join(', '));
@@ -173,6 +180,17 @@ export function scimRoutes(
     }
     return sendScim(reply, 404, scimError(404, `No SCIM endpoint ${req.method} ${urlPath}.`));
   });
+
+  // ---- Not served (501): routes of their own, so that the document lists them ----
+  const UNSERVED_BODY = [400, 401, 413, 415, 501];
+  const unserved = (summary: string, method: string) =>
+    scimRoute(summary, { response: refusals(method === 'GET' ? [400, 401, 501] : UNSERVED_BODY, [method === 'GET' ? TWICE : `${TWICE}; ${BAD_BODY}`]) });
+  app.get('', unserved('A query at the root (RFC 7644 §3.4.2.1): not served, 501', 'GET'), async (_req, reply) => notServed(reply, 'root'));
+  app.post('/.search', unserved('A SearchRequest at the root (RFC 7644 §3.4.3): not served, 501', 'POST'), async (_req, reply) => notServed(reply, 'root'));
+  for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) {
+    app.route({ method, url: '/Bulk', ...unserved('Bulk operations (RFC 7644 §3.7): not served, 501', method), handler: async (_req, reply) => notServed(reply, 'bulk') });
+    app.route({ method, url: '/Me', ...unserved('The authenticated subject (RFC 7644 §3.11): not served, 501', method), handler: async (_req, reply) => notServed(reply, 'me') });
+  }
 
   // ---- Discovery ----
   app.get(

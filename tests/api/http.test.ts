@@ -229,8 +229,27 @@ describe('OpenAPI', () => {
       ['patch', '/scim/v2/Users/{id}', '200', ['400', '401', '404', '409', '413', '415', WAITS]],
       ['delete', '/scim/v2/Users/{id}', '204', ['400', '401', '404', '413', '415', WAITS]],
     ];
+    // Optional in RFC 7644 and not served: 501, a SCIM error (a query at the root, bulk, /Me).
+    const notServed: [string, string][] = [
+      ['get', '/scim/v2'],
+      ['post', '/scim/v2/.search'],
+      ...['get', 'post', 'put', 'patch', 'delete'].flatMap((m): [string, string][] => [
+        [m, '/scim/v2/Bulk'],
+        [m, '/scim/v2/Me'],
+      ]),
+    ];
     const scimPaths = Object.keys(doc.paths).filter((p) => p.startsWith('/scim/'));
-    expect(scimPaths.sort()).toEqual([...new Set(routes.map(([, p]) => p))].sort());
+    expect(scimPaths.sort()).toEqual([...new Set([...routes, ...notServed].map(([, p]) => p))].sort());
+    const scim = client(api.url, await createScimToken(api.prisma, ws.id));
+    for (const [method, route] of notServed) {
+      const op = doc.paths[route]?.[method];
+      expect({ route, method, tags: op?.tags, security: op?.security }).toEqual({ route, method, tags: ['scim'], security: [{ scimBearer: [] }] });
+      const unserved = op.responses['501'].content['application/scim+json'].schema;
+      expect(unserved.properties.schemas.items.anyOf[0].enum).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+      const r = await scim(method.toUpperCase(), route, method === 'get' || method === 'delete' ? undefined : {});
+      expect({ route, method, status: r.status, type: r.contentType }).toEqual({ route, method, status: 501, type: expect.stringMatching(/^application\/scim\+json/) });
+      expect(Object.keys(op.responses).sort()).toEqual(method === 'get' ? ['400', '401', '501'] : ['400', '401', '413', '415', '501']);
+    }
     for (const [method, route, success, errors] of routes) {
       const op = doc.paths[route]?.[method];
       expect({ route, method, listed: Boolean(op) }).toEqual({ route, method, listed: true });
