@@ -215,6 +215,14 @@ export function buildServer(given: ApiDeps): FastifyInstance {
             name: 'X-Signature',
             description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the workspace hook secret>',
           },
+          standardWebhooks: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'webhook-signature',
+            description:
+              'Standard Webhooks, instead of X-Signature: webhook-signature v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>"> ' +
+              "with the workspace's whsec_ secret, beside the webhook-id and webhook-timestamp headers.",
+          },
         },
       },
     },

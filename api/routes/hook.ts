@@ -158,13 +158,17 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       description:
         'Signed with `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` under the workspace hook ' +
         'secret, or with Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` under ' +
-        'the workspace `whsec_` secret; a webhook-id seen before gets the same answer again). A bad or missing ' +
+        'the workspace `whsec_` secret; a webhook-id seen before gets the same answer again). The body is JSON, sent as ' +
+        'application/json or any application/<name>+json. A bad or missing ' +
         'signature, a timestamp more than 5 minutes off, or an unknown workspace answers 401, alike. The offboarding ' +
         "joins the user's open wizard, else starts a new one (never a cancelled one, nor one that removed an earlier " +
         'user with the same email). An email matching no user answers 404 and starts nothing. `effectiveAt` in the ' +
         'future keeps the user SUSPENDED until then. A user who holds more than one wizard can carry gets 422 and no ' +
         'wizard; unless `effectiveAt` is in the future, they are SUSPENDED meanwhile (the 422 says so).',
-      security: [{ hookSignature: [] as string[] }],
+      // Either scheme (api.md): X-Signature, or Standard Webhooks.
+      security: [{ hookSignature: [] as string[] }, { standardWebhooks: [] as string[] }],
+      // What JSON_TYPE reads as JSON (a charset other than UTF-8 is 415).
+      consumes: ['application/json', 'application/*+json'],
       params: HookParams,
       headers: HookHeaders,
       body: HookBody,

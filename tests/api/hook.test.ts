@@ -197,6 +197,9 @@ test('401 comes before 400: a malformed body with a bad signature is 401, with a
   const unknownField = JSON.stringify({ email: ws.users.dan!.email, fire: true });
   expectProblem(await send(unknownField, signHookBody('wrong', unknownField)), 401);
   expectProblem(await send(unknownField, signHookBody(secret, unknownField)), 400);
+  // Any application/<name>+json is read as JSON, as the OpenAPI document says (application/*+json).
+  const vendor = JSON.stringify({ email: 'stranger@nowhere.test' });
+  expectProblem(await anyone('POST', hookPath(), vendor, { 'content-type': 'application/vnd.hr+json', 'x-signature': signHookBody(secret, vendor) }), 404);
   const text = 'email=x';
   expectProblem(await anyone('POST', hookPath(), text, { 'content-type': 'text/plain', 'x-signature': 'bad' }), 401);
   expectProblem(

@@ -182,6 +182,13 @@ describe('OpenAPI', () => {
     expect(bulk.responses['422'].content['application/problem+json']).toBeDefined();
     expect(JSON.stringify(bulk.requestBody)).toContain('"maxItems":10000');
     expect(doc.paths['/v1/health'].get.security).toBeUndefined();
+    // The HR hook takes either signature scheme alone (api.md): two alternative requirements.
+    const hook = doc.paths['/v1/hooks/{workspaceSlug}/offboarding'].post;
+    expect(hook.security).toEqual([{ hookSignature: [] }, { standardWebhooks: [] }]);
+    expect(doc.components.securitySchemes.standardWebhooks).toMatchObject({ type: 'apiKey', in: 'header', name: 'webhook-signature' });
+    // Its body is read as JSON under application/json and any application/<name>+json (hook.ts JSON_TYPE).
+    expect(Object.keys(hook.requestBody.content).sort()).toEqual(['application/*+json', 'application/json']);
+    expect(hook.requestBody.content['application/*+json']).toEqual(hook.requestBody.content['application/json']);
   });
 
   test('says what the server checks: optional bodies, email format, names that are not blank', async () => {
