@@ -12,7 +12,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ADMIN_ROLES } from '../domain/rules';
 import { HttpProblem } from './problems';
-import { bearer, problems, TOKEN_PROBLEMS } from './routes/common';
+import { bearer, BODY_PROBLEMS, problems, ROLE_PROBLEMS, TOKEN_PROBLEMS } from './routes/common';
 
 const Base64 = z.string().max(4 * 1024 * 1024).regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 const JsonPayload = z.object({
@@ -77,7 +77,7 @@ export function codecRoutes(scope: FastifyInstance, deps: { codec: PayloadCodec;
         security: bearer,
         body: Payloads,
         // 422: a payload encrypted with a key this server does not hold, or one that does not decrypt.
-        response: { 200: Payloads, ...problems(...TOKEN_PROBLEMS, 422) },
+        response: { 200: Payloads, ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, ...BODY_PROBLEMS, 422) },
       },
       handler: async (request) => {
         const payloads = request.body.payloads.map(fromJson);

@@ -35,8 +35,12 @@ export function problems(...codes: number[]) {
   return out;
 }
 
-/** Problems every token route can answer. */
-export const TOKEN_PROBLEMS = [400, 401, 403, 413, 415] as const;
+/** Problems every token route can answer: a malformed request, no valid token. */
+export const TOKEN_PROBLEMS = [400, 401] as const;
+/** A route that needs a role (`config.roles`): the other roles get 403. */
+export const ROLE_PROBLEMS = [403] as const;
+/** A route that reads a body (POST; a GET's body is never read): too large, not JSON. */
+export const BODY_PROBLEMS = [413, 415] as const;
 
 export function authOf(request: FastifyRequest): AuthContext {
   if (!request.auth) throw new HttpProblem(401, 'Send a token as "Authorization: Bearer <token>".');

@@ -30,7 +30,7 @@ import { refusalAsError } from '../../domain/refusal';
 import { plausibleId, roleOf } from '../directory/common';
 import { requireOwnerFor } from '../auth';
 import type { ApiDeps } from '../deps';
-import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+import { authOf, bearer, BODY_PROBLEMS, problems, ROLE_PROBLEMS, TOKEN_PROBLEMS, type Api } from './common';
 import { jsonBytes, STEP_BODY_MAX_BYTES, stepBodySizeProblem } from '../../domain/wizard-size';
 
 /** Problems of a route that waits on the wizard: 503 when it does not answer in time. */
@@ -107,7 +107,7 @@ function stepRoute<Body extends z.ZodType>(route: StepRoute<Body>) {
         security: bearer,
         params: IdParams,
         body: route.optionalBody ? route.body.optional() : route.body,
-        response: { [route.status]: Deletion, ...problems(...TOKEN_PROBLEMS, ...(route.refusals ?? [404, 409, 422]), WAITS) },
+        response: { [route.status]: Deletion, ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, ...BODY_PROBLEMS, ...(route.refusals ?? [404, 409, 422]), WAITS) },
       },
       preParsing: ownerOnlyStep,
       handler: async (req, reply) => {
@@ -213,7 +213,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: UserIdParams,
       body: StartDeletionBody.optional(),
-      response: { 200: Deletion, 201: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 422, WAITS) },
+      response: { 200: Deletion, 201: Deletion, ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, ...BODY_PROBLEMS, 404, 422, WAITS) },
     },
     preParsing: ownerOnlyStart,
     handler: async (req, reply) => {
@@ -238,7 +238,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       summary: 'List deletions, newest first',
       security: bearer,
       querystring: DeletionsQuery,
-      response: { 200: listOf(Deletion), ...problems(...TOKEN_PROBLEMS) },
+      response: { 200: listOf(Deletion), ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS) },
     },
     handler: async (req) => {
       const { status, limit, cursor } = req.query;
@@ -257,7 +257,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       summary: 'Read a deletion wizard',
       security: bearer,
       params: IdParams,
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404) },
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, 404) },
     },
     handler: async (req) => {
       const id = deletionId(req.params.id);
@@ -282,7 +282,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: CancelBody.optional(),
-      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, 404, 409, WAITS) },
+      response: { 200: Deletion, ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, ...BODY_PROBLEMS, 404, 409, WAITS) },
     },
     handler: async (req) =>
       wizard.cancel(authOf(req).workspaceId, deletionId(req.params.id), actorOf(req), req.body ?? {}),
@@ -296,7 +296,7 @@ export function deletionRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       querystring: ListQuery,
-      response: { 200: listOf(AuditEvent), ...problems(...TOKEN_PROBLEMS, 404) },
+      response: { 200: listOf(AuditEvent), ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, 404) },
     },
     handler: async (req) => {
       const { limit, cursor } = req.query;

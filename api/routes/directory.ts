@@ -29,7 +29,7 @@ import { createAutomation, createIntegration, listAutomations, listIntegrations 
 import { createLabel, listLabels } from '../directory/labels';
 import { requireOwnerFor } from '../auth';
 import { ADMIN_ROLES } from '../../domain/rules';
-import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+import { authOf, bearer, BODY_PROBLEMS, problems, ROLE_PROBLEMS, TOKEN_PROBLEMS, type Api } from './common';
 
 /** Any role of the workspace. */
 const anyRole = { auth: 'token' as const };
@@ -58,7 +58,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       summary: 'Create a user (OWNER or ADMIN; only an OWNER creates an OWNER)',
       security: bearer,
       body: CreateUserBody,
-      response: { 201: User, ...problems(...TOKEN_PROBLEMS, 409) },
+      response: { 201: User, ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, ...BODY_PROBLEMS, 409) },
     },
     // Before the schema: 403 comes before 400 (see requireOwnerFor).
     preValidation: async (req) => {
@@ -87,7 +87,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       summary: 'Create up to 10,000 leads with their owners, all or nothing',
       security: bearer,
       body: BulkLeadsBody,
-      response: { 201: CreatedCount, ...problems(...TOKEN_PROBLEMS, 422) },
+      response: { 201: CreatedCount, ...problems(...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 422) },
     },
     handler: async (req, reply) => {
       const { workspaceId } = authOf(req);
@@ -128,7 +128,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       summary: 'Create a workflow automation with its distribution',
       security: bearer,
       body: CreateAutomationBody,
-      response: { 201: Automation, ...problems(...TOKEN_PROBLEMS, 422) },
+      response: { 201: Automation, ...problems(...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 422) },
     },
     handler: async (req, reply) => reply.code(201).send(await createAutomation(prisma, authOf(req).workspaceId, req.body)),
   });
@@ -152,7 +152,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       summary: 'Create an integration (a lead source) with its distribution',
       security: bearer,
       body: CreateIntegrationBody,
-      response: { 201: Integration, ...problems(...TOKEN_PROBLEMS, 422) },
+      response: { 201: Integration, ...problems(...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 422) },
     },
     handler: async (req, reply) => reply.code(201).send(await createIntegration(prisma, authOf(req).workspaceId, req.body)),
   });
@@ -180,7 +180,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       security: bearer,
       params: IdParams,
       body: SourceLeadsBody,
-      response: { 201: DeliveredLeads, ...problems(...TOKEN_PROBLEMS, 404, 422) },
+      response: { 201: DeliveredLeads, ...problems(...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 404, 422) },
     },
     handler: async (req, reply) => {
       const { workspaceId } = authOf(req);
@@ -197,7 +197,7 @@ export function directoryRoutes(app: Api, deps: ApiDeps): void {
       summary: 'Create a label',
       security: bearer,
       body: CreateLabelBody,
-      response: { 201: Label, ...problems(...TOKEN_PROBLEMS, 422) },
+      response: { 201: Label, ...problems(...TOKEN_PROBLEMS, ...BODY_PROBLEMS, 422) },
     },
     handler: async (req, reply) => reply.code(201).send(await createLabel(prisma, authOf(req).workspaceId, req.body)),
   });

@@ -35,7 +35,7 @@ import { authenticate, authorizationOf, requireRole } from '../auth';
 import { HttpProblem, toProblem } from '../problems';
 import type { WizardApi } from '../../client/types';
 import type { ApiDeps } from '../deps';
-import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+import { authOf, bearer, problems, ROLE_PROBLEMS, TOKEN_PROBLEMS, type Api } from './common';
 
 /** How often a watched wizard is read (only while someone listens). */
 export const FEED_INTERVAL_MS = 300;
@@ -328,7 +328,7 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
             'at most one `event: problem` (a Problem as JSON), last, when the token no longer may follow the wizard.',
           content: { [EVENT_STREAM]: { schema: z.string() } },
         },
-        ...problems(...TOKEN_PROBLEMS, 404),
+        ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, 404),
       },
     },
     handler: async (req, reply) => {

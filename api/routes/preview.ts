@@ -7,7 +7,7 @@ import { DeletionPreview, UserIdParams } from '../../domain/schemas';
 import { deletionPreview } from '../../activities/wizard-contents';
 import { plausibleId } from '../directory/common';
 import type { ApiDeps } from '../deps';
-import { authOf, bearer, problems, TOKEN_PROBLEMS, type Api } from './common';
+import { authOf, bearer, problems, ROLE_PROBLEMS, TOKEN_PROBLEMS, type Api } from './common';
 
 const admins = { auth: 'token' as const, roles: DELETION_ROLES };
 
@@ -19,7 +19,7 @@ export function previewRoutes(app: Api, deps: ApiDeps): void {
       summary: 'Preview deleting a user: what the wizard would show, and any reason it would be refused (changes nothing)',
       security: bearer,
       params: UserIdParams,
-      response: { 200: DeletionPreview, ...problems(...TOKEN_PROBLEMS, 404) },
+      response: { 200: DeletionPreview, ...problems(...TOKEN_PROBLEMS, ...ROLE_PROBLEMS, 404) },
     },
     handler: async (req) => {
       const auth = authOf(req);

@@ -2,6 +2,7 @@
 // log redaction, the OpenAPI document and /docs, health.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -189,6 +190,52 @@ describe('OpenAPI', () => {
     // Its body is read as JSON under application/json and any application/<name>+json (hook.ts JSON_TYPE).
     expect(Object.keys(hook.requestBody.content).sort()).toEqual(['application/*+json', 'application/json']);
     expect(hook.requestBody.content['application/*+json']).toEqual(hook.requestBody.content['application/json']);
+  });
+
+  test('documents only refusals a route can give: 403 only where a role is required, 413 and 415 only where a body is read', async () => {
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    const anyRole: [string, string][] = [
+      ['get', '/v1/me'],
+      ['get', '/v1/users'],
+      ['get', '/v1/users/{id}'],
+      ['get', '/v1/leads'],
+      ['get', '/v1/leads/count'],
+      ['get', '/v1/automations'],
+      ['get', '/v1/integrations'],
+      ['get', '/v1/labels'],
+      ['post', '/v1/leads/bulk'],
+      ['post', '/v1/automations'],
+      ['post', '/v1/integrations'],
+      ['post', '/v1/integrations/{id}/leads'],
+      ['post', '/v1/labels'],
+    ];
+    for (const [method, route] of anyRole) {
+      expect({ method, route, has403: '403' in doc.paths[route][method].responses }).toEqual({ method, route, has403: false });
+    }
+    for (const [method, route] of [['post', '/v1/users'], ['get', '/v1/deletions'], ['get', '/v1/deletions/{id}'], ['post', '/v1/deletions/{id}/cancel']]) {
+      expect({ method, route, has403: '403' in doc.paths[route!][method!].responses }).toEqual({ method, route, has403: true });
+    }
+    for (const [route, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>)) {
+      if (!item.get) continue;
+      const bodyRefusals = Object.keys(item.get.responses).filter((s) => s === '413' || s === '415');
+      expect({ route, bodyRefusals }).toEqual({ route, bodyRefusals: [] });
+    }
+    // What those say: a MEMBER may call them (never 403), and a GET's body is not read (never 415).
+    const other = await makeWorkspace(api.prisma, { member: 'MEMBER' });
+    const member = client(api.url, await tokenOf(api.prisma, other, 'member'));
+    expect((await member('GET', '/v1/users')).status).toBe(200);
+    const own = other.users.member!.id;
+    expect((await member('POST', '/v1/labels', { name: 'member label', visibility: 'PRIVATE', ownerId: own, memberIds: [] })).status).toBe(201);
+    const withBody = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${api.url}/v1/me`, { method: 'GET', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', 'content-length': '8' } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      });
+      req.on('error', reject);
+      req.end('not json');
+    });
+    expect(withBody).toMatch(/^200 /);
   });
 
   test('says what the server checks: optional bodies, email format, names that are not blank', async () => {
