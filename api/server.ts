@@ -228,6 +228,14 @@ export function buildServer(given: ApiDeps): FastifyInstance {
     },
     transform: (args) => {
       const out = jsonSchemaTransform(args);
+      // The zod transform keeps a response's description and content only: the headers it declares
+      // (routes/common.ts RESPONSE_HEADERS) are put back, for @fastify/swagger to write.
+      const declared = (args.schema as { response?: Record<string, unknown> }).response ?? {};
+      const responses = (out.schema as { response?: Record<string, object> }).response;
+      for (const [code, given] of Object.entries(declared)) {
+        const headers = given !== null && typeof given === 'object' && !(given instanceof z.ZodType) ? (given as { headers?: object }).headers : undefined;
+        if (headers && responses?.[code]) responses[code] = { ...responses[code], headers };
+      }
       // @fastify/swagger marks every body required; routes whose body may be left out say so.
       const config = args.route.config as { optionalBody?: boolean } | undefined;
       return config?.optionalBody ? { ...out, schema: { ...out.schema, [OPTIONAL_BODY]: true } } : out;
@@ -263,7 +271,11 @@ export function buildServer(given: ApiDeps): FastifyInstance {
               'by status and step; crm_hr_offboardings_received_total by source and result. Counts only: no personal data, ' +
               'no workspace labels.',
             ...(metricsToken ? { security: [{ metricsBearer: [] }] } : {}),
-            responses: metrics.response,
+            responses: metricsToken
+              ? (({ 401: refused, ...rest }) => ({ ...rest, 401: { ...refused, headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'Bearer.' } } } }))(
+                  metrics.response as Record<string, object>,
+                )
+              : metrics.response,
           },
         },
       };

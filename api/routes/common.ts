@@ -26,11 +26,28 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'The wizard did not answer within 10 seconds (Retry-After says when to try again); a later GET shows whether the change applied.',
 };
 
+/**
+ * Response headers a client reads, as OpenAPI header schemas (JSON Schema: server.ts's swagger
+ * `transform` carries them into the document, which the zod transform alone leaves out).
+ */
+export const RESPONSE_HEADERS = {
+  wwwAuthenticate: { 'WWW-Authenticate': { type: 'string', description: 'The scheme to authenticate with: Bearer, with its realm.' } },
+  retryAfter: { 'Retry-After': { type: 'integer', minimum: 0, description: 'Seconds to wait before sending the request again.' } },
+  location: { Location: { type: 'string', description: 'The URL of the resource created.' } },
+} as const;
+
+/** The headers each problem carries (a token route's 401 challenges; a 503 says when to come back). */
+const HEADERS: Record<number, object> = { 401: RESPONSE_HEADERS.wwwAuthenticate, 503: RESPONSE_HEADERS.retryAfter };
+
 /** OpenAPI entries for the problems a route can answer. */
 export function problems(...codes: number[]) {
-  const out: Record<number, { description: string; content: Record<string, { schema: typeof Problem }> }> = {};
+  const out: Record<number, { description: string; content: Record<string, { schema: typeof Problem }>; headers?: object }> = {};
   for (const code of codes) {
-    out[code] = { description: DESCRIPTIONS[code] ?? 'Refused.', content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } } };
+    out[code] = {
+      description: DESCRIPTIONS[code] ?? 'Refused.',
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
+      ...(HEADERS[code] ? { headers: HEADERS[code] } : {}),
+    };
   }
   return out;
 }

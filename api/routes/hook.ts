@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
 import { BadInput, NotFound, Unavailable } from '../../domain/errors';
-import { HookAccepted, HookBody, HookParams } from '../../domain/schemas';
+import { HookAccepted, HookBody, HookParams, Problem } from '../../domain/schemas';
 import { newStandardSecret, signatureProblem, standardSignatureProblem, usesStandardWebhooks } from '../hook-signature';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
 import type { ApiDeps } from '../deps';
@@ -172,7 +172,15 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       params: HookParams,
       headers: HookHeaders,
       body: HookBody,
-      response: { 202: HookAccepted, ...problems(400, 401, 404, 413, 415, 422, 503) },
+      response: {
+        202: HookAccepted,
+        ...problems(400, 401, 404, 413, 415, 422, 503),
+        // A refused signature, not a bearer challenge: no WWW-Authenticate.
+        401: {
+          description: 'A bad or missing signature, a timestamp more than 5 minutes off, or an unknown workspace (alike).',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
+        },
+      },
     },
     preValidation: async (req, reply) => {
       const { workspaceSlug } = req.params as { workspaceSlug: string };

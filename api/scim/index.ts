@@ -39,6 +39,7 @@ import { authorizationOf } from '../auth';
 import { listOf, serviceProviderConfig, userResourceType, userSchema } from './discovery';
 import { ScimProblem, scimErrorHandler, sendScim } from './errors';
 import { utf8JsonParser } from '../body-text';
+import { RESPONSE_HEADERS } from '../routes/common';
 import { scimBase, usersService } from './users';
 
 // ---- The OpenAPI description ----
@@ -79,13 +80,14 @@ function refusals(codes: number[], why400: string[] = []) {
       {
         description: code === 400 ? `Refused: ${why400.join('; ')}.` : REFUSALS[code]!,
         content: { [SCIM_CONTENT_TYPE]: { schema: ScimError } },
+        ...(code === 401 ? { headers: RESPONSE_HEADERS.wwwAuthenticate } : code === 503 ? { headers: RESPONSE_HEADERS.retryAfter } : {}),
       },
     ]),
   );
 }
 
-function answer(schema: z.ZodType, description: string) {
-  return { description, content: { [SCIM_CONTENT_TYPE]: { schema } } };
+function answer(schema: z.ZodType, description: string, headers?: object) {
+  return { description, content: { [SCIM_CONTENT_TYPE]: { schema } }, ...(headers ? { headers } : {}) };
 }
 
 const PROJECTED = ' With `attributes` or `excludedAttributes`, only the attributes asked for (and always `schemas` and `id`).';
@@ -270,7 +272,7 @@ export function scimRoutes(
       querystring: ScimAttributesQuery,
       body: ScimUserInput,
       response: {
-        201: answer(ScimUserProjected, `The user created, its URL in Location.${PROJECTED}`),
+        201: answer(ScimUserProjected, `The user created, its URL in Location.${PROJECTED}`, RESPONSE_HEADERS.location),
         ...refusals([400, 401, 409, 413, 415, WAITS], [`${BAD_BODY}; userName must be an email address`, REFUSED_CHANGE]),
       },
     }),

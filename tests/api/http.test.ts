@@ -238,6 +238,25 @@ describe('OpenAPI', () => {
     expect(withBody).toMatch(/^200 /);
   });
 
+  test('declares the headers a client reads: WWW-Authenticate on 401, Retry-After on 503, Location on a SCIM 201', async () => {
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    const headersOf = (route: string, method: string, status: string) => Object.keys(doc.paths[route][method].responses[status].headers ?? {});
+    for (const [route, method] of [['/v1/users', 'get'], ['/v1/deletions/{id}/cancel', 'post'], ['/scim/v2/Users', 'get'], ['/scim/v2/Users/{id}', 'put']]) {
+      expect({ route, method, headers: headersOf(route!, method!, '401') }).toEqual({ route, method, headers: ['WWW-Authenticate'] });
+    }
+    for (const [route, method] of [['/v1/deletions/{id}/cancel', 'post'], ['/v1/hooks/{workspaceSlug}/offboarding', 'post'], ['/scim/v2/Users/{id}', 'patch']]) {
+      expect({ route, method, headers: headersOf(route!, method!, '503') }).toEqual({ route, method, headers: ['Retry-After'] });
+      expect(doc.paths[route!][method!].responses['503'].headers['Retry-After'].schema).toEqual({ type: 'integer', minimum: 0 });
+    }
+    expect(headersOf('/scim/v2/Users', 'post', '201')).toEqual(['Location']);
+    // The hook's 401 is a refused signature, not a bearer challenge: no WWW-Authenticate is sent, none documented.
+    expect(headersOf('/v1/hooks/{workspaceSlug}/offboarding', 'post', '401')).toEqual([]);
+    const refused = await client(api.url, 'not-a-token')('GET', '/v1/users');
+    expect([refused.status, refused.headers.get('www-authenticate')]).toEqual([401, expect.stringMatching(/^Bearer /)]);
+    const scimRefused = await client(api.url, 'not-a-token')('GET', '/scim/v2/Users');
+    expect([scimRefused.status, scimRefused.headers.get('www-authenticate')]).toEqual([401, expect.stringMatching(/^Bearer /)]);
+  });
+
   test('says what the server checks: optional bodies, email format, names that are not blank', async () => {
     const doc = (await client(api.url)('GET', '/openapi.json')).body;
     // {reason?}: the body may be left out entirely (the server reads it as {}).
@@ -428,6 +447,7 @@ describe('OpenAPI', () => {
       expect(guarded.security).toEqual([{ metricsBearer: [] }]);
       expect(Object.keys(guarded.responses).sort()).toEqual(['200', '401']);
       expect(Object.keys(guarded.responses['401'].content)).toEqual(['application/problem+json']);
+      expect(Object.keys(guarded.responses['401'].headers)).toEqual(['WWW-Authenticate']);
       expect(validation(guardedDoc)).toEqual({ valid: true, errors: null });
     } finally {
       await app.close();
