@@ -1,7 +1,7 @@
 // The primitives every field is built from: Text accepts exactly the strings
 // PostgreSQL can store, Timestamp exactly the date-times of the years 1970–9999.
 import fc from 'fast-check';
-import { Email, Text, Timestamp } from './schemas';
+import { CreateIntegrationBody, CreateUserBody, Email, HookBody, LeadInput, Text, Timestamp } from './schemas';
 
 /** What PostgreSQL's text and jsonb take: well-formed UTF-16 (no lone surrogate), no NUL. */
 const storable = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed() && !s.includes('\u0000');
@@ -77,4 +77,29 @@ test('Email takes the addresses RFC 5322 writes (an Entra guest, specials or any
   ]) {
     expect({ refused, ok: Email.safeParse(refused).success }).toEqual({ refused, ok: false });
   }
+});
+
+// The documents (OpenAPI) give maxLength on the value as sent, and `\S` where a blank is refused:
+// what the schemas check must be that, not the length after trimming.
+test('trimmed fields: the length limit holds on the value as sent, and a blank is refused where the document says so', () => {
+  const fieldsOf = (r: { success: boolean; error?: { issues: { path: PropertyKey[] }[] } }) =>
+    r.success ? [] : r.error!.issues.map((i) => i.path.join('.'));
+  const user = (name: string) => CreateUserBody.safeParse({ name, email: 'a@example.test', role: 'MEMBER' });
+  expect(fieldsOf(user(`${'n'.repeat(200)}  `))).toEqual(['name']);
+  expect(user(` ${'n'.repeat(198)} `).data?.name).toBe('n'.repeat(198));
+  const integration = (source: string) =>
+    CreateIntegrationBody.safeParse({ name: 'web form', source, distribution: [{ userId: 'u1', weight: 1 }] });
+  expect(fieldsOf(integration(`${'s'.repeat(200)} `))).toEqual(['source']);
+  expect(fieldsOf(integration(' '))).toEqual(['source']);
+  expect(integration(' web ').data?.source).toBe('web');
+  const hook = (employeeId: string) => HookBody.safeParse({ email: 'a@example.test', employeeId });
+  expect(fieldsOf(hook(`${'e'.repeat(200)} `))).toEqual(['employeeId']);
+  expect(fieldsOf(hook('   '))).toEqual(['employeeId']);
+  expect(hook(' E-1 ').data?.employeeId).toBe('E-1');
+  expect(fieldsOf(LeadInput.safeParse({ name: 'lead', phone: `${'1'.repeat(64)} ` }))).toEqual(['phone']);
+  expect(fieldsOf(LeadInput.safeParse({ name: 'lead', email: `${'x'.repeat(320)} ` }))).toEqual(['email']);
+  expect(LeadInput.safeParse({ name: 'lead', phone: ' +1 555 ', email: ' ' }).data).toEqual({ name: 'lead', phone: '+1 555', email: '' });
+  const email = `${'a'.repeat(306)}@example.test`; // 319 characters
+  expect(fieldsOf(HookBody.safeParse({ email: ` ${email}  ` }))).toEqual(['email']);
+  expect(HookBody.safeParse({ email: ` ${email}` }).data?.email).toBe(email);
 });

@@ -101,15 +101,17 @@ export const EMAIL_ADDRESS = new RegExp(
 // The documents (OpenAPI) show the input side of a schema; `meta` says there
 // what the pipes and the trim check on it.
 export const Email = Text
+  .max(320)
   .trim()
   .normalize('NFC')
   .toLowerCase()
   .pipe(z.email({ pattern: EMAIL_ADDRESS }))
   .pipe(z.string().max(320))
   .meta({ format: 'idn-email', maxLength: 320, description: 'An email address as RFC 5322 writes one, its local part in any script (RFC 6531), its domain in ASCII (punycode); trimmed, NFC, compared in lower case.' });
-const Name = Text.trim()
+// .max before .trim: the documented maxLength holds on the value as sent (a longer one padded with spaces was taken).
+const Name = Text.max(200)
+  .trim()
   .min(1)
-  .max(200)
   .regex(/\S/, 'must hold a character that is not a space')
   .meta({ description: 'At least one character that is not a space.' });
 
@@ -127,8 +129,8 @@ export const CreateUserBody = z.strictObject({ name: Name, email: Email, role: R
 
 export const LeadInput = z.strictObject({
   name: Name,
-  email: Text.trim().max(320).optional(),
-  phone: Text.trim().max(64).optional(),
+  email: Text.max(320).trim().optional(),
+  phone: Text.max(64).trim().optional(),
 });
 export const MAX_LEADS_PER_REQUEST = 10_000;
 export const BulkLeadsBody = z.strictObject({
@@ -159,7 +161,7 @@ export const Integration = z.object({
 export type Integration = z.infer<typeof Integration>;
 export const CreateIntegrationBody = z.strictObject({
   name: Name,
-  source: Text.trim().min(1).max(200),
+  source: Text.max(200).regex(/\S/, 'must hold a character that is not a space').trim(),
   distribution: Distribution,
 });
 
@@ -334,7 +336,7 @@ export const EffectiveAt = Text.refine(
 
 export const HookBody = z.strictObject({
   email: Email,
-  employeeId: Text.trim().min(1).max(200).optional(),
+  employeeId: Text.max(200).regex(/\S/, 'must hold a character that is not a space').trim().optional(),
   effectiveAt: EffectiveAt.optional(),
 });
 export type HookBody = z.infer<typeof HookBody>;
