@@ -10,7 +10,15 @@ export function systemRoutes(app: Api, deps: ApiDeps): void {
     schema: {
       tags: ['system'],
       summary: 'Is the service able to work? (no token needed)',
-      response: { 200: Health, 503: Health },
+      response: {
+        200: Health,
+        503: Health,
+        // Whatever query a prober adds is answered, but one that is not well-formed percent-encoded UTF-8 is 400 (server.ts queryIssues).
+        400: {
+          description: 'A query parameter whose name or value is not well-formed percent-encoded UTF-8.',
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
+        },
+      },
     },
     handler: async (req, reply) => {
       let database = false;

@@ -183,6 +183,9 @@ describe('OpenAPI', () => {
     expect(bulk.responses['422'].content['application/problem+json']).toBeDefined();
     expect(JSON.stringify(bulk.requestBody)).toContain('"maxItems":10000');
     expect(doc.paths['/v1/health'].get.security).toBeUndefined();
+    // The health check answers whatever query its prober adds, unless it does not decode: 400, documented.
+    expectProblem(await client(api.url)('GET', '/v1/health?a=%ZZ'), 400);
+    expect(Object.keys(doc.paths['/v1/health'].get.responses['400'].content)).toEqual(['application/problem+json']);
     // The HR hook takes either signature scheme alone (api.md): two alternative requirements.
     const hook = doc.paths['/v1/hooks/{workspaceSlug}/offboarding'].post;
     expect(hook.security).toEqual([{ hookSignature: [] }, { standardWebhooks: [] }]);
