@@ -70,9 +70,9 @@ export const ScimUserInput = z.looseObject({
     .nullable()
     .optional(),
   // Read-only here (it follows userName); one object instead of a list (OneLogin's) reads as a list of it.
+  // null on the list's branch: OpenAPI 3.0 reads `nullable` only beside a type.
   emails: z
-    .union([z.array(ScimEmail).max(20), ScimEmail])
-    .nullable()
+    .union([z.array(ScimEmail).max(20).nullable(), ScimEmail])
     .optional()
     .transform((v) => (v !== null && v !== undefined && !Array.isArray(v) ? [v] : v)),
   active: ScimBoolean.optional(),

@@ -380,6 +380,8 @@ describe('OpenAPI', () => {
     expect(booleanForms(input.properties.active)).toEqual([['boolean', undefined], ['string', '^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$']]);
     const emails = input.properties.emails;
     expect(emails.anyOf.map((b: { type: string }) => b.type)).toEqual(['array', 'object']);
+    // null is taken too: said where OpenAPI 3.0 reads it, beside a type (a bare `nullable` beside anyOf means nothing).
+    expect([emails.nullable, emails.anyOf[0].nullable]).toEqual([undefined, true]);
     expect(booleanForms(emails.anyOf[1].properties.primary)).toEqual(booleanForms(input.properties.active));
     expect(create.requestBody.content['application/json']).toEqual(create.requestBody.content['application/scim+json']);
     expect(create.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['attributes', 'excludedAttributes']);
