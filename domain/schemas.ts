@@ -320,13 +320,14 @@ export type AuditEvent = z.infer<typeof AuditEvent>;
 const HookDate = z.iso.date().regex(TIMESTAMP_YEARS);
 export const EffectiveAt = Text.refine(
   // (Text that is not storable is told so by Text alone.)
-  (s) => !STORABLE_TEXT.test(s) || Timestamp.safeParse(s).success || HookDate.safeParse(s).success,
+  // RFC 3339 §5.6 allows a lower-case `t` and `z` (the letters are the only ones a date-time holds).
+  (s) => !STORABLE_TEXT.test(s) || Timestamp.safeParse(s.toUpperCase()).success || HookDate.safeParse(s).success,
   'must be an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z, or +01:00) or a date (2027-01-31, ' +
     'read as 00:00 UTC), in the years 1970 to 9999',
 ).meta({
   description:
-    'When the employee leaves: an ISO 8601 date-time with an offset (2027-01-31T17:00:00Z), or a date alone ' +
-    '(2027-01-31: that day at 00:00 UTC); years 1970 to 9999.',
+    'When the employee leaves: an RFC 3339 date-time with an offset (2027-01-31T17:00:00Z; `t` and `z` in lower case ' +
+    'too), or a date alone (2027-01-31: that day at 00:00 UTC); years 1970 to 9999, as written and as an instant.',
   // What the refinement checks, for the document (a union would report a refused value per branch).
   anyOf: [
     { type: 'string', format: 'date-time', pattern: TIMESTAMP_YEARS.source },

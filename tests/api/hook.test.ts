@@ -248,6 +248,17 @@ test('effectiveAt as a date alone (what HR exports carry) is that day at 00:00 U
   expect(JSON.stringify(started.body.items)).toContain(`${day}T00:00:00.000Z`);
 });
 
+test('effectiveAt with a lower-case t and z (RFC 3339 §5.6, the document\'s date-time) is the same instant', async () => {
+  // Found by a probe of the OpenAPI document: `2027-01-31t17:00:00z` was 400.
+  const hugo = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'hugo', email: `hugo@${ws.slug}.test`, role: 'MEMBER' } });
+  const at = new Date(Date.now() + 5 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  const raw = JSON.stringify({ email: hugo.email, effectiveAt: at.toLowerCase() });
+  const r = await send(raw, signHookBody(secret, raw));
+  expect(r.status).toBe(202);
+  expect((await admin('GET', `/v1/users/${hugo.id}`)).body.status).toBe('SUSPENDED');
+  expect((await admin('GET', `/v1/deletions/${r.body.deletionId}`)).body.effectiveAt).toBe(new Date(at).toISOString());
+});
+
 test('a later offboarding that says "now" brings the effective date forward: the user is being deleted, and the wizard can be confirmed', async () => {
   // Found by the third contract audit: the wizard waited for HR's first date whoever said the user left since.
   const fay = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'fay', email: `fay@${ws.slug}.test`, role: 'MEMBER' } });
