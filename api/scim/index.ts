@@ -115,6 +115,18 @@ const SCIM_QUERY_PARAMETERS = ['filter', 'startIndex', 'count', 'attributes', 'e
 /** The SearchRequest attributes (RFC 7644 §3.4.3), by their lower case: names are case-insensitive (RFC 7643 §2.1). */
 const SEARCH_KEYS = new Map(['schemas', ...SCIM_QUERY_PARAMETERS].map((k) => [k.toLowerCase(), k]));
 
+/** What each SearchRequest member must be, in words, for its refusal. */
+const SEARCH_MEMBER_TYPES: Record<string, string> = {
+  schemas: 'a list of schema URNs',
+  filter: 'a filter string',
+  startIndex: 'a whole number',
+  count: 'a whole number',
+  attributes: 'a list of attribute names, or one comma-separated string of them',
+  excludedAttributes: 'a list of attribute names, or one comma-separated string of them',
+  sortBy: 'a string',
+  sortOrder: 'a string',
+};
+
 /**
  * A SearchRequest body (RFC 7644 §3.4.3) as the query of GET /Users: its
  * attribute names in any case (`Filter`), its attribute lists as comma
@@ -129,9 +141,16 @@ function searchQuery(body: unknown): Record<string, unknown> {
     const key = SEARCH_KEYS.get(k.toLowerCase());
     if (key !== undefined && (!(key in query) || key === k)) query[key] = v;
   }
+  // Each member of the type RFC 7644 §3.4.3 gives it (numbers may also come as their digits, as in a query
+  // string): one of another type is refused, not read as absent (a list filtered to nothing returns everything).
+  const checked = ScimSearchRequest.safeParse(query);
+  if (!checked.success) {
+    const member = String(checked.error.issues[0]!.path[0] ?? '');
+    throw new ScimProblem(400, `The SearchRequest's ${member} must be ${SEARCH_MEMBER_TYPES[member] ?? 'as RFC 7644 §3.4.3 gives it'}.`, 'invalidValue');
+  }
   for (const key of ['attributes', 'excludedAttributes']) {
     const v = query[key];
-    if (Array.isArray(v)) query[key] = v.filter((a) => typeof a === 'string').join(',');
+    if (Array.isArray(v)) query[key] = v.join(',');
   }
   return query;
 }

@@ -220,6 +220,27 @@ test('POST /Users/.search answers as GET /Users does, with filter, paging and at
   expect(bad.body).toEqual(expect.objectContaining({ schemas: [SCIM.Error], status: '400', scimType: 'invalidFilter' }));
 });
 
+test('POST /Users/.search with a member of the wrong type is 400 invalidValue naming it, not read as absent', async () => {
+  // Found by a probe of the OpenAPI document: these answered 200, the value silently ignored.
+  const cases: [Record<string, unknown>, string][] = [
+    [{ attributes: 5 }, 'attributes'],
+    [{ attributes: ['userName', 5] }, 'attributes'],
+    [{ excludedAttributes: {} }, 'excludedAttributes'],
+    [{ sortBy: 5 }, 'sortBy'],
+    [{ schemas: 'urn:ietf:params:scim:api:messages:2.0:SearchRequest' }, 'schemas'],
+    [{ Filter: 5 }, 'filter'],
+    [{ count: 'ten' }, 'count'],
+  ];
+  for (const [body, member] of cases) {
+    const r = await scim('POST', '/Users/.search', body);
+    expect({ body, status: r.status, scimType: r.body.scimType }).toEqual({ body, status: 400, scimType: 'invalidValue' });
+    expect({ body, detail: r.body.detail }).toEqual({ body, detail: expect.stringContaining(member) });
+  }
+  // What a client may send stays read: numbers as JSON numbers or their digits, lists or comma lists.
+  const ok = await scim('POST', '/Users/.search', { startIndex: '1', count: 2, attributes: 'userName', excludedAttributes: ['meta'] });
+  expect(ok.status).toBe(200);
+});
+
 // api.md: `name.formatted` and `displayName` are both the user's one name; a
 // PATCH that replaces either (Entra's name.formatted) renames the user, as PUT does, instead of answering 200 with the old name.
 test('PATCH of name.formatted, or of the given and family name together, renames the user; displayName changed beside it wins', async () => {
