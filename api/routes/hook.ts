@@ -10,7 +10,7 @@
 // user's open wizard or starts a new one (client/offboarding.ts). A
 // Standard Webhooks `webhook-id` seen before gets its first answer again.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { offboardUser } from '../../client/offboarding';
 import { BadInput, NotFound, Unavailable } from '../../domain/errors';
@@ -63,19 +63,25 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
    * another API process learns that the id is being answered. The claim
    * becomes the kept answer, or goes when the answer is not kept.
    */
-  const claims = new WeakMap<FastifyRequest, { workspaceId: string; webhookId: string }>();
+  const claims = new WeakMap<FastifyRequest, Claim>();
   const release = (req: FastifyRequest) => {
     answered.get(req)?.();
     answered.delete(req);
   };
-  /** Lets go of a claim whose answer was not kept (a 503, a 401, the client gone): a retry is then read anew. */
+  /**
+   * Lets go of a claim whose answer was not kept (a 503, a 401): a retry is
+   * then read anew. Only this delivery's own claim (fenced by its id): one
+   * that lapsed and was taken over is the other's.
+   */
   const dropClaim = async (req: FastifyRequest) => {
     const claim = claims.get(req);
     if (!claim) return;
     claims.delete(req);
-    await db.webhookDelivery
-      .deleteMany({ where: { workspaceId: claim.workspaceId, webhookId: claim.webhookId, status: null } })
-      .catch((err: unknown) => req.log.warn({ err }, 'the claim on a webhook-id was not let go; it lapses by itself'));
+    await db.$executeRaw`
+      DELETE FROM webhook_deliveries
+      WHERE workspace_id = ${claim.workspaceId} AND webhook_id = ${claim.webhookId} AND status IS NULL AND body = to_jsonb(${claim.id}::text)`.catch(
+      (err: unknown) => req.log.warn({ err }, 'the claim on a webhook-id was not let go; it lapses by itself'),
+    );
   };
 
   // Whatever arrives is kept as bytes; parse problems wait until the
@@ -105,35 +111,32 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
 
   // A Standard Webhooks delivery's first answer is kept for its webhook-id.
   app.addHook('onSend', async (req, reply, payload) => {
-    const kept = accepted.get(req);
-    const webhookId = kept?.webhookId;
-    if (!kept || !webhookId || !replayable(reply.statusCode) || typeof payload !== 'string') return payload;
-    try {
-      JSON.parse(payload);
-    } catch {
-      return payload;
+    const claim = claims.get(req);
+    // The claim ends with the answer, however the client fares: it becomes the answer, or goes.
+    if (claim && replayable(reply.statusCode) && typeof payload === 'string' && isJson(payload)) {
+      // Kept as the JSON text that was sent (a jsonb string): a refusal may name
+      // a field with a NUL or a lone surrogate, which jsonb cannot hold as an
+      // object, and the database must never be the one to refuse a value.
+      // Only into this delivery's own claim (a claim lapsed and taken over meanwhile is the other's).
+      await db.$executeRaw`
+        UPDATE webhook_deliveries SET status = ${reply.statusCode}, body = to_jsonb(${payload}::text)
+        WHERE workspace_id = ${claim.workspaceId} AND webhook_id = ${claim.webhookId} AND status IS NULL AND body = to_jsonb(${claim.id}::text)`.then(
+        () => claims.delete(req),
+        (err: unknown) => req.log.warn({ err }, 'the answer to a webhook-id was not kept'),
+      );
     }
-    // Kept as the JSON text that was sent (a jsonb string): a refusal may name
-    // a field with a NUL or a lone surrogate, which jsonb cannot hold as an
-    // object, and the database must never be the one to refuse a value.
-    // The claim's row becomes the answer (a claim lapsed and taken over meanwhile keeps the other's).
-    const at = { workspaceId: kept.workspaceId, webhookId };
-    await db.webhookDelivery
-      .updateMany({ where: { ...at, status: null }, data: { status: reply.statusCode, body: payload } })
-      .then(() => claims.delete(req))
-      .catch((err: unknown) => req.log.warn({ err }, 'the answer to a webhook-id was not kept'));
+    await dropClaim(req);
     release(req);
     return payload;
   });
-  // However the request ended (an answer not kept, the client gone), the next delivery of its id goes on.
+  // A request that ended without an answer sent: the next delivery of its id goes on.
   app.addHook('onResponse', async (req) => {
     await dropClaim(req);
     release(req);
   });
-  app.addHook('onRequestAbort', async (req) => {
-    await dropClaim(req);
-    release(req);
-  });
+  // The client gone before its request was whole: it never reached its claim. (One gone later is
+  // answered all the same, and onSend ends its claim.)
+  app.addHook('onRequestAbort', async (req) => release(req));
 
   // Answers kept longer than WEBHOOK_ID_RETENTION_DAYS go, after the answer is
   // sent: senders retry for a day or two (Svix: about 28 hours), and the table
@@ -223,13 +226,13 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
         });
         // The same across API processes: the id's row, claimed (status null) in one statement, or found.
         const claimed = await claimWebhookId(db, at);
-        if (!claimed) {
+        if (claimed === null) {
           const answer = await keptElsewhere(kept, () => claimLapsed(db, at), deps.wizard.stateWaitDeadline());
           release(req);
           if (answer) return replay(reply, answer.status, answer.body);
           throw new Unavailable(busy);
         }
-        claims.set(req, at);
+        claims.set(req, { ...at, id: claimed });
       }
       accepted.set(req, { workspaceId: workspace.id, webhookId });
       if (req.deferredBodyError) throw req.deferredBodyError;
@@ -262,20 +265,37 @@ const CLAIM_LAPSES_MS = 60_000;
 /** How often a delivery waiting on another process's answer looks for it. */
 const KEPT_POLL_MS = 100;
 
+/** A delivery's claim on its webhook-id's row: the row's key, and the claim's own id (its fence, held in `body` meanwhile). */
+interface Claim {
+  workspaceId: string;
+  webhookId: string;
+  id: string;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Claims the webhook-id's row for this delivery: true when it inserted the
- * claim, or took over one that lapsed; false when the row is another
- * delivery's claim or its kept answer.
+ * Claims the webhook-id's row for this delivery: the claim's id when it
+ * inserted the claim, or took over one that lapsed; null when the row is
+ * another delivery's claim or its kept answer.
  */
-async function claimWebhookId(db: ApiDeps['prisma'], at: { workspaceId: string; webhookId: string }): Promise<boolean> {
+async function claimWebhookId(db: ApiDeps['prisma'], at: { workspaceId: string; webhookId: string }): Promise<string | null> {
+  const id = randomUUID();
   const rows = await db.$queryRaw<unknown[]>`
     INSERT INTO webhook_deliveries (workspace_id, webhook_id, status, body, created_at)
-    VALUES (${at.workspaceId}, ${at.webhookId}, NULL, NULL, now())
-    ON CONFLICT (workspace_id, webhook_id) DO UPDATE SET created_at = now()
+    VALUES (${at.workspaceId}, ${at.webhookId}, NULL, to_jsonb(${id}::text), now())
+    ON CONFLICT (workspace_id, webhook_id) DO UPDATE SET created_at = now(), body = EXCLUDED.body
       WHERE webhook_deliveries.status IS NULL
         AND webhook_deliveries.created_at < now() - make_interval(secs => ${CLAIM_LAPSES_MS / 1000})
     RETURNING 1`;
-  return rows.length === 1;
+  return rows.length === 1 ? id : null;
 }
 
 /** Whether the webhook-id's row is gone, or is a claim that lapsed: its delivery's answer will never come. */

@@ -1,5 +1,6 @@
 // The HR offboarding hook: signature over the raw body, the 5-minute window,
 // idempotency per employee, unknown emails, effectiveAt.
+import http from 'node:http';
 import { newStandardSecret, signHookBody, signStandard } from '../../api/hook-signature';
 import { eventually, makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { createApiToken } from '../../infra/tokens';
@@ -408,6 +409,38 @@ describe('Standard Webhooks', () => {
       expect(started).toBe(1);
     } finally {
       await second.app.close();
+    }
+  });
+
+  test('a sender that gives up on a slow first try and sends it again gets its answer: the id stays claimed, one offboarding', async () => {
+    // Found by review: the abort let go of the claim while the first try still ran, and the retry offboarded again.
+    let starts = 0;
+    const slow = {
+      ...api.wizard,
+      start: async (args: Parameters<typeof api.wizard.start>[0]) => {
+        starts += 1;
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        return api.wizard.start(args);
+      },
+    };
+    const server = await listenTestServer({ prisma: api.prisma, wizard: slow, config: api.harness.config });
+    try {
+      const quill = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'quill', email: `quill@${ws.slug}.test`, role: 'MEMBER' } });
+      const raw = JSON.stringify({ email: quill.email });
+      const headers = { 'content-type': 'application/json', ...signStandard(whsec, 'msg_gave_up', raw) };
+      // The first try's connection closed by the sender mid-way (its timeout).
+      const first = http.request(`${server.url}${hookPath()}`, { method: 'POST', headers });
+      first.on('error', () => undefined);
+      first.end(raw);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      first.destroy();
+      const again = await client(server.url)('POST', hookPath(), raw, signStandard(whsec, 'msg_gave_up', raw));
+      expect(again.status).toBe(202);
+      expect(starts).toBe(1);
+      expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id, userId: quill.id } })).toBe(1);
+      expect((await client(server.url)('POST', hookPath(), raw, signStandard(whsec, 'msg_gave_up', raw))).body).toEqual(again.body);
+    } finally {
+      await server.app.close();
     }
   });
 
