@@ -396,9 +396,13 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
         // which `onmessage` never sees), so a client tells this end from a dropped connection.
         void refusalNow(req).then((refusal) => {
           if (!refusal || ended) return;
-          write(`event: problem\ndata: ${JSON.stringify(refusal)}\n\n`);
-          if (held === null) end();
-          else res.once('drain', end);
+          // Nothing more for this token: no later Deletion (a held one is dropped), the problem last.
+          // res.end() sends what is buffered first, so there is no drain to wait for.
+          clearInterval(heartbeat);
+          unsubscribe();
+          held = null;
+          if (!res.destroyed) res.write(`event: problem\ndata: ${JSON.stringify(refusal)}\n\n`);
+          end();
         });
       }, heartbeatMs);
       open.add(end);
