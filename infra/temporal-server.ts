@@ -51,7 +51,7 @@ interface StartedServer extends TemporalDevServer {
 }
 
 /** The first wait before starting a server that exited again, doubled up to the last. */
-const RESTART_DELAYS_MS = { first: 1_000, max: 30_000 };
+const RESTART_DELAYS_MS = { first: 1_000, max: 30_000, /** a server that ran this long was no crash loop */ stable: 60_000 };
 
 /**
  * The server runs under a tiny Node launcher whose stdin is a pipe from us.
@@ -124,12 +124,18 @@ function keptRunning(first: StartedServer, opts: TemporalDevServerOptions): Temp
   const uiPort = first.uiUrl === null ? null : Number(new URL(first.uiUrl).port);
   const again: TemporalDevServerOptions = { ...opts, port, uiPort };
   let current = first;
+  let startedAt = Date.now();
   let stopping = false;
   let wake: () => void = () => undefined;
+  /** The next wait: doubled while servers keep dying soon after they started (a crash loop), else from the first again. */
+  let delay = RESTART_DELAYS_MS.first;
   const watching = (async () => {
     for (;;) {
       await current.exited;
-      for (let delay = RESTART_DELAYS_MS.first; !stopping; delay = Math.min(delay * 2, RESTART_DELAYS_MS.max)) {
+      // The launcher gone (killed itself) leaves its server running, in its process group: end it, or it holds the port.
+      killGroup(current.pid);
+      if (Date.now() - startedAt > RESTART_DELAYS_MS.stable) delay = RESTART_DELAYS_MS.first;
+      for (; !stopping; delay = Math.min(delay * 2, RESTART_DELAYS_MS.max)) {
         log(`Temporal dev server on ${first.address} is gone; starting it again in ${delay / 1000} s…`, 'warn');
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
@@ -140,7 +146,9 @@ function keptRunning(first: StartedServer, opts: TemporalDevServerOptions): Temp
         });
         if (stopping) return;
         try {
-          current = await startOnce(again);
+          current = await startOnce(again, () => stopping);
+          startedAt = Date.now();
+          delay = Math.min(delay * 2, RESTART_DELAYS_MS.max);
           if (stopping) await current.stop();
           break;
         } catch (err) {
@@ -161,11 +169,21 @@ function keptRunning(first: StartedServer, opts: TemporalDevServerOptions): Temp
       wake();
       await current.stop();
       await watching;
+      killGroup(current.pid);
     },
   };
 }
 
-async function startOnce(opts: TemporalDevServerOptions): Promise<StartedServer> {
+/** SIGKILL to a launcher's whole process group (its server included), if any of it is left. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // nothing left
+  }
+}
+
+async function startOnce(opts: TemporalDevServerOptions, abandoned: () => boolean = () => false): Promise<StartedServer> {
   const { cliPath, namespace, log } = opts;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
@@ -242,7 +260,7 @@ async function startOnce(opts: TemporalDevServerOptions): Promise<StartedServer>
   };
 
   try {
-    await waitUntilReady(address, namespace, readyTimeoutMs, () => exited !== null);
+    await waitUntilReady(address, namespace, readyTimeoutMs, () => exited !== null || abandoned());
   } catch (err) {
     await stop();
     const died = exited as { code: number | null } | null;

@@ -256,3 +256,39 @@ test('kept running (`restart`): a server killed after it was ready is started ag
   expect(alive(server.pid)).toBe(false);
   expect(await accepts(host!, Number(port))).toBe(false);
 }, 120_000);
+
+test('kept running: its launcher killed, the server it leaves behind is ended and a new one started; nothing is left after stop', async () => {
+  // Found by review: the orphaned server kept the port, and every restart failed with "port in use".
+  const dbFile = path.join(scratch, 'temporal.sqlite');
+  const server = await startTemporalDevServer({ cliPath, port: 0, uiPort: null, dbFile, namespace: 'persist-test', log: quiet, restart: true });
+  running.push(server);
+  await startOpenWorkflow(server, 'kept-across-a-launcher-kill');
+  const firstLauncher = server.pid;
+  const orphan = Number(
+    await new Promise<string>((resolve) => {
+      const ps = spawn('pgrep', ['-P', String(firstLauncher)], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      ps.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      ps.on('exit', () => resolve(out.trim().split('\n')[0]!));
+    }),
+  );
+  expect(orphan).toBeGreaterThan(0);
+  process.kill(firstLauncher, 'SIGKILL');
+
+  let status = '';
+  for (let attempt = 0; attempt < 300 && (status !== 'RUNNING' || server.pid === firstLauncher); attempt++) {
+    status = await withClient(server, 'persist-test', async (client) => (await client.workflow.getHandle('kept-across-a-launcher-kill').describe()).status.name).catch(
+      () => '',
+    );
+    if (status !== 'RUNNING' || server.pid === firstLauncher) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(status).toBe('RUNNING');
+  expect(server.pid).not.toBe(firstLauncher);
+  expect(alive(orphan)).toBe(false);
+
+  const [host, port] = server.address.split(':');
+  await stopAndForget(server);
+  for (let attempt = 0; attempt < 50 && (await accepts(host!, Number(port))); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(await accepts(host!, Number(port))).toBe(false);
+  expect(alive(server.pid)).toBe(false);
+}, 120_000);
