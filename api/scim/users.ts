@@ -56,12 +56,30 @@ export function toScimUser(u: UserRow, base: string): ScimUser {
 }
 
 /** Zod issues as one SCIM 400 (invalidValue, or invalidSyntax for a malformed PatchOp). */
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/**
+ * An issue as the client can act on it: one of a union (emails: a list, or
+ * one object) is the issues of the branch that got furthest into the value
+ * (`emails.0.value: expected string`), not "Invalid input" on the union.
+ */
+function specific(issue: Issue, prefix: PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+  const at = [...prefix, ...issue.path];
+  if (issue.code !== 'invalid_union' || !issue.errors?.length) return [{ path: at, message: issue.message }];
+  const branches = issue.errors.map((branch) => branch.flatMap((i) => specific(i, at)));
+  const depth = (branch: { path: PropertyKey[] }[]) => Math.max(0, ...branch.map((i) => i.path.length));
+  return branches.reduce((best, branch) => (depth(branch) > depth(best) ? branch : best));
+}
+
 function parsed<T>(
-  result: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
+  result: { success: true; data: T } | { success: false; error: { issues: Issue[] } },
   scimType: ScimErrorType = 'invalidValue',
 ): T {
   if (result.success) return result.data;
-  const issues = result.error.issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);
+  const issues = result.error.issues
+    .flatMap((i) => specific(i))
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);
   throw new ScimProblem(400, `The request is malformed: ${issues.join('; ')}.`, scimType);
 }
 

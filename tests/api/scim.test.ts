@@ -144,6 +144,18 @@ test("Okta: lookup, create, duplicate 409, path-less PATCH deactivates (wizard o
   expect((await asAlice('GET', `/v1/users/${id}`)).status).toBe(200);
 });
 
+test('a malformed email entry is refused naming the entry, as a list or as one object', async () => {
+  // Found by review: with emails a union (a list, or OneLogin's one object), the refusal said only "emails: Invalid input".
+  const email = `malformed-${Date.now()}@${ws.slug}.test`;
+  const asList = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, emails: [{ value: 5 }] });
+  expectScimError(asList, 400, 'invalidValue');
+  expect(asList.body.detail).toContain('emails.0.value');
+  const asObject = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, emails: { value: 5 } });
+  expectScimError(asObject, 400, 'invalidValue');
+  expect(asObject.body.detail).toContain('emails.value');
+  expect((await scim('GET', q(`userName eq "${email}"`))).body.totalResults).toBe(0);
+});
+
 test('Okta integrations that PUT the whole user: active false opens the wizard, true cancels it; other changes apply', async () => {
   const email = `bruno@${ws.slug}.test`;
   const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, name: { formatted: 'Bruno' }, active: true });
