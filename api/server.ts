@@ -186,6 +186,8 @@ export function buildServer(given: ApiDeps): FastifyInstance {
       : {}),
   };
   void app.register(fastifySwagger, {
+    // Fastify answers HEAD on every GET route (the event stream excepted): the document lists them too.
+    exposeHeadRoutes: true,
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -260,25 +262,22 @@ export function buildServer(given: ApiDeps): FastifyInstance {
         route: { method: 'GET', url: '/metrics', handler: () => undefined },
         schema: { response: metricsAnswers },
       }).schema;
-      openapiObject.paths = {
-        ...openapiObject.paths,
-        '/metrics': {
-          get: {
-            tags: ['system'],
-            summary: 'Prometheus metrics',
-            description:
-              'HTTP requests by method, route pattern and status; Node process metrics; crm_wizards and crm_wizards_attention ' +
-              'by status and step; crm_hr_offboardings_received_total by source and result. Counts only: no personal data, ' +
-              'no workspace labels.',
-            ...(metricsToken ? { security: [{ metricsBearer: [] }] } : {}),
-            responses: metricsToken
-              ? (({ 401: refused, ...rest }) => ({ ...rest, 401: { ...refused, headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'Bearer.' } } } }))(
-                  metrics.response as Record<string, object>,
-                )
-              : metrics.response,
-          },
-        },
+      const metricsGet = {
+        tags: ['system'],
+        summary: 'Prometheus metrics',
+        description:
+          'HTTP requests by method, route pattern and status; Node process metrics; crm_wizards and crm_wizards_attention ' +
+          'by status and step; crm_hr_offboardings_received_total by source and result. Counts only: no personal data, ' +
+          'no workspace labels.',
+        ...(metricsToken ? { security: [{ metricsBearer: [] }] } : {}),
+        responses: metricsToken
+          ? (({ 401: refused, ...rest }) => ({ ...rest, 401: { ...refused, headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'Bearer.' } } } }))(
+              metrics.response as Record<string, object>,
+            )
+          : metrics.response,
       };
+      // HEAD as Fastify answers it beside the GET (exposeHeadRoutes documents the routes' own).
+      openapiObject.paths = { ...openapiObject.paths, '/metrics': { get: metricsGet, head: { ...metricsGet, summary: 'Prometheus metrics (headers only)' } } };
       for (const item of Object.values(openapiObject.paths ?? {})) {
         for (const op of Object.values(item as Record<string, Record<string, unknown>>)) {
           if (!op || typeof op !== 'object' || !(OPTIONAL_BODY in op)) continue;

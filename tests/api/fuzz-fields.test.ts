@@ -99,6 +99,8 @@ function fieldsOf(d: typeof doc): Field[] {
   for (const [route, item] of Object.entries(d.paths)) {
     if (!route.startsWith('/v1/')) continue;
     for (const [method, op] of Object.entries(item)) {
+      // HEAD takes what its GET takes (and no body): the GET's fields stand for both.
+      if (method === 'head') continue;
       for (const p of op.parameters ?? []) {
         if (p.in === 'query' || p.in === 'path') {
           out.push({ method, route, where: p.in === 'path' ? 'params' : 'query', path: `${p.in === 'path' ? 'params' : 'query'}.${p.name}`, branch: 0, schema: p.schema });

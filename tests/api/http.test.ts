@@ -175,6 +175,22 @@ describe('OpenAPI', () => {
     expect(validation(doc)).toEqual({ valid: true, errors: null });
   });
 
+  test('documents HEAD where the server answers it: beside every GET but the event stream', async () => {
+    // Found by a probe of the document: HEAD was answered (and listed in 405 Allow headers) but documented nowhere.
+    const doc = (await client(api.url)('GET', '/openapi.json')).body;
+    const gets = Object.entries(doc.paths as Record<string, Record<string, unknown>>).filter(([, ops]) => ops.get);
+    expect(gets.length).toBeGreaterThan(10);
+    for (const [route, ops] of gets) {
+      const headServed = route !== '/v1/deletions/{id}/events';
+      expect({ route, head: Boolean(ops.head) }).toEqual({ route, head: headServed });
+    }
+    for (const route of ['/v1/health', '/metrics']) {
+      const head = await fetch(`${api.url}${route}`, { method: 'HEAD' });
+      expect({ route, status: head.status }).toEqual({ route, status: 200 });
+      expect(doc.paths[route].head.responses['200']).toBeDefined();
+    }
+  });
+
   test('documents problems, security and the 10,000-lead limit', async () => {
     const doc = (await client(api.url)('GET', '/openapi.json')).body;
     const bulk = doc.paths['/v1/leads/bulk'].post;
