@@ -16,7 +16,7 @@ import { loadConfig } from '../../infra/config';
 import { createPrisma } from '../../infra/database';
 import { migrate } from '../../infra/migrate';
 import { moveTuning } from '../../worker/index';
-import { asAdmin, makeWorkspace } from '../support/wizard';
+import { asAdmin, makeWorkspace, plannedMove } from '../support/wizard';
 import { holdDatabase, type HeldDatabase } from './helpers';
 
 let dataDir: string;
@@ -53,17 +53,7 @@ test('after a kill -9 of the embedded database mid-move, every batch a reader sa
   // The tuning `npm start` gives its worker on the embedded database.
   const tuning = moveTuning(loadConfig(), true);
   const activities = createActivities(prisma, tuning);
-  const input = {
-    deletionId: `del_durable_${ws.id}`,
-    workspaceId: ws.id,
-    userId: ws.users.leaver!.id,
-    source: 'ADMIN' as const,
-    actor: asAdmin(ws),
-    reason: null,
-    effectiveAt: null,
-  };
-  await activities.openDeletion(input);
-  await activities.startLeadMove({ ...input, kind: 'MOVE', distribution: [{ userId: ws.users.heir!.id, weight: 100 }] });
+  const input = await plannedMove(activities, ws, `del_durable_${ws.id}`, [{ userId: ws.users.heir!.id, weight: 100 }]);
 
   // A slice running: what a reader sees of it mid-way, then the kill (npm start killed mid-move).
   const seen = async (db: PrismaClient) => {

@@ -249,3 +249,29 @@ export function finished(wizard: WizardApi, workspaceId: string, deletionId: str
 }
 
 export const asAdmin = (ws: TestWorkspace, handle = 'admin') => ({ type: 'USER' as const, id: ws.users[handle]!.id });
+
+/**
+ * A wizard opened for `ws.users[leaver]` and its lead move planned to
+ * `distribution`, through the activities alone (no workflow): what a test of
+ * the move engine starts from. Returns the wizard's input.
+ */
+export async function plannedMove(
+  activities: Pick<ReturnType<typeof createActivities>, 'openDeletion' | 'startLeadMove'>,
+  ws: TestWorkspace,
+  deletionId: string,
+  distribution: Distribution,
+  leaver = 'leaver',
+) {
+  const input = {
+    deletionId,
+    workspaceId: ws.id,
+    userId: ws.users[leaver]!.id,
+    source: 'ADMIN' as const,
+    actor: asAdmin(ws),
+    reason: null,
+    effectiveAt: null,
+  };
+  await activities.openDeletion(input);
+  await activities.startLeadMove({ ...input, kind: 'MOVE', distribution });
+  return input;
+}

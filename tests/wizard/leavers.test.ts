@@ -5,7 +5,7 @@
 // leaver's own wizard runs for real in between.
 import { createActivities } from '../../activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
-import { asAdmin, finished, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { asAdmin, plannedMove, finished, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 /** Fixed batches of 1,000 in two streams. */
 const TUNING: MoveTuning = { min: 100, max: 1_000, targetMs: 0, streams: 2 };
@@ -20,17 +20,7 @@ const io = (): SliceIo => ({ heartbeat: () => {}, signal: new AbortController().
 
 async function openMove(ws: TestWorkspace, distribution: { userId: string; weight: number }[]) {
   const activities = createActivities(h.prisma, TUNING);
-  const input = {
-    deletionId: `del_leavers_${ws.id}`,
-    workspaceId: ws.id,
-    userId: ws.users.leaver!.id,
-    source: 'ADMIN' as const,
-    actor: asAdmin(ws),
-    reason: null,
-    effectiveAt: null,
-  };
-  await activities.openDeletion(input);
-  await activities.startLeadMove({ ...input, kind: 'MOVE', distribution });
+  const input = await plannedMove(activities, ws, `del_leavers_${ws.id}`, distribution);
   const engine = leadMoveEngine(h.prisma, TUNING);
   /** One slice: one batch in each stream. */
   const slice = () => engine.moveSlice({ workspaceId: ws.id, deletionId: input.deletionId, kind: 'MOVE', budgetMs: 0, actor: asAdmin(ws) }, io());

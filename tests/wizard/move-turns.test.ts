@@ -6,7 +6,7 @@
 import type { PrismaClient } from '../../generated/prisma/client';
 import { createActivities } from '../../activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
-import { asAdmin, eventually, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
+import { asAdmin, plannedMove, eventually, leadsByOwner, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
 beforeAll(async () => {
@@ -44,17 +44,7 @@ function watched(prisma: PrismaClient, before?: (deletionId: unknown) => Promise
 
 async function moveOf(ws: Awaited<ReturnType<typeof makeWorkspace>>, handle: string, heir: string, tuning: MoveTuning) {
   const activities = createActivities(h.prisma, tuning);
-  const input = {
-    deletionId: `del_turns_${handle}_${ws.id}`,
-    workspaceId: ws.id,
-    userId: ws.users[handle]!.id,
-    source: 'ADMIN' as const,
-    actor: asAdmin(ws),
-    reason: null,
-    effectiveAt: null,
-  };
-  await activities.openDeletion(input);
-  await activities.startLeadMove({ ...input, kind: 'MOVE', distribution: [{ userId: ws.users[heir]!.id, weight: 100 }] });
+  const input = await plannedMove(activities, ws, `del_turns_${handle}_${ws.id}`, [{ userId: ws.users[heir]!.id, weight: 100 }], handle);
   return input.deletionId;
 }
 
