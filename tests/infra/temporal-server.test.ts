@@ -215,6 +215,31 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** The first child process of `pid` (a launcher's server). */
+async function childOf(pid: number): Promise<number> {
+  const out = await new Promise<string>((resolve) => {
+    const ps = spawn('pgrep', ['-P', String(pid)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    ps.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    ps.on('exit', () => resolve(text));
+  });
+  return Number(out.trim().split('\n')[0]);
+}
+
+/**
+ * The workflow's status once a kept-running server answers again and its
+ * restart has seen the new server ready (it polls): a new launcher; '' if
+ * that did not happen within a minute.
+ */
+async function statusOnceRestarted(server: TemporalDevServer, firstLauncher: number, workflowId: string): Promise<string> {
+  let status = '';
+  for (let attempt = 0; attempt < 300 && (status !== 'RUNNING' || server.pid === firstLauncher); attempt++) {
+    status = await withClient(server, 'persist-test', async (client) => (await client.workflow.getHandle(workflowId).describe()).status.name).catch(() => '');
+    if (status !== 'RUNNING' || server.pid === firstLauncher) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return status;
+}
+
 test('kept running (`restart`): a server killed after it was ready is started again at the same address, on the same file; stop ends it for good', async () => {
   // `npm start`'s own server: killed (kill -9, a crash), every wizard would wait on it forever.
   const dbFile = path.join(scratch, 'temporal.sqlite');
@@ -226,28 +251,13 @@ test('kept running (`restart`): a server killed after it was ready is started ag
   const [host, port] = server.address.split(':');
 
   // The server itself dies, not the launcher (as when the temporal process is killed).
-  const serverPid = Number(
-    await new Promise<string>((resolve) => {
-      const ps = spawn('pgrep', ['-P', String(firstLauncher)], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      ps.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      ps.on('exit', () => resolve(out.trim().split('\n')[0]!));
-    }),
-  );
+  const serverPid = await childOf(firstLauncher);
   expect(serverPid).toBeGreaterThan(0);
   process.kill(serverPid, 'SIGKILL');
   for (let attempt = 0; attempt < 100 && alive(firstLauncher); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
   expect(alive(firstLauncher)).toBe(false);
 
-  let status = '';
-  // Until the workflow answers again, and the launcher's restart has seen the new server ready (it polls).
-  for (let attempt = 0; attempt < 300 && (status !== 'RUNNING' || server.pid === firstLauncher); attempt++) {
-    status = await withClient(server, 'persist-test', async (client) => (await client.workflow.getHandle('kept-across-a-crash').describe()).status.name).catch(
-      () => '',
-    );
-    if (status !== 'RUNNING' || server.pid === firstLauncher) await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  expect(status).toBe('RUNNING');
+  expect(await statusOnceRestarted(server, firstLauncher, 'kept-across-a-crash')).toBe('RUNNING');
   expect(server.pid).not.toBe(firstLauncher);
   expect(logged.join('\n')).toMatch(/exited unexpectedly[\s\S]*starting it again/i);
 
@@ -264,25 +274,11 @@ test('kept running: its launcher killed, the server it leaves behind is ended an
   running.push(server);
   await startOpenWorkflow(server, 'kept-across-a-launcher-kill');
   const firstLauncher = server.pid;
-  const orphan = Number(
-    await new Promise<string>((resolve) => {
-      const ps = spawn('pgrep', ['-P', String(firstLauncher)], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      ps.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      ps.on('exit', () => resolve(out.trim().split('\n')[0]!));
-    }),
-  );
+  const orphan = await childOf(firstLauncher);
   expect(orphan).toBeGreaterThan(0);
   process.kill(firstLauncher, 'SIGKILL');
 
-  let status = '';
-  for (let attempt = 0; attempt < 300 && (status !== 'RUNNING' || server.pid === firstLauncher); attempt++) {
-    status = await withClient(server, 'persist-test', async (client) => (await client.workflow.getHandle('kept-across-a-launcher-kill').describe()).status.name).catch(
-      () => '',
-    );
-    if (status !== 'RUNNING' || server.pid === firstLauncher) await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  expect(status).toBe('RUNNING');
+  expect(await statusOnceRestarted(server, firstLauncher, 'kept-across-a-launcher-kill')).toBe('RUNNING');
   expect(server.pid).not.toBe(firstLauncher);
   expect(alive(orphan)).toBe(false);
 
