@@ -207,12 +207,18 @@ test('a finished wizard: its final state, then the end', async () => {
   expect(s.events).toEqual([expect.objectContaining({ id: d.id, status: 'CANCELLED' })]);
 });
 
-test('heartbeats keep an idle stream open; a token revoked meanwhile ends it, saying why', async () => {
+/** A wizard of a workspace of its own, its stream followed by a second ADMIN (`second`) who has had the current state. */
+async function followedBySecondAdmin() {
   const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', second: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
   const token = await tokenOf(h.prisma, other, 'second');
   const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
   const s = await subscribe(d.id, token);
   await s.next(() => true, 'the current state');
+  return { other, s };
+}
+
+test('heartbeats keep an idle stream open; a token revoked meanwhile ends it, saying why', async () => {
+  const { other, s } = await followedBySecondAdmin();
   // Nothing changes at step 1 until someone acts: only heartbeats arrive.
   for (let seen = 0; seen < 2; seen = s.heartbeats) await new Promise((r) => setTimeout(r, 100));
   expect(s.events).toHaveLength(1);
@@ -226,11 +232,7 @@ test('heartbeats keep an idle stream open; a token revoked meanwhile ends it, sa
 });
 
 test('a token whose user is no longer allowed to follow deletions (now a MEMBER) ends the stream with a 403 problem', async () => {
-  const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', second: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
-  const token = await tokenOf(h.prisma, other, 'second');
-  const { body: d } = await client(url, token)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
-  const s = await subscribe(d.id, token);
-  await s.next(() => true, 'the current state');
+  const { other, s } = await followedBySecondAdmin();
   await h.prisma.user.update({ where: { id: other.users.second!.id }, data: { role: 'MEMBER' } });
   await s.ended;
   expect(s.events).toHaveLength(1);
