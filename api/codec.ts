@@ -19,7 +19,9 @@ const JsonPayload = z.object({
   metadata: z.record(z.string().max(200), Base64).optional(),
   data: Base64.optional(),
 });
-const Payloads = z.object({ payloads: z.array(JsonPayload).max(1_000) });
+// The Temporal CLI sends `{}` for a list with no payloads (protobuf's JSON
+// leaves an empty list out): that is the empty list.
+const Payloads = z.object({ payloads: z.array(JsonPayload).max(1_000).default([]) });
 type JsonPayload = z.infer<typeof JsonPayload>;
 
 function fromJson(p: JsonPayload): Payload {

@@ -3,11 +3,12 @@
 // keys rotate, histories from before encryption still decode, production
 // refuses to start without a key, and the Web UI's codec endpoint decodes
 // behind the API's auth with the CORS the UI needs.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
@@ -17,8 +18,9 @@ import { ConfigError, loadConfig } from '../../infra/config';
 import { createApiToken } from '../../infra/tokens';
 import { testEnv } from '../support/env';
 import { makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
-import { runWholeWizard } from './wizard-run';
+import { runWholeWizard, type WizardRun } from './wizard-run';
 
+const execFileAsync = promisify(execFile);
 const key = (id: string) => ({ id, key: crypto.randomBytes(32) });
 const clear = (text: string): Payload => ({ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(text)) });
 
@@ -101,14 +103,15 @@ test.each(['worker/main.ts', 'api/main.ts'])('%s with TEMPORAL_ADDRESS and no PA
 
 describe('a whole wizard on Temporal', () => {
   let h: WizardHarness;
+  let run: WizardRun;
   beforeAll(async () => {
     h = await wizardHarness({ batchSize: 1_000 });
+    run = await runWholeWizard(h);
   });
   afterAll(() => h?.close());
 
   test("the raw history holds no name, email or reason in clear, and replays through the codec", async () => {
     expect(h.config.PAYLOAD_ENCRYPTION_KEYS).toBeTruthy();
-    const run = await runWholeWizard(h);
     // The history exactly as the server stores and serves it (no codec on this path).
     const raw = await h.temporal.workflowService.getWorkflowExecutionHistory({
       namespace: testEnv().namespace,
@@ -133,19 +136,44 @@ describe('a whole wizard on Temporal', () => {
     );
   });
 
-  test('the codec endpoint decodes for an admin of the API, with CORS for the Web UI only', async () => {
-    const codec = payloadCodec(h.config)!;
+  /** The API on a port of its own, its codec endpoint answering the Web UI at http://ui.test:8233. */
+  async function codecServer() {
     const app = buildServer({
       prisma: h.prisma,
       wizard: h.wizard,
       health: async () => ({ database: true, temporal: true }),
       config: { ...h.config, CODEC_CORS_ORIGINS: 'http://ui.test:8233' },
-      codec,
+      codec: payloadCodec(h.config)!,
       logger: false,
       webDir: '/nonexistent',
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
-    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    return { app, base: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` };
+  }
+
+  test('the Temporal CLI shows the history in clear through the codec endpoint, as the README says', async () => {
+    const { app, base } = await codecServer();
+    try {
+      const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN' });
+      const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.admin!.id, label: 'codec' });
+      const env = testEnv();
+      // The CLI sends `{}` for a list with no payloads (protobuf JSON leaves an empty list out):
+      // the wizard's history has such lists (an update or activity with no result).
+      const { stdout } = await execFileAsync(
+        env.cliPath,
+        ['workflow', 'show', '-w', run.workflowId, '--address', env.temporalAddress, '--namespace', env.namespace,
+          '--codec-endpoint', `${base}/codec`, '--codec-auth', `Bearer ${token}`],
+        { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
+      );
+      for (const secret of run.inputSecrets) expect({ secret, shown: stdout.includes(secret) }).toEqual({ secret, shown: true });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('the codec endpoint decodes for an admin of the API, with CORS for the Web UI only', async () => {
+    const codec = payloadCodec(h.config)!;
+    const { app, base } = await codecServer();
     const inject = async (req: { method: string; url: string; headers: Record<string, string>; payload?: string }) => {
       const res = await fetch(base + req.url, { method: req.method, headers: req.headers, ...(req.payload !== undefined ? { body: req.payload } : {}) });
       const text = await res.text();

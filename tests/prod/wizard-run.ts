@@ -10,6 +10,8 @@ export interface WizardRun {
   workflowId: string;
   /** Strings of personal data the wizard carried: names, emails, the reason. */
   secrets: string[];
+  /** Of those, what the wizard's own input carries: the leaver's name and email, the reason. */
+  inputSecrets: string[];
 }
 
 export async function runWholeWizard(h: WizardHarness, opts: { leads?: number; onMoving?: () => Promise<void> } = {}): Promise<WizardRun> {
@@ -45,5 +47,6 @@ export async function runWholeWizard(h: WizardHarness, opts: { leads?: number; o
     deletionId: id,
     workflowId: deletion.workflowId,
     secrets: [...Object.values(people).flatMap((p) => [p.name, p.email]), reason],
+    inputSecrets: [people.leaver.name, people.leaver.email, reason],
   };
 }
