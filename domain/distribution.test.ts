@@ -7,6 +7,7 @@ import {
   splitCounts,
   sameDistribution,
   suggestWithout,
+  topUp,
 } from './distribution';
 import type { Distribution } from './schemas';
 
@@ -426,5 +427,56 @@ describe('splitCounts', () => {
       { userId: 'a', count: 15_000 },
       { userId: 'b', count: 15_000 },
     ]);
+  });
+});
+
+describe('topUp', () => {
+  it('completes a split over the whole: 5 at 50/50 gave 3 and 2, 3 more go 1 and 2', () => {
+    expect(topUp(3, [50, 50], [3, 2])).toEqual([1, 2]);
+    expect(topUp(5, [33, 33, 34], [2, 2, 3])).toEqual([2, 2, 1]);
+    // Nothing given before: plain largest remainder.
+    expect(topUp(7, [33, 33, 34], [0, 0, 0])).toEqual(apportion(7, [33, 33, 34]));
+  });
+
+  it('gives nothing back: a member past its share of the whole gets 0, the others share the rest', () => {
+    // A handover gave the first member far more than its half.
+    expect(topUp(4, [50, 50], [10, 0])).toEqual([0, 4]);
+    // Of 2 more, the whole of 12 would be 6 and 6: the first keeps its 10, the second takes both.
+    expect(topUp(2, [50, 50], [10, 0])).toEqual([0, 2]);
+  });
+
+  it('adds up to exactly `more`, never below 0, and is largest remainder of the whole whenever that gives nobody less than they have', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 10_000 }),
+        validDistribution,
+        fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 100, maxLength: 100 }),
+        (more, dist, pool) => {
+          const weights = dist.map((m) => m.weight);
+          const already = weights.map((_, i) => pool[i]!);
+          const shares = topUp(more, weights, already);
+          expect(shares.reduce((a, b) => a + b, 0)).toBe(more);
+          for (const s of shares) expect(s).toBeGreaterThanOrEqual(0);
+          const whole = referenceApportion(more + already.reduce((a, b) => a + b, 0), weights);
+          if (whole.every((w, i) => w >= already[i]!)) expect(shares).toEqual(whole.map((w, i) => w - already[i]!));
+        },
+      ),
+    );
+  });
+
+  it('after a step-1 split, what each ends up with is the floor or the ceiling of its exact share of the whole', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 100_000 }), validDistribution, (first, more, dist) => {
+        const weights = dist.map((m) => m.weight);
+        const already = apportion(first, weights);
+        const ends = topUp(more, weights, already).map((s, i) => s + already[i]!);
+        const whole = first + more;
+        ends.forEach((n, i) => {
+          const exact = (whole * weights[i]!) / 100;
+          expect(n).toBeGreaterThanOrEqual(Math.floor(exact));
+          expect(n).toBeLessThanOrEqual(Math.ceil(exact));
+        });
+      }),
+    );
   });
 });

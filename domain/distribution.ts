@@ -68,6 +68,47 @@ export function apportion(total: number, weights: readonly number[]): number[] {
 }
 
 /**
+ * Shares `more` out over `weights` on top of what each member already has
+ * (`already`), so that what each ends up with is its largest-remainder share
+ * of the whole (`more` plus everything already given): the final sweep
+ * completes step 1's split over the user's whole book instead of splitting
+ * the late leads on their own (5 leads at 50/50 gave 3 and 2; with 3 more,
+ * 1 and 2, for 4 and 4).
+ *
+ * Nobody gives anything back: a member already past its share of the whole
+ * (largest remainder can give one member a unit less as the total grows; a
+ * leaver's share handed over mid-move gives more) gets 0, and the units that
+ * leaves over are taken from those furthest past their exact share (ties:
+ * the smaller weight, then the later index). Every share is ≥ 0 and they add
+ * up to exactly `more`. Throws as `apportion` does.
+ */
+export function topUp(more: number, weights: readonly number[], already: readonly number[]): number[] {
+  if (already.length !== weights.length) throw new RangeError('topUp: one amount already given per weight');
+  for (const a of already) {
+    if (!Number.isSafeInteger(a) || a < 0) throw new RangeError(`topUp: amounts already given must be whole numbers ≥ 0, got ${a}`);
+  }
+  if (more === 0) return apportion(0, weights);
+  const whole = more + already.reduce((sum, a) => sum + a, 0);
+  const shares = apportion(whole, weights).map((target, i) => Math.max(0, target - already[i]!));
+  let excess = shares.reduce((sum, n) => sum + n, 0) - more;
+  if (excess > 0) {
+    const sum = weights.reduce((s, w) => s + w, 0);
+    // How far past its exact share of the whole a member would end, times sum(weights) (exact).
+    const past = (i: number) => (already[i]! + shares[i]!) * sum - whole * weights[i]!;
+    while (excess > 0) {
+      let pick = -1;
+      for (let i = 0; i < shares.length; i++) {
+        if (shares[i] === 0) continue;
+        if (pick < 0 || past(i) > past(pick) || (past(i) === past(pick) && weights[i]! <= weights[pick]!)) pick = i;
+      }
+      shares[pick]! -= 1;
+      excess -= 1;
+    }
+  }
+  return shares;
+}
+
+/**
  * The suggested distribution once `userId` leaves it: the others keep their
  * order and relative shares, rescaled to whole weights adding up to exactly 100
  * by `apportion(100, weights)`.
