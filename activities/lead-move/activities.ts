@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { Prisma } from '../../generated/prisma/client';
 import type { AuditAction } from '../../domain/audit';
-import { splitCounts } from '../../domain/distribution';
+import { splitCounts, topUp } from '../../domain/distribution';
 import { preferredHeirs, sweepDistribution } from '../../domain/heirs';
 import { receivedByUser, type Quota } from '../../domain/lead-plan';
 import { refusalFailure } from '../../domain/refusal';
@@ -71,7 +71,10 @@ export function leadMoveActivities(prisma: Db, tuning: MoveTuning) {
           distribution = await sweepTargets(tx, args.workspaceId, args.userId, args.distribution, args.actor);
         }
         const total = await tx.lead.count({ where: { workspaceId: args.workspaceId, ownerId: args.userId } });
-        const targets: Quota[] = splitCounts(total, distribution).map((share) => ({ userId: share.userId, quota: share.count }));
+        const targets: Quota[] =
+          args.kind === 'MOVE'
+            ? splitCounts(total, distribution).map((share) => ({ userId: share.userId, quota: share.count }))
+            : await sweepPlan(tx, args.deletionId, total, distribution);
         await tx.leadMove.create({
           data: {
             deletionId: args.deletionId,
@@ -148,30 +151,66 @@ export async function movedWhere(
   move: { deletionId: string; kind: string; fromUserId: string; total: number; moved: number; batches: number; targets: Prisma.JsonValue },
 ) {
   const kind = move.kind as MoveKind;
-  const streams = await tx.leadMoveStream.findMany(streamsOf(move.deletionId, kind));
-  const handovers = await tx.auditEvent.findMany({
-    where: { deletionId: move.deletionId, action: 'LEAD_TARGET_LEFT' },
-    orderBy: [{ at: 'asc' }, { id: 'asc' }],
-    select: { detail: true },
-  });
-  // Positions before the first stream were moved before streams were laid out.
-  const prefix = streams[0]?.fromPosition ?? move.moved;
+  const { streams, received } = await receivedSoFar(tx, move);
+  const handovers = (
+    await tx.auditEvent.findMany({
+      where: { deletionId: move.deletionId, action: 'LEAD_TARGET_LEFT' },
+      orderBy: [{ at: 'asc' }, { id: 'asc' }],
+      select: { detail: true },
+    })
+  )
+    .map((handover) => handover.detail as { kind: string; leftUserId: string; remaining: number; to: unknown; untilConfirm?: true })
+    .filter((handover) => handover.kind === kind)
+    .map(({ kind: _kind, ...handover }) => handover);
+  const choiceLeft = kind === 'SWEEP' ? await stepOneTargetsLeft(tx, move.deletionId, received) : [];
   return {
     fromUserId: move.fromUserId,
     total: move.total,
     moved: move.moved,
     batches: move.batches,
-    targets: receivedByUser(move.targets as unknown as Quota[], streams.map(streamSpan), prefix),
+    targets: received,
     streams: streams.length,
-    ...(handovers.length > 0
-      ? {
-          targetsLeft: handovers
-            .map((handover) => handover.detail as { kind: string; leftUserId: string; remaining: number; to: unknown })
-            .filter((handover) => handover.kind === kind)
-            .map(({ leftUserId, remaining, to }) => ({ leftUserId, remaining, to })),
-        }
-      : {}),
+    ...(handovers.length > 0 ? { targetsLeft: handovers.map(({ leftUserId, remaining, to, untilConfirm }) => ({ leftUserId, remaining, to, ...(untilConfirm ? { untilConfirm } : {}) })) } : {}),
+    // The sweep did not follow the step-1 choice for these: they were no longer active.
+    ...(choiceLeft.length > 0 ? { choiceLeft } : {}),
   };
+}
+
+/** What each target of a move has received so far (its plan read against its streams' progress). */
+async function receivedSoFar(
+  tx: Prisma.TransactionClient,
+  move: { deletionId: string; kind: string; moved: number; targets: Prisma.JsonValue },
+): Promise<{ streams: { fromPosition: number }[]; received: { userId: string; count: number }[] }> {
+  const streams = await tx.leadMoveStream.findMany(streamsOf(move.deletionId, move.kind as MoveKind));
+  // Positions before the first stream were moved before streams were laid out.
+  const prefix = streams[0]?.fromPosition ?? move.moved;
+  return { streams, received: receivedByUser(move.targets as unknown as Quota[], streams.map(streamSpan), prefix) };
+}
+
+/**
+ * The sweep's plan: `total` leads over `distribution` so that what each
+ * member ends up with from the user's whole book (step 1's move and the
+ * sweep) is its largest-remainder share of it (domain `topUp`).
+ */
+async function sweepPlan(tx: Prisma.TransactionClient, deletionId: string, total: number, distribution: Distribution): Promise<Quota[]> {
+  const move = await tx.leadMove.findUnique({ where: moveKey(deletionId, 'MOVE') });
+  const received = new Map(move ? (await receivedSoFar(tx, move)).received.map((r) => [r.userId, r.count]) : []);
+  const quotas = topUp(
+    total,
+    distribution.map((member) => member.weight),
+    distribution.map((member) => received.get(member.userId) ?? 0),
+  );
+  return distribution.map((member, i) => ({ userId: member.userId, quota: quotas[i]! }));
+}
+
+/** Step-1 targets the sweep (whose targets are `sweptTo`) left out because they were no longer active. */
+async function stepOneTargetsLeft(tx: Prisma.TransactionClient, deletionId: string, sweptTo: readonly { userId: string }[]): Promise<string[]> {
+  const move = await tx.leadMove.findUnique({ where: moveKey(deletionId, 'MOVE'), select: { targets: true } });
+  const swept = new Set(sweptTo.map((target) => target.userId));
+  const notSwept = [...new Set((move?.targets as unknown as Quota[] | undefined)?.map((target) => target.userId) ?? [])].filter((id) => !swept.has(id));
+  if (notSwept.length === 0) return [];
+  const active = new Set((await tx.user.findMany({ where: { id: { in: notSwept }, status: 'ACTIVE' }, select: { id: true } })).map((user) => user.id));
+  return notSwept.filter((id) => !active.has(id));
 }
 
 /** The sweep at confirm: the step-1 choice's members still active, else the heir (domain `sweepDistribution`). */

@@ -60,7 +60,7 @@ export interface SliceArgs {
   budgetMs: number;
   /** The size the previous slice settled on (the procedure lead_move_run sizes batches). */
   batchSize?: number;
-  /** Who takes a leaver's share when no target is left (the step-1 admin, the confirming admin). */
+  /** Who takes a leaver's share of the sweep when no target is left (the confirming admin); step 1's move ends there instead. */
   actor?: Actor;
 }
 

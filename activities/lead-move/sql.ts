@@ -153,10 +153,15 @@ export async function streamRun(
 /**
  * Targets who are no longer ACTIVE get nothing more: in one transaction
  * that holds every stream of the move (so no batch is in flight), the
- * positions of their segments not yet moved go to the targets still active
- * (or, where none is, to `actor` or another active admin), the plan's
- * version is bumped on every stream, and each handover is audited
- * (LEAD_TARGET_LEFT). False when nobody had anything left to hand over.
+ * positions of their segments not yet moved go to the targets still active,
+ * the plan's version is bumped on every stream, and each handover is audited
+ * (LEAD_TARGET_LEFT). Where no target is left: step 1's move ends there (its
+ * streams closed, `to: []` and `untilConfirm` in the audit), the rest
+ * staying with the user until CONFIRM, whose sweep gives it to a step-1
+ * target active again, else to the confirming admin (wizard.md: "or to the
+ * confirming admin where none remains", an admin not known while the move
+ * runs, which never waits); the sweep's own rest goes to `actor`, that admin,
+ * or another active admin. False when nobody had anything left to hand over.
  */
 export async function handOver(prisma: Db, workspaceId: string, deletionId: string, kind: MoveKind, actor: Actor | undefined): Promise<boolean> {
   return prisma.$transaction(async (tx) => {
@@ -175,16 +180,25 @@ export async function handOver(prisma: Db, workspaceId: string, deletionId: stri
     if (active.size === ids.length) return false;
     const spans = rows.map((row) => ({ from: row.from_position, to: row.to_position, moved: row.moved }));
     const prefix = rows[0]?.from_position ?? move.moved;
-    const fallback =
-      active.size === 0 ? await findHeir(tx, workspaceId, move.fromUserId, preferredHeirs(null, actor)) : null;
+    const untilConfirm = active.size === 0 && kind === 'MOVE';
+    const fallback = untilConfirm
+      ? move.fromUserId // only to count what each leaver leaves: nothing is written to the plan
+      : active.size === 0
+        ? await findHeir(tx, workspaceId, move.fromUserId, preferredHeirs(null, actor))
+        : null;
     const rewritten = handOverLeavers(targets, spans, prefix, (id) => active.has(id), fallback);
     if (!rewritten) return false;
-    await tx.leadMove.update({ where: moveKey(deletionId, kind), data: { targets: rewritten.targets as unknown as Prisma.InputJsonValue } });
-    await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 } } });
+    if (untilConfirm) {
+      await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 }, done: true } });
+    } else {
+      await tx.leadMove.update({ where: moveKey(deletionId, kind), data: { targets: rewritten.targets as unknown as Prisma.InputJsonValue } });
+      await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 } } });
+    }
     for (const handover of rewritten.handovers) {
+      const detail = untilConfirm ? { leftUserId: handover.leftUserId, remaining: handover.remaining, to: [], untilConfirm: true } : handover;
       await recordAudit(
         tx,
-        { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...handover } },
+        { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...detail } },
         false,
       );
     }

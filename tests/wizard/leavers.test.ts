@@ -1,7 +1,7 @@
 // A step-1 target who leaves while the move runs (their own wizard) gets
-// nothing more: their remaining share goes to the other targets, or to the
-// admin where none is left, the audit says so, and the move never waits on
-// them. The move is driven slice by slice (as the workflow would), the
+// nothing more: their remaining share goes to the other targets, or, where
+// none is left, waits with the user for CONFIRM (tests/wizard/sweep.test.ts),
+// the audit says so, and the move never waits on them. The move is driven slice by slice (as the workflow would), the
 // leaver's own wizard runs for real in between.
 import { createActivities } from '../../activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
@@ -92,18 +92,21 @@ test('a target whose own wizard completes mid-move: the rest of their share goes
   });
 }, 300_000);
 
-test('the only target starts leaving mid-move: they get nothing more, the admin who chose them takes the rest', async () => {
+test('the only target starts leaving mid-move: they get nothing more, the move ends there and the rest waits with the user for CONFIRM', async () => {
   const { prisma, wizard } = h;
   const ws = await makeWorkspace(prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', bob: 'MEMBER' }, { leaver: 3_000 });
-  const [bob, leaver, admin] = [ws.users.bob!.id, ws.users.leaver!.id, ws.users.admin!.id];
+  const [bob, leaver] = [ws.users.bob!.id, ws.users.leaver!.id];
   const move = await openMove(ws, [{ userId: bob, weight: 100 }]);
   await move.slice();
   // Bob's own wizard opens (PENDING_DELETION): from now on nothing more for him.
   const bobs = await wizard.start({ workspaceId: ws.id, userId: bob, actor: asAdmin(ws), source: 'ADMIN' });
-  await move.rest();
-  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [bob]: 1_000, [admin]: 2_000 });
+  // The next slice finds him gone and ends the move: nobody is left to take the rest until CONFIRM.
+  expect(await move.slice()).toMatchObject({ done: true, moved: 1_000, total: 3_000 });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [bob]: 1_000, [leaver]: 2_000 });
   const left = await prisma.auditEvent.findFirstOrThrow({ where: { deletionId: move.deletionId, action: 'LEAD_TARGET_LEFT' } });
-  expect(left.detail).toMatchObject({ leftUserId: bob, remaining: 2_000, to: [{ userId: admin, count: 2_000 }] });
-  expect(await prisma.lead.count({ where: { ownerId: leaver } })).toBe(0);
+  expect(left.detail).toEqual({ kind: 'MOVE', fromUserId: leaver, leftUserId: bob, remaining: 2_000, to: [], untilConfirm: true });
+  // A slice run again (a retry) finds the move ended, and moves nothing.
+  expect(await move.slice()).toMatchObject({ done: true, moved: 1_000 });
+  expect(await leadsByOwner(prisma, ws.id)).toEqual({ [bob]: 1_000, [leaver]: 2_000 });
   await wizard.cancel(ws.id, bobs.deletion.id, asAdmin(ws), {});
 }, 300_000);
