@@ -2,6 +2,7 @@
 import type { AuditAction } from '../../domain/audit';
 import type { AuditEvent } from '../../domain/schemas';
 import { formatCount, formatTime, h } from './dom';
+import { nameOf } from './lead-outcome';
 
 /** Words for every action the service writes (domain/audit.ts): one missing, or one it no longer writes, fails the build. */
 const ACTION_TEXT: Record<AuditAction, string> = {
@@ -38,20 +39,29 @@ function isCounts(value: unknown[]): value is { userId: string; count: number }[
   return value.every((v) => v !== null && typeof v === 'object' && 'userId' in v && 'count' in v);
 }
 
-/** A detail value in words: ids become names where known, lists and records read as text, not JSON. */
-function valueText(value: unknown, names: Map<string, string>, top = true): string {
+/** A record id as the service makes them (cuid): never shown to the admin as such. */
+const looksLikeId = (s: string) => /^[a-z][a-z0-9]{19,31}$/.test(s);
+/** Keys whose value is a user's id (`userId`, `leftUserId`, `fromUserId`, `to`...). */
+const isUserKey = (key: string) => /user|^to$|^from$|heir|replacement/i.test(key);
+
+/** A detail value in words: ids become names where known ("a deleted user" for a user no longer listed), lists and records read as text, not JSON. */
+function valueText(value: unknown, names: Map<string, string>, key = ''): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'number') return formatCount(value);
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (typeof value === 'string') {
     const name = names.get(value);
-    return name === undefined ? value : top ? `${name} (${value})` : name;
+    if (name !== undefined) return name;
+    return looksLikeId(value) && isUserKey(key) ? 'a deleted user' : value;
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return 'none';
-    if (isMembers(value)) return value.map((m) => `${names.get(m.userId) ?? m.userId} ${m.weight}%`).join(' · ');
-    if (isCounts(value)) return value.map((m) => `${names.get(m.userId) ?? m.userId}: ${formatCount(m.count)}`).join(' · ');
-    return value.map((v) => valueText(v, names, false)).join(typeof value[0] === 'object' ? '; ' : ', ');
+    if (isMembers(value)) return value.map((m) => `${nameOf(m.userId, names)} ${m.weight}%`).join(' · ');
+    if (isCounts(value)) return value.map((m) => `${nameOf(m.userId, names)}: ${formatCount(m.count)}`).join(' · ');
+    // Ids of things gone with the user (private labels deleted): how many, not which ids.
+    const gone = value.filter((v) => typeof v === 'string' && !names.has(v) && looksLikeId(v)).length;
+    if (gone === value.length && !isUserKey(key)) return formatCount(gone);
+    return value.map((v) => valueText(v, names, key)).join(typeof value[0] === 'object' ? '; ' : ', ');
   }
   if (typeof value === 'object') {
     const record = value as Record<string, unknown>;
@@ -59,9 +69,9 @@ function valueText(value: unknown, names: Map<string, string>, top = true): stri
     const rest = Object.entries(record).filter(([k]) => !['id', 'labelId', 'automationId', 'integrationId'].includes(k));
     const body =
       rest.length === 1 && rest[0]?.[0] === 'distribution'
-        ? valueText(rest[0][1], names, false)
-        : rest.map(([k, v]) => `${keyText(k).toLowerCase()} ${valueText(v, names, false)}`).join(', ');
-    return ownId ? `${names.get(ownId) ?? ownId} → ${body}` : body;
+        ? valueText(rest[0][1], names, 'distribution')
+        : rest.map(([k, v]) => `${keyText(k).toLowerCase()} ${valueText(v, names, k)}`).join(', ');
+    return ownId ? `${names.get(ownId) ?? (looksLikeId(ownId) ? 'an item since deleted' : ownId)} → ${body}` : body;
   }
   return String(value);
 }
@@ -83,7 +93,7 @@ export function actorText(actor: AuditEvent['actor'], names: Map<string, string>
   if (actor.type === 'HR') return actor.id ? `HR system (${actor.id})` : 'HR system';
   if (actor.type === 'SYSTEM') return 'System';
   if (actor.type === 'IDP') return actor.id ? `Identity provider (${actor.id})` : 'Identity provider';
-  return names.get(actor.id) ?? `User ${actor.id}`;
+  return names.get(actor.id) ?? 'a deleted user';
 }
 
 export function auditList(events: AuditEvent[], names: Map<string, string>): HTMLElement {
@@ -109,7 +119,7 @@ export function auditList(events: AuditEvent[], names: Map<string, string>): HTM
             ? h(
                 'dl',
                 { class: 'audit-detail' },
-                Object.entries(e.detail).map(([k, v]) => h('div', null, h('dt', null, keyText(k)), h('dd', null, valueText(v, names)))),
+                Object.entries(e.detail).map(([k, v]) => h('div', null, h('dt', null, keyText(k)), h('dd', null, valueText(v, names, k)))),
               )
             : null,
         ),

@@ -4,7 +4,8 @@ import { auditList, auditNames } from '../audit';
 import { emptyState, formatTime, h, loading, replace, srOnly } from '../dom';
 import { errorSlot } from '../problem';
 import type { Panel, StepContext } from './panel';
-import { review } from './review';
+import { fillLeads, review } from './review';
+import { leadOutcome } from '../lead-outcome';
 
 export function endPanel(ctx: StepContext): Panel {
   const d = ctx.deletion;
@@ -32,11 +33,14 @@ export function endPanel(ctx: StepContext): Panel {
             h('p', null, 'See the audit trail below for what was done before it stopped.'),
           );
 
+  const summary = review(d, ctx.names, 'summary', 'summary-review');
   void (async () => {
     try {
       const events = await api.audit(d.id, ctx.signal);
       auditBody.removeAttribute('aria-busy');
       const names = auditNames([...ctx.names].map(([id, name]) => ({ id, name })), d);
+      const leadsLine = summary.querySelector<HTMLElement>('[data-testid="summary-leads"]');
+      if (leadsLine) fillLeads(leadsLine, d, names, leadOutcome(events));
       replace(auditBody, events.length ? auditList(events, names) : emptyState('No events recorded'));
     } catch (err) {
       auditBody.removeAttribute('aria-busy');
@@ -50,7 +54,7 @@ export function endPanel(ctx: StepContext): Panel {
       'div',
       { class: 'end-panel', 'data-testid': 'summary', 'data-status': d.status },
       message,
-      review(d, ctx.names, 'summary', 'summary-review'),
+      summary,
       h('section', { class: 'review-block' }, h('h3', null, 'Audit trail', srOnly(` of the wizard for ${d.user.name}`)), auditSlot.element, auditBody),
     ),
   };

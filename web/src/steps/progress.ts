@@ -1,8 +1,13 @@
 // Step 1 while the lead move runs on the server: a progress bar fed by the wizard's event stream (polled while it is down).
-import { describeDistribution } from '../distribution';
-import { formatCount, h, replace } from '../dom';
+import { api } from '../api';
+import { formatCount, h } from '../dom';
+import { leadOutcome, type LeadOutcome } from '../lead-outcome';
+import { fillLeads } from './review';
 import type { Deletion } from '../../../domain/schemas';
 import type { Panel, StepContext } from './panel';
+
+/** How often the audit is read while the move runs (for targets who left). */
+const AUDIT_EVERY_MS = 5_000;
 
 /** Step 1 while the move runs (and just after it ends). */
 export function progressPanel(ctx: StepContext): Panel {
@@ -11,8 +16,28 @@ export function progressPanel(ctx: StepContext): Panel {
   const text = h('p', { class: 'progress-text', 'data-testid': 'progress-text' });
   // Announce in steps of 10% only: a live region updated every half second would drown everything else.
   const announcer = h('p', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'progress-live' });
-  const target = h('p', { class: 'muted' });
+  const target = h('p', { class: 'muted', 'data-testid': 'progress-leads' });
   let lastDecile = -1;
+  // Who left mid-move and where their share went is in the audit: read it now and then while the move runs, and at its end.
+  let outcome: LeadOutcome | null = null;
+  let auditAt = 0;
+  let reading = false;
+  let latest = d;
+  const readAudit = (force: boolean) => {
+    if (reading || ctx.signal.aborted || (!force && Date.now() - auditAt < AUDIT_EVERY_MS)) return;
+    reading = true;
+    auditAt = Date.now();
+    api.audit(d.id, ctx.signal).then(
+      (events) => {
+        reading = false;
+        outcome = leadOutcome(events);
+        fillLeads(target, latest, ctx.names, outcome);
+      },
+      () => {
+        reading = false;
+      },
+    );
+  };
 
   function update(next: Deletion): void {
     const { total, moved, state } = next.leads;
@@ -31,7 +56,9 @@ export function progressPanel(ctx: StepContext): Panel {
       lastDecile = decile;
       announcer.textContent = state === 'DONE' ? `All ${formatCount(total)} leads moved.` : `${pct}% of the leads moved.`;
     }
-    replace(target, 'Moving to ', h('strong', null, describeDistribution(next.leads.distribution, ctx.names)), '.');
+    latest = next;
+    fillLeads(target, next, ctx.names, outcome);
+    readAudit(state === 'DONE');
   }
   update(d);
 

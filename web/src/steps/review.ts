@@ -1,10 +1,19 @@
 // What the wizard did (or will do), step by step: shown before confirming and at the end.
 import { describeDistribution } from '../distribution';
-import { formatCount, h, type Child } from '../dom';
+import { h, replace, type Child } from '../dom';
+import { leadsText, nameOf, type LeadOutcome } from '../lead-outcome';
 import type { Deletion, RoutingItem } from '../../../domain/schemas';
 
+/** The leads line: from the audit once it is read (`data-outcome="audit"`), the step-1 plan, said to be one, until then. */
+export function fillLeads(p: HTMLElement, d: Deletion, names: Map<string, string>, outcome: LeadOutcome | null): void {
+  p.dataset.outcome = outcome ? 'audit' : 'plan';
+  replace(p, d.leads.state === 'PENDING' ? h('span', { class: 'muted' }, 'Not moved.') : leadsText(d, names, outcome));
+}
+
 /** What the wizard did (or will do), step by step. */
-export function review(d: Deletion, names: Map<string, string>, testid: string, containerTestid = testid): HTMLElement {
+export function review(d: Deletion, names: Map<string, string>, testid: string, containerTestid = testid, outcome: LeadOutcome | null = null): HTMLElement {
+  const leadsLine = h('p', { 'data-testid': `${testid}-leads` });
+  fillLeads(leadsLine, d, names, outcome);
   const routing = (items: RoutingItem[], noun: string) =>
     items.length
       ? routingList(
@@ -13,7 +22,6 @@ export function review(d: Deletion, names: Map<string, string>, testid: string, 
           (it) => (it.applied ? describeDistribution(it.applied, names) : h('span', { class: 'muted' }, 'not changed')),
         )
       : h('p', { class: 'muted' }, `No ${noun}s involved.`);
-  const leads = d.leads;
   return h(
     'div',
     { class: 'review', 'data-testid': containerTestid },
@@ -21,20 +29,7 @@ export function review(d: Deletion, names: Map<string, string>, testid: string, 
       'section',
       { class: 'review-block' },
       h('h3', null, 'Leads'),
-      h(
-        'p',
-        { 'data-testid': `${testid}-leads` },
-        leads.state === 'PENDING'
-          ? h('span', { class: 'muted' }, 'Not moved.')
-          : [
-              h('strong', null, `${formatCount(leads.moved)} ${leads.moved === 1 ? 'lead' : 'leads'}`),
-              leads.state === 'MOVING' ? ` of ${formatCount(leads.total)} so far` : '',
-              ' moved to ',
-              describeDistribution(leads.distribution, names),
-              '.',
-              leads.swept ? ` ${formatCount(leads.swept)} more moved by the final sweep.` : '',
-            ],
-      ),
+      leadsLine,
     ),
     h('section', { class: 'review-block' }, h('h3', null, 'Workflow automations'), routing(d.automations, 'automation')),
     h('section', { class: 'review-block' }, h('h3', null, 'Integrations'), routing(d.integrations, 'integration')),
@@ -55,7 +50,7 @@ export function review(d: Deletion, names: Map<string, string>, testid: string, 
                 !l.applied
                   ? h('span', { class: 'muted' }, 'not changed')
                   : l.replacementUserId
-                    ? `${names.get(l.replacementUserId) ?? l.replacementUserId} replaces ${d.user.name}`
+                    ? `${nameOf(l.replacementUserId, names)} replaces ${d.user.name}`
                     : `${d.user.name} removed, no replacement`,
               ),
             ),

@@ -1,0 +1,403 @@
+// The admin page against what a black-box probe of it found (probe 36): where
+// the leads really went when a step-1 target left mid-move, a wizard moved on
+// or cancelled from elsewhere while the page waits at a form, lists at a phone's
+// and a laptop's width, the CONFIRM field saying why Delete is disabled, names
+// instead of ids, user lists that refresh, and the small ones (the cancel panel,
+// the start reason's label, bidi controls, contrast, roles). Debian's Chromium
+// (playwright-core) against the real API, worker, Temporal dev server and
+// database of this run; every wait is for something in the page, never a time.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { createApiToken } from '../../infra/tokens';
+import { buildServer } from '../../api/server';
+import { MovePace, untilMidMove } from '../support/move-pace';
+import { asAdmin, makeAutomation, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const WEB_DIST = path.join(ROOT, 'web', 'dist');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const WAIT = { timeout: 60_000 };
+
+let h: WizardHarness;
+const pace = new MovePace();
+let app: FastifyInstance;
+let base: string;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH.`);
+  if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) {
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  h = await wizardHarness({ batchSize: 100, pace });
+  app = buildServer({ prisma: h.prisma, wizard: h.wizard, health: async () => ({ database: true, temporal: true }), config: h.config, logger: false, webDir: WEB_DIST });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+afterEach(async () => {
+  pace.open();
+  for (const c of contexts.splice(0)) await c.close();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await h?.close();
+});
+
+async function signedIn(ws: TestWorkspace, opts: { handle?: string; width?: number; height?: number } = {}): Promise<Page> {
+  const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users[opts.handle ?? 'admin']!.id, label: 'browser test' });
+  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 860 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(`${base}/`);
+  await page.getByTestId('token-input').fill(token);
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('users-table').waitFor(WAIT);
+  return page;
+}
+
+async function atStep(page: Page, step: string): Promise<void> {
+  await page.locator(`[data-testid="stepper-${step}"][aria-current="step"]`).waitFor(WAIT);
+}
+
+/** A wizard moved on through the API (another admin) to `until`. */
+async function wizardAt(ws: TestWorkspace, until: 'AUTOMATIONS' | 'INTEGRATIONS' | 'CONFIRM', opts: { effectiveAt?: Date; reason?: string } = {}) {
+  const { deletion } = await h.wizard.start({
+    workspaceId: ws.id,
+    userId: ws.users.leaver!.id,
+    actor: asAdmin(ws),
+    source: opts.effectiveAt ? 'HR' : 'ADMIN',
+    ...(opts.effectiveAt ? { effectiveAt: opts.effectiveAt } : {}),
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  });
+  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  await moveDone(h.wizard, ws.id, deletion.id);
+  if (until !== 'AUTOMATIONS') await h.wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  if (until === 'CONFIRM') {
+    await h.wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+    await h.wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
+  }
+  return h.wizard.get(ws.id, deletion.id);
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** In the page: no enabled option for user `id` in a first distribution row. */
+const notOffered = (id: string) => `!document.querySelector('[data-testid$="-dist-user-0"] option[value="${id}"]:not([disabled])')`;
+
+/** In the page: the WCAG contrast ratio of `fg`'s text colour on `bg`'s background. */
+const contrast = (fg: string, bg: string) => `(() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const a = lum(rgb(getComputedStyle(document.querySelector(${JSON.stringify(fg)})).color));
+  const b = lum(rgb(getComputedStyle(document.querySelector(${JSON.stringify(bg)})).backgroundColor));
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+})()`;
+
+test('a step-1 target who left mid-move: the review and the summary say who got what and where the leaver\'s share went, by name', async () => {
+  const ws = await makeWorkspace(
+    h.prisma,
+    { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER', dee: 'MEMBER' },
+    { leaver: 3_000 },
+  );
+  const [ann, bob, dee] = [ws.users.ann!.id, ws.users.bob!.id, ws.users.dee!.id];
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  pace.hold();
+  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), {
+    distribution: [
+      { userId: ann, weight: 34 },
+      { userId: bob, weight: 33 },
+      { userId: dee, weight: 33 },
+    ],
+  });
+  await untilMidMove(pace, h.temporal, deletion.workflowId);
+  // Dee stops being active mid-move: nothing more for her, her share goes to Ann and Bob.
+  await h.prisma.user.update({ where: { id: dee }, data: { status: 'SUSPENDED' } });
+  pace.open();
+  await moveDone(h.wizard, ws.id, deletion.id);
+  const moved = await h.prisma.auditEvent.findFirstOrThrow({ where: { deletionId: deletion.id, action: 'LEADS_MOVED' } });
+  const detail = moved.detail as { targets: { userId: string; count: number }[]; targetsLeft?: { leftUserId: string; remaining: number }[] };
+  expect(detail.targetsLeft?.[0]?.leftUserId).toBe(dee);
+  const got = new Map(detail.targets.map((t) => [t.userId, t.count]));
+  await h.wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  await h.wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  await h.wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
+
+  const page = await signedIn(ws);
+  await page.goto(`${base}/#/deletions/${deletion.id}`);
+  await atStep(page, 'CONFIRM');
+  const review = page.getByTestId('review-leads');
+  await page.locator('[data-testid="review-leads"][data-outcome="audit"]').waitFor(WAIT);
+  const text = (await review.textContent())!;
+  expect(text).not.toContain('%'); // not the plan's split
+  expect(text).toContain(`ann ${count(got.get(ann)!)}`);
+  expect(text).toContain(`bob ${count(got.get(bob)!)}`);
+  expect(text).toMatch(/dee left/);
+  expect(text).not.toContain(dee);
+
+  await page.getByTestId('confirm-input').fill('CONFIRM');
+  await page.getByTestId('confirm-delete').click();
+  await page.locator('[data-testid="summary"][data-status="COMPLETED"]').waitFor(WAIT);
+  await page.locator('[data-testid="summary-leads"][data-outcome="audit"]').waitFor(WAIT);
+  expect(await page.getByTestId('summary-leads').textContent()).toMatch(/dee left/);
+
+  // Dee is deleted since: "a deleted user", never her id, in the summary and the audit.
+  await h.prisma.user.delete({ where: { id: dee } });
+  await page.reload();
+  await page.locator('[data-testid="summary-leads"][data-outcome="audit"]').waitFor(WAIT);
+  await page.getByTestId('audit-LEAD_TARGET_LEFT').waitFor(WAIT);
+  expect(await page.getByTestId('summary-leads').textContent()).toMatch(/a deleted user left/i);
+  expect(await page.locator('main').textContent()).not.toContain(dee);
+
+  // When nobody of step 1 is left (to: [], untilConfirm), the leads stay with the user until CONFIRM.
+  await page.route(
+    (url) => url.pathname === `/v1/deletions/${deletion.id}/audit`,
+    async (route: Route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { items: { action: string; detail: Record<string, unknown> }[] };
+      for (const e of body.items) {
+        if (e.action === 'LEAD_TARGET_LEFT') Object.assign(e.detail, { to: [], untilConfirm: true });
+        if (e.action === 'LEADS_MOVED') {
+          e.detail.targetsLeft = (e.detail.targetsLeft as Record<string, unknown>[]).map((t) => ({ ...t, to: [], untilConfirm: true }));
+        }
+      }
+      await route.fulfill({ response, json: body });
+    },
+  );
+  await page.reload();
+  await page.locator('[data-testid="summary-leads"][data-outcome="audit"]').waitFor(WAIT);
+  expect(await page.getByTestId('summary-leads').textContent()).toMatch(/until CONFIRM/);
+}, 240_000);
+
+test('another admin moves the wizard on or cancels it: the waiting page follows, and a 409 is said in words with the current step shown', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
+  const d = await wizardAt(ws, 'AUTOMATIONS');
+  // Tab A waits at step 2 while another admin applies it.
+  const a = await signedIn(ws);
+  await a.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(a, 'AUTOMATIONS');
+  await a.getByTestId('next').waitFor(WAIT);
+  await h.wizard.submitAutomations(ws.id, d.id, asAdmin(ws, 'owner'), { overrides: [] });
+  await atStep(a, 'INTEGRATIONS');
+  await a.getByTestId('wizard-notice').waitFor(WAIT);
+  expect(await a.getByTestId('wizard-notice').textContent()).toMatch(/elsewhere|another/i);
+
+  // Tab B learns nothing (its stream and reads fail) until it clicks Next: the 409 brings it to the current step, in words.
+  let blind = false;
+  const b = await signedIn(ws);
+  await b.route(
+    (url) => url.pathname.startsWith(`/v1/deletions/${d.id}`),
+    (route: Route) => {
+      const url = new URL(route.request().url());
+      if (url.pathname.endsWith('/events')) return route.abort('failed');
+      if (blind && route.request().method() === 'GET' && url.pathname === `/v1/deletions/${d.id}`) return route.abort('failed');
+      return route.continue();
+    },
+  );
+  await b.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(b, 'INTEGRATIONS');
+  await b.getByTestId('next').waitFor(WAIT);
+  blind = true;
+  await h.wizard.submitIntegrations(ws.id, d.id, asAdmin(ws, 'owner'), { overrides: [] });
+  blind = false;
+  await b.getByTestId('next').click();
+  await atStep(b, 'LABELS');
+  const notice = b.getByTestId('wizard-notice');
+  await notice.waitFor(WAIT);
+  expect(await notice.textContent()).toContain('Labels');
+  expect(await notice.textContent()).not.toMatch(/INTEGRATIONS|LABELS|AUTOMATIONS/);
+
+  blind = true;
+  await h.wizard.cancel(ws.id, d.id, asAdmin(ws, 'owner'), {});
+  blind = false;
+  await b.getByTestId('next').click();
+  await b.locator('[data-testid="summary"][data-status="CANCELLED"]').waitFor(WAIT);
+  await b.locator('[data-testid="wizard-notice"]', { hasText: 'cancelled' }).waitFor(WAIT);
+  expect(await b.getByTestId('wizard-notice').textContent()).not.toContain('CANCELLED');
+  expect(await b.getByTestId('cancel-wizard').count()).toBe(0);
+  // Tab A saw the cancel too, by itself.
+  await a.locator('[data-testid="summary"][data-status="CANCELLED"]').waitFor(WAIT);
+}, 180_000);
+
+test('the lists fit a 375-px phone and the wizards table a 1280-px laptop: no sideways page, Resume and Audit in sight', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
+  const long = await h.prisma.user.create({
+    data: { workspaceId: ws.id, name: 'Maximiliana Bartholomew-Featherstonehaugh', email: `maximiliana.bartholomew-featherstonehaugh@${ws.slug}.test`, role: 'MEMBER' },
+  });
+  await h.wizard.start({ workspaceId: ws.id, userId: long.id, actor: { type: 'IDP', id: 'okta' }, source: 'IDP' });
+  await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'HR' });
+  const inSight = async (page: Page, right: number) => {
+    for (const link of await page.locator('[data-testid^="resume-"], [data-testid^="audit-link-"]').all()) {
+      await link.scrollIntoViewIfNeeded();
+      const box = (await link.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(right);
+    }
+  };
+
+  const laptop = await signedIn(ws, { width: 1280, height: 900 });
+  await laptop.getByTestId('nav-deletions').click();
+  await laptop.getByTestId('deletions-list').waitFor(WAIT);
+  const wrap = await laptop.getByTestId('deletions-list').evaluate((t) => ({ scroll: t.parentElement!.scrollWidth, client: t.parentElement!.clientWidth, right: t.parentElement!.getBoundingClientRect().right }));
+  expect(wrap.scroll).toBeLessThanOrEqual(wrap.client);
+  await inSight(laptop, wrap.right);
+
+  const phone = await signedIn(ws, { width: 375, height: 812 });
+  const pageWidth = () => phone.evaluate('document.documentElement.scrollWidth') as Promise<number>;
+  expect(await pageWidth()).toBeLessThanOrEqual(375);
+  await phone.getByTestId('nav-deletions').click();
+  await phone.getByTestId('deletions-list').waitFor(WAIT);
+  expect(await pageWidth()).toBeLessThanOrEqual(375);
+  await inSight(phone, 375);
+});
+
+test('the CONFIRM field says why Delete is disabled; before HR\'s date it says CONFIRM is refused until then', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
+  const d = await wizardAt(ws, 'CONFIRM');
+  const page = await signedIn(ws);
+  await page.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(page, 'CONFIRM');
+  const why = page.getByTestId('confirm-why');
+  const cases: [string, RegExp][] = [
+    ['', /type CONFIRM/i],
+    ['confirm', /capital/i],
+    [' CONFIRM', /space/i],
+    ['CONFIRM ', /space/i],
+    ['CONFIRMED', /exactly/i],
+  ];
+  for (const [typed, reason] of cases) {
+    await page.getByTestId('confirm-input').fill(typed);
+    expect(await page.getByTestId('confirm-delete').isDisabled()).toBe(true);
+    expect(await why.textContent()).toMatch(reason);
+  }
+  await page.getByTestId('confirm-input').fill('CONFIRM');
+  expect(await page.getByTestId('confirm-delete').isEnabled()).toBe(true);
+  expect(await why.textContent()).toBe('');
+
+  const ws2 = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
+  const dated = await wizardAt(ws2, 'CONFIRM', { effectiveAt: new Date(Date.now() + 30 * 86_400_000) });
+  const hr = await signedIn(ws2);
+  await hr.goto(`${base}/#/deletions/${dated.id}`);
+  await atStep(hr, 'CONFIRM');
+  const note = hr.getByTestId('effective-at');
+  await note.waitFor(WAIT);
+  expect(await note.textContent()).toMatch(/refused until/);
+  expect(await hr.getByTestId('confirm-input').isDisabled()).toBe(true);
+  expect(await hr.getByTestId('confirm-delete').isDisabled()).toBe(true);
+});
+
+test('names, not ids: a user twice in a split, an owner\'s blockers, initials of names with brackets', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 3 });
+  const demo = await h.prisma.user.create({ data: { workspaceId: ws.id, name: 'Owner (demo)', email: `odemo@${ws.slug}.test`, role: 'MEMBER' } });
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  const page = await signedIn(ws);
+  expect(await page.getByTestId(`user-row-${demo.id}`).locator('.avatar').textContent()).toBe('OD');
+  await page.goto(`${base}/#/deletions/${deletion.id}`);
+  await atStep(page, 'LEADS');
+  await page.getByTestId('lead-mode-split').check();
+  await page.getByTestId('lead-distribution-user-0').selectOption(ws.users.ann!.id);
+  await page.getByTestId('lead-distribution-weight-0').fill('50');
+  await page.getByTestId('lead-distribution-add').click();
+  await page.getByTestId('lead-distribution-user-1').selectOption(ws.users.ann!.id);
+  await page.getByTestId('lead-distribution-weight-1').fill('50');
+  const problem = (await page.getByTestId('lead-distribution-problem').textContent())!;
+  expect(problem).toContain('ann');
+  expect(problem).not.toContain(ws.users.ann!.id);
+
+  await page.goto(`${base}/#/users/${ws.users.owner!.id}`);
+  await page.getByTestId('blocker-ROLE').waitFor(WAIT);
+  for (const blocker of await page.locator('[data-testid^="blocker-"]').all()) {
+    const text = (await blocker.textContent())!;
+    expect(text).not.toContain(ws.users.owner!.id);
+    expect(text).toContain('owner');
+  }
+});
+
+test('user lists refresh: a user who can no longer be picked is not offered, on focus and after a 422', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER', cy: 'MEMBER' }, { leaver: 3 });
+  const sole = await makeAutomation(h.prisma, ws.id, 'Night shift', [{ userId: ws.users.leaver!.id, weight: 100 }]);
+  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const page = await signedIn(ws);
+  await page.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(page, 'AUTOMATIONS');
+  const select = page.getByTestId(`automation-${sole}-dist-user-0`);
+  await select.waitFor(WAIT);
+  const offered = (id: string) => select.locator(`option[value="${id}"]:not([disabled])`).count();
+  expect(await offered(ws.users.bob!.id)).toBe(1);
+  await h.prisma.user.update({ where: { id: ws.users.bob!.id }, data: { status: 'SUSPENDED' } });
+  await select.focus();
+  await page.waitForFunction(notOffered(ws.users.bob!.id), undefined, WAIT);
+
+  await select.selectOption(ws.users.cy!.id);
+  await h.prisma.user.update({ where: { id: ws.users.cy!.id }, data: { status: 'SUSPENDED' } });
+  await page.getByTestId('next').click();
+  const error = page.getByTestId('error');
+  await error.waitFor(WAIT);
+  expect(await error.getAttribute('data-status')).toBe('422');
+  expect(await error.textContent()).not.toContain(ws.users.cy!.id);
+  await page.waitForFunction(notOffered(ws.users.cy!.id), undefined, WAIT);
+  expect(await page.getByTestId('next').isDisabled()).toBe(true);
+});
+
+test('the cancel panel closes with Escape and when the step changes; the start reason is labelled; bidi controls are isolated; contrast and roles', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
+  const d = await wizardAt(ws, 'AUTOMATIONS', { reason: 'revoke test' });
+  const page = await signedIn(ws);
+  await page.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(page, 'AUTOMATIONS');
+
+  // Contrast (WCAG AA 4.5:1) of the sidebar's section title.
+  const ratio = (fg: string, bg: string) => page.evaluate(contrast(fg, bg)) as Promise<number>;
+  expect(await ratio('.nav-title', '.sidebar')).toBeGreaterThanOrEqual(4.5);
+
+  await page.getByTestId('cancel-wizard').click();
+  expect(await page.locator('form[role]').count()).toBe(0);
+  await page.getByTestId('cancel-reason').fill('typed at step 2');
+  await page.getByTestId('step-title').click();
+  await page.keyboard.press('Escape');
+  expect(await page.getByTestId('cancel-panel').count()).toBe(0);
+
+  await page.getByTestId('cancel-wizard').click();
+  await page.getByTestId('cancel-reason').fill('typed at step 2');
+  await h.wizard.submitAutomations(ws.id, d.id, asAdmin(ws, 'owner'), { overrides: [] });
+  await atStep(page, 'INTEGRATIONS');
+  expect(await page.getByTestId('cancel-panel').count()).toBe(0);
+  await page.getByTestId('cancel-wizard').click();
+  expect(await page.getByTestId('cancel-reason').inputValue()).toBe('');
+  await page.getByTestId('cancel-reason').fill('a \u202Eevil\u202C b');
+  await page.getByTestId('cancel-confirm').click();
+  await page.locator('[data-testid="summary"][data-status="CANCELLED"]').waitFor(WAIT);
+  expect(await page.getByTestId('wizard-reason').textContent()).toMatch(/^Reason given at the start: revoke test$/);
+  const cancelled = page.getByTestId('audit-DELETION_CANCELLED');
+  await cancelled.waitFor(WAIT);
+  const shown = (await page.evaluate(`(() => {
+    const dd = [...document.querySelectorAll('[data-testid="audit-DELETION_CANCELLED"] dd')].find((x) => x.textContent.includes('evil'));
+    return { text: dd.innerText, isolated: getComputedStyle(dd).unicodeBidi };
+  })()`)) as { text: string; isolated: string };
+  expect(shown.text).not.toContain('\u202E');
+  expect(shown.isolated).toMatch(/isolate/);
+
+  // The help text of the selected choice at step 1 (another wizard) reads at 4.5:1.
+  const ws2 = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
+  const { deletion } = await h.wizard.start({ workspaceId: ws2.id, userId: ws2.users.leaver!.id, actor: asAdmin(ws2), source: 'ADMIN' });
+  const p2 = await signedIn(ws2);
+  await p2.goto(`${base}/#/deletions/${deletion.id}`);
+  await atStep(p2, 'LEADS');
+  const helpRatio = (await p2.evaluate(contrast('.choice:has(input:checked) .choice-help', '.choice:has(input:checked)'))) as number;
+  expect(helpRatio).toBeGreaterThanOrEqual(4.5);
+});
