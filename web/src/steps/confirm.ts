@@ -1,15 +1,37 @@
 // The last step: review, then type the confirmation text the server expects.
 import { CONFIRMATION_TEXT } from '../../../domain/rules';
 import { api } from '../api';
-import { h, loading } from '../dom';
+import { auditNames } from '../audit';
+import { formatTime, h, loading } from '../dom';
+import { leadOutcome } from '../lead-outcome';
 import { errorSlot } from '../problem';
 import type { Panel, StepContext } from './panel';
-import { review } from './review';
+import { fillLeads, review } from './review';
+
+/** Why what was typed is not the confirmation text, in words; null when it is. */
+export function confirmationProblem(typed: string): string | null {
+  if (typed === CONFIRMATION_TEXT) return null;
+  if (typed === '') return `Type ${CONFIRMATION_TEXT} to enable Delete user.`;
+  // What a paste often brings: spaces, or characters that show as nothing.
+  const visible = typed.replace(/[\u200B-\u200D\u2060\uFEFF]/g, '');
+  if (visible !== typed && visible.trim() === CONFIRMATION_TEXT) return 'It holds invisible characters (a paste often brings them): type it by hand.';
+  if (typed.trim() !== typed && typed.trim().toUpperCase() === CONFIRMATION_TEXT) return `Remove the spaces before or after ${CONFIRMATION_TEXT}.`;
+  if (typed.toUpperCase() === CONFIRMATION_TEXT) return `Type ${CONFIRMATION_TEXT} in capitals.`;
+  if (typed.normalize('NFKC').trim().toUpperCase() === CONFIRMATION_TEXT) return `Type it with ordinary letters: these look like ${CONFIRMATION_TEXT} but are other characters.`;
+  return `Type exactly ${CONFIRMATION_TEXT}, nothing more.`;
+}
+
+/** Longest delay setTimeout keeps (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
   const d = ctx.deletion;
   const slot = errorSlot();
   const button = h('button', { type: 'submit', class: 'btn btn-danger', 'data-testid': 'confirm-delete', disabled: true }, 'Delete user');
+  const why = h('p', { id: 'confirm-why', class: 'hint', 'data-testid': 'confirm-why', 'aria-live': 'polite' });
+  // HR's date still to come: the server refuses CONFIRM (409) until then, so the page does not offer it.
+  const waitsMs = d.effectiveAt ? Date.parse(d.effectiveAt) - Date.now() : 0;
+  let early = waitsMs > 0;
   const input = h('input', {
     id: 'confirm-text',
     type: 'text',
@@ -17,12 +39,48 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
     spellcheck: 'false',
     autocapitalize: 'off',
     'data-testid': 'confirm-input',
-    'aria-describedby': 'confirm-help',
-    disabled: finishing,
-    oninput: () => {
-      button.disabled = input.value !== CONFIRMATION_TEXT;
-    },
+    'aria-describedby': 'confirm-help confirm-why',
+    disabled: finishing || early,
+    oninput: () => check(),
   });
+  function check(): void {
+    const problem = early ? null : confirmationProblem(input.value);
+    button.disabled = early || problem !== null;
+    why.textContent = problem ?? '';
+  }
+  const effective =
+    early && d.effectiveAt
+      ? h(
+          'div',
+          { class: 'callout', 'data-testid': 'effective-at' },
+          h(
+            'p',
+            null,
+            `${d.user.name} leaves on ${formatTime(d.effectiveAt)} (HR's date). CONFIRM is refused until then: the deletion can be confirmed from then on.`,
+          ),
+        )
+      : null;
+  if (early && waitsMs < MAX_TIMER_MS) {
+    const timer = setTimeout(() => {
+      early = false;
+      input.disabled = finishing;
+      effective?.remove();
+      check();
+    }, waitsMs + 1_000);
+    ctx.signal.addEventListener('abort', () => clearTimeout(timer));
+  }
+
+  const reviewEl = review(d, ctx.names, 'review');
+  // The review says where the leads really went: read from the audit.
+  void (async () => {
+    try {
+      const events = await api.audit(d.id, ctx.signal);
+      const line = reviewEl.querySelector<HTMLElement>('[data-testid="review-leads"]');
+      if (line) fillLeads(line, d, auditNames([...ctx.names].map(([id, name]) => ({ id, name })), d), leadOutcome(events));
+    } catch {
+      // The plan stays shown, said to be a plan; the audit page says the rest.
+    }
+  })();
 
   const form = h(
     'form',
@@ -30,20 +88,14 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
       novalidate: true,
       onsubmit: (e: Event) => {
         e.preventDefault();
-        if (input.value !== CONFIRMATION_TEXT) return;
+        check();
+        if (button.disabled) return;
         void ctx.submit(() => api.confirm(d.id, input.value), button, slot);
       },
     },
     h('p', { class: 'lead-text' }, 'Everything has a new home. Review, then confirm.'),
-    // HR's date still to come: CONFIRM is refused (409) until then.
-    d.effectiveAt && Date.parse(d.effectiveAt) > Date.now()
-      ? h(
-          'div',
-          { class: 'callout', 'data-testid': 'effective-at' },
-          h('p', null, `${d.user.name} leaves on ${new Date(d.effectiveAt).toLocaleString()} (HR's date): the deletion can be confirmed from then on.`),
-        )
-      : null,
-    review(d, ctx.names, 'review'),
+    effective,
+    reviewEl,
     h(
       'div',
       { class: 'callout callout-danger' },
@@ -59,8 +111,10 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
       : [
           h('div', { class: 'field' }, h('label', { for: 'confirm-text' }, 'Type ', h('kbd', null, CONFIRMATION_TEXT), ` to delete ${d.user.name}`), input),
           h('p', { id: 'confirm-help', class: 'help' }, 'Exactly as shown, in capitals.'),
+          why,
           h('div', { class: 'step-foot' }, slot.element, h('div', { class: 'step-foot-row' }, h('span'), button)),
         ],
   );
+  check();
   return { element: form };
 }
