@@ -34,11 +34,23 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069). */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+/**
+ * Text as shown: a bidi control someone typed (a name, a reason) is shown as
+ * its code point instead of reordering what follows ("evil" is not shown as
+ * "live"); the elements holding such text are isolated too (styles.css).
+ */
+export function shownText(text: string): string {
+  return text.replace(BIDI_CONTROLS, (c) => `[U+${c.charCodeAt(0).toString(16).toUpperCase()}]`);
+}
+
 export function append(parent: Node, children: Child[]): void {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(parent, child);
-    else parent.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+    else parent.appendChild(typeof child === 'object' ? child : document.createTextNode(shownText(String(child))));
   }
 }
 

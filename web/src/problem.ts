@@ -2,7 +2,8 @@
 // next to the control that caused it. The slot is a live region, so screen
 // readers hear the message as soon as it appears.
 import { ApiError } from './api';
-import { h, replace } from './dom';
+import { formatTime, h, replace } from './dom';
+import { STEP_TEXT } from './view-deletions';
 
 const LEADS: Record<number, string> = {
   0: 'No connection',
@@ -26,14 +27,36 @@ export interface Described {
   status: number;
 }
 
-/** Known ids in a server message, said by name: "User ann (cmx…) is suspended". */
+/** Known ids in a server message, said by name: "User cmx… is suspended" → "ann is suspended". */
 export function withNames(text: string, names?: Map<string, string>): string {
   if (!names || !text) return text;
   let out = text;
   for (const [id, name] of names) {
-    if (id.length >= 6 && out.includes(id)) out = out.split(id).join(`${name} (${id})`);
+    if (id.length < 6 || !out.includes(id)) continue;
+    out = out.split(`User ${id}`).join(name).split(id).join(name);
   }
   return out;
+}
+
+const STEP_NAME = /\b(LEADS|AUTOMATIONS|INTEGRATIONS|LABELS|CONFIRM|DONE)\b/;
+const ISO_TIME = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})\b/g;
+
+/** The server's enum names and ISO times in a message, in the words and the one date format the page uses. */
+export function plainWords(text: string): string {
+  return text
+    .replace(new RegExp(`\\bstep ${STEP_NAME.source}, not ${STEP_NAME.source}`, 'g'), (_m, at: string, wanted: string) =>
+      `step ${stepWord(at)}, not ${stepWord(wanted)}`,
+    )
+    .replace(/\balready (CANCELLED|COMPLETED|FAILED)\b/g, (_m, s: string) => `already ${s.toLowerCase()}`)
+    .replace(/\bhas FAILED\b/g, 'has failed')
+    .replace(/\b(an? )?(OWNER|ADMIN|MEMBER)\b/g, (_m, article: string | undefined, role: string) =>
+      `${article ?? ''}${role.toLowerCase()}`,
+    )
+    .replace(ISO_TIME, (iso) => formatTime(iso));
+}
+
+function stepWord(step: string): string {
+  return `"${STEP_TEXT[step as keyof typeof STEP_TEXT] ?? step}"`;
 }
 
 export function describe(err: unknown, names?: Map<string, string>): Described {
@@ -43,7 +66,7 @@ export function describe(err: unknown, names?: Map<string, string>): Described {
     const detail = p.status === 403 && !p.detail ? 'Only workspace owners and admins can delete users.' : p.detail;
     return {
       heading,
-      detail: withNames(detail || p.title, names),
+      detail: plainWords(withNames(detail || p.title, names)),
       fields: (p.errors ?? []).map((e) => withNames(e.path ? `${humanPath(e.path)}: ${e.message}` : e.message, names)),
       status: p.status,
     };

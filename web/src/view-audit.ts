@@ -1,7 +1,7 @@
 // A wizard's audit trail on its own page.
 import { api } from './api';
 import { auditList, auditNames } from './audit';
-import { emptyState, h, loading, replace } from './dom';
+import { emptyState, h, loading, replace, shownText } from './dom';
 import { errorSlot } from './problem';
 import { link, type RouteContext } from './router';
 import { deletionStatusBadge, sourceBadge } from './view-deletions';
@@ -38,7 +38,7 @@ export function auditView(ctx: RouteContext): HTMLElement {
         api.listUsers(undefined, ctx.signal).catch(() => []),
       ]);
       const names = auditNames(users, deletion);
-      title.textContent = `Audit trail · ${deletion.user.name}`;
+      title.textContent = shownText(`Audit trail · ${deletion.user.name}`);
       replace(meta, sourceBadge(deletion.source), deletionStatusBadge(deletion.status), h('span', { class: 'muted' }, deletion.user.email));
       body.removeAttribute('aria-busy');
       replace(body, events.length ? auditList(events, names) : emptyState('No events yet'));

@@ -6,9 +6,9 @@
 // and never to an ADMIN for an OWNER (the preview's ROLE blocker).
 import { api } from './api';
 import { describeDistribution } from './distribution';
-import { badge, formatCount, h, loading, replace } from './dom';
+import { badge, formatCount, h, loading, replace, shownText } from './dom';
 import { canDelete, whoAmI } from './me';
-import { errorSlot } from './problem';
+import { errorSlot, plainWords, withNames } from './problem';
 import { link, navigate, type RouteContext } from './router';
 import type { DeletionPreview, Me, RoutingItem, User } from '../../domain/schemas';
 import { routingList } from './steps/review';
@@ -38,7 +38,7 @@ export function userView(ctx: RouteContext): HTMLElement {
         api.leadCount(id, ctx.signal).catch(() => null),
         whoAmI(ctx.signal),
       ]);
-      title.textContent = user.name;
+      title.textContent = shownText(user.name);
       document.title = `${user.name} · CRM Admin`;
       body.removeAttribute('aria-busy');
       replace(body, profile(user, leads, me, ctx.signal));
@@ -66,6 +66,7 @@ function profile(user: User, leads: number | null, me: Me, signal: AbortSignal):
       try {
         const [preview, users] = await Promise.all([api.deletionPreview(user.id, signal), api.listUsers(undefined, signal)]);
         const names = new Map(users.map((u) => [u.id, u.name]));
+        names.set(preview.user.id, preview.user.name);
         showActions(preview);
         replace(previewHost, previewCard(preview, names));
       } catch (err) {
@@ -207,7 +208,7 @@ function previewCard(p: DeletionPreview, names: Map<string, string>): HTMLElemen
           'div',
           { class: 'callout callout-warn', 'data-testid': 'preview-blockers' },
           h('p', null, h('strong', null, 'Deleting is not possible now')),
-          h('ul', { class: 'plain-list' }, p.blockers.map((b) => h('li', { 'data-testid': `blocker-${b.code}` }, b.message))),
+          h('ul', { class: 'plain-list' }, p.blockers.map((b) => h('li', { 'data-testid': `blocker-${b.code}` }, plainWords(withNames(b.message, names))))),
         )
       : null,
     h(

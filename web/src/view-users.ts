@@ -79,7 +79,7 @@ function usersTable(users: User[]): HTMLElement {
     { class: 'table-wrap' },
     h(
       'table',
-      { class: 'table', 'data-testid': 'users-table' },
+      { class: 'table table-stack', 'data-testid': 'users-table' },
       h('caption', { class: 'sr-only' }, 'Users of this workspace'),
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Email'), h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Status'))),
       h(
@@ -94,9 +94,9 @@ function usersTable(users: User[]): HTMLElement {
               { scope: 'row' },
               h('a', { href: link(`/users/${encodeURIComponent(u.id)}`), class: 'user-link', 'data-testid': `user-link-${u.id}` }, avatar(u.name), u.name),
             ),
-            h('td', { class: 'muted' }, u.email),
-            h('td', null, roleText(u.role)),
-            h('td', null, statusBadge(u.status)),
+            h('td', { class: 'muted cell-email', 'data-label': 'Email' }, u.email),
+            h('td', { 'data-label': 'Role' }, roleText(u.role)),
+            h('td', { 'data-label': 'Status' }, statusBadge(u.status)),
           ),
         ),
       ),
@@ -105,11 +105,13 @@ function usersTable(users: User[]): HTMLElement {
 }
 
 export function avatar(name: string): HTMLElement {
+  // The first letter or digit of the first two words that have one: "Owner (demo)" is OD, not "O(".
   const initials = name
     .split(/\s+/)
+    .map((word) => word.match(/[\p{L}\p{N}]/u)?.[0] ?? '')
     .filter(Boolean)
     .slice(0, 2)
-    .map((p) => p.charAt(0).toUpperCase())
+    .map((c) => c.toUpperCase())
     .join('');
   let hash = 0;
   for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) % 360;
