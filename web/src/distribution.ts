@@ -4,7 +4,7 @@
 // when `problem()` is null: every row filled in, then the server's own rule
 // (`distributionProblem`: no user twice, whole shares summing to exactly 100).
 import { apportion, distributionProblem, WEIGHT_TOTAL } from '../../domain/distribution';
-import { h, replace, uid } from './dom';
+import { h, replace, shownText, uid } from './dom';
 import { withNames } from './problem';
 import type { Distribution, User } from '../../domain/schemas';
 
@@ -20,6 +20,10 @@ export interface DistributionEditorOptions {
   /** Visually hide the legend (when a heading right above already says it). */
   hideLegend?: boolean;
   onChange?: () => void;
+  /** Every user's name (any status), to name a picked user who can no longer be picked. */
+  names?: Map<string, string>;
+  /** A user select got focus: the owner may read the users again (then `setCandidates`). */
+  onUserFocus?: () => void;
 }
 
 export interface DistributionEditor {
@@ -29,6 +33,8 @@ export interface DistributionEditor {
   /** Why Next must stay disabled, in words; null when the distribution is acceptable. */
   problem(): string | null;
   reset(to: Distribution): void;
+  /** The users read again: the rows' lists follow, a pick no longer valid is flagged. */
+  setCandidates(users: User[]): void;
 }
 
 interface Row {
@@ -41,10 +47,25 @@ export function userLabel(user: Pick<User, 'name' | 'email'>): string {
   return user.email ? `${user.name} (${user.email})` : user.name;
 }
 
-/** "Ana 60% · Ben 40%", naming unknown ids as they are. */
+/**
+ * Fills a user select with the candidates, keeping its value; a picked user
+ * who can no longer be picked stays shown, disabled and said so, so the admin
+ * sees which choice to change.
+ */
+export function userOptions(select: HTMLSelectElement, candidates: User[], names: Map<string, string> | undefined, placeholder: string): void {
+  const value = select.value;
+  const options = [h('option', { value: '' }, placeholder), ...candidates.map((u) => h('option', { value: u.id }, userLabel(u)))];
+  if (value && !candidates.some((u) => u.id === value)) {
+    options.push(h('option', { value, disabled: true }, `${names?.get(value) ?? 'A deleted user'} (can no longer be picked)`));
+  }
+  select.replaceChildren(...options);
+  select.value = value;
+}
+
+/** "Ana 60% · Ben 40%"; a user no longer listed is "a deleted user". */
 export function describeDistribution(distribution: Distribution | null | undefined, names: Map<string, string>): string {
   if (!distribution || distribution.length === 0) return 'nobody';
-  return distribution.map((m) => `${names.get(m.userId) ?? m.userId} ${m.weight}%`).join(' · ');
+  return distribution.map((m) => `${names.get(m.userId) ?? 'a deleted user'} ${m.weight}%`).join(' · ');
 }
 
 /** Same members with the same weights, in any order. */
@@ -55,8 +76,9 @@ export function sameDistribution(a: Distribution | null, b: Distribution | null)
 }
 
 export function distributionEditor(options: DistributionEditorOptions): DistributionEditor {
-  const { candidates, testid } = options;
-  const names = new Map(candidates.map((u) => [u.id, u.name]));
+  const { testid } = options;
+  let candidates = options.candidates;
+  let names = new Map(candidates.map((u) => [u.id, u.name]));
   let rows: Row[] = [];
   let ready = false;
   const legendId = uid('legend');
@@ -107,23 +129,19 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
     const n = i + 1;
     const selectId = uid('dist-user');
     const weightId = uid('dist-weight');
-    // A user picked in this row stays listed even if no longer a candidate (shown, flagged by the server).
-    const known = row.userId === '' || names.has(row.userId);
-    const select = h(
-      'select',
-      {
-        id: selectId,
-        'data-testid': `${testid}-user-${i}`,
-        onchange: (e: Event) => {
-          row.userId = (e.target as HTMLSelectElement).value;
-          update();
-        },
-        value: row.userId,
+    const select = h('select', {
+      id: selectId,
+      'data-testid': `${testid}-user-${i}`,
+      onchange: (e: Event) => {
+        row.userId = (e.target as HTMLSelectElement).value;
+        update();
       },
-      h('option', { value: '' }, 'Choose a user…'),
-      candidates.map((u) => h('option', { value: u.id }, userLabel(u))),
-      known ? null : h('option', { value: row.userId }, `${row.userId} (not active)`),
-    );
+      onfocus: () => options.onUserFocus?.(),
+    });
+    // A user picked in this row stays listed even if no longer a candidate (disabled, flagged by `problem`).
+    select.append(h('option', { value: row.userId }));
+    select.value = row.userId;
+    userOptions(select, candidates, options.names, 'Choose a user…');
     const weight = h('input', {
       id: weightId,
       type: 'number',
@@ -201,6 +219,11 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
       if (!row.userId) return `Choose a user for row ${i + 1}.`;
     }
     for (const [i, row] of rows.entries()) {
+      if (!names.has(row.userId)) {
+        return `Row ${i + 1}: ${options.names?.get(row.userId) ?? 'a deleted user'} can no longer be picked; choose another user.`;
+      }
+    }
+    for (const [i, row] of rows.entries()) {
       const w = Number(row.weight);
       if (row.weight.trim() === '' || !Number.isInteger(w) || w < 1 || w > WEIGHT_TOTAL) {
         return `Row ${i + 1}: the share must be a whole number from 1 to ${WEIGHT_TOTAL}.`;
@@ -221,7 +244,7 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
     sumEl.textContent =
       diff === 0 ? 'Total 100%' : diff > 0 ? `Total ${total}% · ${diff}% left to assign` : `Total ${total}% · ${-diff}% too much`;
     sumEl.className = `dist-sum ${total === WEIGHT_TOTAL ? 'is-ok' : 'is-bad'}`;
-    problemEl.textContent = p ?? '';
+    problemEl.textContent = shownText(p ?? '');
     problemEl.hidden = p === null;
     // Mark the rows that are wrong, for sighted and screen-reader users alike.
     const counts = new Map<string, number>();
@@ -253,6 +276,12 @@ export function distributionEditor(options: DistributionEditorOptions): Distribu
     reset(to) {
       load(to);
       renderRows();
+    },
+    setCandidates(users) {
+      candidates = users;
+      names = new Map(candidates.map((u) => [u.id, u.name]));
+      rowsEl.querySelectorAll<HTMLSelectElement>('select').forEach((select) => userOptions(select, candidates, options.names, 'Choose a user…'));
+      update();
     },
   };
 }

@@ -6,7 +6,7 @@
 // is down the page polls, and tries the stream again now and then. Reopening
 // the page at any time picks the wizard up where it is.
 import { api, ApiError } from './api';
-import { focusHeading, formatTime, h, loading, replace } from './dom';
+import { focusHeading, formatTime, h, loading, replace, shownText } from './dom';
 import { errorSlot, type ErrorSlot } from './problem';
 import { link, type RouteContext } from './router';
 import type { Deletion, Step, User } from '../../domain/schemas';
@@ -68,12 +68,75 @@ function titleOf(screen: Screen, d: Deletion): string {
   }
 }
 
-/** Work is running on the server and the page should keep following it. */
+/** Work is running on the server and the page should keep following it closely. */
 function needsPolling(d: Deletion, confirmed: boolean): boolean {
   if (d.leads.state === 'MOVING') return true;
   if (d.status !== 'IN_PROGRESS') return false;
   return (d.step === 'LEADS' && d.leads.state === 'DONE') || d.step === 'DONE' || (d.step === 'CONFIRM' && confirmed);
 }
+
+/**
+ * The page follows an open wizard at every step, forms included: another tab,
+ * another admin or HR may move it on or cancel it while this admin reads.
+ * Over the stream that costs the server nothing more (one read per wizard,
+ * shared); polled (stream down) it is slow while nothing runs.
+ */
+function follows(d: Deletion, confirmed: boolean): boolean {
+  return d.status === 'IN_PROGRESS' || needsPolling(d, confirmed);
+}
+
+/** The screens where the page waits for the admin. */
+const FORMS: ReadonlySet<Screen> = new Set(['leads', 'automations', 'integrations', 'labels', 'confirm']);
+
+/** Where the wizard is, in words. */
+function whereText(s: Screen): string {
+  switch (s) {
+    case 'leads':
+      return 'step 1 of 4, Leads';
+    case 'moving':
+      return 'step 1 of 4, Leads, with the lead move running';
+    case 'automations':
+      return 'step 2 of 4, Automations';
+    case 'integrations':
+      return 'step 3 of 4, Integrations';
+    case 'labels':
+      return 'step 4 of 4, Labels';
+    case 'confirm':
+      return 'Confirm';
+    case 'finishing':
+      return 'the final removal';
+    case 'end':
+      return 'its end';
+  }
+}
+
+/** What changed from `prev` to `next` that the admin did not do here; null when nothing they need to know. */
+function changeText(prev: Deletion, next: Deletion, conflict: boolean): string | null {
+  const lead = conflict ? 'What you just did was not applied: ' : '';
+  const say = (text: string) => (lead ? lead + text : text.charAt(0).toUpperCase() + text.slice(1));
+  if (next.status !== prev.status) {
+    switch (next.status) {
+      case 'CANCELLED':
+        return say(`this wizard was cancelled elsewhere (by another admin, in another tab, or by HR). ${next.user.name} is active again.`);
+      case 'COMPLETED':
+        return say(`this wizard was confirmed elsewhere (by another admin or in another tab): ${next.user.name} was deleted.`);
+      case 'FAILED':
+        return say('this wizard failed meanwhile; the audit trail below says what was done.');
+      default:
+        return null;
+    }
+  }
+  const before = screenOf(prev, false);
+  const now = screenOf(next, false);
+  if (before === now) return null;
+  if (before === 'leads' && now === 'moving') return say('the lead move was started elsewhere (by another admin or in another tab). Its choice applies; the progress is below.');
+  return say(`this wizard was moved on elsewhere (by another admin or in another tab): it is now at ${whereText(now)}. What was chosen there applies.`);
+}
+
+/** How often the page reads the wizard while it waits at a form with the stream down. */
+const FORM_POLL_MS = 5_000;
+/** User lists are read again on focus at most this often. */
+const USERS_FRESH_MS = 2_000;
 
 export function wizardView(ctx: RouteContext): HTMLElement {
   const id = ctx.params.id ?? '';
@@ -83,6 +146,8 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   const actions = h('div', { class: 'head-actions' });
   const cancelArea = h('div');
   const attentionArea = h('div');
+  // What changed here that this admin did not do (another tab, another admin, HR).
+  const notice = h('div', { 'aria-live': 'polite' });
   const stepper = h('ol', { class: 'stepper', 'data-testid': 'stepper', 'aria-label': 'Wizard steps' });
   const stepTitle = h('h2', { class: 'step-title', 'data-testid': 'step-title', tabindex: -1 });
   const pollErrors = errorSlot('poll-error');
@@ -100,6 +165,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       actions,
     ),
     loadErrors.element,
+    notice,
     attentionArea,
     cancelArea,
     h('nav', { 'aria-label': 'Progress through the wizard' }, stepper),
@@ -119,6 +185,12 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   let stopStream: (() => void) | null = null;
   let streamRetryAt = 0;
   let streamBackoff = STREAM_RETRY_MS;
+  /** This page is posting: a change seen meanwhile is its own, not news. */
+  let submitting = 0;
+  /** Panels' user lists, told when the users are read again. */
+  let candidateListeners: ((users: User[]) => void)[] = [];
+  let usersReadAt = 0;
+  let usersReading: Promise<void> | null = null;
 
   ctx.signal.addEventListener('abort', () => {
     clearTimeout(timer);
@@ -126,21 +198,53 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     stopStream = null;
   });
 
+  /** Reads the users again (on a select's focus, after a 422), so nobody who can no longer be picked is offered. */
+  function refreshCandidates(force = false): Promise<void> {
+    if (usersReading) return usersReading;
+    if (!force && Date.now() - usersReadAt < USERS_FRESH_MS) return Promise.resolve();
+    usersReadAt = Date.now();
+    usersReading = (async () => {
+      try {
+        const users = await api.listUsers(undefined, ctx.signal);
+        for (const u of users) names.set(u.id, u.name);
+        const leaver = deletion?.user.id;
+        candidates = users.filter((u) => u.status === 'ACTIVE' && u.id !== leaver);
+        for (const listener of candidateListeners) listener(candidates);
+      } catch {
+        // Kept as they were; the server refuses a pick that is no longer valid, in words.
+      } finally {
+        usersReading = null;
+      }
+    })();
+    return usersReading;
+  }
+
   const stepContext = (d: Deletion): StepContext => ({
     deletion: d,
     names,
     candidates,
     signal: ctx.signal,
     submit: (action, button, slot) => submit(action, button, slot),
+    refreshCandidates: () => void refreshCandidates(),
+    onCandidates: (listener) => {
+      candidateListeners.push(listener);
+    },
   });
+
+  function showNotice(text: string): void {
+    replace(notice, h('div', { class: 'callout callout-info', role: 'status', 'data-testid': 'wizard-notice' }, h('p', null, text)));
+  }
 
   async function submit(action: () => Promise<Deletion>, button: HTMLButtonElement, slot: ErrorSlot): Promise<void> {
     slot.clear();
+    notice.replaceChildren();
     const label = [...button.childNodes];
     button.disabled = true;
     button.setAttribute('aria-busy', 'true');
     button.textContent = 'Saving…';
     const isConfirm = button.dataset.testid === 'confirm-delete';
+    const before = deletion;
+    submitting += 1;
     try {
       const next = await action();
       if (isConfirm) confirmed = true;
@@ -149,13 +253,27 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       button.replaceChildren(...label);
       button.disabled = false;
       button.removeAttribute('aria-busy');
-      // 409: someone (another tab, a script, HR) moved the wizard on; offer to catch up.
-      const stale = err instanceof ApiError && err.status === 409;
-      slot.show(
-        err,
-        stale ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'reload', onclick: () => void reload() }, 'Show the current step') : undefined,
-        itemNames(),
-      );
+      // 409: someone (another tab, another admin, HR) moved the wizard on or cancelled it: show where it is now, and say so.
+      if (err instanceof ApiError && err.status === 409 && before && (await caughtUp(before))) return;
+      slot.show(err, undefined, itemNames());
+      // 422 naming a user who can no longer be picked: the lists drop them.
+      if (err instanceof ApiError && err.status === 422) void refreshCandidates(true);
+    } finally {
+      submitting -= 1;
+    }
+  }
+
+  /** After a 409: reads the wizard; when it is elsewhere than this page showed, shows it there with a word why. */
+  async function caughtUp(before: Deletion): Promise<boolean> {
+    try {
+      const now = await api.getDeletion(id, ctx.signal);
+      const text = changeText(before, now, true);
+      if (text === null) return false;
+      show(now);
+      showNotice(text);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -166,16 +284,8 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     return all;
   }
 
-  async function reload(): Promise<void> {
-    try {
-      show(await api.getDeletion(id, ctx.signal));
-    } catch (err) {
-      pollErrors.show(err);
-    }
-  }
-
   function renderHead(d: Deletion): void {
-    title.textContent = `Delete ${d.user.name}`;
+    title.textContent = shownText(`Delete ${d.user.name}`);
     document.title = `Delete ${d.user.name} · CRM Admin`;
     replace(
       meta,
@@ -186,7 +296,8 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       h('span', { class: 'muted' }, ` on ${formatTime(d.startedAt)}`),
       deletionStatusBadge(d.status),
       attentionBadge(d),
-      d.reason ? h('span', { class: 'muted reason', 'data-testid': 'wizard-reason' }, `Reason: ${d.reason}`) : null,
+      // The reason the wizard was started with (a cancel's own reason is in the audit).
+      d.reason ? h('span', { class: 'muted reason', 'data-testid': 'wizard-reason' }, 'Reason given at the start: ', h('bdi', null, d.reason)) : null,
     );
     const canCancel = d.status === 'IN_PROGRESS' && d.step !== 'DONE' && !confirmed;
     replace(
@@ -277,20 +388,28 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     );
   }
 
-  function show(d: Deletion): void {
+  /** `remote`: from the stream or a poll, not this page's own answer. */
+  function show(d: Deletion, remote = false): void {
+    const prev = deletion;
     deletion = d;
     names.set(d.user.id, d.user.name);
-    renderHead(d);
-    renderStepper(d);
     const next = screenOf(d, confirmed);
     // The end screen is drawn again once a move stopped by a cancel has settled.
     const key = next === 'end' ? `end:${d.leads.state}` : next;
+    if (remote && submitting === 0 && prev && screen !== null && FORMS.has(screen)) {
+      const text = changeText(prev, d, false);
+      if (text) showNotice(text);
+    }
+    // A cancel panel belongs to the step it was opened at.
+    if (key !== screenKey) closeCancel?.(false);
+    renderHead(d);
+    renderStepper(d);
     if (key !== screenKey || !panel) {
       const first = screen === null;
       const moved = next !== screen;
       screen = next;
       screenKey = key;
-      stepTitle.textContent = titleOf(next, d);
+      stepTitle.textContent = shownText(titleOf(next, d));
       panel = buildPanel(next, d);
       panelHost.removeAttribute('aria-busy');
       replace(panelHost, panel.element);
@@ -302,6 +421,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   }
 
   function buildPanel(s: Screen, d: Deletion): Panel {
+    candidateListeners = [];
     const c = stepContext(d);
     switch (s) {
       case 'leads':
@@ -330,7 +450,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
    */
   function keepUp(): void {
     if (ctx.signal.aborted || !deletion) return;
-    if (!needsPolling(deletion, confirmed)) {
+    if (!follows(deletion, confirmed)) {
       stopStream?.();
       stopStream = null;
       page.dataset.updates = 'idle';
@@ -351,7 +471,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
         heard = true;
         streamBackoff = STREAM_RETRY_MS;
         pollErrors.clear();
-        show(d);
+        show(d, true);
       },
       onClose: () => {
         stopStream = null;
@@ -363,8 +483,9 @@ export function wizardView(ctx: RouteContext): HTMLElement {
     });
   }
 
-  function schedulePoll(delay = POLL_MS): void {
-    if (timer !== undefined || ctx.signal.aborted || !deletion || !needsPolling(deletion, confirmed)) return;
+  function schedulePoll(delay?: number): void {
+    if (timer !== undefined || ctx.signal.aborted || !deletion || !follows(deletion, confirmed)) return;
+    delay ??= needsPolling(deletion, confirmed) ? POLL_MS : FORM_POLL_MS;
     page.dataset.updates = 'poll';
     timer = setTimeout(() => {
       timer = undefined;
@@ -373,54 +494,68 @@ export function wizardView(ctx: RouteContext): HTMLElement {
           const d = await api.getDeletion(id, ctx.signal);
           if (stopStream) return; // the stream took over meanwhile, and is at least as new
           pollErrors.clear();
-          show(d);
+          show(d, true);
         } catch (err) {
           if (ctx.signal.aborted || stopStream) return;
           pollErrors.show(err);
           if (err instanceof ApiError && (err.status === 404 || err.status === 401 || err.status === 403)) return;
-          schedulePoll(POLL_RETRY_MS);
+          schedulePoll(Math.max(POLL_RETRY_MS, needsPolling(deletion!, confirmed) ? 0 : FORM_POLL_MS));
         }
       })();
     }, delay);
   }
 
+  /** Closes the open cancel panel (its typed reason goes with it); `refocus` puts focus back on its opener. */
+  let closeCancel: ((refocus: boolean) => void) | null = null;
+
   function openCancel(d: Deletion): void {
+    closeCancel?.(false);
     const slot = errorSlot();
     const reason = h('input', { id: 'cancel-reason', type: 'text', 'data-testid': 'cancel-reason', maxlength: 2000, autocomplete: 'off' });
     const yes = h('button', { type: 'submit', class: 'btn btn-danger', 'data-testid': 'cancel-confirm' }, 'Cancel wizard');
     const heading = h('h2', { id: 'cancel-title', tabindex: -1 }, `Cancel the wizard for ${d.user.name}?`);
     const opener = () => actions.querySelector<HTMLButtonElement>('[data-testid="cancel-wizard"]');
-    const close = () => {
+    // Escape closes it wherever focus is (not only inside it).
+    const onEscape = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') close();
+    };
+    const close = (refocus = true) => {
+      document.removeEventListener('keydown', onEscape);
+      closeCancel = null;
       cancelArea.replaceChildren();
       const button = opener();
       if (button) {
         button.hidden = false;
-        button.focus();
+        if (refocus) button.focus();
       }
     };
+    document.addEventListener('keydown', onEscape);
+    ctx.signal.addEventListener('abort', () => document.removeEventListener('keydown', onEscape));
+    closeCancel = close;
     const form = h(
       'form',
       {
         class: 'callout callout-warn cancel-panel',
         'data-testid': 'cancel-panel',
-        role: 'region',
         'aria-labelledby': 'cancel-title',
         novalidate: true,
-        onkeydown: (e: Event) => {
-          if ((e as KeyboardEvent).key === 'Escape') close();
-        },
         onsubmit: (e: Event) => {
           e.preventDefault();
           void (async () => {
             slot.clear();
             yes.disabled = true;
+            const before = deletion;
+            submitting += 1;
             try {
               const next = await api.cancel(d.id, reason.value.trim() || undefined);
-              cancelArea.replaceChildren();
+              close(false);
               show(next);
             } catch (err) {
               yes.disabled = false;
+              if (err instanceof ApiError && err.status === 409 && before && (await caughtUp(before))) return;
               slot.show(err);
+            } finally {
+              submitting -= 1;
             }
           })();
         },
@@ -436,7 +571,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       h(
         'div',
         { class: 'button-row' },
-        h('button', { type: 'button', class: 'btn btn-ghost', 'data-testid': 'cancel-keep', onclick: close }, 'Keep the wizard open'),
+        h('button', { type: 'button', class: 'btn btn-ghost', 'data-testid': 'cancel-keep', onclick: () => close() }, 'Keep the wizard open'),
         yes,
       ),
     );

@@ -1,6 +1,6 @@
 // Step 4: the shared and public labels the user leaves, each with an optional replacement.
 import { api } from '../api';
-import { userLabel } from '../distribution';
+import { userOptions } from '../distribution';
 import { badge, emptyState, h, uid } from '../dom';
 import { errorSlot } from '../problem';
 import { footer, nextButton, type Panel, type StepContext } from './panel';
@@ -14,12 +14,10 @@ export function labelsPanel(ctx: StepContext): Panel {
 
   const rows = d.labels.map((label) => {
     const id = uid('label-repl');
-    const select = h(
-      'select',
-      { id, 'data-testid': `label-${label.id}-replacement`, value: label.replacementUserId ?? '' },
-      h('option', { value: '' }, 'No replacement (just remove)'),
-      ctx.candidates.map((u) => h('option', { value: u.id }, userLabel(u))),
-    );
+    const select = h('select', { id, 'data-testid': `label-${label.id}-replacement`, onfocus: () => ctx.refreshCandidates() });
+    select.append(h('option', { value: label.replacementUserId ?? '' }));
+    select.value = label.replacementUserId ?? '';
+    userOptions(select, ctx.candidates, ctx.names, 'No replacement (just remove)');
     selects.set(label.id, select);
     return h(
       'tr',
@@ -28,6 +26,10 @@ export function labelsPanel(ctx: StepContext): Panel {
       h('td', null, badge(label.visibility === 'PUBLIC' ? 'Public' : label.visibility === 'SHARED' ? 'Shared' : 'Private', 'neutral')),
       h('td', null, h('label', { for: id, class: 'sr-only' }, `Replacement for ${label.name}`), select),
     );
+  });
+
+  ctx.onCandidates((users) => {
+    for (const select of selects.values()) userOptions(select, users, ctx.names, 'No replacement (just remove)');
   });
 
   const form = h(

@@ -1,6 +1,6 @@
 // Step 1: who receives the user's leads (one user, or a split by percentage).
 import { api } from '../api';
-import { distributionEditor, userLabel, type DistributionEditor } from '../distribution';
+import { distributionEditor, userOptions, type DistributionEditor } from '../distribution';
 import { formatCount, h, uid } from '../dom';
 import { errorSlot } from '../problem';
 import { footer, nextButton, noCandidates, type Panel, type StepContext } from './panel';
@@ -12,18 +12,23 @@ export function leadsPanel(ctx: StepContext): Panel {
   const modeName = uid('lead-mode');
   let mode: 'one' | 'split' = 'one';
 
-  const target = h(
-    'select',
-    { id: 'lead-target', 'data-testid': 'lead-target', onchange: () => validate() },
-    h('option', { value: '' }, 'Choose an active user…'),
-    ctx.candidates.map((u) => h('option', { value: u.id }, userLabel(u))),
-  );
+  let candidates = ctx.candidates;
+  const target = h('select', { id: 'lead-target', 'data-testid': 'lead-target', onchange: () => validate(), onfocus: () => ctx.refreshCandidates() });
+  userOptions(target, candidates, ctx.names, 'Choose an active user…');
   const editor: DistributionEditor = distributionEditor({
-    candidates: ctx.candidates,
+    candidates,
     initial: [],
     testid: 'lead-distribution',
     legend: 'Split the leads by percentage',
     onChange: () => validate(),
+    names: ctx.names,
+    onUserFocus: () => ctx.refreshCandidates(),
+  });
+  ctx.onCandidates((users) => {
+    candidates = users;
+    userOptions(target, users, ctx.names, 'Choose an active user…');
+    editor.setCandidates(users);
+    validate();
   });
   const onePane = h('div', { class: 'field', 'data-pane': 'one' }, h('label', { for: 'lead-target' }, 'New owner of all leads'), target);
   const splitPane = h(
@@ -58,8 +63,11 @@ export function leadsPanel(ctx: StepContext): Panel {
   }
 
   function problem(): string | null {
-    if (ctx.candidates.length === 0) return 'There is nobody to move the leads to.';
-    if (mode === 'one') return target.value ? null : 'Choose who receives the leads.';
+    if (candidates.length === 0) return 'There is nobody to move the leads to.';
+    if (mode === 'one') {
+      if (!target.value) return 'Choose who receives the leads.';
+      return candidates.some((u) => u.id === target.value) ? null : `${ctx.names.get(target.value) ?? 'That user'} can no longer be picked; choose another user.`;
+    }
     return editor.problem();
   }
 

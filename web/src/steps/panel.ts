@@ -14,6 +14,10 @@ export interface StepContext {
   signal: AbortSignal;
   /** Post a step; on success the wizard shows what the server answered. */
   submit(action: () => Promise<Deletion>, button: HTMLButtonElement, slot: ErrorSlot): Promise<void>;
+  /** Read the users again (a select got focus): who can no longer be picked leaves the lists. */
+  refreshCandidates(): void;
+  /** Called with the ACTIVE users each time they are read again (after a focus, or a 422). */
+  onCandidates(listener: (candidates: User[]) => void): void;
 }
 
 export interface Panel {

@@ -27,6 +27,10 @@ export function routingPanel(ctx: StepContext, kind: RoutingKind): Panel {
   }
 
   const cards = items.map((item) => routingCard(ctx, item, noun, editors, validate));
+  ctx.onCandidates((users) => {
+    for (const editor of editors.values()) editor.setCandidates(users);
+    validate();
+  });
 
   const intro =
     kind === 'automations'
@@ -81,6 +85,8 @@ function routingCard(
     initial,
     testid: `${noun}-${item.id}-dist`,
     legend: `New distribution for ${item.name}`,
+    names: ctx.names,
+    onUserFocus: () => ctx.refreshCandidates(),
     onChange: () => {
       refreshState();
       validate();
