@@ -109,7 +109,7 @@ function deletionsTable(items: Deletion[]): HTMLElement {
     { class: 'table-wrap' },
     h(
       'table',
-      { class: 'table', 'data-testid': 'deletions-list' },
+      { class: 'table table-stack', 'data-testid': 'deletions-list' },
       h('caption', { class: 'sr-only' }, 'Deletion wizards, newest first'),
       h(
         'thead',
@@ -117,7 +117,7 @@ function deletionsTable(items: Deletion[]): HTMLElement {
         h(
           'tr',
           null,
-          ['User', 'Started by', 'Step', 'Leads', 'Status', 'Started', 'Last change'].map((t) => h('th', { scope: 'col' }, t)),
+          ['User', 'Started by', 'Step', 'Leads', 'Status', 'Dates'].map((t) => h('th', { scope: 'col' }, t)),
           h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')),
         ),
       ),
@@ -129,13 +129,17 @@ function deletionsTable(items: Deletion[]): HTMLElement {
             'tr',
             { 'data-testid': `deletion-row-${d.id}` },
             h('th', { scope: 'row' }, h('span', { class: 'cell-strong' }, d.user.name), h('span', { class: 'cell-sub' }, d.user.email)),
-            h('td', null, sourceBadge(d.source)),
-            h('td', null, d.status === 'IN_PROGRESS' ? STEP_TEXT[d.step] : '—'),
-            h('td', { class: 'num nowrap' }, progressText(d)),
-            h('td', null, deletionStatusBadge(d.status), ' ', attentionBadge(d)),
-            // Dates may wrap: kept on one line they pushed Resume out of a 1280-px-wide window.
-            h('td', { class: 'muted' }, formatTime(d.startedAt)),
-            h('td', { class: 'muted' }, formatTime(d.updatedAt)),
+            h('td', { 'data-label': 'Started by' }, sourceBadge(d.source)),
+            h('td', { 'data-label': 'Step' }, d.status === 'IN_PROGRESS' ? STEP_TEXT[d.step] : '—'),
+            h('td', { class: 'num', 'data-label': 'Leads' }, progressText(d)),
+            h('td', { 'data-label': 'Status' }, h('span', { class: 'badges' }, deletionStatusBadge(d.status), attentionBadge(d))),
+            // Both dates in one column: seven columns pushed Resume and Audit out of a 1280-px-wide window.
+            h(
+              'td',
+              { class: 'dates', 'data-label': 'Dates' },
+              h('span', { class: 'cell-sub' }, 'Started ', h('time', { datetime: d.startedAt }, formatTime(d.startedAt))),
+              h('span', { class: 'cell-sub' }, 'Changed ', h('time', { datetime: d.updatedAt }, formatTime(d.updatedAt))),
+            ),
             h(
               'td',
               { class: 'row-actions' },
