@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import fastifySwagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
@@ -50,6 +50,7 @@ import { systemRoutes } from './routes/system';
 import { signCursors } from './cursors';
 import { queryNames } from './routes/common';
 import { utf8JsonParser } from './body-text';
+import { requestForLog } from './request-log';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -484,17 +485,4 @@ export function scimPathCanonical(url: string): string {
   if (collapsed !== SCIM_PREFIX && !collapsed.startsWith(`${SCIM_PREFIX}/`)) return url;
   const canonical = collapsed.length > SCIM_PREFIX.length ? collapsed.replace(/\/+$/, '') : collapsed;
   return canonical === path ? url : canonical + (q === -1 ? '' : url.slice(q));
-}
-
-/** A request in the log as Fastify writes it, with the URL as it came (before `rewriteUrl`). */
-function requestForLog(req: FastifyRequest) {
-  const version = req.headers['accept-version'];
-  return {
-    method: req.method,
-    url: req.originalUrl ?? req.url,
-    version: typeof version === 'string' ? version : undefined,
-    host: req.host,
-    remoteAddress: req.ip,
-    remotePort: req.socket?.remotePort,
-  };
 }

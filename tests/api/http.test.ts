@@ -143,6 +143,33 @@ describe('request ids and logs', () => {
     expect(all).not.toContain('the-secret-of-nobody');
     expect(all).not.toMatch(/authorization/i);
   });
+
+  test("a query's values that can carry personal data are never logged: an identity provider's SCIM lookup by email, a lead owner, a cursor", async () => {
+    // Found by a probe: "incoming request" lines carried the whole URL, an offboarded person's email in its filter.
+    const email = 'rutherford.plimsoll@piimarker.test';
+    const scim = client(api.url, await createScimToken(api.prisma, ws.id));
+    expect((await scim('GET', `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}&startIndex=1&count=10`)).status).toBe(200);
+    expect((await scim('POST', '/scim/v2/Users/.search', { filter: `userName eq "${email}"` })).status).toBe(200);
+    await call('GET', `/v1/leads?ownerId=${encodeURIComponent(email)}&limit=5`);
+    await call('GET', `/v1/users?limit=2&cursor=${encodeURIComponent(email)}`);
+    await call('GET', `/v1/users?${encodeURIComponent(email)}=1`);
+    await call('GET', `/v1/nothing-here?q=${encodeURIComponent(email)}`, undefined, { 'x-request-id': 'pii-query' });
+
+    const lines = logLines.map((l) => JSON.parse(l) as { req?: { url?: string } });
+    const urls = lines.flatMap((l) => (l.req?.url !== undefined ? [l.req.url] : []));
+    expect(urls).toEqual(
+      expect.arrayContaining([
+        '/scim/v2/Users?filter=[redacted]&startIndex=1&count=10',
+        '/scim/v2/Users/.search',
+        '/v1/leads?ownerId=[redacted]&limit=5',
+        '/v1/users?limit=2&cursor=[redacted]',
+        '/v1/users?[redacted]=[redacted]',
+        '/v1/nothing-here?q=[redacted]',
+      ]),
+    );
+    const all = logLines.join('\n');
+    for (const form of [email, encodeURIComponent(email), 'piimarker', 'rutherford']) expect(all).not.toContain(form);
+  });
 });
 
 describe('OpenAPI', () => {
