@@ -11,6 +11,12 @@
 // by a statement that began after the read arrived (batches are formed from
 // waiting reads, never joined once sent), so a client that has seen its step
 // applied sees it in its next read.
+//
+// Traces: each read is a span `deletion read` in its request's trace; the
+// shared statement runs in a span `deletion reads` under the first read of
+// its batch, linked both ways with every other read's span (OpenTelemetry's
+// way for one operation serving several traces).
+import { context, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import DataLoader from 'dataloader';
 import { Unavailable } from '../domain/errors';
 import type { PrismaClient } from '../generated/prisma/client';
@@ -38,6 +44,8 @@ export interface TokenAndDeletion {
 interface Key {
   tokenHash: string;
   deletionId: string;
+  /** The read's span, in its request's trace. */
+  span: Span;
 }
 
 interface Row {
@@ -101,7 +109,7 @@ export function deletionReads(
         );
       });
       try {
-        return await Promise.race([readAll(keys), late]);
+        return await Promise.race([inBatchSpan(keys, () => readAll(keys)), late]);
       } finally {
         clearTimeout(timer);
         settled();
@@ -118,6 +126,25 @@ export function deletionReads(
       maxBatchSize: MAX_READS_PER_STATEMENT,
     },
   );
+
+  /** `read` in a span of the first read's trace, linked with the others' (the batch begins in whichever context was left). */
+  function inBatchSpan<T>(keys: readonly Key[], read: () => Promise<T>): Promise<T> {
+    const [first, ...others] = keys;
+    return context.with(trace.setSpan(context.active(), first!.span), () =>
+      tracer().startActiveSpan(
+        'deletion reads',
+        { links: others.map((k) => ({ context: k.span.spanContext() })), attributes: { 'db.operation.batch.size': keys.length } },
+        async (batch) => {
+          for (const k of others) k.span.addLink({ context: batch.spanContext() });
+          try {
+            return await read();
+          } finally {
+            batch.end();
+          }
+        },
+      ),
+    );
+  }
 
   async function readAll(keys: readonly Key[]): Promise<TokenAndDeletion[]> {
       const unique = [...new Map(keys.map((k) => [keyOf(k), k])).values()];
@@ -166,5 +193,17 @@ export function deletionReads(
       }
       return keys.map((k) => answers.get(keyOf(k)) ?? { token: null, deletion: null });
   }
-  return (tokenHash, deletionId) => loader.load({ tokenHash, deletionId });
+  return (tokenHash, deletionId) =>
+    tracer().startActiveSpan('deletion read', async (span) => {
+      try {
+        return await loader.load({ tokenHash, deletionId, span });
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
 }
+
+const tracer = () => trace.getTracer('crm-offboarding-api');

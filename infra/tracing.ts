@@ -85,12 +85,12 @@ const tracer = () => trace.getTracer('crm-offboarding-api');
 
 /**
  * A server span per HTTP request (continuing a caller's `traceparent`), and
- * every route handler run inside it, so the Temporal client's span (and
- * through it the workflow and its activities) joins the request's trace.
- * Register before any hook or route.
+ * every hook and handler after it run inside it, so the token and role
+ * lookups (hooks) and the Temporal client's span (and through it the workflow
+ * and its activities) join the request's trace. Register before any hook or route.
  */
 export function traceRequests(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const route = request.routeOptions.url ?? '(unmatched)';
     const span = tracer().startSpan(
@@ -99,6 +99,15 @@ export function traceRequests(app: FastifyInstance): void {
       parent,
     );
     SPANS.set(request, span);
+    // The hooks after this one run from `done`: in the span's context.
+    context.with(trace.setSpan(parent, span), done);
+  });
+  // Reading the body continues from the socket's events, outside that context: the hooks after it
+  // (the role checks that need the body), and the handler, enter it again.
+  app.addHook('preValidation', (request, _reply, done) => {
+    const span = SPANS.get(request);
+    if (!span) return done();
+    context.with(trace.setSpan(context.active(), span), done);
   });
   app.addHook('onRoute', (route) => {
     const handler = route.handler;

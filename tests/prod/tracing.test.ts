@@ -4,7 +4,7 @@
 // in the workflow bundle never changes a history: a wizard whose worker keeps
 // no cache (every task replays from history), with update validators refusing
 // input and queries in between, completes and replays.
-import { context, trace } from '@opentelemetry/api';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -17,6 +17,8 @@ import { clientInterceptors, setupTracing, type Tracing } from '../../infra/trac
 import { createWorker } from '../../worker';
 import { testEnv } from '../support/env';
 import { asAdmin, eventually, finished, makeWorkspace, moveDone, wizardHarness, type WizardHarness } from '../support/wizard';
+import { client } from '../api/support';
+import { finishThroughApi } from '../api/wizard-steps';
 
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;
@@ -75,6 +77,43 @@ test('one trace from the HTTP request through the Temporal client and an activit
     expect(chain[chain.length - 1]).toBe(found.server);
     expect(found.server.parentSpanId).toBeUndefined();
     expect(found.server.attributes['http.response.status_code']).toBe(201);
+  } finally {
+    await app.close();
+  }
+});
+
+test('a whole wizard over HTTP: every span belongs to a request\'s trace, each request\'s token and role lookups in its own', async () => {
+  // Found by a probe: the token lookup (and a step's deletion and role lookups) ran in hooks outside the
+  // request's span, each exported as a trace of its own; reads batched into one statement belong to one request.
+  const temporal = new Client({ connection: h.temporal.connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config), interceptors: clientInterceptors() });
+  const { app, url } = await listenTestServer({ ...h, wizard: createWizardClient({ temporal, prisma: h.prisma, config: h.config }) });
+  try {
+    const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 50 });
+    const tokens = await Promise.all(['admin', 'owner'].map((u) => createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users[u]!.id, label: 'trace' })));
+    const [admin, owner] = tokens.map((t) => client(url, t));
+    const since = Date.now();
+    const started = await admin!('POST', `/v1/users/${ws.users.leaver!.id}/deletion`, { reason: 'traced' });
+    expect(started.status).toBe(201);
+    const id = started.body.id as string;
+    // Reads that share one statement (client/deletion-reads.ts): each request's trace still has its read.
+    const reads = await Promise.all([admin, owner, admin, owner].map((c) => c!('GET', `/v1/deletions/${id}`)));
+    expect(reads.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect((await finishThroughApi(admin!, id, ws.users.ann!.id)).status).toBe('COMPLETED');
+
+    const ours = await eventually(async () => {
+      const spans = exporter.getFinishedSpans().filter((s) => s.startTime[0] * 1000 + s.startTime[1] / 1e6 >= since);
+      // Every request answered and the wizard's last activity exported.
+      return spans.some((s) => s.name.startsWith('RunActivity:removeUser')) ? spans : undefined;
+    }, 60_000, 'the wizard\'s spans');
+    const servers = ours.filter((s) => s.kind === SpanKind.SERVER);
+    expect(servers.length).toBeGreaterThan(10);
+    const roots = ours.filter((s) => s.parentSpanId === undefined);
+    expect(roots.filter((s) => s.kind !== SpanKind.SERVER).map((s) => `${s.name} ${JSON.stringify(s.attributes).slice(0, 200)}`)).toEqual([]);
+    for (const server of servers) {
+      const inTrace = ours.filter((s) => s.spanContext().traceId === server.spanContext().traceId && s !== server);
+      // The token lookup: a query of the request's own (or its place in a shared statement's batch).
+      expect([server.name, inTrace.some((s) => s.name.startsWith('prisma:') || s.name === 'deletion read')]).toEqual([server.name, true]);
+    }
   } finally {
     await app.close();
   }
