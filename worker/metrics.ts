@@ -18,6 +18,8 @@ const leadsMoved = new Counter({
   labelNames: ['kind'],
   registers: [workerRegistry],
 });
+// Every kind from the start, at 0: a rate or an alert on one reads 0 rather than "no data" until it moves a lead.
+for (const kind of ['MOVE', 'SWEEP'] satisfies MoveKind[]) leadsMoved.inc({ kind }, 0);
 
 const batchSeconds = new Histogram({
   name: 'crm_lead_move_batch_seconds',

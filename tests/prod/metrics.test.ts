@@ -71,6 +71,14 @@ function value(families: Families, name: string, labels: Record<string, string> 
     .reduce((sum, m) => sum + Number(m.value ?? m.count ?? 0), 0);
 }
 
+test('the worker endpoint from its start: leads moved of both kinds at 0, so an alert on them reads 0, not "no data"', async () => {
+  // Found by a probe: crm_leads_moved_total{kind="SWEEP"} only appeared once a sweep moved a lead.
+  await eventually(async () => (await fetch(workerUrl).then((r) => r.ok, () => false)) || undefined, 60_000, 'the worker metrics endpoint');
+  const first = await scrape(workerUrl);
+  expect(first.text).toMatch(/^crm_leads_moved_total\{kind="MOVE"\} \d+$/m);
+  expect(first.text).toMatch(/^crm_leads_moved_total\{kind="SWEEP"\} \d+$/m);
+});
+
 test('both endpoints move with a wizard: wizards by status and step, leads moved, batch durations, HTTP and SDK metrics', async () => {
   await eventually(async () => (await fetch(workerUrl).then((r) => r.ok, () => false)) || undefined, 60_000, 'the worker metrics endpoint');
   const apiBefore = await scrape(`${apiUrl}/metrics`);
