@@ -52,7 +52,7 @@ export interface MetricsServer {
 }
 
 /**
- * Serves GET /metrics on host:port: ours, then the SDK core's (fetched from
+ * Serves GET (and HEAD) /metrics on host:port: ours, then the SDK core's (fetched from
  * `coreAddress` on each scrape; left out, with a comment, when it is not up).
  */
 export async function serveWorkerMetrics(opts: { host: string; port: number; coreAddress?: string }): Promise<MetricsServer> {
@@ -61,7 +61,8 @@ export async function serveWorkerMetrics(opts: { host: string; port: number; cor
     defaultsCollected = true;
   }
   const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+    // HEAD as GET without the body (as the API's /metrics, and HTTP, have it): Node's `end` sends none for HEAD.
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n');
       return;
     }

@@ -79,6 +79,16 @@ test('the worker endpoint from its start: leads moved of both kinds at 0, so an 
   expect(first.text).toMatch(/^crm_leads_moved_total\{kind="SWEEP"\} \d+$/m);
 });
 
+test('the worker endpoint answers HEAD as GET, without a body (the API\'s does too)', async () => {
+  // Found by a probe: HEAD /metrics was 404.
+  await eventually(async () => (await fetch(workerUrl).then((r) => r.ok, () => false)) || undefined, 60_000, 'the worker metrics endpoint');
+  const head = await fetch(workerUrl, { method: 'HEAD' });
+  expect(head.status).toBe(200);
+  expect(head.headers.get('content-type')).toMatch(/^text\/plain/);
+  expect(await head.text()).toBe('');
+  expect((await fetch(workerUrl, { method: 'POST' })).status).toBe(404);
+});
+
 test('both endpoints move with a wizard: wizards by status and step, leads moved, batch durations, HTTP and SDK metrics', async () => {
   await eventually(async () => (await fetch(workerUrl).then((r) => r.ok, () => false)) || undefined, 60_000, 'the worker metrics endpoint');
   const apiBefore = await scrape(`${apiUrl}/metrics`);
