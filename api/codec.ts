@@ -51,11 +51,13 @@ export function codecRoutes(scope: FastifyInstance, deps: { codec: PayloadCodec;
 
   // On every answer of this scope, refusals included, so the UI can read them.
   app.addHook('onSend', async (request, reply) => {
+    // Every answer depends on the Origin, even one without CORS headers: a cache must not give it to another origin.
+    const vary = reply.getHeader('vary');
+    if (!/(^|,)\s*origin\s*(,|$)/i.test(String(vary ?? ''))) reply.header('vary', vary ? `${String(vary)}, Origin` : 'Origin');
     const origin = request.headers.origin;
     if (typeof origin === 'string' && allowed.has(origin)) {
       reply.header('access-control-allow-origin', origin);
       reply.header('access-control-allow-credentials', 'true');
-      reply.header('vary', 'Origin');
     }
   });
 

@@ -226,6 +226,11 @@ describe('a whole wizard on Temporal', () => {
 
       const stranger = await post('/codec/decode', { authorization: `Bearer ${adminToken}`, origin: 'http://evil.test' });
       expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+      // Every answer varies by Origin, a refused origin's and one with none too: a cache must not hand
+      // one origin's answer to another (found by a probe: only allowed origins got Vary: Origin).
+      const strangerPreflight = await inject({ method: 'OPTIONS', url: '/codec/decode', headers: { origin: 'http://evil.test', 'access-control-request-method': 'POST' } });
+      const noOrigin = await inject({ method: 'POST', url: '/codec/decode', headers: { 'content-type': 'application/json' }, payload: '{}' });
+      for (const answer of [decoded, anonymous, preflight, stranger, strangerPreflight, noOrigin]) expect(answer.headers.vary).toBe('Origin');
 
       // The served OpenAPI document says so (found by the fourth audit: it showed both routes open, answering only 200).
       const doc = (await inject({ method: 'GET', url: '/openapi.json', headers: {} })).json() as {
