@@ -11,9 +11,10 @@ async function main(): Promise<void> {
   if (!config.DATABASE_URL) {
     throw new ConfigError('DATABASE_URL is not set: the standalone API needs a database (npm start runs the embedded one).');
   }
-  const tracing = setupTracing(config);
+  const logger = processLogger(config, 'api');
+  const tracing = setupTracing(config, { logger });
   const api = await startApi({ config, databaseUrl: config.DATABASE_URL });
-  processLogger(config, 'api').info(`API listening on ${api.url} (docs at ${api.url}/docs)`);
+  logger.info(`API listening on ${api.url} (docs at ${api.url}/docs)`);
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

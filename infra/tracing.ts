@@ -7,7 +7,7 @@
 //
 // The SDK's client and activity interceptors are used as they are; its
 // workflow interceptors are not (see infra/tracing-workflow.ts for why).
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, diag, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -17,6 +17,7 @@ import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from './config';
+import { DIAG_LEVEL, diagToLog, type WarnLog } from './tracing-diag';
 
 export interface Tracing {
   provider: NodeTracerProvider;
@@ -29,9 +30,14 @@ let installed: Tracing | null = null;
 /**
  * Installs the process's tracer provider (once): OTLP when
  * OTEL_EXPORTER_OTLP_ENDPOINT is set, or the given exporter (tests). Null
- * when neither: spans are then never recorded.
+ * when neither: spans are then never recorded. Failed exports (and
+ * OpenTelemetry's other warnings) are WARN lines in `logger`, throttled
+ * (infra/tracing-diag.ts).
  */
-export function setupTracing(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SERVICE_NAME'>, opts: { exporter?: SpanExporter } = {}): Tracing | null {
+export function setupTracing(
+  config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SERVICE_NAME'>,
+  opts: { exporter?: SpanExporter; logger?: WarnLog } = {},
+): Tracing | null {
   if (installed) return installed;
   let processor;
   if (opts.exporter) {
@@ -40,7 +46,9 @@ export function setupTracing(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' 
     // Loaded only when used: the exporter pulls in protobuf and HTTP code.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
-    processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces` }));
+    const url = `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces`;
+    processor = new BatchSpanProcessor(new OTLPTraceExporter({ url }));
+    if (opts.logger) diag.setLogger(diagToLog(opts.logger, url), { logLevel: DIAG_LEVEL, suppressOverrideMessage: true });
   } else {
     return null;
   }
@@ -61,6 +69,7 @@ export function setupTracing(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' 
       trace.disable();
       context.disable();
       propagation.disable();
+      diag.disable();
       installed = null;
     },
   };

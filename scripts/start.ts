@@ -121,7 +121,8 @@ async function startEverything(settings: Config, stops: Stop[], fatal: (reason: 
 
   // We stop the worker ourselves, after the API (the runtime would otherwise
   // start shutting it down on the same Ctrl-C, while requests still arrive).
-  const tracing = setupTracing(config);
+  // One tracer for the API and the worker here: a failed export is said as the API's (JSON, WARN).
+  const tracing = setupTracing(config, { logger: processLogger(config, 'api') });
   if (tracing) stops.push({ name: 'trace exporter', stop: () => tracing.shutdown() });
   const coreMetrics = config.WORKER_METRICS_PORT ? await freeLoopbackAddress() : undefined;
   // The worker's lines are JSON, as the API's; below WARN only when asked for debug (the console is a person's).

@@ -14,7 +14,7 @@ async function main() {
   const config = withPayloadKeys(loadConfig());
   // JSON lines on stdout, the SDK's (workflows', activities') among them.
   const logger = processLogger(config, 'worker');
-  const tracing = setupTracing(config);
+  const tracing = setupTracing(config, { logger });
   const coreAddress = config.WORKER_METRICS_PORT ? await freeLoopbackAddress() : undefined;
   const { logger: sdk, logging } = runtimeLogging(logger, config.LOG_LEVEL);
   Runtime.install({ logger: sdk, telemetryOptions: { logging, ...(coreAddress ? coreTelemetry(coreAddress) : {}) } });
