@@ -164,24 +164,30 @@ test('a step-1 target who left mid-move: the review and the summary say who got 
   expect(await page.getByTestId('summary-leads').textContent()).toMatch(/a deleted user left/i);
   expect(await page.locator('main').textContent()).not.toContain(dee);
 
-  // When nobody of step 1 is left (to: [], untilConfirm), the leads stay with the user until CONFIRM.
-  await page.route(
-    (url) => url.pathname === `/v1/deletions/${deletion.id}/audit`,
-    async (route: Route) => {
-      const response = await route.fetch();
-      const body = (await response.json()) as { items: { action: string; detail: Record<string, unknown> }[] };
-      for (const e of body.items) {
-        if (e.action === 'LEAD_TARGET_LEFT') Object.assign(e.detail, { to: [], untilConfirm: true });
-        if (e.action === 'LEADS_MOVED') {
-          e.detail.targetsLeft = (e.detail.targetsLeft as Record<string, unknown>[]).map((t) => ({ ...t, to: [], untilConfirm: true }));
-        }
-      }
-      await route.fulfill({ response, json: body });
-    },
-  );
-  await page.reload();
-  await page.locator('[data-testid="summary-leads"][data-outcome="audit"]').waitFor(WAIT);
-  expect(await page.getByTestId('summary-leads').textContent()).toMatch(/until CONFIRM/);
+}, 240_000);
+
+test('the only step-1 target left mid-move: the review says the rest waits with the user for CONFIRM', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', dee: 'MEMBER' }, { leaver: 3_000 });
+  const dee = ws.users.dee!.id;
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
+  pace.hold();
+  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: dee });
+  await untilMidMove(pace, h.temporal, deletion.workflowId);
+  await h.prisma.user.update({ where: { id: dee }, data: { status: 'SUSPENDED' } });
+  pace.open();
+  const moved = await moveDone(h.wizard, ws.id, deletion.id);
+  expect(moved.leads.moved).toBeLessThan(3_000);
+  await h.wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  await h.wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  await h.wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
+
+  const page = await signedIn(ws);
+  await page.goto(`${base}/#/deletions/${deletion.id}`);
+  await atStep(page, 'CONFIRM');
+  await page.locator('[data-testid="review-leads"][data-outcome="audit"]').waitFor(WAIT);
+  const text = (await page.getByTestId('review-leads').textContent())!;
+  expect(text).toMatch(/dee left/);
+  expect(text).toMatch(/until CONFIRM/);
 }, 240_000);
 
 test('another admin moves the wizard on or cancels it: the waiting page follows, and a 409 is said in words with the current step shown', async () => {
