@@ -3,7 +3,7 @@
 // ApplicationFailure, and back out of it (an activity's, a validator's or an
 // update's failure) into the shape or the named error the API maps.
 // Importable from the workflow sandbox: no I/O here.
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { CONFLICT_CODES, RuleViolation, StepConflict } from './errors';
 import type { RuleProblem } from './rules';
 import { START_BLOCKER_CODES } from './start-blockers';
@@ -19,13 +19,19 @@ export const FAILURE_TYPES = {
 /** A rule's refusal, or the database's refusal for good of an activity's work. */
 export type Refusal = RuleProblem | { kind: typeof FAILURE_TYPES.DatabaseRefused; message: string };
 
-/** The refusal as the failure Temporal carries: never retried. A refusal's `code` travels as its details. */
+/**
+ * The refusal as the failure Temporal carries: never retried. A refusal's `code` travels as its details.
+ * A rule's refusal is an answer (a 409 or 422), not a fault: `BENIGN`, so the SDK logs an activity that
+ * refuses at DEBUG, not as a WARN with its stack, and leaves it out of its failure metrics. The database's
+ * refusal for good stays a failure: it leaves the wizard needing attention.
+ */
 export function refusalFailure(refusal: Refusal, extra: { details?: unknown[]; cause?: Error } = {}): ApplicationFailure {
   const code = 'code' in refusal ? refusal.code : undefined;
   return ApplicationFailure.create({
     type: refusal.kind,
     message: refusal.message,
     nonRetryable: true,
+    ...(refusal.kind === FAILURE_TYPES.DatabaseRefused ? {} : { category: ApplicationFailureCategory.BENIGN }),
     ...(code !== undefined ? { details: [{ code }] } : {}),
     ...extra,
   });

@@ -9,7 +9,7 @@ import { listenTestServer, tokenOf } from '../api/support';
 import { signHookBody } from '../../api/hook-signature';
 import { freePort } from '../../infra/ports';
 import { spawnWorkerProcess } from '../support/worker-process';
-import { eventually, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
+import { asAdmin, eventually, makeWorkspace, wizardHarness, type WizardHarness } from '../support/wizard';
 import { runWholeWizard } from './wizard-run';
 
 type Families = ReturnType<typeof parse> & { text?: string };
@@ -184,3 +184,24 @@ test('an event stream is counted when it ends, the client closing it as well as 
   await eventually(async () => (countOf(await scrape(`${apiUrl}/metrics`)) - before === 2 ? true : undefined), 10_000, 'the ended stream counted');
   expect(countOf(await scrape(`${apiUrl}/metrics`)) - before).toBe(2);
 });
+
+test("a rule's refusal inside a step's activity is an answer, not a failure: the SDK's failed-activity counters stay where they were", async () => {
+  // Found by a probe: each 422 from a step's local activity raised temporal_local_activity_execution_failed.
+  const failed = (families: Families) =>
+    value(families, 'temporal_local_activity_execution_failed') + value(families, 'temporal_local_activity_execution_failed_total') +
+    value(families, 'temporal_activity_execution_failed') + value(families, 'temporal_activity_execution_failed_total');
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', leaver: 'MEMBER' });
+  // About 1.6 MB of view: more than one wizard can carry (refused inside the opening's activity).
+  await h.prisma.label.createMany({
+    data: Array.from({ length: 6_000 }, (_, i) => ({ workspaceId: ws.id, name: `${i} `.padEnd(190, 'x'), visibility: 'SHARED' as const, ownerId: ws.users.leaver!.id })),
+  });
+  const before = failed(await scrape(workerUrl));
+  for (let i = 0; i < 3; i++) {
+    const refused = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws, 'owner'), source: 'ADMIN' }).then(
+      () => null,
+      (err: Error) => err,
+    );
+    expect(refused?.message).toMatch(/more than one wizard can carry/);
+  }
+  expect(failed(await scrape(workerUrl))).toBe(before);
+}, 120_000);
