@@ -37,8 +37,15 @@ import type { WizardApi } from '../../client/types';
 import type { ApiDeps } from '../deps';
 import { authOf, bearer, problems, ROLE_PROBLEMS, TOKEN_PROBLEMS, type Api } from './common';
 
-/** How often a watched wizard is read (only while someone listens). */
+/** How often a watched wizard is read while it changes (only while someone listens). */
 export const FEED_INTERVAL_MS = 300;
+/**
+ * How often at most a watched wizard that stopped changing is read (waiting at
+ * a form): each unchanged read doubles the wait from FEED_INTERVAL_MS up to
+ * this; a change brings it back. A change made through this process is sent
+ * at once whatever the wait (`publishing`); through another, within this.
+ */
+export const FEED_QUIET_INTERVAL_MS = 1_000;
 /** A comment line this often, so idle connections stay open through proxies. */
 export const HEARTBEAT_MS = 15_000;
 
@@ -91,6 +98,9 @@ interface Watch {
   /** A read runs now; `again`: read once more as soon as it ends. */
   reading: boolean;
   again: boolean;
+  /** What the last read found, and the wait before the next (longer while nothing changes). */
+  lastRead?: string;
+  delayMs: number;
 }
 
 /**
@@ -175,6 +185,10 @@ export function deletionFeed(
       if (watches.get(w.key) !== w) return;
       const outcome = offer(w, deletion, begun);
       final = outcome === 'sent' && isFinal(deletion);
+      const found = encodeOf(deletion);
+      w.delayMs = found === w.lastRead ? Math.min(w.delayMs * 2, Math.max(intervalMs, FEED_QUIET_INTERVAL_MS)) : intervalMs;
+      w.lastRead = found;
+      delayMs = w.delayMs;
       // A subscriber come while it was read has not had it: read again at once.
       if (outcome === 'late') delayMs = 0;
     } catch (err) {
@@ -202,7 +216,7 @@ export function deletionFeed(
       const key = `${workspaceId}\u0000${deletionId}`;
       let w = watches.get(key);
       if (!w) {
-        w = { key, workspaceId, deletionId, listeners: new Map(), timer: undefined, reading: false, again: false };
+        w = { key, workspaceId, deletionId, listeners: new Map(), timer: undefined, reading: false, again: false, delayMs: intervalMs };
         watches.set(key, w);
         schedule(w, intervalMs);
       }

@@ -327,6 +327,39 @@ describe('the feed: one reader per wizard, shared', () => {
     expect(feed.watching).toBe(0);
   });
 
+  test('a wizard waiting at a form is read less often (up to once a second), and at full pace again once it changes', async () => {
+    // Every open page follows its wizard at every form (a change from another tab or admin shows): a
+    // hundred pages at rest must not read as often as a hundred moves.
+    let state = { ...wizardAt(0), step: 'AUTOMATIONS', leads: { ...wizardAt(0).leads, state: 'DONE' } } as Deletion;
+    let reads = 0;
+    const feed = deletionFeed(
+      async () => {
+        reads += 1;
+        return state;
+      },
+      { encode: JSON.stringify },
+    );
+    const got: Deletion[] = [];
+    feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion));
+    await jest.advanceTimersByTimeAsync(3_000);
+    const first = reads;
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(reads - first).toBeGreaterThanOrEqual(9); // still read about once a second
+    expect(reads - first).toBeLessThanOrEqual(11); // not every FEED_INTERVAL_MS
+    // Another API process moved it on: seen within a second, and then read at full pace while it changes.
+    state = { ...state, step: 'INTEGRATIONS' } as Deletion;
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(got.at(-1)!.step).toBe('INTEGRATIONS');
+    let moved = 0;
+    state = { ...state, step: 'LEADS', leads: { ...state.leads, state: 'MOVING' } } as Deletion;
+    const reading = setInterval(() => (state = { ...state, leads: { ...state.leads, moved: ++moved } } as Deletion), 10);
+    await jest.advanceTimersByTimeAsync(2_000); // back to full pace
+    const busy = reads;
+    await jest.advanceTimersByTimeAsync(3_000);
+    clearInterval(reading);
+    expect(reads - busy).toBeGreaterThanOrEqual(3_000 / FEED_INTERVAL_MS - 1);
+  });
+
   /** A feed whose reads wait to be released, one by one, with the state each finds. */
   function heldFeed() {
     const release: ((d: Deletion) => void)[] = [];
