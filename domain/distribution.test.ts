@@ -443,6 +443,8 @@ describe('topUp', () => {
     expect(topUp(4, [50, 50], [10, 0])).toEqual([0, 4]);
     // Of 2 more, the whole of 12 would be 6 and 6: the first keeps its 10, the second takes both.
     expect(topUp(2, [50, 50], [10, 0])).toEqual([0, 2]);
+    expect(() => topUp(-1, [50, 50], [3, 2])).toThrow(RangeError);
+    expect(() => topUp(1, [50, 50], [3])).toThrow(RangeError);
   });
 
   it('adds up to exactly `more`, never below 0, and is largest remainder of the whole whenever that gives nobody less than they have', () => {

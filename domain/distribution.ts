@@ -75,37 +75,35 @@ export function apportion(total: number, weights: readonly number[]): number[] {
  * the late leads on their own (5 leads at 50/50 gave 3 and 2; with 3 more,
  * 1 and 2, for 4 and 4).
  *
- * Nobody gives anything back: a member already past its share of the whole
- * (largest remainder can give one member a unit less as the total grows; a
- * leaver's share handed over mid-move gives more) gets 0, and the units that
- * leaves over are taken from those furthest past their exact share (ties:
- * the smaller weight, then the later index). Every share is ≥ 0 and they add
- * up to exactly `more`. Throws as `apportion` does.
+ * Nobody gives anything back: a member who already has its share of the
+ * whole or more (largest remainder can give one member a unit less as the
+ * total grows; a leaver's share handed over mid-move gives more) gets 0, and
+ * the others share out the rest the same way among themselves, until nobody
+ * left has more than their share. Every share is ≥ 0 and they add up to
+ * exactly `more`; at most one pass of `apportion` per member. Throws as
+ * `apportion` does.
  */
 export function topUp(more: number, weights: readonly number[], already: readonly number[]): number[] {
+  if (!Number.isSafeInteger(more) || more < 0) throw new RangeError(`topUp: more must be a whole number ≥ 0, got ${more}`);
   if (already.length !== weights.length) throw new RangeError('topUp: one amount already given per weight');
   for (const a of already) {
     if (!Number.isSafeInteger(a) || a < 0) throw new RangeError(`topUp: amounts already given must be whole numbers ≥ 0, got ${a}`);
   }
-  if (more === 0) return apportion(0, weights);
-  const whole = more + already.reduce((sum, a) => sum + a, 0);
-  const shares = apportion(whole, weights).map((target, i) => Math.max(0, target - already[i]!));
-  let excess = shares.reduce((sum, n) => sum + n, 0) - more;
-  if (excess > 0) {
-    const sum = weights.reduce((s, w) => s + w, 0);
-    // How far past its exact share of the whole a member would end, times sum(weights) (exact).
-    const past = (i: number) => (already[i]! + shares[i]!) * sum - whole * weights[i]!;
-    while (excess > 0) {
-      let pick = -1;
-      for (let i = 0; i < shares.length; i++) {
-        if (shares[i] === 0) continue;
-        if (pick < 0 || past(i) > past(pick) || (past(i) === past(pick) && weights[i]! <= weights[pick]!)) pick = i;
-      }
-      shares[pick]! -= 1;
-      excess -= 1;
+  const shares = weights.map(() => 0);
+  if (more === 0) return shares;
+  let members = weights.map((_, i) => i);
+  for (;;) {
+    // Those still taking part share their own whole: `more` and what they already have.
+    const whole = members.reduce((sum, i) => sum + already[i]!, more);
+    const targets = apportion(whole, members.map((i) => weights[i]!));
+    const past = members.filter((i, k) => targets[k]! < already[i]!);
+    if (past.length === 0) {
+      members.forEach((i, k) => (shares[i] = targets[k]! - already[i]!));
+      return shares;
     }
+    // Never all of them: their targets add up to more than what they already have.
+    members = members.filter((i) => !past.includes(i));
   }
-  return shares;
 }
 
 /**

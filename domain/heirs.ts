@@ -1,6 +1,6 @@
 // Who inherits what a leaving user still holds, decided in one place for the
-// final sweep, the removal, the labels step and a move target who leaves
-// mid-move. Pure: the activities fetch the candidates and ask.
+// final sweep, the removal, the labels step and a sweep target who leaves
+// mid-sweep (step 1's move leaves the rest for the sweep instead). Pure: the activities fetch the candidates and ask.
 import type { Actor, Distribution } from './schemas';
 
 export interface HeirCandidates {

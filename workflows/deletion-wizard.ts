@@ -612,7 +612,7 @@ class DeletionWizard {
     let batchSize: number | undefined;
     const slices = patched(PATCH.cancelNoWait) ? moverNoWait : mover;
     const what = kind === 'MOVE' ? 'Moving the leads' : 'Sweeping the leads';
-    // Who takes a leaver's share when no target is left.
+    // Who takes a leaver's share of the sweep when no target is left (step 1's move ends there instead).
     const sliceActor = kind === 'MOVE' ? this.state.leadsActor : (this.state.confirmedBy ?? this.input.actor);
     for (;;) {
       const slice = await this.untilItGoesThrough(

@@ -165,9 +165,11 @@ export async function streamRun(
  */
 export async function handOver(prisma: Db, workspaceId: string, deletionId: string, kind: MoveKind, actor: Actor | undefined): Promise<boolean> {
   return prisma.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ from_position: number; to_position: number; moved: number }[]>`
-      SELECT from_position, to_position, moved FROM lead_move_streams
+    const rows = await tx.$queryRaw<{ from_position: number; to_position: number; moved: number; done: boolean }[]>`
+      SELECT from_position, to_position, moved, done FROM lead_move_streams
       WHERE deletion_id = ${deletionId} AND kind = ${kind} ORDER BY stream FOR UPDATE`;
+    // Ended (a cancel, or every target gone and the rest left for CONFIRM): nothing more to hand over, nor to audit.
+    if (rows.length > 0 && rows.every((row) => row.done)) return false;
     const move = await tx.leadMove.findUniqueOrThrow({ where: moveKey(deletionId, kind) });
     const targets = move.targets as unknown as Quota[];
     const ids = [...new Set(targets.map((target) => target.userId))];

@@ -5,6 +5,7 @@
 // leaver's own wizard runs for real in between.
 import { createActivities } from '../../activities';
 import { leadMoveEngine, type MoveTuning, type SliceIo } from '../../activities/lead-move/engine';
+import { handOver } from '../../activities/lead-move/sql';
 import { asAdmin, plannedMove, finished, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 /** Fixed batches of 1,000 in two streams. */
@@ -105,8 +106,11 @@ test('the only target starts leaving mid-move: they get nothing more, the move e
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [bob]: 1_000, [leaver]: 2_000 });
   const left = await prisma.auditEvent.findFirstOrThrow({ where: { deletionId: move.deletionId, action: 'LEAD_TARGET_LEFT' } });
   expect(left.detail).toEqual({ kind: 'MOVE', fromUserId: leaver, leftUserId: bob, remaining: 2_000, to: [], untilConfirm: true });
-  // A slice run again (a retry) finds the move ended, and moves nothing.
+  // A slice run again (a retry) finds the move ended, and moves nothing; a handover asked again
+  // (a batch that found its stream closed and its target gone) finds nothing to hand over, nor to audit.
   expect(await move.slice()).toMatchObject({ done: true, moved: 1_000 });
+  expect(await handOver(prisma, ws.id, move.deletionId, 'MOVE', asAdmin(ws))).toBe(false);
   expect(await leadsByOwner(prisma, ws.id)).toEqual({ [bob]: 1_000, [leaver]: 2_000 });
+  expect(await prisma.auditEvent.count({ where: { deletionId: move.deletionId, action: 'LEAD_TARGET_LEFT' } })).toBe(1);
   await wizard.cancel(ws.id, bobs.deletion.id, asAdmin(ws), {});
 }, 300_000);
