@@ -24,6 +24,14 @@ export function endpointForLog(url: string): string {
   }
 }
 
+/** Kinds of message remembered for throttling, at most. */
+const MAX_KINDS = 100;
+
+/** `text` with every URL in it as `endpointForLog` shows one. */
+function withoutCredentials(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (url) => endpointForLog(url));
+}
+
 /** The error the global error handler passed to `diag.error` (it writes an Error as a JSON object), as fields. */
 function reported(message: string): { error: string; code?: unknown } | undefined {
   try {
@@ -44,6 +52,8 @@ export function diagToLog(log: WarnLog, endpoint: string, opts: { everyMs?: numb
   const last = new Map<string, { at: number; skipped: number }>();
   const write = (kind: string, fields: Record<string, unknown>, msg: string) => {
     const seen = last.get(kind);
+    // Kinds are few (a message with its numbers taken out); should odd messages pile up, forget the oldest.
+    if (!seen && last.size >= MAX_KINDS) last.delete(last.keys().next().value!);
     if (seen && now() - seen.at < everyMs) {
       seen.skipped++;
       return;
@@ -54,7 +64,12 @@ export function diagToLog(log: WarnLog, endpoint: string, opts: { everyMs?: numb
   const say = (message: string, ...args: unknown[]) => {
     const error = reported(message);
     if (error) write('export', error, 'Trace export failed: its spans are dropped');
-    else write(message, { detail: args.length > 0 ? args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ') : undefined }, `OpenTelemetry: ${message}`);
+    else {
+      const text = withoutCredentials(message);
+      const detail = args.length > 0 ? withoutCredentials(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ')) : undefined;
+      // "Dropped 12 spans …" and "Dropped 13 spans …" are one kind of message.
+      write(text.replace(/\d+/g, '#'), { detail }, `OpenTelemetry: ${text}`);
+    }
   };
   const quiet = () => {};
   return { error: say, warn: say, info: quiet, debug: quiet, verbose: quiet };

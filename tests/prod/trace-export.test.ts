@@ -64,3 +64,17 @@ test('after a quiet minute the next failure is logged again, saying how many wer
     { fields: { endpoint: 'https://collector.test:4318/v1/traces', error: 'OTLPExporterError: Service Unavailable', code: 503, leftOut: 2 }, msg: 'Trace export failed: its spans are dropped' },
   ]);
 });
+
+test("the SDK's own warnings are throttled by kind, whatever numbers they carry, and never show an endpoint's credentials", () => {
+  // Found by review: "Dropped 12 spans because maxQueueSize reached" changes its number each time, so it was never
+  // throttled (and each one was remembered for good); a message quoting a URL printed its credentials.
+  const lines: { fields: Record<string, unknown>; msg: string }[] = [];
+  const log = diagToLog({ warn: (fields, msg) => void lines.push({ fields, msg }) }, 'http://collector.test:4318', { now: () => 0 });
+  for (let n = 1; n <= 50; n++) log.warn(`Dropped ${n} spans because maxQueueSize reached`);
+  log.warn("Could not parse export URL: 'https://otel-user:s3cret@collector.test:4318/v1/traces?token=abc'");
+  expect(lines.map((l) => l.msg)).toEqual([
+    'OpenTelemetry: Dropped 1 spans because maxQueueSize reached',
+    "OpenTelemetry: Could not parse export URL: 'https://collector.test:4318/v1/traces'",
+  ]);
+  expect(JSON.stringify(lines)).not.toMatch(/s3cret|otel-user|token=abc/);
+});
