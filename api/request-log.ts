@@ -4,6 +4,7 @@
 // keeps the path and the query's parameter names, and a value only where the
 // parameter is a number or an enum word of ours.
 import type { FastifyRequest } from 'fastify';
+import { DeletionStatus, UserStatus } from '../domain/schemas';
 
 export const REDACTED = '[redacted]';
 
@@ -12,8 +13,8 @@ const HARMLESS: Record<string, RegExp> = {
   limit: /^\d{1,9}$/,
   count: /^\d{1,9}$/,
   startIndex: /^\d{1,9}$/,
-  status: /^[A-Za-z_]{1,32}$/,
-  sortOrder: /^[A-Za-z]{1,16}$/,
+  status: new RegExp(`^(?:${[...UserStatus.options, ...DeletionStatus.options].join('|')})$`),
+  sortOrder: /^(?:ascending|descending)$/,
 };
 /** A parameter name that can be written as it is (an email or a sentence given as a name is not). */
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;

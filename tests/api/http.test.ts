@@ -154,6 +154,9 @@ describe('request ids and logs', () => {
     await call('GET', `/v1/users?limit=2&cursor=${encodeURIComponent(email)}`);
     await call('GET', `/v1/users?${encodeURIComponent(email)}=1`);
     await call('GET', `/v1/nothing-here?q=${encodeURIComponent(email)}`, undefined, { 'x-request-id': 'pii-query' });
+    // A status is kept only when it is one of ours: a word is not (review: `status=RutherfordPlimsoll` was logged).
+    await call('GET', '/v1/users?status=RutherfordPlimsoll');
+    await call('GET', '/v1/deletions?status=IN_PROGRESS');
 
     const lines = logLines.map((l) => JSON.parse(l) as { req?: { url?: string } });
     const urls = lines.flatMap((l) => (l.req?.url !== undefined ? [l.req.url] : []));
@@ -165,10 +168,12 @@ describe('request ids and logs', () => {
         '/v1/users?limit=2&cursor=[redacted]',
         '/v1/users?[redacted]=[redacted]',
         '/v1/nothing-here?q=[redacted]',
+        '/v1/users?status=[redacted]',
+        '/v1/deletions?status=IN_PROGRESS',
       ]),
     );
     const all = logLines.join('\n');
-    for (const form of [email, encodeURIComponent(email), 'piimarker', 'rutherford']) expect(all).not.toContain(form);
+    for (const form of [email, encodeURIComponent(email), 'piimarker', 'rutherford', 'Rutherford']) expect(all).not.toContain(form);
   });
 });
 
