@@ -127,13 +127,17 @@ export function deletionReads(
     },
   );
 
+  /** Links a shared read's span carries at most (OpenTelemetry's default link count limit, less one). */
+  const MAX_BATCH_LINKS = 127;
+
   /** `read` in a span of the first read's trace, linked with the others' (the batch begins in whichever context was left). */
   function inBatchSpan<T>(keys: readonly Key[], read: () => Promise<T>): Promise<T> {
     const [first, ...others] = keys;
     return context.with(trace.setSpan(context.active(), first!.span), () =>
       tracer().startActiveSpan(
         'deletion reads',
-        { links: others.map((k) => ({ context: k.span.spanContext() })), attributes: { 'db.operation.batch.size': keys.length } },
+        // Links past the SDK's limit per span (128 by default) would be dropped: the first ones are kept, the size says how many.
+        { links: others.slice(0, MAX_BATCH_LINKS).map((k) => ({ context: k.span.spanContext() })), attributes: { 'db.operation.batch.size': keys.length } },
         async (batch) => {
           for (const k of others) k.span.addLink({ context: batch.spanContext() });
           try {
