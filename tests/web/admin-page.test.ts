@@ -166,7 +166,7 @@ test('a step-1 target who left mid-move: the review and the summary say who got 
 
 }, 240_000);
 
-test('the only step-1 target left mid-move: the review says the rest waits with the user for CONFIRM', async () => {
+test('the only step-1 target left mid-move: the review says the rest waits with the user for CONFIRM; once cancelled, that it stayed with them', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', dee: 'MEMBER' }, { leaver: 3_000 });
   const dee = ws.users.dee!.id;
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
@@ -188,6 +188,15 @@ test('the only step-1 target left mid-move: the review says the rest waits with 
   const text = (await page.getByTestId('review-leads').textContent())!;
   expect(text).toMatch(/dee left/);
   expect(text).toMatch(/until CONFIRM/);
+
+  // Cancelled instead: the rest stayed with the user, who is active again; no CONFIRM, no final sweep.
+  await h.wizard.cancel(ws.id, deletion.id, asAdmin(ws, 'owner'), {});
+  await page.locator('[data-testid="summary"][data-status="CANCELLED"]').waitFor(WAIT);
+  await page.locator('[data-testid="summary-leads"][data-outcome="audit"]').waitFor(WAIT);
+  const ended = (await page.getByTestId('summary-leads').textContent())!;
+  expect(ended).toMatch(/dee left/);
+  expect(ended).toMatch(/stayed with leaver, who is active again: the wizard was cancelled/);
+  expect(ended).not.toMatch(/CONFIRM|sweep/);
 }, 240_000);
 
 test('another admin moves the wizard on or cancels it: the waiting page follows, and a 409 is said in words with the current step shown', async () => {

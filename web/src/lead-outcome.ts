@@ -73,6 +73,8 @@ export function handoverText(handover: Handover, d: Pick<Deletion, 'user' | 'sta
   const who = names.get(handover.leftUserId) ?? capital(nameOf(handover.leftUserId, names));
   const due = `the ${plural(handover.remaining, 'lead', 'leads')} still due to them`;
   if (handover.untilConfirm) {
+    // Cancelled: there was no CONFIRM and no final sweep; the leads are the user's again.
+    if (d.status === 'CANCELLED') return `${who} left during the move and got nothing more; nobody chosen in step 1 was left, so ${due} stayed with ${d.user.name}, who is active again: the wizard was cancelled.`;
     const done = d.status === 'COMPLETED';
     return `${who} left during the move and got nothing more; nobody chosen in step 1 was left, so ${due} ${done ? 'stayed' : 'stay'} with ${d.user.name} until CONFIRM, where the final sweep ${done ? 'gave' : 'gives'} them to the step-1 targets active again, else to the admin who ${done ? 'confirmed' : 'confirms'}.`;
   }
