@@ -103,3 +103,12 @@ export function leadsText(d: Deletion, names: Map<string, string>, outcome: Lead
   if (leads.swept) out.push(` ${formatCount(leads.swept)} more moved by the final sweep.`);
   return out;
 }
+
+/** What the progress announces once the move is over: a move that ended short (every step-1 target left, or a cancel) says where it stopped. */
+export function moveEndText(d: Pick<Deletion, 'status' | 'leads'>): string {
+  const { moved, total } = d.leads;
+  if (moved >= total) return `All ${formatCount(total)} leads moved.`;
+  const at = `${formatCount(moved)} of ${formatCount(total)}`;
+  if (d.status === 'CANCELLED') return `The move stopped at ${at}: the wizard was cancelled.`;
+  return `The move ended at ${at}; the rest waits for CONFIRM.`;
+}

@@ -1,7 +1,7 @@
 // Step 1 while the lead move runs on the server: a progress bar fed by the wizard's event stream (polled while it is down).
 import { api } from '../api';
 import { formatCount, h } from '../dom';
-import { leadOutcome, type LeadOutcome } from '../lead-outcome';
+import { leadOutcome, moveEndText, type LeadOutcome } from '../lead-outcome';
 import { fillLeads } from './review';
 import type { Deletion } from '../../../domain/schemas';
 import type { Panel, StepContext } from './panel';
@@ -54,7 +54,7 @@ export function progressPanel(ctx: StepContext): Panel {
     const decile = state === 'DONE' ? 10 : Math.floor(pct / 10);
     if (decile !== lastDecile) {
       lastDecile = decile;
-      announcer.textContent = state === 'DONE' ? `All ${formatCount(total)} leads moved.` : `${pct}% of the leads moved.`;
+      announcer.textContent = state === 'DONE' ? moveEndText(next) : `${pct}% of the leads moved.`;
     }
     latest = next;
     fillLeads(target, next, ctx.names, outcome);
