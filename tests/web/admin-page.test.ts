@@ -10,12 +10,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Request, type Route } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { createApiToken } from '../../infra/tokens';
 import { buildServer } from '../../api/server';
 import { MovePace, untilMidMove } from '../support/move-pace';
-import { asAdmin, makeAutomation, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { asAdmin, eventually, makeAutomation, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const WEB_DIST = path.join(ROOT, 'web', 'dist');
@@ -230,6 +230,44 @@ test('a move that ended short is announced as such, not as all leads moved', asy
   await page.locator('[data-testid="progress-live"]:not(:empty)').waitFor(WAIT);
   expect(await live.textContent()).toBe(`The move ended at ${count(moved.leads.moved)} of 3,000; the rest waits for CONFIRM.`);
 }, 240_000);
+
+test('a hidden tab closes its event stream; shown again, it reads the wizard afresh and follows it again', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
+  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const page = await signedIn(ws);
+  const isStream = (r: Request) => new URL(r.url()).pathname === `/v1/deletions/${d.id}/events`;
+  const opened: Request[] = [];
+  const closed: Request[] = [];
+  const reads: string[] = [];
+  page.on('request', (r) => {
+    if (isStream(r)) opened.push(r);
+    if (r.url().includes(`/v1/deletions/${d.id}`)) reads.push(r.url());
+  });
+  page.on('requestfailed', (r) => isStream(r) && closed.push(r));
+  page.on('requestfinished', (r) => isStream(r) && closed.push(r));
+  const setVisibility = (state: 'hidden' | 'visible') =>
+    page.evaluate(`(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${state}' });
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${state === 'hidden'} });
+      document.dispatchEvent(new Event('visibilitychange'));
+    })()`);
+
+  await page.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(page, 'AUTOMATIONS');
+  await page.locator('[data-testid="wizard"][data-updates="stream"]').waitFor(WAIT);
+  await setVisibility('hidden');
+  await page.locator('[data-testid="wizard"][data-updates="hidden"]').waitFor(WAIT);
+  await eventually(async () => (opened.length > 0 && closed.length === opened.length ? true : undefined), 60_000, 'the stream to close');
+  reads.length = 0;
+  await h.wizard.submitAutomations(ws.id, d.id, asAdmin(ws, 'owner'), { overrides: [] });
+  expect(reads).toEqual([]); // nothing read, nothing held open, while hidden
+
+  await setVisibility('visible');
+  await atStep(page, 'INTEGRATIONS');
+  await page.getByTestId('wizard-notice').waitFor(WAIT);
+  await page.locator('[data-testid="wizard"][data-updates="stream"]').waitFor(WAIT);
+  expect(opened.length - closed.length).toBe(1);
+});
 
 test('another admin moves the wizard on or cancels it: the waiting page follows, and a 409 is said in words with the current step shown', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });

@@ -26,7 +26,7 @@
 //              preview-under-way (a wizard is open for this user)
 //   Wizards:   deletions-list, deletions-count, deletion-filter, deletion-row-<id>, resume-<id>,
 //              audit-link-<id>, deletion-source, deletion-status, deletion-attention
-//   Wizard:    wizard (data-updates stream|poll|idle: how it follows work on the server now),
+//   Wizard:    wizard (data-updates stream|poll|hidden|idle: how it follows work on the server now),
 //              stepper, stepper-<LEADS|AUTOMATIONS|INTEGRATIONS|LABELS|CONFIRM> (data-state
 //              done|current|todo, aria-current=step), step-title, next, next-hint, audit-link,
 //              wizard-user-email, wizard-reason, attention, attention-reason, attention-retry, attention-cancel,

@@ -78,8 +78,11 @@ function needsPolling(d: Deletion, confirmed: boolean): boolean {
 /**
  * The page follows an open wizard at every step, forms included: another tab,
  * another admin or HR may move it on or cancel it while this admin reads.
- * Over the stream that costs the server nothing more (one read per wizard,
- * shared); polled (stream down) it is slow while nothing runs.
+ * It is not free: the server reads a watched wizard every 300 ms while it
+ * changes and once a second while it waits at a form (one read shared by every
+ * tab watching it), and each stream holds one of the browser's 6 HTTP/1.1
+ * connections to the API, so a hidden tab lets go of its stream (and polls
+ * nothing). Polled (stream down), it is slow while nothing runs.
  */
 function follows(d: Deletion, confirmed: boolean): boolean {
   return d.status === 'IN_PROGRESS' || needsPolling(d, confirmed);
@@ -156,7 +159,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
 
   const page = h(
     'section',
-    // data-updates: how the page follows the wizard now (stream, poll, or idle: nothing runs).
+    // data-updates: how the page follows the wizard now (stream, poll, hidden: the tab is, or idle: nothing runs).
     { class: 'page wizard', 'data-testid': 'wizard', 'data-updates': 'idle' },
     h(
       'header',
@@ -192,7 +195,29 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   let usersReadAt = 0;
   let usersReading: Promise<void> | null = null;
 
+  /** Hidden: close the stream and stop polling; shown again: read the wizard once, then follow it again. */
+  const onVisibility = () => {
+    if (document.hidden) {
+      stopStream?.();
+      stopStream = null;
+      clearTimeout(timer);
+      timer = undefined;
+      keepUp();
+      return;
+    }
+    void (async () => {
+      try {
+        const d = await api.getDeletion(id, ctx.signal);
+        if (!document.hidden) show(d, true);
+      } catch {
+        keepUp();
+      }
+    })();
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+
   ctx.signal.addEventListener('abort', () => {
+    document.removeEventListener('visibilitychange', onVisibility);
     clearTimeout(timer);
     stopStream?.();
     stopStream = null;
@@ -446,7 +471,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   /**
    * While work runs on the server, follow it: over the event stream when it is
    * up, else by polling (and the stream is tried again after a while). When
-   * nothing runs, neither.
+   * nothing runs, neither; nor while the tab is hidden.
    */
   function keepUp(): void {
     if (ctx.signal.aborted || !deletion) return;
@@ -454,6 +479,10 @@ export function wizardView(ctx: RouteContext): HTMLElement {
       stopStream?.();
       stopStream = null;
       page.dataset.updates = 'idle';
+      return;
+    }
+    if (document.hidden) {
+      page.dataset.updates = 'hidden';
       return;
     }
     if (stopStream) return;
@@ -484,7 +513,7 @@ export function wizardView(ctx: RouteContext): HTMLElement {
   }
 
   function schedulePoll(delay?: number): void {
-    if (timer !== undefined || ctx.signal.aborted || !deletion || !follows(deletion, confirmed)) return;
+    if (timer !== undefined || ctx.signal.aborted || document.hidden || !deletion || !follows(deletion, confirmed)) return;
     delay ??= needsPolling(deletion, confirmed) ? POLL_MS : FORM_POLL_MS;
     page.dataset.updates = 'poll';
     timer = setTimeout(() => {
