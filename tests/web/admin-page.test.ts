@@ -269,6 +269,34 @@ test('a hidden tab closes its event stream; shown again, it reads the wizard afr
   expect(opened.length - closed.length).toBe(1);
 });
 
+test('a user list refreshed on focus with the same users keeps its options: an open dropdown is not rebuilt under the click', async () => {
+  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 3 });
+  const sole = await makeAutomation(h.prisma, ws.id, 'Night shift', [{ userId: ws.users.leaver!.id, weight: 100 }]);
+  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const page = await signedIn(ws);
+  // Counts the user lists the page has read (in the same task as the page's own handling of them).
+  await page.evaluate(`(() => {
+    window.__usersRead = 0;
+    const text = Response.prototype.text;
+    Response.prototype.text = function () {
+      const read = text.call(this);
+      if (new URL(this.url).pathname === '/v1/users') read.then(() => (window.__usersRead += 1));
+      return read;
+    };
+  })()`);
+  await page.goto(`${base}/#/deletions/${d.id}`);
+  await atStep(page, 'AUTOMATIONS');
+  const select = page.getByTestId(`automation-${sole}-dist-user-0`);
+  await select.waitFor(WAIT);
+  const before = (await page.evaluate('window.__usersRead')) as number;
+  const options = `document.querySelector('[data-testid="automation-${sole}-dist-user-0"]').options`;
+  await page.evaluate(`void (window.__options = [...${options}])`);
+  await select.focus();
+  await page.waitForFunction(`window.__usersRead > ${before}`, undefined, WAIT);
+  const kept = await page.evaluate(`${options}.length === window.__options.length && [...${options}].every((o, i) => o === window.__options[i])`);
+  expect(kept).toBe(true);
+});
+
 test('another admin moves the wizard on or cancels it: the waiting page follows, and a 409 is said in words with the current step shown', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
   const d = await wizardAt(ws, 'AUTOMATIONS');

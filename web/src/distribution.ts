@@ -54,11 +54,14 @@ export function userLabel(user: Pick<User, 'name' | 'email'>): string {
  */
 export function userOptions(select: HTMLSelectElement, candidates: User[], names: Map<string, string> | undefined, placeholder: string): void {
   const value = select.value;
-  const options = [h('option', { value: '' }, placeholder), ...candidates.map((u) => h('option', { value: u.id }, userLabel(u)))];
+  const wanted = [{ value: '', label: placeholder, disabled: false }, ...candidates.map((u) => ({ value: u.id, label: userLabel(u), disabled: false }))];
   if (value && !candidates.some((u) => u.id === value)) {
-    options.push(h('option', { value, disabled: true }, `${names?.get(value) ?? 'A deleted user'} (can no longer be picked)`));
+    wanted.push({ value, label: `${names?.get(value) ?? 'A deleted user'} (can no longer be picked)`, disabled: true });
   }
-  select.replaceChildren(...options);
+  // Lists are read again on focus: rebuilding the options of a select being opened can close or reset its dropdown mid-click.
+  const have = select.options;
+  if (have.length === wanted.length && wanted.every((o, i) => have[i]!.value === o.value && have[i]!.textContent === o.label && have[i]!.disabled === o.disabled)) return;
+  select.replaceChildren(...wanted.map((o) => h('option', { value: o.value, disabled: o.disabled }, o.label)));
   select.value = value;
 }
 
