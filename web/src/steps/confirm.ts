@@ -29,9 +29,10 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
   const slot = errorSlot();
   const button = h('button', { type: 'submit', class: 'btn btn-danger', 'data-testid': 'confirm-delete', disabled: true }, 'Delete user');
   const why = h('p', { id: 'confirm-why', class: 'hint', 'data-testid': 'confirm-why', 'aria-live': 'polite' });
-  // HR's date still to come: the server refuses CONFIRM (409) until then, so the page does not offer it.
+  // HR's date still to come by this browser's clock: said, not enforced. A clock behind the server's
+  // would block a CONFIRM the server accepts; when it is really too early the server answers 409, in words.
   const waitsMs = d.effectiveAt ? Date.parse(d.effectiveAt) - Date.now() : 0;
-  let early = waitsMs > 0;
+  const early = waitsMs > 0;
   const input = h('input', {
     id: 'confirm-text',
     type: 'text',
@@ -40,12 +41,12 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
     autocapitalize: 'off',
     'data-testid': 'confirm-input',
     'aria-describedby': 'confirm-help confirm-why',
-    disabled: finishing || early,
+    disabled: finishing,
     oninput: () => check(),
   });
   function check(): void {
-    const problem = early ? null : confirmationProblem(input.value);
-    button.disabled = early || problem !== null;
+    const problem = confirmationProblem(input.value);
+    button.disabled = problem !== null;
     why.textContent = problem ?? '';
   }
   const effective =
@@ -61,12 +62,7 @@ export function confirmPanel(ctx: StepContext, finishing: boolean): Panel {
         )
       : null;
   if (early && waitsMs < MAX_TIMER_MS) {
-    const timer = setTimeout(() => {
-      early = false;
-      input.disabled = finishing;
-      effective?.remove();
-      check();
-    }, waitsMs + 1_000);
+    const timer = setTimeout(() => effective?.remove(), waitsMs + 1_000);
     ctx.signal.addEventListener('abort', () => clearTimeout(timer));
   }
 
