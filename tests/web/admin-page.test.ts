@@ -6,60 +6,25 @@
 // the start reason's label, bidi controls, contrast, roles). Debian's Chromium
 // (playwright-core) against the real API, worker, Temporal dev server and
 // database of this run; every wait is for something in the page, never a time.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page, type Request, type Route } from 'playwright-core';
-import type { FastifyInstance } from 'fastify';
+import type { Page, Request, Route } from 'playwright-core';
 import { createApiToken } from '../../infra/tokens';
-import { buildServer } from '../../api/server';
+import { browserRig } from '../support/browser';
 import { MovePace, untilMidMove } from '../support/move-pace';
-import { asAdmin, eventually, makeAutomation, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { asAdmin, eventually, makeAutomation, makeWorkspace, moveDone, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const WEB_DIST = path.join(ROOT, 'web', 'dist');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const WAIT = { timeout: 60_000 };
 
-let h: WizardHarness;
 const pace = new MovePace();
-let app: FastifyInstance;
+const rig = browserRig({ batchSize: 100, pace });
+let h: WizardHarness;
 let base: string;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH.`);
-  if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, stdio: 'inherit' });
-  }
-  h = await wizardHarness({ batchSize: 100, pace });
-  app = buildServer({ prisma: h.prisma, wizard: h.wizard, health: async () => ({ database: true, temporal: true }), config: h.config, logger: false, webDir: WEB_DIST });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-});
-
-afterEach(async () => {
-  pace.open();
-  for (const c of contexts.splice(0)) await c.close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await h?.close();
+beforeAll(() => {
+  ({ h, base } = rig);
 });
 
 async function signedIn(ws: TestWorkspace, opts: { handle?: string; width?: number; height?: number } = {}): Promise<Page> {
   const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users[opts.handle ?? 'admin']!.id, label: 'browser test' });
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 860 } });
-  contexts.push(context);
+  const context = await rig.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 860 } });
   const page = await context.newPage();
   await page.goto(`${base}/`);
   await page.getByTestId('token-input').fill(token);
@@ -92,6 +57,23 @@ async function wizardAt(ws: TestWorkspace, until: 'AUTOMATIONS' | 'INTEGRATIONS'
   return h.wizard.get(ws.id, deletion.id);
 }
 
+/** Step 1 applied with `leads`; `leaving`, one of its targets, stops being active mid-move. Answers the wizard once the move is done. */
+async function targetLeavesMidMove(ws: TestWorkspace, deletion: { id: string; workflowId: string }, leads: Parameters<WizardHarness['wizard']['submitLeads']>[3], leaving: string) {
+  pace.hold();
+  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), leads);
+  await untilMidMove(pace, h.temporal, deletion.workflowId);
+  await h.prisma.user.update({ where: { id: leaving }, data: { status: 'SUSPENDED' } });
+  pace.open();
+  return moveDone(h.wizard, ws.id, deletion.id);
+}
+
+/** Steps 2 to 4 applied as suggested (another admin): the wizard waits at CONFIRM. */
+async function onToConfirm(ws: TestWorkspace, deletionId: string): Promise<void> {
+  await h.wizard.submitAutomations(ws.id, deletionId, asAdmin(ws), { overrides: [] });
+  await h.wizard.submitIntegrations(ws.id, deletionId, asAdmin(ws), { overrides: [] });
+  await h.wizard.submitLabels(ws.id, deletionId, asAdmin(ws), { replacements: [] });
+}
+
 const count = (n: number) => n.toLocaleString('en-US');
 
 /** In the page: no enabled option for user `id` in a first distribution row. */
@@ -117,26 +99,18 @@ test('a step-1 target who left mid-move: the review and the summary say who got 
   );
   const [ann, bob, dee] = [ws.users.ann!.id, ws.users.bob!.id, ws.users.dee!.id];
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  pace.hold();
-  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), {
-    distribution: [
-      { userId: ann, weight: 34 },
-      { userId: bob, weight: 33 },
-      { userId: dee, weight: 33 },
-    ],
-  });
-  await untilMidMove(pace, h.temporal, deletion.workflowId);
   // Dee stops being active mid-move: nothing more for her, her share goes to Ann and Bob.
-  await h.prisma.user.update({ where: { id: dee }, data: { status: 'SUSPENDED' } });
-  pace.open();
-  await moveDone(h.wizard, ws.id, deletion.id);
+  const distribution = [
+    { userId: ann, weight: 34 },
+    { userId: bob, weight: 33 },
+    { userId: dee, weight: 33 },
+  ];
+  await targetLeavesMidMove(ws, deletion, { distribution }, dee);
   const moved = await h.prisma.auditEvent.findFirstOrThrow({ where: { deletionId: deletion.id, action: 'LEADS_MOVED' } });
   const detail = moved.detail as { targets: { userId: string; count: number }[]; targetsLeft?: { leftUserId: string; remaining: number }[] };
   expect(detail.targetsLeft?.[0]?.leftUserId).toBe(dee);
   const got = new Map(detail.targets.map((t) => [t.userId, t.count]));
-  await h.wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-  await h.wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-  await h.wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
+  await onToConfirm(ws, deletion.id);
 
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${deletion.id}`);
@@ -170,16 +144,9 @@ test('the only step-1 target left mid-move: the review says the rest waits with 
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', dee: 'MEMBER' }, { leaver: 3_000 });
   const dee = ws.users.dee!.id;
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  pace.hold();
-  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: dee });
-  await untilMidMove(pace, h.temporal, deletion.workflowId);
-  await h.prisma.user.update({ where: { id: dee }, data: { status: 'SUSPENDED' } });
-  pace.open();
-  const moved = await moveDone(h.wizard, ws.id, deletion.id);
+  const moved = await targetLeavesMidMove(ws, deletion, { targetUserId: dee }, dee);
   expect(moved.leads.moved).toBeLessThan(3_000);
-  await h.wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-  await h.wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-  await h.wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
+  await onToConfirm(ws, deletion.id);
 
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${deletion.id}`);
@@ -203,12 +170,7 @@ test('a move that ended short is announced as such, not as all leads moved', asy
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', dee: 'MEMBER' }, { leaver: 3_000 });
   const dee = ws.users.dee!.id;
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  pace.hold();
-  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: dee });
-  await untilMidMove(pace, h.temporal, deletion.workflowId);
-  await h.prisma.user.update({ where: { id: dee }, data: { status: 'SUSPENDED' } });
-  pace.open();
-  const moved = await moveDone(h.wizard, ws.id, deletion.id);
+  const moved = await targetLeavesMidMove(ws, deletion, { targetUserId: dee }, dee);
   expect(moved.leads.moved).toBeLessThan(3_000);
 
   // The server shows step 1 with the move DONE only for an instant before step 2 opens: the page's reads

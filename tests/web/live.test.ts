@@ -10,32 +10,25 @@
 //
 // Every wait is for something to appear or hold in the page, never for a time.
 // Needs /usr/bin/chromium and web/dist (npm test builds it; built here too when missing).
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
-import type { FastifyInstance } from 'fastify';
+import type { Page, Route } from 'playwright-core';
 import { createApiToken } from '../../infra/tokens';
-import { buildServer } from '../../api/server';
+import { browserRig } from '../support/browser';
 import { MovePace } from '../support/move-pace';
-import { asAdmin, makeWorkspace, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { asAdmin, makeWorkspace, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const WEB_DIST = path.join(ROOT, 'web', 'dist');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** Generous: a wait ends as soon as its condition holds; this only bounds a broken run. */
 const WAIT = { timeout: 60_000 };
 /** Many leads in small batches; the move is held at its gate (`pace`) until the page has shown it mid-way. */
 const BOOK = 20_000;
 const BATCH = 100;
 
-let h: WizardHarness;
 const pace = new MovePace();
-let app: FastifyInstance;
+const rig = browserRig({ batchSize: BATCH, pace });
+let h: WizardHarness;
 let base: string;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+beforeAll(() => {
+  ({ h, base } = rig);
+});
 
 /** Records each value the lead-move <progress> shows (as wizard.test.ts does). Plain JS: it runs in the browser. */
 const PROGRESS_RECORDER = `
@@ -63,45 +56,6 @@ interface ProgressSample {
   max: number;
 }
 
-beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH.`);
-  }
-  if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
-  }
-  h = await wizardHarness({ batchSize: BATCH, pace });
-  app = buildServer({
-    prisma: h.prisma,
-    wizard: h.wizard,
-    health: async () => ({ database: true, temporal: true }),
-    config: h.config,
-    logger: false,
-    webDir: WEB_DIST,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-});
-
-afterEach(async () => {
-  pace.open(); // a test that failed while holding the move must not leave the next one waiting
-  for (const c of contexts.splice(0)) await c.close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await h?.close();
-});
-
 /**
  * A signed-in tab on the wizard of `ws`'s leaver, at step 1, with ann picked as the new owner.
  * `prepare` runs before the wizard opens (the page follows it from the first step on).
@@ -109,8 +63,7 @@ afterAll(async () => {
 async function atStepOne(ws: TestWorkspace, prepare?: (page: Page, deletionId: string) => Promise<void>): Promise<{ page: Page; deletionId: string }> {
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
   const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.admin!.id, label: 'browser test' });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  contexts.push(context);
+  const context = await rig.newContext();
   await context.addInitScript({ content: PROGRESS_RECORDER });
   const page = await context.newPage();
   await page.goto(`${base}/`);

@@ -13,15 +13,12 @@
 //
 // Needs /usr/bin/chromium (apt-get install chromium; .ci/run installs it) and
 // web/dist (npm test builds it; built here too when it is missing).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { FastifyInstance } from 'fastify';
+import type { Page } from 'playwright-core';
 import { createApiToken } from '../../infra/tokens';
 import { signHookBody } from '../../api/hook-signature';
-import { buildServer } from '../../api/server';
+import { browserRig, WEB_DIST } from '../support/browser';
 import { MovePace } from '../support/move-pace';
 import {
   asAdmin,
@@ -32,15 +29,11 @@ import {
   makeLabel,
   makeWorkspace,
   moveDone,
-  wizardHarness,
   type TestWorkspace,
   type WizardHarness,
 } from '../support/wizard';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const WEB_DIST = path.join(ROOT, 'web', 'dist');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const SHOTS = path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 /** Generous: a wait ends as soon as its condition holds; this only bounds a broken run. */
 const WAIT = { timeout: 60_000 };
 
@@ -53,13 +46,15 @@ const WAIT = { timeout: 60_000 };
 const BIG_BOOK = 30_000;
 const BATCH_SIZE = 100;
 
-let h: WizardHarness;
 /** Holds the lead move at its gate, so the page surely shows it mid-way, at two values, on any machine. */
 const pace = new MovePace();
-let app: FastifyInstance;
+const rig = browserRig({ batchSize: BATCH_SIZE, pace });
+let h: WizardHarness;
 let base: string;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+beforeAll(() => {
+  ({ h, base } = rig);
+  fs.mkdirSync(SHOTS, { recursive: true });
+});
 
 /**
  * Runs in every page before its own scripts: records each value the lead-move
@@ -94,65 +89,9 @@ async function snap(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `The browser tests need Chromium at ${CHROMIUM} and it is not there. Install it with ` +
-        '`apt-get install chromium` (.ci/run does), or point CHROMIUM_PATH at a Chromium binary. ' +
-        'playwright-core never downloads browsers here.',
-    );
-  }
-  if (!fs.existsSync(path.join(WEB_DIST, 'index.html'))) {
-    // npm test builds the page (scripts/bootstrap.mjs); this covers `npx jest` on a fresh clone.
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
-  }
-  fs.mkdirSync(SHOTS, { recursive: true });
-  h = await wizardHarness({ batchSize: BATCH_SIZE, pace });
-  app = buildServer({
-    prisma: h.prisma,
-    wizard: h.wizard,
-    health: async () => ({ database: true, temporal: true }),
-    config: h.config,
-    logger: false,
-    webDir: WEB_DIST,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  // playwright gives the browser a fresh temporary profile (user-data-dir) and removes it on close.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-});
-
-afterEach(async () => {
-  pace.open(); // a test that failed while holding the move must not leave the next one waiting
-  // Each test has its own browser context (own session storage); close them as tests end.
-  for (const c of contexts.splice(0)) await c.close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await h?.close();
-});
-
 /** A new tab in a context of its own, recording the progress bar. */
 async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  contexts.push(context);
+  const context = await rig.newContext();
   await context.addInitScript({ content: PROGRESS_RECORDER });
   return context.newPage();
 }
