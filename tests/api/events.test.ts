@@ -304,26 +304,32 @@ describe('the feed: one reader per wizard, shared', () => {
     expect(feed.watching).toBe(0);
   });
 
-  test('an unchanged wizard sends nothing; the final state is sent and the reading stops', async () => {
-    let state = wizardAt(10);
+  /** A feed of the wizard `state()` returns, with one subscriber: what it got, and how many reads were made. */
+  function followed(state: () => Deletion) {
     let reads = 0;
     const feed = deletionFeed(
       async () => {
         reads += 1;
-        return state;
+        return state();
       },
       { encode: JSON.stringify },
     );
     const got: Deletion[] = [];
     feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion));
+    return { feed, got, reads: () => reads };
+  }
+
+  test('an unchanged wizard sends nothing; the final state is sent and the reading stops', async () => {
+    let state = wizardAt(10);
+    const { feed, got, reads } = followed(() => state);
     await jest.advanceTimersByTimeAsync(3_000);
     expect(got).toHaveLength(1);
     state = { ...wizardAt(10, 'COMPLETED'), leads: { ...state.leads, state: 'DONE' } };
     await jest.advanceTimersByTimeAsync(3_000);
     expect(got.map((d) => d.status)).toEqual(['IN_PROGRESS', 'COMPLETED']);
-    const after = reads;
+    const after = reads();
     await jest.advanceTimersByTimeAsync(3_000);
-    expect(reads).toBe(after);
+    expect(reads()).toBe(after);
     expect(feed.watching).toBe(0);
   });
 
@@ -331,21 +337,12 @@ describe('the feed: one reader per wizard, shared', () => {
     // Every open page follows its wizard at every form (a change from another tab or admin shows): a
     // hundred pages at rest must not read as often as a hundred moves.
     let state = { ...wizardAt(0), step: 'AUTOMATIONS', leads: { ...wizardAt(0).leads, state: 'DONE' } } as Deletion;
-    let reads = 0;
-    const feed = deletionFeed(
-      async () => {
-        reads += 1;
-        return state;
-      },
-      { encode: JSON.stringify },
-    );
-    const got: Deletion[] = [];
-    feed.subscribe('w', 'd', (e) => 'deletion' in e && got.push(e.deletion));
+    const { got, reads } = followed(() => state);
     await jest.advanceTimersByTimeAsync(3_000);
-    const first = reads;
+    const first = reads();
     await jest.advanceTimersByTimeAsync(10_000);
-    expect(reads - first).toBeGreaterThanOrEqual(9); // still read about once a second
-    expect(reads - first).toBeLessThanOrEqual(11); // not every FEED_INTERVAL_MS
+    expect(reads() - first).toBeGreaterThanOrEqual(9); // still read about once a second
+    expect(reads() - first).toBeLessThanOrEqual(11); // not every FEED_INTERVAL_MS
     // Another API process moved it on: seen within a second, and then read at full pace while it changes.
     state = { ...state, step: 'INTEGRATIONS' } as Deletion;
     await jest.advanceTimersByTimeAsync(1_000);
@@ -354,10 +351,10 @@ describe('the feed: one reader per wizard, shared', () => {
     state = { ...state, step: 'LEADS', leads: { ...state.leads, state: 'MOVING' } } as Deletion;
     const reading = setInterval(() => (state = { ...state, leads: { ...state.leads, moved: ++moved } } as Deletion), 10);
     await jest.advanceTimersByTimeAsync(2_000); // back to full pace
-    const busy = reads;
+    const busy = reads();
     await jest.advanceTimersByTimeAsync(3_000);
     clearInterval(reading);
-    expect(reads - busy).toBeGreaterThanOrEqual(3_000 / FEED_INTERVAL_MS - 1);
+    expect(reads() - busy).toBeGreaterThanOrEqual(3_000 / FEED_INTERVAL_MS - 1);
   });
 
   /** A feed whose reads wait to be released, one by one, with the state each finds. */

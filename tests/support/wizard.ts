@@ -275,3 +275,34 @@ export async function plannedMove(
   await activities.startLeadMove({ ...input, kind: 'MOVE', distribution });
   return input;
 }
+
+/**
+ * A wizard for the workspace's `leaver` (step 1 to `ann`), moved on through the
+ * client (as another admin would) to `until`: for tests about one step.
+ */
+export async function wizardAt(
+  h: Pick<WizardHarness, 'wizard'>,
+  ws: TestWorkspace,
+  until: 'AUTOMATIONS' | 'INTEGRATIONS' | 'CONFIRM',
+  opts: { effectiveAt?: Date; reason?: string } = {},
+) {
+  const { wizard } = h;
+  const { deletion } = await wizard.start({
+    workspaceId: ws.id,
+    userId: ws.users.leaver!.id,
+    actor: asAdmin(ws),
+    source: opts.effectiveAt ? 'HR' : 'ADMIN',
+    ...(opts.effectiveAt ? { effectiveAt: opts.effectiveAt } : {}),
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  });
+  await wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
+  await moveDone(wizard, ws.id, deletion.id);
+  if (until !== 'AUTOMATIONS') await wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+  if (until === 'CONFIRM') {
+    await wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
+    await wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
+  }
+  const d = await wizard.get(ws.id, deletion.id);
+  expect(d.step).toBe(until);
+  return d;
+}

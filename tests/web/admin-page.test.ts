@@ -10,7 +10,7 @@ import type { Page, Request, Route } from 'playwright-core';
 import { createApiToken } from '../../infra/tokens';
 import { browserRig } from '../support/browser';
 import { MovePace, untilMidMove } from '../support/move-pace';
-import { asAdmin, eventually, makeAutomation, makeWorkspace, moveDone, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { asAdmin, eventually, makeAutomation, makeWorkspace, moveDone, type TestWorkspace, type WizardHarness, wizardAt } from '../support/wizard';
 
 const WAIT = { timeout: 60_000 };
 
@@ -35,26 +35,6 @@ async function signedIn(ws: TestWorkspace, opts: { handle?: string; width?: numb
 
 async function atStep(page: Page, step: string): Promise<void> {
   await page.locator(`[data-testid="stepper-${step}"][aria-current="step"]`).waitFor(WAIT);
-}
-
-/** A wizard moved on through the API (another admin) to `until`. */
-async function wizardAt(ws: TestWorkspace, until: 'AUTOMATIONS' | 'INTEGRATIONS' | 'CONFIRM', opts: { effectiveAt?: Date; reason?: string } = {}) {
-  const { deletion } = await h.wizard.start({
-    workspaceId: ws.id,
-    userId: ws.users.leaver!.id,
-    actor: asAdmin(ws),
-    source: opts.effectiveAt ? 'HR' : 'ADMIN',
-    ...(opts.effectiveAt ? { effectiveAt: opts.effectiveAt } : {}),
-    ...(opts.reason ? { reason: opts.reason } : {}),
-  });
-  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
-  await moveDone(h.wizard, ws.id, deletion.id);
-  if (until !== 'AUTOMATIONS') await h.wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-  if (until === 'CONFIRM') {
-    await h.wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-    await h.wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
-  }
-  return h.wizard.get(ws.id, deletion.id);
 }
 
 /** Step 1 applied with `leads`; `leaving`, one of its targets, stops being active mid-move. Answers the wizard once the move is done. */
@@ -195,7 +175,7 @@ test('a move that ended short is announced as such, not as all leads moved', asy
 
 test('a hidden tab closes its event stream; shown again, it reads the wizard afresh and follows it again', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
-  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const d = await wizardAt(h, ws, 'AUTOMATIONS');
   const page = await signedIn(ws);
   const isStream = (r: Request) => new URL(r.url()).pathname === `/v1/deletions/${d.id}/events`;
   const opened: Request[] = [];
@@ -234,7 +214,7 @@ test('a hidden tab closes its event stream; shown again, it reads the wizard afr
 test('a user list refreshed on focus with the same users keeps its options: an open dropdown is not rebuilt under the click', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 3 });
   const sole = await makeAutomation(h.prisma, ws.id, 'Night shift', [{ userId: ws.users.leaver!.id, weight: 100 }]);
-  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const d = await wizardAt(h, ws, 'AUTOMATIONS');
   const page = await signedIn(ws);
   // Counts the user lists the page has read (in the same task as the page's own handling of them).
   await page.evaluate(`(() => {
@@ -261,7 +241,7 @@ test('a user list refreshed on focus with the same users keeps its options: an o
 
 test('another admin moves the wizard on or cancels it: the waiting page follows, and a 409 is said in words with the current step shown', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
-  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const d = await wizardAt(h, ws, 'AUTOMATIONS');
   // Tab A waits at step 2 while another admin applies it.
   const a = await signedIn(ws);
   await a.goto(`${base}/#/deletions/${d.id}`);
@@ -343,7 +323,7 @@ test('the lists fit a 375-px phone and the wizards table a 1280-px laptop: no si
 
 test('the CONFIRM field says why Delete is disabled; before HR\'s date it says CONFIRM is refused until then', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
-  const d = await wizardAt(ws, 'CONFIRM');
+  const d = await wizardAt(h, ws, 'CONFIRM');
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${d.id}`);
   await atStep(page, 'CONFIRM');
@@ -365,7 +345,7 @@ test('the CONFIRM field says why Delete is disabled; before HR\'s date it says C
   expect(await why.textContent()).toBe('');
 
   const ws2 = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
-  const dated = await wizardAt(ws2, 'CONFIRM', { effectiveAt: new Date(Date.now() + 30 * 86_400_000) });
+  const dated = await wizardAt(h, ws2, 'CONFIRM', { effectiveAt: new Date(Date.now() + 30 * 86_400_000) });
   const hr = await signedIn(ws2);
   await hr.goto(`${base}/#/deletions/${dated.id}`);
   await atStep(hr, 'CONFIRM');
@@ -412,7 +392,7 @@ test('names, not ids: a user twice in a split, an owner\'s blockers, initials of
 test('user lists refresh: a user who can no longer be picked is not offered, on focus and after a 422', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER', cy: 'MEMBER' }, { leaver: 3 });
   const sole = await makeAutomation(h.prisma, ws.id, 'Night shift', [{ userId: ws.users.leaver!.id, weight: 100 }]);
-  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const d = await wizardAt(h, ws, 'AUTOMATIONS');
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${d.id}`);
   await atStep(page, 'AUTOMATIONS');
@@ -437,7 +417,7 @@ test('user lists refresh: a user who can no longer be picked is not offered, on 
 
 test('the cancel panel closes with Escape and when the step changes; the start reason is labelled; bidi controls are isolated; contrast and roles', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
-  const d = await wizardAt(ws, 'AUTOMATIONS', { reason: 'revoke test' });
+  const d = await wizardAt(h, ws, 'AUTOMATIONS', { reason: 'revoke test' });
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${d.id}`);
   await atStep(page, 'AUTOMATIONS');

@@ -31,6 +31,7 @@ import {
   moveDone,
   type TestWorkspace,
   type WizardHarness,
+  wizardAt,
 } from '../support/wizard';
 
 const SHOTS = path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
@@ -259,31 +260,10 @@ test('an admin deletes a user through every step, seeing the lead move progress 
   expect(await h.prisma.user.count({ where: { id: leaver } })).toBe(0);
 }, 240_000);
 
-/** A wizard moved on through the API (as another admin would) to `until`, for tests about one step. */
-async function wizardAt(ws: TestWorkspace, until: 'AUTOMATIONS' | 'CONFIRM', opts: { effectiveAt?: Date } = {}) {
-  const { deletion } = await h.wizard.start({
-    workspaceId: ws.id,
-    userId: ws.users.leaver!.id,
-    actor: asAdmin(ws),
-    source: opts.effectiveAt ? 'HR' : 'ADMIN',
-    ...(opts.effectiveAt ? { effectiveAt: opts.effectiveAt } : {}),
-  });
-  await h.wizard.submitLeads(ws.id, deletion.id, asAdmin(ws), { targetUserId: ws.users.ann!.id });
-  await moveDone(h.wizard, ws.id, deletion.id);
-  if (until === 'CONFIRM') {
-    await h.wizard.submitAutomations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-    await h.wizard.submitIntegrations(ws.id, deletion.id, asAdmin(ws), { overrides: [] });
-    await h.wizard.submitLabels(ws.id, deletion.id, asAdmin(ws), { replacements: [] });
-  }
-  const d = await h.wizard.get(ws.id, deletion.id);
-  expect(d.step).toBe(until);
-  return d;
-}
-
 test('the sole-member rule: Next stays disabled until an automation whose only member is the leaver gets a replacement', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER', bob: 'MEMBER' }, { leaver: 3 });
   const sole = await makeAutomation(h.prisma, ws.id, 'Night shift', [{ userId: ws.users.leaver!.id, weight: 100 }]);
-  const d = await wizardAt(ws, 'AUTOMATIONS');
+  const d = await wizardAt(h, ws, 'AUTOMATIONS');
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${d.id}`);
   await atStep(page, 'AUTOMATIONS', 'Step 2 of 4');
@@ -313,7 +293,7 @@ test('the sole-member rule: Next stays disabled until an automation whose only m
 
 test('a wrong confirmation is refused: Delete stays disabled, Enter sends nothing, and the server answers 422 to it', async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 3 });
-  const d = await wizardAt(ws, 'CONFIRM');
+  const d = await wizardAt(h, ws, 'CONFIRM');
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${d.id}`);
   await atStep(page, 'CONFIRM', 'Confirm deletion');
@@ -359,7 +339,7 @@ test('a wrong confirmation is refused: Delete stays disabled, Enter sends nothin
 test("a wizard HR dated ahead says at CONFIRM when the user leaves (confirm is refused until then)", async () => {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', ann: 'MEMBER' }, { leaver: 5 });
   const effectiveAt = new Date(Date.now() + 30 * 86_400_000);
-  const d = await wizardAt(ws, 'CONFIRM', { effectiveAt });
+  const d = await wizardAt(h, ws, 'CONFIRM', { effectiveAt });
   expect(d.effectiveAt).toBe(effectiveAt.toISOString());
   const page = await signedIn(ws);
   await page.goto(`${base}/#/deletions/${d.id}`);
