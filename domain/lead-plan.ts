@@ -97,23 +97,12 @@ export interface Handover {
   to: { userId: string; count: number }[];
 }
 
-/**
- * Targets who left (not `isActive`) get nothing more: every position of their
- * segments not yet moved (outside `[0, prefix)` and each stream's moved part)
- * goes to the targets still active, split by largest remainder in proportion
- * to their share of the plan; where none is active, all of it goes to
- * `fallbackUserId`. Positions already moved stay theirs, so the plan still
- * says exactly who received what. Returns the rewritten plan (adjacent
- * segments of one user merged) and one handover per leaver, or null when no
- * leaver has anything left to receive.
- */
-export function handOverLeavers(
+/** Each target's segment of the plan, in order, cut into its moved and unmoved pieces. */
+function planSegments(
   targets: readonly Quota[],
   spans: readonly StreamSpan[],
   prefix: number,
-  isActive: (userId: string) => boolean,
-  fallbackUserId: string | null,
-): { targets: Quota[]; handovers: Handover[] } | null {
+): { userId: string; pieces: { len: number; moved: boolean }[] }[] {
   const moved: [number, number][] = [[0, prefix] as [number, number], ...spans.map((s): [number, number] => [s.from, s.from + s.moved])]
     .filter(([a, b]) => b > a)
     .sort((x, y) => x[0] - y[0]);
@@ -132,19 +121,58 @@ export function handOverLeavers(
     if (b > at) out.push({ len: b - at, moved: false });
     return out;
   };
-
-  const segments: { userId: string; pieces: { len: number; moved: boolean }[] }[] = [];
   let start = 0;
-  for (const t of targets) {
-    segments.push({ userId: t.userId, pieces: pieces(start, start + t.quota) });
+  return targets.map((t) => {
+    const segment = { userId: t.userId, pieces: pieces(start, start + t.quota) };
     start += t.quota;
-  }
+    return segment;
+  });
+}
+
+/** How many positions not yet moved each target who left still had to receive (leavers with none left out). */
+function unmovedOf(segments: ReturnType<typeof planSegments>, isActive: (userId: string) => boolean): Map<string, number> {
   const remaining = new Map<string, number>();
   for (const seg of segments) {
     if (isActive(seg.userId)) continue;
     const left = seg.pieces.filter((p) => !p.moved).reduce((n, p) => n + p.len, 0);
     if (left > 0) remaining.set(seg.userId, (remaining.get(seg.userId) ?? 0) + left);
   }
+  return remaining;
+}
+
+/**
+ * Of the targets who left (not `isActive`), how many positions not yet moved
+ * (outside `[0, prefix)` and each stream's moved part) each still had to
+ * receive, in plan order; those with none are left out.
+ */
+export function unmovedOfLeavers(
+  targets: readonly Quota[],
+  spans: readonly StreamSpan[],
+  prefix: number,
+  isActive: (userId: string) => boolean,
+): Map<string, number> {
+  return unmovedOf(planSegments(targets, spans, prefix), isActive);
+}
+
+/**
+ * Targets who left (not `isActive`) get nothing more: every position of their
+ * segments not yet moved (`unmovedOfLeavers`) goes to the targets still
+ * active, split by largest remainder in proportion to their share of the
+ * plan; where none is active, all of it goes to `fallbackUserId`. Positions
+ * already moved stay theirs, so the plan still says exactly who received
+ * what. Returns the rewritten plan (adjacent segments of one user merged) and
+ * one handover per leaver, or null when no leaver has anything left to
+ * receive.
+ */
+export function handOverLeavers(
+  targets: readonly Quota[],
+  spans: readonly StreamSpan[],
+  prefix: number,
+  isActive: (userId: string) => boolean,
+  fallbackUserId: string | null,
+): { targets: Quota[]; handovers: Handover[] } | null {
+  const segments = planSegments(targets, spans, prefix);
+  const remaining = unmovedOf(segments, isActive);
   if (remaining.size === 0) return null;
 
   const shares = new Map<string, number>();

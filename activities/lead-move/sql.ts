@@ -12,7 +12,7 @@
 // The story: README "The bulk move", docs/architecture.md.
 import type { Prisma } from '../../generated/prisma/client';
 import { preferredHeirs } from '../../domain/heirs';
-import { handOverLeavers, streamOffsets, type BatchSizing, type Quota } from '../../domain/lead-plan';
+import { handOverLeavers, streamOffsets, unmovedOfLeavers, type BatchSizing, type Quota } from '../../domain/lead-plan';
 import type { Actor } from '../../domain/schemas';
 import { findHeir, recordAudit, type Db } from '../shared';
 
@@ -182,28 +182,22 @@ export async function handOver(prisma: Db, workspaceId: string, deletionId: stri
     if (active.size === ids.length) return false;
     const spans = rows.map((row) => ({ from: row.from_position, to: row.to_position, moved: row.moved }));
     const prefix = rows[0]?.from_position ?? move.moved;
-    const untilConfirm = active.size === 0 && kind === 'MOVE';
-    const fallback = untilConfirm
-      ? move.fromUserId // only to count what each leaver leaves: nothing is written to the plan
-      : active.size === 0
-        ? await findHeir(tx, workspaceId, move.fromUserId, preferredHeirs(null, actor))
-        : null;
+    const audit = (detail: object) =>
+      recordAudit(tx, { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...detail } }, false);
+    if (active.size === 0 && kind === 'MOVE') {
+      // Step 1's move ends: the plan stays as it is, the rest with the user, for the sweep at CONFIRM.
+      const left = unmovedOfLeavers(targets, spans, prefix, () => false);
+      if (left.size === 0) return false;
+      await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 }, done: true } });
+      for (const [leftUserId, remaining] of left) await audit({ leftUserId, remaining, to: [], untilConfirm: true });
+      return true;
+    }
+    const fallback = active.size === 0 ? await findHeir(tx, workspaceId, move.fromUserId, preferredHeirs(null, actor)) : null;
     const rewritten = handOverLeavers(targets, spans, prefix, (id) => active.has(id), fallback);
     if (!rewritten) return false;
-    if (untilConfirm) {
-      await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 }, done: true } });
-    } else {
-      await tx.leadMove.update({ where: moveKey(deletionId, kind), data: { targets: rewritten.targets as unknown as Prisma.InputJsonValue } });
-      await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 } } });
-    }
-    for (const handover of rewritten.handovers) {
-      const detail = untilConfirm ? { leftUserId: handover.leftUserId, remaining: handover.remaining, to: [], untilConfirm: true } : handover;
-      await recordAudit(
-        tx,
-        { workspaceId, deletionId, actor: MOVE_ACTOR, action: 'LEAD_TARGET_LEFT', detail: { kind, fromUserId: move.fromUserId, ...detail } },
-        false,
-      );
-    }
+    await tx.leadMove.update({ where: moveKey(deletionId, kind), data: { targets: rewritten.targets as unknown as Prisma.InputJsonValue } });
+    await tx.leadMoveStream.updateMany({ where: { deletionId, kind }, data: { plan: { increment: 1 } } });
+    for (const handover of rewritten.handovers) await audit(handover);
     return true;
   });
 }
