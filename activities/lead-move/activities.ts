@@ -160,8 +160,7 @@ export async function movedWhere(
     })
   )
     .map((handover) => handover.detail as { kind: string; leftUserId: string; remaining: number; to: unknown; untilConfirm?: true })
-    .filter((handover) => handover.kind === kind)
-    .map(({ kind: _kind, ...handover }) => handover);
+    .filter((handover) => handover.kind === kind);
   const choiceLeft = kind === 'SWEEP' ? await stepOneTargetsLeft(tx, move.deletionId, received) : [];
   return {
     fromUserId: move.fromUserId,
