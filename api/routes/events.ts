@@ -142,11 +142,11 @@ export function deletionFeed(
    * the reads began): 'sent'; 'late' if a subscriber came after that read
    * began (not sent to them: the wizard is read again at once); 'older' if
    * it was kept from one as maybe older than what it has (the next read
-   * tells).
+   * tells). `encoded`: its JSON, when the caller has made it already.
    */
-  function offer(w: Watch, deletion: Deletion, begun: number, tie = begun): 'sent' | 'late' | 'older' {
+  function offer(w: Watch, deletion: Deletion, begun: number, tie = begun, encoded?: string): 'sent' | 'late' | 'older' {
     const progress = progressOf(deletion);
-    let json: string | undefined;
+    let json = encoded;
     let late = false;
     let older = false;
     for (const [listener, follower] of [...w.listeners]) {
@@ -183,9 +183,9 @@ export function deletionFeed(
       const deletion = await read(w.workspaceId, w.deletionId);
       // Stopped meanwhile (a final state published, everyone gone): nothing more to send.
       if (watches.get(w.key) !== w) return;
-      const outcome = offer(w, deletion, begun);
-      final = outcome === 'sent' && isFinal(deletion);
       const found = encodeOf(deletion);
+      const outcome = offer(w, deletion, begun, begun, found);
+      final = outcome === 'sent' && isFinal(deletion);
       w.delayMs = found === w.lastRead ? Math.min(w.delayMs * 2, Math.max(intervalMs, FEED_QUIET_INTERVAL_MS)) : intervalMs;
       w.lastRead = found;
       delayMs = w.delayMs;
