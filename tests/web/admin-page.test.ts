@@ -117,15 +117,20 @@ test('a step-1 target who left mid-move: the review and the summary say who got 
   await page.getByTestId('audit-LEAD_TARGET_LEFT').waitFor(WAIT);
   expect(await page.getByTestId('summary-leads').textContent()).toMatch(/a deleted user left/i);
   expect(await page.locator('main').textContent()).not.toContain(dee);
-
 }, 240_000);
 
-test('the only step-1 target left mid-move: the review says the rest waits with the user for CONFIRM; once cancelled, that it stayed with them', async () => {
+/** A wizard of 3,000 leads whose only step-1 target, dee, stops being active mid-move: the move ends short. */
+async function onlyTargetLeftMidMove() {
   const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', dee: 'MEMBER' }, { leaver: 3_000 });
   const dee = ws.users.dee!.id;
   const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
   const moved = await targetLeavesMidMove(ws, deletion, { targetUserId: dee }, dee);
   expect(moved.leads.moved).toBeLessThan(3_000);
+  return { ws, deletion, moved };
+}
+
+test('the only step-1 target left mid-move: the review says the rest waits with the user for CONFIRM; once cancelled, that it stayed with them', async () => {
+  const { ws, deletion } = await onlyTargetLeftMidMove();
   await onToConfirm(ws, deletion.id);
 
   const page = await signedIn(ws);
@@ -147,11 +152,7 @@ test('the only step-1 target left mid-move: the review says the rest waits with 
 }, 240_000);
 
 test('a move that ended short is announced as such, not as all leads moved', async () => {
-  const ws = await makeWorkspace(h.prisma, { owner: 'OWNER', admin: 'ADMIN', leaver: 'MEMBER', dee: 'MEMBER' }, { leaver: 3_000 });
-  const dee = ws.users.dee!.id;
-  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ws.users.leaver!.id, actor: asAdmin(ws), source: 'ADMIN' });
-  const moved = await targetLeavesMidMove(ws, deletion, { targetUserId: dee }, dee);
-  expect(moved.leads.moved).toBeLessThan(3_000);
+  const { ws, deletion, moved } = await onlyTargetLeftMidMove();
 
   // The server shows step 1 with the move DONE only for an instant before step 2 opens: the page's reads
   // are held there (the server's real counts, step 1), so the progress panel can be read at the move's end.
