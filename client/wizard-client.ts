@@ -13,7 +13,11 @@
 // wizard longer than `waitLimitMs` (api.md: 10 s): past that it is
 // Unavailable (503), and a later read shows whether the change applied.
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import {
+  ServiceError,
   WithStartWorkflowOperation,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
@@ -62,6 +66,44 @@ const LEAST_CALL_MS = 1_000;
 
 /** A call to a wizard not begun, the request's limit spent on its earlier waits: nothing was sent. */
 export class NothingSent extends Unavailable {}
+
+/**
+ * gRPC failures of an update call that say the server let go of the update
+ * without recording it as accepted, or that its answer was lost on the way:
+ * the workflow task carrying it failed or timed out under load
+ * (FAILED_PRECONDITION, "unexpected workflow task failure"), or the server or
+ * connection was briefly unavailable (what the SDK's own retries left). Sent
+ * again under the same update id, the server either takes it now or answers
+ * from its record of the first: never applied twice.
+ */
+const LET_GO_OF = new Set<number>([grpcStatus.FAILED_PRECONDITION, grpcStatus.UNAVAILABLE, grpcStatus.ABORTED, grpcStatus.RESOURCE_EXHAUSTED]);
+
+export function letGoOf(err: unknown): boolean {
+  if (!(err instanceof ServiceError)) return false;
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && LET_GO_OF.has(code);
+}
+
+/** First pause before an update the server let go of is sent again; doubled each time, up to the last. */
+const SEND_AGAIN_FIRST_PAUSE_MS = 100;
+const SEND_AGAIN_LAST_PAUSE_MS = 1_000;
+
+/**
+ * `send` under one update id, sent again after each failure that `letGoOf`
+ * names while at least LEAST_CALL_MS would be left after the pause; the last
+ * failure is thrown otherwise.
+ */
+async function untilTaken<T>(send: (signal: AbortSignal, updateId: string) => Promise<T>, signal: AbortSignal, deadline: number): Promise<T> {
+  const updateId = randomUUID();
+  for (let pause = SEND_AGAIN_FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, SEND_AGAIN_LAST_PAUSE_MS)) {
+    try {
+      return await send(signal, updateId);
+    } catch (err) {
+      if (!letGoOf(err) || deadline - Date.now() < pause + LEAST_CALL_MS) throw err;
+      await sleep(pause, undefined, { signal });
+    }
+  }
+}
 
 /** Turns a refused update into the named error the API maps; anything else is rethrown. */
 export function refusalFrom(err: unknown): Error {
@@ -180,8 +222,11 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * why the answer is "read, and send it again if it did not apply", not
    * "refused". An update writes nothing before it is recorded, so the read
    * tells the two apart (workflows/deletion-wizard.ts, PATCH.acceptedFirst).
+   * With `sendAgain` (an update, `call` sending it under the id it is given),
+   * an update the server let go of at once is sent again within the limit
+   * (`untilTaken`), and answered Unavailable only once the limit is near.
    */
-  async function askWizard<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function askWizard<T>(call: (signal: AbortSignal, updateId: string) => Promise<T>, opts: { sendAgain?: boolean } = {}): Promise<T> {
     // Within a request, the limit counts from its first wait on a wizard: what it waited before (a cancel
     // under way, a removal) is part of it (client/request-deadline.ts). Too little left: nothing is sent.
     const deadline = waitDeadline();
@@ -192,10 +237,13 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       );
     }
     const signal = AbortSignal.timeout(remaining);
+    // Each gRPC call the SDK makes under it listens to it until the request ends: an update sent
+    // again (`untilTaken`, up to ~15 times in 10 s) is more calls than Node's default warning of 10.
+    setMaxListeners(64, signal);
     // The limit is also every gRPC call's deadline: the abort cancels the calls in flight when it fires,
     // but the SDK's retry of a call that failed (Temporal unreachable: a new call after a backoff of up to
     // 5 s, up to 10 times) starts a call nobody would cancel, and the request waited for all of them.
-    const work = temporal.withDeadline(deadline, () => temporal.withAbortSignal(signal, () => call(signal)));
+    const work = temporal.withDeadline(deadline, () => temporal.withAbortSignal(signal, () => (opts.sendAgain ? untilTaken(call, signal, deadline) : call(signal, randomUUID()))));
     const ended = work.then(
       () => undefined,
       () => undefined,
@@ -211,7 +259,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     } catch (err) {
       const refusal = refusalFrom(err);
       if (refusal instanceof StepConflict || refusal instanceof RuleViolation) throw refusal;
-      if (signal.aborted || Date.now() >= deadline || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      if (signal.aborted || Date.now() >= deadline || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || letGoOf(err)) {
         throw new Unavailable(
           `The wizard did not answer within this request's ${Math.round(waitLimitMs / 1000)} s (its worker may be busy or away). ` +
             'What you sent may still apply: read the deletion to see, and send it again if it did not.',
@@ -320,7 +368,8 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function sendStep(
     workspaceId: string,
     deletionId: string,
-    update: (h: WorkflowHandle) => Promise<WizardAck>,
+    /** Sends the update under `updateId` (the same id each time it is sent again). */
+    update: (h: WorkflowHandle, updateId: string) => Promise<WizardAck>,
     /** The step's body, when it may be large (the list steps). */
     body?: unknown,
   ): Promise<Deletion> {
@@ -335,7 +384,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       throw new StepConflict('Another large step is being sent to this wizard; send yours again once it is answered.');
     }
     try {
-      await askWizard(() => update(temporal.workflow.getHandle(r.workflowId)));
+      await askWizard((_signal, updateId) => update(temporal.workflow.getHandle(r.workflowId), updateId), { sendAgain: true });
     } catch (err) {
       // Not answered in time: the update may still be waiting for the wizard's next task, and the
       // lease is kept until it expires. Answered (refused), or not sent at all, it is given back.
@@ -490,22 +539,25 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     },
 
     submitLeads: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.submitLeads, { args: [{ actor, body }] })),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitLeads, { args: [{ actor, body }], updateId })),
     submitAutomations: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.submitAutomations, { args: [{ actor, body }] }), body),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitAutomations, { args: [{ actor, body }], updateId }), body),
     submitIntegrations: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body }] }), body),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body }], updateId }), body),
     submitLabels: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }] }), body),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }], updateId }), body),
     confirm: (ws, id, actor, body) =>
-      sendStep(ws, id, (h) => h.executeUpdate(defs.confirm, { args: [{ actor, body: { confirmation: shortConfirmation(body.confirmation) } }] })),
-    cancel: (ws, id, actor, body) => sendStep(ws, id, (h) => h.executeUpdate(defs.cancel, { args: [{ actor, body }] })),
-    retry: (ws, id) => sendStep(ws, id, (h) => h.executeUpdate(defs.retry)),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.confirm, { args: [{ actor, body: { confirmation: shortConfirmation(body.confirmation) } }], updateId })),
+    cancel: (ws, id, actor, body) => sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.cancel, { args: [{ actor, body }], updateId })),
+    retry: (ws, id) => sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.retry, { updateId })),
     async bringForward(ws, id, actor, effectiveAt) {
       // Not through sendStep: no step body, and no view to read back afterwards.
       const r = await inProgress(ws, id);
       const at = effectiveAt ? effectiveAt.toISOString() : null;
-      await askWizard(() => temporal.workflow.getHandle(r.workflowId).executeUpdate(defs.bringForward, { args: [{ actor, effectiveAt: at }] }));
+      await askWizard(
+        (_signal, updateId) => temporal.workflow.getHandle(r.workflowId).executeUpdate(defs.bringForward, { args: [{ actor, effectiveAt: at }], updateId }),
+        { sendAgain: true },
+      );
     },
 
     async audit(workspaceId, deletionId, q): Promise<Page<AuditEvent>> {

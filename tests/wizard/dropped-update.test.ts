@@ -1,0 +1,113 @@
+// An update Temporal drops unanswered. On a loaded machine the server lets go
+// of an update it has not recorded as accepted when the workflow task
+// carrying it fails or times out: the caller gets a gRPC failure at once
+// (FAILED_PRECONDITION, "unexpected workflow task failure"), and the wizard
+// never had the step. The wizard client sends it again while the request's
+// wait limit allows, under the same update id, so that an update the server
+// did take (the answer lost on the way back: UNAVAILABLE) is answered from
+// the server's record, never applied twice. Before, such a step answered 503
+// at once and the caller had to send it again (seen as a flaky CI run: a
+// cancel sent while the wizard was opening).
+//
+// The server and worker are real; only the failure is injected, as the
+// server's answer, by a gRPC interceptor on the client's own connection.
+import { Client, Connection } from '@temporalio/client';
+import { InterceptingCall, Metadata, status, type Interceptor } from '@grpc/grpc-js';
+import { createWizardClient } from '../../client/wizard-client';
+import { dataConverter } from '../../infra/codec';
+import { testEnv } from '../support/env';
+import { acceptedUpdates, asAdmin, finished, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+
+let h: WizardHarness;
+let ws: TestWorkspace;
+
+beforeAll(async () => {
+  h = await wizardHarness({ batchSize: 100 });
+  ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', ann: 'MEMBER' }, { leaver: 300, quitter: 300 });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const UPDATE = '/temporal.api.workflowservice.v1.WorkflowService/UpdateWorkflowExecution';
+
+/**
+ * A connection whose next `times` update calls fail with `code`: `forward`
+ * false, the server never sees them (it let go of them); true, the server
+ * takes them and the answer is lost on the way back.
+ */
+async function failingClient(code: status, forward: boolean, times = 1) {
+  let left = times;
+  const failing: Interceptor = (options, nextCall) => {
+    if (options.method_definition.path !== UPDATE || left <= 0) return new InterceptingCall(nextCall(options));
+    left--;
+    const failure = { code, details: 'Unable to perform workflow execution update due to unexpected workflow task failure.', metadata: new Metadata() };
+    if (forward) {
+      return new InterceptingCall(nextCall(options), {
+        start: (metadata, listener, next) =>
+          next(metadata, {
+            onReceiveMetadata: (received, nextMetadata) => nextMetadata(received),
+            // Passed on (grpc-js holds the status back until a received message is); the failing status wins.
+            onReceiveMessage: (message, nextMessage) => nextMessage(message),
+            onReceiveStatus: (_status, nextStatus) => nextStatus(failure),
+          }),
+      });
+    }
+    return new InterceptingCall(nextCall(options), {
+      start: (_metadata, listener) => setImmediate(() => listener.onReceiveStatus(failure)),
+      sendMessage: () => undefined,
+      halfClose: () => undefined,
+    });
+  };
+  const connection = await Connection.connect({ address: testEnv().temporalAddress, interceptors: [failing] });
+  const temporal = new Client({ connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config) });
+  const wizard = createWizardClient({ temporal, prisma: h.prisma, config: h.config, waitLimitMs: 10_000 });
+  return { wizard, failuresLeft: () => left, close: () => connection.close() };
+}
+
+test('a cancel the server let go of unanswered is sent again and cancels', async () => {
+  const actor = asAdmin(ws);
+  const quitter = ws.users.quitter!.id;
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
+  const c = await failingClient(status.FAILED_PRECONDITION, false);
+  try {
+    expect(await c.wizard.cancel(ws.id, deletion.id, actor, { reason: 'reactivated' })).toMatchObject({ status: 'CANCELLED' });
+    expect(c.failuresLeft()).toBe(0);
+  } finally {
+    await c.close();
+  }
+  expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'cancel')).toHaveLength(1);
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
+}, 120_000);
+
+test('a lead step the server took, its answer lost, is answered from its record when sent again: applied once', async () => {
+  const actor = asAdmin(ws);
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+  const c = await failingClient(status.UNAVAILABLE, true);
+  try {
+    expect(await c.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann })).toMatchObject({ status: 'IN_PROGRESS', leads: { state: expect.stringMatching(/MOVING|DONE/) } });
+    expect(c.failuresLeft()).toBe(0);
+  } finally {
+    await c.close();
+  }
+  // One update in the history: the second send was the first one's record, not a second step.
+  expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toHaveLength(1);
+  expect(await moveDone(h.wizard, ws.id, deletion.id, 60_000)).toMatchObject({ step: 'AUTOMATIONS', leads: { state: 'DONE', moved: 300 } });
+  await h.wizard.cancel(ws.id, deletion.id, actor, {});
+  expect(await finished(h.wizard, ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED' });
+}, 120_000);
+
+test('a step the server keeps letting go of is Unavailable (503) at the wait limit, not a failure of its own', async () => {
+  const actor = asAdmin(ws);
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+  const c = await failingClient(status.FAILED_PRECONDITION, false, 1_000_000);
+  try {
+    await expect(c.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann })).rejects.toMatchObject({ name: 'Unavailable' });
+  } finally {
+    await c.close();
+  }
+  expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toHaveLength(0);
+  expect(await h.wizard.cancel(ws.id, deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+}, 120_000);
