@@ -118,7 +118,7 @@ export function reassignmentActivities(prisma: Db) {
           // Every member the admin named is checked, whether or not their item still needs it.
           const named = args.overrides.filter((choice) => !unchecked.has(choice.id)).flatMap((choice) => choice.distribution.map((member) => member.userId));
           await assertTargets(tx, args.workspaceId, args.userId, [...named, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
-          for (const choice of written) await replaceMembers(tx, args.kind, choice.id, choice.distribution);
+          await replaceMembers(tx, args.kind, written);
           const byId = new Map([...written, ...asIs].map((choice) => [choice.id, choice]));
           const applied = ids.flatMap((id) => byId.get(id) ?? []);
           const detail = {
@@ -235,9 +235,9 @@ export function reassignmentActivities(prisma: Db) {
             // Their members' statuses read once their rows are held, as the step does.
             for (const item of await routingWithUserHeld(tx, kind, workspaceId, userId)) {
               const distribution = suggestWithout(item.current, userId, new Set(item.unavailable)) ?? [{ userId: heir, weight: 100 }];
-              await replaceMembers(tx, kind, item.id, distribution);
               fixed[kind].push({ id: item.id, distribution });
             }
+            await replaceMembers(tx, kind, fixed[kind]);
           }
 
           const privateLabels = await tx.label.findMany({

@@ -138,21 +138,25 @@ export async function findHeir(tx: Tx, workspaceId: string, leaverId: string, pr
   return heir;
 }
 
-/** Replaces a distribution's members (automation or integration) in the given order. */
+/**
+ * Replaces the members of each distribution (automation or integration), in
+ * the order given: two statements however many there are (a leaver named in
+ * 40,000 automations once took one round trip each, past the transaction's
+ * 60 s, on every try).
+ */
 export async function replaceMembers(
   tx: Tx,
   kind: 'automations' | 'integrations',
-  id: string,
-  distribution: Distribution,
+  choices: readonly { id: string; distribution: Distribution }[],
 ): Promise<void> {
-  const rows = distribution.map((member, position) => ({ userId: member.userId, weight: member.weight, position }));
-  if (kind === 'automations') {
-    await tx.automationMember.deleteMany({ where: { automationId: id } });
-    await tx.automationMember.createMany({ data: rows.map((row) => ({ ...row, automationId: id })) });
-  } else {
-    await tx.integrationMember.deleteMany({ where: { integrationId: id } });
-    await tx.integrationMember.createMany({ data: rows.map((row) => ({ ...row, integrationId: id })) });
-  }
+  if (choices.length === 0) return;
+  const rows = choices.flatMap((choice) => choice.distribution.map((member, position) => ({ id: choice.id, ...member, position })));
+  const [table, column] =
+    kind === 'automations' ? [Prisma.sql`automation_members`, Prisma.sql`automation_id`] : [Prisma.sql`integration_members`, Prisma.sql`integration_id`];
+  await tx.$executeRaw`DELETE FROM ${table} WHERE ${column} = ANY(${choices.map((choice) => choice.id)}::text[])`;
+  await tx.$executeRaw`
+    INSERT INTO ${table} (${column}, user_id, weight, position)
+    SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.userId)}::text[], ${rows.map((r) => r.weight)}::int[], ${rows.map((r) => r.position)}::int[])`;
 }
 
 type MemberRow = { userId: string; weight: number; position: number };
