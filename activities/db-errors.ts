@@ -15,11 +15,15 @@
 //   another attempt of the same change committed first (activities/shared.ts
 //   recordAudit), so this attempt rolled back and its retry finds that
 //   change done (`alreadyDone`). Every other unique violation stays permanent;
+// - a transaction that outlived its time limit is transient, until it has
+//   done so OUTLIVED_TRIES times in a row: then it is a DatabaseRefused too
+//   (the wizard shows `attention`, and `retry` tries again);
 // - anything else (a bug, an unknown error) is left to the retry policy too,
 //   as before. Class 42 (syntax, undefined table or column, privilege) is
 //   among them on purpose: during a deploy a worker can run ahead of the
 //   migration that adds what it needs, and then the same statement goes
 //   through a moment later.
+import { Context } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
 import { FAILURE_TYPES, refusalFailure } from '../domain/refusal';
 
@@ -136,15 +140,58 @@ export function refusalReason(c: DbErrorClass): string {
   return detail ? `${what} (${detail}).` : `${what}.`;
 }
 
-/** A permanent refusal as the non-retryable failure the workflow recognises; anything else unchanged. */
-export function asActivityFailure(err: unknown): unknown {
+/**
+ * Prisma's words when an interactive transaction outlived its time limit
+ * (infra/database.ts, TRANSACTION_LIMITS.timeout): a query or the commit came
+ * after it. Once, the database may have been slow; try after try, the work is
+ * more than one transaction can do in that time.
+ */
+const OUTLIVED = /expired transaction/;
+
+/** Tries in a row whose transaction outlived its limit before the wizard says so (`attention`) instead of trying again. */
+export const OUTLIVED_TRIES = 3;
+
+function outlivedTransaction(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e = err; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    if (OUTLIVED.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * A permanent refusal as the non-retryable failure the workflow recognises,
+ * and so is a transaction outliving its limit on the `attempt`-th try in a
+ * row from OUTLIVED_TRIES on (wizard.md: work that fails the same way every
+ * time is not retried forever; `retry` tries it again); anything else unchanged.
+ */
+export function asActivityFailure(err: unknown, attempt = 1): unknown {
   if (err instanceof TemporalFailure) return err; // RuleViolation, CancelledFailure, ...: already decided
   const c = classifyDbError(err);
+  const cause = err instanceof Error ? err : undefined;
+  if (c.kind === 'transient' && attempt >= OUTLIVED_TRIES && outlivedTransaction(err)) {
+    return refusalFailure(
+      {
+        kind: FAILURE_TYPES.DatabaseRefused,
+        message:
+          `The database did not finish this work within the time one transaction may take, ${attempt} tries in a row: ` +
+          'there is more of it than one transaction can do while the database is this busy. Try again when it is quieter.',
+      },
+      { cause },
+    );
+  }
   if (c.kind !== 'permanent') return err;
-  return refusalFailure(
-    { kind: FAILURE_TYPES.DatabaseRefused, message: refusalReason(c) },
-    { details: [{ sqlstate: c.sqlstate }], cause: err instanceof Error ? err : undefined },
-  );
+  return refusalFailure({ kind: FAILURE_TYPES.DatabaseRefused, message: refusalReason(c) }, { details: [{ sqlstate: c.sqlstate }], cause });
+}
+
+/** This activity's attempt (1 outside an activity). */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
 }
 
 /** Wraps every function of an activity object so that permanent refusals are not retried. */
@@ -155,7 +202,7 @@ export function classifyingDbErrors<T extends Record<string, (...args: never[]) 
       try {
         return await fn(...args);
       } catch (err) {
-        throw asActivityFailure(err);
+        throw asActivityFailure(err, currentAttempt());
       }
     };
   }
