@@ -2,11 +2,11 @@
 // once however often it runs (its audit event is the idempotency marker).
 import { sameDistribution, suggestWithout } from '../domain/distribution';
 import { missingReplacementsProblem } from '../domain/rules';
-import { routingNow } from '../domain/wizard-state';
+import { routedItems, routingNow } from '../domain/wizard-state';
 import { refusalFailure } from '../domain/refusal';
 import { preferredHeirs } from '../domain/heirs';
 import type { Actor, Deletion, Distribution, RoutingItem } from '../domain/schemas';
-import { jsonBytes } from '../domain/wizard-size';
+import { jsonBytes, stepSizeProblem } from '../domain/wizard-size';
 import { Prisma } from '../generated/prisma/client';
 import { assertTargets, findHeir, namingUser, onceInTransaction, replaceMembers, routingWithUser, routingWithUserHeld, type Db, type Tx } from './shared';
 
@@ -74,7 +74,8 @@ export function reassignmentActivities(prisma: Db) {
           const unchecked = new Set<string>();
           const items = await routingWithUserHeld(tx, args.kind, args.workspaceId, args.userId, ids, chosen);
           const now = new Map(items.map((item) => [item.id, item]));
-          const listed = await listedRouting(tx, args.deletionId, args.kind);
+          const view = await mirroredView(tx, args.deletionId);
+          const listed = new Map((view?.[args.kind] ?? []).map((item) => [item.id, item]));
           const override = new Map(args.overrides.map((choice) => [choice.id, choice.distribution]));
           const written: Applied = [];
           const asIs: Applied = [];
@@ -115,12 +116,18 @@ export function reassignmentActivities(prisma: Db) {
             return sameItem(found, shown) ? [] : [found];
           });
           const shown = changed.length > 0 && jsonBytes(changed) <= SHOWN_MAX_BYTES ? changed : undefined;
+          const byId = new Map([...written, ...asIs].map((choice) => [choice.id, choice]));
+          const applied = ids.flatMap((id) => byId.get(id) ?? []);
+          // The view it leaves must fit in what the wizard carries, with its items as they are now (the
+          // validator weighed them as listed): grown since, by thousands of members say, the step's result
+          // would pass the 2 MB Temporal records, and Temporal would end the wizard for good. Refused, before
+          // anything is written; smaller distributions chosen for some items go through.
+          const tooBig = view && stepSizeProblem({ ...view, [args.kind]: routedItems(view, args.kind, applied, shown) }, view);
+          if (tooBig) throw refusalFailure(tooBig);
           // Every member the admin named is checked, whether or not their item still needs it.
           const named = args.overrides.filter((choice) => !unchecked.has(choice.id)).flatMap((choice) => choice.distribution.map((member) => member.userId));
           await assertTargets(tx, args.workspaceId, args.userId, [...named, ...written.flatMap((choice) => choice.distribution.map((member) => member.userId))]);
           await replaceMembers(tx, args.kind, written);
-          const byId = new Map([...written, ...asIs].map((choice) => [choice.id, choice]));
-          const applied = ids.flatMap((id) => byId.get(id) ?? []);
           const detail = {
             userId: args.userId,
             count: applied.length,
@@ -352,8 +359,8 @@ async function handOverLabel(
  * mirrored view): what each routed to when the wizard opened, and what it
  * suggested.
  */
-async function listedRouting(tx: Tx, deletionId: string, kind: 'automations' | 'integrations') {
+/** The wizard's view as last mirrored (null before its row exists). */
+async function mirroredView(tx: Tx, deletionId: string): Promise<Deletion | null> {
   const row = await tx.deletion.findUnique({ where: { id: deletionId }, select: { state: true } });
-  const items = ((row?.state as Deletion | null)?.[kind] ?? []) as Deletion['automations'];
-  return new Map(items.map((item) => [item.id, item]));
+  return (row?.state as Deletion | null) ?? null;
 }

@@ -314,10 +314,23 @@ export function routingApplied<S extends WizardSnapshot>(
   /** Items that had changed since the wizard listed them, as they were when the step applied (`routingNow`). */
   shown: readonly RoutingItem[] = [],
 ): S {
+  return touch(s, { [kind]: routedItems(s.view, kind, applied, shown), step: nextStep(s.view.step) }, now, 'WAITING');
+}
+
+/**
+ * A routing step's items once it applied `applied` (those changed since the
+ * wizard listed them as `shown`): what `routingApplied` leaves in the view,
+ * and what the step's transaction weighs before it writes (activities `applyRouting`).
+ */
+export function routedItems(
+  view: Deletion,
+  kind: 'automations' | 'integrations',
+  applied: readonly { id: string; distribution: Distribution }[],
+  shown: readonly RoutingItem[] = [],
+): RoutingItem[] {
   const byId = new Map(applied.map((a) => [a.id, a.distribution]));
   const asApplied = new Map(shown.map((item) => [item.id, item]));
-  const items = s.view[kind].map((item) => ({ ...(asApplied.get(item.id) ?? item), applied: byId.get(item.id) ?? null }));
-  return touch(s, { [kind]: items, step: nextStep(s.view.step) }, now, 'WAITING');
+  return view[kind].map((item) => ({ ...(asApplied.get(item.id) ?? item), applied: byId.get(item.id) ?? null }));
 }
 
 export function labelsApplied<S extends WizardSnapshot>(
