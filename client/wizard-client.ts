@@ -31,9 +31,10 @@ import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination
 import { routingContents, routingRows, startProblem, type RoutingRow } from '../activities/shared';
 import { onceKey } from '../domain/audit';
 import { CONFIRMATION_TEXT } from '../domain/rules';
-import type { AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
+import type { Actor, AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
-import { ackOf, deletionWorkflowId, routingNow, type WizardAck, type WizardInput } from '../domain/wizard-state';
+import { ackOf, cancelledView, deletionWorkflowId, routingNow, storableText, type WizardAck, type WizardInput } from '../domain/wizard-state';
+import { wizardRecordActivities } from '../activities/wizard-records';
 import { jsonBytes, LONE_STEP_BODY_BYTES } from '../domain/wizard-size';
 import { waitingSince } from './request-deadline';
 import { takeStepLease } from './step-lease';
@@ -66,6 +67,9 @@ const LEAST_CALL_MS = 1_000;
 
 /** A call to a wizard not begun, the request's limit spent on its earlier waits: nothing was sent. */
 export class NothingSent extends Unavailable {}
+
+/** The wizard's workflow has closed (Temporal answers an update to it "not found"): 409 unless `cancelOrphan` applies. */
+export class WizardGone extends StepConflict {}
 
 /**
  * gRPC failures of an update call that say the server let go of the update
@@ -109,7 +113,7 @@ async function untilTaken<T>(send: (signal: AbortSignal, updateId: string) => Pr
 export function refusalFrom(err: unknown): Error {
   const refusal = refusalError(err);
   if (refusal) return refusal;
-  if (err instanceof WorkflowNotFoundError) return new StepConflict('This wizard is no longer running.');
+  if (err instanceof WorkflowNotFoundError) return new WizardGone('This wizard is no longer running.');
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -365,6 +369,37 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     return r;
   }
 
+  /**
+   * A cancel of a wizard whose row says IN_PROGRESS but whose workflow Temporal
+   * has closed without it (terminated by an operator, or by Temporal itself
+   * for a result it refused to record, as a probe once made it): nobody is
+   * left to apply the cancel, and api.md says cancel always ends CANCELLED with
+   * the user ACTIVE. So it is applied here as the workflow would (the cancel's
+   * transaction: the user ACTIVE, a move's streams closed, DELETION_CANCELLED)
+   * and the row written CANCELLED. Null (the 409 stands) while the workflow
+   * runs, once the row has ended, or once the user was removed (USER_DELETED:
+   * that wizard is done, not stuck).
+   */
+  async function cancelOrphan(workspaceId: string, deletionId: string, actor: Actor, reason: string | null): Promise<Deletion | null> {
+    const found = await prisma.deletion.findFirst({
+      where: { id: deletionId, workspaceId, status: 'IN_PROGRESS' },
+      select: { workflowId: true, userId: true, state: true },
+    });
+    if (!found) return null;
+    const run = await temporal.workflow
+      .getHandle(found.workflowId)
+      .describe()
+      .catch(() => null);
+    if (!run || run.status.name === 'RUNNING' || run.status.name === 'CONTINUED_AS_NEW') return null;
+    if (await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'USER_DELETED') }, select: { id: true } })) return null;
+    const records = wizardRecordActivities(prisma);
+    const { moved } = await records.cancelDeletion({ workspaceId, deletionId, userId: found.userId, actor, reason: storableText(reason) });
+    const view = found.state as Deletion;
+    const stopped = moved === null ? view : { ...view, leads: { ...view.leads, moved } };
+    await records.saveDeletionState({ workspaceId, deletionId, view: cancelledView(stopped, new Date().toISOString()) });
+    return live(await row(workspaceId, deletionId));
+  }
+
   async function sendStep(
     workspaceId: string,
     deletionId: string,
@@ -548,7 +583,14 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }], updateId }), body),
     confirm: (ws, id, actor, body) =>
       sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.confirm, { args: [{ actor, body: { confirmation: shortConfirmation(body.confirmation) } }], updateId })),
-    cancel: (ws, id, actor, body) => sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.cancel, { args: [{ actor, body }], updateId })),
+    async cancel(ws, id, actor, body) {
+      try {
+        return await sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.cancel, { args: [{ actor, body }], updateId }));
+      } catch (err) {
+        if (!(err instanceof WizardGone)) throw err;
+        return (await cancelOrphan(ws, id, actor, body.reason ?? null)) ?? Promise.reject(err);
+      }
+    },
     retry: (ws, id) => sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.retry, { updateId })),
     async bringForward(ws, id, actor, effectiveAt) {
       // Not through sendStep: no step body, and no view to read back afterwards.

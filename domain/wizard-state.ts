@@ -366,8 +366,16 @@ export function cancelRequested<S extends WizardSnapshot>(s: S, now: string): S 
 }
 
 export function cancelled<S extends WizardSnapshot>(s: S, now: string): S {
-  const leads = s.view.leads.state === 'MOVING' ? { ...s.view.leads, state: 'DONE' as const } : s.view.leads;
-  return touch(s, { status: 'CANCELLED', attention: null, leads }, now, 'FINISHED');
+  return { ...s, phase: 'FINISHED', view: cancelledView(s.view, now) };
+}
+
+/**
+ * The view once cancelled: what `cancelled` leaves, and what the API writes
+ * for a wizard whose workflow Temporal ended without it (client `cancelOrphan`).
+ */
+export function cancelledView(view: Deletion, now: string): Deletion {
+  const leads = view.leads.state === 'MOVING' ? { ...view.leads, state: 'DONE' as const } : view.leads;
+  return { ...view, status: 'CANCELLED', attention: null, leads, updatedAt: now };
 }
 
 /** Work the database refuses for good: the wizard stays where it is and says why (the first `since` is kept). */

@@ -1,0 +1,68 @@
+// A wizard whose workflow Temporal closed without it: terminated by an
+// operator, or by Temporal itself for a result it refused to record (a scale
+// probe made it so: the wizard read IN_PROGRESS for good, every step and
+// cancel 409 "no longer running", the user PENDING_DELETION forever). api.md:
+// cancel always ends CANCELLED with the user ACTIVE. The API applies such a
+// cancel itself (client/wizard-client.ts `cancelOrphan`).
+import { StepConflict } from '../../domain/errors';
+import { acceptedUpdates, asAdmin, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+
+let h: WizardHarness;
+let ws: TestWorkspace;
+
+beforeAll(async () => {
+  h = await wizardHarness({ batchSize: 100 });
+  ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', gone: 'MEMBER', ann: 'MEMBER' }, { leaver: 300, quitter: 200 });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+test('a wizard whose workflow was terminated at a step is cancelled by the API: CANCELLED, the user ACTIVE, the audit says who', async () => {
+  const actor = asAdmin(ws);
+  const [leaver, ann] = [ws.users.leaver!.id, ws.users.ann!.id];
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+  await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
+  await moveDone(h.wizard, ws.id, deletion.id, 60_000);
+  await h.temporal.workflow.getHandle(deletion.workflowId).terminate('an operator, by mistake');
+
+  // Every step is refused: the wizard is gone.
+  await expect(h.wizard.submitAutomations(ws.id, deletion.id, actor, { overrides: [] })).rejects.toBeInstanceOf(StepConflict);
+  expect(await h.wizard.cancel(ws.id, deletion.id, actor, { reason: 'its workflow was ended' })).toMatchObject({
+    status: 'CANCELLED',
+    step: 'AUTOMATIONS',
+    leads: { state: 'DONE', moved: 300 },
+    attention: null,
+  });
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: leaver } })).toMatchObject({ status: 'ACTIVE' });
+  const audit = await h.prisma.auditEvent.findMany({ where: { deletionId: deletion.id }, orderBy: { at: 'asc' } });
+  expect(audit.map((e) => e.action)).toEqual(['DELETION_STARTED', 'LEADS_MOVED', 'DELETION_CANCELLED']);
+  expect(audit.at(-1)).toMatchObject({ actorType: 'USER', actorId: actor.id, detail: expect.objectContaining({ reason: 'its workflow was ended' }) });
+  // What moved stays moved; a new wizard opens for the user.
+  expect((await leadsByOwner(h.prisma, ws.id))[ann]).toBe(300);
+  const again = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+  expect(again.created).toBe(true);
+  expect(await h.wizard.cancel(ws.id, again.deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+}, 120_000);
+
+test('terminated before its lead step: cancelled, the book untouched; a second cancel is told it is already cancelled', async () => {
+  const actor = asAdmin(ws);
+  const quitter = ws.users.quitter!.id;
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: quitter, actor, source: 'ADMIN' });
+  await h.temporal.workflow.getHandle(deletion.workflowId).terminate('an operator, by mistake');
+  expect(await h.wizard.cancel(ws.id, deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED', step: 'LEADS', leads: { state: 'PENDING' } });
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: quitter } })).toMatchObject({ status: 'ACTIVE' });
+  expect((await leadsByOwner(h.prisma, ws.id))[quitter]).toBe(200);
+  await expect(h.wizard.cancel(ws.id, deletion.id, actor, {})).rejects.toMatchObject({ name: 'StepConflict', message: 'This deletion is already CANCELLED.' });
+}, 120_000);
+
+test('a running wizard is cancelled by its workflow as always (nothing of this path)', async () => {
+  const actor = asAdmin(ws);
+  const gone = ws.users.gone!.id;
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: gone, actor, source: 'ADMIN' });
+  expect(await h.wizard.cancel(ws.id, deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+  // Applied by the wizard (its history took the cancel), which then closes by itself.
+  expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'cancel')).toHaveLength(1);
+  await h.temporal.workflow.getHandle(deletion.workflowId).result();
+  expect((await h.temporal.workflow.getHandle(deletion.workflowId).describe()).status.name).toBe('COMPLETED');
+}, 120_000);
