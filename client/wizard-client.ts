@@ -342,11 +342,17 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * answered, so that a new wizard opens rather than the offboarding being
    * lost with this one. (An offboarding joining before the cancel's
    * transaction commits is cancelled with the wizard: the cancel came later.)
+   * One whose workflow Temporal has closed without it is cancelled by `actor`
+   * (`cancelOrphan`) and null answered: the offboarding opens a new wizard
+   * rather than joining one that can never go on.
    */
-  async function joinOpen(workspaceId: string, deletionId: string): Promise<Deletion | null> {
+  async function joinOpen(workspaceId: string, deletionId: string, actor: Actor): Promise<Deletion | null> {
     const cancelled = await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'DELETION_CANCELLED') }, select: { id: true } });
     const now = cancelled ? await endedBy(workspaceId, deletionId, stateWaitDeadline()) : await live(await row(workspaceId, deletionId));
     if (now === null) throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
+    if (now.status === 'IN_PROGRESS' && (await cancelOrphan(workspaceId, deletionId, actor, 'Its workflow had ended without it; a new offboarding opened another wizard.'))) {
+      return null;
+    }
     // Ended: cancelled (or failed), a new wizard; completed (a confirm won), the user is gone: that one.
     return now.status === 'IN_PROGRESS' || now.status === 'COMPLETED' ? now : null;
   }
@@ -441,7 +447,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
         select: { id: true },
       });
       if (open) {
-        const joined = await joinOpen(args.workspaceId, open.id);
+        const joined = await joinOpen(args.workspaceId, open.id, args.actor);
         if (joined) return { deletion: joined, created: false };
         // Its cancel has ended it: a new wizard, as after any cancel.
       }

@@ -66,3 +66,21 @@ test('a running wizard is cancelled by its workflow as always (nothing of this p
   await h.temporal.workflow.getHandle(deletion.workflowId).result();
   expect((await h.temporal.workflow.getHandle(deletion.workflowId).describe()).status.name).toBe('COMPLETED');
 }, 120_000);
+
+test('an offboarding of a user whose wizard lost its workflow opens a new wizard, the old one cancelled by it', async () => {
+  const actor = asAdmin(ws);
+  const ann = ws.users.ann!.id;
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: ann, actor, source: 'ADMIN' });
+  await h.temporal.workflow.getHandle(deletion.workflowId).terminate('an operator, by mistake');
+  // HR offboards the user again (the hook's start): not joined to the dead wizard.
+  const hr = { type: 'HR' as const, id: 'hook' };
+  const again = await h.wizard.start({ workspaceId: ws.id, userId: ann, actor: hr, source: 'HR' });
+  expect(again.created).toBe(true);
+  expect(again.deletion).toMatchObject({ status: 'IN_PROGRESS', step: 'LEADS', source: 'HR' });
+  expect(again.deletion.id).not.toBe(deletion.id);
+  expect(await h.wizard.get(ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED' });
+  const cancelledBy = await h.prisma.auditEvent.findFirstOrThrow({ where: { deletionId: deletion.id, action: 'DELETION_CANCELLED' } });
+  expect(cancelledBy).toMatchObject({ actorType: 'HR', detail: expect.objectContaining({ reason: expect.stringMatching(/workflow had ended/) }) });
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: ann } })).toMatchObject({ status: 'PENDING_DELETION' });
+  expect(await h.wizard.cancel(ws.id, again.deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+}, 120_000);
