@@ -73,19 +73,31 @@ export class WizardGone extends StepConflict {}
 
 /**
  * gRPC failures of an update call that say the server let go of the update
- * without recording it as accepted, or that its answer was lost on the way:
- * the workflow task carrying it failed or timed out under load
- * (FAILED_PRECONDITION, "unexpected workflow task failure"), or the server or
- * connection was briefly unavailable (what the SDK's own retries left). Sent
- * again under the same update id, the server either takes it now or answers
- * from its record of the first: never applied twice.
+ * without recording it as accepted, or that its answer may have been lost on
+ * the way (what the SDK's own retries left):
+ * - FAILED_PRECONDITION, "unexpected workflow task failure": the workflow task
+ *   carrying it failed or timed out under load, and the server aborted the
+ *   update before the wizard took it. An aborted update stays aborted under
+ *   its id (the server answers the same again), so it is sent again under a
+ *   new one: it never applied, and never will;
+ * - UNAVAILABLE, ABORTED, RESOURCE_EXHAUSTED: the server or the connection was
+ *   briefly away or busy, and the update may have been admitted. Sent again
+ *   under the same id, the server takes it now or answers from its record of
+ *   the first: never applied twice.
  */
-const LET_GO_OF = new Set<number>([grpcStatus.FAILED_PRECONDITION, grpcStatus.UNAVAILABLE, grpcStatus.ABORTED, grpcStatus.RESOURCE_EXHAUSTED]);
+const SENT_AGAIN_AS_NEW = new Set<number>([grpcStatus.FAILED_PRECONDITION]);
+const SENT_AGAIN_AS_IS = new Set<number>([grpcStatus.UNAVAILABLE, grpcStatus.ABORTED, grpcStatus.RESOURCE_EXHAUSTED]);
 
-export function letGoOf(err: unknown): boolean {
-  if (!(err instanceof ServiceError)) return false;
+function grpcCode(err: unknown): number | null {
+  if (!(err instanceof ServiceError)) return null;
   const code = (err.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' && LET_GO_OF.has(code);
+  return typeof code === 'number' ? code : null;
+}
+
+/** Whether the server let go of an update (see above): sent again while the request's limit allows. */
+export function letGoOf(err: unknown): boolean {
+  const code = grpcCode(err);
+  return code !== null && (SENT_AGAIN_AS_NEW.has(code) || SENT_AGAIN_AS_IS.has(code));
 }
 
 /** First pause before an update the server let go of is sent again; doubled each time, up to the last. */
@@ -93,17 +105,18 @@ const SEND_AGAIN_FIRST_PAUSE_MS = 100;
 const SEND_AGAIN_LAST_PAUSE_MS = 1_000;
 
 /**
- * `send` under one update id, sent again after each failure that `letGoOf`
- * names while at least LEAST_CALL_MS would be left after the pause; the last
- * failure is thrown otherwise.
+ * `send`, sent again after each failure that `letGoOf` names while at least
+ * LEAST_CALL_MS would be left after the pause (under the same update id, or a
+ * new one after an abort); the last failure is thrown otherwise.
  */
 async function untilTaken<T>(send: (signal: AbortSignal, updateId: string) => Promise<T>, signal: AbortSignal, deadline: number): Promise<T> {
-  const updateId = randomUUID();
+  let updateId = randomUUID();
   for (let pause = SEND_AGAIN_FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, SEND_AGAIN_LAST_PAUSE_MS)) {
     try {
       return await send(signal, updateId);
     } catch (err) {
       if (!letGoOf(err) || deadline - Date.now() < pause + LEAST_CALL_MS) throw err;
+      if (SENT_AGAIN_AS_NEW.has(grpcCode(err)!)) updateId = randomUUID();
       await sleep(pause, undefined, { signal });
     }
   }

@@ -3,15 +3,17 @@
 // carrying it fails or times out: the caller gets a gRPC failure at once
 // (FAILED_PRECONDITION, "unexpected workflow task failure"), and the wizard
 // never had the step. The wizard client sends it again while the request's
-// wait limit allows, under the same update id, so that an update the server
-// did take (the answer lost on the way back: UNAVAILABLE) is answered from
-// the server's record, never applied twice. Before, such a step answered 503
+// wait limit allows: under a new update id after such an abort (the server
+// keeps an aborted update aborted under its id), under the same one when the
+// server may have taken it (the answer lost on the way back: UNAVAILABLE), so
+// that it is answered from the server's record, never applied twice. Before, such a step answered 503
 // at once and the caller had to send it again (seen as a flaky CI run: a
 // cancel sent while the wizard was opening).
 //
 // The server and worker are real; only the failure is injected, as the
 // server's answer, by a gRPC interceptor on the client's own connection.
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { InterceptingCall, Metadata, status, type Interceptor } from '@grpc/grpc-js';
 import { createWizardClient } from '../../client/wizard-client';
 import { dataConverter } from '../../infra/codec';
@@ -31,19 +33,28 @@ afterAll(async () => {
 
 const UPDATE = '/temporal.api.workflowservice.v1.WorkflowService/UpdateWorkflowExecution';
 
+/** The update id of an UpdateWorkflowExecution request as the SDK serialized it. */
+const updateIdOf = (message: unknown) =>
+  temporal.api.workflowservice.v1.UpdateWorkflowExecutionRequest.decode(message as Uint8Array).request?.meta?.updateId ?? '';
+
 /**
  * A connection whose next `times` update calls fail with `code`: `forward`
  * false, the server never sees them (it let go of them); true, the server
- * takes them and the answer is lost on the way back.
+ * takes them and the answer is lost on the way back. `sent`: the update id of
+ * every update call, in order.
  */
 async function failingClient(code: status, forward: boolean, times = 1) {
   let left = times;
+  const sent: string[] = [];
   const failing: Interceptor = (options, nextCall) => {
-    if (options.method_definition.path !== UPDATE || left <= 0) return new InterceptingCall(nextCall(options));
+    if (options.method_definition.path !== UPDATE) return new InterceptingCall(nextCall(options));
+    const record = { sendMessage: (message: unknown, next: (m: unknown) => void) => (sent.push(updateIdOf(message)), next(message)) };
+    if (left <= 0) return new InterceptingCall(nextCall(options), record);
     left--;
     const failure = { code, details: 'Unable to perform workflow execution update due to unexpected workflow task failure.', metadata: new Metadata() };
     if (forward) {
       return new InterceptingCall(nextCall(options), {
+        ...record,
         start: (metadata, listener, next) =>
           next(metadata, {
             onReceiveMetadata: (received, nextMetadata) => nextMetadata(received),
@@ -55,14 +66,14 @@ async function failingClient(code: status, forward: boolean, times = 1) {
     }
     return new InterceptingCall(nextCall(options), {
       start: (_metadata, listener) => setImmediate(() => listener.onReceiveStatus(failure)),
-      sendMessage: () => undefined,
+      sendMessage: (message) => void sent.push(updateIdOf(message)),
       halfClose: () => undefined,
     });
   };
   const connection = await Connection.connect({ address: testEnv().temporalAddress, interceptors: [failing] });
-  const temporal = new Client({ connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config) });
-  const wizard = createWizardClient({ temporal, prisma: h.prisma, config: h.config, waitLimitMs: 10_000 });
-  return { wizard, failuresLeft: () => left, close: () => connection.close() };
+  const client = new Client({ connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config) });
+  const wizard = createWizardClient({ temporal: client, prisma: h.prisma, config: h.config, waitLimitMs: 10_000 });
+  return { wizard, sent, failuresLeft: () => left, close: () => connection.close() };
 }
 
 test('a cancel the server let go of unanswered is sent again and cancels', async () => {
@@ -73,6 +84,9 @@ test('a cancel the server let go of unanswered is sent again and cancels', async
   try {
     expect(await c.wizard.cancel(ws.id, deletion.id, actor, { reason: 'reactivated' })).toMatchObject({ status: 'CANCELLED' });
     expect(c.failuresLeft()).toBe(0);
+    // Sent again under a new id: the server keeps an aborted update aborted under its own.
+    expect(c.sent).toHaveLength(2);
+    expect(c.sent[1]).not.toBe(c.sent[0]);
   } finally {
     await c.close();
   }
@@ -88,6 +102,9 @@ test('a lead step the server took, its answer lost, is answered from its record 
   try {
     expect(await c.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann })).toMatchObject({ status: 'IN_PROGRESS', leads: { state: expect.stringMatching(/MOVING|DONE/) } });
     expect(c.failuresLeft()).toBe(0);
+    // Sent again under the same id: answered from the server's record of the first.
+    expect(c.sent).toHaveLength(2);
+    expect(c.sent[1]).toBe(c.sent[0]);
   } finally {
     await c.close();
   }
