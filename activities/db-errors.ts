@@ -15,9 +15,9 @@
 //   another attempt of the same change committed first (activities/shared.ts
 //   recordAudit), so this attempt rolled back and its retry finds that
 //   change done (`alreadyDone`). Every other unique violation stays permanent;
-// - a transaction that outlived its time limit is transient, until it has
-//   done so OUTLIVED_TRIES times in a row: then it is a DatabaseRefused too
-//   (the wizard shows `attention`, and `retry` tries again);
+// - a transaction that outlived its time limit is transient; only the
+//   removal at CONFIRM, whose size nobody bounds, makes it a DatabaseRefused
+//   from its OUTLIVED_TRIES-th try on (`outlivedForGood`: `attention`);
 // - anything else (a bug, an unknown error) is left to the retry policy too,
 //   as before. Class 42 (syntax, undefined table or column, privilege) is
 //   among them on purpose: during a deploy a worker can run ahead of the
@@ -148,7 +148,7 @@ export function refusalReason(c: DbErrorClass): string {
  */
 const OUTLIVED = /expired transaction/;
 
-/** Tries in a row whose transaction outlived its limit before the wizard says so (`attention`) instead of trying again. */
+/** The try of a background transaction from which outliving its limit is shown as `attention` instead of tried again. */
 export const OUTLIVED_TRIES = 3;
 
 function outlivedTransaction(err: unknown): boolean {
@@ -161,32 +161,39 @@ function outlivedTransaction(err: unknown): boolean {
 }
 
 /**
- * A permanent refusal as the non-retryable failure the workflow recognises,
- * and so is a transaction outliving its limit on the `attempt`-th try in a
- * row from OUTLIVED_TRIES on (wizard.md: work that fails the same way every
- * time is not retried forever; `retry` tries it again); anything else unchanged.
+ * For background work whose size nobody bounds (the removal at CONFIRM: what
+ * reached the user after the steps): a transaction that outlived its limit
+ * on its OUTLIVED_TRIES-th try or later is a DatabaseRefused, which the wizard
+ * shows as `attention` (wizard.md: work that fails the same way every time
+ * is not retried forever; `retry` tries it again); else the error unchanged.
+ * Not for openings, steps or cancels: those keep their retries.
  */
-export function asActivityFailure(err: unknown, attempt = 1): unknown {
+export function outlivedForGood(err: unknown, attempt: number): unknown {
+  if (attempt < OUTLIVED_TRIES || !outlivedTransaction(err)) return err;
+  return refusalFailure(
+    {
+      kind: FAILURE_TYPES.DatabaseRefused,
+      message:
+        `The database did not finish this work within the time one transaction may take, on try ${attempt}: ` +
+        'there is more of it than one transaction can do while the database is this busy. Try again when it is quieter.',
+    },
+    { cause: err instanceof Error ? err : undefined },
+  );
+}
+
+/** A permanent refusal as the non-retryable failure the workflow recognises; anything else unchanged. */
+export function asActivityFailure(err: unknown): unknown {
   if (err instanceof TemporalFailure) return err; // RuleViolation, CancelledFailure, ...: already decided
   const c = classifyDbError(err);
-  const cause = err instanceof Error ? err : undefined;
-  if (c.kind === 'transient' && attempt >= OUTLIVED_TRIES && outlivedTransaction(err)) {
-    return refusalFailure(
-      {
-        kind: FAILURE_TYPES.DatabaseRefused,
-        message:
-          `The database did not finish this work within the time one transaction may take, ${attempt} tries in a row: ` +
-          'there is more of it than one transaction can do while the database is this busy. Try again when it is quieter.',
-      },
-      { cause },
-    );
-  }
   if (c.kind !== 'permanent') return err;
-  return refusalFailure({ kind: FAILURE_TYPES.DatabaseRefused, message: refusalReason(c) }, { details: [{ sqlstate: c.sqlstate }], cause });
+  return refusalFailure(
+    { kind: FAILURE_TYPES.DatabaseRefused, message: refusalReason(c) },
+    { details: [{ sqlstate: c.sqlstate }], cause: err instanceof Error ? err : undefined },
+  );
 }
 
 /** This activity's attempt (1 outside an activity). */
-function currentAttempt(): number {
+export function currentAttempt(): number {
   try {
     return Context.current().info.attempt;
   } catch {
@@ -202,7 +209,7 @@ export function classifyingDbErrors<T extends Record<string, (...args: never[]) 
       try {
         return await fn(...args);
       } catch (err) {
-        throw asActivityFailure(err, currentAttempt());
+        throw asActivityFailure(err);
       }
     };
   }
