@@ -29,7 +29,7 @@ import { notInWorkspace, RuleViolation, StepConflict, Unavailable } from '../dom
 import { refusalError } from '../domain/refusal';
 import { decodeTimeCursor, encodeTimeCursor, pageOf } from '../domain/pagination';
 import { routingContents, routingRows, startProblem, type RoutingRow } from '../activities/shared';
-import { onceKey } from '../domain/audit';
+import { onceKey, type AuditAction } from '../domain/audit';
 import { CONFIRMATION_TEXT } from '../domain/rules';
 import type { Actor, AuditEvent, Deletion, RoutingItem } from '../domain/schemas';
 import { DeletionStatus, DeletionStep, DeletionUserId, DeletionWorkspaceId } from '../domain/search-attributes';
@@ -64,6 +64,9 @@ const ANSWER_MARGIN_MS = 1_000;
 
 /** Less than this left of a request's limit: a call to a wizard is not begun (it could only end in "may still apply"). */
 const LEAST_CALL_MS = 1_000;
+
+/** The longest a check of whether a wizard's workflow has closed may take (`cancelOrphan`): Temporal away, it is taken as running. */
+const ORPHAN_CHECK_MS = 2_000;
 
 /** A call to a wizard not begun, the request's limit spent on its earlier waits: nothing was sent. */
 export class NothingSent extends Unavailable {}
@@ -360,8 +363,7 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * rather than joining one that can never go on.
    */
   async function joinOpen(workspaceId: string, deletionId: string, actor: Actor): Promise<Deletion | null> {
-    const cancelled = await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'DELETION_CANCELLED') }, select: { id: true } });
-    const now = cancelled ? await endedBy(workspaceId, deletionId, stateWaitDeadline()) : await live(await row(workspaceId, deletionId));
+    const now = (await recorded(deletionId, 'DELETION_CANCELLED')) ? await endedBy(workspaceId, deletionId, stateWaitDeadline()) : await live(await row(workspaceId, deletionId));
     if (now === null) throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
     if (now.status === 'IN_PROGRESS' && (await cancelOrphan(workspaceId, deletionId, actor, 'Its workflow had ended without it; a new offboarding opened another wizard.'))) {
       return null;
@@ -402,21 +404,36 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
   async function cancelOrphan(workspaceId: string, deletionId: string, actor: Actor, reason: string | null): Promise<Deletion | null> {
     const found = await prisma.deletion.findFirst({
       where: { id: deletionId, workspaceId, status: 'IN_PROGRESS' },
-      select: { workflowId: true, userId: true, state: true },
+      select: { workflowId: true, userId: true, state: true, version: true },
     });
-    if (!found) return null;
-    const run = await temporal.workflow
-      .getHandle(found.workflowId)
-      .describe()
-      .catch(() => null);
-    if (!run || run.status.name === 'RUNNING' || run.status.name === 'CONTINUED_AS_NEW') return null;
-    if (await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, 'USER_DELETED') }, select: { id: true } })) return null;
+    if (!found || !(await workflowClosedWithout(found.workflowId))) return null;
+    // Cancelled meanwhile by its workflow (which then closed): its own save is the row's end.
+    if (await recorded(deletionId, 'DELETION_CANCELLED')) return null;
+    // Removed, or its confirm under way (its sweep begun): done or past cancelling, not this.
+    if ((await recorded(deletionId, 'USER_DELETED')) || (await prisma.leadMove.findFirst({ where: { deletionId, kind: 'SWEEP' }, select: { kind: true } }))) {
+      return null;
+    }
     const records = wizardRecordActivities(prisma);
     const { moved } = await records.cancelDeletion({ workspaceId, deletionId, userId: found.userId, actor, reason: storableText(reason) });
     const view = found.state as Deletion;
     const stopped = moved === null ? view : { ...view, leads: { ...view.leads, moved } };
-    await records.saveDeletionState({ workspaceId, deletionId, view: cancelledView(stopped, new Date().toISOString()) });
+    // One version past the row as read: any save that came since (another API process's cancel of it) stands.
+    await records.saveDeletionState({ workspaceId, deletionId, view: cancelledView(stopped, new Date().toISOString()), version: found.version + 1 });
     return live(await row(workspaceId, deletionId));
+  }
+
+  /** Whether every run of the wizard's workflow has closed: its latest is not running, or is gone (past retention). */
+  async function workflowClosedWithout(workflowId: string): Promise<boolean> {
+    try {
+      const run = await temporal.withDeadline(Date.now() + ORPHAN_CHECK_MS, () => temporal.workflow.getHandle(workflowId).describe());
+      return ['TERMINATED', 'TIMED_OUT', 'FAILED', 'CANCELLED'].includes(run.status.name);
+    } catch (err) {
+      return err instanceof WorkflowNotFoundError;
+    }
+  }
+
+  async function recorded(deletionId: string, action: AuditAction): Promise<boolean> {
+    return (await prisma.auditEvent.findUnique({ where: { idempotencyKey: onceKey(deletionId, action) }, select: { id: true } })) !== null;
   }
 
   async function sendStep(

@@ -4,8 +4,13 @@
 // cancel 409 "no longer running", the user PENDING_DELETION forever). api.md:
 // cancel always ends CANCELLED with the user ACTIVE. The API applies such a
 // cancel itself (client/wizard-client.ts `cancelOrphan`).
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import { Client, Connection } from '@temporalio/client';
+import { createWizardClient } from '../../client/wizard-client';
 import { StepConflict } from '../../domain/errors';
-import { acceptedUpdates, asAdmin, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { dataConverter } from '../../infra/codec';
+import { testEnv } from '../support/env';
+import { acceptedUpdates, addLeads, asAdmin, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
 let ws: TestWorkspace;
@@ -83,4 +88,52 @@ test('an offboarding of a user whose wizard lost its workflow opens a new wizard
   expect(cancelledBy).toMatchObject({ actorType: 'HR', detail: expect.objectContaining({ reason: expect.stringMatching(/workflow had ended/) }) });
   expect(await h.prisma.user.findUniqueOrThrow({ where: { id: ann } })).toMatchObject({ status: 'PENDING_DELETION' });
   expect(await h.wizard.cancel(ws.id, again.deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+}, 120_000);
+
+test('a join that checks the workflow while its wizard goes on and is cancelled the usual way leaves the wizard as its workflow ended it', async () => {
+  const actor = asAdmin(ws);
+  const [gone, ann] = [ws.users.gone!.id, ws.users.ann!.id];
+  await addLeads(h.prisma, ws.id, gone, 200);
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: gone, actor, source: 'ADMIN' });
+  // A second offboarding joins at the lead step; its look at the workflow is held until the wizard has
+  // moved its leads and been cancelled.
+  let release!: () => void;
+  let reached!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const looking = new Promise<void>((resolve) => (reached = resolve));
+  const gate: Interceptor = (options, nextCall) =>
+    options.method_definition.path.endsWith('/DescribeWorkflowExecution')
+      ? new InterceptingCall(nextCall(options), {
+          start: (metadata, listener, next) => {
+            reached();
+            void held.then(() => next(metadata, listener));
+          },
+        })
+      : new InterceptingCall(nextCall(options));
+  const connection = await Connection.connect({ address: testEnv().temporalAddress, interceptors: [gate] });
+  try {
+    const slow = createWizardClient({
+      temporal: new Client({ connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config) }),
+      prisma: h.prisma,
+      config: h.config,
+      waitLimitMs: 120_000,
+    });
+    const joining = slow.start({ workspaceId: ws.id, userId: gone, actor: { type: 'HR', id: 'hook' }, source: 'HR' });
+    joining.catch(() => undefined);
+    await looking;
+    await h.wizard.submitLeads(ws.id, deletion.id, actor, { targetUserId: ann });
+    await moveDone(h.wizard, ws.id, deletion.id, 60_000);
+    await h.wizard.cancel(ws.id, deletion.id, actor, {});
+    await h.temporal.workflow.getHandle(deletion.workflowId).result();
+    release();
+    await joining.catch(() => undefined);
+  } finally {
+    release();
+    await connection.close();
+  }
+  // The row as the workflow's cancel left it (past the lead step, 200 moved), not the older view the join read.
+  expect(await h.wizard.get(ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED', step: 'AUTOMATIONS', leads: { state: 'DONE', moved: 200 } });
+  const cancels = await h.prisma.auditEvent.findMany({ where: { deletionId: deletion.id, action: 'DELETION_CANCELLED' } });
+  expect(cancels).toHaveLength(1);
+  expect(cancels[0]).toMatchObject({ actorType: 'USER', actorId: actor.id });
 }, 120_000);
