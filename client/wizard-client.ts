@@ -114,16 +114,26 @@ const SEND_AGAIN_LAST_PAUSE_MS = 1_000;
  */
 async function untilTaken<T>(send: (signal: AbortSignal, updateId: string) => Promise<T>, signal: AbortSignal, deadline: number): Promise<T> {
   let updateId = randomUUID();
+  /** An earlier send may have been taken: a refusal of a later one may be about that one having applied. */
+  let mayHaveApplied = false;
   for (let pause = SEND_AGAIN_FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, SEND_AGAIN_LAST_PAUSE_MS)) {
     try {
       return await send(signal, updateId);
     } catch (err) {
+      if (mayHaveApplied && !letGoOf(err) && refusalFrom(err) instanceof StepConflict) {
+        // Its wizard has moved on (or ended) since: by the first send, or by someone else. Read to see.
+        throw new MayHaveApplied('An earlier try of this may have applied; read the deletion to see, and send it again if it did not.');
+      }
       if (!letGoOf(err) || deadline - Date.now() < pause + LEAST_CALL_MS) throw err;
       if (SENT_AGAIN_AS_NEW.has(grpcCode(err)!)) updateId = randomUUID();
+      else mayHaveApplied = true;
       await sleep(pause, undefined, { signal });
     }
   }
 }
+
+/** A send again refused after an earlier try may have applied: Unavailable (503, read and send again), not the refusal. */
+export class MayHaveApplied extends Unavailable {}
 
 /** Turns a refused update into the named error the API maps; anything else is rethrown. */
 export function refusalFrom(err: unknown): Error {
@@ -610,30 +620,30 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
     },
 
     submitLeads: (ws, id, actor, body) =>
-      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitLeads, { args: [{ actor, body }], updateId })),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitLeads, { args: [{ actor, body, deletionId: id }], updateId })),
     submitAutomations: (ws, id, actor, body) =>
-      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitAutomations, { args: [{ actor, body }], updateId }), body),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitAutomations, { args: [{ actor, body, deletionId: id }], updateId }), body),
     submitIntegrations: (ws, id, actor, body) =>
-      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body }], updateId }), body),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitIntegrations, { args: [{ actor, body, deletionId: id }], updateId }), body),
     submitLabels: (ws, id, actor, body) =>
-      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body }], updateId }), body),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.submitLabels, { args: [{ actor, body, deletionId: id }], updateId }), body),
     confirm: (ws, id, actor, body) =>
-      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.confirm, { args: [{ actor, body: { confirmation: shortConfirmation(body.confirmation) } }], updateId })),
+      sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.confirm, { args: [{ actor, body: { confirmation: shortConfirmation(body.confirmation) }, deletionId: id }], updateId })),
     async cancel(ws, id, actor, body) {
       try {
-        return await sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.cancel, { args: [{ actor, body }], updateId }));
+        return await sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.cancel, { args: [{ actor, body, deletionId: id }], updateId }));
       } catch (err) {
         if (!(err instanceof WizardGone)) throw err;
         return (await cancelOrphan(ws, id, actor, body.reason ?? null)) ?? Promise.reject(err);
       }
     },
-    retry: (ws, id) => sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.retry, { updateId })),
+    retry: (ws, id) => sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.retry, { args: [{ deletionId: id }], updateId })),
     async bringForward(ws, id, actor, effectiveAt) {
       // Not through sendStep: no step body, and no view to read back afterwards.
       const r = await inProgress(ws, id);
       const at = effectiveAt ? effectiveAt.toISOString() : null;
       await askWizard(
-        (_signal, updateId) => temporal.workflow.getHandle(r.workflowId).executeUpdate(defs.bringForward, { args: [{ actor, effectiveAt: at }], updateId }),
+        (_signal, updateId) => temporal.workflow.getHandle(r.workflowId).executeUpdate(defs.bringForward, { args: [{ actor, effectiveAt: at, deletionId: id }], updateId }),
         { sendAgain: true },
       );
     },

@@ -28,6 +28,18 @@ export const ACKNOWLEDGEMENTS_SUFFIX = '-acknowledgements';
 export interface StepInput<B> {
   actor: Actor;
   body: B;
+  /**
+   * The wizard it is meant for. Updates go to the user's workflow id, whose
+   * newest run may be a later wizard of the same user by the time one is sent
+   * again (an answer lost, the first wizard ended, a new one opened): that
+   * wizard refuses it (`Target`). Absent from inputs sent before it existed.
+   */
+  deletionId?: string;
+}
+
+/** What `retry` and `bringForward` carry to say which wizard they are meant for (see StepInput.deletionId). */
+export interface Target {
+  deletionId?: string;
 }
 
 /** The whole wizard in api.md's `Deletion` shape. */
@@ -49,11 +61,12 @@ export const cancel = defineUpdate<WizardAck, [StepInput<CancelBody>]>('cancel')
  * at `effectiveAt`, or now when null: a wizard waiting for HR's date then
  * waits only until that, if it is sooner. Never later; nothing once effective.
  */
-export const bringForward = defineUpdate<WizardAck, [{ actor: Actor; effectiveAt: string | null }]>('bringForward');
+export const bringForward = defineUpdate<WizardAck, [{ actor: Actor; effectiveAt: string | null } & Target]>('bringForward');
 
 /**
  * Tries again the work the database refused for good (the wizard shows
  * `attention`), e.g. after an operator fixed the data. Refused when nothing
- * waits. Over HTTP: `POST /v1/deletions/{id}/retry`.
+ * waits. Over HTTP: `POST /v1/deletions/{id}/retry`. (Sent with no argument
+ * before `Target` existed: the validator takes that as this wizard's.)
  */
-export const retry = defineUpdate<WizardAck>('retry');
+export const retry = defineUpdate<WizardAck, [Target]>('retry');

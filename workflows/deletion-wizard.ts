@@ -63,6 +63,7 @@ import {
   submitLeads,
   waitOpened,
   type StepInput,
+  type Target,
 } from './definitions';
 
 /** Short database transactions: retried with backoff until the database answers. */
@@ -265,19 +266,24 @@ export async function deletionWizard(input: wizardState.WizardInput, carried?: w
   const wizard = new DeletionWizard(input, wizardState.resumedState(input, carried, now()));
   setHandler(getDeletion, () => wizard.deletion());
   setHandler(waitOpened, () => wizard.waitOpened());
-  setHandler(retry, () => wizard.retry(), { validator: () => wizard.validateRetry() });
-  setHandler(bringForward, (update) => wizard.bringForward(update), { validator: (update) => wizard.validateBringForward(update) });
-  setHandler(submitLeads, (update) => wizard.submitLeads(update), { validator: (update) => wizard.validateLeads(update) });
+  // Each validator first refuses what was meant for another wizard of the user (StepInput.deletionId).
+  setHandler(retry, () => wizard.retry(), { validator: (target?: Target) => (wizard.validateTarget(target), wizard.validateRetry()) });
+  setHandler(bringForward, (update) => wizard.bringForward(update), {
+    validator: (update) => (wizard.validateTarget(update), wizard.validateBringForward(update)),
+  });
+  setHandler(submitLeads, (update) => wizard.submitLeads(update), { validator: (update) => (wizard.validateTarget(update), wizard.validateLeads(update)) });
   setHandler(submitAutomations, (update) => wizard.submitRouting('automations', update), {
-    validator: (update) => wizard.validateRouting('automations', update),
+    validator: (update) => (wizard.validateTarget(update), wizard.validateRouting('automations', update)),
   });
   setHandler(submitIntegrations, (update) => wizard.submitRouting('integrations', update), {
-    validator: (update) => wizard.validateRouting('integrations', update),
+    validator: (update) => (wizard.validateTarget(update), wizard.validateRouting('integrations', update)),
   });
-  setHandler(submitLabels, (update) => wizard.submitLabels(update), { validator: (update) => wizard.validateLabels(update) });
-  setHandler(confirm, (update) => wizard.confirm(update), { validator: (update) => wizard.validateConfirm(update) });
+  setHandler(submitLabels, (update) => wizard.submitLabels(update), { validator: (update) => (wizard.validateTarget(update), wizard.validateLabels(update)) });
+  setHandler(confirm, (update) => wizard.confirm(update), { validator: (update) => (wizard.validateTarget(update), wizard.validateConfirm(update)) });
   // The validator declares the update's whole argument tuple (TypeScript overloads need it).
-  setHandler(cancel, (update) => wizard.cancel(update), { validator: (_update: StepInput<CancelBody>) => wizard.validateCancel() });
+  setHandler(cancel, (update) => wizard.cancel(update), {
+    validator: (update: StepInput<CancelBody>) => (wizard.validateTarget(update), wizard.validateCancel()),
+  });
   return wizard.run();
 }
 
@@ -323,6 +329,13 @@ class DeletionWizard {
   /** Snapshots carried over from before `attention` existed have none: null. */
   deletion(): Deletion {
     return { ...this.state.view, attention: this.state.view.attention ?? null };
+  }
+
+  /** Refuses an update meant for another wizard of the same user (StepInput.deletionId); one that names none is this one's. */
+  validateTarget(target: Target | undefined): void {
+    if (target?.deletionId !== undefined && target.deletionId !== this.input.deletionId) {
+      throw refusalFailure({ kind: 'StepConflict', message: 'This was meant for an earlier wizard of this user, which has ended.' });
+    }
   }
 
   validateRetry(): void {

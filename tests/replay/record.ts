@@ -123,7 +123,7 @@ test('record wizard histories at every pause point', async () => {
     await eventually(async () => ((await wizard.get(fourth.id, a.deletion.id)).attention ? true : undefined));
     await save('move-needs-attention', a.deletion.workflowId);
     await prisma.$executeRawUnsafe(`ALTER TABLE leads DROP CONSTRAINT ${check}`);
-    await h.temporal.workflow.getHandle(a.deletion.workflowId).executeUpdate(defs.retry);
+    await h.temporal.workflow.getHandle(a.deletion.workflowId).executeUpdate(defs.retry, { args: [{}] });
     await moveDone(wizard, fourth.id, a.deletion.id);
     await save('attention-cleared', a.deletion.workflowId);
   } finally {
@@ -149,7 +149,7 @@ test('record a wizard whose local transaction in the main body the database refu
     expect(attention.reason).toMatch(/^Finishing the lead move/);
     await save('local-finish-needs-attention', a.deletion.workflowId);
     await prisma.$executeRawUnsafe(`ALTER TABLE audit_events DROP CONSTRAINT ${check}`);
-    await h.temporal.workflow.getHandle(a.deletion.workflowId).executeUpdate(defs.retry);
+    await h.temporal.workflow.getHandle(a.deletion.workflowId).executeUpdate(defs.retry, { args: [{}] });
     await moveDone(wizard, ws.id, a.deletion.id);
     expect((await wizard.get(ws.id, a.deletion.id)).attention).toBeNull();
     await save('local-finish-attention-cleared', a.deletion.workflowId);

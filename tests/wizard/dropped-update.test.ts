@@ -25,7 +25,7 @@ let ws: TestWorkspace;
 
 beforeAll(async () => {
   h = await wizardHarness({ batchSize: 100 });
-  ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', ann: 'MEMBER' }, { leaver: 300, quitter: 300 });
+  ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', leaver: 'MEMBER', quitter: 'MEMBER', keeper: 'MEMBER', ann: 'MEMBER' }, { leaver: 300, quitter: 300 });
 });
 afterAll(async () => {
   await h?.close();
@@ -40,10 +40,10 @@ const updateIdOf = (message: unknown) =>
 /**
  * A connection whose next `times` update calls fail with `code`: `forward`
  * false, the server never sees them (it let go of them); true, the server
- * takes them and the answer is lost on the way back. `sent`: the update id of
- * every update call, in order.
+ * takes them and the answer is lost on the way back, after `beforeFailing`.
+ * `sent`: the update id of every update call, in order.
  */
-async function failingClient(code: status, forward: boolean, times = 1) {
+async function failingClient(code: status, forward: boolean, times = 1, beforeFailing: () => Promise<void> = async () => undefined) {
   let left = times;
   const sent: string[] = [];
   const failing: Interceptor = (options, nextCall) => {
@@ -60,7 +60,7 @@ async function failingClient(code: status, forward: boolean, times = 1) {
             onReceiveMetadata: (received, nextMetadata) => nextMetadata(received),
             // Passed on (grpc-js holds the status back until a received message is); the failing status wins.
             onReceiveMessage: (message, nextMessage) => nextMessage(message),
-            onReceiveStatus: (_status, nextStatus) => nextStatus(failure),
+            onReceiveStatus: (_status, nextStatus) => void beforeFailing().then(() => nextStatus(failure)),
           }),
       });
     }
@@ -127,4 +127,33 @@ test('a step the server keeps letting go of is Unavailable (503) at the wait lim
   }
   expect(await acceptedUpdates(h.temporal, deletion.workflowId, 'submitLeads')).toHaveLength(0);
   expect(await h.wizard.cancel(ws.id, deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+}, 120_000);
+
+test("a cancel taken, its answer lost, and the user's next wizard opened meanwhile: sent again, it is refused there, and answered 503", async () => {
+  const actor = asAdmin(ws);
+  const keeper = ws.users.keeper!.id;
+  const { deletion: first } = await h.wizard.start({ workspaceId: ws.id, userId: keeper, actor, source: 'ADMIN' });
+  let second: Awaited<ReturnType<typeof h.wizard.start>> | undefined;
+  // The first wizard's cancel applies, and before its answer gets back, the first wizard has closed and HR
+  // has offboarded the user again: the same workflow id's newest run is the second wizard.
+  const c = await failingClient(status.UNAVAILABLE, true, 1, async () => {
+    await h.temporal.workflow.getHandle(first.workflowId).result();
+    second = await h.wizard.start({ workspaceId: ws.id, userId: keeper, actor: { type: 'HR', id: 'hook' }, source: 'HR' });
+  });
+  try {
+    await expect(c.wizard.cancel(ws.id, first.id, actor, { reason: 'reactivated' })).rejects.toMatchObject({
+      name: 'Unavailable',
+      message: expect.stringMatching(/may have applied; read the deletion/),
+    });
+    expect(c.sent).toHaveLength(2);
+  } finally {
+    await c.close();
+  }
+  // The second wizard did not take the first one's cancel: HR's offboarding stands.
+  expect(second!.created).toBe(true);
+  expect(await h.wizard.get(ws.id, first.id)).toMatchObject({ status: 'CANCELLED' });
+  expect(await h.wizard.get(ws.id, second!.deletion.id)).toMatchObject({ status: 'IN_PROGRESS' });
+  expect(await acceptedUpdates(h.temporal, second!.deletion.workflowId, 'cancel')).toHaveLength(0);
+  expect(await h.prisma.user.findUniqueOrThrow({ where: { id: keeper } })).toMatchObject({ status: 'PENDING_DELETION' });
+  expect(await h.wizard.cancel(ws.id, second!.deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
 }, 120_000);
