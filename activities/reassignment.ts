@@ -372,11 +372,10 @@ async function handOverLabel(
 }
 
 /**
- * The automations (or integrations) of the step as the wizard lists them (its
- * mirrored view): what each routed to when the wizard opened, and what it
- * suggested.
+ * The wizard's view as last mirrored (null before its row exists): the step's
+ * automations (or integrations) as the wizard lists them, what each routed to
+ * when it opened and what it suggested.
  */
-/** The wizard's view as last mirrored (null before its row exists). */
 async function mirroredView(tx: Tx, deletionId: string): Promise<Deletion | null> {
   const row = await tx.deletion.findUnique({ where: { id: deletionId }, select: { state: true } });
   return (row?.state as Deletion | null) ?? null;

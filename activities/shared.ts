@@ -150,6 +150,8 @@ export async function replaceMembers(
   choices: readonly { id: string; distribution: Distribution }[],
 ): Promise<void> {
   if (choices.length === 0) return;
+  // One distribution per id (the last given), as one replacement after another would leave it.
+  choices = [...new Map(choices.map((choice) => [choice.id, choice])).values()];
   const rows = choices.flatMap((choice) => choice.distribution.map((member, position) => ({ id: choice.id, ...member, position })));
   const [table, column] =
     kind === 'automations' ? [Prisma.sql`automation_members`, Prisma.sql`automation_id`] : [Prisma.sql`integration_members`, Prisma.sql`integration_id`];

@@ -91,16 +91,22 @@ export class WizardGone extends StepConflict {}
 const SENT_AGAIN_AS_NEW = new Set<number>([grpcStatus.FAILED_PRECONDITION]);
 const SENT_AGAIN_AS_IS = new Set<number>([grpcStatus.UNAVAILABLE, grpcStatus.ABORTED, grpcStatus.RESOURCE_EXHAUSTED]);
 
-function grpcCode(err: unknown): number | null {
+/** The server's words for an update aborted with its workflow task (its other FAILED_PRECONDITIONs are not that). */
+const ABORTED_WITH_ITS_TASK = /unexpected workflow task failure/i;
+
+/** The gRPC code of an update call's failure, when it is one the server let go of the update with (see above). */
+function letGoCode(err: unknown): number | null {
   if (!(err instanceof ServiceError)) return null;
-  const code = (err.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : null;
+  const cause = err.cause as { code?: unknown; details?: unknown } | undefined;
+  const code = cause?.code;
+  if (typeof code !== 'number') return null;
+  if (SENT_AGAIN_AS_IS.has(code)) return code;
+  return SENT_AGAIN_AS_NEW.has(code) && ABORTED_WITH_ITS_TASK.test(String(cause?.details ?? '')) ? code : null;
 }
 
 /** Whether the server let go of an update (see above): sent again while the request's limit allows. */
 export function letGoOf(err: unknown): boolean {
-  const code = grpcCode(err);
-  return code !== null && (SENT_AGAIN_AS_NEW.has(code) || SENT_AGAIN_AS_IS.has(code));
+  return letGoCode(err) !== null;
 }
 
 /** First pause before an update the server let go of is sent again; doubled each time, up to the last. */
@@ -125,7 +131,7 @@ async function untilTaken<T>(send: (signal: AbortSignal, updateId: string) => Pr
         throw new MayHaveApplied('An earlier try of this may have applied; read the deletion to see, and send it again if it did not.');
       }
       if (!letGoOf(err) || deadline - Date.now() < pause + LEAST_CALL_MS) throw err;
-      if (SENT_AGAIN_AS_NEW.has(grpcCode(err)!)) updateId = randomUUID();
+      if (SENT_AGAIN_AS_NEW.has(letGoCode(err)!)) updateId = randomUUID();
       else mayHaveApplied = true;
       await sleep(pause, undefined, { signal });
     }
@@ -633,8 +639,9 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       try {
         return await sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.cancel, { args: [{ actor, body, deletionId: id }], updateId }));
       } catch (err) {
-        if (!(err instanceof WizardGone)) throw err;
-        return (await cancelOrphan(ws, id, actor, body.reason ?? null)) ?? Promise.reject(err);
+        const cancelled = err instanceof WizardGone ? await cancelOrphan(ws, id, actor, body.reason ?? null) : null;
+        if (!cancelled) throw err;
+        return cancelled;
       }
     },
     retry: (ws, id) => sendStep(ws, id, (h, updateId) => h.executeUpdate(defs.retry, { args: [{ deletionId: id }], updateId })),
