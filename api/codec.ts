@@ -2,15 +2,18 @@
 // protocol): POST /codec/decode and /codec/encode take and give
 // `{ payloads: [{ metadata: { k: base64 }, data: base64 }] }`. It decrypts
 // what infra/codec.ts encrypted, so it sits behind the API's own auth (a
-// Bearer token of an OWNER or ADMIN) and answers browsers only from
+// Bearer token of an OWNER or ADMIN), decrypts only the payloads sealed for
+// that token's workspace (infra/codec.ts WORKSPACE; others come back as they
+// went, encrypted), encrypts for that workspace, and answers browsers only from
 // CODEC_CORS_ORIGINS (the UI's origin). Point the UI at it with
 // TEMPORAL_CODEC_ENDPOINT=https://<api>/codec (and "pass access token"), or
 // the CLI with `--codec-endpoint https://<api>/codec --codec-auth 'Bearer <token>'`.
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ADMIN_ROLES } from '../domain/rules';
+import { encrypted, payloadWorkspace, type AesGcmCodec } from '../infra/codec';
 import { HttpProblem } from './problems';
 import { bearer, BODY_PROBLEMS, problems, ROLE_PROBLEMS, TOKEN_PROBLEMS } from './routes/common';
 
@@ -45,7 +48,7 @@ export function parseOrigins(value: string): string[] {
     .filter(Boolean);
 }
 
-export function codecRoutes(scope: FastifyInstance, deps: { codec: PayloadCodec; origins: readonly string[] }): void {
+export function codecRoutes(scope: FastifyInstance, deps: { codec: AesGcmCodec; origins: readonly string[] }): void {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const allowed = new Set(deps.origins);
 
@@ -85,8 +88,15 @@ export function codecRoutes(scope: FastifyInstance, deps: { codec: PayloadCodec;
       },
       handler: async (request) => {
         const payloads = request.body.payloads.map(fromJson);
+        // Everything is scoped to the token's workspace (api.md): a payload sealed for another
+        // workspace's wizard, or for none, is given back as it came, still encrypted.
+        const workspaceId = request.auth!.workspaceId;
+        const ours = (p: Payload) => !encrypted(p) || payloadWorkspace(p) === workspaceId;
         try {
-          const out = operation === 'decode' ? await deps.codec.decode(payloads) : await deps.codec.encode(payloads);
+          const out =
+            operation === 'decode'
+              ? await Promise.all(payloads.map(async (p) => (ours(p) ? (await deps.codec.decode([p]))[0]! : p)))
+              : deps.codec.encodeFor(payloads, workspaceId);
           return { payloads: out.map(toJson) };
         } catch (err) {
           // A key not configured here, or a payload that does not decrypt.

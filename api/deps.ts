@@ -2,7 +2,7 @@
 // adds to Fastify's request and route config: the one module every route
 // file imports, so that routes never import the server that registers them.
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
-import type { PayloadCodec } from '@temporalio/common';
+import type { AesGcmCodec } from '../infra/codec';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { WizardApi } from '../client/types';
 import type { Deletion, Role } from '../domain/schemas';
@@ -43,7 +43,7 @@ export interface ApiDeps {
   /** A pino-compatible logger instance to use instead (wins over `logger`). */
   loggerInstance?: FastifyBaseLogger;
   /** Payload encryption: serves /codec/decode and /codec/encode for the Temporal Web UI when set. */
-  codec?: PayloadCodec | null;
+  codec?: AesGcmCodec | null;
   /** The built admin page; served at `/` when the folder exists. Default: web/dist. */
   webDir?: string;
   /** GET /v1/deletions/{id}/events: how often a watched wizard is read, and a heartbeat sent (api/routes/events.ts). */

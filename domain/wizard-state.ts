@@ -170,6 +170,11 @@ export function deletionWorkflowId(workspaceId: string, userId: string): string 
   return `deletion-${workspaceId}-${userId}`;
 }
 
+/** The workspace a wizard's workflow id names (`deletionWorkflowId`; ids hold no '-'), or null for any other id. */
+export function workspaceOfWorkflowId(workflowId: string | undefined): string | null {
+  return /^deletion-([^-]+)-[^-]+$/.exec(workflowId ?? '')?.[1] ?? null;
+}
+
 function routingItem(entry: RoutingContents, userId: string): RoutingItem {
   const suggested = suggestWithout(entry.current, userId, new Set(entry.unavailable));
   return {

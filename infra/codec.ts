@@ -12,12 +12,21 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
+import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { workspaceOfWorkflowId } from '../domain/wizard-state';
 import { ConfigError, type Config } from './config';
 
 export const ENCODING = 'binary/encrypted';
 export const KEY_ID = 'encryption-key-id';
+/**
+ * The workspace whose wizard a payload belongs to (from the workflow id of
+ * Temporal's serialization context), bound into the encryption (additional
+ * data: changing it breaks decryption), so the codec endpoint decrypts a
+ * payload only for that workspace's admins (api/codec.ts). Absent on payloads
+ * with no wizard to name, and on those written before it existed.
+ */
+export const WORKSPACE = 'encryption-workspace';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -40,20 +49,27 @@ export class AesGcmCodec implements PayloadCodec {
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
   }
 
-  async encode(payloads: Payload[]): Promise<Payload[]> {
+  async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    return this.encodeFor(payloads, workspaceOfWorkflowId(context?.workflowId));
+  }
+
+  /** Encrypts each payload as belonging to `workspaceId` (WORKSPACE), or to none. */
+  encodeFor(payloads: Payload[], workspaceId: string | null): Payload[] {
     return payloads.map((payload) => {
       const plain = temporal.api.common.v1.Payload.encode(payload).finish();
       const nonce = crypto.randomBytes(NONCE_BYTES);
       const cipher = crypto.createCipheriv('aes-256-gcm', this.current.key, nonce);
-      cipher.setAAD(Buffer.from(this.current.id, 'utf8'));
+      cipher.setAAD(additionalData(this.current.id, workspaceId));
       const sealed = Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-      return { metadata: { encoding: utf8(ENCODING), [KEY_ID]: utf8(this.current.id) }, data: sealed };
+      const metadata: Record<string, Uint8Array> = { encoding: utf8(ENCODING), [KEY_ID]: utf8(this.current.id) };
+      if (workspaceId !== null) metadata[WORKSPACE] = utf8(workspaceId);
+      return { metadata, data: sealed };
     });
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
-      if (fromUtf8(payload.metadata?.encoding) !== ENCODING) return payload; // written in clear (before encryption)
+      if (!encrypted(payload)) return payload; // written in clear (before encryption)
       const id = fromUtf8(payload.metadata?.[KEY_ID]);
       const key = this.byId.get(id);
       if (!key) {
@@ -62,7 +78,7 @@ export class AesGcmCodec implements PayloadCodec {
       const sealed = Buffer.from(payload.data ?? new Uint8Array());
       if (sealed.length < NONCE_BYTES + TAG_BYTES) throw new Error(`A payload encrypted with key "${id}" is truncated.`);
       const decipher = crypto.createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
-      decipher.setAAD(Buffer.from(id, 'utf8'));
+      decipher.setAAD(additionalData(id, payloadWorkspace(payload)));
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
       let plain: Buffer;
       try {
@@ -73,6 +89,22 @@ export class AesGcmCodec implements PayloadCodec {
       return temporal.api.common.v1.Payload.decode(plain) as Payload;
     });
   }
+}
+
+/** What a payload's encryption binds besides its ciphertext: its key id, and its workspace when it names one. */
+function additionalData(keyId: string, workspaceId: string | null): Buffer {
+  return Buffer.from(workspaceId === null ? keyId : `${keyId}\u0000${workspaceId}`, 'utf8');
+}
+
+/** The workspace an encrypted payload was sealed for (WORKSPACE), or null. */
+export function payloadWorkspace(payload: Payload): string | null {
+  const tag = payload.metadata?.[WORKSPACE];
+  return tag ? fromUtf8(tag) : null;
+}
+
+/** Whether a payload is encrypted by this codec. */
+export function encrypted(payload: Payload): boolean {
+  return fromUtf8(payload.metadata?.encoding) === ENCODING;
 }
 
 /**

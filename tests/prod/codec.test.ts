@@ -13,7 +13,7 @@ import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { buildServer } from '../../api/server';
-import { AesGcmCodec, ENCODING, KEY_FILE, dataConverter, parsePayloadKeys, payloadCodec, withPayloadKeys } from '../../infra/codec';
+import { AesGcmCodec, ENCODING, KEY_FILE, WORKSPACE, dataConverter, encrypted, parsePayloadKeys, payloadCodec, payloadWorkspace, withPayloadKeys } from '../../infra/codec';
 import { ConfigError, loadConfig } from '../../infra/config';
 import { createApiToken } from '../../infra/tokens';
 import { testEnv } from '../support/env';
@@ -37,6 +37,19 @@ describe('the codec', () => {
     // A fresh nonce each time: the same value never looks the same twice.
     const [again] = await codec.encode([clear('zelda@example.test')]);
     expect(Buffer.from(again!.data!).equals(Buffer.from(sealed!.data!))).toBe(false);
+  });
+
+  test("a wizard's payload is sealed for its workspace, named from the workflow id; the name cannot be changed", async () => {
+    const codec = new AesGcmCodec([key('k1')]);
+    const [sealed] = await codec.encode([clear('zelda@example.test')], { type: 'workflow', namespace: 'ns', workflowId: 'deletion-ws1-user1' });
+    expect(payloadWorkspace(sealed!)).toBe('ws1');
+    expect(Buffer.from((await codec.decode([sealed!]))[0]!.data!).toString()).toBe('"zelda@example.test"');
+    // Another workspace written in its place does not decrypt (the name is part of what is authenticated).
+    const moved = { ...sealed!, metadata: { ...sealed!.metadata, [WORKSPACE]: Buffer.from('ws2') } };
+    await expect(codec.decode([moved])).rejects.toThrow(/does not decrypt/);
+    // Not a wizard's (or no context): sealed for none.
+    const [none] = await codec.encode([clear('x')], { type: 'workflow', namespace: 'ns', workflowId: 'something-else' });
+    expect(payloadWorkspace(none!)).toBeNull();
   });
 
   test('keys rotate: a new first key encrypts, the old one still decrypts; a dropped key is named', async () => {
@@ -123,6 +136,18 @@ describe('a whole wizard on Temporal', () => {
     for (const secret of run.secrets) {
       expect({ secret, inHistory: bytes.includes(Buffer.from(secret, 'utf8')) }).toEqual({ secret, inHistory: false });
     }
+    // Every payload in it is sealed for the wizard's workspace (so the codec endpoint shows it to that
+    // workspace's admins only).
+    const sealedFor = new Set<string | null>();
+    const visit = (value: unknown): void => {
+      if (!value || typeof value !== 'object') return;
+      if (Array.isArray(value)) return value.forEach(visit);
+      const o = value as Record<string, unknown>;
+      if (o.metadata && typeof o.metadata === 'object' && 'data' in o && encrypted(o as Payload)) sealedFor.add(payloadWorkspace(o as Payload));
+      else Object.values(o).forEach(visit);
+    };
+    visit(raw.history!.events);
+    expect([...sealedFor]).toEqual([run.workspaceId]);
     // The wizard's inputs are in there, encrypted: the codec finds them.
     const started = raw.history!.events![0]!.workflowExecutionStartedEventAttributes!;
     const inputs = await payloadCodec(h.config)!.decode((started.input?.payloads ?? []) as Payload[]);
@@ -154,8 +179,9 @@ describe('a whole wizard on Temporal', () => {
   test('the Temporal CLI shows the history in clear through the codec endpoint, as the README says', async () => {
     const { app, base } = await codecServer();
     try {
-      const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN' });
-      const token = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.admin!.id, label: 'codec' });
+      // An admin of the wizard's workspace (the codec shows a workspace's payloads to its own admins only).
+      const admin = await h.prisma.user.findFirstOrThrow({ where: { workspaceId: run.workspaceId, role: 'ADMIN' } });
+      const token = await createApiToken(h.prisma, { workspaceId: run.workspaceId, userId: admin.id, label: 'codec' });
       const env = testEnv();
       // The CLI sends `{}` for a list with no payloads (protobuf JSON leaves an empty list out):
       // the wizard's history has such lists (an update or activity with no result).
@@ -166,6 +192,16 @@ describe('a whole wizard on Temporal', () => {
         { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
       );
       for (const secret of run.inputSecrets) expect({ secret, shown: stdout.includes(secret) }).toEqual({ secret, shown: true });
+      // An admin of another workspace gets the history still encrypted.
+      const other = await makeWorkspace(h.prisma, { admin: 'ADMIN' });
+      const otherToken = await createApiToken(h.prisma, { workspaceId: other.id, userId: other.users.admin!.id, label: 'codec' });
+      const { stdout: theirs } = await execFileAsync(
+        env.cliPath,
+        ['workflow', 'show', '-w', run.workflowId, '--address', env.temporalAddress, '--namespace', env.namespace,
+          '--codec-endpoint', `${base}/codec`, '--codec-auth', `Bearer ${otherToken}`],
+        { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
+      );
+      for (const secret of run.inputSecrets) expect({ secret, shown: theirs.includes(secret) }).toEqual({ secret, shown: false });
     } finally {
       await app.close();
     }
@@ -183,15 +219,12 @@ describe('a whole wizard on Temporal', () => {
       const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN', member: 'MEMBER' });
       const adminToken = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.admin!.id, label: 'codec' });
       const memberToken = await createApiToken(h.prisma, { workspaceId: ws.id, userId: ws.users.member!.id, label: 'codec' });
-      const [sealed] = await codec.encode([clear('annika@example.test')]);
-      const body = {
-        payloads: [
-          {
-            metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
-            data: Buffer.from(sealed!.data!).toString('base64'),
-          },
-        ],
-      };
+      const asJson = (p: Payload) => ({
+        metadata: Object.fromEntries(Object.entries(p.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
+        data: Buffer.from(p.data!).toString('base64'),
+      });
+      const [sealed] = codec.encodeFor([clear('annika@example.test')], ws.id);
+      const body = { payloads: [asJson(sealed!)] };
       const post = (url: string, headers: Record<string, string>, payload: unknown = body) =>
         inject({ method: 'POST', url, headers: { 'content-type': 'application/json', origin: 'http://ui.test:8233', 'x-namespace': 'ns', ...headers }, payload: JSON.stringify(payload) });
 
@@ -201,6 +234,16 @@ describe('a whole wizard on Temporal', () => {
       const out = decoded.json() as { payloads: { metadata: Record<string, string>; data: string }[] };
       expect(Buffer.from(out.payloads[0]!.data, 'base64').toString()).toBe('"annika@example.test"');
       expect(Buffer.from(out.payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
+
+      // Another workspace's payload, and one sealed for none, come back as they went: still encrypted.
+      const [theirs] = codec.encodeFor([clear('bruno@example.test')], 'another-workspace');
+      const [nobodys] = codec.encodeFor([clear('carla@example.test')], null);
+      const mixed = await post('/codec/decode', { authorization: `Bearer ${adminToken}` }, { payloads: [asJson(theirs!), asJson(sealed!), asJson(nobodys!)] });
+      expect(mixed.statusCode).toBe(200);
+      const [a, b, c] = (mixed.json() as typeof out).payloads;
+      expect(a).toEqual(asJson(theirs!));
+      expect(Buffer.from(b!.data, 'base64').toString()).toBe('"annika@example.test"');
+      expect(c).toEqual(asJson(nobodys!));
 
       // Encode then decode is the identity.
       const encoded = await post('/codec/encode', { authorization: `Bearer ${adminToken}` }, out);
