@@ -29,6 +29,16 @@ function sameItem(a: RoutingItem, b: RoutingItem): boolean {
   return a.name === b.name && a.requiresReplacement === b.requiresReplacement && sameDistribution(a.current, b.current) && same(a.suggested, b.suggested);
 }
 
+/** What the removal at CONFIRM is given. */
+interface RemovalArgs {
+  workspaceId: string;
+  deletionId: string;
+  userId: string;
+  actor: Actor;
+  /** The step-1 choice: who takes anything still found. */
+  fallback: Distribution | null;
+}
+
 export function reassignmentActivities(prisma: Db) {
   return {
     /**
@@ -199,14 +209,7 @@ export function reassignmentActivities(prisma: Db) {
      * transaction, so none can slip in), revokes tokens, deletes private
      * labels, and deletes the user. Records USER_DELETED with every count.
      */
-    async removeUser(args: {
-      workspaceId: string;
-      deletionId: string;
-      userId: string;
-      actor: Actor;
-      /** The step-1 choice: who takes anything still found. */
-      fallback: Distribution | null;
-    }): Promise<{ leadsMovedAtRemoval: number }> {
+    async removeUser(args: RemovalArgs): Promise<{ leadsMovedAtRemoval: number }> {
       try {
         return await removal(args);
       } catch (err) {
@@ -217,13 +220,7 @@ export function reassignmentActivities(prisma: Db) {
   };
 
   /** `removeUser`'s transaction. */
-  async function removal(args: {
-    workspaceId: string;
-    deletionId: string;
-    userId: string;
-    actor: Actor;
-    fallback: Distribution | null;
-  }): Promise<{ leadsMovedAtRemoval: number }> {
+  async function removal(args: RemovalArgs): Promise<{ leadsMovedAtRemoval: number }> {
     return onceInTransaction(
       prisma,
       { ...args, action: 'USER_DELETED' },
