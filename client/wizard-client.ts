@@ -78,11 +78,12 @@ export class WizardGone extends StepConflict {}
  * gRPC failures of an update call that say the server let go of the update
  * without recording it as accepted, or that its answer may have been lost on
  * the way (what the SDK's own retries left):
- * - FAILED_PRECONDITION, "unexpected workflow task failure": the workflow task
- *   carrying it failed or timed out under load, and the server aborted the
- *   update before the wizard took it. An aborted update stays aborted under
- *   its id (the server answers the same again), so it is sent again under a
- *   new one: it never applied, and never will;
+ * - FAILED_PRECONDITION, "unexpected workflow task failure" or "Workflow Task
+ *   in failed state" (ABORTED_WITH_ITS_TASK): the workflow task carrying it
+ *   failed or timed out under load, and the server aborted the update before
+ *   the wizard took it, or refused it at once. An aborted update may stay
+ *   aborted under its id, so it is sent again under a new one: it never
+ *   applied, and never will;
  * - UNAVAILABLE, ABORTED, RESOURCE_EXHAUSTED: the server or the connection was
  *   briefly away or busy, and the update may have been admitted. Sent again
  *   under the same id, the server takes it now or answers from its record of
@@ -91,8 +92,15 @@ export class WizardGone extends StepConflict {}
 const SENT_AGAIN_AS_NEW = new Set<number>([grpcStatus.FAILED_PRECONDITION]);
 const SENT_AGAIN_AS_IS = new Set<number>([grpcStatus.UNAVAILABLE, grpcStatus.ABORTED, grpcStatus.RESOURCE_EXHAUSTED]);
 
-/** The server's words for an update aborted with its workflow task (its other FAILED_PRECONDITIONs are not that). */
-const ABORTED_WITH_ITS_TASK = /unexpected workflow task failure/i;
+/**
+ * The server's words for an update it let go of because of the workflow's
+ * task: aborted with the task that carried it ("unexpected workflow task
+ * failure"), or refused at once while the task keeps failing or timing out
+ * ("Workflow Task in failed state": its third attempt on, as a task holding a
+ * long local transaction can on a loaded machine). Its other
+ * FAILED_PRECONDITIONs are not that.
+ */
+const ABORTED_WITH_ITS_TASK = /unexpected workflow task failure|workflow task in failed state/i;
 
 /** The gRPC code of an update call's failure, when it is one the server let go of the update with (see above). */
 function letGoCode(err: unknown): number | null {

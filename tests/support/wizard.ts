@@ -211,7 +211,8 @@ export async function acceptedWhilePending(pending: Promise<unknown>, accepted: 
   let answer: string | undefined;
   pending.then(
     () => (answer = 'answered'),
-    (err: unknown) => (answer = String(err)),
+    // With the gRPC failure under it, if any: which one the server answered is what a reader needs.
+    (err: unknown) => (answer = [err, (err as { cause?: unknown }).cause].filter(Boolean).map(String).join(', caused by ')),
   );
   await eventually(
     async () => {

@@ -43,7 +43,15 @@ const updateIdOf = (message: unknown) =>
  * takes them and the answer is lost on the way back, after `beforeFailing`.
  * `sent`: the update id of every update call, in order.
  */
-async function failingClient(code: status, forward: boolean, times = 1, beforeFailing: () => Promise<void> = async () => undefined) {
+const TASK_FAILURE = 'Unable to perform workflow execution update due to unexpected workflow task failure.';
+
+async function failingClient(
+  code: status,
+  forward: boolean,
+  times = 1,
+  beforeFailing: () => Promise<void> = async () => undefined,
+  details = TASK_FAILURE,
+) {
   let left = times;
   const sent: string[] = [];
   const failing: Interceptor = (options, nextCall) => {
@@ -51,7 +59,7 @@ async function failingClient(code: status, forward: boolean, times = 1, beforeFa
     const record = { sendMessage: (message: unknown, next: (m: unknown) => void) => (sent.push(updateIdOf(message)), next(message)) };
     if (left <= 0) return new InterceptingCall(nextCall(options), record);
     left--;
-    const failure = { code, details: 'Unable to perform workflow execution update due to unexpected workflow task failure.', metadata: new Metadata() };
+    const failure = { code, details, metadata: new Metadata() };
     if (forward) {
       return new InterceptingCall(nextCall(options), {
         ...record,
@@ -156,4 +164,28 @@ test("a cancel taken, its answer lost, and the user's next wizard opened meanwhi
   expect(await acceptedUpdates(h.temporal, second!.deletion.workflowId, 'cancel')).toHaveLength(0);
   expect(await h.prisma.user.findUniqueOrThrow({ where: { id: keeper } })).toMatchObject({ status: 'PENDING_DELETION' });
   expect(await h.wizard.cancel(ws.id, second!.deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+}, 120_000);
+
+test.each([
+  ['refused at once while its workflow task keeps failing', 'Unable to perform workflow execution update due to Workflow Task in failed state.', true],
+  ['refused for another reason (a limit), which sending again would not change', 'limit on number of total updates has been reached (2000)', false],
+])('a FAILED_PRECONDITION %s: sent again under a new id only then', async (_what, details, sentAgain) => {
+  const actor = asAdmin(ws);
+  const leaver = ws.users.leaver!.id;
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: leaver, actor, source: 'ADMIN' });
+  const c = await failingClient(status.FAILED_PRECONDITION, false, 1, undefined, details);
+  try {
+    const answer = c.wizard.cancel(ws.id, deletion.id, actor, {});
+    if (sentAgain) {
+      expect(await answer).toMatchObject({ status: 'CANCELLED' });
+      expect(c.sent).toHaveLength(2);
+      expect(c.sent[1]).not.toBe(c.sent[0]);
+    } else {
+      await expect(answer).rejects.toMatchObject({ name: 'ServiceError' });
+      expect(c.sent).toHaveLength(1);
+      expect(await h.wizard.cancel(ws.id, deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
+    }
+  } finally {
+    await c.close();
+  }
 }, 120_000);
