@@ -387,10 +387,20 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
    * rather than joining one that can never go on.
    */
   async function joinOpen(workspaceId: string, deletionId: string, actor: Actor): Promise<Deletion | null> {
-    const now = (await recorded(deletionId, 'DELETION_CANCELLED')) ? await endedBy(workspaceId, deletionId, stateWaitDeadline()) : await live(await row(workspaceId, deletionId));
-    if (now === null) throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
-    if (now.status === 'IN_PROGRESS' && (await cancelOrphan(workspaceId, deletionId, actor, 'Its workflow had ended without it; a new offboarding opened another wizard.'))) {
-      return null;
+    const orphaned = () => cancelOrphan(workspaceId, deletionId, actor, 'Its workflow had ended without it; a new offboarding opened another wizard.');
+    let now: Deletion | null;
+    if (await recorded(deletionId, 'DELETION_CANCELLED')) {
+      // Its workflow may have closed between the cancel's transaction and the row's save: nobody else ends that row.
+      if (await orphaned()) return null;
+      now = await endedBy(workspaceId, deletionId, stateWaitDeadline());
+      if (now === null) throw new Unavailable("This user's wizard is being cancelled; send this again in a moment: it then opens a new one.");
+    } else {
+      now = await live(await row(workspaceId, deletionId));
+      if (now.status === 'IN_PROGRESS') {
+        if (await orphaned()) return null;
+        // Not an orphan, or another offboarding's cancel of it came first: as the row reads now.
+        now = await live(await row(workspaceId, deletionId));
+      }
     }
     // Ended: cancelled (or failed), a new wizard; completed (a confirm won), the user is gone: that one.
     return now.status === 'IN_PROGRESS' || now.status === 'COMPLETED' ? now : null;
@@ -431,14 +441,21 @@ export function createWizardClient(deps: WizardClientDeps): WizardApi {
       select: { workflowId: true, userId: true, state: true, version: true },
     });
     if (!found || !(await workflowClosedWithout(found.workflowId))) return null;
-    // Cancelled meanwhile by its workflow (which then closed): its own save is the row's end.
-    if (await recorded(deletionId, 'DELETION_CANCELLED')) return null;
+    // (Its cancel may be recorded already, its workflow closed before its save: the transaction below then
+    // changes nothing, and the save ends the row. A workflow that saved meanwhile has a later version.)
     // Removed, or its confirm under way (its sweep begun): done or past cancelling, not this.
     if ((await recorded(deletionId, 'USER_DELETED')) || (await prisma.leadMove.findFirst({ where: { deletionId, kind: 'SWEEP' }, select: { kind: true } }))) {
       return null;
     }
     const records = wizardRecordActivities(prisma);
-    const { moved } = await records.cancelDeletion({ workspaceId, deletionId, userId: found.userId, actor, reason: storableText(reason) });
+    let moved: number | null;
+    try {
+      ({ moved } = await records.cancelDeletion({ workspaceId, deletionId, userId: found.userId, actor, reason: storableText(reason) }));
+    } catch (err) {
+      // Another API process's cancel of it committed first (the once-only key): that one saves the row.
+      if (await recorded(deletionId, 'DELETION_CANCELLED').catch(() => false)) return live(await row(workspaceId, deletionId));
+      throw err;
+    }
     const view = found.state as Deletion;
     const stopped = moved === null ? view : { ...view, leads: { ...view.leads, moved } };
     // One version past the row as read: any save that came since (another API process's cancel of it) stands.

@@ -6,6 +6,7 @@
 // cancel itself (client/wizard-client.ts `cancelOrphan`).
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
+import { wizardRecordActivities } from '../../activities/wizard-records';
 import { createWizardClient } from '../../client/wizard-client';
 import { StepConflict } from '../../domain/errors';
 import { dataConverter } from '../../infra/codec';
@@ -136,4 +137,20 @@ test('a join that checks the workflow while its wizard goes on and is cancelled 
   const cancels = await h.prisma.auditEvent.findMany({ where: { deletionId: deletion.id, action: 'DELETION_CANCELLED' } });
   expect(cancels).toHaveLength(1);
   expect(cancels[0]).toMatchObject({ actorType: 'USER', actorId: actor.id });
+}, 120_000);
+
+test('a wizard whose cancel was recorded but whose workflow was ended before it saved the row: cancelled, and the user can be offboarded again', async () => {
+  const actor = asAdmin(ws);
+  const owner = (await h.prisma.user.create({ data: { workspaceId: ws.id, name: 'late', email: `late-${Date.now()}@orphan.test`, role: 'MEMBER' } })).id;
+  const { deletion } = await h.wizard.start({ workspaceId: ws.id, userId: owner, actor, source: 'ADMIN' });
+  // The cancel's transaction committed (the user ACTIVE, DELETION_CANCELLED), then the workflow was ended before its save.
+  await wizardRecordActivities(h.prisma).cancelDeletion({ workspaceId: ws.id, deletionId: deletion.id, userId: owner, actor, reason: 'first' });
+  await h.temporal.workflow.getHandle(deletion.workflowId).terminate('an operator, at the worst moment');
+  expect(await h.prisma.deletion.findUniqueOrThrow({ where: { id: deletion.id } })).toMatchObject({ status: 'IN_PROGRESS' });
+  // HR offboards the user again: a new wizard, not "being cancelled" for good.
+  const again = await h.wizard.start({ workspaceId: ws.id, userId: owner, actor: { type: 'HR', id: 'hook' }, source: 'HR' });
+  expect(again.created).toBe(true);
+  expect(await h.wizard.get(ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED' });
+  expect(await h.prisma.auditEvent.count({ where: { deletionId: deletion.id, action: 'DELETION_CANCELLED' } })).toBe(1);
+  expect(await h.wizard.cancel(ws.id, again.deletion.id, actor, {})).toMatchObject({ status: 'CANCELLED' });
 }, 120_000);
