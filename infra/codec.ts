@@ -42,15 +42,22 @@ export class AesGcmCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
   private readonly current: PayloadKey;
 
-  /** `keys[0]` encrypts; all of them decrypt. */
-  constructor(keys: PayloadKey[]) {
+  /**
+   * `keys[0]` encrypts; all of them decrypt. `sealWorkspace` false: payloads
+   * are sealed for no workspace, as before 2026-12-03 (releases from then on
+   * read both).
+   */
+  constructor(
+    keys: PayloadKey[],
+    private readonly sealWorkspace = true,
+  ) {
     if (keys.length === 0) throw new ConfigError('No payload encryption key was given: set PAYLOAD_ENCRYPTION_KEYS.');
     this.current = keys[0]!;
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
   }
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
-    return this.encodeFor(payloads, workspaceOfWorkflowId(context?.workflowId));
+    return this.encodeFor(payloads, this.sealWorkspace ? workspaceOfWorkflowId(context?.workflowId) : null);
   }
 
   /** Encrypts each payload as belonging to `workspaceId` (WORKSPACE), or to none. */
@@ -169,12 +176,13 @@ export function withPayloadKeys(config: Config): Config {
 }
 
 /** The codec of the configured keys, or null when none are (payloads in clear). */
-export function payloadCodec(config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'>): AesGcmCodec | null {
-  return config.PAYLOAD_ENCRYPTION_KEYS ? new AesGcmCodec(parsePayloadKeys(config.PAYLOAD_ENCRYPTION_KEYS)) : null;
+export function payloadCodec(config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'> & Partial<Pick<Config, 'PAYLOAD_SEAL_WORKSPACE'>>): AesGcmCodec | null {
+  if (!config.PAYLOAD_ENCRYPTION_KEYS) return null;
+  return new AesGcmCodec(parsePayloadKeys(config.PAYLOAD_ENCRYPTION_KEYS), config.PAYLOAD_SEAL_WORKSPACE !== 'false');
 }
 
 /** The data converter for clients, workers and replayers (Temporal's own, plus encryption when keys are set). */
-export function dataConverter(config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'>): DataConverter {
+export function dataConverter(config: Pick<Config, 'PAYLOAD_ENCRYPTION_KEYS'> & Partial<Pick<Config, 'PAYLOAD_SEAL_WORKSPACE'>>): DataConverter {
   const codec = payloadCodec(config);
   return codec ? { payloadCodecs: [codec] } : {};
 }

@@ -49,6 +49,12 @@ export const ConfigSchema = z.object({
    * keeps a generated one in DATA_DIR.
    */
   PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
+  /**
+   * Seal each payload for its wizard's workspace (infra/codec.ts WORKSPACE), so /codec shows it to that
+   * workspace's admins only. Releases before 2026-12-03 cannot read such payloads: upgrading with old
+   * replicas still running, set it false until none is left (README "Rolling out").
+   */
+  PAYLOAD_SEAL_WORKSPACE: z.enum(['true', 'false']).default('true'),
   /** Origins (comma-separated) allowed to call /codec from a browser: the Temporal Web UI. */
   CODEC_CORS_ORIGINS: z.string().default('http://127.0.0.1:8233,http://localhost:8233'),
   /** A Temporal client TOML file (read only when set) and its profile. */

@@ -52,6 +52,27 @@ describe('the codec', () => {
     expect(payloadWorkspace(none!)).toBeNull();
   });
 
+  test('PAYLOAD_SEAL_WORKSPACE=false seals for no workspace, as releases before it read; the codec reads both', async () => {
+    const k1 = key('k1');
+    const keys = `k1=${k1.key.toString('base64')}`;
+    const wizard = { type: 'workflow' as const, namespace: 'ns', workflowId: 'deletion-ws1-user1' };
+    const [unsealed] = await payloadCodec({ PAYLOAD_ENCRYPTION_KEYS: keys, PAYLOAD_SEAL_WORKSPACE: 'false' })!.encode([clear('a')], wizard);
+    const [sealed] = await payloadCodec({ PAYLOAD_ENCRYPTION_KEYS: keys })!.encode([clear('b')], wizard);
+    expect([payloadWorkspace(unsealed!), payloadWorkspace(sealed!)]).toEqual([null, 'ws1']);
+    // What a release before it did to decrypt: the key id alone as the additional data.
+    const asBefore = (p: Payload) => {
+      const data = Buffer.from(p.data!);
+      const decipher = crypto.createDecipheriv('aes-256-gcm', k1.key, data.subarray(0, 12));
+      decipher.setAAD(Buffer.from('k1'));
+      decipher.setAuthTag(data.subarray(data.length - 16));
+      return Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]);
+    };
+    expect(() => asBefore(unsealed!)).not.toThrow();
+    expect(() => asBefore(sealed!)).toThrow();
+    const codec = new AesGcmCodec([k1]);
+    expect((await codec.decode([unsealed!, sealed!])).map((p) => Buffer.from(p.data!).toString())).toEqual(['"a"', '"b"']);
+  });
+
   test('keys rotate: a new first key encrypts, the old one still decrypts; a dropped key is named', async () => {
     const [k1, k2] = [key('k1'), key('k2')];
     const [old] = await new AesGcmCodec([k1]).encode([clear('old')]);
