@@ -29,16 +29,6 @@ function sameItem(a: RoutingItem, b: RoutingItem): boolean {
   return a.name === b.name && a.requiresReplacement === b.requiresReplacement && sameDistribution(a.current, b.current) && same(a.suggested, b.suggested);
 }
 
-/** What the removal at CONFIRM is given. */
-interface RemovalArgs {
-  workspaceId: string;
-  deletionId: string;
-  userId: string;
-  actor: Actor;
-  /** The step-1 choice: who takes anything still found. */
-  fallback: Distribution | null;
-}
-
 export function reassignmentActivities(prisma: Db) {
   return {
     /**
@@ -209,114 +199,114 @@ export function reassignmentActivities(prisma: Db) {
      * transaction, so none can slip in), revokes tokens, deletes private
      * labels, and deletes the user. Records USER_DELETED with every count.
      */
-    async removeUser(args: RemovalArgs): Promise<{ leadsMovedAtRemoval: number }> {
-      try {
-        return await removal(args);
-      } catch (err) {
+    async removeUser(args: {
+      workspaceId: string;
+      deletionId: string;
+      userId: string;
+      actor: Actor;
+      /** The step-1 choice: who takes anything still found. */
+      fallback: Distribution | null;
+    }): Promise<{ leadsMovedAtRemoval: number }> {
+      return onceInTransaction(
+        prisma,
+        { ...args, action: 'USER_DELETED' },
+        async (tx) => {
+          const { workspaceId, userId } = args;
+          // The automations, integrations and labels naming the user held before the user's row, in that
+          // order, each in id order: two leavers' confirms sharing one queue there instead of deadlocking
+          // (one's rewrite keeps the other as a member, whose row it then waits for; or both delete the
+          // same label members, the labels of one and the memberships of the other, in opposite orders).
+          for (const kind of ROUTING_KINDS) await holdRouting(tx, kind, workspaceId, userId);
+          const labelsOfUser = await tx.label.findMany({
+            where: { workspaceId, ...namingUser(userId) },
+            select: { id: true },
+          });
+          // With the labels the labels step gave an admin for want of a replacement: held in the same id order.
+          const provisional = await labelsHeldForTheConfirmer(tx, args.deletionId);
+          await holdRows(tx, 'labels', workspaceId, [...labelsOfUser.map((label) => label.id), ...provisional.keys()]);
+          // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.
+          const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
+            SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
+          if (!user) throw new Error(`User ${userId} vanished before removal without a USER_DELETED record`);
+          const heir = await findHeir(tx, workspaceId, userId, preferredHeirs(args.fallback, args.actor));
+
+          const leadsMovedAtRemoval = await tx.lead.updateMany({
+            where: { workspaceId, ownerId: userId },
+            data: { ownerId: heir },
+          });
+
+          const fixed: Record<'automations' | 'integrations', Applied> = { automations: [], integrations: [] };
+          for (const kind of ROUTING_KINDS) {
+            // Their rows held at the start (no path adds a leaving user as a member, so none names the user only
+            // since), their members read now: another leaver's step or confirm replacing one of them at this
+            // moment (a layoff) was waited for, and is seen.
+            // Their members' statuses read once their rows are held, as the step does.
+            for (const item of await routingWithUserHeld(tx, kind, workspaceId, userId)) {
+              const distribution = suggestWithout(item.current, userId, new Set(item.unavailable)) ?? [{ userId: heir, weight: 100 }];
+              fixed[kind].push({ id: item.id, distribution });
+            }
+            await replaceMembers(tx, kind, fixed[kind]);
+          }
+
+          const privateLabels = await tx.label.findMany({
+            where: { workspaceId, ownerId: userId, visibility: 'PRIVATE' },
+            select: { id: true },
+          });
+          await tx.label.deleteMany({ where: { id: { in: privateLabels.map((label) => label.id) } } });
+          // wizard.md: a label the user owned passes to its replacement, "or to the confirming admin where
+          // there is none". The labels step took effect when it answered, so such a label went to the admin
+          // who posted it (or the heir found then); it passes now to the admin confirming, unless it was
+          // handed on meanwhile. One the user came to own since the step (the CRM wrote it) has had no
+          // replacement either: it goes to the confirming admin too (the heir only when there is none).
+          // The confirming admin must still be an active OWNER or ADMIN of the workspace (held so, FOR SHARE:
+          // no change of their status or role, nor their removal, until this commits): one demoted,
+          // deactivated or removed since the confirm gets no label here, and the labels stay with whoever
+          // holds them (a label given to a missing user would fail the removal), or go to the heir.
+          const confirmer =
+            args.actor.type === 'USER'
+              ? await tx.$queryRaw<{ id: string }[]>`
+                  SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ${args.actor.id} AND id <> ${userId}
+                    AND status = 'ACTIVE' AND role IN ('OWNER', 'ADMIN') FOR SHARE`
+              : [];
+          const labelHeir = confirmer[0]?.id ?? heir;
+          const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
+          await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: labelHeir } });
+          const passed: string[] = [];
+          for (const [labelId, heldBy] of confirmer.length === 1 ? provisional : []) {
+            if (heldBy === args.actor.id) continue;
+            const { count } = await tx.label.updateMany({ where: { id: labelId, workspaceId, ownerId: heldBy }, data: { ownerId: args.actor.id } });
+            if (count === 1) passed.push(labelId);
+          }
+          const memberships = await tx.labelMember.deleteMany({ where: { userId } });
+          const tokens = await tx.apiToken.deleteMany({ where: { userId } });
+          await tx.user.delete({ where: { id: userId } });
+
+          return {
+            result: { leadsMovedAtRemoval: leadsMovedAtRemoval.count },
+            detail: {
+              userId: user.id,
+              name: user.name,
+              email: user.email,
+              leadsMovedAtRemoval: leadsMovedAtRemoval.count,
+              heirUserId: heir,
+              automationsFixed: fixed.automations,
+              integrationsFixed: fixed.integrations,
+              privateLabelsDeleted: privateLabels.map((label) => label.id),
+              labelsTransferred: transferred.map((label) => label.id),
+              labelsTransferredTo: labelHeir,
+              labelsPassedToConfirmingAdmin: passed,
+              labelMembershipsRemoved: memberships.count,
+              tokensRevoked: tokens.count,
+            },
+          };
+        },
+        (detail) => ({ leadsMovedAtRemoval: (detail as { leadsMovedAtRemoval: number }).leadsMovedAtRemoval }),
+      ).catch((err: unknown) => {
         // What reached the user after the steps has no bound: a removal too big for one transaction says so.
         throw outlivedForGood(err, currentAttempt());
-      }
+      });
     },
   };
-
-  /** `removeUser`'s transaction. */
-  async function removal(args: RemovalArgs): Promise<{ leadsMovedAtRemoval: number }> {
-    return onceInTransaction(
-      prisma,
-      { ...args, action: 'USER_DELETED' },
-      async (tx) => {
-        const { workspaceId, userId } = args;
-        // The automations, integrations and labels naming the user held before the user's row, in that
-        // order, each in id order: two leavers' confirms sharing one queue there instead of deadlocking
-        // (one's rewrite keeps the other as a member, whose row it then waits for; or both delete the
-        // same label members, the labels of one and the memberships of the other, in opposite orders).
-        for (const kind of ROUTING_KINDS) await holdRouting(tx, kind, workspaceId, userId);
-        const labelsOfUser = await tx.label.findMany({
-          where: { workspaceId, ...namingUser(userId) },
-          select: { id: true },
-        });
-        // With the labels the labels step gave an admin for want of a replacement: held in the same id order.
-        const provisional = await labelsHeldForTheConfirmer(tx, args.deletionId);
-        await holdRows(tx, 'labels', workspaceId, [...labelsOfUser.map((label) => label.id), ...provisional.keys()]);
-        // Lock the user: a lead or membership written for them now waits for this commit, then fails its FK.
-        const [user] = await tx.$queryRaw<{ id: string; name: string; email: string }[]>`
-          SELECT id, name, email FROM users WHERE workspace_id = ${workspaceId} AND id = ${userId} FOR UPDATE`;
-        if (!user) throw new Error(`User ${userId} vanished before removal without a USER_DELETED record`);
-        const heir = await findHeir(tx, workspaceId, userId, preferredHeirs(args.fallback, args.actor));
-
-        const leadsMovedAtRemoval = await tx.lead.updateMany({
-          where: { workspaceId, ownerId: userId },
-          data: { ownerId: heir },
-        });
-
-        const fixed: Record<'automations' | 'integrations', Applied> = { automations: [], integrations: [] };
-        for (const kind of ROUTING_KINDS) {
-          // Their rows held at the start (no path adds a leaving user as a member, so none names the user only
-          // since), their members read now: another leaver's step or confirm replacing one of them at this
-          // moment (a layoff) was waited for, and is seen.
-          // Their members' statuses read once their rows are held, as the step does.
-          for (const item of await routingWithUserHeld(tx, kind, workspaceId, userId)) {
-            const distribution = suggestWithout(item.current, userId, new Set(item.unavailable)) ?? [{ userId: heir, weight: 100 }];
-            fixed[kind].push({ id: item.id, distribution });
-          }
-          await replaceMembers(tx, kind, fixed[kind]);
-        }
-
-        const privateLabels = await tx.label.findMany({
-          where: { workspaceId, ownerId: userId, visibility: 'PRIVATE' },
-          select: { id: true },
-        });
-        await tx.label.deleteMany({ where: { id: { in: privateLabels.map((label) => label.id) } } });
-        // wizard.md: a label the user owned passes to its replacement, "or to the confirming admin where
-        // there is none". The labels step took effect when it answered, so such a label went to the admin
-        // who posted it (or the heir found then); it passes now to the admin confirming, unless it was
-        // handed on meanwhile. One the user came to own since the step (the CRM wrote it) has had no
-        // replacement either: it goes to the confirming admin too (the heir only when there is none).
-        // The confirming admin must still be an active OWNER or ADMIN of the workspace (held so, FOR SHARE:
-        // no change of their status or role, nor their removal, until this commits): one demoted,
-        // deactivated or removed since the confirm gets no label here, and the labels stay with whoever
-        // holds them (a label given to a missing user would fail the removal), or go to the heir.
-        const confirmer =
-          args.actor.type === 'USER'
-            ? await tx.$queryRaw<{ id: string }[]>`
-                SELECT id FROM users WHERE workspace_id = ${workspaceId} AND id = ${args.actor.id} AND id <> ${userId}
-                  AND status = 'ACTIVE' AND role IN ('OWNER', 'ADMIN') FOR SHARE`
-            : [];
-        const labelHeir = confirmer[0]?.id ?? heir;
-        const transferred = await tx.label.findMany({ where: { workspaceId, ownerId: userId }, select: { id: true } });
-        await tx.label.updateMany({ where: { workspaceId, ownerId: userId }, data: { ownerId: labelHeir } });
-        const passed: string[] = [];
-        for (const [labelId, heldBy] of confirmer.length === 1 ? provisional : []) {
-          if (heldBy === args.actor.id) continue;
-          const { count } = await tx.label.updateMany({ where: { id: labelId, workspaceId, ownerId: heldBy }, data: { ownerId: args.actor.id } });
-          if (count === 1) passed.push(labelId);
-        }
-        const memberships = await tx.labelMember.deleteMany({ where: { userId } });
-        const tokens = await tx.apiToken.deleteMany({ where: { userId } });
-        await tx.user.delete({ where: { id: userId } });
-
-        return {
-          result: { leadsMovedAtRemoval: leadsMovedAtRemoval.count },
-          detail: {
-            userId: user.id,
-            name: user.name,
-            email: user.email,
-            leadsMovedAtRemoval: leadsMovedAtRemoval.count,
-            heirUserId: heir,
-            automationsFixed: fixed.automations,
-            integrationsFixed: fixed.integrations,
-            privateLabelsDeleted: privateLabels.map((label) => label.id),
-            labelsTransferred: transferred.map((label) => label.id),
-            labelsTransferredTo: labelHeir,
-            labelsPassedToConfirmingAdmin: passed,
-            labelMembershipsRemoved: memberships.count,
-            tokensRevoked: tokens.count,
-          },
-        };
-      },
-      (detail) => ({ leadsMovedAtRemoval: (detail as { leadsMovedAtRemoval: number }).leadsMovedAtRemoval }),
-    );
-  }
 }
 
 /**
