@@ -37,6 +37,8 @@ test('there are fixtures for every pause point', () => {
     expect(kinds).toContain(`routing-now-${k}`);
     // And with a cancel's activity told who posted the lead step (moveActor, RECORD_STAMP=…-move-actor).
     expect(kinds).toContain(`move-actor-${k}`);
+    // And with each update naming its wizard (deletionId), its payloads sealed for its workspace (RECORD_STAMP=…-update-target).
+    expect(kinds).toContain(`update-target-${k}`);
   }
   // Wizards begun on the release before local transactions and finished on this one (record-upgrade.ts):
   // deployed after the move, and in the middle of it (the old worker's slice retried by the new one).
