@@ -134,12 +134,13 @@ async function untilTaken<T>(send: (signal: AbortSignal, updateId: string) => Pr
     try {
       return await send(signal, updateId);
     } catch (err) {
-      if (mayHaveApplied && !letGoOf(err) && refusalFrom(err) instanceof StepConflict) {
+      const code = letGoCode(err);
+      if (mayHaveApplied && code === null && refusalFrom(err) instanceof StepConflict) {
         // Its wizard has moved on (or ended) since: by the first send, or by someone else. Read to see.
         throw new MayHaveApplied('An earlier try of this may have applied; read the deletion to see, and send it again if it did not.');
       }
-      if (!letGoOf(err) || deadline - Date.now() < pause + LEAST_CALL_MS) throw err;
-      if (SENT_AGAIN_AS_NEW.has(letGoCode(err)!)) updateId = randomUUID();
+      if (code === null || deadline - Date.now() < pause + LEAST_CALL_MS) throw err;
+      if (SENT_AGAIN_AS_NEW.has(code)) updateId = randomUUID();
       else mayHaveApplied = true;
       await sleep(pause, undefined, { signal });
     }
