@@ -2,6 +2,7 @@
 // builders of CRM data. Each test file gets its own task queue and its own
 // workspace(s), so files run in parallel without seeing each other.
 import { randomUUID } from 'node:crypto';
+import type { Interceptor } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createWizardClient } from '../../client/wizard-client';
@@ -99,6 +100,17 @@ export async function wizardHarness(
       await prisma.$disconnect();
     },
   };
+}
+
+/**
+ * A wizard client of the harness's database over a Temporal connection of
+ * its own, whose gRPC calls pass `interceptors` (a test's server answers:
+ * a failure injected, a call held). Close it when done.
+ */
+export async function interceptedWizard(h: Pick<WizardHarness, 'config' | 'prisma'>, interceptors: Interceptor[], waitLimitMs: number) {
+  const connection = await Connection.connect({ address: testEnv().temporalAddress, interceptors });
+  const temporal = new Client({ connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config) });
+  return { wizard: createWizardClient({ temporal, prisma: h.prisma, config: h.config, waitLimitMs }), close: () => connection.close() };
 }
 
 export interface TestWorkspace {

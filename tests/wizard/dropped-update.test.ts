@@ -12,13 +12,9 @@
 //
 // The server and worker are real; only the failure is injected, as the
 // server's answer, by a gRPC interceptor on the client's own connection.
-import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { InterceptingCall, Metadata, status, type Interceptor } from '@grpc/grpc-js';
-import { createWizardClient } from '../../client/wizard-client';
-import { dataConverter } from '../../infra/codec';
-import { testEnv } from '../support/env';
-import { acceptedUpdates, asAdmin, finished, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { acceptedUpdates, asAdmin, finished, interceptedWizard, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
 let ws: TestWorkspace;
@@ -78,10 +74,8 @@ async function failingClient(
       halfClose: () => undefined,
     });
   };
-  const connection = await Connection.connect({ address: testEnv().temporalAddress, interceptors: [failing] });
-  const client = new Client({ connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config) });
-  const wizard = createWizardClient({ temporal: client, prisma: h.prisma, config: h.config, waitLimitMs: 10_000 });
-  return { wizard, sent, failuresLeft: () => left, close: () => connection.close() };
+  const { wizard, close } = await interceptedWizard(h, [failing], 10_000);
+  return { wizard, sent, failuresLeft: () => left, close };
 }
 
 test('a cancel the server let go of unanswered is sent again and cancels', async () => {

@@ -5,13 +5,9 @@
 // cancel always ends CANCELLED with the user ACTIVE. The API applies such a
 // cancel itself (client/wizard-client.ts `cancelOrphan`).
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
-import { Client, Connection } from '@temporalio/client';
 import { wizardRecordActivities } from '../../activities/wizard-records';
-import { createWizardClient } from '../../client/wizard-client';
 import { StepConflict } from '../../domain/errors';
-import { dataConverter } from '../../infra/codec';
-import { testEnv } from '../support/env';
-import { acceptedUpdates, addLeads, asAdmin, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
+import { acceptedUpdates, addLeads, asAdmin, interceptedWizard, leadsByOwner, makeWorkspace, moveDone, wizardHarness, type TestWorkspace, type WizardHarness } from '../support/wizard';
 
 let h: WizardHarness;
 let ws: TestWorkspace;
@@ -111,14 +107,8 @@ test('a join that checks the workflow while its wizard goes on and is cancelled 
           },
         })
       : new InterceptingCall(nextCall(options));
-  const connection = await Connection.connect({ address: testEnv().temporalAddress, interceptors: [gate] });
+  const { wizard: slow, close } = await interceptedWizard(h, [gate], 120_000);
   try {
-    const slow = createWizardClient({
-      temporal: new Client({ connection, namespace: testEnv().namespace, dataConverter: dataConverter(h.config) }),
-      prisma: h.prisma,
-      config: h.config,
-      waitLimitMs: 120_000,
-    });
     const joining = slow.start({ workspaceId: ws.id, userId: gone, actor: { type: 'HR', id: 'hook' }, source: 'HR' });
     joining.catch(() => undefined);
     await looking;
@@ -130,7 +120,7 @@ test('a join that checks the workflow while its wizard goes on and is cancelled 
     await joining.catch(() => undefined);
   } finally {
     release();
-    await connection.close();
+    await close();
   }
   // The row as the workflow's cancel left it (past the lead step, 200 moved), not the older view the join read.
   expect(await h.wizard.get(ws.id, deletion.id)).toMatchObject({ status: 'CANCELLED', step: 'AUTOMATIONS', leads: { state: 'DONE', moved: 200 } });
