@@ -153,11 +153,10 @@ export async function replaceMembers(
   // One distribution per id (the last given), as one replacement after another would leave it.
   choices = [...new Map(choices.map((choice) => [choice.id, choice])).values()];
   const rows = choices.flatMap((choice) => choice.distribution.map((member, position) => ({ id: choice.id, ...member, position })));
-  const [table, column] =
-    kind === 'automations' ? [Prisma.sql`automation_members`, Prisma.sql`automation_id`] : [Prisma.sql`integration_members`, Prisma.sql`integration_id`];
-  await tx.$executeRaw`DELETE FROM ${table} WHERE ${column} = ANY(${choices.map((choice) => choice.id)}::text[])`;
+  const { members, key } = ROUTING_TABLES[kind];
+  await tx.$executeRaw`DELETE FROM ${members} WHERE ${key} = ANY(${choices.map((choice) => choice.id)}::text[])`;
   await tx.$executeRaw`
-    INSERT INTO ${table} (${column}, user_id, weight, position)
+    INSERT INTO ${members} (${key}, user_id, weight, position)
     SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.userId)}::text[], ${rows.map((r) => r.weight)}::int[], ${rows.map((r) => r.position)}::int[])`;
 }
 
@@ -193,7 +192,7 @@ export interface RoutingRow {
   members: { userId: string; weight: number; position: number; user: { status: string } }[];
 }
 
-/** Each routing kind's tables, for the one statement that reads items with their members. */
+/** Each routing kind's tables: for the one statement that reads items with their members, and `replaceMembers`. */
 const ROUTING_TABLES = {
   automations: { items: Prisma.raw('automations'), members: Prisma.raw('automation_members'), key: Prisma.raw('automation_id') },
   integrations: { items: Prisma.raw('integrations'), members: Prisma.raw('integration_members'), key: Prisma.raw('integration_id') },
