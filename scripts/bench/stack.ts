@@ -242,7 +242,7 @@ async function startEmbedded(
 /** Vacuum and checkpoint, so the next measurement does not pay for the last one's dirty pages. */
 export async function settle(prisma: PrismaClient, log: Log): Promise<void> {
   await prisma.$executeRawUnsafe('VACUUM ANALYZE leads');
-  await prisma.$executeRawUnsafe('CHECKPOINT').catch((e: Error) => log(`no CHECKPOINT (${e.message}): needs a superuser`));
+  await prisma.$executeRawUnsafe('CHECKPOINT').catch((e: Error) => log(`no CHECKPOINT (${e.message}): the role needs pg_checkpoint (GRANT pg_checkpoint TO <role>) or superuser`));
 }
 
 export function rssMb(pid: number): number | null {
