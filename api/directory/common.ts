@@ -17,6 +17,17 @@ export function plausibleId(id: string): boolean {
   return id.length > 0 && id.length <= 200 && STORABLE_TEXT.test(id);
 }
 
+/**
+ * The condition "a user's email is this address, in any case". Prisma runs
+ * `equals` in `insensitive` mode as ILIKE on PostgreSQL, where `_` and `%`
+ * are wildcards and `\` escapes (prisma/orm#20318, open): unescaped, an
+ * offboarding of `j_doe@…` reached `jadoe@…`, and a SCIM filter on `%`
+ * every user. Escaped, each character matches only itself.
+ */
+export function emailIs(email: string): { equals: string; mode: 'insensitive' } {
+  return { equals: email.replace(/[\\%_]/g, (c) => `\\${c}`), mode: 'insensitive' };
+}
+
 /** The role of a user of this workspace, or null when there is no such user. */
 export async function roleOf(prisma: PrismaClient, workspaceId: string, userId: string): Promise<Role | null> {
   if (!plausibleId(userId)) return null;

@@ -20,7 +20,7 @@ import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../problems';
 import type { ApiDeps } from '../deps';
 import { BODY_LIMIT } from '../deps';
 import { problems, type Api } from './common';
-import { plausibleId } from '../directory/common';
+import { emailIs, plausibleId } from '../directory/common';
 import { bodyText, jsonRefusal } from '../body-text';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
@@ -243,7 +243,7 @@ export function hookRoutes(app: Api, deps: ApiDeps): void {
       if (!workspaceId) throw new HttpProblem(401, 'The signature does not match the body.');
       const { email, employeeId, effectiveAt } = req.body;
       const user = await db.user.findFirst({
-        where: { workspaceId, email: { equals: email, mode: 'insensitive' } },
+        where: { workspaceId, email: emailIs(email) },
         orderBy: { createdAt: 'asc' },
         select: { id: true },
       });

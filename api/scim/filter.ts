@@ -5,6 +5,7 @@ import { parse, type Filter } from 'scim2-parse-filter';
 import type { Prisma } from '../../generated/prisma/client';
 import { scimAttributeName } from '../../domain/scim';
 import { ScimProblem } from './errors';
+import { emailIs } from '../directory/common';
 
 type Where = Prisma.UserWhereInput;
 const NOTHING: Where = { id: { in: [] } };
@@ -43,7 +44,7 @@ function toWhere(f: Filter): Where {
       const value = compared(f);
       // userName and emails are the user's email, compared without case (caseExact false).
       if (name === 'username' || name === 'emails.value' || name === 'emails') {
-        return { email: { equals: value, mode: 'insensitive' } };
+        return { email: emailIs(value) };
       }
       if (name === 'externalid') return { externalId: value };
       if (name === 'id') return { id: value };

@@ -12,7 +12,7 @@ import { NothingSent } from '../../client/wizard-client';
 import { StepConflict, Unavailable } from '../../domain/errors';
 import type { Prisma, PrismaClient, User as UserRow } from '../../generated/prisma/client';
 import { Email, type Actor } from '../../domain/schemas';
-import { plausibleId } from '../directory/common';
+import { emailIs, plausibleId } from '../directory/common';
 import { offboardingResult, recordHrOffboarding } from '../metrics';
 import {
   SCIM,
@@ -362,7 +362,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
 
   async function emailTaken(workspaceId: string, email: string, exceptId?: string): Promise<boolean> {
     const other = await db.user.findFirst({
-      where: { workspaceId, email: { equals: email, mode: 'insensitive' }, ...(exceptId ? { id: { not: exceptId } } : {}) },
+      where: { workspaceId, email: emailIs(email), ...(exceptId ? { id: { not: exceptId } } : {}) },
       select: { id: true },
     });
     return other !== null;
@@ -526,7 +526,7 @@ export function usersService(deps: Pick<ApiDeps, 'prisma' | 'wizard'>): UsersSer
         const input = parsed(ScimUserInput.safeParse(objectBody(body)));
         const email = emailOf(input);
         const holder = await db.user.findFirst({
-          where: { workspaceId: auth.workspaceId, email: { equals: email, mode: 'insensitive' } },
+          where: { workspaceId: auth.workspaceId, email: emailIs(email) },
         });
         if (holder && holder.scimDeletedAt === null) throw uniquenessConflict(email);
         if (holder) {

@@ -216,6 +216,28 @@ test('an email matching no user is 404 and starts nothing', async () => {
   expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id } })).toBe(before);
 });
 
+// Security probe 38 D1: the lookup was Prisma's case-insensitive `equals`, which PostgreSQL runs as
+// ILIKE with `_` and `%` as wildcards: `j_doe@…` froze `jadoe@…`, and `%@…` matched the owner.
+test('an email is one address, any case: `_` and `%` in it match only themselves', async () => {
+  const jadoe = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'Ja Doe', email: `jadoe@${ws.slug}.test`, role: 'MEMBER' } });
+  const before = await api.prisma.deletion.count({ where: { workspaceId: ws.id } });
+  for (const email of [`j_doe@${ws.slug}.test`, `%@${ws.slug}.test`, `ja%@${ws.slug}.test`, `_adoe@${ws.slug}.TEST`]) {
+    const raw = JSON.stringify({ email, employeeId: `E-${email}` });
+    expectProblem(await send(raw, signHookBody(secret, raw)), 404);
+  }
+  expect(await api.prisma.deletion.count({ where: { workspaceId: ws.id } })).toBe(before);
+  expect((await api.prisma.user.findUniqueOrThrow({ where: { id: jadoe.id } })).status).toBe('ACTIVE');
+
+  // The real j_doe (created after jadoe) is the one an offboarding of j_doe reaches, in any case.
+  const jDoe = await api.prisma.user.create({ data: { workspaceId: ws.id, name: 'J Doe', email: `j_doe@${ws.slug}.test`, role: 'MEMBER' } });
+  const raw = JSON.stringify({ email: `J_Doe@${ws.slug.toUpperCase()}.test`, employeeId: 'E-j_doe' });
+  const r = await send(raw, signHookBody(secret, raw));
+  expect(r.status).toBe(202);
+  const d = await admin('GET', `/v1/deletions/${r.body.deletionId}`);
+  expect(d.body.user.id).toBe(jDoe.id);
+  expect((await api.prisma.user.findUniqueOrThrow({ where: { id: jadoe.id } })).status).toBe('ACTIVE');
+});
+
 test('effectiveAt in the future keeps the user SUSPENDED for now', async () => {
   const effectiveAt = new Date(Date.now() + 60 * 60 * 1000).toISOString();
   const raw = JSON.stringify({ email: ws.users.eve!.email, employeeId: 'E-500', effectiveAt });

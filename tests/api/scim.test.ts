@@ -255,6 +255,39 @@ test('creating a userName again after a SCIM DELETE brings the user back and can
   expectScimError(await scim('POST', '/Users', { schemas: [SCIM.User], userName: email }), 409, 'uniqueness');
 });
 
+// Security probe 38 D1: userName lookups were Prisma's case-insensitive `equals`, run by PostgreSQL as
+// ILIKE with `_` and `%` as wildcards. A filter on `m_brown` found `mxbrown`; `%` found everyone; and
+// a new hire `m_brown` created after the leaver `mxbrown` was deleted got the leaver's account back.
+test('a userName is one address, any case: `_` and `%` in a filter or a create match only themselves', async () => {
+  const leaver = `mxbrown@${ws.slug}.test`;
+  const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName: leaver, displayName: 'Max Brown', active: true });
+  expect(created.status).toBe(201);
+  for (const filter of [`userName eq "m_brown@${ws.slug}.test"`, 'userName eq "%"', `emails.value eq "mx%@${ws.slug}.test"`, `userName eq "_XBROWN@${ws.slug.toUpperCase()}.TEST"`]) {
+    const r = await scim('GET', q(filter));
+    expect({ filter, status: r.status, total: r.body.totalResults }).toEqual({ filter, status: 200, total: 0 });
+  }
+  const anyCase = await scim('GET', q(`userName eq "MXBrown@${ws.slug.toUpperCase()}.test"`));
+  expect(anyCase.body.Resources.map((u: { id: string }) => u.id)).toEqual([created.body.id]);
+
+  // Deactivated: a new hire whose address differs only where the leaver's had a `_` is someone else.
+  expect((await scim('PATCH', `/Users/${created.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] })).status).toBe(200);
+  const hire = `m_brown@${ws.slug}.test`;
+  const hired = await scim('POST', '/Users', { schemas: [SCIM.User], userName: hire, displayName: 'Mia Brown', active: true });
+  expect(hired.status).toBe(201);
+  expect(hired.body.id).not.toBe(created.body.id);
+
+  // Deleted: the leaver's account stays theirs (their wizard open), the next hire gets a new one.
+  expect((await scim('DELETE', `/Users/${created.body.id}`)).status).toBe(204);
+  const wizard = await openDeletionOf(created.body.id);
+  expect(wizard?.source).toBe('IDP');
+  const next = await scim('POST', '/Users', { schemas: [SCIM.User], userName: `mxbrow_@${ws.slug}.test`, displayName: 'Mo Brow', active: true });
+  expect(next.status).toBe(201);
+  expect(next.body.id).not.toBe(created.body.id);
+  const leaverRow = await api.prisma.user.findUniqueOrThrow({ where: { id: created.body.id } });
+  expect({ email: leaverRow.email, name: leaverRow.name, status: leaverRow.status }).toEqual({ email: leaver, name: 'Max Brown', status: 'PENDING_DELETION' });
+  expect((await admin('GET', `/v1/deletions/${wizard!.id}`)).body.status).toBe('IN_PROGRESS');
+});
+
 test('deactivations and reactivations of one user sent at once: each is 200 (or 503, to send again), never refused, and the user ends as one of them left it', async () => {
   const email = `flapper@${ws.slug}.test`;
   const created = await scim('POST', '/Users', { schemas: [SCIM.User], userName: email, name: { formatted: 'Flap Per' }, active: true });
