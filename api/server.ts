@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
@@ -106,6 +107,28 @@ export function buildServer(given: ApiDeps): FastifyInstance {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  // Every answer's security headers: the page runs only its own scripts and styles (it sets styles
+  // through the CSSOM, which this allows) and no other site may frame it; nothing is sniffed; no
+  // referrer leaves. Served over plain HTTP too (npm start), so nothing is upgraded to https; whether
+  // to pin HTTPS (HSTS) is for the TLS proxy in front to say. /docs sets its own, stricter policy.
+  void app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      directives: {
+        'script-src': ["'self'"],
+        'style-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+        'frame-ancestors': ["'none'"],
+        'upgrade-insecure-requests': null,
+      },
+    },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: false,
+  });
+  // Answers carry names, emails and wizards: no cache keeps them (the page's files say their own).
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    return payload;
+  });
 
   // Every route as registered, to tell 405 (path known, method not) from 404.
   const known: { method: string; pattern: RegExp }[] = [];

@@ -646,4 +646,53 @@ describe('admin page', () => {
       await app.close();
     }
   });
+
+  // Security probe 38 D2: the page and the API sent no CSP, no frame-blocking, no nosniff, no
+  // Referrer-Policy; another origin could frame the page, and answers with names and emails were cacheable.
+  test('the page may not be framed, runs only its own scripts, and answers carrying data are never stored', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-dist-'));
+    fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>Offboarding</title>');
+    const app = buildServer({
+      prisma: api.prisma,
+      wizard: api.wizard,
+      health: async () => ({ database: true, temporal: true }),
+      config: api.harness.config,
+      logger: false,
+      webDir: dir,
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const address = app.server.address();
+      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const page = await fetch(`${base}/`);
+      const csp = page.headers.get('content-security-policy') ?? '';
+      const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+      expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
+      expect(directives.get('script-src')).toEqual(["'self'"]);
+      expect(directives.get('style-src')).toEqual(["'self'"]);
+      expect(directives.get('object-src')).toEqual(["'none'"]);
+      // Served over plain HTTP on a laptop too: nothing may be upgraded to an https:// that is not there.
+      expect(directives.has('upgrade-insecure-requests')).toBe(false);
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+      // Whether to pin HTTPS is the deployment's (its TLS proxy) to say, not this service's.
+      expect(page.headers.get('strict-transport-security')).toBeNull();
+
+      for (const answer of [
+        await fetch(`${base}/v1/users`, { headers: { authorization: `Bearer ${token}` } }),
+        await fetch(`${base}/v1/users`),
+        await fetch(`${base}/v1/health`),
+      ]) {
+        expect({ url: answer.url, status: answer.status, cache: answer.headers.get('cache-control') }).toEqual({ url: answer.url, status: answer.status, cache: 'no-store' });
+        expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      }
+      // The API documentation keeps its own policy (its page has inline parts), one header only.
+      const docs = await fetch(`${base}/docs/static/index.html`);
+      expect(docs.status).toBe(200);
+      expect(docs.headers.get('content-security-policy')).not.toContain(',');
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -30,14 +30,20 @@ export interface BrowserRig {
  * `options` (its pace opened after each test, so a failed test holding the
  * move does not leave the next one waiting), the API serving web/dist (built
  * when missing: npm test builds it, `npx jest` on a fresh clone may not),
- * and Chromium.
+ * and Chromium. A test during which the page's Content-Security-Policy
+ * refused anything (a script, a style) fails.
  */
 export function browserRig(options: Parameters<typeof wizardHarness>[0] = {}): BrowserRig {
   let app: FastifyInstance | undefined;
   const contexts: BrowserContext[] = [];
+  /** What the page's Content-Security-Policy refused (Chromium says it on the console): a test that saw any fails. */
+  const refused: string[] = [];
   const rig = {
     newContext: async (contextOptions: BrowserContextOptions = {}) => {
       const context = await rig.browser.newContext({ viewport: { width: 1280, height: 860 }, ...contextOptions });
+      context.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+      });
       contexts.push(context);
       return context;
     },
@@ -65,6 +71,8 @@ export function browserRig(options: Parameters<typeof wizardHarness>[0] = {}): B
   afterEach(async () => {
     options.pace?.open();
     for (const c of contexts.splice(0)) await c.close();
+    const seen = refused.splice(0);
+    if (seen.length > 0) throw new Error(`The page's Content-Security-Policy refused:\n${seen.join('\n')}`);
   });
 
   afterAll(async () => {
