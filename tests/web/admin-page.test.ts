@@ -463,3 +463,15 @@ test('the cancel panel closes with Escape and when the step changes; the start r
   const helpRatio = (await p2.evaluate(contrast('.choice:has(input:checked) .choice-help', '.choice:has(input:checked)'))) as number;
   expect(helpRatio).toBeGreaterThanOrEqual(4.5);
 });
+
+// Security probe 38 D3: a link whose id does not decode (`%E0%A4%A`) threw in the router and left the
+// page on "Loading…" for good. Such an id names no user or wizard: the page says so, as for any unknown id.
+test('a link with an id that does not decode says there is no such user or wizard, as an unknown id does', async () => {
+  const ws = await makeWorkspace(h.prisma, { admin: 'ADMIN' });
+  const page = await signedIn(ws);
+  for (const path of ['/users/%E0%A4%A', '/deletions/%E0%A4%A', '/deletions/%E0%A4%A/audit']) {
+    await page.goto(`${base}/#${path}`);
+    await page.getByTestId('error').filter({ hasText: /does not exist|not found|no such/i }).waitFor(WAIT);
+    expect(await page.locator('.boot').count()).toBe(0);
+  }
+});

@@ -40,6 +40,15 @@ export function link(path: string): string {
   return `#${path}`;
 }
 
+/** A path segment decoded; one that does not decode (`%E0%A4%A`) as it stands: an id no user or wizard has, which its view says. */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export function createRouter(
   mount: (content: HTMLElement | Promise<HTMLElement>, route: { name: string; path: string }) => void,
   fallback: string,
@@ -57,7 +66,7 @@ export function createRouter(
       controller = new AbortController();
       const params: Record<string, string> = {};
       route.keys.forEach((key, i) => {
-        params[key] = decodeURIComponent(match[i + 1] ?? '');
+        params[key] = decoded(match[i + 1] ?? '');
       });
       mount(route.view({ params, query: new URLSearchParams(search), signal: controller.signal }), {
         name: route.name,
