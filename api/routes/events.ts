@@ -21,7 +21,8 @@
 //
 // A stream sends the current Deletion at once, then each change; a comment
 // line (`: heartbeat`) every `HEARTBEAT_MS` keeps proxies from closing it and
-// re-checks the token (a token revoked meanwhile ends the stream with an
+// re-checks the token, as does a change to send once the last check is
+// `TOKEN_RECHECK_MS` old (a token revoked meanwhile ends the stream with an
 // `event: problem` holding the 401 or 403 problem); it ends
 // after sending the final state. Same auth and roles as every deletion route;
 // another workspace's id is 404 before any byte of the stream.
@@ -46,8 +47,15 @@ export const FEED_INTERVAL_MS = 300;
  * at once whatever the wait (`publishing`); through another, within this.
  */
 export const FEED_QUIET_INTERVAL_MS = 1_000;
-/** A comment line this often, so idle connections stay open through proxies. */
+/** A comment line this often, so idle connections stay open through proxies; each checks the token again. */
 export const HEARTBEAT_MS = 15_000;
+/**
+ * A change is sent only to a token found allowed within this many
+ * milliseconds; one older is checked again first (a database read at most
+ * this often per stream that is sent changes): a revoked token gets nothing
+ * more than a second after.
+ */
+export const TOKEN_RECHECK_MS = 1_000;
 
 export const EVENT_STREAM = 'text/event-stream';
 
@@ -328,7 +336,8 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
         'A text/event-stream. Each event is a plain message (no `event:` field, so EventSource `onmessage` gets it) ' +
         'whose `data:` is the Deletion as GET /v1/deletions/{id} ' +
         'answers it: the current one at once, then each time it changes (each step; the lead move’s progress at most a ' +
-        'few times a second; the end). A comment line `: heartbeat` every 15 s, which also checks the token again: ' +
+        'few times a second; the end). A comment line `: heartbeat` every 15 s. The token is checked again with each ' +
+        'heartbeat, and before a change is sent when it was last checked over a second before: ' +
         'revoked, or its user suspended or no longer OWNER or ADMIN, the stream ends with one named event, ' +
         '`event: problem`, whose data is the 401 or 403 Problem the request would get now (never seen by `onmessage`). ' +
         'The stream ends after sending a final ' +
@@ -402,22 +411,49 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
         }
       };
 
+      // The token may have been revoked, or its user suspended or made a MEMBER, since the stream
+      // began: checked again with each heartbeat, and before any change is sent once the last check
+      // is TOKEN_RECHECK_MS old. Refused, its last words are the problem the same request would get
+      // now (an `event: problem`, which `onmessage` never sees), so a client tells this end from a
+      // dropped connection.
+      /** When the token was last found allowed (the request's own authentication, just before the stream). */
+      let allowedAt = Date.now();
+      let checking = false;
+      /** The latest change come while a check runs: sent once it passes. */
+      let waiting: { d: Deletion; json: string } | null = null;
+      const stillAllowed = async (): Promise<boolean> => {
+        const refusal = await refusalNow(req);
+        if (!refusal) {
+          allowedAt = Date.now();
+          return true;
+        }
+        if (ended) return false;
+        // Nothing more for this token: no later Deletion (a held one is dropped), the problem last.
+        // res.end() sends what is buffered first, so there is no drain to wait for.
+        clearInterval(heartbeat);
+        unsubscribe();
+        held = null;
+        if (!res.destroyed) res.write(`event: problem\ndata: ${JSON.stringify(refusal)}\n\n`);
+        end();
+        return false;
+      };
+      const deliver = (d: Deletion, json: string) => {
+        if (Date.now() - allowedAt < TOKEN_RECHECK_MS) return send(d, json);
+        waiting = { d, json };
+        if (checking) return;
+        checking = true;
+        void stillAllowed().then((allowed) => {
+          checking = false;
+          const next = waiting;
+          waiting = null;
+          if (allowed && next && !ended) deliver(next.d, next.json);
+        });
+      };
+
       const heartbeat = setInterval(() => {
         // Not to a client still reading what was sent: it is not idle, and a held Deletion must not be replaced.
         if (!res.writableNeedDrain) write(': heartbeat\n\n');
-        // The token may have been revoked, or its user suspended or made a MEMBER, since the stream
-        // began: its last words are the problem the same request would get now (an `event: problem`,
-        // which `onmessage` never sees), so a client tells this end from a dropped connection.
-        void refusalNow(req).then((refusal) => {
-          if (!refusal || ended) return;
-          // Nothing more for this token: no later Deletion (a held one is dropped), the problem last.
-          // res.end() sends what is buffered first, so there is no drain to wait for.
-          clearInterval(heartbeat);
-          unsubscribe();
-          held = null;
-          if (!res.destroyed) res.write(`event: problem\ndata: ${JSON.stringify(refusal)}\n\n`);
-          end();
-        });
+        void stillAllowed();
       }, heartbeatMs);
       open.add(end);
       // The response's close is the client going away (the request's own
@@ -432,7 +468,7 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
       if (ended) return;
       unsubscribe = feed.subscribe(auth.workspaceId, id, (event) => {
         if ('gone' in event) end();
-        else send(event.deletion, event.json);
+        else deliver(event.deletion, event.json);
       });
     },
   });

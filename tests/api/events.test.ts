@@ -60,9 +60,9 @@ interface Stream {
 }
 
 /** Opens the stream as a browser page would: fetch, with the token in the Authorization header. */
-async function subscribe(deletionId: string, token = adminToken): Promise<Stream> {
+async function subscribe(deletionId: string, token = adminToken, base = url): Promise<Stream> {
   const abort = new AbortController();
-  const res = await fetch(`${url}/v1/deletions/${deletionId}/events`, {
+  const res = await fetch(`${base}/v1/deletions/${deletionId}/events`, {
     headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
     signal: abort.signal,
   });
@@ -237,6 +237,29 @@ test('a token whose user is no longer allowed to follow deletions (now a MEMBER)
   await s.ended;
   expect(s.events).toHaveLength(1);
   expect(s.problems).toEqual([expect.objectContaining({ status: 403 })]);
+});
+
+// Security probe 38: the token was checked again only with each heartbeat (15 s by default): a
+// revoked token's stream went on receiving the wizard (names, emails) for up to that long.
+test('a token revoked is not sent another change: the next one ends the stream with the problem, heartbeats far off', async () => {
+  const server = await listenTestServer(h, { events: { heartbeatMs: 60_000 } });
+  try {
+    const other = await makeWorkspace(h.prisma, { admin: 'ADMIN', second: 'ADMIN', leaver: 'MEMBER' }, { leaver: 1 });
+    const second = await tokenOf(h.prisma, other, 'second');
+    const { body: d } = await client(server.url, second)('POST', `/v1/users/${other.users.leaver!.id}/deletion`, {});
+    const s = await subscribe(d.id, second, server.url);
+    await s.next(() => true, 'the current state');
+    // Past the moment its opening checked the token, a change comes after the revocation.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await h.prisma.user.update({ where: { id: other.users.second!.id }, data: { status: 'SUSPENDED' } });
+    expect((await client(server.url, await tokenOf(h.prisma, other, 'admin'))('POST', `/v1/deletions/${d.id}/cancel`, {})).status).toBe(200);
+    await s.ended;
+    expect(s.events.map((e) => e.status)).toEqual(['IN_PROGRESS']);
+    expect(s.problems).toEqual([expect.objectContaining({ status: 401 })]);
+    expect(s.heartbeats).toBe(0);
+  } finally {
+    await server.app.close();
+  }
 });
 
 test('closing the server ends its open streams (a stream never holds a shutdown)', async () => {
