@@ -145,7 +145,12 @@ function searchQuery(body: unknown): Record<string, unknown> {
   // string): one of another type is refused, not read as absent (a list filtered to nothing returns everything).
   const checked = ScimSearchRequest.safeParse(query);
   if (!checked.success) {
-    const member = String(checked.error.issues[0]!.path[0] ?? '');
+    const issue = checked.error.issues[0]!;
+    const member = String(issue.path[0] ?? '');
+    // Of the right type but refused all the same (a filter over its length): what is wrong with it.
+    if (issue.code === 'too_big' || issue.code === 'too_small' || issue.code === 'invalid_format') {
+      throw new ScimProblem(400, `The SearchRequest's ${member} is refused: ${issue.message}.`, 'invalidValue');
+    }
     throw new ScimProblem(400, `The SearchRequest's ${member} must be ${SEARCH_MEMBER_TYPES[member] ?? 'as RFC 7644 §3.4.3 gives it'}.`, 'invalidValue');
   }
   for (const key of ['attributes', 'excludedAttributes']) {

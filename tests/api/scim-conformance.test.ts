@@ -236,6 +236,12 @@ test('POST /Users/.search with a member of the wrong type is 400 invalidValue na
     expect({ body, status: r.status, scimType: r.body.scimType }).toEqual({ body, status: 400, scimType: 'invalidValue' });
     expect({ body, detail: r.body.detail }).toEqual({ body, detail: expect.stringContaining(member) });
   }
+  // A filter of the right type but too long says so (security probe 38: it said "must be a filter string").
+  const long = await scim('POST', '/Users/.search', { filter: `userName eq "${'a'.repeat(4_000)}@x.test"` });
+  expect({ status: long.status, scimType: long.body.scimType }).toEqual({ status: 400, scimType: 'invalidValue' });
+  expect(long.body.detail).toMatch(/filter/);
+  expect(long.body.detail).toMatch(/2000 characters/);
+  expect(long.body.detail).not.toMatch(/must be a filter string/);
   // What a client may send stays read: numbers as JSON numbers or their digits, lists or comma lists.
   const ok = await scim('POST', '/Users/.search', { startIndex: '1', count: 2, attributes: 'userName', excludedAttributes: ['meta'] });
   expect(ok.status).toBe(200);
