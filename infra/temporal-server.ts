@@ -10,6 +10,7 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { ConfigError } from './config';
 import { freePort } from './ports';
+import { takeLock } from './embedded/lock';
 import type { Log } from './logger';
 
 export interface TemporalDevServerOptions {
@@ -96,8 +97,39 @@ const PICKED_PORT_ATTEMPTS = 3;
  * logged with its reason.
  */
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
-  const first = await startOnPorts(opts);
-  return opts.restart ? keptRunning(first, opts) : first;
+  // One server per file: two on one SQLite file each take themselves for its only owner (operator probe 38:
+  // a second `npm start` on one DATA_DIR did, and the two disagreed on a wizard's step).
+  if (opts.dbFile) fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
+  const lock = opts.dbFile ? await takeLock(`${path.resolve(opts.dbFile)}.lock`) : null;
+  if (lock && 'holder' in lock) {
+    throw new ConfigError(
+      `${opts.dbFile} is served by the Temporal dev server of process ${lock.holder.pid} (another npm start on this DATA_DIR?): ` +
+        'stop that process, give this one a DATA_DIR of its own, or set TEMPORAL_ADDRESS to that server.',
+    );
+  }
+  let server: TemporalDevServer;
+  try {
+    const first = await startOnPorts(opts);
+    server = opts.restart ? keptRunning(first, opts) : first;
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  if (!lock) return server;
+  return {
+    address: server.address,
+    uiUrl: server.uiUrl,
+    get pid() {
+      return server.pid;
+    },
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        lock.release();
+      }
+    },
+  };
 }
 
 async function startOnPorts(opts: TemporalDevServerOptions): Promise<StartedServer> {

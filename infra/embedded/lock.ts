@@ -98,6 +98,36 @@ export function stealStaleLock(lockPath: string, staleRaw: string): boolean {
   }
 }
 
+/** Locks `takeLock` holds for this process: one naming our pid that is not here is an earlier run's, stale. */
+const heldHere = new Set<string>();
+
+/**
+ * Takes `lockPath` for this process until `release`, replacing a stale lock
+ * (its process gone); when a live process holds it, names that process instead.
+ */
+export async function takeLock(lockPath: string): Promise<{ release(): void } | { holder: LockInfo }> {
+  for (;;) {
+    if (tryCreateLock(lockPath)) {
+      heldHere.add(lockPath);
+      return {
+        release: () => {
+          heldHere.delete(lockPath);
+          releaseLock(lockPath);
+        },
+      };
+    }
+    const lock = readLock(lockPath);
+    if (!lock) continue; // released meanwhile
+    const { info } = lock;
+    if (info && (info.pid === process.pid ? heldHere.has(lockPath) : pidAlive(info.pid) && looksLikeOurs(info.pid))) return { holder: info };
+    if (info === null && Date.now() - safeMtime(lockPath) < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // being written right now
+      continue;
+    }
+    if (!stealStaleLock(lockPath, lock.raw)) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export function safeMtime(p: string): number {
   try {
     return fs.statSync(p).mtimeMs;

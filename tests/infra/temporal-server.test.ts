@@ -92,6 +92,26 @@ test('a SQLite file keeps an open workflow and the namespace across a restart', 
   }
 });
 
+// Operator probe 38 D1: a second `npm start` on one DATA_DIR started a second dev server on the same
+// SQLite file; each took itself for its only owner, and they disagreed on a wizard's step.
+test('a file another server is running on is refused in one sentence naming its process; stopped, the file is served again', async () => {
+  const dbFile = path.join(scratch, 'temporal.sqlite');
+  const first = await start(dbFile);
+  await startOpenWorkflow(first, 'kept-across-owners');
+  const refused = await start(dbFile).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(refused).toBeInstanceOf(ConfigError);
+  expect((refused as Error).message).toContain(`process ${process.pid}`);
+  expect((refused as Error).message).toContain('TEMPORAL_ADDRESS');
+  await stopAndForget(first);
+  const next = await start(dbFile);
+  await withClient(next, 'persist-test', async (client) => {
+    expect((await client.workflow.getHandle('kept-across-owners').describe()).status.name).toBe('RUNNING');
+  });
+});
+
 test('without a file, a restart starts empty', async () => {
   const first = await start(null);
   await startOpenWorkflow(first, 'lost-on-restart');
