@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../infra/config';
 import { withPayloadKeys } from '../infra/codec';
 import { processLogger } from '../infra/logger';
 import { setupTracing } from '../infra/tracing';
+import { ensureDatabase } from '../infra/database';
 import { startApi } from './index';
 
 async function main(): Promise<void> {
@@ -11,6 +12,8 @@ async function main(): Promise<void> {
   if (!config.DATABASE_URL) {
     throw new ConfigError('DATABASE_URL is not set: the standalone API needs a database (npm start runs the embedded one).');
   }
+  // A database that does not answer is one sentence now, not a server answering 500s (as the worker does).
+  await ensureDatabase(config);
   const logger = processLogger(config, 'api');
   const tracing = setupTracing(config, { logger });
   const api = await startApi({ config, databaseUrl: config.DATABASE_URL });

@@ -23,7 +23,7 @@ import { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { duringRequest } from '../client/request-deadline';
 import { createWizardClient } from '../client/wizard-client';
-import type { Config } from '../infra/config';
+import { ConfigError, type Config } from '../infra/config';
 import { loggerOptions } from '../infra/logger';
 import { lazyClient, temporalConnectOptions } from '../infra/temporal-connection';
 import { createPrisma, REQUEST_TRANSACTION_LIMITS } from '../infra/database';
@@ -450,7 +450,7 @@ export async function startApi(opts: {
     await health.close();
     await connection.close().catch(() => {});
     await prisma.$disconnect().catch(() => {});
-    throw err;
+    throw listenRefusal(err, config);
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -468,6 +468,18 @@ export async function startApi(opts: {
         await prisma.$disconnect();
       })()),
   };
+}
+
+/** Why the API could not listen, naming what to change (a taken PORT, a HOST not of this machine); else the error. */
+function listenRefusal(err: unknown, config: Config): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const at = `${config.HOST}:${config.PORT}`;
+  if (code === 'EADDRINUSE') return new ConfigError(`The API cannot listen on ${at}: the port is in use; stop what holds it or set PORT to a free port.`);
+  if (code === 'EACCES') return new ConfigError(`The API may not listen on ${at}: set PORT to 1024 or above, or run it with that right.`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new ConfigError(`The API cannot listen on ${at} (${code}): set HOST to an address of this machine (0.0.0.0 for all).`);
+  }
+  return err;
 }
 
 /**

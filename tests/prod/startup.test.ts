@@ -1,0 +1,79 @@
+// What an operator's mistakes at start get from the standalone processes
+// (operator probe 38): one sentence naming the setting to fix and exit code 1,
+// before anything is served or polled. Real processes (`node --import tsx`),
+// the test run's own PostgreSQL and Temporal.
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { freePort } from '../../infra/ports';
+import { testEnv } from '../support/env';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function run(entry: string, env: Record<string, string>) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: testEnv().temporalAddress,
+      DATABASE_URL: testEnv().databaseUrl,
+      PAYLOAD_ENCRYPTION_KEYS: `startup=${crypto.randomBytes(32).toString('base64')}`,
+      WORKER_METRICS_PORT: '0',
+      HOST: '127.0.0.1',
+      ...env,
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stderr: result.stderr.trim() };
+}
+
+/** One line, ending with a full stop: a sentence, not a stack. */
+const SENTENCE = /^[^\n]+\.$/;
+
+test('the API on a port that is taken names PORT (it printed a stack trace)', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (taken.address() as net.AddressInfo).port;
+    const { status, stderr } = run('api/main.ts', { PORT: String(port) });
+    expect(status).toBe(1);
+    expect(stderr).toMatch(SENTENCE);
+    expect(stderr).toContain(`127.0.0.1:${port}`);
+    expect(stderr).toContain('PORT');
+  } finally {
+    taken.close();
+  }
+});
+
+test('the API with DATABASE_URL on a server that does not answer says so and stops (it started and answered 500s)', async () => {
+  const { status, stderr } = run('api/main.ts', { PORT: String(await freePort()), DATABASE_URL: 'postgresql://crm:crm@127.0.0.1:1/crm' });
+  expect(status).toBe(1);
+  expect(stderr).toMatch(SENTENCE);
+  expect(stderr).toContain('DATABASE_URL');
+});
+
+test('a worker told of a Temporal server but not of its database refuses (it polled on a private embedded one)', () => {
+  for (const databaseUrl of ['', undefined]) {
+    const env: Record<string, string> = { DATA_DIR: path.join(ROOT, '.data-startup-test-never-made') };
+    if (databaseUrl !== undefined) env.DATABASE_URL = databaseUrl;
+    const { DATABASE_URL: _url, ...rest } = process.env;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...rest,
+        TEMPORAL_ADDRESS: testEnv().temporalAddress,
+        PAYLOAD_ENCRYPTION_KEYS: `startup=${crypto.randomBytes(32).toString('base64')}`,
+        WORKER_METRICS_PORT: '0',
+        ...env,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect({ databaseUrl, status: result.status }).toEqual({ databaseUrl, status: 1 });
+    expect(result.stderr.trim()).toMatch(SENTENCE);
+    expect(result.stderr).toContain('DATABASE_URL');
+    expect(result.stderr).not.toContain('embedded PostgreSQL');
+  }
+});
