@@ -5,6 +5,7 @@ import { withPayloadKeys } from '../infra/codec';
 import { processLogger } from '../infra/logger';
 import { setupTracing } from '../infra/tracing';
 import { ensureDatabase } from '../infra/database';
+import { requireMigrated } from '../infra/migrate';
 import { startApi } from './index';
 
 async function main(): Promise<void> {
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   }
   // A database that does not answer is one sentence now, not a server answering 500s (as the worker does).
   await ensureDatabase(config);
+  await requireMigrated(config.DATABASE_URL);
   const logger = processLogger(config, 'api');
   const tracing = setupTracing(config, { logger });
   const api = await startApi({ config, databaseUrl: config.DATABASE_URL });

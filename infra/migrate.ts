@@ -32,6 +32,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Log } from './logger';
+import { ConfigError } from './config';
 
 export const DEFAULT_MIGRATIONS_DIR = path.resolve(__dirname, '..', 'prisma', 'migrations');
 
@@ -126,6 +127,40 @@ export async function migrate(
   }
   log(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'database schema is up to date');
   return { applied };
+}
+
+/**
+ * The migrations of this release the database at `url` has not applied (none
+ * table yet: all of them). A process started on a schema behind its code
+ * answers 500s where a column it writes is missing (operator probe 38: every
+ * Standard Webhooks delivery did), so the standalone API and worker refuse.
+ */
+export async function missingMigrations(url: string, dir: string = DEFAULT_MIGRATIONS_DIR): Promise<string[]> {
+  const local = readMigrations(dir);
+  const client = new Client({ connectionString: url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const table = await client.query<{ exists: boolean }>(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS exists`);
+    if (!table.rows[0]?.exists) return local.map((m) => m.name);
+    const done = await client.query<{ migration_name: string }>(
+      'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
+    const applied = new Set(done.rows.map((row) => row.migration_name));
+    return local.map((m) => m.name).filter((name) => !applied.has(name));
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Refuses (one sentence) a database that lacks migrations of this release. */
+export async function requireMigrated(url: string): Promise<void> {
+  const missing = await missingMigrations(url);
+  if (missing.length === 0) return;
+  throw new ConfigError(
+    `The database at DATABASE_URL lacks ${missing.length} migration(s) of this release (${missing.length > 3 ? `${missing.slice(0, 3).join(', ')}, …` : missing.join(', ')}): ` +
+      'run them first (npm run db:migrate, or the release\'s migrate Job), then start again.',
+  );
 }
 
 async function appliedRows(client: Client): Promise<AppliedRow[]> {

@@ -6,6 +6,7 @@ import { processLogger, sentenceLog } from '../infra/logger';
 import { withPayloadKeys } from '../infra/codec';
 import { setupTracing } from '../infra/tracing';
 import { ensureDatabase } from '../infra/database';
+import { requireMigrated } from '../infra/migrate';
 import { runWorker } from './index';
 import { runtimeLogging } from './logging';
 import { coreTelemetry, freeLoopbackAddress, serveWorkerMetrics, type MetricsServer } from './metrics';
@@ -30,6 +31,8 @@ async function main() {
     logger.info(`worker metrics on ${metrics.url}`);
   }
   const database = await ensureDatabase(config, sentenceLog(logger));
+  // Its own database (npm start's embedded one) is migrated by whoever serves it; a real one by the release.
+  if (config.DATABASE_URL) await requireMigrated(config.DATABASE_URL);
   try {
     await runWorker({ config, databaseUrl: database.url, embedded: database.embedded, workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined });
   } finally {

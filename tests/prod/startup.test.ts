@@ -4,10 +4,14 @@
 // the test run's own PostgreSQL and Temporal.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations } from '../../infra/migrate';
 import { freePort } from '../../infra/ports';
 import { testEnv } from '../support/env';
+import { freshDatabase } from '../db/helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -75,5 +79,26 @@ test('a worker told of a Temporal server but not of its database refuses (it pol
     expect(result.stderr.trim()).toMatch(SENTENCE);
     expect(result.stderr).toContain('DATABASE_URL');
     expect(result.stderr).not.toContain('embedded PostgreSQL');
+  }
+});
+
+// Operator probe 38 D4: started on a database a migration behind (the migrate Job forgotten, or not
+// done yet), both processes ran, health said ok, and every Standard Webhooks delivery answered 500.
+test.each(['api/main.ts', 'worker/main.ts'])('%s on a database that lacks a migration of this release names it and stops', async (entry) => {
+  const db = await freshDatabase('PGlite');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-migrations-'));
+  try {
+    const all = readMigrations();
+    const last = all[all.length - 1]!.name;
+    for (const m of all.slice(0, -1)) fs.cpSync(path.join(DEFAULT_MIGRATIONS_DIR, m.name), path.join(dir, m.name), { recursive: true });
+    await migrate(db.url, () => undefined, { migrationsDir: dir });
+    const { status, stderr } = run(entry, { PORT: String(await freePort()), DATABASE_URL: db.url });
+    expect(status).toBe(1);
+    expect(stderr).toMatch(SENTENCE);
+    expect(stderr).toContain(last);
+    expect(stderr).toContain('npm run db:migrate');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await db.drop();
   }
 });
