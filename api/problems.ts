@@ -7,6 +7,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { BadInput, NotFound, RuleViolation, StepConflict, Unavailable } from '../domain/errors';
 import type { Problem } from '../domain/schemas';
 import { SCIM_CONTENT_TYPE, scimError, underScim } from '../domain/scim';
+import { classifyDbError } from '../infra/db-errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -217,6 +218,15 @@ export function toProblem(err: unknown): { problem: Problem; headers: Record<str
   if (name === 'ServiceError' || name === 'PrismaClientInitializationError' || name === 'TransportError') {
     return {
       problem: problem(503, 'A service this request needs is unavailable right now; try again shortly.'),
+      headers: { 'retry-after': '5' },
+      unexpected: true,
+    };
+  }
+  // The database away, or asking to try again (a restart, a deadlock, too many connections): 503 too
+  // (operator probe 38: with PostgreSQL down every request answered 500).
+  if (classifyDbError(err).kind === 'transient') {
+    return {
+      problem: problem(503, 'The database is unavailable right now; try again shortly.'),
       headers: { 'retry-after': '5' },
       unexpected: true,
     };

@@ -72,6 +72,25 @@ describe('problems', () => {
     expect([scim.status, scim.headers['retry-after']]).toEqual([503, '5']);
   });
 
+  // Operator probe 38 D5: with PostgreSQL away, every request answered 500 "Something went wrong on our side".
+  test('the database away is 503 with Retry-After, on /v1 and SCIM alike, not 500', async () => {
+    const away = createPrisma('postgresql://crm:crm@127.0.0.1:1/crm', { max: 1 });
+    const app = buildServer({ prisma: away, wizard: api.wizard, health: async () => ({ database: false, temporal: true }), config: api.harness.config, logger: false, webDir: '/nonexistent' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const address = app.server.address();
+      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const r = await client(base, token)('GET', '/v1/users');
+      expectProblem(r, 503);
+      expect(r.headers.get('retry-after')).toBe('5');
+      const scim = await client(base, token)('GET', '/scim/v2/Users');
+      expect([scim.status, scim.headers.get('retry-after')]).toEqual([503, '5']);
+    } finally {
+      await app.close();
+      await away.$disconnect();
+    }
+  });
+
   test('a known path with the wrong method is 405 with Allow', async () => {
     const r = await call('DELETE', '/v1/users');
     expectProblem(r, 405);
