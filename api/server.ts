@@ -99,6 +99,8 @@ export function buildServer(given: ApiDeps): FastifyInstance {
     // headers): a path id too long to be ours reaches its route, which answers
     // it as api.md says (401 first; then 404, or the hook's 401), never 414.
     routerOptions: { maxParamLength: 16_384 },
+    // Our own refusal while closing (below): problem+json with Retry-After.
+    return503OnClosing: false,
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -123,6 +125,21 @@ export function buildServer(given: ApiDeps): FastifyInstance {
     },
     frameguard: { action: 'deny' },
     strictTransportSecurity: false,
+  });
+  // Shutting down (SIGTERM, a deploy): a request that still arrives, on a connection already open, is
+  // refused as every other 503 is (problem+json or SCIM, Retry-After), and its connection closed; one
+  // under way is answered. (Fastify's own 503 for these was plain JSON, without Retry-After.)
+  let shuttingDown = false;
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!shuttingDown) return;
+    const detail = 'This API process is shutting down; send the request again (another one answers it).';
+    void reply.header('connection', 'close').header('retry-after', '1');
+    // Whatever the route (its schemas do not all name a 503), the body as it is.
+    if (underScim(req.url)) return sendScim(reply, 503, scimError(503, detail));
+    return reply.code(503).type(PROBLEM_CONTENT_TYPE).serializer(JSON.stringify).send(problem(503, detail));
   });
   // Answers carry names, emails and wizards: no cache keeps them (the page's files say their own).
   app.addHook('onSend', async (_req, reply, payload) => {

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -89,6 +90,46 @@ describe('problems', () => {
       await app.close();
       await away.$disconnect();
     }
+  });
+
+  // Operator probe 38 D6: a request caught while the API closes (SIGTERM) got Fastify's own 503 body:
+  // not problem+json, no Retry-After.
+  test('a request arriving while the API shuts down is 503 problem+json with Retry-After, and its connection closes', async () => {
+    const app = buildServer({ prisma: api.prisma, wizard: api.wizard, health: async () => ({ database: true, temporal: true }), config: api.harness.config, logger: false, webDir: '/nonexistent' });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived = () => {};
+    const first = new Promise<void>((resolve) => (arrived = resolve));
+    app.get('/test/held', async () => {
+      arrived();
+      await held;
+      return { ok: true };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    // One request under way holds the connection open through the close; a second one arrives on it meanwhile.
+    socket.write(`GET /test/held HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await first;
+    const closing = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.write(`GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    release();
+    await ended;
+    await closing;
+    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    expect(answers).toHaveLength(2);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 200/);
+    const second = answers[1]!;
+    expect(second).toMatch(/^HTTP\/1\.1 503/);
+    expect(second).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    expect(second).toMatch(/\r\nretry-after: \d+/i);
+    expect(second).toMatch(/\r\nconnection: close/i);
+    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 503, detail: expect.stringMatching(/shutting down/) });
   });
 
   test('a known path with the wrong method is 405 with Allow', async () => {
