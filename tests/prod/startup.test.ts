@@ -59,8 +59,10 @@ test('the API with DATABASE_URL on a server that does not answer says so and sto
 });
 
 test('a worker told of a Temporal server but not of its database refuses (it polled on a private embedded one)', () => {
+  // Where it would have opened its embedded database: it must not.
+  const dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crm-startup-')), 'data');
   for (const databaseUrl of ['', undefined]) {
-    const env: Record<string, string> = { DATA_DIR: path.join(ROOT, '.data-startup-test-never-made') };
+    const env: Record<string, string> = { DATA_DIR: dataDir };
     if (databaseUrl !== undefined) env.DATABASE_URL = databaseUrl;
     const { DATABASE_URL: _url, ...rest } = process.env;
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
@@ -79,7 +81,9 @@ test('a worker told of a Temporal server but not of its database refuses (it pol
     expect(result.stderr.trim()).toMatch(SENTENCE);
     expect(result.stderr).toContain('DATABASE_URL');
     expect(result.stderr).not.toContain('embedded PostgreSQL');
+    expect(fs.existsSync(dataDir)).toBe(false);
   }
+  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
 });
 
 // Operator probe 38 D4: started on a database a migration behind (the migrate Job forgotten, or not
