@@ -422,9 +422,11 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
       /** The latest change come while a check runs: sent once it passes. */
       let waiting: { d: Deletion; json: string } | null = null;
       const stillAllowed = async (): Promise<boolean> => {
+        // It vouches for the token as it was when the check began, not when it ends.
+        const began = Date.now();
         const refusal = await refusalNow(req);
         if (!refusal) {
-          allowedAt = Date.now();
+          allowedAt = Math.max(allowedAt, began);
           return true;
         }
         if (ended) return false;
@@ -438,16 +440,22 @@ export function eventRoutes(app: Api, deps: ApiDeps, feed: DeletionFeed): void {
         return false;
       };
       const deliver = (d: Deletion, json: string) => {
-        if (Date.now() - allowedAt < TOKEN_RECHECK_MS) return send(d, json);
+        // While a check runs every change waits behind it (the latest kept): none overtakes another.
         waiting = { d, json };
         if (checking) return;
-        checking = true;
-        void stillAllowed().then((allowed) => {
-          checking = false;
-          const next = waiting;
+        if (Date.now() - allowedAt < TOKEN_RECHECK_MS) {
           waiting = null;
-          if (allowed && next && !ended) deliver(next.d, next.json);
-        });
+          return send(d, json);
+        }
+        checking = true;
+        void stillAllowed()
+          .catch(() => true) // refusalNow never throws; were it to, the stream goes on as when the database is away
+          .then((allowed) => {
+            checking = false;
+            const next = waiting;
+            waiting = null;
+            if (allowed && next && !ended) deliver(next.d, next.json);
+          });
       };
 
       const heartbeat = setInterval(() => {
