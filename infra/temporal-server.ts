@@ -99,13 +99,27 @@ const PICKED_PORT_ATTEMPTS = 3;
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
   // One server per file: two on one SQLite file each take themselves for its only owner (operator probe 38:
   // a second `npm start` on one DATA_DIR did, and the two disagreed on a wizard's step).
-  if (opts.dbFile) fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
-  const lock = opts.dbFile ? await takeLock(`${path.resolve(opts.dbFile)}.lock`) : null;
+  const dbFile = opts.dbFile ? path.resolve(opts.dbFile) : null;
+  if (dbFile) fs.mkdirSync(path.dirname(dbFile), { recursive: true });
+  const lockPath = `${dbFile}.lock`;
+  const lock = dbFile ? await takeLock(lockPath) : null;
   if (lock && 'holder' in lock) {
     throw new ConfigError(
       `${opts.dbFile} is served by the Temporal dev server of process ${lock.holder.pid} (another npm start on this DATA_DIR?): ` +
-        'stop that process, give this one a DATA_DIR of its own, or set TEMPORAL_ADDRESS to that server.',
+        `stop that process, give this one a DATA_DIR of its own, or set TEMPORAL_ADDRESS to that server (if process ${lock.holder.pid} is no npm start, delete ${lockPath}).`,
     );
+  }
+  // A server whose starter died (kill -9) is still ending, for up to its grace period, or was left
+  // behind by a launcher killed alone: wait for it to let go of the file, else name it.
+  if (dbFile) {
+    const deadline = Date.now() + (opts.stopTimeoutMs ?? 10_000) + 2_000;
+    for (let other = serverOnFile(dbFile); other !== null; other = serverOnFile(dbFile)) {
+      if (Date.now() > deadline) {
+        lock?.release();
+        throw new ConfigError(`${opts.dbFile} is open in process ${other} (a Temporal dev server left running): stop it, then start again.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
   let server: TemporalDevServer;
   try {
@@ -204,6 +218,27 @@ function keptRunning(first: StartedServer, opts: TemporalDevServerOptions): Temp
       killGroup(current.pid);
     },
   };
+}
+
+/** A process (not this one) running a Temporal server on `dbFile`, by its command line; null when none (or no /proc). */
+function serverOnFile(dbFile: string): number | null {
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const at = args.indexOf('--db-filename');
+      if (at >= 0 && args[at + 1] === dbFile) return Number(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return null;
 }
 
 /** SIGKILL to a launcher's whole process group (its server included), if any of it is left. */

@@ -109,8 +109,12 @@ export async function takeLock(lockPath: string): Promise<{ release(): void } | 
   for (;;) {
     if (tryCreateLock(lockPath)) {
       heldHere.add(lockPath);
+      let released = false;
       return {
+        // Once: a second release (an old handle stopped again) must not free a lock taken since.
         release: () => {
+          if (released) return;
+          released = true;
           heldHere.delete(lockPath);
           releaseLock(lockPath);
         },

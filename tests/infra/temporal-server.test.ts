@@ -112,6 +112,26 @@ test('a file another server is running on is refused in one sentence naming its 
   });
 });
 
+test('a server left running on the file by a starter that died is waited for, then named', async () => {
+  const dbFile = path.join(scratch, 'temporal.sqlite');
+  // Stands for a dev server whose launcher was killed: a process with the file on its command line.
+  const left = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', '--', '--db-filename', dbFile], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refused = await startTemporalDevServer({ cliPath, port: 0, uiPort: null, dbFile, namespace: 'persist-test', log: quiet, stopTimeoutMs: 500 }).then(
+      (server) => (running.push(server), null),
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toContain(`process ${left.pid}`);
+  } finally {
+    left.kill('SIGKILL');
+  }
+  // Gone: the file is served again (the refused start left no lock behind).
+  await new Promise((resolve) => left.once('exit', resolve));
+  await start(dbFile);
+});
+
 test('without a file, a restart starts empty', async () => {
   const first = await start(null);
   await startOpenWorkflow(first, 'lost-on-restart');
