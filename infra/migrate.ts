@@ -155,7 +155,10 @@ export async function missingMigrations(url: string, dir: string = DEFAULT_MIGRA
 
 /** Refuses (one sentence) a database that lacks migrations of this release. */
 export async function requireMigrated(url: string): Promise<void> {
-  const missing = await missingMigrations(url);
+  const missing = await missingMigrations(url).catch((err: unknown) => {
+    const reason = ((err as Error).message || (err as NodeJS.ErrnoException).code || String(err)).replace(/\.$/, '');
+    throw new ConfigError(`Cannot read which migrations the database at DATABASE_URL has applied (${reason}); check that its role may read _prisma_migrations, or run the migrations.`);
+  });
   if (missing.length === 0) return;
   throw new ConfigError(
     `The database at DATABASE_URL lacks ${missing.length} migration(s) of this release (${missing.length > 3 ? `${missing.slice(0, 3).join(', ')}, …` : missing.join(', ')}): ` +

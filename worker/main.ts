@@ -14,8 +14,10 @@ import { coreTelemetry, freeLoopbackAddress, serveWorkerMetrics, type MetricsSer
 async function main() {
   const config = withPayloadKeys(loadConfig());
   // Told of a Temporal server, it serves that server's wizards: on their database, never a private embedded one.
-  if (config.TEMPORAL_ADDRESS && !config.DATABASE_URL) {
-    throw new ConfigError('DATABASE_URL is not set: with TEMPORAL_ADDRESS the worker needs the database the API uses (npm start runs the embedded one).');
+  if ((config.TEMPORAL_ADDRESS || config.TEMPORAL_CONFIG_FILE) && !config.DATABASE_URL) {
+    throw new ConfigError(
+      `DATABASE_URL is not set: with ${config.TEMPORAL_ADDRESS ? 'TEMPORAL_ADDRESS' : 'TEMPORAL_CONFIG_FILE'} the worker needs the database the API uses (npm start runs the embedded one).`,
+    );
   }
   // JSON lines on stdout, the SDK's (workflows', activities') among them.
   const logger = processLogger(config, 'worker');

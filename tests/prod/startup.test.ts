@@ -2,12 +2,13 @@
 // (operator probe 38): one sentence naming the setting to fix and exit code 1,
 // before anything is served or polled. Real processes (`node --import tsx`),
 // the test run's own PostgreSQL and Temporal.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { DEFAULT_MIGRATIONS_DIR, migrate, readMigrations } from '../../infra/migrate';
 import { freePort } from '../../infra/ports';
 import { testEnv } from '../support/env';
@@ -106,3 +107,41 @@ test.each(['api/main.ts', 'worker/main.ts'])('%s on a database that lacks a migr
     await db.drop();
   }
 });
+
+test('the API on a database a migration ahead of it (a release rolled back) starts: only missing ones refuse', async () => {
+  const db = await freshDatabase('PGlite');
+  try {
+    await migrate(db.url, () => undefined);
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    await pg.query(
+      `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count) VALUES ('ahead', 'x', now(), '29991231000000_from_a_later_release', 1)`,
+    );
+    await pg.end();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: testEnv().temporalAddress,
+        DATABASE_URL: db.url,
+        PAYLOAD_ENCRYPTION_KEYS: `startup=${crypto.randomBytes(32).toString('base64')}`,
+        HOST: '127.0.0.1',
+        PORT: String(await freePort()),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const listening = await new Promise<boolean>((resolve) => {
+      const timer = setInterval(() => out.includes('API listening') && (clearInterval(timer), resolve(true)), 100);
+      void exited.then(() => (clearInterval(timer), resolve(false)));
+    });
+    child.kill('SIGTERM');
+    await exited;
+    expect({ listening, out: listening ? '' : out }).toEqual({ listening: true, out: '' });
+  } finally {
+    await db.drop();
+  }
+}, 90_000);
