@@ -112,7 +112,7 @@ const wholeNumber = z.preprocess(
 
 /** GET /Users query (RFC 7644 §3.4.2): 1-based startIndex, count clamped to SCIM_MAX_RESULTS. */
 export const ScimListQuery = z.looseObject({
-  filter: Text.max(2_000)
+  filter: Text.max(2_000, 'is longer than the 2,000 characters a filter may have')
     .optional()
     .meta({
       description:

@@ -149,7 +149,7 @@ function searchQuery(body: unknown): Record<string, unknown> {
     const member = String(issue.path[0] ?? '');
     // Of the right type but refused all the same (a filter over its length): what is wrong with it.
     if (issue.code === 'too_big' || issue.code === 'too_small' || issue.code === 'invalid_format') {
-      throw new ScimProblem(400, `The SearchRequest's ${member} is refused: ${issue.message}.`, 'invalidValue');
+      throw new ScimProblem(400, `The SearchRequest's ${member} ${issue.message}.`, 'invalidValue');
     }
     throw new ScimProblem(400, `The SearchRequest's ${member} must be ${SEARCH_MEMBER_TYPES[member] ?? 'as RFC 7644 §3.4.3 gives it'}.`, 'invalidValue');
   }
