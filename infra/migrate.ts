@@ -155,9 +155,10 @@ export async function missingMigrations(url: string, dir: string = DEFAULT_MIGRA
 
 /** Refuses (one sentence) a database that lacks migrations of this release. */
 export async function requireMigrated(url: string): Promise<void> {
+  readMigrations(); // this release's own (a missing folder is said as such, not as the database's)
   const missing = await missingMigrations(url).catch((err: unknown) => {
     const reason = ((err as Error).message || (err as NodeJS.ErrnoException).code || String(err)).replace(/\.$/, '');
-    throw new ConfigError(`Cannot read which migrations the database at DATABASE_URL has applied (${reason}); check that its role may read _prisma_migrations, or run the migrations.`);
+    throw new ConfigError(`Cannot read which migrations the database at DATABASE_URL has applied (${reason}); fix DATABASE_URL or its role's rights, then start again.`);
   });
   if (missing.length === 0) return;
   throw new ConfigError(

@@ -101,7 +101,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   // a second `npm start` on one DATA_DIR did, and the two disagreed on a wizard's step).
   const dbFile = opts.dbFile ? path.resolve(opts.dbFile) : null;
   if (dbFile) fs.mkdirSync(path.dirname(dbFile), { recursive: true });
-  const lockPath = `${dbFile}.lock`;
+  const lockPath = dbFile ? `${dbFile}.lock` : '';
   const lock = dbFile ? await takeLock(lockPath) : null;
   if (lock && 'holder' in lock) {
     throw new ConfigError(
@@ -113,7 +113,11 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   // behind by a launcher killed alone: wait for it to let go of the file, else name it.
   if (dbFile) {
     const deadline = Date.now() + (opts.stopTimeoutMs ?? 10_000) + 2_000;
-    for (let other = serverOnFile(dbFile); other !== null; other = serverOnFile(dbFile)) {
+    for (let other = serverOnFile(dbFile), said = false; other !== null; other = serverOnFile(dbFile)) {
+      if (!said) {
+        said = true;
+        opts.log(`waiting for process ${other} (a Temporal dev server still on ${opts.dbFile}) to exit…`);
+      }
       if (Date.now() > deadline) {
         lock?.release();
         throw new ConfigError(`${opts.dbFile} is open in process ${other} (a Temporal dev server left running): stop it, then start again.`);

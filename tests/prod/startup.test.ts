@@ -62,29 +62,30 @@ test('the API with DATABASE_URL on a server that does not answer says so and sto
 test('a worker told of a Temporal server but not of its database refuses (it polled on a private embedded one)', () => {
   // Where it would have opened its embedded database: it must not.
   const dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crm-startup-')), 'data');
-  for (const databaseUrl of ['', undefined]) {
-    const env: Record<string, string> = { DATA_DIR: dataDir };
-    if (databaseUrl !== undefined) env.DATABASE_URL = databaseUrl;
-    const { DATABASE_URL: _url, ...rest } = process.env;
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...rest,
-        TEMPORAL_ADDRESS: testEnv().temporalAddress,
-        PAYLOAD_ENCRYPTION_KEYS: `startup=${crypto.randomBytes(32).toString('base64')}`,
-        WORKER_METRICS_PORT: '0',
-        ...env,
-      },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect({ databaseUrl, status: result.status }).toEqual({ databaseUrl, status: 1 });
-    expect(result.stderr.trim()).toMatch(SENTENCE);
-    expect(result.stderr).toContain('DATABASE_URL');
-    expect(result.stderr).not.toContain('embedded PostgreSQL');
-    expect(fs.existsSync(dataDir)).toBe(false);
+  try {
+    const cases: [string, Record<string, string>][] = [
+      ['TEMPORAL_ADDRESS', { TEMPORAL_ADDRESS: testEnv().temporalAddress, DATABASE_URL: '' }],
+      ['TEMPORAL_ADDRESS', { TEMPORAL_ADDRESS: testEnv().temporalAddress }],
+      ['TEMPORAL_CONFIG_FILE', { TEMPORAL_CONFIG_FILE: path.join(dataDir, 'temporal.toml') }],
+    ];
+    for (const [named, env] of cases) {
+      const { DATABASE_URL: _url, TEMPORAL_ADDRESS: _address, ...rest } = process.env;
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+        cwd: ROOT,
+        env: { ...rest, PAYLOAD_ENCRYPTION_KEYS: `startup=${crypto.randomBytes(32).toString('base64')}`, WORKER_METRICS_PORT: '0', DATA_DIR: dataDir, ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect({ env, status: result.status }).toEqual({ env, status: 1 });
+      expect(result.stderr.trim()).toMatch(SENTENCE);
+      expect(result.stderr).toContain('DATABASE_URL');
+      expect(result.stderr).toContain(named);
+      expect(result.stderr).not.toContain('embedded PostgreSQL');
+      expect(fs.existsSync(dataDir)).toBe(false);
+    }
+  } finally {
+    fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
   }
-  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
 });
 
 // Operator probe 38 D4: started on a database a migration behind (the migrate Job forgotten, or not
@@ -118,6 +119,7 @@ test('the API on a database a migration ahead of it (a release rolled back) star
       `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count) VALUES ('ahead', 'x', now(), '29991231000000_from_a_later_release', 1)`,
     );
     await pg.end();
+    const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
       cwd: ROOT,
       env: {
@@ -126,21 +128,24 @@ test('the API on a database a migration ahead of it (a release rolled back) star
         DATABASE_URL: db.url,
         PAYLOAD_ENCRYPTION_KEYS: `startup=${crypto.randomBytes(32).toString('base64')}`,
         HOST: '127.0.0.1',
-        PORT: String(await freePort()),
+        PORT: String(port),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (out += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const listening = await new Promise<boolean>((resolve) => {
-      const timer = setInterval(() => out.includes('API listening') && (clearInterval(timer), resolve(true)), 100);
-      void exited.then(() => (clearInterval(timer), resolve(false)));
-    });
-    child.kill('SIGTERM');
-    await exited;
-    expect({ listening, out: listening ? '' : out }).toEqual({ listening: true, out: '' });
+    let err = '';
+    child.stderr.on('data', (chunk) => (err += chunk));
+    const gone = () => child.exitCode !== null || child.signalCode !== null;
+    try {
+      // Up: it answers its health check (within 60 s), or it has exited (refused).
+      let answered = false;
+      for (const until = Date.now() + 60_000; !answered && !gone() && Date.now() < until; ) {
+        answered = await fetch(`http://127.0.0.1:${port}/v1/health`).then(() => true, () => false);
+        if (!answered) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect({ answered, err: answered ? '' : err }).toEqual({ answered: true, err: '' });
+    } finally {
+      if (!gone()) child.kill('SIGKILL');
+    }
   } finally {
     await db.drop();
   }
