@@ -18,7 +18,7 @@ import { freePort } from '../../infra/ports';
 import { testEnv } from '../support/env';
 import { makeWorkspace, type TestWorkspace } from '../support/wizard';
 import { CONTRACT_ROUTES } from './contract';
-import { client, expectProblem, startTestApi, tokenOf, type Call, type TestApi } from './support';
+import { client, expectProblem, listenTestServer, startTestApi, tokenOf, type Call, type TestApi } from './support';
 
 
 const logLines: string[] = [];
@@ -76,11 +76,8 @@ describe('problems', () => {
   // Operator probe 38 D5: with PostgreSQL away, every request answered 500 "Something went wrong on our side".
   test('the database away is 503 with Retry-After, on /v1 and SCIM alike, not 500', async () => {
     const away = createPrisma('postgresql://crm:crm@127.0.0.1:1/crm', { max: 1 });
-    const app = buildServer({ prisma: away, wizard: api.wizard, health: async () => ({ database: false, temporal: true }), config: api.harness.config, logger: false, webDir: '/nonexistent' });
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { app, url: base } = await listenTestServer({ prisma: away, wizard: api.wizard, config: api.harness.config }, { health: async () => ({ database: false, temporal: true }) });
     try {
-      const address = app.server.address();
-      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       const r = await client(base, token)('GET', '/v1/users');
       expectProblem(r, 503);
       expect(r.headers.get('retry-after')).toBe('5');
@@ -712,18 +709,8 @@ describe('admin page', () => {
   test('the page may not be framed, runs only its own scripts, and answers carrying data are never stored', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-dist-'));
     fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>Offboarding</title>');
-    const app = buildServer({
-      prisma: api.prisma,
-      wizard: api.wizard,
-      health: async () => ({ database: true, temporal: true }),
-      config: api.harness.config,
-      logger: false,
-      webDir: dir,
-    });
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { app, url: base } = await listenTestServer({ prisma: api.prisma, wizard: api.wizard, config: api.harness.config }, { webDir: dir });
     try {
-      const address = app.server.address();
-      const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       const page = await fetch(`${base}/`);
       const csp = page.headers.get('content-security-policy') ?? '';
       const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
