@@ -112,7 +112,7 @@ export function buildServer(given: ApiDeps): FastifyInstance {
   // Every answer's security headers: the page runs only its own scripts and styles (it sets styles
   // through the CSSOM, which this allows) and no other site may frame it; nothing is sniffed; no
   // referrer leaves. Served over plain HTTP too (npm start), so nothing is upgraded to https; whether
-  // to pin HTTPS (HSTS) is for the TLS proxy in front to say. /docs sets its own, stricter policy.
+  // to pin HTTPS (HSTS) is for the TLS proxy in front to say. /docs (Swagger UI) sets the policy its plugin needs.
   void app.register(fastifyHelmet, {
     contentSecurityPolicy: {
       directives: {

@@ -135,8 +135,7 @@ export async function migrate(
  * answers 500s where a column it writes is missing (operator probe 38: every
  * Standard Webhooks delivery did), so the standalone API and worker refuse.
  */
-export async function missingMigrations(url: string, dir: string = DEFAULT_MIGRATIONS_DIR): Promise<string[]> {
-  const local = readMigrations(dir);
+export async function missingMigrations(url: string, local: LocalMigration[] = readMigrations()): Promise<string[]> {
   const client = new Client({ connectionString: url });
   client.on('error', () => {});
   await client.connect();
@@ -155,8 +154,9 @@ export async function missingMigrations(url: string, dir: string = DEFAULT_MIGRA
 
 /** Refuses (one sentence) a database that lacks migrations of this release. */
 export async function requireMigrated(url: string): Promise<void> {
-  readMigrations(); // this release's own (a missing folder is said as such, not as the database's)
-  const missing = await missingMigrations(url).catch((err: unknown) => {
+  // This release's own, read first: a missing folder is said as such, not as the database's fault.
+  const local = readMigrations();
+  const missing = await missingMigrations(url, local).catch((err: unknown) => {
     const reason = ((err as Error).message || (err as NodeJS.ErrnoException).code || String(err)).replace(/\.$/, '');
     throw new ConfigError(`Cannot read which migrations the database at DATABASE_URL has applied (${reason}); fix DATABASE_URL or its role's rights, then start again.`);
   });
